@@ -1,0 +1,1 @@
+"""Record linkage of normalized shots to registry citizens."""

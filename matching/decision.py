@@ -1,0 +1,114 @@
+"""From scored candidates to one decision per shot: post, review, or backlog.
+
+- One shot goes to at most one citizen: its top candidate, and only when that candidate's probability
+  clears the auto-post threshold AND its weight beats the runner-up's by the model's margin (twins and
+  namesakes in one ward go to review, never to a coin toss).
+- A candidate the shot cannot belong to (vaccinated after death or before birth, too young to be
+  vaccinated, a child's row on an adult or the reverse) is never posted; it still counts as an
+  alternative, so the runner-up does not inherit its probability.
+- Below auto-post and above the review threshold: review_required, with the top candidates kept.
+- Below that: no_confident_match.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from matching.model import AgeRules, MatchModel, Thresholds
+
+IMPOSSIBLE_DEATH = "shot_after_death"
+IMPOSSIBLE_BIRTH = "shot_before_birth"
+IMPOSSIBLE_TOO_YOUNG = "too_young_for_vaccination"
+IMPOSSIBLE_CHILD_ADULT = "child_adult_mismatch"
+# Codes carried through SQL (small integers), in the order the checks are made.
+IMPOSSIBLE_REASONS = {1: IMPOSSIBLE_DEATH, 2: IMPOSSIBLE_BIRTH, 3: IMPOSSIBLE_TOO_YOUNG, 4: IMPOSSIBLE_CHILD_ADULT}
+REVIEW_CANDIDATES = 3
+
+
+def impossible_link_sql(rules: AgeRules) -> str:
+    """SQL code of why the shot cannot be this candidate's (see IMPOSSIBLE_REASONS), or NULL.
+
+    Ages are in whole calendar years, rounded in the candidate's favour, so only clear cases are rejected.
+    """
+    vaccinated_year = "year(vaccinated_date)"
+    shot_is_child = f"({vaccinated_year} - birth_year < {rules.adult_age_years})"
+    candidate_is_child = f"({vaccinated_year} - registry_birth_year < {rules.adult_age_years})"
+    return f"""(CASE
+        WHEN vaccinated_date > registry_date_of_death THEN 1
+        WHEN vaccinated_date < coalesce(registry_birth_date, make_date(registry_birth_year, 1, 1)) THEN 2
+        WHEN {vaccinated_year} - registry_birth_year < {rules.min_age_at_vaccination_years} THEN 3
+        WHEN {shot_is_child} <> {candidate_is_child}
+             AND abs(birth_year - registry_birth_year) > {rules.child_adult_birth_year_tolerance} THEN 4
+    END)::TINYINT"""
+
+
+def impossible_reason(code: pl.Expr) -> pl.Expr:
+    return code.replace_strict(IMPOSSIBLE_REASONS, default=None, return_dtype=pl.String).alias("impossible_reason")
+
+
+def auto_post_threshold(top: pl.DataFrame, thresholds: Thresholds, count_posted_by_id: int) -> float:
+    """The lowest probability this run may auto-post at, from its own expected errors.
+
+    Candidates that pass every other check are taken by decreasing probability while the expected count of
+    wrong postings, the sum of (1 - p), stays within the budget (max_expected_wrong_per_10k of everything
+    posted, ID-pass postings included). The result is clamped to [min_auto_post_probability,
+    auto_post_probability]: a run never posts below the floor, and never needs more than the ceiling.
+    """
+    probabilities = top["match_probability"].sort(descending=True)
+    expected_wrong = (1.0 - probabilities).cum_sum()
+    allowed = thresholds.max_expected_wrong_per_10k / 10_000 * (count_posted_by_id + pl.int_range(1, probabilities.len() + 1, eager=True))
+    within = probabilities.filter(expected_wrong <= allowed)
+    threshold = float(within.min()) if within.len() else thresholds.auto_post_probability  # type: ignore[arg-type]
+    return min(thresholds.auto_post_probability, max(thresholds.min_auto_post_probability, threshold))
+
+
+def decide(ranked: pl.DataFrame, model: MatchModel, count_posted_by_id: int = 0) -> pl.DataFrame:
+    """One row per shot with candidates: the top candidate, its probability, margin and the decision."""
+    thresholds = model.thresholds
+    top = ranked.filter(pl.col("candidate_rank") == 1).select(
+        "shot_index", "citizen_index", "match_probability", "match_weight", "impossible_reason"
+    )
+    runner_up = ranked.filter(pl.col("candidate_rank") == 2).select(
+        "shot_index", pl.col("match_weight").alias("runner_up_weight")
+    )
+    with_margin = top.join(runner_up, on="shot_index", how="left").with_columns(
+        weight_margin=(pl.col("match_weight") - pl.col("runner_up_weight")).fill_null(float("inf"))
+    )
+    is_clear = pl.col("weight_margin") >= thresholds.min_weight_margin_bits
+    is_possible = pl.col("impossible_reason").is_null()
+    eligible = with_margin.filter(is_clear & is_possible)
+    threshold = auto_post_threshold(eligible, thresholds, count_posted_by_id)
+    model.fitted["auto_post_probability_used"] = threshold
+    is_confident = pl.col("match_probability") >= threshold
+    decision = (
+        pl.when(is_confident & is_clear & is_possible)
+        .then(pl.lit("posted"))
+        .when(is_confident & pl.col("impossible_reason").is_in([IMPOSSIBLE_DEATH, IMPOSSIBLE_BIRTH]))
+        .then(pl.col("impossible_reason"))
+        .when(pl.col("match_probability") >= thresholds.review_probability)
+        .then(pl.lit("review_required"))
+        .otherwise(pl.lit("no_confident_match"))
+    )
+    return with_margin.with_columns(decision=decision)
+
+
+def explanation(model: MatchModel) -> pl.Expr:
+    """Field-by-field account of a pair's weight: "given_name=exact_marked(+6.1) birth_date=exact(+14.2) ..."."""
+    parts = []
+    for comparison in model.comparisons:
+        labels = {-1: "missing", **dict(enumerate(comparison.labels))}
+        label = pl.col(f"level_{comparison.name}").replace_strict(labels, return_dtype=pl.String)
+        weight = pl.col(f"weight_{comparison.name}").round(1) + 0.0  # no "-0.0"
+        sign = pl.when(weight >= 0).then(pl.lit("+")).otherwise(pl.lit(""))
+        parts.append(pl.format(f"{comparison.name}={{}}({{}}{{}})", label, sign, weight))
+    return pl.concat_str(parts, separator=" ")
+
+
+def level_labels(model: MatchModel) -> list[pl.Expr]:
+    """Each comparison's level as its label, for the review queue."""
+    return [
+        pl.col(f"level_{c.name}")
+        .replace_strict({-1: "missing", **dict(enumerate(c.labels))}, return_dtype=pl.String)
+        .alias(f"level_{c.name}")
+        for c in model.comparisons
+    ]

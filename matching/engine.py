@@ -1,0 +1,322 @@
+"""The scoring engine: comparison levels, weights and probabilities computed in DuckDB from the model.
+
+The encoded shot and registry records are registered once; index pairs (shot_index, citizen_index) go in,
+and the SQL generated from the model turns them into levels (for fitting) or into each shot's top
+candidates with probabilities (for deciding). The SQL is a list of named steps; `debug=True` logs each
+step's SQL and row count. Name similarities are computed once per distinct pair of vocabulary codes,
+in Python with rapidfuzz (matching.similarity), and joined in.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from itertools import count
+from types import TracebackType
+
+import duckdb
+import numpy as np
+import polars as pl
+from rapidfuzz import distance, process
+
+from matching.comparisons import ALIGNED_NAME_SQL, NAME_SIMILARITY_PARTS, NO_LEVEL, level_sql
+from matching.decision import impossible_link_sql
+from matching.features import COMMON_COLUMNS, REGISTRY_ONLY_COLUMNS, SHOT_ONLY_COLUMNS, Vocabulary
+from matching.model import Comparison, MatchModel
+from matching.pairs import SHOT_CONTEXT_DTYPES
+from matching.similarity import jaro_winkler
+
+log = logging.getLogger(__name__)
+
+SHOT_CONTEXT_COLUMNS = list(SHOT_CONTEXT_DTYPES)
+SHOT_PAIR_COLUMNS = [*COMMON_COLUMNS, *SHOT_ONLY_COLUMNS, *SHOT_CONTEXT_COLUMNS]
+TF_FLOOR = 1e-9
+CANDIDATES_KEPT = 3
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    sql: str
+
+
+def _tf_columns(registry: pl.DataFrame) -> list[str]:
+    return [column for column in registry.columns if column.startswith("tf_")]
+
+
+class LinkageDatabase:
+    """A DuckDB connection holding the encoded `shots` and `registry` records and the name similarities."""
+
+    def __init__(
+        self,
+        shots: pl.DataFrame,
+        registry: pl.DataFrame,
+        vocabulary: Vocabulary,
+        *,
+        threads: int = 2,
+        memory_limit: str = "1500MB",
+        debug: bool = False,
+    ) -> None:
+        self.vocabulary = vocabulary
+        self.debug = debug
+        self._names = (f"pairs_{n}" for n in count())
+        self.registry_columns = [*COMMON_COLUMNS, *REGISTRY_ONLY_COLUMNS, *_tf_columns(registry)]
+        self.con = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit})
+        self.con.execute("SET preserve_insertion_order = false")
+        self.replace_shots(shots)
+        self._load("registry", registry.select("citizen_index", *self.registry_columns))
+        self.con.execute(
+            "CREATE TEMP TABLE name_similarity (left_code UINTEGER, right_code UINTEGER, "
+            "similarity DOUBLE, edit_distance INTEGER, min_length INTEGER, shares_word BOOLEAN)"
+        )
+
+    def _load(self, name: str, frame: pl.DataFrame) -> None:
+        """Copy a frame into a native DuckDB table (scanned in parallel, unlike one Arrow chunk)."""
+        self.con.register("incoming_frame", frame.to_arrow())
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM incoming_frame")
+        self.con.unregister("incoming_frame")
+
+    def replace_shots(self, shots: pl.DataFrame) -> None:
+        """(Re)load the shot records, e.g. after same-person siblings were found."""
+        self._load("shots", shots.select("shot_index", *SHOT_PAIR_COLUMNS))
+
+    def __enter__(self) -> LinkageDatabase:
+        return self
+
+    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+        self.con.close()
+
+    def close(self) -> None:
+        self.con.close()
+
+    # --- relations ------------------------------------------------------------------------------------
+
+    def _register_pairs(self, index_pairs: pl.DataFrame) -> str:
+        name = next(self._names)
+        columns = ["shot_index", "citizen_index"]
+        flag = pl.col("id_within_one_edit") if "id_within_one_edit" in index_pairs.columns else pl.lit(False)
+        self._load(name, index_pairs.select(*columns, flag.alias("id_within_one_edit")))
+        return name
+
+    def _record_steps(self, pairs_table: str) -> list[Step]:
+        """The pairs joined with both records, name parts aligned to the candidate's order."""
+        shot_columns = ", ".join(f"s.{column}" for column in SHOT_PAIR_COLUMNS)
+        registry_columns = ", ".join(f"r.{column} AS registry_{column}" for column in self.registry_columns)
+        return [
+            Step(
+                "pair_records",
+                f"SELECT p.shot_index, p.citizen_index, p.id_within_one_edit, {shot_columns}, {registry_columns}, "
+                f"{self.vocabulary.code_of('')} AS empty_word "
+                f"FROM {pairs_table} p JOIN shots s USING (shot_index) JOIN registry r USING (citizen_index)",
+            ),
+            Step("pair_aligned", f"SELECT *, {ALIGNED_NAME_SQL} FROM pair_records"),
+        ]
+
+    def _pair_steps(self, pairs_table: str, model: MatchModel) -> list[Step]:
+        """The record steps, then name similarities joined in, then one level per comparison."""
+        similarity_columns = ", ".join(
+            f"{alias}.similarity AS {prefix}_similarity, {alias}.edit_distance AS {prefix}_edit_distance, "
+            f"{alias}.min_length AS {prefix}_min_length, {alias}.shares_word AS {prefix}_shares_word"
+            for alias, (_, _, prefix) in zip("gfm", NAME_SIMILARITY_PARTS, strict=True)
+        )
+        similarity_joins = " ".join(
+            f"LEFT JOIN name_similarity {alias} ON {alias}.left_code = p.{left} AND {alias}.right_code = p.{right}"
+            for alias, (left, right, _) in zip("gfm", NAME_SIMILARITY_PARTS, strict=True)
+        )
+        levels = ", ".join(level_sql(c.name, c.labels, c.settings) + f" AS level_{c.name}" for c in model.comparisons)
+        tf = ", ".join(f"registry_{column}" for column in self.registry_columns if column.startswith("tf_"))
+        return [
+            *self._record_steps(pairs_table),
+            Step("pair_measured", f"SELECT p.*, {similarity_columns} FROM pair_aligned p {similarity_joins}"),
+            Step(
+                "pair_levels",
+                f"SELECT shot_index, citizen_index, registry_ward, {levels}, {tf}, "
+                f"{impossible_link_sql(model.age_rules)} AS impossible_code FROM pair_measured",
+            ),
+        ]
+
+    @staticmethod
+    def _with_clause(steps: list[Step]) -> str:
+        return "WITH " + ",\n".join(f"{step.name} AS ({step.sql})" for step in steps)
+
+    def _run(self, name: str, sql: str) -> duckdb.DuckDBPyRelation:
+        if self.debug:
+            log.info("step %s:\n%s", name, sql)
+        return self.con.sql(sql)
+
+    # --- name similarity ----------------------------------------------------------------------------
+
+    def _add_name_similarities(self, pairs_table: str) -> None:
+        """Score the distinct (shot word, candidate word) code pairs not scored yet.
+
+        Aligned parts are the shot's own or, for a reordered name, equal to the candidate's; the middle
+        part may come from the given-name-first reading, so both are scored.
+        """
+        part_pairs = " UNION ".join(
+            f"SELECT {left} AS left_code, {right} AS right_code FROM pair_codes"
+            for left, right in (
+                ("given", "registry_given"),
+                ("family", "registry_family"),
+                ("middle", "registry_middle"),
+                ("alt_middle", "registry_middle"),
+            )
+        )
+        new_pairs = self._run(
+            "name_code_pairs",
+            f"""
+            WITH pair_codes AS (
+                SELECT s.given, s.family, s.middle, s.alt_middle, r.given AS registry_given,
+                       r.family AS registry_family, r.middle AS registry_middle
+                FROM {pairs_table} p JOIN shots s USING (shot_index) JOIN registry r USING (citizen_index)
+            )
+            SELECT * FROM ({part_pairs}) c
+            WHERE left_code <> right_code AND NOT EXISTS (SELECT 1 FROM name_similarity n
+                WHERE n.left_code = c.left_code AND n.right_code = c.right_code)
+            """,
+        ).pl()
+        if new_pairs.height == 0:
+            return
+        scored = name_similarities(new_pairs, self.vocabulary)
+        self.con.register("new_name_similarity", scored.to_arrow())
+        self.con.execute("INSERT INTO name_similarity SELECT * FROM new_name_similarity")
+        self.con.unregister("new_name_similarity")
+
+    # --- outputs -------------------------------------------------------------------------------------
+
+    def levels(self, index_pairs: pl.DataFrame, model: MatchModel) -> pl.DataFrame:
+        """shot_index, citizen_index and level_<comparison> of every pair (for fitting and inspection)."""
+        table = self._register_pairs(index_pairs)
+        self._add_name_similarities(table)
+        level_columns = ", ".join(f"level_{c.name}" for c in model.comparisons)
+        sql = f"{self._with_clause(self._pair_steps(table, model))} SELECT shot_index, citizen_index, {level_columns}, impossible_code FROM pair_levels"
+        result = self._run("levels", sql).pl()
+        self.con.execute(f"DROP TABLE {table}")
+        return result
+
+    def top_candidates(self, index_pairs: pl.DataFrame, model: MatchModel, registry_size: int) -> pl.DataFrame:
+        """Each shot's best CANDIDATES_KEPT candidates: levels, field weights, match weight and probability."""
+        table = self._register_pairs(index_pairs)
+        self._add_name_similarities(table)
+        steps = self._pair_steps(table, model)
+        self._run("scored_pairs", f"CREATE OR REPLACE TEMP TABLE scored_pairs AS {self._with_clause(steps)} {self._scored_select(model, registry_size)}")
+        self._run(
+            "shot_norms",
+            "CREATE OR REPLACE TEMP TABLE shot_norms AS "
+            + _shot_norms_sql(math.log2(model.prior.household_alternative_ratio)),
+        )
+        result = self._run("top_candidates", self._top_sql(model)).pl()
+        self.con.execute("DROP TABLE scored_pairs; DROP TABLE shot_norms")
+        self.con.execute(f"DROP TABLE {table}")
+        return result
+
+    def _scored_select(self, model: MatchModel, registry_size: int) -> str:
+        from matching.estimation import prior_log2_odds
+
+        levels = ", ".join(f"level_{c.name}" for c in model.comparisons)
+        match_weight = " + ".join(weight_sql(c) for c in model.comparisons)
+        person_weight = " + ".join(person_weight_sql(c) for c in model.comparisons)
+        prior = prior_log2_odds(model, registry_size)
+        return (
+            f"SELECT shot_index, citizen_index, registry_ward, {levels}, impossible_code, "
+            f"{_double(prior)} + {match_weight} AS match_weight, {person_weight} AS person_weight FROM pair_levels"
+        )
+
+    def _top_sql(self, model: MatchModel) -> str:
+        tf_columns = ", ".join(f"r.{column} AS registry_{column}" for column in self.registry_columns if column.startswith("tf_"))
+        field_weights = ", ".join(f"{weight_sql(c)} AS weight_{c.name}" for c in model.comparisons)
+        return f"""
+            WITH ranked AS (
+                SELECT s.*, pow(2.0, s.match_weight - n.top_log2) / n.denominator AS match_probability,
+                       row_number() OVER (PARTITION BY s.shot_index ORDER BY s.match_weight DESC, s.citizen_index)::INTEGER
+                           AS candidate_rank
+                FROM scored_pairs s JOIN shot_norms n USING (shot_index)
+                QUALIFY candidate_rank <= {CANDIDATES_KEPT}
+            ),
+            with_tf AS (SELECT k.*, {tf_columns} FROM ranked k JOIN registry r USING (citizen_index))
+            SELECT * EXCLUDE (registry_ward, {", ".join(f"registry_{c}" for c in self.registry_columns if c.startswith("tf_"))}),
+                   {field_weights}
+            FROM with_tf
+        """
+
+
+def _shot_norms_sql(household_prior: float) -> str:
+    """Per shot: the largest log2 mass among all alternatives, and the sum of all masses scaled by it.
+
+    Each candidate j adds its own match mass and the mass of "an unregistered member of j's household".
+    When j lives in the same ward as the top candidate i, that household alternative is i's own: seen
+    from both, the row's person fields would have to agree with i's by chance, which is i's household
+    term. So it is counted once, as i's, not again with j's (often larger) household-field evidence: a
+    child's row carrying a parent's ID and phone is the child's, not a likely unregistered sibling's.
+    The probability is exact for the top candidate, the only one ever posted.
+    """
+    household = f"match_weight + {_double(household_prior)} - person_weight"
+    return f"""
+        WITH tops AS (
+            SELECT shot_index, arg_max(citizen_index, match_weight) AS top_citizen,
+                   arg_max(registry_ward, match_weight) AS top_ward,
+                   greatest(0.0, max(match_weight), max({household})) AS top_log2
+            FROM scored_pairs GROUP BY shot_index
+        )
+        SELECT shot_index, any_value(top_log2) AS top_log2,
+               pow(2.0, -any_value(top_log2)) + sum(pow(2.0, match_weight - top_log2))
+               + sum(CASE WHEN citizen_index = top_citizen OR registry_ward IS DISTINCT FROM top_ward
+                          THEN pow(2.0, {household} - top_log2) ELSE 0.0 END) AS denominator
+        FROM scored_pairs JOIN tops USING (shot_index) GROUP BY shot_index
+    """
+
+
+def weight_sql(comparison: Comparison) -> str:
+    """The comparison's weight log2(m/u) by level, u replaced by the candidate value's frequency where asked."""
+    cases = " ".join(f"WHEN {index} THEN {_double(level.weight)}" for index, level in enumerate(comparison.levels))
+    sql = f"CASE level_{comparison.name} {cases} ELSE 0.0::DOUBLE END"
+    for label, column in comparison.term_frequency.items():
+        index = comparison.labels.index(label)
+        m = comparison.levels[index].m
+        tf = f"registry_tf_{column}"
+        sql = (
+            f"CASE WHEN level_{comparison.name} = {index} AND {tf} IS NOT NULL "
+            f"THEN log2({_double(m)} / greatest({tf}, {_double(TF_FLOOR)})) ELSE {sql} END"
+        )
+    return f"({sql})"
+
+
+def person_weight_sql(comparison: Comparison) -> str:
+    """log2(m/u_household) by level for a person comparison; household comparisons carry none."""
+    if comparison.role != "person":
+        return "0.0::DOUBLE"
+    cases = " ".join(
+        f"WHEN {index} THEN {_double(math.log2(level.m / (level.u_household or 1.0)))}"
+        for index, level in enumerate(comparison.levels)
+    )
+    return f"(CASE level_{comparison.name} {cases} ELSE 0.0::DOUBLE END)"
+
+
+def _double(value: float) -> str:
+    """A float literal DuckDB reads as DOUBLE (a bare 1.5 would be a DECIMAL)."""
+    return f"{value!r}::DOUBLE"
+
+
+def _osa_distances(left: pl.Series, right: pl.Series) -> np.ndarray:
+    """Optimal-string-alignment distance of each pair (rapidfuzz over the arrays, one call)."""
+    if left.len() == 0:
+        return np.zeros(0, dtype=np.int32)
+    return process.cpdist(left.to_list(), right.to_list(), scorer=distance.OSA.distance, workers=-1, dtype=np.int32)
+
+
+def name_similarities(code_pairs: pl.DataFrame, vocabulary: Vocabulary) -> pl.DataFrame:
+    """Jaro-Winkler, edit distance (adjacent swaps count one), shorter length and word overlap of each
+    (left_code, right_code) pair of words."""
+    words = code_pairs.with_columns(
+        left_word=vocabulary.decode(pl.col("left_code")), right_word=vocabulary.decode(pl.col("right_code"))
+    )
+    left, right = pl.col("left_word"), pl.col("right_word")
+    shares_word = (left != "") & (left.str.split(" ").list.set_intersection(right.str.split(" ")).list.len() > 0)
+    return words.select(
+        pl.col("left_code").cast(pl.UInt32),
+        pl.col("right_code").cast(pl.UInt32),
+        jaro_winkler("left_word", "right_word").alias("similarity"),
+        pl.Series(_osa_distances(words["left_word"], words["right_word"])).alias("edit_distance"),
+        pl.min_horizontal(left.str.len_chars(), right.str.len_chars()).cast(pl.Int32).alias("min_length"),
+        shares_word.fill_null(False).alias("shares_word"),
+    )

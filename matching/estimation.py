@@ -1,0 +1,166 @@
+"""Fitting the model's parameters from the run's own data.
+
+- u: level frequencies over random (shot, citizen) pairs; exact-value levels are further adjusted at
+  scoring time by the registry's frequency of the value itself (term frequencies).
+- m: level frequencies over the run's ID-labelled pairs (the shot's CCCD or old CMND equals the
+  citizen's). Each comparison is estimated only on labelled pairs whose *other* identity fields agree
+  (name, birth date, sex), so the selection never depends on the field being estimated and a relative's
+  ID typed on a row does not pollute the estimate. The file's m values act as a Dirichlet prior.
+- u_household: level frequencies over pairs of registry citizens sharing a phone (a household), for the
+  person comparisons; this is what a relative's row looks like against the candidate.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from matching.comparisons import NO_LEVEL
+from matching.model import Comparison, MatchModel
+
+if TYPE_CHECKING:
+    from matching.engine import LinkageDatabase
+
+# The identity comparisons whose agreement selects labelled pairs (at their agreement levels).
+ANCHOR_LEVELS: dict[str, tuple[str, ...]] = {
+    "given_name": ("exact_marked", "exact_plain"),
+    "family_name": ("exact_marked", "exact_plain"),
+    "birth_date": ("exact",),
+    "sex": ("agree",),
+}
+HOUSEHOLD_PAIR_LIMIT = 200_000
+MIN_COUNT_FOR_U = 5
+
+
+def term_frequencies(registry: pl.DataFrame, model: MatchModel) -> pl.DataFrame:
+    """One `tf_<column>` per term-frequency column named in the model: the value's share of the registry."""
+    columns = sorted({column for c in model.comparisons for column in c.term_frequency.values()})
+    shares = []
+    for column in columns:
+        counts = registry.group_by(column).agg(count=pl.len()).filter(pl.col(column).is_not_null())
+        total = counts["count"].sum() or 1
+        share = registry.select(column).join(
+            counts.select(column, (pl.col("count") / total).cast(pl.Float32).alias(f"tf_{column}")),
+            on=column,
+            how="left",
+            maintain_order="left",
+        )
+        shares.append(share.select(f"tf_{column}"))
+    return pl.concat(shares, how="horizontal") if shares else pl.DataFrame()
+
+
+def level_counts(levels: pl.DataFrame, comparison: Comparison) -> np.ndarray:
+    """Counts of each level (missing excluded), in the model's level order."""
+    column = levels[f"level_{comparison.name}"]
+    result = np.zeros(len(comparison.levels))
+    for level, count in column.filter(column != NO_LEVEL).value_counts().iter_rows():
+        result[int(level)] = count
+    return result
+
+
+def anchor_filter(model: MatchModel, excluded: str) -> pl.Expr:
+    """Pairs whose identity fields other than `excluded` all agree: near-certain matches."""
+    names = {c.name for c in model.comparisons}
+    condition = pl.lit(True)
+    for name, labels in ANCHOR_LEVELS.items():
+        if name == excluded or name not in names:
+            continue
+        comparison = model.comparison(name)
+        indexes = [comparison.labels.index(label) for label in labels if label in comparison.labels]
+        condition &= pl.col(f"level_{name}").is_in(indexes)
+    return condition
+
+
+def _dirichlet(counts: np.ndarray, prior: np.ndarray, pseudo_count: float) -> np.ndarray:
+    """Posterior mean of level probabilities: counts plus the prior spread over pseudo_count pairs."""
+    return (counts + pseudo_count * prior / prior.sum()) / (counts.sum() + pseudo_count)
+
+
+def estimate_m(model: MatchModel, labelled: pl.DataFrame) -> dict[str, int]:
+    """m of every level from the ID-labelled pairs' levels (each comparison on pairs anchored by the others)."""
+    used: dict[str, int] = {}
+    for comparison in model.comparisons:
+        if not comparison.settings.get("estimate_m", True):
+            continue
+        counts = level_counts(labelled.filter(anchor_filter(model, comparison.name)), comparison)
+        used[comparison.name] = int(counts.sum())
+        prior = np.array([level.m for level in comparison.levels])
+        for level, m in zip(comparison.levels, _dirichlet(counts, prior, model.prior.m_prior_pseudo_count), strict=True):
+            level.m = float(m)
+    return used
+
+
+def random_pairs(model: MatchModel, shot_count: int, registry_size: int) -> pl.DataFrame:
+    rng = np.random.default_rng(model.prior.random_seed)
+    size = model.prior.random_pairs
+    return pl.DataFrame(
+        {
+            "shot_index": rng.integers(0, max(shot_count, 1), size, dtype=np.uint32),
+            "citizen_index": rng.integers(0, max(registry_size, 1), size, dtype=np.uint32),
+        }
+    )
+
+
+def estimate_u(model: MatchModel, levels: pl.DataFrame) -> None:
+    """u of every level from random pairs' levels; a level too rare to count keeps the file's u,
+    capped by what the sample allows and floored a decade below one pair in the sample."""
+    for comparison in model.comparisons:
+        level_count = level_counts(levels, comparison)
+        total = level_count.sum()
+        if total == 0:
+            continue
+        for level, n in zip(comparison.levels, level_count, strict=True):
+            if n >= MIN_COUNT_FOR_U:
+                level.u = float(n / total)
+            else:
+                level.u = max(min(level.u, max(n, 1) / total), 0.1 / total)
+
+
+def household_pairs(registry: pl.DataFrame) -> pl.DataFrame:
+    """Pairs of distinct citizens sharing a phone: a household, as (shot_index, citizen_index)."""
+    with_phone = registry.filter(pl.col("phone").is_not_null()).select("citizen_index", "phone")
+    return (
+        with_phone.join(with_phone, on="phone", suffix="_other")
+        .filter(pl.col("citizen_index") < pl.col("citizen_index_other"))
+        .head(HOUSEHOLD_PAIR_LIMIT)
+        .select(pl.col("citizen_index").alias("shot_index"), pl.col("citizen_index_other").alias("citizen_index"))
+    )
+
+
+def estimate_u_household(model: MatchModel, levels: pl.DataFrame) -> None:
+    """u_household of the person comparisons (ID excluded: the registry holds no typed IDs)."""
+    for comparison in model.comparisons:
+        if comparison.role != "person" or comparison.name == "id_number":
+            continue
+        prior = np.array([level.u_household or 0.0 for level in comparison.levels])
+        posterior = _dirichlet(level_counts(levels, comparison), prior, model.prior.m_prior_pseudo_count)
+        for level, value in zip(comparison.levels, posterior, strict=True):
+            level.u_household = float(value)
+
+
+def prior_log2_odds(model: MatchModel, registry_size: int) -> float:
+    """log2 of the prior odds that a given shot is a given citizen: share in registry / registry size."""
+    share = model.prior.share_of_shots_in_registry
+    probability = share / max(registry_size, 1)
+    return math.log2(probability / (1 - probability))
+
+
+def fit(
+    model: MatchModel, database: LinkageDatabase, registry_database: LinkageDatabase, labelled: pl.DataFrame,
+    shot_count: int, registry: pl.DataFrame,
+) -> None:
+    """Fit u (random pairs), m (ID-labelled pairs) and u_household (registry households) in place."""
+    labelled_levels = database.levels(labelled, model)
+    model.fitted["labelled_pairs"] = labelled_levels.height
+    model.fitted["m_pairs_by_comparison"] = estimate_m(model, labelled_levels)
+    estimate_u(model, database.levels(random_pairs(model, shot_count, registry.height), model))
+    model.fitted["random_pairs"] = model.prior.random_pairs
+    households = household_pairs(registry)
+    if households.height:
+        estimate_u_household(model, registry_database.levels(households, model))
+    model.fitted["household_pairs"] = households.height
+    model.fitted["registry_size"] = registry.height
+    model.fitted["prior_log2_odds"] = prior_log2_odds(model, registry.height)

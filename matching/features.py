@@ -1,0 +1,299 @@
+"""Comparable records: the shot side and the registry side reduced to the same integer-coded columns.
+
+Comparisons run over millions of candidate pairs, so every value they compare is a number: name parts
+are codes into one shared vocabulary (strings are looked at only once per distinct pair of values, for
+Jaro-Winkler), phones and IDs are parsed to integers, admin codes too. String work happens once per
+record, on short tokens, never per pair.
+
+Name parts per record: folded family / middle / given codes (from the normalizer's keys), the family and
+given tokens *with their diacritics* (null when the name was typed without any), and on the shot side the
+given-name-first reading (family = 2nd word, given = 1st word) for rows typed in that order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from transforms.normalize.names import FOLDED_TITLES
+from transforms.normalize.text import fold, fold_key
+
+CITIZEN_ID_KINDS = ("cccd", "cmnd12")
+LEGACY_ID_KINDS = ("cmnd9",)
+ID_KIND_CODES = {"cccd": 1, "cmnd12": 2, "cmnd9": 3, "passport": 4, "bhyt": 5, "other": 6}
+CITIZEN_KIND_CODES = [ID_KIND_CODES[kind] for kind in CITIZEN_ID_KINDS]
+LEGACY_KIND_CODES = [ID_KIND_CODES[kind] for kind in LEGACY_ID_KINDS]
+PASSPORT_KIND_CODE = ID_KIND_CODES["passport"]
+SEX_CODES = {"M": 1, "F": 2}
+
+NAME_PARTS = ("family", "middle", "given")
+# Record columns compared pairwise; the registry side appears as registry_<name> in a pair frame.
+COMMON_COLUMNS = [
+    "family",
+    "middle",
+    "given",
+    "family_marked",
+    "given_marked",
+    "name_hash",
+    "birth_date",
+    "birth_year",
+    "sex",
+    "phone",
+    "province",
+    "district",
+    "ward",
+]
+SHOT_ONLY_COLUMNS = [
+    "alt_family",
+    "alt_middle",
+    "alt_given",
+    "birth_date_alt",
+    "facility_province",
+    "id_kind",
+    "id_number",
+    "cccd_sex",
+    "cccd_birth_year",
+    "vaccinated_date",
+]
+REGISTRY_ONLY_COLUMNS = ["citizen_number", "legacy_number", "date_of_death"]
+
+
+@dataclass
+class Vocabulary:
+    """Every name part and diacritic token of both sides; a word's code is its position."""
+
+    words: pl.Series
+
+    @classmethod
+    def of(cls, *columns: pl.Series) -> Vocabulary:
+        words = pl.concat([column.cast(pl.String) for column in columns]).drop_nulls().unique().sort()
+        return cls(words=words)
+
+    def encode(self, text: pl.Expr) -> pl.Expr:
+        return text.cast(pl.Enum(self.words)).to_physical()
+
+    def decode(self, codes: pl.Expr) -> pl.Expr:
+        return pl.lit(self.words).gather(codes)
+
+    def code_of(self, word: str) -> int:
+        """The word's code, -1 when absent (then nothing compares equal to it)."""
+        found = self.words.index_of(word)
+        return -1 if found is None else int(found)
+
+
+def _digits(text: pl.Expr, length: int) -> pl.Expr:
+    """A string of exactly `length` digits as an integer, else null (leading zeros are implied by the length)."""
+    return pl.when(text.str.contains(rf"^\d{{{length}}}$")).then(text.cast(pl.Int64, strict=False))
+
+
+def _code(text: pl.Expr) -> pl.Expr:
+    return text.cast(pl.Int32, strict=False)
+
+
+def _sex_code(sex: pl.Expr) -> pl.Expr:
+    return sex.replace_strict(SEX_CODES, default=None, return_dtype=pl.Int8)
+
+
+# --- name text (strings, once per record) ------------------------------------------------------------------
+
+
+def name_text(full_name: pl.Expr, family_key: pl.Expr, middle_key: pl.Expr, given_key: pl.Expr) -> list[pl.Expr]:
+    """Folded parts plus the lowercase first/last words of the full name when they carry diacritics.
+
+    A word without any mark ("Anh", or "Nguyen" typed plain) tells nothing about diacritics, so it is
+    left null: only two marked words can agree, or differ, on their marks. Folding maps each letter to
+    one letter, so the first/last words have the key parts' lengths (checked in verify_marked_tokens).
+    """
+    first = full_name.str.head(family_key.str.len_chars()).str.to_lowercase()
+    last = full_name.str.tail(given_key.str.len_chars()).str.to_lowercase()
+
+    def when_marked(word: pl.Expr) -> pl.Expr:
+        return pl.when(word.str.contains(r"[^\x00-\x7f]")).then(word)
+
+    return [
+        family_key.alias("family"),
+        middle_key.fill_null("").alias("middle"),
+        given_key.alias("given"),
+        when_marked(first).alias("family_marked"),
+        when_marked(last).alias("given_marked"),
+    ]
+
+
+def verify_marked_tokens(names: pl.DataFrame) -> pl.DataFrame:
+    """Null a diacritic token whose folded form is not the key part (an odd full name); fold once per token."""
+    tokens = pl.concat([names["family_marked"], names["given_marked"]]).drop_nulls().unique()
+    folding = pl.DataFrame({"token": tokens}).with_columns(folded=fold(pl.col("token")))
+    mapping = dict(zip(folding["token"].to_list(), folding["folded"].to_list(), strict=True))
+    return names.with_columns(
+        pl.when(pl.col(f"{part}_marked").replace_strict(mapping, default=None) == pl.col(part))
+        .then(pl.col(f"{part}_marked"))
+        .alias(f"{part}_marked")
+        for part in ("family", "given")
+    )
+
+
+def given_first_reading(raw_name: pl.Expr) -> list[pl.Expr]:
+    """The folded parts when the row was typed given-name-first: "Hùng Nguyễn Văn" -> nguyen / van / hung.
+
+    Read from the raw name as typed, so a given name the cleaner took for a title is kept ("Anh Đỗ
+    Quốc" is Đỗ Quốc Anh); a leading title is dropped only when three words follow ("Cháu Phong Bùi Đức").
+    """
+    typed = fold_key(raw_name).str.split(" ")
+    has_title = typed.list.first().is_in(FOLDED_TITLES) & (typed.list.len() >= 4)
+    words = pl.when(has_title).then(typed.list.slice(1)).otherwise(typed)
+    has_two = words.list.len() >= 2
+    return [
+        pl.when(has_two).then(words.list.get(1, null_on_oob=True)).alias("alt_family"),
+        pl.when(has_two).then(words.list.slice(2).list.join(" ")).alias("alt_middle"),
+        pl.when(has_two).then(words.list.first()).alias("alt_given"),
+    ]
+
+
+# --- records ---------------------------------------------------------------------------------------------
+
+
+def registry_name_text(registry: pl.LazyFrame) -> pl.DataFrame:
+    return verify_marked_tokens(
+        registry.select(
+            *name_text(pl.col("full_name"), pl.col("family_name_key"), pl.col("middle_name_key"), pl.col("given_name_key")),
+            name_hash=pl.col("name_key").hash(),
+        ).collect()
+    )
+
+
+def shot_name_text(shots: pl.LazyFrame) -> pl.DataFrame:
+    clean = pl.col("full_name_clean").str.normalize("NFC")
+    return verify_marked_tokens(
+        shots.select(
+            *name_text(clean, pl.col("family_name_key"), pl.col("middle_name_key"), pl.col("given_name_key")),
+            *given_first_reading(pl.col("full_name")),
+            name_hash=pl.col("name_key").hash(),
+        ).collect()
+    )
+
+
+def encode_names(names: pl.DataFrame, vocabulary: Vocabulary) -> pl.DataFrame:
+    text_columns = [c for c in names.columns if c != "name_hash"]
+    return names.with_columns(vocabulary.encode(pl.col(column)).alias(column) for column in text_columns)
+
+
+def registry_records(registry: pl.LazyFrame, names: pl.DataFrame) -> pl.DataFrame:
+    """One row per citizen, citizen_index 0..N-1, the columns the comparisons and blocking read."""
+    others = registry.select(
+        "citizen_id",
+        citizen_number=_digits(pl.col("citizen_id"), 12),
+        legacy_number=_digits(pl.col("legacy_id"), 9),
+        birth_date=pl.col("date_of_birth"),
+        birth_year=pl.col("birth_year").cast(pl.Int32),
+        sex=_sex_code(pl.col("sex")),
+        phone=_digits(pl.col("phone"), 10),
+        province=_code(pl.col("province_code")),
+        district=_code(pl.col("district_code")),
+        ward=_code(pl.col("ward_code")),
+        date_of_death=pl.col("date_of_death"),
+    ).collect()
+    index = pl.Series("citizen_index", range(others.height), dtype=pl.UInt32)
+    return pl.concat([index.to_frame(), names, others], how="horizontal")
+
+
+def shot_records(shots: pl.LazyFrame, names: pl.DataFrame) -> pl.DataFrame:
+    """One row per shot, shot_index 0..S-1 in the input order."""
+    kind_code = pl.col("id_kind").replace_strict(ID_KIND_CODES, default=None, return_dtype=pl.Int8)
+    id_number = (
+        pl.when(kind_code.is_in(CITIZEN_KIND_CODES))
+        .then(_digits(pl.col("id_value"), 12))
+        .when(kind_code.is_in(LEGACY_KIND_CODES))
+        .then(_digits(pl.col("id_value"), 9))
+    )
+    others = shots.select(
+        "file_hash",
+        "source_row",
+        "birth_date",
+        "birth_date_alt",
+        birth_year=pl.col("birth_year").cast(pl.Int32),
+        sex=_sex_code(pl.col("sex_code")),
+        phone=_digits(pl.col("phone_number"), 10),
+        province=_code(pl.col("province_code")),
+        district=_code(pl.col("district_code")),
+        ward=_code(pl.col("ward_code")),
+        facility_province=_code(pl.col("facility_province_code")),
+        id_kind=kind_code,
+        id_number=id_number,
+        cccd_sex=_sex_code(pl.col("cccd_sex")),
+        cccd_birth_year=pl.col("cccd_birth_year").cast(pl.Int32),
+        vaccinated_date=pl.col("vaccinated_date"),
+    ).collect()
+    index = pl.Series("shot_index", range(others.height), dtype=pl.UInt32)
+    return pl.concat([index.to_frame(), names, others], how="horizontal")
+
+
+# --- blocking keys -------------------------------------------------------------------------------------------
+
+
+def family_given_hash(family: str, given: str) -> pl.Expr:
+    return pl.struct(pl.col(family).alias("family"), pl.col(given).alias("given")).hash()
+
+
+def registry_blocking_keys(records: pl.DataFrame) -> pl.DataFrame:
+    return records.with_columns(family_given=family_given_hash("family", "given"))
+
+
+def shot_blocking_keys(records: pl.DataFrame) -> pl.DataFrame:
+    """List-typed keys the blocking unnests: both date readings, both name orders, year +-1, ID edits."""
+    return records.with_columns(
+        birth_dates=pl.concat_list("birth_date", "birth_date_alt").list.drop_nulls().list.unique(),
+        birth_years_near=pl.concat_list(
+            pl.col("birth_year") - 1, pl.col("birth_year"), pl.col("birth_year") + 1
+        ).list.drop_nulls(),
+        family_given_readings=pl.concat_list(
+            family_given_hash("family", "given"), family_given_hash("alt_family", "alt_given")
+        )
+        .list.drop_nulls()
+        .list.unique(),
+        cccd_variants=pl.when(pl.col("id_kind").is_in(CITIZEN_KIND_CODES)).then(
+            one_edit_variants(pl.col("id_number"), 12)
+        ),
+        legacy_variants=pl.when(pl.col("id_kind").is_in(LEGACY_KIND_CODES)).then(
+            one_edit_variants(pl.col("id_number"), 9)
+        ),
+    )
+
+
+def digit(number: pl.Expr, position: int) -> pl.Expr:
+    """The decimal digit at `position` (0 = units) of a non-negative integer."""
+    return (number // 10**position) % 10
+
+
+def one_edit_variants(number: pl.Expr, length: int) -> pl.Expr:
+    """Every `length`-digit number one substitution or one adjacent transposition away (itself included)."""
+    variants = [
+        number + (replacement - digit(number, position)) * 10**position
+        for position in range(length)
+        for replacement in range(10)
+    ]
+    for position in range(length - 1):
+        low, high = digit(number, position), digit(number, position + 1)
+        variants.append(number + (high - low) * 10**position + (low - high) * 10 ** (position + 1))
+    return pl.when(number.is_not_null()).then(pl.concat_list(variants).list.unique())
+
+
+def digit_distance(left: pl.Expr, right: pl.Expr, length: int) -> pl.Expr:
+    """0 equal, 1 one substitution or adjacent transposition apart, 2 further (fixed-length digit strings)."""
+    differs = [digit(left, k) != digit(right, k) for k in range(length)]
+    count_differing = pl.sum_horizontal(differs)
+    swapped = pl.any_horizontal(
+        differs[k]
+        & differs[k + 1]
+        & (digit(left, k) == digit(right, k + 1))
+        & (digit(left, k + 1) == digit(right, k))
+        for k in range(length - 1)
+    )
+    return (
+        pl.when(count_differing <= 1)
+        .then(count_differing)
+        .when((count_differing == 2) & swapped)
+        .then(1)
+        .otherwise(2)
+        .cast(pl.Int8)
+    )

@@ -1,0 +1,414 @@
+"""The probabilistic pass: link the shots the ID pass left unmatched, explainably, one citizen at most each.
+
+    encode records -> fit the model on this run -> blocking (DuckDB) -> comparisons -> weights
+    -> probability -> decision (-> same-person rows of the batch support each other, one more round)
+
+The fitted model is returned (and saved in the work folder) with the result, so every posting can be
+explained later with exactly the numbers that made it. Candidate pairs are scored in DuckDB
+(matching.engine), which keeps only each shot's top candidates.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from matching import estimation
+from matching.blocking import run_blocking
+from matching.decision import decide, explanation, impossible_reason, level_labels
+from matching.deterministic import MATCH_SCHEMA
+from matching.features import (
+    CITIZEN_KIND_CODES,
+    LEGACY_KIND_CODES,
+    Vocabulary,
+    encode_names,
+    registry_blocking_keys,
+    registry_name_text,
+    registry_records,
+    shot_blocking_keys,
+    shot_name_text,
+    shot_records,
+)
+from matching.model import MatchModel, load_model
+from matching.engine import LinkageDatabase
+from matching.pairs import registry_as_shots
+
+log = logging.getLogger(__name__)
+
+MATCH_METHOD = "probabilistic"
+# Deterministic outcomes that are final: the ID was confirmed, the link is just impossible.
+FINAL_ID_REASONS = ("shot_after_death", "shot_before_birth")
+MODEL_FILE_NAME = "matching_model.json"
+ID_EDIT_RULES = ("cccd_one_edit", "legacy_id_one_edit")
+
+
+@dataclass
+class LinkResult:
+    matches: pl.DataFrame  # MATCH_SCHEMA, one row per shot the ID pass left unmatched
+    review_candidates: pl.DataFrame  # top candidates of each review row, field by field
+    model_used: dict[str, Any]  # the fitted declarative model, as saved with the run
+    blocking_report: pl.DataFrame  # pairs (and recall, given truth) per blocking rule and for the union
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step
+
+
+@dataclass
+class LinkInputs:
+    """Both sides encoded for comparison (matching.features), plus each shot's ID-pass context."""
+
+    shots: pl.DataFrame  # every matchable shot, encoded, with its ID-pass outcome and context
+    registry: pl.DataFrame  # every citizen, encoded, with term frequencies
+    vocabulary: Vocabulary
+
+
+def link_probabilistically(
+    shots: pl.LazyFrame,
+    registry: pl.LazyFrame,
+    deterministic: pl.DataFrame,
+    *,
+    model: MatchModel | None = None,
+    workdir: Path | None = None,
+    truth: pl.DataFrame | None = None,
+) -> LinkResult:
+    """Link the matchable shots that `deterministic` (MATCH_SCHEMA) left without a citizen.
+
+    truth (file_hash, source_row, true_citizen_id), for evaluation only, adds blocking recall.
+    """
+    timer = _Timer()
+    model = (model or load_model()).copy()
+    inputs = encode_inputs(shots, registry, deterministic, model)
+    timer.lap("prepare")
+    with LinkageDatabase(inputs.shots, inputs.registry, inputs.vocabulary) as database:
+        _fit(model, inputs, database)
+        timer.lap("fit")
+        to_link = inputs.shots.filter(pl.col("is_to_link"))
+        blocking = run_blocking(
+            shot_blocking_keys(to_link),
+            registry_blocking_keys(inputs.registry),
+            model.blocking_rules,
+            true_pairs=_true_pairs(truth, to_link, inputs.registry),
+        )
+        timer.lap("blocking")
+        pairs = _with_id_edit_flag(blocking.pairs, model)
+        top = _top_candidates(database, pairs, model, inputs.registry.height)
+        count_posted_by_id = int(inputs.shots["confirmed_citizen_index"].is_not_null().sum())
+        decisions = decide(top, model, count_posted_by_id)
+        sibling_update = _siblings_from_posts(inputs.shots, decisions)
+        if sibling_update.height:
+            # Shots of one person in the batch support each other: rescore those whose sibling just posted.
+            inputs.shots = _apply_siblings(inputs.shots, sibling_update)
+            database.replace_shots(inputs.shots)
+            again = pairs.filter(pl.col("shot_index").is_in(sibling_update["shot_index"].implode()))
+            rescored = _top_candidates(database, again, model, inputs.registry.height)
+            top = pl.concat([top.filter(~pl.col("shot_index").is_in(sibling_update["shot_index"].implode())), rescored])
+            decisions = decide(top, model, count_posted_by_id)
+        model.fitted["count_sibling_rescored"] = sibling_update.height
+        timer.lap("score")
+
+    result = LinkResult(
+        matches=_match_rows(to_link, decisions, top, inputs.registry, model),
+        review_candidates=_review_rows(to_link, decisions, top, inputs.registry, model),
+        model_used=model.to_dict(),
+        blocking_report=blocking.report,
+    )
+    if workdir is not None:
+        model.save(workdir / MODEL_FILE_NAME)
+    timer.lap("output")
+    result.timings = timer.laps
+    log.info(
+        "probabilistic pass: %d shots to link, %d candidate pairs, decisions %s",
+        to_link.height,
+        pairs.height,
+        dict(decisions["decision"].value_counts().iter_rows()),
+    )
+    return result
+
+
+# --- inputs -------------------------------------------------------------------------------------------------
+
+
+def encode_inputs(
+    shots: pl.LazyFrame, registry: pl.LazyFrame, deterministic: pl.DataFrame, model: MatchModel
+) -> LinkInputs:
+    """Encode the matchable shots and the registry (with term frequencies), and add each shot's context."""
+    matchable = shots.filter(pl.col("reject_reason").is_null())
+    registry_names, shot_names = registry_name_text(registry), shot_name_text(matchable)
+    vocabulary = Vocabulary.of(*registry_names.drop("name_hash"), *shot_names.drop("name_hash"))
+    registry_frame = registry_records(registry, encode_names(registry_names, vocabulary))
+    registry_frame = pl.concat(
+        [registry_frame, estimation.term_frequencies(registry_frame, model)], how="horizontal"
+    )
+    shot_frame = shot_records(matchable, encode_names(shot_names, vocabulary))
+    return LinkInputs(shots=_shot_context(shot_frame, registry_frame, deterministic), registry=registry_frame, vocabulary=vocabulary)
+
+
+def _shot_context(shots: pl.DataFrame, registry: pl.DataFrame, deterministic: pl.DataFrame) -> pl.DataFrame:
+    """Each shot's ID-pass outcome, its ID's owner, whether to link it and its same-person sibling."""
+    outcome = deterministic.select(
+        "file_hash",
+        "source_row",
+        pl.col("citizen_id").alias("confirmed_citizen_id"),
+        pl.col("match_reason").alias("id_match_reason"),
+        pl.col("candidate_citizen_id").alias("id_candidate_citizen_id"),
+    )
+    confirmed_index = registry.select(
+        pl.col("citizen_id").alias("confirmed_citizen_id"), pl.col("citizen_index").alias("confirmed_citizen_index")
+    )
+    with_outcome = shots.join(outcome, on=["file_hash", "source_row"], how="left", maintain_order="left").join(
+        confirmed_index, on="confirmed_citizen_id", how="left", maintain_order="left"
+    )
+    return (
+        _with_id_owner(with_outcome, registry)
+        .with_columns(
+            is_to_link=pl.col("confirmed_citizen_id").is_null()
+            & ~pl.col("id_match_reason").is_in(FINAL_ID_REASONS).fill_null(False),
+            sibling_key=_sibling_key(),
+            sibling_citizen_index=pl.lit(None, pl.UInt32),
+        )
+        .pipe(_with_siblings_from_confirmed)
+    )
+
+
+def _with_id_owner(shots: pl.DataFrame, registry: pl.DataFrame) -> pl.DataFrame:
+    """The registry citizen the shot's ID names (its CCCD, or an old CMND held by exactly one citizen)."""
+    by_citizen = registry.filter(pl.col("citizen_number").is_not_null()).select(
+        pl.col("citizen_number").alias("owner_number"), "citizen_index", owner_kind=pl.lit(1, pl.Int8)
+    )
+    by_legacy = (
+        registry.filter(pl.col("legacy_number").is_not_null())
+        .group_by("legacy_number")
+        .agg(pl.col("citizen_index").first(), count=pl.len())
+        .filter(pl.col("count") == 1)
+        .select(pl.col("legacy_number").alias("owner_number"), "citizen_index", owner_kind=pl.lit(2, pl.Int8))
+    )
+    owner_kind = (
+        pl.when(pl.col("id_kind").is_in(CITIZEN_KIND_CODES))
+        .then(pl.lit(1, pl.Int8))
+        .when(pl.col("id_kind").is_in(LEGACY_KIND_CODES))
+        .then(pl.lit(2, pl.Int8))
+    )
+    owner_columns = registry.select(
+        pl.col("citizen_index").alias("id_owner_index"),
+        pl.col("phone").alias("id_owner_phone"),
+        pl.col("ward").alias("id_owner_ward"),
+        pl.col("family").alias("id_owner_family"),
+    )
+    return (
+        shots.with_columns(owner_kind=owner_kind)
+        .join(
+            pl.concat([by_citizen, by_legacy]),
+            left_on=["id_number", "owner_kind"],
+            right_on=["owner_number", "owner_kind"],
+            how="left",
+            maintain_order="left",
+        )
+        .rename({"citizen_index": "id_owner_index"})
+        .drop("owner_kind")
+        .join(owner_columns, on="id_owner_index", how="left", maintain_order="left")
+    )
+
+
+def _sibling_key() -> pl.Expr:
+    """Rows of one person in one batch: same folded name and birth date (or year and phone when year-only)."""
+    return (
+        pl.when(pl.col("birth_date").is_not_null())
+        .then(pl.struct("name_hash", "birth_date").hash())
+        .when(pl.col("phone").is_not_null() & pl.col("birth_year").is_not_null())
+        .then(pl.struct("name_hash", "birth_year", "phone").hash())
+    )
+
+
+def _with_siblings_from_confirmed(shots: pl.DataFrame) -> pl.DataFrame:
+    """sibling_citizen_index: the one citizen that the row's same-person rows were confirmed to by ID."""
+    confirmed = shots.filter(pl.col("confirmed_citizen_index").is_not_null()).select(
+        "sibling_key", pl.col("confirmed_citizen_index").alias("citizen_index")
+    )
+    return _attach_siblings(shots, confirmed)
+
+
+def _attach_siblings(shots: pl.DataFrame, linked: pl.DataFrame) -> pl.DataFrame:
+    """Attach the citizen of each sibling key linked to exactly one citizen (a key on two is namesakes)."""
+    unambiguous = (
+        linked.filter(pl.col("sibling_key").is_not_null())
+        .group_by("sibling_key")
+        .agg(pl.col("citizen_index").unique())
+        .filter(pl.col("citizen_index").list.len() == 1)
+        .select("sibling_key", pl.col("citizen_index").list.first().cast(pl.UInt32).alias("sibling_found"))
+    )
+    return (
+        shots.join(unambiguous, on="sibling_key", how="left", maintain_order="left")
+        .with_columns(sibling_citizen_index=pl.coalesce("sibling_citizen_index", "sibling_found"))
+        .drop("sibling_found")
+    )
+
+
+def _true_pairs(truth: pl.DataFrame | None, to_link: pl.DataFrame, registry: pl.DataFrame) -> pl.DataFrame | None:
+    if truth is None:
+        return None
+    return (
+        to_link.select("shot_index", "file_hash", "source_row")
+        .join(truth.select("file_hash", "source_row", "true_citizen_id"), on=["file_hash", "source_row"])
+        .join(registry.select("citizen_id", "citizen_index"), left_on="true_citizen_id", right_on="citizen_id")
+        .select("shot_index", "citizen_index")
+    )
+
+
+# --- fitting --------------------------------------------------------------------------------------------
+
+
+def _fit(model: MatchModel, inputs: LinkInputs, database: LinkageDatabase) -> None:
+    """Fit u, m and u_household (matching.estimation), then the batch-sibling level."""
+    labelled = inputs.shots.filter(pl.col("id_owner_index").is_not_null()).select(
+        "shot_index", pl.col("id_owner_index").alias("citizen_index")
+    )
+    with LinkageDatabase(registry_as_shots(inputs.registry), inputs.registry, inputs.vocabulary) as households:
+        estimation.fit(model, database, households, labelled, inputs.shots.height, inputs.registry)
+    _fit_sibling_level(model, inputs.shots, inputs.registry.height)
+
+
+def _fit_sibling_level(model: MatchModel, shots: pl.DataFrame, registry_size: int) -> None:
+    """batch_sibling, conditional on the name and birth date agreeing (which the sibling key implies).
+
+    u: a namesake candidate has same-key rows confirmed in this batch as often as any citizen has
+    confirmed rows in it. m: how often a confirmed row has a same-key sibling confirmed to its citizen.
+    """
+    id_comparison = model.comparison("id_number")
+    confirmed = shots.filter(pl.col("confirmed_citizen_index").is_not_null() & pl.col("sibling_key").is_not_null())
+    if "batch_sibling" not in id_comparison.labels or confirmed.height == 0:
+        return
+    share_confirmed = confirmed["confirmed_citizen_index"].n_unique() / max(registry_size, 1)
+    same_key_rows = confirmed.select(pl.len().over("sibling_key", "confirmed_citizen_index"))
+    share_with_sibling = float((same_key_rows.to_series() > 1).mean() or 0.0)
+    level = id_comparison.level("batch_sibling")
+    level.u = max(share_confirmed, 1.0 / max(registry_size, 1))
+    if share_with_sibling > 0:
+        level.m = share_with_sibling
+    model.fitted["sibling_share_confirmed"] = share_confirmed
+    model.fitted["sibling_share_with_sibling"] = share_with_sibling
+
+
+# --- scoring -------------------------------------------------------------------------------------------------
+
+
+def _with_id_edit_flag(pairs: pl.DataFrame, model: MatchModel) -> pl.DataFrame:
+    """A pair found by an ID-edit rule is within one edit of the shot's ID (the rule enumerates all such)."""
+    bits = [index for index, rule in enumerate(model.blocking_rules) if rule.name in ID_EDIT_RULES]
+    mask = sum(1 << bit for bit in bits)
+    return pairs.with_columns(id_within_one_edit=(pl.col("rule_mask") & mask) != 0)
+
+
+def _top_candidates(database: LinkageDatabase, pairs: pl.DataFrame, model: MatchModel, registry_size: int) -> pl.DataFrame:
+    top = database.top_candidates(pairs, model, registry_size)
+    return top.with_columns(impossible_reason(pl.col("impossible_code"))).drop("impossible_code")
+
+
+def _siblings_from_posts(shots: pl.DataFrame, decisions: pl.DataFrame) -> pl.DataFrame:
+    """Undecided to-link shots whose same-person rows were just posted (with no namesake conflict)."""
+    posted = decisions.filter(pl.col("decision") == "posted").select("shot_index", "citizen_index")
+    if posted.height == 0:
+        return pl.DataFrame(schema={"shot_index": pl.UInt32, "sibling_citizen_index": pl.UInt32})
+    linked = pl.concat(
+        [
+            shots.join(posted, on="shot_index").select("sibling_key", "citizen_index"),
+            shots.filter(pl.col("confirmed_citizen_index").is_not_null()).select(
+                "sibling_key", pl.col("confirmed_citizen_index").alias("citizen_index")
+            ),
+        ]
+    )
+    waiting = shots.filter(pl.col("is_to_link") & pl.col("sibling_citizen_index").is_null()).select(
+        "shot_index", "sibling_key", "sibling_citizen_index"
+    )
+    found = _attach_siblings(waiting, linked).filter(pl.col("sibling_citizen_index").is_not_null())
+    undecided = decisions.filter(pl.col("decision") != "posted").select("shot_index")
+    return found.join(undecided, on="shot_index").select("shot_index", "sibling_citizen_index")
+
+
+def _apply_siblings(shots: pl.DataFrame, update: pl.DataFrame) -> pl.DataFrame:
+    renamed = update.rename({"sibling_citizen_index": "new_sibling"})
+    return (
+        shots.join(renamed, on="shot_index", how="left", maintain_order="left")
+        .with_columns(sibling_citizen_index=pl.coalesce("sibling_citizen_index", "new_sibling"))
+        .drop("new_sibling")
+    )
+
+
+# --- outputs -------------------------------------------------------------------------------------------------
+
+
+def _match_rows(
+    to_link: pl.DataFrame, decisions: pl.DataFrame, top: pl.DataFrame, registry: pl.DataFrame, model: MatchModel
+) -> pl.DataFrame:
+    best = top.filter(pl.col("candidate_rank") == 1).select("shot_index", explanation(model).alias("explanation"))
+    joined = (
+        to_link.select("shot_index", "file_hash", "source_row", "id_match_reason", "id_candidate_citizen_id")
+        .join(decisions, on="shot_index", how="left")
+        .join(best, on="shot_index", how="left")
+        .join(registry.select("citizen_index", "citizen_id"), on="citizen_index", how="left")
+    )
+    is_posted = (pl.col("decision") == "posted").fill_null(False)
+    probability = pl.col("match_probability").round(6).cast(pl.String)
+    id_reason = pl.col("id_match_reason").fill_null("unmatched")
+    detail = (
+        pl.when(is_posted)
+        .then(pl.format("p={}; {}", probability, pl.col("explanation")))
+        .when(pl.col("decision").is_null())
+        .then(pl.format("{}; no probabilistic candidate", id_reason))
+        .when(pl.col("impossible_reason").is_not_null())
+        .then(
+            pl.format(
+                "{}; best probabilistic candidate p={} is impossible ({})",
+                id_reason,
+                probability,
+                pl.col("impossible_reason"),
+            )
+        )
+        .otherwise(pl.format("{}; best probabilistic candidate p={}", id_reason, probability))
+    )
+    return joined.select(
+        "file_hash",
+        "source_row",
+        citizen_id=pl.when(is_posted).then(pl.col("citizen_id")),
+        match_method=pl.lit(MATCH_METHOD),
+        match_score=pl.col("match_probability").cast(pl.Float64),
+        candidate_citizen_id=pl.when(~is_posted).then(pl.coalesce("citizen_id", "id_candidate_citizen_id")),
+        match_reason=pl.when(is_posted).then(None).otherwise(pl.col("decision").fill_null("no_confident_match")),
+        match_detail=detail,
+    ).cast(MATCH_SCHEMA)  # type: ignore[arg-type]
+
+
+def _review_rows(
+    to_link: pl.DataFrame, decisions: pl.DataFrame, top: pl.DataFrame, registry: pl.DataFrame, model: MatchModel
+) -> pl.DataFrame:
+    in_review = decisions.filter(pl.col("decision") == "review_required").select("shot_index")
+    return (
+        top.join(in_review, on="shot_index")
+        .join(to_link.select("shot_index", "file_hash", "source_row"), on="shot_index")
+        .join(registry.select("citizen_index", "citizen_id"), on="citizen_index")
+        .select(
+            "file_hash",
+            "source_row",
+            "candidate_rank",
+            "citizen_id",
+            pl.col("match_probability").cast(pl.Float64),
+            "match_weight",
+            "impossible_reason",
+            *level_labels(model),
+            *(f"weight_{c.name}" for c in model.comparisons),
+        )
+        .sort("file_hash", "source_row", "candidate_rank")
+    )
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self.started, 3)
+        self.started = now

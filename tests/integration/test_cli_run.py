@@ -1,0 +1,184 @@
+"""The whole pipeline through the CLI on generated messy data: conservation, idempotency, precision."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from vaxsync.cli import app
+from vaxsync.synth import SynthConfig, generate
+
+AS_OF = "2023-01-31"
+PUBLISHED_TABLES = {
+    "synced_shots": "select * exclude (first_synced_at, run_id) from synced_shots order by shot_id",
+    "shot_sources": "select * exclude (run_id) from shot_sources order by file_hash, source_row",
+    "unposted_backlog": "select * exclude (run_id) from unposted_backlog order by file_hash, source_row",
+    "ingest_ledger": "select * exclude (run_id, ingested_at) from ingest_ledger order by source_file, file_hash",
+}
+
+
+@pytest.fixture(scope="module")
+def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("synth")
+    generate(out, SynthConfig(citizens=6_000, shots=2_500, seed=11, snapshot_date=dt.date(2023, 1, 31)))
+    return out
+
+
+def run_cli(synth_dir: Path, warehouse: Path, reports: Path, landing: Path | None = None) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--registry", str(synth_dir / "registry.parquet"),
+            "--landing", str(landing or synth_dir / "landing"),
+            "--warehouse", str(warehouse),
+            "--reports", str(reports),
+            "--as-of", AS_OF,
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+def published(warehouse: Path) -> dict[str, pl.DataFrame]:
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        return {name: connection.sql(sql).pl() for name, sql in PUBLISHED_TABLES.items()}
+
+
+@pytest.fixture(scope="module")
+def first_run(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run")
+    run_cli(synth_dir, out / "warehouse.duckdb", out / "reports")
+    return out / "warehouse.duckdb"
+
+
+def test_every_row_lands_in_exactly_one_place(synth_dir: Path, first_run: Path) -> None:
+    truth = pl.read_parquet(synth_dir / "truth.parquet")
+    tables = published(first_run)
+    placed = pl.concat(
+        [
+            tables["shot_sources"].select("source_file", "source_row", pl.lit("posted").alias("place")),
+            tables["unposted_backlog"].select("source_file", "source_row", pl.lit("backlog").alias("place")),
+        ]
+    )
+    assert placed.select("source_file", "source_row").is_duplicated().sum() == 0
+    loaded = tables["ingest_ledger"].filter(pl.col("status") == "loaded")
+    per_file = placed.group_by("source_file").len()
+    check = loaded.join(per_file, on="source_file", how="left").with_columns(pl.col("len").fill_null(0))
+    assert (check["rows_read"] == check["len"]).all()
+    assert (
+        check["rows_read"] == check["rows_posted"] + check["rows_duplicate"] + check["rows_backlog"]
+    ).all()
+    # Every truth row of a file the ledger loaded is placed.
+    truth_loaded = truth.join(loaded.select("source_file"), on="source_file", how="semi")
+    missing = truth_loaded.join(placed, on=["source_file", "source_row"], how="anti")
+    assert missing.height == 0
+    with duckdb.connect(str(first_run), read_only=True) as connection:
+        from vaxsync.warehouse import conservation_violations
+
+        assert conservation_violations(connection) == []
+
+
+def test_no_row_of_an_absent_person_or_an_invalid_row_is_posted(synth_dir: Path, first_run: Path) -> None:
+    truth = pl.read_parquet(synth_dir / "truth.parquet")
+    sources = published(first_run)["shot_sources"]
+    posted = truth.join(sources, on=["source_file", "source_row"], how="semi")
+    assert posted.filter(pl.col("expected") == "backlog_not_in_registry").height == 0
+    assert posted.filter(pl.col("expected") == "backlog_invalid").height == 0
+
+
+def test_posted_rows_go_to_the_true_citizen(synth_dir: Path, first_run: Path) -> None:
+    truth = pl.read_parquet(synth_dir / "truth.parquet")
+    tables = published(first_run)
+    posted = (
+        tables["shot_sources"]
+        .join(tables["synced_shots"], on="shot_id")
+        .join(truth, on=["source_file", "source_row"])
+    )
+    wrong = posted.filter(pl.col("citizen_id") != pl.col("true_citizen_id"))
+    assert posted.height > 0.5 * truth.filter(pl.col("expected").is_in(["post", "duplicate"])).height
+    assert wrong.height <= 0.0005 * posted.height + 1
+
+
+def test_duplicate_submissions_post_once(first_run: Path) -> None:
+    tables = published(first_run)
+    winners = tables["shot_sources"].filter(~pl.col("is_duplicate"))
+    assert winners["shot_id"].is_unique().all()
+    assert winners.height == tables["synced_shots"].height
+    assert tables["shot_sources"]["is_duplicate"].sum() > 0
+
+
+def test_rerunning_the_same_landing_changes_nothing(synth_dir: Path, first_run: Path, tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(first_run, warehouse)
+    before = published(warehouse)
+    run_cli(synth_dir, warehouse, tmp_path / "reports")
+    after = published(warehouse)
+    for name in PUBLISHED_TABLES:
+        assert before[name].equals(after[name]), name
+
+
+def test_a_file_renamed_or_copied_is_not_counted_twice(
+    synth_dir: Path, first_run: Path, tmp_path: Path
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(first_run, warehouse)
+    landing = tmp_path / "landing"
+    shutil.copytree(synth_dir / "landing", landing)
+    loaded_file = published(warehouse)["ingest_ledger"].filter(pl.col("status") == "loaded")["source_file"][0]
+    shutil.copy(landing / loaded_file, landing / (loaded_file + ".copy.csv"))
+    before = published(warehouse)
+    run_cli(synth_dir, warehouse, tmp_path / "reports", landing=landing)
+    after = published(warehouse)
+    assert before["synced_shots"].equals(after["synced_shots"])
+    assert before["shot_sources"].equals(after["shot_sources"])
+    new_ledger = after["ingest_ledger"].join(
+        before["ingest_ledger"], on=["source_file", "file_hash"], how="anti"
+    )
+    assert new_ledger["status"].to_list() == ["duplicate_content"]
+
+
+def test_unusable_arguments_exit_with_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--registry", str(tmp_path / "absent.parquet"),
+            "--landing", str(tmp_path),
+            "--warehouse", str(tmp_path / "w.duckdb"),
+            "--reports", str(tmp_path / "r"),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "registry snapshot not found" in result.output
+
+
+def test_a_new_version_of_a_file_is_kept_beside_the_old_and_never_counted_twice(
+    synth_dir: Path, first_run: Path, tmp_path: Path
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(first_run, warehouse)
+    landing = tmp_path / "landing"
+    shutil.copytree(synth_dir / "landing", landing)
+    before = published(warehouse)
+    loaded = before["ingest_ledger"].filter(
+        (pl.col("status") == "loaded") & pl.col("source_file").str.ends_with(".csv") & (pl.col("rows_posted") > 0)
+    )
+    source_file = loaded["source_file"][0]
+    path = landing / source_file
+    # The facility re-sends the file with one more blank line at the end: new bytes, the same doses.
+    path.write_bytes(path.read_bytes() + b"\n")
+    run_cli(synth_dir, warehouse, tmp_path / "reports", landing=landing)
+    after = published(warehouse)
+    versions = after["ingest_ledger"].filter(pl.col("source_file") == source_file)
+    assert versions.height == 2
+    assert versions["file_hash"].n_unique() == 2
+    newer = versions.join(before["ingest_ledger"], on=["source_file", "file_hash"], how="anti")
+    assert newer["rows_posted"][0] == 0
+    assert newer["rows_duplicate"][0] == loaded["rows_posted"][0] + loaded["rows_duplicate"][0]
+    assert before["synced_shots"].equals(after["synced_shots"])

@@ -1,0 +1,160 @@
+"""Files that cannot be staged are quarantined with a specific reason and a detail, never an exception."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import xlsxwriter
+from ingest_export_files import VN_HEADER, export_rows, render_delimited, write
+
+from transforms.ingest import stage_export
+from vaxsync.contracts import LEDGER_SCHEMA
+from vaxsync.reasons import QUARANTINE_REASONS
+
+ROWS = export_rows()
+
+
+def _corrupt_xlsx(folder: Path, name: str) -> str:
+    path = folder / name
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types>not a workbook</Types>")
+    return name
+
+
+def _lock_file(folder: Path, name: str) -> str:
+    # What Excel leaves while a workbook is open: the owner's name padded, 165 bytes.
+    return write(folder, name, b"\x0bNguyen Van A" + b"\x00" * 40 + b" " * 112)
+
+
+def _staff_list(folder: Path, name: str) -> str:
+    staff = [
+        ["STT", "Họ và tên", "Chức vụ", "Số điện thoại", "Ca trực"],
+        ["1", "Vũ Thị Hạnh", "Điều dưỡng", "0998789597", "Chiều"],
+    ]
+    return write(folder, name, render_delimited(staff))
+
+
+def _stock_report(folder: Path, name: str) -> str:
+    workbook = xlsxwriter.Workbook(folder / name)
+    sheet = workbook.add_worksheet("Ton kho")
+    for row_number, row in enumerate(
+        [
+            ["STT", "Tên vắc xin", "Số lô", "Hạn dùng", "Tồn kho"],
+            ["1", "Sputnik V", "L4221", "31/12/2022", "9"],
+        ]
+    ):
+        sheet.write_row(row_number, 0, row)
+    workbook.close()
+    return name
+
+
+QUARANTINE_CASES: list[tuple[str, str, Callable[[Path, str], str], str, list[str]]] = [
+    # id, file name, writer, reason, words the detail must hold
+    ("zero_bytes", "export_rong.csv", lambda d, n: write(d, n, b""), "empty_file", ["0 bytes"]),
+    ("only_blank_lines", "blank.csv", lambda d, n: write(d, n, "\r\n  \r\n\t\r\n"), "empty_file", ["blank"]),
+    ("only_empty_cells", "commas.csv", lambda d, n: write(d, n, ",,,,\r\n,,,,\r\n"), "empty_file", ["blank"]),
+    (
+        "binary_junk",
+        "export_loi.csv",
+        lambda d, n: write(d, n, bytes(range(256)) * 30 + b"\x00\x9d\xfe\xff" * 200),
+        "unreadable_file",
+        ["binary"],
+    ),
+    ("corrupt_workbook", "DS_tiem.xlsx", _corrupt_xlsx, "unreadable_file", ["workbook"]),
+    (
+        "truncated_workbook",
+        "half.xlsx",
+        lambda d, n: write(d, n, b"PK\x03\x04" + b"\x00" * 64),
+        "unreadable_file",
+        [],
+    ),
+    ("office_lock_file", "~$DS_tiem.xlsx", _lock_file, "unsupported_format", ["lock file"]),
+    (
+        "pdf_report",
+        "bao_cao.pdf",
+        lambda d, n: write(d, n, b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"),
+        "unsupported_format",
+        [".pdf"],
+    ),
+    (
+        "staff_list",
+        "danh_sach_can_bo_tiem.csv",
+        _staff_list,
+        "missing_required_columns",
+        ["date_of_birth", "vaccine", "vaccinated_on", "Họ và tên", "Chức vụ", "Ca trực"],
+    ),
+    (
+        "stock_report",
+        "BaoCao_TonKho_VacXin.xlsx",
+        _stock_report,
+        "missing_required_columns",
+        ["full_name", "date_of_birth", "vaccinated_on", "Tên vắc xin", "Tồn kho"],
+    ),
+    (
+        "header_only",
+        "DS_tiem_chua_co_du_lieu.csv",
+        lambda d, n: write(d, n, render_delimited([VN_HEADER, [""] * 12])),
+        "no_data_rows",
+        ["line 1"],
+    ),
+    (
+        "header_and_total_only",
+        "DS_tiem_0_mui.csv",
+        lambda d, n: write(d, n, render_delimited([["DANH SÁCH TIÊM"], VN_HEADER, ["", "Tổng cộng: 0"]])),
+        "no_data_rows",
+        ["line 2"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("file_name", "writer", "reason", "detail_words"),
+    [pytest.param(*case[1:], id=case[0]) for case in QUARANTINE_CASES],
+)
+def test_each_bad_file_is_quarantined_with_its_reason(
+    tmp_path: Path, file_name: str, writer: Callable[[Path, str], str], reason: str, detail_words: list[str]
+) -> None:
+    staged = stage_export(tmp_path, writer(tmp_path, file_name))
+
+    assert staged.rows is None
+    assert list(staged.ledger) == list(LEDGER_SCHEMA)
+    assert (staged.ledger["status"], staged.ledger["quarantine_reason"]) == ("quarantined", reason)
+    assert reason in QUARANTINE_REASONS
+    assert staged.ledger["rows_read"] == 0
+    assert len(str(staged.ledger["file_hash"])) == 64
+    detail = str(staged.ledger["quarantine_detail"])
+    for word in detail_words:
+        assert word in detail
+
+
+def test_a_file_without_a_recognisable_header_does_not_echo_its_data(tmp_path: Path) -> None:
+    headerless = render_delimited(ROWS)  # data rows straight away: the first "header" would be a person
+
+    staged = stage_export(tmp_path, write(tmp_path, "no_header.csv", headerless))
+
+    assert staged.ledger["quarantine_reason"] == "missing_required_columns"
+    detail = str(staged.ledger["quarantine_detail"])
+    assert "full_name, date_of_birth, vaccine, vaccinated_on" in detail
+    assert all(row[1] not in detail and row[4] not in detail for row in ROWS if row[4])
+
+
+def test_a_missing_file_is_quarantined_not_raised(tmp_path: Path) -> None:
+    staged = stage_export(tmp_path, "gone/export.csv")
+
+    assert (staged.ledger["status"], staged.ledger["quarantine_reason"]) == ("quarantined", "unreadable_file")
+    assert staged.ledger["file_hash"] is None
+
+
+def test_a_quarantined_file_keeps_what_was_learnt_about_it(tmp_path: Path) -> None:
+    staged = stage_export(tmp_path, _staff_list(tmp_path, "staff.csv"))
+
+    assert (staged.ledger["file_format"], staged.ledger["encoding"], staged.ledger["delimiter"]) == (
+        "csv",
+        "utf-8",
+        ",",
+    )
+    assert staged.ledger["header_line"] == 1
+    assert staged.ledger["column_mapping"] == '{"Họ và tên": "full_name", "Số điện thoại": "phone"}'

@@ -1,0 +1,144 @@
+"""normalize_shots end to end on small staged frames: grain, contract, reject reasons."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+import pytest
+from normalize_builders import staged_frame
+
+from transforms.normalize import normalize_shots
+from transforms.normalize.reference import NormalizeReference
+from vaxsync.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA
+from vaxsync.reasons import BACKLOG_REASONS
+
+AS_OF = dt.date(2023, 1, 31)
+
+
+def normalized(rows: list[dict[str, Any]], reference: NormalizeReference) -> pl.DataFrame:
+    return normalize_shots(staged_frame(rows), as_of=AS_OF, reference=reference).collect()
+
+
+def test_output_is_the_staged_rows_plus_the_contract_columns(reference: NormalizeReference) -> None:
+    rows = [
+        {"full_name": f"Nguyễn Văn {given}", "source_row": n}
+        for n, given in enumerate(["An", "Bình", "Chi"] * 20)
+    ]
+    result = normalized(rows, reference)
+    assert result.schema == pl.Schema({**STAGED_ROW_SCHEMA, **NORMALIZED_EXTRA_SCHEMA})
+    assert result.height == len(rows)
+    assert result["source_row"].to_list() == list(range(len(rows)))  # same rows, same order
+
+
+def test_a_clean_row_is_fully_normalized(reference: NormalizeReference) -> None:
+    row = normalized([{}], reference).row(0, named=True)
+    assert {name: row[name] for name in NORMALIZED_EXTRA_SCHEMA} == {
+        "full_name_clean": "Nguyễn Văn An",
+        "name_key": "nguyen van an",
+        "family_name_key": "nguyen",
+        "middle_name_key": "van",
+        "given_name_key": "an",
+        "birth_date": dt.date(1985, 6, 15),
+        "birth_date_alt": None,
+        "birth_year": 1985,
+        "sex_code": "M",
+        "id_kind": "cccd",
+        "id_value": "079085001234",
+        "cccd_province_code": "79",
+        "cccd_sex": "M",
+        "cccd_birth_year": 1985,
+        "phone_number": "0912345678",
+        "phone_kind": "mobile",
+        "province_code": "79",
+        "district_code": "760",
+        "ward_code": "26740",
+        "facility_province_code": "79",
+        "vaccine_code": "PFIZER",
+        "dose_number_reported": 1,
+        "vaccinated_date": dt.date(2021, 8, 20),
+        "lot_number": "FK1234",
+        "reject_reason": None,
+        "reject_detail": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("row", "reason", "detail"),
+    [
+        ({"row_issue": "malformed_row", "vaccine": None}, "malformed_row", "malformed_row"),
+        ({"full_name": "  "}, "required_value_missing", "missing: full_name"),
+        ({"full_name": "Bà"}, "required_value_missing", "missing: full_name"),
+        (
+            {"date_of_birth": None, "vaccine": "", "vaccinated_on": "31/02/2022"},
+            "required_value_missing",
+            "missing: date_of_birth, vaccine",
+        ),
+        ({"vaccine": "Vắc xin COVID-19"}, "vaccine_unknown", "Vắc xin COVID-19"),
+        ({"vaccine": "?", "vaccinated_on": "31/02/2022"}, "vaccine_unknown", "?"),
+        ({"vaccinated_on": "31/02/2022"}, "vaccination_date_invalid", "31/02/2022"),
+        ({"vaccinated_on": "ngày 5"}, "vaccination_date_invalid", "ngày 5"),
+        (
+            {"vaccinated_on": "08/11/2020"},
+            "vaccination_date_out_of_range",
+            "08/11/2020 (read as 2020-11-08; campaign 2021-03-08 to 2023-01-31)",
+        ),
+        (
+            {"vaccinated_on": "2032-11-01 00:00:00"},
+            "vaccination_date_out_of_range",
+            "2032-11-01 00:00:00 (read as 2032-11-01; campaign 2021-03-08 to 2023-01-31)",
+        ),
+        (
+            {"vaccinated_on": "01/02/2023"},  # after the run date either way round
+            "vaccination_date_out_of_range",
+            "01/02/2023 (read as 2023-02-01; campaign 2021-03-08 to 2023-01-31)",
+        ),
+        ({"date_of_birth": "31/02/1990"}, "birth_date_invalid", "31/02/1990"),
+        ({"date_of_birth": "2030"}, "birth_date_invalid", "2030"),
+        (
+            {"id_number": "1.09901E+11", "phone": "+1 408 5113456"},
+            None,
+            None,
+        ),  # matchable: the matcher decides
+        ({"date_of_birth": "1954", "sex": None, "address": None}, None, None),
+    ],
+)
+def test_reject_reason_in_priority_order(
+    row: dict[str, Any], reason: str | None, detail: str | None, reference: NormalizeReference
+) -> None:
+    result = normalized([row], reference).row(0, named=True)
+    assert (result["reject_reason"], result["reject_detail"]) == (reason, detail)
+    assert reason is None or reason in BACKLOG_REASONS
+
+
+def test_reject_detail_never_shows_an_id_or_a_phone(reference: NormalizeReference) -> None:
+    rows = [
+        {"id_number": "079085001234", "phone": "0912345678", "vaccine": "079085001234"},
+        {"id_number": "001176284656", "phone": "0987654321", "vaccinated_on": "0987654321"},
+        {"id_number": "001176284656", "phone": "0987654321", "date_of_birth": "001176284656"},
+    ]
+    result = normalized(rows, reference)
+    assert result["reject_reason"].to_list() == [
+        "vaccine_unknown",
+        "vaccination_date_invalid",
+        "birth_date_invalid",
+    ]
+    for detail, id_number, phone in result.select("reject_detail", "id_number", "phone").iter_rows():
+        assert id_number not in detail and phone not in detail
+        assert "[number hidden]" in detail
+
+
+def test_month_first_file_and_other_files_in_one_batch(reference: NormalizeReference) -> None:
+    us_file = {"source_file": "87_Dong_Thap/87866001/DS.csv", "file_hash": "us"}
+    rows = [
+        {**us_file, "date_of_birth": "10/15/1967", "vaccinated_on": "06/10/2021"},
+        {**us_file, "date_of_birth": "01/02/1971", "vaccinated_on": "08/20/2021"},
+        {"date_of_birth": "01/02/1971", "vaccinated_on": "06/10/2021"},
+    ]
+    result = normalized(rows, reference).select("birth_date", "birth_date_alt", "vaccinated_date").rows()
+    assert result == [
+        (dt.date(1967, 10, 15), None, dt.date(2021, 6, 10)),
+        (dt.date(1971, 1, 2), dt.date(1971, 2, 1), dt.date(2021, 8, 20)),
+        (dt.date(1971, 2, 1), dt.date(1971, 1, 2), dt.date(2021, 10, 6)),
+    ]

@@ -1,0 +1,143 @@
+"""run_suite's outcome: which rows fail, what a caller may log or store, and what it must never show."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from validation import CriticalValidationError, mask_key_value, run_suite
+
+NORMALIZED_KEYS = ["file_hash", "source_row"]
+
+
+def test_failing_keys_names_rows_of_critical_failures_only(
+    normalized_shots_suite, good_normalized_shots, with_value
+):
+    frame = with_value(good_normalized_shots, 0, "vaccine_code", "COVAXIN")  # critical, Hanoi file
+    frame = with_value(frame, 5, "sex_code", "nữ")  # critical, Hue file
+    frame = with_value(frame, 2, "birth_year", 2021)  # warning only, Hanoi file
+
+    outcome = run_suite(frame, normalized_shots_suite, id_columns=NORMALIZED_KEYS)
+
+    assert outcome.failing_keys() == [(frame[0, "file_hash"], 1), (frame[5, "file_hash"], 2)]
+    assert outcome.failing_keys(["file_hash"]) == [(frame[0, "file_hash"],), (frame[5, "file_hash"],)]
+    assert [failure.column for failure in outcome.warnings] == ["birth_year"]
+    assert outcome.warnings[0].row_keys.rows() == [(frame[2, "file_hash"], 3)]
+
+
+def test_failing_keys_lists_a_file_once_however_many_of_its_rows_fail(
+    normalized_shots_suite, good_normalized_shots, with_value
+):
+    frame = good_normalized_shots
+    for row in (0, 1, 2):
+        frame = with_value(frame, row, "vaccine_code", "Astra")
+
+    outcome = run_suite(frame, normalized_shots_suite, id_columns=NORMALIZED_KEYS)
+
+    assert outcome.critical_failures[0].unexpected_count == 3
+    assert len(outcome.failing_keys()) == 3
+    assert outcome.critical_failures[0].row_keys.rows() == frame.select(NORMALIZED_KEYS).head(3).rows()
+    assert outcome.failing_keys(["file_hash"]) == [(frame[0, "file_hash"],)]
+    assert outcome.critical_row_keys.columns == ["file_hash", "source_row"]
+
+
+def test_a_missing_column_fails_critically_and_holds_back_every_row(synced_shots_suite, good_synced_shots):
+    frame = good_synced_shots.drop("match_score")
+
+    outcome = run_suite(frame, synced_shots_suite, id_columns=["shot_id"])
+
+    failed_columns = {failure.column for failure in outcome.critical_failures}
+    assert failed_columns == {"match_score"}
+    assert all(failure.detail for failure in outcome.critical_failures)
+    assert outcome.failing_keys() == good_synced_shots.select("shot_id").rows()
+
+
+def test_sample_keys_carry_id_columns_only(synced_shots_suite, good_synced_shots, with_value):
+    frame = with_value(good_synced_shots, 2, "citizen_id", "46088004512")
+
+    outcome = run_suite(frame, synced_shots_suite, id_columns=["shot_id"])
+
+    assert outcome.critical_failures[0].sample_keys == [(frame[2, "shot_id"],)]
+
+
+def test_critical_error_names_suite_expectation_and_masked_keys_but_no_full_id(
+    synced_shots_suite, good_synced_shots, with_value
+):
+    bad_citizen_id = "46088004512"
+    frame = with_value(good_synced_shots, 2, "citizen_id", bad_citizen_id)
+    shot_id = frame[2, "shot_id"]
+    outcome = run_suite(frame, synced_shots_suite, id_columns=["shot_id"])
+
+    with pytest.raises(CriticalValidationError) as raised:
+        outcome.raise_on_critical()
+
+    message = str(raised.value)
+    assert "synced_shots" in message
+    assert "expect_column_values_to_match_regex on citizen_id" in message
+    assert mask_key_value(shot_id) in message
+    assert shot_id not in message
+    assert bad_citizen_id not in message
+    assert raised.value.outcome is outcome
+
+
+def test_results_json_keeps_counts_and_keys_but_no_row_values(
+    synced_shots_suite, good_synced_shots, with_value
+):
+    bad_citizen_id = "0461 8800 4512"
+    frame = with_value(good_synced_shots, 2, "citizen_id", bad_citizen_id)
+
+    outcome = run_suite(frame, synced_shots_suite, id_columns=["shot_id"])
+    stored = json.loads(outcome.results_json)
+
+    assert bad_citizen_id not in outcome.results_json
+    assert "001175012345" not in outcome.results_json  # a good row's ID is not stored either
+    assert stored["suite_name"] == "synced_shots"
+    assert stored["statistics"]["unsuccessful_expectations"] == 1
+    [failed] = [expectation for expectation in stored["expectations"] if not expectation["success"]]
+    assert failed["severity"] == "critical"
+    assert failed["result"]["unexpected_count"] == 1
+    assert failed["sample_keys"] == [{"shot_id": frame[2, "shot_id"]}]
+
+
+def test_run_suite_refuses_id_columns_the_frame_lacks(synced_shots_suite, good_synced_shots):
+    with pytest.raises(ValueError, match="source_row"):
+        run_suite(good_synced_shots, synced_shots_suite, id_columns=["source_row"])
+
+
+def test_an_empty_frame_passes(normalized_shots_suite, good_normalized_shots):
+    outcome = run_suite(good_normalized_shots.clear(), normalized_shots_suite, id_columns=NORMALIZED_KEYS)
+
+    assert outcome.critical_failures == []
+    assert outcome.failing_keys() == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("001175012345", "001…345"),  # a CCCD keeps 6 of 12 digits
+        ("012345678", "01…78"),  # an old CMND
+        ("9f2c4e7a1b3d5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8", "9f2c4e…c6d7e8"),
+        ("a.csv", "a.csv"),
+        (1250, "1250"),
+        (None, "None"),
+    ],
+)
+def test_mask_key_value(value, expected):
+    assert mask_key_value(value) == expected
+
+
+def test_importing_validation_does_not_import_great_expectations():
+    probe = "import sys, validation; print('great_expectations' in sys.modules)"
+    completed = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[3],
+    )
+
+    assert completed.stdout.strip() == "False"

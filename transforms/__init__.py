@@ -1,0 +1,1 @@
+"""Ingestion and normalization: staging (read, map headers) and conformed (parse, canonicalise) layers."""

@@ -1,0 +1,9 @@
+"""Reading landed export files into staged rows, with a ledger entry per file.
+
+See docs/ingestion.md for the encodings, structures and header names handled.
+"""
+
+from transforms.ingest.landing import file_content_hash, list_landed_files
+from transforms.ingest.staging import StagedExport, ledger_frame, stage_export
+
+__all__ = ["StagedExport", "file_content_hash", "ledger_frame", "list_landed_files", "stage_export"]

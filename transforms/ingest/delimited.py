@@ -1,0 +1,110 @@
+"""Decoded delimited text -> a grid of records (one row per record, its cells as List[String]).
+
+Parsed with polars string expressions rather than `pl.read_csv`, because read_csv raises on an
+unterminated quote (the usual shape of a truncated last line) and cannot say how many fields each
+record had, which is how a short or overlong row is recognised.
+
+- Records: physical lines, joined while a quoted field is open (a quote opening a field, `,"`, not
+  yet closed by one ending a field, `",`). If the quotes never balance (a stray opening quote),
+  or the last record would swallow more than MAX_LINES_PER_RECORD lines, every physical line is
+  its own record instead, so one bad quote cannot eat the rest of a file.
+- Fields: RFC 4180 quoting (doubled quotes inside quoted fields). A malformed field is kept as
+  its raw text, never dropped.
+- Separator: comma, semicolon or tab, sniffed: the candidate that yields the best header row
+  (most canonical fields named), then the one splitting the most records into the same count.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import polars as pl
+
+from transforms.ingest.header_mapping import header_scores
+
+SEPARATOR_CANDIDATES = (",", ";", "\t")
+MAX_LINES_PER_RECORD = 20
+SNIFF_RECORDS = 50
+
+
+def split_records(text: str) -> pl.DataFrame:
+    """One row per record: `line_number` (1-based physical line where it starts) and `record`."""
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").removesuffix("\n")
+    lines = pl.Series("line", [text], dtype=pl.String).str.split("\n").explode()
+    frame = lines.to_frame().with_row_index("line_index")
+    return _group_quoted_lines(frame)
+
+
+def _group_quoted_lines(frame: pl.DataFrame) -> pl.DataFrame:
+    # A record ends on a line where the quote depth is back to zero. The separator is unknown
+    # yet, so every candidate counts as a field boundary for the quote depth.
+    boundary = "[" + re.escape("".join(SEPARATOR_CANDIDATES)) + "]"
+    depth = (
+        pl.col("line").str.count_matches(f'(?:^|{boundary})"')
+        - pl.col("line").str.count_matches(f'"(?:{boundary}|$)')
+    ).cum_sum()
+    with_depth = frame.with_columns(depth=depth)
+    as_lines = frame.select(line_number=(pl.col("line_index") + 1).cast(pl.Int32), record=pl.col("line"))
+    if (with_depth["depth"] == 0).all():
+        return as_lines  # no field spans lines: every line is a record
+    grouped = with_depth.with_columns(
+        record_id=(pl.col("depth") <= 0).cast(pl.UInt32).cum_sum().shift(1, fill_value=0)
+    )
+    last_record_lines = grouped.filter(pl.col("record_id") == pl.col("record_id").max()).height
+    if (grouped["depth"] < 0).any() or last_record_lines > MAX_LINES_PER_RECORD:
+        return as_lines
+    return (
+        grouped.group_by("record_id", maintain_order=True)
+        .agg(
+            line_number=(pl.col("line_index").first() + 1).cast(pl.Int32),
+            record=pl.col("line").str.join("\n"),
+        )
+        .drop("record_id")
+    )
+
+
+def split_fields(records: pl.DataFrame, separator: str) -> pl.DataFrame:
+    """`line_number`, `cells` (List[String], unquoted, blank -> null) and `field_count` per record.
+
+    Records without a quote are split plainly; only the others go through the quote-aware regex.
+    """
+    sep = re.escape(separator)
+    field = f'{sep}("(?:[^"]|"")*"[^{sep}]*|[^{sep}]*)'
+    match = pl.element().str.slice(1)  # every match starts with the separator we prepended
+    is_quoted = match.str.starts_with('"') & match.str.ends_with('"') & (match.str.len_bytes() >= 2)
+    unquoted = (
+        pl.when(is_quoted)
+        .then(match.str.slice(1, match.str.len_chars() - 2).str.replace_all('""', '"', literal=True))
+        .otherwise(match)
+    )
+    has_quote = pl.col("record").str.contains('"', literal=True)
+    plain = records.filter(~has_quote).select("line_number", cells=pl.col("record").str.split(separator))
+    with_quotes = records.filter(has_quote).select(
+        "line_number",
+        cells=(separator + pl.col("record")).str.extract_all(field).list.eval(unquoted),
+    )
+    blank_to_null = pl.col("cells").list.eval(
+        pl.when(pl.element().str.strip_chars() != "").then(pl.element())
+    )
+    return (
+        pl.concat([plain, with_quotes])
+        .sort("line_number")
+        .select("line_number", cells=blank_to_null)
+        .with_columns(field_count=pl.col("cells").list.len().cast(pl.Int32))
+    )
+
+
+def sniff_separator(records: pl.DataFrame) -> str:
+    """The candidate separator that best explains the first records (see module docstring)."""
+    head = records.filter(pl.col("record").str.strip_chars() != "").head(SNIFF_RECORDS)
+    ranked = []
+    for order, separator in enumerate(SEPARATOR_CANDIDATES):
+        grid = split_fields(head, separator)
+        best_header = max(header_scores(grid).to_list(), default=0)
+        modal_count, records_with_it = (
+            Counter(grid["field_count"].to_list()).most_common(1)[0] if grid.height else (1, 0)
+        )
+        consistent = records_with_it if modal_count > 1 else 0
+        ranked.append((best_header, consistent, -order, separator))
+    return max(ranked)[3]

@@ -1,0 +1,263 @@
+"""Stage one landed export: read it, map its headers, and return its ledger row and staged rows.
+
+stage_export never raises on bad input: every problem becomes a quarantined ledger row with a
+reason from vaxsync.reasons.QUARANTINE_REASONS and a detail that names no person.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from transforms.ingest.delimited import sniff_separator, split_fields, split_records
+from transforms.ingest.header_mapping import HeaderMapping, map_header_row
+from transforms.ingest.landing import file_content_hash
+from transforms.ingest.structure import (
+    HeaderRow,
+    classify_rows_below_header,
+    count_dropped_rows,
+    data_rows,
+    field_value,
+    find_header_row,
+    header_width,
+)
+from transforms.ingest.text_decoding import decode_export_bytes, repair_text
+from transforms.ingest.workbook import (
+    WORKBOOK_SUFFIXES,
+    WorkbookUnreadableError,
+    looks_like_workbook,
+    read_first_sheet,
+)
+from vaxsync.contracts import EXPORT_FIELDS, LEDGER_SCHEMA, STAGED_ROW_SCHEMA
+from vaxsync.reasons import QUARANTINE_REASONS
+
+logger = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = (".csv", ".txt", ".tsv", ".tab")
+LOCK_FILE_PREFIX = "~$"
+MIN_HEADER_SCORE_TO_SHOW = 2  # below this the "header" may be a data row: never echo its cells
+MAX_HEADER_CHARS_SHOWN = 40
+# Cells of a repaired workbook are joined with these before the text repair, then split again.
+UNIT_SEPARATOR, RECORD_SEPARATOR = "\x1f", "\x1e"
+
+
+class Quarantine(Exception):  # noqa: N818 - a verdict on the file, not an error in the code
+    def __init__(self, reason: str, detail: str) -> None:
+        if reason not in QUARANTINE_REASONS:
+            raise ValueError(f"unknown quarantine reason {reason!r}")
+        super().__init__(reason, detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class StagedExport:
+    ledger: dict[str, object]  # one row in LEDGER_SCHEMA, every key present
+    rows: pl.DataFrame | None  # STAGED_ROW_SCHEMA exactly; None when quarantined
+    # Raw-layer measures for validation: rows_read, share_blank_id, count_malformed_rows,
+    # count_blank_rows_dropped, count_total_rows_dropped, count_header_repeats_dropped.
+    # Empty when quarantined.
+    raw_metrics: dict[str, float | int] = field(default_factory=dict)
+
+
+@dataclass
+class _ReadState:
+    """What is known about a file so far; becomes its ledger row."""
+
+    file_format: str = "unknown"
+    encoding: str | None = None
+    encoding_repair: str | None = None
+    delimiter: str | None = None
+    header_line: int | None = None
+    column_mapping: str | None = None
+    unknown_columns: str | None = None
+
+
+def stage_export(landing_dir: Path, source_file: str, file_hash: str | None = None) -> StagedExport:
+    """Stage `landing_dir / source_file`, or quarantine it with a reason."""
+    path = landing_dir / source_file
+    state = _ReadState()
+    size: int | None = None
+    try:
+        size = path.stat().st_size
+        file_hash = file_hash or file_content_hash(path)
+        rows, metrics = _read_export(path, file_hash, source_file, state)
+    except Quarantine as verdict:
+        return _quarantined(source_file, file_hash, size, state, verdict.reason, verdict.detail)
+    except OSError as error:
+        detail = f"the file cannot be read ({type(error).__name__})"
+        return _quarantined(source_file, file_hash, size, state, "unreadable_file", detail)
+    except Exception as error:  # a reader failing on input we did not foresee: quarantine, go on
+        logger.warning("quarantining %s after %s while reading it", source_file, type(error).__name__)
+        detail = f"the file could not be parsed ({type(error).__name__})"
+        return _quarantined(source_file, file_hash, size, state, "unreadable_file", detail)
+    ledger = _ledger_row(source_file, file_hash, size, state, status="loaded", rows_read=rows.height)
+    return StagedExport(ledger=ledger, rows=rows, raw_metrics=metrics)
+
+
+def _read_export(
+    path: Path, file_hash: str, source_file: str, state: _ReadState
+) -> tuple[pl.DataFrame, dict[str, float | int]]:
+    if path.name.startswith(LOCK_FILE_PREFIX):
+        raise Quarantine(
+            "unsupported_format", "an Office lock file (~$ prefix), left by Excel while a workbook is open"
+        )
+    if path.stat().st_size == 0:
+        raise Quarantine("empty_file", "the file is 0 bytes")
+    grid = _read_grid(path, state)
+    header = find_header_row(grid)
+    if header is None:
+        raise Quarantine("empty_file", "the file holds only blank lines or empty cells")
+    state.header_line = header.line_number
+    mapping = _map_columns(grid, header)
+    state.column_mapping = mapping.column_mapping_json()
+    state.unknown_columns = mapping.unknown_columns_json()
+    if mapping.missing_required:
+        raise Quarantine("missing_required_columns", _missing_columns_detail(mapping, header))
+    classified = classify_rows_below_header(grid, header, mapping)
+    staged = data_rows(classified, header)
+    if staged.height == 0:
+        raise Quarantine("no_data_rows", f"a header on line {header.line_number} and no data rows below it")
+    rows = _staged_rows(staged, mapping, source_file, file_hash)
+    metrics = {
+        "rows_read": rows.height,
+        "share_blank_id": rows["id_number"].null_count() / rows.height,
+        "count_malformed_rows": int(rows["row_issue"].is_not_null().sum()),
+        **count_dropped_rows(classified),
+    }
+    return rows, metrics
+
+
+def _read_grid(path: Path, state: _ReadState) -> pl.DataFrame:
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    suffix = path.suffix.lower()
+    if looks_like_workbook(head) or suffix in WORKBOOK_SUFFIXES:
+        state.file_format = "xlsx"
+        try:
+            grid = read_first_sheet(path)
+        except WorkbookUnreadableError as error:
+            raise Quarantine("unreadable_file", f"the workbook cannot be opened ({error})") from error
+        return _repair_workbook_text(grid, state)
+    if suffix not in TEXT_SUFFIXES:
+        raise Quarantine(
+            "unsupported_format", f"the file type {suffix or '(none)'!r} is not CSV, TXT or XLSX"
+        )
+    raw = path.read_bytes()
+    decoded = decode_export_bytes(raw)
+    if decoded is None:
+        raise Quarantine("unreadable_file", "no text encoding fits the bytes (binary or corrupt)")
+    state.file_format = "utf16_text" if decoded.encoding.startswith("utf-16") else "csv"
+    state.encoding, state.encoding_repair = decoded.encoding, decoded.repair
+    if not decoded.text.strip():
+        raise Quarantine("empty_file", "the file holds only blank lines")
+    records = split_records(decoded.text)
+    state.delimiter = sniff_separator(records)
+    return split_fields(records, state.delimiter)
+
+
+def _repair_workbook_text(grid: pl.DataFrame, state: _ReadState) -> pl.DataFrame:
+    """Apply the whole-file text repairs (legacy fonts, mis-read UTF-8) to a workbook's cells."""
+    rows_as_text = pl.col("cells").list.eval(pl.element().fill_null("")).list.join(UNIT_SEPARATOR)
+    text = grid.select(rows_as_text.str.join(RECORD_SEPARATOR)).item() if grid.height else ""
+    repaired, repair = repair_text(text)
+    if repair is None:
+        return grid
+    state.encoding_repair = repair
+    cells = pl.Series("cells", repaired.split(RECORD_SEPARATOR)).str.split(UNIT_SEPARATOR)
+    return grid.with_columns(cells=cells.list.eval(pl.when(pl.element() != "").then(pl.element())))
+
+
+def _map_columns(grid: pl.DataFrame, header: HeaderRow) -> HeaderMapping:
+    """Map the header; data beyond the header's last cell gets columns named column_<n>."""
+    below = grid.slice(header.position + 1)
+    width = header_width(header.cells)
+    widest = int(below.select(pl.col("field_count").max()).item() or 0)
+    filled_beyond = [
+        position
+        for position in range(width, widest)
+        if below.select(pl.col("cells").list.get(position, null_on_oob=True).is_not_null().any()).item()
+    ]
+    width = max([width, *(position + 1 for position in filled_beyond)])
+    return map_header_row((header.cells + [None] * width)[:width])
+
+
+def _missing_columns_detail(mapping: HeaderMapping, header: HeaderRow) -> str:
+    missing = ", ".join(mapping.missing_required)
+    if header.score < MIN_HEADER_SCORE_TO_SHOW:
+        return f"missing: {missing}; no header row recognised in the first rows"
+    seen = " | ".join((cell or "")[:MAX_HEADER_CHARS_SHOWN] for cell in header.cells if cell is not None)
+    return f"missing: {missing}; headers seen on line {header.line_number}: {seen}"
+
+
+def _staged_rows(
+    staged: pl.DataFrame, mapping: HeaderMapping, source_file: str, file_hash: str
+) -> pl.DataFrame:
+    extras = [
+        pl.col("cells").list.get(position, null_on_oob=True).alias(mapping.names[position])
+        for position in mapping.extra_columns
+    ]
+    extra_json = pl.struct(extras).struct.json_encode() if extras else pl.lit(None, dtype=pl.String)
+    return staged.select(
+        source_file=pl.lit(source_file, dtype=pl.String),
+        file_hash=pl.lit(file_hash, dtype=pl.String),
+        source_row=pl.col("source_row"),
+        **{name: field_value(mapping, name) for name in EXPORT_FIELDS},
+        extra_columns=extra_json,
+        row_issue=pl.col("row_issue"),
+    ).cast(STAGED_ROW_SCHEMA)  # type: ignore[arg-type]
+
+
+def _ledger_row(
+    source_file: str,
+    file_hash: str | None,
+    size: int | None,
+    state: _ReadState,
+    *,
+    status: str,
+    rows_read: int,
+    reason: str | None = None,
+    detail: str | None = None,
+) -> dict[str, object]:
+    row: dict[str, object] = {
+        "source_file": source_file,
+        "file_hash": file_hash,
+        "file_size_bytes": size,
+        "file_format": state.file_format,
+        "encoding": state.encoding,
+        "encoding_repair": state.encoding_repair,
+        "delimiter": state.delimiter,
+        "header_line": state.header_line,
+        "column_mapping": state.column_mapping,
+        "unknown_columns": state.unknown_columns,
+        "status": status,
+        "quarantine_reason": reason,
+        "quarantine_detail": detail,
+        "rows_read": rows_read,
+    }
+    assert list(row) == list(LEDGER_SCHEMA), "ledger row out of step with LEDGER_SCHEMA"
+    return row
+
+
+def _quarantined(
+    source_file: str, file_hash: str | None, size: int | None, state: _ReadState, reason: str, detail: str
+) -> StagedExport:
+    ledger = _ledger_row(
+        source_file,
+        file_hash,
+        size,
+        state,
+        status="quarantined",
+        rows_read=0,
+        reason=reason,
+        detail=detail,
+    )
+    return StagedExport(ledger=ledger, rows=None)
+
+
+def ledger_frame(staged: list[StagedExport]) -> pl.DataFrame:
+    """The ledger rows of several staged exports as one frame in LEDGER_SCHEMA."""
+    return pl.DataFrame([export.ledger for export in staged], schema=LEDGER_SCHEMA)

@@ -1,0 +1,127 @@
+"""The structure of a record grid: header row, preamble, data rows, blank and total rows.
+
+- The header is the row, among the first HEADER_SEARCH_ROWS non-blank rows, that names the most
+  canonical fields (first on a tie); rows above it are preamble (facility name, report title).
+- Below it, blank rows and total rows ("Tổng cộng", "Tổng số: 120", "Cộng", "Total: 35") are not
+  data and are dropped. A total row's first non-blank, non-numeric cell is only a total label,
+  optionally with a count, and the row fills at most three cells: a dose row fills at least its
+  four required cells, so a person named Tống is kept.
+- A row repeating the header's name and birth-date headers (a header printed again on each page)
+  is not data either.
+- source_row numbers the remaining data rows 1, 2, 3... in file order (header, preamble, blank,
+  total and repeated header rows excluded).
+- A data row is malformed when it has fewer fields than the header spans, or values beyond it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from transforms.ingest.header_mapping import HeaderMapping, fold_header_expr, header_scores
+
+HEADER_SEARCH_ROWS = 30
+MALFORMED_ROW = "malformed_row"
+MAX_TOTAL_ROW_CELLS = 3  # a dose row fills at least its four required cells
+# Folded (ascii, lowercase, no spaces) total labels: "Tổng cộng", "Tổng số: 120 mũi", "Total"...
+_TOTAL_UNIT = "(muitiem|mui|nguoi|doituong|luot|shots|doses|rows)?"
+TOTAL_LABEL = rf"^(tong(cong|so)?|cong|total|grandtotal|sum){_TOTAL_UNIT}\d*{_TOTAL_UNIT}$"
+
+
+@dataclass(frozen=True)
+class HeaderRow:
+    position: int  # index in the grid
+    line_number: int
+    score: int
+    cells: list[str | None]
+
+
+def has_any_value(cells: pl.Expr) -> pl.Expr:
+    """Whether a list of cells holds any non-blank cell (blank cells are null by now)."""
+    return cells.list.eval(pl.element().is_not_null()).list.any()
+
+
+def find_header_row(grid: pl.DataFrame) -> HeaderRow | None:
+    """The best-scoring row near the top; None when the grid has no non-blank row."""
+    candidates = (
+        grid.with_row_index("position").filter(has_any_value(pl.col("cells"))).head(HEADER_SEARCH_ROWS)
+    )
+    if candidates.height == 0:
+        return None
+    scored = candidates.with_columns(score=header_scores(candidates))
+    best = scored.sort(["score", "position"], descending=[True, False]).row(0, named=True)
+    return HeaderRow(
+        position=int(best["position"]),
+        line_number=int(best["line_number"]),
+        score=int(best["score"]),
+        cells=list(best["cells"]),
+    )
+
+
+def header_width(cells: list[str | None]) -> int:
+    """How many fields the header spans: up to its last non-blank cell."""
+    filled = [position for position, cell in enumerate(cells) if cell is not None]
+    return filled[-1] + 1 if filled else 0
+
+
+def cell(position: int) -> pl.Expr:
+    return pl.col("cells").list.get(position, null_on_oob=True)
+
+
+def field_value(mapping: HeaderMapping, field: str) -> pl.Expr:
+    positions = mapping.field_columns.get(field, ())
+    if not positions:
+        return pl.lit(None, dtype=pl.String)
+    return pl.coalesce([cell(position) for position in positions])
+
+
+def _header_repeat(header: HeaderRow, mapping: HeaderMapping) -> pl.Expr:
+    """A row whose name and birth-date cells repeat the header's (a header printed again per page)."""
+    repeats = [
+        cell(positions[0]) == header.cells[positions[0]]
+        for field in ("full_name", "date_of_birth")
+        if (positions := mapping.field_columns.get(field)) and header.cells[positions[0]] is not None
+    ]
+    return pl.all_horizontal(repeats) if repeats else pl.lit(False)
+
+
+def classify_rows_below_header(grid: pl.DataFrame, header: HeaderRow, mapping: HeaderMapping) -> pl.DataFrame:
+    """The rows under the header with `row_kind`: data | blank | total | header_repeat."""
+    below = grid.slice(header.position + 1).with_row_index("grid_index")
+    is_blank = ~has_any_value(pl.col("cells"))
+    filled_cells = pl.col("cells").list.eval(pl.element().is_not_null().sum()).list.first()
+    sparse = below.filter(~is_blank & (filled_cells <= MAX_TOTAL_ROW_CELLS))
+    # The label is the first cell that is not just a number (a total row may still carry an STT).
+    not_a_number = ~pl.element().str.contains(r"^\s*\d+\s*$")
+    label = pl.col("cells").list.eval(pl.element().filter(not_a_number)).list.first()
+    totals = sparse.filter(fold_header_expr(label).str.contains(TOTAL_LABEL))["grid_index"]
+    return below.with_columns(
+        row_kind=pl.when(is_blank)
+        .then(pl.lit("blank"))
+        .when(pl.col("grid_index").is_in(totals.implode()))
+        .then(pl.lit("total"))
+        .when(_header_repeat(header, mapping).fill_null(False))
+        .then(pl.lit("header_repeat"))
+        .otherwise(pl.lit("data"))
+    )
+
+
+def data_rows(classified: pl.DataFrame, header: HeaderRow) -> pl.DataFrame:
+    """The data rows, numbered (source_row), with `row_issue` set on malformed ones."""
+    width = header_width(header.cells)
+    overflow = has_any_value(pl.col("cells").list.slice(width))
+    return classified.filter(pl.col("row_kind") == "data").with_columns(
+        source_row=pl.int_range(1, pl.len() + 1, dtype=pl.Int32),
+        row_issue=pl.when((pl.col("field_count") < width) | overflow).then(pl.lit(MALFORMED_ROW)),
+    )
+
+
+def count_dropped_rows(classified: pl.DataFrame) -> dict[str, int]:
+    """How many blank, total and repeated header rows below the header were dropped."""
+    kinds = classified["row_kind"]
+    return {
+        "count_blank_rows_dropped": int((kinds == "blank").sum()),
+        "count_total_rows_dropped": int((kinds == "total").sum()),
+        "count_header_repeats_dropped": int((kinds == "header_repeat").sum()),
+    }

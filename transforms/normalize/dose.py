@@ -1,0 +1,33 @@
+"""Dose rule: the facility's dose text -> dose_number_reported (1-9), null when unreadable (not a reject).
+
+"1", "Mũi 1", "mui 2", "M2", "Liều 2", "Dose 2", "Mũi 3 (nhắc lại)" -> the number written.
+A booster counted on its own ("Nhắc lại 1", "Booster 2", "Mũi nhắc lại lần 1") comes after the
+two-dose primary series: booster k -> dose 2 + k. "Bổ sung" (the additional dose after a primary
+series) and a bare "nhắc lại"/"booster" -> dose 3.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from transforms.normalize.text import fold_key
+
+BOOSTER = r"(?:nhac lai|nhac|booster|tang cuong)"
+NUMBERED = r"^(?:mui|m|lieu|dose|d|lan|mui thu|mui so|so)? ?([1-9])\b"
+BOOSTER_NUMBERED = rf"{BOOSTER}(?: lan| thu| so)? ?([1-9])\b"
+
+
+def dose_number(raw: pl.Expr) -> pl.Expr:
+    key = fold_key(raw)
+    written = key.str.extract(NUMBERED, 1).cast(pl.Int8, strict=False)
+    booster = key.str.extract(BOOSTER_NUMBERED, 1).cast(pl.Int8, strict=False)
+    is_extra_dose = key.str.contains(rf"{BOOSTER}|bo sung")
+    return (
+        pl.when(written.is_not_null())
+        .then(written)
+        .when(booster.is_not_null())
+        .then(booster + 2)
+        .when(is_extra_dose)
+        .then(pl.lit(3, dtype=pl.Int8))
+        .cast(pl.Int8)
+    )

@@ -1,0 +1,372 @@
+"""Name rules: repair the text, unify tone placement, drop titles, fix the order, derive folded keys.
+
+Word-level rules run once per distinct word of the night's names (explode, evaluate, join back), so
+they stay vectorised and cheap. Diacritics are handled in NFD form, where a Vietnamese letter is a base letter, an optional quality mark
+(circumflex, breve, horn) and an optional tone mark: moving a tone is then a regex over code points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import polars as pl
+
+from transforms.normalize.text import clean_unicode, collapse_spaces, fold, fold_key, repair_mojibake
+
+TONE = "[\u0300\u0301\u0303\u0309\u0323]"  # huyền, sắc, ngã, hỏi, nặng
+QUALITY = "[\u0302\u0306\u031b]"  # circumflex (â ê ô), breve (ă), horn (ơ ư)
+VOWEL = "[aeiouy]"
+# "qu" and "gi" before a vowel are onsets; masking them keeps their u/i out of the nucleus.
+QU_MASK, GI_MASK, TONE_SLOT = "\ue000", "\ue001", "\ue0ff"
+ONSET = f"[bcdđghklmnpqrstvx{QU_MASK}{GI_MASK}]*"
+CODA = "(?:ch|ng|nh|[cmnpt])"
+# One Vietnamese syllable without its tone, in lowercase NFD.
+SYLLABLE = f"^(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdđghklmnprstvx])?(?:{VOWEL}{QUALITY}?){{1,3}}{CODA}?$"
+
+TELEX_VOWELS = {
+    "uwow": "u\u031bo\u031b",
+    "uow": "u\u031bo\u031b",
+    "uwo": "u\u031bo\u031b",
+    "aw": "a\u0306",
+    "aa": "a\u0302",
+    "ee": "e\u0302",
+    "oo": "o\u0302",
+    "ow": "o\u031b",
+    "uw": "u\u031b",
+    "w": "u\u031b",
+}
+TELEX_TONES = {"s": "\u0301", "f": "\u0300", "r": "\u0309", "x": "\u0303", "j": "\u0323"}
+VNI_LETTERS = {
+    "u7o7": "u\u031bo\u031b",
+    "uo7": "u\u031bo\u031b",
+    "d9": "đ",
+    "a8": "a\u0306",
+    "a6": "a\u0302",
+    "e6": "e\u0302",
+    "o6": "o\u0302",
+    "o7": "o\u031b",
+    "u7": "u\u031b",
+}
+VNI_TONES = {"1": "\u0301", "2": "\u0300", "3": "\u0309", "4": "\u0303", "5": "\u0323"}
+
+# Forms of address written before a name (lowercase). Several are also names or surnames (Anh, Ông,
+# and without diacritics Chu, Châu, Cù), so a title is dropped only when a known surname follows it,
+# and an unaccented one only when it is not itself a surname.
+TITLES: tuple[str, ...] = (
+    "bà", "ông", "cháu", "anh", "chị", "em", "bé", "cô", "chú", "bác", "cụ", "mr", "mrs", "ms", "miss",
+)  # fmt: skip
+
+
+def _mapped(expr: pl.Expr, table: dict[str, str]) -> pl.Expr:
+    return expr.str.replace_many(list(table), list(table.values()), leftmost=True)
+
+
+def _tone_marks(keys: pl.Expr, table: dict[str, str]) -> pl.Expr:
+    return keys.replace_strict(list(table), list(table.values()), default=None, return_dtype=pl.String)
+
+
+def place_tone(word: pl.Expr) -> pl.Expr:
+    """Put a syllable's tone mark on the vowel the traditional rule gives (lowercase NFD, masked qu/gi).
+
+    The registry writes the traditional style (hòa, thủy, quý), so Hoà/Thuỷ/Qúy become Hòa/Thủy/Quý:
+    a vowel with a quality mark takes the tone (the last one: ươ -> ơ); else the last vowel before a
+    final consonant; else the middle of three vowels; else the first of two.
+    """
+    tone = word.str.extract(f"({TONE})", 1)
+    bare = word.str.replace_all(TONE, "")
+    slot = f"${{1}}{TONE_SLOT}${{2}}"
+    positioned = (
+        pl.when(bare.str.contains(f"^{ONSET}(?:{VOWEL}{QUALITY}?)*{VOWEL}{QUALITY}+{VOWEL}*{CODA}?$"))
+        .then(bare.str.replace(f"^({ONSET}(?:{VOWEL}{QUALITY}?)*{VOWEL}{QUALITY}+)(.*)$", slot))
+        .when(bare.str.contains(f"^{ONSET}{VOWEL}{{1,3}}{CODA}$"))
+        .then(bare.str.replace(f"^({ONSET}{VOWEL}+)({CODA})$", slot))
+        .when(bare.str.contains(f"^{ONSET}{VOWEL}{{3}}$"))
+        .then(bare.str.replace(f"^({ONSET}{VOWEL}{{2}})({VOWEL})$", slot))
+        .when(bare.str.contains(f"^{ONSET}{VOWEL}{{1,2}}$"))
+        .then(bare.str.replace(f"^({ONSET}{VOWEL})({VOWEL}?)$", slot))
+    )
+    return (
+        pl.when(tone.is_not_null() & positioned.is_not_null())
+        .then(positioned.str.replace(TONE_SLOT, tone, literal=True))
+        .otherwise(word)
+    )
+
+
+def decode_telex(word: pl.Expr) -> pl.Expr:
+    """A lowercase ASCII word typed in Telex, decoded to NFD ("nguyeenx" -> nguyên + tilde); else null."""
+    letters = _mapped(word.str.replace(r"^dd", "đ"), TELEX_VOWELS)
+    tone_key = letters.str.extract(r"^[^aeiouy]*[aeiouy][^sfrxjz]*([sfrxjz])", 1)
+    bare = letters.str.replace(r"^([^aeiouy]*[aeiouy][^sfrxjz]*)[sfrxjz]", "${1}")
+    typed_keys = (letters != word) | tone_key.is_not_null()
+    is_telex = word.str.contains(r"^[a-z]+$") & typed_keys & bare.str.contains(SYLLABLE)
+    return pl.when(is_telex).then(bare + _tone_marks(tone_key, TELEX_TONES).fill_null(""))
+
+
+def decode_vni(word: pl.Expr) -> pl.Expr:
+    """A lowercase word typed in VNI, decoded to NFD ("nguye64n" -> nguyên + tilde); else null."""
+    letters = _mapped(word, VNI_LETTERS)
+    tone_key = letters.str.extract(r"([1-5])", 1)
+    bare = letters.str.replace(r"[1-5]", "")
+    is_vni = word.str.contains(r"^[a-z][a-z0-9]*[1-9][a-z0-9]*$") & bare.str.contains(SYLLABLE)
+    return pl.when(is_vni).then(bare + _tone_marks(tone_key, VNI_TONES).fill_null(""))
+
+
+def _mask_onsets(word: pl.Expr) -> pl.Expr:
+    return word.str.replace(r"^qu", QU_MASK).str.replace(f"^gi({TONE}?{VOWEL})", f"{GI_MASK}${{1}}")
+
+
+def _unmask_onsets(word: pl.Expr) -> pl.Expr:
+    return word.str.replace_many([QU_MASK, GI_MASK], ["qu", "gi"])
+
+
+def prepare_name_text(name: pl.Expr) -> pl.Expr:
+    """Lowercase name text before the word repairs: mojibake undone, NFC, look-alikes, spacing,
+    parenthesised notes and separators removed (digits stay: VNI keystrokes need them)."""
+    text = clean_unicode(repair_mojibake(name)).str.to_lowercase().str.replace_all(r"[’ʼ`]", "'")
+    return collapse_spaces(text.str.replace_all(r"\([^)]*\)", " ").str.replace_all(r"[,;:/_.]", " "))
+
+
+def tidy_name_text(name: pl.Expr) -> pl.Expr:
+    """Only letters, apostrophes and hyphens left, single spaces."""
+    return collapse_spaces(name.str.replace_all(r"[^\p{L}\p{M}' -]", " ").str.replace_all(r" ?- ?", "-"))
+
+
+def word_forms(words: pl.Series) -> pl.DataFrame:
+    """For each word (lowercase NFD): is_readable (a Vietnamese syllable as typed, or once decoded),
+    typed_form (keystrokes decoded, tone placed) and plain_form (tone placed only). One rule per step,
+    each reading the previous step's column."""
+    word = pl.col("word")
+    return (
+        pl.DataFrame({"word": words})
+        .with_columns(pl.coalesce(decode_telex(word), decode_vni(word)).alias("decoded"))
+        .with_columns(
+            (pl.col("decoded").is_not_null() | word.str.replace_all(TONE, "").str.contains(SYLLABLE)).alias(
+                "is_readable"
+            ),
+            _mask_onsets(pl.coalesce("decoded", word)).alias("typed_form"),
+            _mask_onsets(word).alias("plain_form"),
+        )
+        .with_columns(place_tone(pl.col("typed_form")), place_tone(pl.col("plain_form")))
+        .with_columns(_unmask_onsets(pl.col("typed_form")), _unmask_onsets(pl.col("plain_form")))
+        .drop("decoded")
+    )
+
+
+def _padded(names: pl.Series) -> pl.Series:
+    """Every word wrapped in its own pair of spaces, so word-for-word replacement cannot overlap."""
+    return "  " + names.str.replace_all(" ", "  ") + "  "
+
+
+def _replace_words(names: pl.Series, old: list[str], new: list[str]) -> pl.Series:
+    if not old:
+        return names
+    replaced = _padded(names).str.replace_many([f" {word} " for word in old], [f" {word} " for word in new])
+    return replaced.str.replace_all(" +", " ").str.strip_chars()
+
+
+def _contains_any_word(names: pl.Series, words: list[str]) -> pl.Series:
+    if not words:
+        return pl.repeat(False, len(names), eager=True)
+    return _padded(names).str.contains_any([f" {word} " for word in words]).fill_null(False)
+
+
+def repair_name_series(names: pl.Series) -> pl.Series:
+    """Prepared names (lowercase) with tone placement unified and Telex/VNI keystrokes decoded.
+
+    The word rules run once per DISTINCT word; names are then rewritten word for word with one
+    Aho-Corasick pass. Keystrokes are decoded only in names whose every word is then a Vietnamese
+    syllable, so foreign names ("Lee James") are left alone."""
+    decomposed = names.str.normalize("NFD")
+    words = decomposed.str.split(" ").explode().drop_nulls().unique()
+    words = words.filter(words != "")
+    forms = word_forms(words)
+    placed = forms.filter(pl.col("plain_form") != pl.col("word"))
+    result = _replace_words(decomposed, placed["word"].to_list(), placed["plain_form"].to_list())
+    typed = forms.filter(pl.col("typed_form") != pl.col("plain_form"))
+    if typed.height:
+        has_keystrokes = _contains_any_word(decomposed, typed["word"].to_list())
+        all_readable = ~_contains_any_word(decomposed, forms.filter(~pl.col("is_readable"))["word"].to_list())
+        rewritten = forms.filter(pl.col("typed_form") != pl.col("word"))
+        decoded = _replace_words(decomposed, rewritten["word"].to_list(), rewritten["typed_form"].to_list())
+        result = decoded.zip_with(has_keystrokes & all_readable, result)
+    return result.str.normalize("NFC").alias(names.name)
+
+
+def repaired_names(texts: pl.LazyFrame, column: str, out: str) -> pl.LazyFrame:
+    """(`column`, `out`) for each distinct value of `column`: prepared (lowercase), keystrokes decoded,
+    tone placement unified, stray symbols removed. The rewrite runs eagerly inside map_batches, on
+    the distinct prepared texts only."""
+    prepared = (
+        texts.select(pl.col(column))
+        .unique()
+        .with_columns(prepare_name_text(pl.col(column)).alias("prepared"))
+    )
+    repaired = (
+        prepared.select("prepared")
+        .unique()
+        .drop_nulls()
+        .map_batches(
+            lambda frame: frame.with_columns(repair_name_series(frame["prepared"]).alias(out)),
+            schema={"prepared": pl.String(), out: pl.String()},
+        )
+    )
+    return prepared.join(repaired, on="prepared", how="left").select(
+        column, tidy_name_text(pl.col(out)).alias(out)
+    )
+
+
+FOLDED_TITLES = [
+    "ba",
+    "ong",
+    "chau",
+    "anh",
+    "chi",
+    "em",
+    "be",
+    "co",
+    "chu",
+    "bac",
+    "cu",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+]
+
+
+def strip_titles(name: pl.Expr, surnames: Collection[str]) -> pl.Expr:
+    """Drop a leading form of address (Bà, Ông, Cháu, Anh...) when a known surname follows it and two
+    words remain; a title alone leaves nothing. `name` is lowercase; `surnames` are folded."""
+    first = name.str.extract(r"^(\S+) ", 1)
+    folded_first = fold(first)
+    is_title = first.is_in(TITLES) | (folded_first.is_in(FOLDED_TITLES) & ~folded_first.is_in(list(surnames)))
+    surname_follows = fold(name.str.extract(r"^\S+ (\S+) \S", 1)).is_in(list(surnames))
+    return (
+        pl.when(is_title & surname_follows)
+        .then(name.str.replace(r"^\S+ ", ""))
+        .when(name.is_in(TITLES))
+        .then(pl.lit(""))  # a title alone is no name
+        .otherwise(name)
+    )
+
+
+@dataclass(frozen=True)
+class SurnameStatistics:
+    """How often a word is a surname (first word) rather than a given name (last word) in the registry.
+
+    `by_spelling` is keyed by the lowercase word as written (Lý and Ly differ), `by_key` by the folded
+    word (for text typed without diacritics). Values: share of uses as a surname."""
+
+    by_spelling: dict[str, float]
+    by_key: dict[str, float]
+
+    def share(self, word: pl.Expr) -> pl.Expr:
+        """The surname share of a lowercase word: by spelling when it has diacritics, else by key."""
+
+        def lookup(keys: pl.Expr, table: dict[str, float]) -> pl.Expr:
+            return keys.replace_strict(
+                list(table), list(table.values()), default=None, return_dtype=pl.Float64
+            )
+
+        has_diacritics = word.str.contains(r"[^\x00-\x7f]")
+        return (
+            pl.when(has_diacritics)
+            .then(lookup(word, self.by_spelling))
+            .otherwise(lookup(fold(word), self.by_key))
+        )
+
+    def surnames(self, min_share: float) -> set[str]:
+        return {word for word, share in self.by_key.items() if share >= min_share}
+
+
+def swap_given_first(name: pl.Expr, statistics: SurnameStatistics, min_share: float = 0.75) -> pl.Expr:
+    """Swap the first and last words when the name was written given-name first ("minh văn đinh").
+
+    The swap needs a first word that is rarely a surname (share below 1 - min_share, or unseen) and a
+    last word that nearly always is one (share at least min_share). `name` is lowercase."""
+    first, last = name.str.extract(r"^(\S+) ", 1), name.str.extract(r" (\S+)$", 1)
+    is_given_first = (statistics.share(first).fill_null(0.0) < 1 - min_share) & (
+        statistics.share(last) >= min_share
+    )
+    swapped = name.str.replace(r"^(\S+)(.*) (\S+)$", "${3}${2} ${1}")
+    return pl.when(is_given_first).then(swapped).otherwise(name)
+
+
+def title_case(name: pl.Expr) -> pl.Expr:
+    cased = name.str.to_titlecase()
+    return pl.when(cased == "").then(None).otherwise(cased)
+
+
+def full_name_lookup(
+    texts: pl.LazyFrame,
+    column: str,
+    *,
+    surnames: Collection[str],
+    surname_statistics: SurnameStatistics | None = None,
+    out: str = "full_name_clean",
+) -> pl.LazyFrame:
+    """(`column`, `out`) per distinct raw name: repaired, titles dropped, Vietnamese order, title
+    case; null when nothing is left."""
+    # One rule per step: each reads the previous step's column, never a nested expression.
+    name = pl.col(out)
+    repaired = repaired_names(texts, column, out).with_columns(strip_titles(name, surnames).alias(out))
+    if surname_statistics is not None:
+        repaired = repaired.with_columns(swap_given_first(name, surname_statistics).alias(out))
+    return repaired.with_columns(title_case(name).alias(out))
+
+
+def name_key(clean_name: pl.Expr) -> pl.Expr:
+    """Folded name: lowercase ASCII, no diacritics, single spaces (đ -> d)."""
+    return fold_key(clean_name)
+
+
+def family_name_key(key: pl.Expr) -> pl.Expr:
+    """The first word."""
+    return key.str.extract(r"^(\S+)", 1)
+
+
+def given_name_key(key: pl.Expr) -> pl.Expr:
+    """The last word (the first too, for a one-word name)."""
+    return key.str.extract(r"(\S+)$", 1)
+
+
+def middle_name_key(key: pl.Expr) -> pl.Expr:
+    """The words between the family and given name; "" when there are none."""
+    return pl.when(key.is_not_null()).then(key.str.extract(r"^\S+ (.+) \S+$", 1).fill_null(""))
+
+
+def with_name_keys(frame: pl.LazyFrame, clean_name: str) -> pl.LazyFrame:
+    """Add name_key, family_name_key, middle_name_key, given_name_key from a cleaned-name column."""
+    key = pl.col("name_key")
+    return frame.with_columns(name_key(pl.col(clean_name)).alias("name_key")).with_columns(
+        family_name_key(key).alias("family_name_key"),
+        middle_name_key(key).alias("middle_name_key"),
+        given_name_key(key).alias("given_name_key"),
+    )
+
+
+def surname_statistics(registry_names: pl.LazyFrame, *, min_uses: int = 3) -> SurnameStatistics:
+    """Surname shares of the registry's words used at least `min_uses` times as a surname or given
+    name. Input: a frame with a `full_name` column."""
+    repaired = repaired_names(registry_names.select("full_name"), "full_name", "name_clean")
+    words = registry_names.select("full_name").join(repaired, on="full_name", how="left", nulls_equal=True)
+    words = words.select(pl.col("name_clean").str.split(" ").alias("words")).filter(
+        pl.col("words").list.len() >= 2
+    )
+    uses = pl.concat(
+        [
+            words.select(pl.col("words").list.first().alias("word"), pl.lit(1).alias("is_family")),
+            words.select(pl.col("words").list.last().alias("word"), pl.lit(0).alias("is_family")),
+        ]
+    ).collect()
+
+    def shares(key: pl.Expr) -> dict[str, float]:
+        table = (
+            uses.group_by(key.alias("key"))
+            .agg(pl.len().alias("count_uses"), pl.col("is_family").mean().alias("family_share"))
+            .filter(pl.col("count_uses") >= min_uses)
+        )
+        return dict(zip(table["key"].to_list(), table["family_share"].to_list(), strict=True))
+
+    return SurnameStatistics(by_spelling=shares(pl.col("word")), by_key=shares(fold(pl.col("word"))))

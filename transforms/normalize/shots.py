@@ -1,0 +1,133 @@
+"""normalized_shots: one row per staged row (same grain), parsed and canonicalised.
+
+The staged columns pass through untouched; the NORMALIZED_EXTRA_SCHEMA columns are added. Rules that
+depend on one text value only (a name, a vaccine string) run on the DISTINCT values of that column,
+and the addresses on distinct segments, as lookups built from the staged rows and joined back once:
+such values repeat many times across a night's files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from transforms.normalize import dates, ids, names, phones, vaccines
+from transforms.normalize.addresses import facility_province_code, resolve_admin_codes
+from transforms.normalize.dose import dose_number
+from transforms.normalize.reference import NormalizeReference, load_reference
+from transforms.normalize.rejects import is_blank, reject_reason_and_detail
+from transforms.normalize.sex import sex_code
+from transforms.normalize.text import blank_to_null
+from vaxsync.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA
+from vaxsync.settings import CAMPAIGN_START
+
+
+def lookup_on_distinct(rows: pl.LazyFrame, column: str, derived: list[pl.Expr]) -> pl.LazyFrame:
+    """`column` -> `derived`, evaluated once per distinct value."""
+    return rows.select(column).unique().with_columns(derived)
+
+
+def name_lookup(rows: pl.LazyFrame, reference: NormalizeReference) -> pl.LazyFrame:
+    """full_name -> full_name_clean and the four name keys, per distinct raw name."""
+    cleaned = names.full_name_lookup(
+        rows.select("full_name"),
+        "full_name",
+        surnames=reference.surnames,
+        surname_statistics=reference.surname_statistics,
+    )
+    return names.with_name_keys(cleaned, "full_name_clean")
+
+
+def vaccine_lookup(rows: pl.LazyFrame, reference: NormalizeReference) -> pl.LazyFrame:
+    """vaccine -> vaccine_code, vaccine_detail, per distinct raw text."""
+    raw, variants, catalogue = pl.col("vaccine"), reference.vaccine_variants, reference.vaccines
+    return lookup_on_distinct(
+        rows,
+        "vaccine",
+        [
+            vaccines.vaccine_code(raw, variants, catalogue).alias("vaccine_code"),
+            vaccines.vaccine_unknown_detail(raw, variants, catalogue).alias("vaccine_detail"),
+        ],
+    )
+
+
+def reject_columns(*, as_of: dt.date, campaign_start: dt.date) -> list[pl.Expr]:
+    missing = {
+        "full_name": pl.col("full_name_clean").is_null(),
+        "date_of_birth": is_blank(pl.col("date_of_birth")),
+        "vaccine": is_blank(pl.col("vaccine")),
+        "vaccinated_on": is_blank(pl.col("vaccinated_on")),
+    }
+    return reject_reason_and_detail(
+        row_issue=pl.col("row_issue"),
+        missing=missing,
+        vaccine_code=pl.col("vaccine_code"),
+        vaccine_detail=pl.col("vaccine_detail"),
+        vaccinated_raw=pl.col("vaccinated_on"),
+        vaccinated_date=pl.col("vaccinated_date"),
+        birth_raw=pl.col("date_of_birth"),
+        birth_year=pl.col("birth_year"),
+        campaign_start=campaign_start,
+        as_of=as_of,
+    )
+
+
+def normalize_shots(
+    staged: pl.LazyFrame,
+    *,
+    as_of: dt.date,
+    campaign_start: dt.date = CAMPAIGN_START,
+    reference: NormalizeReference | None = None,
+) -> pl.LazyFrame:
+    """Staged rows (STAGED_ROW_SCHEMA) -> the same rows plus the NORMALIZED_EXTRA_SCHEMA columns."""
+    reference = reference or load_reference()
+    staged = staged.select(list(STAGED_ROW_SCHEMA))
+    facility = lookup_on_distinct(
+        staged,
+        "source_file",
+        [
+            facility_province_code(pl.col("source_file"), reference.province_codes).alias(
+                "facility_province_code"
+            )
+        ],
+    )
+    # Lookups read the plain input (`staged`), never the growing frame, so the plan stays small; every
+    # join keeps the left order, so rows come out in the order they came in.
+    lookups = [
+        ("source_file", facility),
+        ("full_name", name_lookup(staged, reference)),
+        ("vaccine", vaccine_lookup(staged, reference)),
+        ("sex", lookup_on_distinct(staged, "sex", [sex_code(pl.col("sex")).alias("sex_code")])),
+        (
+            "dose",
+            lookup_on_distinct(staged, "dose", [dose_number(pl.col("dose")).alias("dose_number_reported")]),
+        ),
+    ]
+    frame = staged
+    for column, lookup in lookups:
+        frame = frame.join(lookup, on=column, how="left", nulls_equal=True, maintain_order="left")
+    address_source = (
+        staged.select("address", "province", "district", "ward", "source_file")
+        .unique()
+        .join(facility, on="source_file", how="left", nulls_equal=True)
+    )
+    frame = resolve_admin_codes(frame, reference.admin_index, lookup_source=address_source)
+    frame = phones.with_phones(frame, reference.phone_prefixes)
+    frame = ids.with_ids(frame, as_of_year=as_of.year, province_codes=reference.province_codes)
+    frame = dates.with_dates(
+        frame,
+        as_of=as_of,
+        campaign_start=campaign_start,
+        min_age_years=reference.min_vaccination_age,
+        file_key=pl.coalesce("file_hash", "source_file"),
+        lookup_source=staged,
+    )
+    lot = blank_to_null(pl.col("lot")).str.to_uppercase().str.replace_all(r"\s+", "")
+    frame = frame.with_columns(
+        lot.alias("lot_number"), *reject_columns(as_of=as_of, campaign_start=campaign_start)
+    )
+    return frame.select(
+        *[pl.col(name).cast(dtype) for name, dtype in STAGED_ROW_SCHEMA.items()],
+        *[pl.col(name).cast(dtype) for name, dtype in NORMALIZED_EXTRA_SCHEMA.items()],
+    )

@@ -1,0 +1,107 @@
+"""Text rules shared by every column: Unicode clean-up, mojibake repair, spacing and the folded key."""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import cache
+
+import polars as pl
+
+# Look-alike letters typed for Đ/đ: Icelandic eth (U+00D0/U+00F0) and African D (U+0189/U+0256).
+LOOK_ALIKES: dict[str, str] = {"\u00d0": "Đ", "\u00f0": "đ", "\u0189": "Đ", "\u0256": "đ"}
+# Invisible or odd spaces left by copy-paste from web forms and Word.
+ODD_SPACES = r"[\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff\t\r\n]"
+# Lowercase; combining marks are allowed anywhere, so NFD spellings match too.
+BLANK_PLACEHOLDERS = (
+    r"^(?:|-+|\.+|_+|\?+|x|n/?a|none|null|nan|0+|k|kco|k/c|"
+    r"kh[oô]\p{M}*ng|kh[oô]\p{M}*ng\s+c[oó]\p{M}*|ch[uư]\p{M}*a\s+c[oó]\p{M}*|ch[uư]\p{M}*a\s+c[aấ]\p{M}*p|"
+    r"kh[oô]\p{M}*ng\s+r[oõ]\p{M}*)$"
+)
+
+_VIETNAMESE_BASES = "aăâeêioôơuưy"
+_TONE_MARKS = ("", "\u0300", "\u0301", "\u0303", "\u0309", "\u0323")
+_COMBINING_MARKS = "\u0300\u0301\u0302\u0303\u0306\u0309\u031b\u0323"
+
+
+def vietnamese_letters() -> list[str]:
+    """Every precomposed Vietnamese letter (both cases), plus đ/Đ and the bare combining marks."""
+    letters = {"đ", "Đ", *_COMBINING_MARKS}
+    for base in _VIETNAMESE_BASES:
+        for tone in _TONE_MARKS:
+            composed = unicodedata.normalize("NFC", base + tone)
+            letters.update({composed, composed.upper()})
+    return sorted(letters)
+
+
+def _read_utf8_as_cp1252(text: str) -> str:
+    """What a reader shows for UTF-8 bytes decoded as Windows-1252 (undefined bytes pass as Latin-1)."""
+    out = []
+    for byte in text.encode("utf-8"):
+        try:
+            out.append(bytes([byte]).decode("cp1252"))
+        except UnicodeDecodeError:
+            out.append(chr(byte))
+    return "".join(out)
+
+
+@cache
+def mojibake_table() -> dict[str, str]:
+    """Mojibake sequence -> the letter it garbles, for UTF-8 read as cp1252 or Latin-1 ("Nguyá»…n")."""
+    table: dict[str, str] = {}
+    for letter in vietnamese_letters():
+        for garbled in (_read_utf8_as_cp1252(letter), letter.encode("utf-8").decode("latin-1")):
+            if garbled != letter:
+                table[garbled] = letter
+    return table
+
+
+def repair_mojibake(text: pl.Expr) -> pl.Expr:
+    """Undo UTF-8 read as cp1252: every garbled letter is a fixed 2-3 character sequence."""
+    table = mojibake_table()
+    return text.str.replace_many(list(table), list(table.values()), leftmost=True)
+
+
+def clean_unicode(text: pl.Expr) -> pl.Expr:
+    """NFC, look-alike letters replaced, odd spaces made plain, spacing collapsed."""
+    composed = text.str.normalize("NFC").str.replace_many(list(LOOK_ALIKES), list(LOOK_ALIKES.values()))
+    return collapse_spaces(composed.str.replace_all(ODD_SPACES, " "))
+
+
+def collapse_spaces(text: pl.Expr) -> pl.Expr:
+    return text.str.replace_all(r" {2,}", " ").str.strip_chars()
+
+
+@cache
+def ascii_fold_table() -> dict[str, str]:
+    """Latin letter with diacritics -> its ASCII base letter (the NFD base), đ/Đ -> d/D."""
+    table = {"đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "Ɖ": "D", "ɖ": "d"}
+    for code_point in [*range(0x00C0, 0x0250), *range(0x1E00, 0x1F00)]:
+        letter = chr(code_point)
+        base = unicodedata.normalize("NFD", letter)[0]
+        if base != letter and base.isascii() and base.isalpha():
+            table[letter] = base
+    return table
+
+
+def fold(text: pl.Expr) -> pl.Expr:
+    """Lowercase ASCII without diacritics, spacing kept. Equivalent to NFD + dropping combining marks
+    + đ -> d, but as one table lookup (Unicode normalisation is the slow part on millions of rows);
+    decomposed input loses its combining marks the same way."""
+    table = ascii_fold_table()
+    return (
+        text.str.replace_many(list(table), list(table.values()))
+        .str.replace_all("[\u0300-\u036f]", "")
+        .str.to_lowercase()
+    )
+
+
+def fold_key(text: pl.Expr) -> pl.Expr:
+    """The folded text reduced to letters and digits in single-spaced words."""
+    return collapse_spaces(fold(text).str.replace_all(r"['’ʼ`]", "").str.replace_all(r"[^a-z0-9]+", " "))
+
+
+def blank_to_null(text: pl.Expr) -> pl.Expr:
+    """Trimmed text, null when empty or a placeholder meaning 'none' ("-", "chưa có", "không", "0")."""
+    trimmed = text.str.strip_chars()
+    is_placeholder = trimmed.str.to_lowercase().str.contains(BLANK_PLACEHOLDERS)
+    return pl.when(trimmed.is_null() | is_placeholder).then(None).otherwise(trimmed)

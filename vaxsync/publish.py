@@ -1,0 +1,324 @@
+"""Publishing a night: every input row lands in exactly one place, in one warehouse transaction.
+
+Posted rows become synced_shots (one per real dose) plus shot_sources (one per row, duplicates
+flagged); everything else becomes unposted_backlog with a reason. The ledger rows of the night's
+files, the validation results and the run's row are written in the same transaction, so a crash
+leaves the warehouse as it was and the night can simply be run again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from vaxsync.settings import Settings
+from vaxsync.warehouse import connect
+from vaxsync.workdir import RunWorkDir, read_json
+
+_OUTCOME_COLUMNS = [
+    "file_hash",
+    "source_file",
+    "source_row",
+    "facility_name",
+    "vaccine_code",
+    "vaccinated_date",
+    "lot_number",
+    "dose_number_reported",
+    "reject_reason",
+    "reject_detail",
+    "facility_province_code",
+    "province_code",
+    "cccd_province_code",
+]
+
+# A shot is one dose of one product on one day for one citizen: its id is a hash of that content.
+SHOT_ID_SQL = (
+    "substr(sha256(citizen_id || '|' || vaccine_code || '|' || cast(vaccinated_date as varchar)), 1, 32)"
+)
+
+
+def row_outcomes(work: RunWorkDir) -> pl.DataFrame:
+    """One row per normalized row: the posted citizen, or the backlog reason (rejection first, then match)."""
+    normalized = pl.scan_parquet(work.normalized_file).select(_OUTCOME_COLUMNS)
+    matches = pl.scan_parquet(work.matches_file)
+    return (
+        normalized.join(matches, on=["file_hash", "source_row"], how="left")
+        .with_columns(
+            backlog_reason=pl.when(pl.col("citizen_id").is_null()).then(
+                pl.coalesce("reject_reason", "match_reason", pl.lit("no_confident_match"))
+            ),
+            backlog_detail=pl.when(pl.col("citizen_id").is_null()).then(
+                pl.when(pl.col("reject_reason").is_not_null())
+                .then(pl.col("reject_detail"))
+                .otherwise(pl.col("match_detail"))
+            ),
+            best_province_code=pl.coalesce("facility_province_code", "province_code", "cccd_province_code"),
+        )
+        .collect()
+    )
+
+
+def publish(settings: Settings, work: RunWorkDir) -> dict[str, Any]:
+    run = read_json(work.run_file)
+    outcomes = row_outcomes(work)
+    ledgers = _ledger_entries(work)
+    with connect(
+        settings.warehouse_path, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
+    ) as connection:
+        already = connection.execute(
+            "select count(*) from pipeline_runs where run_id = ?", [run["run_id"]]
+        ).fetchall()[0][0]
+        if already:
+            return _summary_from_warehouse(connection, run["run_id"])
+        connection.register("outcomes", outcomes.to_arrow())
+        connection.register("night_ledger", ledgers.to_arrow())
+        _stage_postings(connection)
+        new_shots = connection.sql("select * from new_shots").pl()
+        _validate_new_shots(settings, work, new_shots)
+        connection.execute("begin transaction")
+        try:
+            _write_night(connection, settings, run)
+            connection.execute("commit")
+        except Exception:
+            connection.execute("rollback")
+            raise
+        return _summary_from_warehouse(connection, run["run_id"])
+
+
+def _ledger_entries(work: RunWorkDir) -> pl.DataFrame:
+    from vaxsync.contracts import LEDGER_SCHEMA
+
+    staged = [read_json(path) for path in sorted(work.ledger_dir.glob("*.json"))]
+    copies = [
+        {
+            "source_file": entry["source_file"],
+            "file_hash": entry["file_hash"],
+            "status": "duplicate_content",
+            "quarantine_detail": "same content as a file already landed",
+            "rows_read": 0,
+        }
+        for entry in read_json(work.discovered_file)
+        if entry["status"] == "duplicate_content"
+    ]
+    schema = {**LEDGER_SCHEMA, "raw_validation": pl.String()}
+    rows = [{column: entry.get(column) for column in schema} for entry in [*staged, *copies]]
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _stage_postings(connection: duckdb.DuckDBPyConnection) -> None:
+    """Temp tables: the night's posted rows with shot ids and winners, and the shots new to the warehouse."""
+    connection.execute(
+        f"""
+        create or replace temp table night_postings as
+        with posted as (
+            select *, {SHOT_ID_SQL} as shot_id from outcomes where citizen_id is not null
+        )
+        select *,
+            row_number() over (
+                partition by shot_id order by lot_number is null, source_file, source_row
+            ) = 1 as is_batch_winner,
+            shot_id in (select shot_id from synced_shots) as is_known_shot
+        from posted
+        """
+    )
+    connection.execute(
+        """
+        create or replace temp table new_shots as
+        select shot_id, citizen_id, vaccine_code,
+               cast(coalesce(dose_number_reported, 0) as smallint) as dose_number,
+               cast(dose_number_reported as smallint) as dose_number_reported,
+               vaccinated_date as vaccinated_on, facility_name as facility, lot_number as lot,
+               match_method, coalesce(match_score, 1.0) as match_score
+        from night_postings where is_batch_winner and not is_known_shot
+        """
+    )
+
+
+def _validate_new_shots(settings: Settings, work: RunWorkDir, new_shots: pl.DataFrame) -> None:
+    from transforms.normalize.reference import load_reference
+    from validation import CriticalValidationError, build_synced_shots_suite, run_suite
+    from vaxsync.quality import _store_outcome
+
+    if new_shots.is_empty():
+        return
+    # Dose numbers are re-sequenced on write; validate the candidate rows with a provisional 1.
+    candidates = new_shots.with_columns(
+        pl.lit(1, dtype=pl.Int16).alias("dose_number"),
+        pl.lit(dt.datetime.now(dt.UTC).replace(tzinfo=None)).alias("first_synced_at"),
+    )
+    suite = build_synced_shots_suite(
+        settings.as_of, settings.campaign_start, load_reference().vaccines["vaccine_code"].to_list()
+    )
+    outcome = run_suite(candidates, suite, id_columns=["shot_id"])
+    _store_outcome(work, outcome)
+    if outcome.critical_failures:
+        raise CriticalValidationError(outcome)
+
+
+def _write_night(connection: duckdb.DuckDBPyConnection, settings: Settings, run: dict[str, Any]) -> None:
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    parameters = {"run_id": run["run_id"], "now": now, "as_of": settings.as_of}
+    connection.execute(
+        """
+        insert into synced_shots
+        select shot_id, citizen_id, vaccine_code, dose_number, dose_number_reported, vaccinated_on,
+               facility, lot, match_method, match_score, $now, $run_id
+        from new_shots
+        """,
+        {"run_id": run["run_id"], "now": now},
+    )
+    connection.execute(
+        """
+        insert into shot_sources
+        select shot_id, source_file, file_hash, source_row, not is_batch_winner or is_known_shot, $run_id
+        from night_postings
+        """,
+        {"run_id": run["run_id"]},
+    )
+    connection.execute(
+        """
+        insert into unposted_backlog
+        select source_file, file_hash, source_row, backlog_reason, backlog_detail, best_province_code,
+               facility_name, candidate_citizen_id,
+               case when candidate_citizen_id is not null then match_score end, $as_of, $run_id
+        from outcomes where citizen_id is null
+        """,
+        {"as_of": settings.as_of, "run_id": run["run_id"]},
+    )
+    _resequence_doses(connection)
+    _write_ledger(connection, parameters)
+    _write_validation_results(connection, settings, run["run_id"], now)
+    _write_run_row(connection, run, now)
+
+
+def _resequence_doses(connection: duckdb.DuckDBPyConnection) -> None:
+    """Dose numbers follow each touched citizen's posted history by date, so a late earlier dose re-sequences."""
+    connection.execute(
+        """
+        update synced_shots set dose_number = sequenced.dose_number
+        from (
+            select shot_id, cast(row_number() over (
+                partition by citizen_id order by vaccinated_on, shot_id) as smallint) as dose_number
+            from synced_shots
+            where citizen_id in (select citizen_id from new_shots)
+        ) as sequenced
+        where synced_shots.shot_id = sequenced.shot_id
+          and synced_shots.dose_number <> sequenced.dose_number
+        """
+    )
+
+
+def _write_ledger(connection: duckdb.DuckDBPyConnection, parameters: dict[str, Any]) -> None:
+    connection.execute(
+        """
+        insert into ingest_ledger
+        with counts as (
+            select file_hash,
+                   count(*) filter (where citizen_id is not null) as rows_posted_or_merged,
+                   count(*) filter (where citizen_id is null) as rows_backlog
+            from outcomes group by file_hash
+        ), merged as (
+            select file_hash, count(*) filter (where not is_batch_winner or is_known_shot) as rows_duplicate
+            from night_postings group by file_hash
+        )
+        select l.source_file, l.file_hash, l.file_size_bytes, l.file_format, l.encoding, l.encoding_repair,
+               l.delimiter, l.header_line, l.column_mapping, l.unknown_columns, l.status,
+               l.quarantine_reason, l.quarantine_detail, coalesce(l.rows_read, 0),
+               coalesce(c.rows_posted_or_merged, 0) - coalesce(m.rows_duplicate, 0),
+               coalesce(m.rows_duplicate, 0), coalesce(c.rows_backlog, 0),
+               l.raw_validation, $run_id, $now
+        from night_ledger l
+        left join counts c on c.file_hash = l.file_hash and l.status = 'loaded'
+        left join merged m on m.file_hash = l.file_hash and l.status = 'loaded'
+        """,
+        {"run_id": parameters["run_id"], "now": parameters["now"]},
+    )
+
+
+def _write_validation_results(
+    connection: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, now: dt.datetime
+) -> None:
+    work = RunWorkDir(settings)
+    for path in sorted(work.validation_dir.glob("*.json")):
+        result = read_json(path)
+        connection.execute(
+            "insert into validation_results values (?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                result["suite_name"],
+                result["success"],
+                result["critical_failures"],
+                result["warnings"],
+                result["results_json"],
+                now,
+            ],
+        )
+
+
+def _write_run_row(connection: duckdb.DuckDBPyConnection, run: dict[str, Any], now: dt.datetime) -> None:
+    connection.execute(
+        """
+        insert into pipeline_runs
+        select $run_id, $as_of, $registry_hash, $landing_hash,
+               count(*) filter (where status <> 'duplicate_content'),
+               count(*) filter (where status = 'quarantined'),
+               coalesce(sum(rows_read), 0), coalesce(sum(rows_posted), 0), coalesce(sum(rows_duplicate), 0),
+               coalesce(sum(rows_backlog), 0), 'published', $started_at, $now
+        from ingest_ledger where run_id = $run_id
+        """,
+        {
+            "run_id": run["run_id"],
+            "as_of": dt.date.fromisoformat(run["as_of"]),
+            "registry_hash": run["registry_hash"],
+            "landing_hash": run["landing_hash"],
+            "started_at": dt.datetime.fromisoformat(run["started_at"]),
+            "now": now,
+        },
+    )
+
+
+def _summary_from_warehouse(connection: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any]:
+    """The night's figures, read back from what was committed (no personal data)."""
+    totals = connection.execute(
+        """
+        select count(*) filter (where status <> 'duplicate_content'),
+               count(*) filter (where status = 'duplicate_content'),
+               coalesce(sum(rows_read), 0), coalesce(sum(rows_posted), 0),
+               coalesce(sum(rows_duplicate), 0), coalesce(sum(rows_backlog), 0),
+               coalesce(sum(rows_read) filter (where status = 'quarantined'), 0)
+        from ingest_ledger where run_id = ?
+        """,
+        [run_id],
+    ).fetchall()[0]
+    by_reason = connection.execute(
+        "select reason_code, count(*) from unposted_backlog where run_id = ? group by 1 order by 2 desc",
+        [run_id],
+    ).fetchall()
+    quarantined = connection.execute(
+        """select quarantine_reason, count(*) from ingest_ledger
+           where run_id = ? and status = 'quarantined' group by 1 order by 2 desc""",
+        [run_id],
+    ).fetchall()
+    return {
+        "run_id": run_id,
+        "files_new": totals[0],
+        "files_duplicate_content": totals[1],
+        "rows_in": int(totals[2]),
+        "rows_posted": int(totals[3]),
+        "rows_duplicate": int(totals[4]),
+        "rows_backlog": int(totals[5]),
+        "rows_in_quarantined_files": int(totals[6]),
+        "backlog_by_reason": {reason: count for reason, count in by_reason},
+        "files_quarantined_by_reason": {reason: count for reason, count in quarantined},
+        "validation": json.loads(
+            json.dumps(
+                connection.execute(
+                    "select suite_name, success from validation_results where run_id = ?", [run_id]
+                ).fetchall()
+            )
+        ),
+    }

@@ -1,0 +1,105 @@
+"""Runs the validation suites at each layer and acts on the outcome.
+
+Raw layer: one metrics row per file; failures are stored with the file's ledger row.
+Normalized layer: a file with a critical failure is held back (quarantined as validation_failed).
+Synced layer: a critical failure stops the publish (CriticalValidationError).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import polars as pl
+
+from vaxsync.settings import Settings
+from vaxsync.workdir import RunWorkDir, read_json, write_json
+
+
+def raw_file_metrics(work: RunWorkDir, normalized: pl.DataFrame) -> pl.DataFrame:
+    """One row per ledger entry of this run, with the raw-layer metrics the raw suite checks."""
+    ledgers = pl.DataFrame([read_json(path) for path in sorted(work.ledger_dir.glob("*.json"))])
+    if ledgers.is_empty():
+        return pl.DataFrame()
+    per_file = normalized.group_by("file_hash").agg(
+        share_blank_id=(pl.col("id_kind") == "missing").mean(),
+        share_unparsable_dates=pl.col("reject_reason")
+        .is_in(["birth_date_invalid", "vaccination_date_invalid"])
+        .mean(),
+    )
+    return (
+        ledgers.select(
+            "source_file",
+            "file_hash",
+            pl.col("rows_read").cast(pl.Int64),
+            is_required_columns_present=pl.col("quarantine_reason").fill_null("")
+            != "missing_required_columns",
+        )
+        .join(per_file, on="file_hash", how="left")
+        .with_columns(pl.col("share_blank_id", "share_unparsable_dates").fill_null(0.0))
+    )
+
+
+def validate_normalized_layer(
+    settings: Settings, work: RunWorkDir, normalized: pl.DataFrame, reference: Any
+) -> set[str]:
+    """Validate raw metrics and normalized rows; quarantine files with critical failures. Returns their hashes."""
+    from validation import build_normalized_shots_suite, build_raw_file_metrics_suite, run_suite
+
+    metrics = raw_file_metrics(work, normalized)
+    if not metrics.is_empty():
+        raw_outcome = run_suite(metrics, build_raw_file_metrics_suite(), id_columns=["file_hash"])
+        _store_outcome(work, raw_outcome)
+        _attach_raw_failures(work, raw_outcome)
+    if normalized.is_empty():
+        return set()
+    suite = build_normalized_shots_suite(
+        settings.as_of, settings.campaign_start, reference.vaccines["vaccine_code"].to_list()
+    )
+    outcome = run_suite(normalized, suite, id_columns=["file_hash", "source_row"])
+    _store_outcome(work, outcome)
+    held_back = {str(key[0]) for key in outcome.failing_keys()}
+    for file_hash in held_back:
+        _quarantine_after_validation(work, file_hash, outcome)
+    return held_back
+
+
+def _attach_raw_failures(work: RunWorkDir, outcome: Any) -> None:
+    failures_by_file: dict[str, list[str]] = {}
+    for failure in [*outcome.critical_failures, *outcome.warnings]:
+        for key in failure.sample_keys:
+            failures_by_file.setdefault(str(key[0] if isinstance(key, (list, tuple)) else key), []).append(
+                f"{failure.expectation_type}({failure.column})"
+            )
+    for file_hash, failures in failures_by_file.items():
+        path = work.ledger_file(file_hash)
+        if path.exists():
+            ledger = read_json(path)
+            ledger["raw_validation"] = json.dumps(sorted(set(failures)))
+            write_json(path, ledger)
+
+
+def _quarantine_after_validation(work: RunWorkDir, file_hash: str, outcome: Any) -> None:
+    path = work.ledger_file(file_hash)
+    ledger = read_json(path)
+    failed = sorted({failure.expectation_type for failure in outcome.critical_failures})
+    ledger.update(
+        status="quarantined",
+        quarantine_reason="validation_failed",
+        quarantine_detail=f"{outcome.suite_name}: {', '.join(failed)}",
+    )
+    write_json(path, ledger)
+    work.staged_file(file_hash).unlink(missing_ok=True)
+
+
+def _store_outcome(work: RunWorkDir, outcome: Any) -> None:
+    write_json(
+        work.validation_dir / f"{outcome.suite_name}.json",
+        {
+            "suite_name": outcome.suite_name,
+            "success": outcome.success,
+            "critical_failures": len(outcome.critical_failures),
+            "warnings": len(outcome.warnings),
+            "results_json": outcome.results_json,
+        },
+    )

@@ -1,0 +1,59 @@
+"""Print what a night published: `python -m vaxsync.show WAREHOUSE REPORTS_DIR` (used by `make demo`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from vaxsync.warehouse import connect, conservation_violations
+
+
+def show(warehouse_path: Path, reports_dir: Path) -> None:
+    console = Console()
+    with connect(warehouse_path) as connection:
+        runs = connection.execute(
+            """select run_id, as_of, files_new, files_quarantined, rows_in, rows_posted, rows_duplicate,
+                      rows_backlog, outcome from pipeline_runs order by finished_at"""
+        ).fetchall()
+        by_reason = connection.execute(
+            "select reason_code, count(*) from unposted_backlog group by 1 order by 2 desc"
+        ).fetchall()
+        quarantined = connection.execute(
+            """select quarantine_reason, count(*) from ingest_ledger where status = 'quarantined'
+               group by 1 order by 2 desc"""
+        ).fetchall()
+        violations = conservation_violations(connection)
+    table = Table(title="pipeline_runs")
+    for column in (
+        "run_id",
+        "as_of",
+        "files",
+        "quarantined",
+        "rows in",
+        "posted",
+        "duplicates",
+        "backlog",
+        "outcome",
+    ):
+        table.add_column(column)
+    for run in runs:
+        table.add_row(*(str(value) for value in run))
+    console.print(table)
+    reasons = Table(title="unposted_backlog by reason")
+    reasons.add_column("reason_code")
+    reasons.add_column("rows", justify="right")
+    for reason, count in by_reason:
+        reasons.add_row(reason, str(count))
+    console.print(reasons)
+    for reason, count in quarantined:
+        console.print(f"quarantined files, {reason}: {count}")
+    console.print(f"conservation: {'proven' if not violations else f'{len(violations)} files violate it'}")
+    console.print(f"warehouse: {warehouse_path.resolve()}")
+    console.print(f"reports:   {reports_dir.resolve()}")
+
+
+if __name__ == "__main__":
+    show(Path(sys.argv[1]), Path(sys.argv[2]))
