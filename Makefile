@@ -4,7 +4,7 @@ UV_HOME := .tools
 UV := $(UV_HOME)/bin/uv
 VENV := .venv
 RUN := $(UV) run --frozen --no-sync
-export UV_PYTHON := $(shell command -v $(PYTHON))
+export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 export UV_PYTHON_DOWNLOADS := never
 
 DEMO_DIR ?= data/demo
@@ -31,7 +31,8 @@ install: $(VENV)/.synced
 
 demo: install
 	$(RUN) vaxsync synth --out $(DEMO_DIR) --citizens $(DEMO_CITIZENS) --shots $(DEMO_SHOTS) --snapshot-date $(DEMO_AS_OF)
-	$(RUN) airflow db migrate > $(AIRFLOW_HOME)/migrate.log 2>&1
+	mkdir -p $(AIRFLOW_HOME)
+	$(RUN) airflow db migrate > $(AIRFLOW_HOME)/migrate.log 2>&1 || (tail -n 20 $(AIRFLOW_HOME)/migrate.log; exit 1)
 	VAXSYNC_REGISTRY_PATH=$(DEMO_DIR)/registry.parquet VAXSYNC_LANDING_DIR=$(DEMO_DIR)/landing \
 	VAXSYNC_WAREHOUSE_PATH=$(DEMO_DIR)/warehouse.duckdb VAXSYNC_REPORTS_DIR=$(DEMO_DIR)/reports VAXSYNC_TASK_RETRIES=0 \
 	$(RUN) airflow dags test vaccination_nightly_sync $(DEMO_AS_OF) > $(DEMO_DIR)/airflow_dags_test.log 2>&1 \

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from matching.model import AgeRules, MatchModel, Thresholds
@@ -55,10 +56,18 @@ def auto_post_threshold(top: pl.DataFrame, thresholds: Thresholds, count_posted_
     auto_post_probability]: a run never posts below the floor, and never needs more than the ceiling.
     """
     probabilities = top["match_probability"].sort(descending=True)
+    if probabilities.len() == 0:
+        return thresholds.auto_post_probability
     expected_wrong = (1.0 - probabilities).cum_sum()
-    allowed = thresholds.max_expected_wrong_per_10k / 10_000 * (count_posted_by_id + pl.int_range(1, probabilities.len() + 1, eager=True))
-    within = probabilities.filter(expected_wrong <= allowed)
-    threshold = float(within.min()) if within.len() else thresholds.auto_post_probability  # type: ignore[arg-type]
+    count_posted = count_posted_by_id + pl.int_range(1, probabilities.len() + 1, eager=True)
+    within_budget = expected_wrong <= thresholds.max_expected_wrong_per_10k / 10_000 * count_posted
+    count_within = int(within_budget.cast(pl.Int8).cum_min().sum())  # the longest prefix within budget
+    if count_within == 0:
+        threshold = thresholds.auto_post_probability
+    else:
+        threshold = float(probabilities[count_within - 1])
+        if count_within < probabilities.len() and probabilities[count_within] == threshold:
+            threshold = float(np.nextafter(threshold, 1.0))  # a tie just past the budget stays out
     return min(thresholds.auto_post_probability, max(thresholds.min_auto_post_probability, threshold))
 
 

@@ -194,74 +194,74 @@ class LinkageDatabase:
         self.con.execute(f"DROP TABLE {table}")
         return result
 
-    def top_candidates(self, index_pairs: pl.DataFrame, model: MatchModel, registry_size: int) -> pl.DataFrame:
-        """Each shot's best CANDIDATES_KEPT candidates: levels, field weights, match weight and probability."""
+    def top_candidates(self, index_pairs: pl.DataFrame, model: MatchModel) -> pl.DataFrame:
+        """Each shot's best CANDIDATES_KEPT candidates with levels and field weights, and the shot's masses.
+
+        evidence_weight is the sum of the field weights (no prior), person_weight the person fields'
+        log2(m/u_household). Per shot: log2_match_mass = log2 sum 2^evidence over all its candidates, and
+        log2_household_mass the same for the "unregistered household member" alternatives (see
+        _shot_masses_sql). matching.posterior turns them into probabilities.
+        """
         table = self._register_pairs(index_pairs)
         self._add_name_similarities(table)
         steps = self._pair_steps(table, model)
-        self._run("scored_pairs", f"CREATE OR REPLACE TEMP TABLE scored_pairs AS {self._with_clause(steps)} {self._scored_select(model, registry_size)}")
-        self._run(
-            "shot_norms",
-            "CREATE OR REPLACE TEMP TABLE shot_norms AS "
-            + _shot_norms_sql(math.log2(model.prior.household_alternative_ratio)),
-        )
+        scored = f"CREATE OR REPLACE TEMP TABLE scored_pairs AS {self._with_clause(steps)} {self._scored_select(model)}"
+        self._run("scored_pairs", scored)
+        self._run("shot_masses", "CREATE OR REPLACE TEMP TABLE shot_masses AS " + _shot_masses_sql())
         result = self._run("top_candidates", self._top_sql(model)).pl()
-        self.con.execute("DROP TABLE scored_pairs; DROP TABLE shot_norms")
-        self.con.execute(f"DROP TABLE {table}")
+        self.con.execute(f"DROP TABLE scored_pairs; DROP TABLE shot_masses; DROP TABLE {table}")
         return result
 
-    def _scored_select(self, model: MatchModel, registry_size: int) -> str:
-        from matching.estimation import prior_log2_odds
-
+    def _scored_select(self, model: MatchModel) -> str:
         levels = ", ".join(f"level_{c.name}" for c in model.comparisons)
-        match_weight = " + ".join(weight_sql(c) for c in model.comparisons)
+        evidence = " + ".join(weight_sql(c) for c in model.comparisons)
         person_weight = " + ".join(person_weight_sql(c) for c in model.comparisons)
-        prior = prior_log2_odds(model, registry_size)
         return (
             f"SELECT shot_index, citizen_index, registry_ward, {levels}, impossible_code, "
-            f"{_double(prior)} + {match_weight} AS match_weight, {person_weight} AS person_weight FROM pair_levels"
+            f"{evidence} AS evidence_weight, {person_weight} AS person_weight FROM pair_levels"
         )
 
     def _top_sql(self, model: MatchModel) -> str:
-        tf_columns = ", ".join(f"r.{column} AS registry_{column}" for column in self.registry_columns if column.startswith("tf_"))
+        tf_names = [f"registry_{column}" for column in self.registry_columns if column.startswith("tf_")]
+        tf_columns = ", ".join(f"r.{name.removeprefix('registry_')} AS {name}" for name in tf_names)
         field_weights = ", ".join(f"{weight_sql(c)} AS weight_{c.name}" for c in model.comparisons)
         return f"""
             WITH ranked AS (
-                SELECT s.*, pow(2.0, s.match_weight - n.top_log2) / n.denominator AS match_probability,
-                       row_number() OVER (PARTITION BY s.shot_index ORDER BY s.match_weight DESC, s.citizen_index)::INTEGER
+                SELECT s.*, m.log2_match_mass, m.log2_household_mass,
+                       row_number() OVER (PARTITION BY s.shot_index ORDER BY s.evidence_weight DESC, s.citizen_index)::INTEGER
                            AS candidate_rank
-                FROM scored_pairs s JOIN shot_norms n USING (shot_index)
+                FROM scored_pairs s JOIN shot_masses m USING (shot_index)
                 QUALIFY candidate_rank <= {CANDIDATES_KEPT}
             ),
             with_tf AS (SELECT k.*, {tf_columns} FROM ranked k JOIN registry r USING (citizen_index))
-            SELECT * EXCLUDE (registry_ward, {", ".join(f"registry_{c}" for c in self.registry_columns if c.startswith("tf_"))}),
-                   {field_weights}
-            FROM with_tf
+            SELECT * EXCLUDE (registry_ward, {", ".join(tf_names)}), {field_weights} FROM with_tf
         """
 
 
-def _shot_norms_sql(household_prior: float) -> str:
-    """Per shot: the largest log2 mass among all alternatives, and the sum of all masses scaled by it.
+def _shot_masses_sql() -> str:
+    """Per shot, in log2: the total match mass of its candidates, and of their household alternatives.
 
-    Each candidate j adds its own match mass and the mass of "an unregistered member of j's household".
-    When j lives in the same ward as the top candidate i, that household alternative is i's own: seen
-    from both, the row's person fields would have to agree with i's by chance, which is i's household
-    term. So it is counted once, as i's, not again with j's (often larger) household-field evidence: a
-    child's row carrying a parent's ID and phone is the child's, not a likely unregistered sibling's.
-    The probability is exact for the top candidate, the only one ever posted.
+    Each candidate j brings the alternative "an unregistered member of j's household", whose evidence is
+    j's household fields only: evidence_weight - person_weight. When j lives in the same ward as the top
+    candidate i, that alternative is i's own: seen from both, the row's person fields would have to agree
+    with i's by chance, which is i's household term. So it is counted once, as i's, not again with j's
+    (often larger) household evidence: a child's row carrying a parent's ID and phone is the child's,
+    not a likely unregistered sibling's.
     """
-    household = f"match_weight + {_double(household_prior)} - person_weight"
+    household = "evidence_weight - person_weight"
     return f"""
         WITH tops AS (
-            SELECT shot_index, arg_max(citizen_index, match_weight) AS top_citizen,
-                   arg_max(registry_ward, match_weight) AS top_ward,
-                   greatest(0.0, max(match_weight), max({household})) AS top_log2
+            SELECT shot_index, arg_max(citizen_index, evidence_weight) AS top_citizen,
+                   arg_max(registry_ward, evidence_weight) AS top_ward,
+                   max(evidence_weight) AS top_match, max({household}) AS top_household
             FROM scored_pairs GROUP BY shot_index
         )
-        SELECT shot_index, any_value(top_log2) AS top_log2,
-               pow(2.0, -any_value(top_log2)) + sum(pow(2.0, match_weight - top_log2))
-               + sum(CASE WHEN citizen_index = top_citizen OR registry_ward IS DISTINCT FROM top_ward
-                          THEN pow(2.0, {household} - top_log2) ELSE 0.0 END) AS denominator
+        SELECT shot_index,
+               any_value(top_match) + log2(sum(pow(2.0, evidence_weight - top_match))) AS log2_match_mass,
+               any_value(top_household) + log2(sum(
+                   CASE WHEN citizen_index = top_citizen OR registry_ward IS DISTINCT FROM top_ward
+                        THEN pow(2.0, {household} - top_household) ELSE 0.0 END
+               )) AS log2_household_mass
         FROM scored_pairs JOIN tops USING (shot_index) GROUP BY shot_index
     """
 

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -141,13 +140,6 @@ def estimate_u_household(model: MatchModel, levels: pl.DataFrame) -> None:
             level.u_household = float(value)
 
 
-def prior_log2_odds(model: MatchModel, registry_size: int) -> float:
-    """log2 of the prior odds that a given shot is a given citizen: share in registry / registry size."""
-    share = model.prior.share_of_shots_in_registry
-    probability = share / max(registry_size, 1)
-    return math.log2(probability / (1 - probability))
-
-
 def fit(
     model: MatchModel, database: LinkageDatabase, registry_database: LinkageDatabase, labelled: pl.DataFrame,
     shot_count: int, registry: pl.DataFrame,
@@ -163,4 +155,3 @@ def fit(
         estimate_u_household(model, registry_database.levels(households, model))
     model.fitted["household_pairs"] = households.height
     model.fitted["registry_size"] = registry.height
-    model.fitted["prior_log2_odds"] = prior_log2_odds(model, registry.height)

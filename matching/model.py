@@ -83,8 +83,11 @@ class AgeRules:
 
 @dataclass
 class Prior:
-    share_of_shots_in_registry: float
-    household_alternative_ratio: float  # prior odds: an unregistered household member vs the candidate
+    share_in_registry: float  # EM start: share of rows left by the ID pass whose person is registered
+    min_share_in_registry: float  # bounds on the EM estimate (a run with few rows stays sensible)
+    max_share_in_registry: float
+    blocking_miss_rate: float  # how often a registered person is not among their row's candidates
+    household_size: float  # people per household: the unregistered-relative alternatives per candidate
     m_prior_pseudo_count: float  # how many labelled pairs the file's m values are worth
     random_pairs: int
     random_seed: int

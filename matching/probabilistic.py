@@ -37,6 +37,7 @@ from matching.features import (
 from matching.model import MatchModel, load_model
 from matching.engine import LinkageDatabase
 from matching.pairs import registry_as_shots
+from matching.posterior import PriorOdds, estimate_share, with_probabilities
 
 log = logging.getLogger(__name__)
 
@@ -94,17 +95,19 @@ def link_probabilistically(
         )
         timer.lap("blocking")
         pairs = _with_id_edit_flag(blocking.pairs, model)
-        top = _top_candidates(database, pairs, model, inputs.registry.height)
+        evidence = database.top_candidates(pairs, model)
+        odds = _prior_odds(model, evidence, to_link.height, inputs.registry.height)
         count_posted_by_id = int(inputs.shots["confirmed_citizen_index"].is_not_null().sum())
+        top = _scored(evidence, odds)
         decisions = decide(top, model, count_posted_by_id)
         sibling_update = _siblings_from_posts(inputs.shots, decisions)
         if sibling_update.height:
             # Shots of one person in the batch support each other: rescore those whose sibling just posted.
             inputs.shots = _apply_siblings(inputs.shots, sibling_update)
             database.replace_shots(inputs.shots)
-            again = pairs.filter(pl.col("shot_index").is_in(sibling_update["shot_index"].implode()))
-            rescored = _top_candidates(database, again, model, inputs.registry.height)
-            top = pl.concat([top.filter(~pl.col("shot_index").is_in(sibling_update["shot_index"].implode())), rescored])
+            rescored_shots = sibling_update["shot_index"].implode()
+            again = database.top_candidates(pairs.filter(pl.col("shot_index").is_in(rescored_shots)), model)
+            top = pl.concat([top.filter(~pl.col("shot_index").is_in(rescored_shots)), _scored(again, odds)])
             decisions = decide(top, model, count_posted_by_id)
         model.fitted["count_sibling_rescored"] = sibling_update.height
         timer.lap("score")
@@ -301,9 +304,24 @@ def _with_id_edit_flag(pairs: pl.DataFrame, model: MatchModel) -> pl.DataFrame:
     return pairs.with_columns(id_within_one_edit=(pl.col("rule_mask") & mask) != 0)
 
 
-def _top_candidates(database: LinkageDatabase, pairs: pl.DataFrame, model: MatchModel, registry_size: int) -> pl.DataFrame:
-    top = database.top_candidates(pairs, model, registry_size)
-    return top.with_columns(impossible_reason(pl.col("impossible_code"))).drop("impossible_code")
+def _prior_odds(model: MatchModel, evidence: pl.DataFrame, count_to_link: int, registry_size: int) -> PriorOdds:
+    """The prior of each explanation, with the share of rows in the registry estimated on this run."""
+    masses = evidence.filter(pl.col("candidate_rank") == 1).select("log2_match_mass", "log2_household_mass")
+    share = estimate_share(masses, count_to_link - masses.height, model.prior, registry_size)
+    odds = PriorOdds.of(share, model.prior, registry_size)
+    model.fitted["share_in_registry"] = share
+    model.fitted["prior_log2"] = {
+        "match": odds.log2_match,
+        "household": odds.log2_household,
+        "outside": odds.log2_outside,
+    }
+    return odds
+
+
+def _scored(evidence: pl.DataFrame, odds: PriorOdds) -> pl.DataFrame:
+    return with_probabilities(evidence, odds).with_columns(impossible_reason(pl.col("impossible_code"))).drop(
+        "impossible_code"
+    )
 
 
 def _siblings_from_posts(shots: pl.DataFrame, decisions: pl.DataFrame) -> pl.DataFrame:

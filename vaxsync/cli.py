@@ -116,13 +116,16 @@ def synth(
     config = SynthConfig(citizens=citizens, shots=shots, seed=seed, snapshot_date=_parse_date(snapshot_date))
     with console.status("generating"):
         summary = generate(out, config)
-    headline = {key: value for key, value in summary.items() if not key.startswith(("configured_", "realised_"))}
+    headline = {
+        key: value for key, value in summary.items() if not key.startswith(("configured_", "realised_"))
+    }
     Console().print_json(data=headline)
     Console().print(f"defect rates: {out / 'summary.json'}")
 
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # it announces every temp folder
     app()
 
 

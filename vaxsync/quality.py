@@ -65,12 +65,11 @@ def validate_normalized_layer(
 
 
 def _attach_raw_failures(work: RunWorkDir, outcome: Any) -> None:
+    """Store, with each file's ledger entry, the raw-layer expectations the file failed."""
     failures_by_file: dict[str, list[str]] = {}
     for failure in [*outcome.critical_failures, *outcome.warnings]:
-        for key in failure.sample_keys:
-            failures_by_file.setdefault(str(key[0] if isinstance(key, (list, tuple)) else key), []).append(
-                f"{failure.expectation_type}({failure.column})"
-            )
+        for file_hash in failure.row_keys["file_hash"].to_list():
+            failures_by_file.setdefault(file_hash, []).append(f"{failure.expectation_type}({failure.column})")
     for file_hash, failures in failures_by_file.items():
         path = work.ledger_file(file_hash)
         if path.exists():

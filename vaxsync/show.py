@@ -26,22 +26,22 @@ def show(warehouse_path: Path, reports_dir: Path) -> None:
                group by 1 order by 2 desc"""
         ).fetchall()
         violations = conservation_violations(connection)
-    table = Table(title="pipeline_runs")
-    for column in (
+    labels = (
         "run_id",
         "as_of",
-        "files",
-        "quarantined",
+        "files new",
+        "files quarantined",
         "rows in",
         "posted",
         "duplicates",
         "backlog",
         "outcome",
-    ):
-        table.add_column(column)
+    )
     for run in runs:
-        table.add_row(*(str(value) for value in run))
-    console.print(table)
+        table = Table(title="pipeline_runs", show_header=False)
+        for label, value in zip(labels, run, strict=True):
+            table.add_row(label, str(value))
+        console.print(table)
     reasons = Table(title="unposted_backlog by reason")
     reasons.add_column("reason_code")
     reasons.add_column("rows", justify="right")

@@ -1,0 +1,132 @@
+"""The decision rule: threshold and margin, twins to review, impossible links rejected, the error budget."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import duckdb
+import polars as pl
+import pytest
+
+from matching.decision import auto_post_threshold, decide, impossible_link_sql
+from matching.model import load_model
+
+MODEL = load_model()
+FIXED = dataclasses.replace(
+    MODEL.thresholds, auto_post_probability=0.999, min_auto_post_probability=0.999, min_weight_margin_bits=8.0
+)
+
+
+def ranked(*shots: list[tuple[float, float, str | None]]) -> pl.DataFrame:
+    """Each shot's candidates as (probability, weight, impossible reason), best first."""
+    rows = [
+        {
+            "shot_index": shot_index,
+            "citizen_index": 100 * shot_index + rank,
+            "candidate_rank": rank,
+            "match_probability": probability,
+            "match_weight": weight,
+            "impossible_reason": reason,
+        }
+        for shot_index, candidates in enumerate(shots)
+        for rank, (probability, weight, reason) in enumerate(candidates, start=1)
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={
+            "shot_index": pl.UInt32,
+            "citizen_index": pl.UInt32,
+            "candidate_rank": pl.Int32,
+            "match_probability": pl.Float64,
+            "match_weight": pl.Float64,
+            "impossible_reason": pl.String,
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("description", "candidates", "expected"),
+    [
+        ("one clear candidate", [(0.99999, 30.0, None)], "posted"),
+        ("clear winner over a weak runner-up", [(0.9999, 25.0, None), (0.0001, 5.0, None)], "posted"),
+        ("twins: top probable but the runner-up close behind", [(0.9995, 25.0, None), (0.0004, 20.0, None)], "review_required"),
+        ("namesakes: two equally good candidates", [(0.5, 20.0, None), (0.5, 20.0, None)], "review_required"),
+        ("probable, under the auto-post threshold", [(0.95, 12.0, None)], "review_required"),
+        ("too weak even to review", [(0.05, -5.0, None)], "no_confident_match"),
+        ("the only candidate died before the shot", [(0.99999, 30.0, "shot_after_death")], "shot_after_death"),
+        ("the only candidate was born after the shot", [(0.99999, 30.0, "shot_before_birth")], "shot_before_birth"),
+        ("a child's row on an adult is never posted", [(0.99999, 30.0, "child_adult_mismatch")], "review_required"),
+        ("an impossible, weak candidate", [(0.1, 0.0, "too_young_for_vaccination")], "no_confident_match"),
+    ],
+)
+def test_decision(description: str, candidates: list[tuple[float, float, str | None]], expected: str) -> None:
+    model = dataclasses.replace(MODEL, thresholds=FIXED)
+    decision = decide(ranked(candidates), model)
+    assert decision["decision"].to_list() == [expected], description
+    assert decision["citizen_index"].to_list() == [1], "only the top candidate is ever chosen"
+
+
+def test_one_shot_goes_to_at_most_one_citizen() -> None:
+    model = dataclasses.replace(MODEL, thresholds=FIXED)
+    decisions = decide(ranked([(0.99999, 30.0, None), (1e-6, 2.0, None)], [(0.9999, 25.0, None)]), model)
+    assert decisions.height == 2
+    assert decisions["shot_index"].n_unique() == 2
+
+
+@pytest.mark.parametrize(
+    ("description", "probabilities", "posted_by_id", "budget", "expected_posted"),
+    [
+        ("sure candidates all post", [0.99999] * 10, 10_000, 0.2, 10),
+        ("the budget stops before the doubtful ones", [0.99999] * 10 + [0.985] * 10, 1_000, 0.2, 10),
+        ("a larger batch affords them all", [0.99999] * 10 + [0.985] * 10, 100_000, 0.2, 20),
+        ("nothing under the floor, whatever the budget", [0.99999] * 5 + [0.95] * 5, 10_000_000, 0.5, 5),
+    ],
+)
+def test_auto_post_threshold_follows_the_error_budget(
+    description: str, probabilities: list[float], posted_by_id: int, budget: float, expected_posted: int
+) -> None:
+    thresholds = dataclasses.replace(
+        MODEL.thresholds, auto_post_probability=0.99999, min_auto_post_probability=0.98, max_expected_wrong_per_10k=budget
+    )
+    top = pl.DataFrame({"match_probability": probabilities}, schema={"match_probability": pl.Float64})
+    threshold = auto_post_threshold(top, thresholds, posted_by_id)
+    assert sum(p >= threshold for p in probabilities) == expected_posted, description
+
+
+def test_auto_post_threshold_is_the_ceiling_when_nothing_is_eligible() -> None:
+    empty = pl.DataFrame({"match_probability": []}, schema={"match_probability": pl.Float64})
+    assert auto_post_threshold(empty, MODEL.thresholds, 0) == MODEL.thresholds.auto_post_probability
+
+
+@pytest.mark.parametrize(
+    ("description", "vaccinated", "shot_birth_year", "registry_birth", "registry_birth_year", "registry_death", "expected"),
+    [
+        ("alive and adult", dt.date(2021, 9, 1), 1990, dt.date(1990, 5, 4), 1990, None, None),
+        ("vaccinated after death", dt.date(2021, 9, 1), 1950, dt.date(1950, 1, 1), 1950, dt.date(2021, 6, 1), 1),
+        ("vaccinated before birth", dt.date(2021, 9, 1), 2021, dt.date(2021, 12, 1), 2021, None, 2),
+        ("year-only birth, vaccinated the year before", dt.date(2021, 9, 1), 2022, None, 2022, None, 2),
+        ("a three-year-old", dt.date(2022, 9, 1), 2019, dt.date(2019, 3, 1), 2019, None, 3),
+        ("a child's row on an adult", dt.date(2022, 5, 1), 2012, dt.date(1982, 3, 1), 1982, None, 4),
+        ("an adult's row on a child", dt.date(2022, 5, 1), 1982, dt.date(2012, 3, 1), 2012, None, 4),
+        ("17 or 18: a typo's distance, allowed", dt.date(2022, 5, 1), 2004, dt.date(2005, 3, 1), 2005, None, None),
+    ],
+)
+def test_impossible_link(
+    description: str,
+    vaccinated: dt.date,
+    shot_birth_year: int,
+    registry_birth: dt.date | None,
+    registry_birth_year: int,
+    registry_death: dt.date | None,
+    expected: int | None,
+) -> None:
+    with duckdb.connect() as con:
+        row = con.execute(
+            f"SELECT {impossible_link_sql(MODEL.age_rules)} FROM (SELECT ?::DATE AS vaccinated_date, "
+            "?::INTEGER AS birth_year, ?::DATE AS registry_birth_date, ?::INTEGER AS registry_birth_year, "
+            "?::DATE AS registry_date_of_death)",
+            [vaccinated, shot_birth_year, registry_birth, registry_birth_year, registry_death],
+        ).fetchone()
+    assert row is not None
+    assert row[0] == expected, description
