@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,24 +32,25 @@ ANCHOR_LEVELS: dict[str, tuple[str, ...]] = {
     "sex": ("agree",),
 }
 HOUSEHOLD_PAIR_LIMIT = 200_000
+LABELLED_PAIR_LIMIT = 100_000  # enough for every level's m; an even sample keeps the fit fast
+MIN_HOUSEHOLD_PAIRS = 1_000  # fewer registry households than this: keep the file's u_household
 MIN_COUNT_FOR_U = 5
 
 
 def term_frequencies(registry: pl.DataFrame, model: MatchModel) -> pl.DataFrame:
     """One `tf_<column>` per term-frequency column named in the model: the value's share of the registry."""
     columns = sorted({column for c in model.comparisons for column in c.term_frequency.values()})
-    shares = []
-    for column in columns:
-        counts = registry.group_by(column).agg(count=pl.len()).filter(pl.col(column).is_not_null())
-        total = counts["count"].sum() or 1
-        share = registry.select(column).join(
-            counts.select(column, (pl.col("count") / total).cast(pl.Float32).alias(f"tf_{column}")),
-            on=column,
-            how="left",
-            maintain_order="left",
+    return (
+        registry.lazy()
+        .select(
+            pl.when(pl.col(column).is_not_null())
+            .then(pl.len().over(column) / pl.col(column).count())
+            .cast(pl.Float32)
+            .alias(f"tf_{column}")
+            for column in columns
         )
-        shares.append(share.select(f"tf_{column}"))
-    return pl.concat(shares, how="horizontal") if shares else pl.DataFrame()
+        .collect()
+    )
 
 
 def level_counts(levels: pl.DataFrame, comparison: Comparison) -> np.ndarray:
@@ -141,17 +143,23 @@ def estimate_u_household(model: MatchModel, levels: pl.DataFrame) -> None:
 
 
 def fit(
-    model: MatchModel, database: LinkageDatabase, registry_database: LinkageDatabase, labelled: pl.DataFrame,
-    shot_count: int, registry: pl.DataFrame,
+    model: MatchModel,
+    database: LinkageDatabase,
+    household_database: Callable[[pl.DataFrame], LinkageDatabase],
+    labelled: pl.DataFrame,
+    shot_count: int,
+    registry: pl.DataFrame,
 ) -> None:
     """Fit u (random pairs), m (ID-labelled pairs) and u_household (registry households) in place."""
-    labelled_levels = database.levels(labelled, model)
+    step = max(1, labelled.height // LABELLED_PAIR_LIMIT)
+    labelled_levels = database.levels(labelled.gather_every(step), model)
     model.fitted["labelled_pairs"] = labelled_levels.height
     model.fitted["m_pairs_by_comparison"] = estimate_m(model, labelled_levels)
     estimate_u(model, database.levels(random_pairs(model, shot_count, registry.height), model))
     model.fitted["random_pairs"] = model.prior.random_pairs
     households = household_pairs(registry)
-    if households.height:
-        estimate_u_household(model, registry_database.levels(households, model))
+    if households.height >= MIN_HOUSEHOLD_PAIRS:
+        with household_database(households) as members:
+            estimate_u_household(model, members.levels(households, model))
     model.fitted["household_pairs"] = households.height
     model.fitted["registry_size"] = registry.height

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from transforms.normalize.names import FOLDED_TITLES
@@ -240,60 +241,41 @@ def registry_blocking_keys(records: pl.DataFrame) -> pl.DataFrame:
 
 
 def shot_blocking_keys(records: pl.DataFrame) -> pl.DataFrame:
-    """List-typed keys the blocking unnests: both date readings, both name orders, year +-1, ID edits."""
-    return records.with_columns(
+    """List-typed keys the blocking unnests: both date readings, both name orders, the years either side,
+    every one-edit variant of the ID."""
+    keyed = records.with_columns(
         birth_dates=pl.concat_list("birth_date", "birth_date_alt").list.drop_nulls().list.unique(),
-        birth_years_near=pl.concat_list(
-            pl.col("birth_year") - 1, pl.col("birth_year"), pl.col("birth_year") + 1
-        ).list.drop_nulls(),
+        birth_years_near=pl.concat_list(pl.col("birth_year") - 1, pl.col("birth_year") + 1).list.drop_nulls(),
         family_given_readings=pl.concat_list(
             family_given_hash("family", "given"), family_given_hash("alt_family", "alt_given")
         )
         .list.drop_nulls()
         .list.unique(),
-        cccd_variants=pl.when(pl.col("id_kind").is_in(CITIZEN_KIND_CODES)).then(
-            one_edit_variants(pl.col("id_number"), 12)
-        ),
-        legacy_variants=pl.when(pl.col("id_kind").is_in(LEGACY_KIND_CODES)).then(
-            one_edit_variants(pl.col("id_number"), 9)
-        ),
+    )
+    citizen_ids = keyed.select(pl.when(pl.col("id_kind").is_in(CITIZEN_KIND_CODES)).then("id_number")).to_series()
+    legacy_ids = keyed.select(pl.when(pl.col("id_kind").is_in(LEGACY_KIND_CODES)).then("id_number")).to_series()
+    return keyed.with_columns(
+        cccd_variants=one_edit_variants(citizen_ids, 12), legacy_variants=one_edit_variants(legacy_ids, 9)
     )
 
 
-def digit(number: pl.Expr, position: int) -> pl.Expr:
-    """The decimal digit at `position` (0 = units) of a non-negative integer."""
-    return (number // 10**position) % 10
-
-
-def one_edit_variants(number: pl.Expr, length: int) -> pl.Expr:
-    """Every `length`-digit number one substitution or one adjacent transposition away (itself included)."""
-    variants = [
-        number + (replacement - digit(number, position)) * 10**position
-        for position in range(length)
-        for replacement in range(10)
-    ]
-    for position in range(length - 1):
-        low, high = digit(number, position), digit(number, position + 1)
-        variants.append(number + (high - low) * 10**position + (low - high) * 10 ** (position + 1))
-    return pl.when(number.is_not_null()).then(pl.concat_list(variants).list.unique())
-
-
-def digit_distance(left: pl.Expr, right: pl.Expr, length: int) -> pl.Expr:
-    """0 equal, 1 one substitution or adjacent transposition apart, 2 further (fixed-length digit strings)."""
-    differs = [digit(left, k) != digit(right, k) for k in range(length)]
-    count_differing = pl.sum_horizontal(differs)
-    swapped = pl.any_horizontal(
-        differs[k]
-        & differs[k + 1]
-        & (digit(left, k) == digit(right, k + 1))
-        & (digit(left, k + 1) == digit(right, k))
-        for k in range(length - 1)
-    )
-    return (
-        pl.when(count_differing <= 1)
-        .then(count_differing)
-        .when((count_differing == 2) & swapped)
-        .then(1)
-        .otherwise(2)
-        .cast(pl.Int8)
-    )
+def one_edit_variants(numbers: pl.Series, length: int) -> pl.Series:
+    """Per number (null stays null): itself and every `length`-digit number one substitution or one adjacent
+    transposition away. Vectorised in numpy, rows x variants; no loop over rows."""
+    present = numbers.is_not_null()
+    every_row = pl.DataFrame({"row": pl.int_range(numbers.len(), eager=True, dtype=pl.UInt32)})
+    if not present.any():
+        return pl.repeat(None, numbers.len(), dtype=pl.List(pl.Int64), eager=True).alias("variants")
+    values = numbers.filter(present).to_numpy().astype(np.int64)[:, None]
+    powers = 10 ** np.arange(length, dtype=np.int64)
+    digits = (values // powers) % 10  # rows x positions
+    replacements = np.arange(10)[None, None, :]
+    substituted = values[:, :, None] + (replacements - digits[:, :, None]) * powers[None, :, None]
+    substituted = np.where(replacements == digits[:, :, None], -1, substituted)  # the number itself, once below
+    low, high = digits[:, :-1], digits[:, 1:]
+    transposed = np.where(low == high, -1, values + (high - low) * powers[:-1] + (low - high) * powers[1:])
+    variants = np.concatenate([values, substituted.reshape(len(values), -1), transposed], axis=1)
+    found = pl.DataFrame(
+        {"row": present.arg_true(), "variants": pl.Series(variants).cast(pl.List(pl.Int64))}
+    ).with_columns(pl.col("variants").list.eval(pl.element().filter(pl.element() >= 0)))
+    return every_row.join(found, on="row", how="left", maintain_order="left")["variants"]

@@ -268,8 +268,13 @@ def _fit(model: MatchModel, inputs: LinkInputs, database: LinkageDatabase) -> No
     labelled = inputs.shots.filter(pl.col("id_owner_index").is_not_null()).select(
         "shot_index", pl.col("id_owner_index").alias("citizen_index")
     )
-    with LinkageDatabase(registry_as_shots(inputs.registry), inputs.registry, inputs.vocabulary) as households:
-        estimation.fit(model, database, households, labelled, inputs.shots.height, inputs.registry)
+
+    def household_database(pairs: pl.DataFrame) -> LinkageDatabase:
+        """Registry citizens of the household pairs, shaped as shots, to compare with their housemates."""
+        members = inputs.registry.filter(pl.col("citizen_index").is_in(pairs["shot_index"].implode()))
+        return LinkageDatabase(registry_as_shots(members), inputs.registry, inputs.vocabulary)
+
+    estimation.fit(model, database, household_database, labelled, inputs.shots.height, inputs.registry)
     _fit_sibling_level(model, inputs.shots, inputs.registry.height)
 
 

@@ -29,6 +29,7 @@ EXCEL_EPOCH = dt.date(1899, 12, 30)
 MAX_AGE_YEARS = 120
 VACCINATION_LATEST_YEAR = 2099  # a two-digit vaccination year is 20yy: the campaign started in 2021
 MONTH_FIRST, DAY_FIRST = "month_first", "day_first"
+FILE_ORDER_MAJORITY = 4  # proofs of one order must outnumber the other's this many times
 CENTURIES = (1900, 2000)
 
 
@@ -141,14 +142,17 @@ def date_readings(frame: pl.LazyFrame, column: str, prefix: str) -> pl.LazyFrame
 
 
 def file_date_order(prefixes: tuple[str, ...], file_key: pl.Expr) -> pl.Expr:
-    """'month_first' or 'day_first' when a file's date values prove one order and none the other;
-    null when the file proves neither (or both: a mixed file)."""
+    """'month_first' or 'day_first' when a file's date values prove one order by a clear majority;
+    null when the file proves neither, or both about equally (a mixed file).
+
+    A majority, not unanimity: in a month-first file a row typed with day and month exchanged is a
+    lone day-first proof, and must not flip the whole file back to day-first."""
     day_first = pl.sum_horizontal(f"{p}_proves_day_first" for p in prefixes).sum().over(file_key)
     month_first = pl.sum_horizontal(f"{p}_proves_month_first" for p in prefixes).sum().over(file_key)
     return (
-        pl.when((month_first > 0) & (day_first == 0))
+        pl.when(month_first > FILE_ORDER_MAJORITY * day_first)
         .then(pl.lit(MONTH_FIRST))
-        .when((day_first > 0) & (month_first == 0))
+        .when(day_first > FILE_ORDER_MAJORITY * month_first)
         .then(pl.lit(DAY_FIRST))
     )
 

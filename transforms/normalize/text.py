@@ -13,7 +13,7 @@ LOOK_ALIKES: dict[str, str] = {"\u00d0": "Đ", "\u00f0": "đ", "\u0189": "Đ", "
 ODD_SPACES = r"[\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff\t\r\n]"
 # Lowercase; combining marks are allowed anywhere, so NFD spellings match too.
 BLANK_PLACEHOLDERS = (
-    r"^(?:|-+|\.+|_+|\?+|x|n/?a|none|null|nan|0+|k|kco|k/c|"
+    r"^(?:|-+|\.+|_+|\?+|x|n/?a|none|null|nan|0+|k|kco|k/c|kcc|"
     r"kh[oô]\p{M}*ng|kh[oô]\p{M}*ng\s+c[oó]\p{M}*|ch[uư]\p{M}*a\s+c[oó]\p{M}*|ch[uư]\p{M}*a\s+c[aấ]\p{M}*p|"
     r"kh[oô]\p{M}*ng\s+r[oõ]\p{M}*)$"
 )

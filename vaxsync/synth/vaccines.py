@@ -182,7 +182,9 @@ VACCINES: tuple[VaccineSpec, ...] = (
 VACCINE_CODES = tuple(spec.code for spec in VACCINES)
 
 # Free text that names no catalogued product: such rows are invalid (vaccine_unknown).
-UNKNOWN_VACCINE_TEXTS = ("Vaccine", "Vắc xin Covid", "không rõ", "Khác", "VX", "Nanocovax", "?", "Covid-19")
+UNKNOWN_VACCINE_TEXTS = (
+    "Vaccine", "Vắc xin Covid", "không rõ", "Khác", "VX", "Nanocovax", "?", "Covid-19", "Janssen", "Covaxin",
+)  # fmt: skip
 
 # The dose column. Booster wording counts boosters, not doses: "Nhắc lại 1" is dose 3 of a two-dose
 # primary series. "{n}" is the dose number, "{b}" the booster number.
@@ -271,10 +273,12 @@ DOSE_ONE_SHARES: dict[str, dict[str, tuple[float, float]]] = {
         "VERO_CELL": (0.27, 0.22),
         "PFIZER": (0.13, 0.38),
         "MODERNA": (0.08, 0.14),
-        "JANSSEN": (0.01, 0.01),
+        # Janssen and Covaxin were approved but not supplied to the campaign (catalogue: is_supplied=false);
+        # their names appear only as unknown-vaccine text, as in the shared samples.
+        "JANSSEN": (0.0, 0.0),
         "HAYAT_VAX": (0.01, 0.02),
-        "ABDALA": (0.02, 0.05),
-        "COVAXIN": (0.0, 0.01),
+        "ABDALA": (0.03, 0.06),
+        "COVAXIN": (0.0, 0.0),
     },
     "teen": {"PFIZER": (0.95, 0.95), "MODERNA": (0.05, 0.05)},
     "child": {"PFIZER": (0.75, 0.75), "MODERNA": (0.25, 0.25)},
