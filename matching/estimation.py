@@ -63,16 +63,19 @@ def level_counts(levels: pl.DataFrame, comparison: Comparison) -> np.ndarray:
 
 
 def anchor_filter(model: MatchModel, excluded: str) -> pl.Expr:
-    """Pairs whose identity fields other than `excluded` all agree: near-certain matches."""
+    """Pairs whose identity fields other than `excluded` all agree (or are not recorded on either side,
+    like sex in a source without it), with at least two of them agreeing: near-certain matches."""
     names = {c.name for c in model.comparisons}
-    condition = pl.lit(True)
+    condition, count_agreeing = pl.lit(True), pl.lit(0)
     for name, labels in ANCHOR_LEVELS.items():
         if name == excluded or name not in names:
             continue
         comparison = model.comparison(name)
         indexes = [comparison.labels.index(label) for label in labels if label in comparison.labels]
-        condition &= pl.col(f"level_{name}").is_in(indexes)
-    return condition
+        agrees = pl.col(f"level_{name}").is_in(indexes)
+        condition &= agrees | (pl.col(f"level_{name}") == NO_LEVEL)
+        count_agreeing += agrees.cast(pl.Int32)
+    return condition & (count_agreeing >= 2)
 
 
 def _dirichlet(counts: np.ndarray, prior: np.ndarray, pseudo_count: float) -> np.ndarray:

@@ -78,6 +78,8 @@ NORMALIZED_EXTRA_SCHEMA: dict[str, pl.DataType] = {
     "province_code": pl.String(),  # residence, pre-2025 GSO code, best effort
     "district_code": pl.String(),
     "ward_code": pl.String(),
+    "admin_era": pl.String(),  # the era of the three codes above: "2021" (63 provinces), null when unknown
+    "province_code_2025": pl.String(),  # the residence province in the 34-province units of 2025
     "facility_province_code": pl.String(),  # from the landing path / facility code
     "vaccine_code": pl.String(),  # canonical catalogue code, null when unknown
     "dose_number_reported": pl.Int8(),  # the facility's dose number, null when unreadable

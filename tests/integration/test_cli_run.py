@@ -167,7 +167,9 @@ def test_a_new_version_of_a_file_is_kept_beside_the_old_and_never_counted_twice(
     shutil.copytree(synth_dir / "landing", landing)
     before = published(warehouse)
     loaded = before["ingest_ledger"].filter(
-        (pl.col("status") == "loaded") & pl.col("source_file").str.ends_with(".csv") & (pl.col("rows_posted") > 0)
+        (pl.col("status") == "loaded")
+        & pl.col("source_file").str.ends_with(".csv")
+        & (pl.col("rows_posted") > 0)
     )
     source_file = loaded["source_file"][0]
     path = landing / source_file

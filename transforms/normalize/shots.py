@@ -15,7 +15,7 @@ import polars as pl
 from transforms.normalize import dates, ids, names, phones, vaccines
 from transforms.normalize.addresses import facility_province_code, resolve_admin_codes
 from transforms.normalize.dose import dose_number
-from transforms.normalize.reference import NormalizeReference, load_reference
+from transforms.normalize.reference import NormalizeReference, load_reference, province_2025_code
 from transforms.normalize.rejects import is_blank, reject_reason_and_detail
 from transforms.normalize.sex import sex_code
 from transforms.normalize.text import blank_to_null
@@ -73,6 +73,9 @@ def reject_columns(*, as_of: dt.date, campaign_start: dt.date) -> list[pl.Expr]:
     )
 
 
+ADMIN_ERA = "2021"  # 2021-22 records use the 63-province units (vietnam-provinces 0.4.3 data)
+
+
 def normalize_shots(
     staged: pl.LazyFrame,
     *,
@@ -125,7 +128,10 @@ def normalize_shots(
     )
     lot = blank_to_null(pl.col("lot")).str.to_uppercase().str.replace_all(r"\s+", "")
     frame = frame.with_columns(
-        lot.alias("lot_number"), *reject_columns(as_of=as_of, campaign_start=campaign_start)
+        lot.alias("lot_number"),
+        pl.when(pl.col("province_code").is_not_null()).then(pl.lit(ADMIN_ERA)).alias("admin_era"),
+        province_2025_code(pl.col("province_code"), reference).alias("province_code_2025"),
+        *reject_columns(as_of=as_of, campaign_start=campaign_start),
     )
     return frame.select(
         *[pl.col(name).cast(dtype) for name, dtype in STAGED_ROW_SCHEMA.items()],

@@ -54,6 +54,8 @@ def test_a_clean_row_is_fully_normalized(reference: NormalizeReference) -> None:
         "province_code": "79",
         "district_code": "760",
         "ward_code": "26740",
+        "admin_era": "2021",
+        "province_code_2025": "79",
         "facility_province_code": "79",
         "vaccine_code": "PFIZER",
         "dose_number_reported": 1,
