@@ -76,7 +76,9 @@ def blocking_steps(rules: list[BlockingRule], list_columns: set[str]) -> list[St
     registry_keys = " UNION ALL ".join(_registry_keys_sql(i, rule) for i, rule in enumerate(rules))
     rule_rows = ", ".join(f"({i}, {rule.max_block_size}, '{rule.name}')" for i, rule in enumerate(rules))
     return [
-        Step("blocking_rules", f"SELECT * FROM (VALUES {rule_rows}) AS t(rule_id, max_block_size, rule_name)"),
+        Step(
+            "blocking_rules", f"SELECT * FROM (VALUES {rule_rows}) AS t(rule_id, max_block_size, rule_name)"
+        ),
         Step("shot_keys", shot_keys),
         Step("registry_keys", registry_keys),
         Step(
@@ -134,10 +136,16 @@ def run_blocking(
     """
     list_columns = {name for name, dtype in shots.schema.items() if isinstance(dtype, pl.List)}
     key_columns = {"shot_index", *(c for rule in rules for c in (*rule.keys, *rule.refine_on))}
-    registry_columns = {"citizen_index", *(c for rule in rules for c in (*rule.registry_side_keys, *rule.refine_on))}
+    registry_columns = {
+        "citizen_index",
+        *(c for rule in rules for c in (*rule.registry_side_keys, *rule.refine_on)),
+    }
     with duckdb.connect(config={"threads": threads, "memory_limit": memory_limit}) as con:
         con.execute("SET preserve_insertion_order = false")
-        for name, frame in (("shots", shots.select(sorted(key_columns))), ("registry", registry.select(sorted(registry_columns)))):
+        for name, frame in (
+            ("shots", shots.select(sorted(key_columns))),
+            ("registry", registry.select(sorted(registry_columns))),
+        ):
             con.register("incoming_frame", frame.to_arrow())
             con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM incoming_frame")
             con.unregister("incoming_frame")
@@ -150,7 +158,7 @@ def run_blocking(
                 log.info("blocking step %s: %s rows\n%s", step.name, count[0] if count else 0, step.sql)
         pairs = con.sql("SELECT * FROM candidate_pairs").pl()
         report = _blocking_report(con, true_pairs)
-    return BlockingOutput(pairs=pairs.cast(PAIR_SCHEMA), report=report)  # type: ignore[arg-type]
+    return BlockingOutput(pairs=pairs.cast(PAIR_SCHEMA), report=report)
 
 
 def _blocking_report(con: duckdb.DuckDBPyConnection, true_pairs: pl.DataFrame | None) -> pl.DataFrame:
@@ -161,8 +169,9 @@ def _blocking_report(con: duckdb.DuckDBPyConnection, true_pairs: pl.DataFrame | 
         con.execute("CREATE TEMP TABLE true_pairs (shot_index UINTEGER, citizen_index UINTEGER)")
     recall = "CASE WHEN (SELECT count(*) FROM true_pairs) > 0 THEN count(t.shot_index)::DOUBLE / (SELECT count(*) FROM true_pairs) END"
     true_join = "LEFT JOIN true_pairs t ON t.shot_index = p.shot_index AND t.citizen_index = p.citizen_index"
-    return con.sql(
-        f"""
+    return (
+        con.sql(
+            f"""
         WITH split AS (
             SELECT rule_id, count(*) AS count_blocks_split FROM block_sizes JOIN blocking_rules USING (rule_id)
             WHERE block_size > max_block_size GROUP BY rule_id
@@ -187,4 +196,7 @@ def _blocking_report(con: duckdb.DuckDBPyConnection, true_pairs: pl.DataFrame | 
         FROM union_all_rules
         ORDER BY rule_id NULLS LAST
         """
-    ).pl().drop("rule_id")
+        )
+        .pl()
+        .drop("rule_id")
+    )

@@ -65,8 +65,10 @@ def _birth_date_levels() -> dict[str, LevelSql]:
     return {
         "exact": lambda s: "birth_date = registry_birth_date",
         "alternative_reading": lambda s: "birth_date_alt = registry_birth_date",
-        "day_month_swapped": lambda s: f"{same_year} AND month(birth_date) = day(registry_birth_date) "
-        "AND day(birth_date) = month(registry_birth_date)",
+        "day_month_swapped": lambda s: (
+            f"{same_year} AND month(birth_date) = day(registry_birth_date) "
+            "AND day(birth_date) = month(registry_birth_date)"
+        ),
         "year_month": lambda s: f"{same_year} AND {same_month}",
         "year_off_by_one": lambda s: f"{same_month} AND {same_day} AND {year_off}",
         "year_only": lambda s: f"{year_only} AND {same_year}",
@@ -113,14 +115,21 @@ def _residence_levels() -> dict[str, LevelSql]:
 
 
 def _id_levels() -> dict[str, LevelSql]:
-    citizen_kind, legacy_kind = f"id_kind IN {_in(CITIZEN_KIND_CODES)}", f"id_kind IN {_in(LEGACY_KIND_CODES)}"
+    citizen_kind, legacy_kind = (
+        f"id_kind IN {_in(CITIZEN_KIND_CODES)}",
+        f"id_kind IN {_in(LEGACY_KIND_CODES)}",
+    )
     return {
-        "exact": lambda s: f"({citizen_kind} AND id_number = registry_citizen_number) "
-        f"OR ({legacy_kind} AND id_number = registry_legacy_number)",
+        "exact": lambda s: (
+            f"({citizen_kind} AND id_number = registry_citizen_number) "
+            f"OR ({legacy_kind} AND id_number = registry_legacy_number)"
+        ),
         "one_edit": lambda s: "id_within_one_edit",
         "batch_sibling": lambda s: "sibling_citizen_index = citizen_index",
-        "household": lambda s: "id_owner_index <> citizen_index AND (id_owner_phone = registry_phone "
-        "OR (id_owner_ward = registry_ward AND id_owner_family = registry_family))",
+        "household": lambda s: (
+            "id_owner_index <> citizen_index AND (id_owner_phone = registry_phone "
+            "OR (id_owner_ward = registry_ward AND id_owner_family = registry_family))"
+        ),
         "cccd_consistent": lambda s: "cccd_sex = registry_sex AND cccd_birth_year = registry_birth_year",
         "cccd_contradicts": lambda s: "cccd_sex <> registry_sex OR cccd_birth_year <> registry_birth_year",
         "passport": lambda s: f"id_kind = {PASSPORT_KIND_CODE}",

@@ -22,7 +22,12 @@ IMPOSSIBLE_BIRTH = "shot_before_birth"
 IMPOSSIBLE_TOO_YOUNG = "too_young_for_vaccination"
 IMPOSSIBLE_CHILD_ADULT = "child_adult_mismatch"
 # Codes carried through SQL (small integers), in the order the checks are made.
-IMPOSSIBLE_REASONS = {1: IMPOSSIBLE_DEATH, 2: IMPOSSIBLE_BIRTH, 3: IMPOSSIBLE_TOO_YOUNG, 4: IMPOSSIBLE_CHILD_ADULT}
+IMPOSSIBLE_REASONS = {
+    1: IMPOSSIBLE_DEATH,
+    2: IMPOSSIBLE_BIRTH,
+    3: IMPOSSIBLE_TOO_YOUNG,
+    4: IMPOSSIBLE_CHILD_ADULT,
+}
 REVIEW_CANDIDATES = 3
 
 
@@ -44,7 +49,9 @@ def impossible_link_sql(rules: AgeRules) -> str:
 
 
 def impossible_reason(code: pl.Expr) -> pl.Expr:
-    return code.replace_strict(IMPOSSIBLE_REASONS, default=None, return_dtype=pl.String).alias("impossible_reason")
+    return code.replace_strict(IMPOSSIBLE_REASONS, default=None, return_dtype=pl.String).alias(
+        "impossible_reason"
+    )
 
 
 def auto_post_threshold(top: pl.DataFrame, thresholds: Thresholds, count_posted_by_id: int) -> float:

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 from rapidfuzz import distance, process
 
-from matching.comparisons import ALIGNED_NAME_SQL, NAME_SIMILARITY_PARTS, NO_LEVEL, level_sql
+from matching.comparisons import ALIGNED_NAME_SQL, NAME_SIMILARITY_PARTS, level_sql
 from matching.decision import impossible_link_sql
 from matching.features import COMMON_COLUMNS, REGISTRY_ONLY_COLUMNS, SHOT_ONLY_COLUMNS, Vocabulary
 from matching.model import Comparison, MatchModel
@@ -84,7 +84,9 @@ class LinkageDatabase:
     def __enter__(self) -> LinkageDatabase:
         return self
 
-    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+    def __exit__(
+        self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]
+    ) -> None:
         self.con.close()
 
     def close(self) -> None:
@@ -124,7 +126,9 @@ class LinkageDatabase:
             f"LEFT JOIN name_similarity {alias} ON {alias}.left_code = p.{left} AND {alias}.right_code = p.{right}"
             for alias, (left, right, _) in zip("gfm", NAME_SIMILARITY_PARTS, strict=True)
         )
-        levels = ", ".join(level_sql(c.name, c.labels, c.settings) + f" AS level_{c.name}" for c in model.comparisons)
+        levels = ", ".join(
+            level_sql(c.name, c.labels, c.settings) + f" AS level_{c.name}" for c in model.comparisons
+        )
         tf = ", ".join(f"registry_{column}" for column in self.registry_columns if column.startswith("tf_"))
         return [
             *self._record_steps(pairs_table),
@@ -268,7 +272,9 @@ def _shot_masses_sql() -> str:
 
 def weight_sql(comparison: Comparison) -> str:
     """The comparison's weight log2(m/u) by level, u replaced by the candidate value's frequency where asked."""
-    cases = " ".join(f"WHEN {index} THEN {_double(level.weight)}" for index, level in enumerate(comparison.levels))
+    cases = " ".join(
+        f"WHEN {index} THEN {_double(level.weight)}" for index, level in enumerate(comparison.levels)
+    )
     sql = f"CASE level_{comparison.name} {cases} ELSE 0.0::DOUBLE END"
     for label, column in comparison.term_frequency.items():
         index = comparison.labels.index(label)
@@ -301,7 +307,9 @@ def _osa_distances(left: pl.Series, right: pl.Series) -> np.ndarray:
     """Optimal-string-alignment distance of each pair (rapidfuzz over the arrays, one call)."""
     if left.len() == 0:
         return np.zeros(0, dtype=np.int32)
-    return process.cpdist(left.to_list(), right.to_list(), scorer=distance.OSA.distance, workers=-1, dtype=np.int32)
+    return process.cpdist(
+        left.to_list(), right.to_list(), scorer=distance.OSA.distance, workers=-1, dtype=np.int32
+    )
 
 
 def name_similarities(code_pairs: pl.DataFrame, vocabulary: Vocabulary) -> pl.DataFrame:
@@ -311,7 +319,9 @@ def name_similarities(code_pairs: pl.DataFrame, vocabulary: Vocabulary) -> pl.Da
         left_word=vocabulary.decode(pl.col("left_code")), right_word=vocabulary.decode(pl.col("right_code"))
     )
     left, right = pl.col("left_word"), pl.col("right_word")
-    shares_word = (left != "") & (left.str.split(" ").list.set_intersection(right.str.split(" ")).list.len() > 0)
+    shares_word = (left != "") & (
+        left.str.split(" ").list.set_intersection(right.str.split(" ")).list.len() > 0
+    )
     return words.select(
         pl.col("left_code").cast(pl.UInt32),
         pl.col("right_code").cast(pl.UInt32),

@@ -92,7 +92,9 @@ def estimate_m(model: MatchModel, labelled: pl.DataFrame) -> dict[str, int]:
         counts = level_counts(labelled.filter(anchor_filter(model, comparison.name)), comparison)
         used[comparison.name] = int(counts.sum())
         prior = np.array([level.m for level in comparison.levels])
-        for level, m in zip(comparison.levels, _dirichlet(counts, prior, model.prior.m_prior_pseudo_count), strict=True):
+        for level, m in zip(
+            comparison.levels, _dirichlet(counts, prior, model.prior.m_prior_pseudo_count), strict=True
+        ):
             level.m = float(m)
     return used
 
@@ -130,7 +132,9 @@ def household_pairs(registry: pl.DataFrame) -> pl.DataFrame:
         with_phone.join(with_phone, on="phone", suffix="_other")
         .filter(pl.col("citizen_index") < pl.col("citizen_index_other"))
         .head(HOUSEHOLD_PAIR_LIMIT)
-        .select(pl.col("citizen_index").alias("shot_index"), pl.col("citizen_index_other").alias("citizen_index"))
+        .select(
+            pl.col("citizen_index").alias("shot_index"), pl.col("citizen_index_other").alias("citizen_index")
+        )
     )
 
 

@@ -43,25 +43,31 @@ def linkage_metrics(outcome: pl.DataFrame, truth: pl.DataFrame) -> LinkageEvalua
     posting of a person absent from the registry. Recall is over rows whose person is in the registry and
     that should post (truth.expected post or duplicate, when truth has that column).
     """
-    joined = outcome.join(
-        truth.select("source_file", "source_row", "true_citizen_id", "corruptions", "expected"),
-        on=["source_file", "source_row"],
-        how="left",
-    ).with_columns(
-        is_posted=pl.col("citizen_id").is_not_null(),
-        # A registry citizen's row that should be posted (not, e.g., a shot dated after their death).
-        is_in_registry=pl.col("true_citizen_id").is_not_null()
-        & pl.col("expected").is_in(POSTABLE_EXPECTED).fill_null(True),
-    ).with_columns(
-        is_correct=pl.col("is_posted") & (pl.col("citizen_id") == pl.col("true_citizen_id")).fill_null(False),
-    ).with_columns(is_wrong=pl.col("is_posted") & ~pl.col("is_correct"))
+    joined = (
+        outcome.join(
+            truth.select("source_file", "source_row", "true_citizen_id", "corruptions", "expected"),
+            on=["source_file", "source_row"],
+            how="left",
+        )
+        .with_columns(
+            is_posted=pl.col("citizen_id").is_not_null(),
+            # A registry citizen's row that should be posted (not, e.g., a shot dated after their death).
+            is_in_registry=pl.col("true_citizen_id").is_not_null()
+            & pl.col("expected").is_in(POSTABLE_EXPECTED).fill_null(True),
+        )
+        .with_columns(
+            is_correct=pl.col("is_posted")
+            & (pl.col("citizen_id") == pl.col("true_citizen_id")).fill_null(False),
+        )
+        .with_columns(is_wrong=pl.col("is_posted") & ~pl.col("is_correct"))
+    )
     count_posted = int(joined["is_posted"].sum())
     count_correct = int(joined["is_correct"].sum())
     count_wrong = int(joined["is_wrong"].sum())
     count_in_registry = int(joined["is_in_registry"].sum())
     precision = count_correct / count_posted if count_posted else 1.0
     recall = count_correct / count_in_registry if count_in_registry else 1.0
-    summary = {
+    summary: dict[str, Any] = {
         "count_rows": joined.height,
         "count_in_registry": count_in_registry,
         "count_absent_from_registry": joined.height - count_in_registry,
@@ -139,7 +145,11 @@ def prepare_generated(data_dir: Path) -> PreparedInputs:
 
 
 def run_matching(
-    normalized: pl.LazyFrame, registry: pl.LazyFrame, *, truth: pl.DataFrame | None = None, **link_options: Any
+    normalized: pl.LazyFrame,
+    registry: pl.LazyFrame,
+    *,
+    truth: pl.DataFrame | None = None,
+    **link_options: Any,
 ) -> tuple[pl.DataFrame, Any, dict[str, float]]:
     """The matching stage as the pipeline runs it: the ID pass, then the probabilistic pass.
 
@@ -159,11 +169,17 @@ def run_matching(
     started = time.perf_counter()
     linked = link_probabilistically(normalized, registry, deterministic, truth=keyed_truth, **link_options)
     probabilistic_seconds = time.perf_counter() - started
-    replaced = deterministic.join(linked.matches.select("file_hash", "source_row"), on=["file_hash", "source_row"], how="anti")
+    replaced = deterministic.join(
+        linked.matches.select("file_hash", "source_row"), on=["file_hash", "source_row"], how="anti"
+    )
     matches = pl.concat([replaced, linked.matches])
     keys = normalized.select("file_hash", "source_row", "source_file").collect()
     outcome = matches.join(keys, on=["file_hash", "source_row"], how="left")
-    return outcome, linked, {"id_pass_seconds": round(id_seconds, 2), "probabilistic_seconds": round(probabilistic_seconds, 2)}
+    return (
+        outcome,
+        linked,
+        {"id_pass_seconds": round(id_seconds, 2), "probabilistic_seconds": round(probabilistic_seconds, 2)},
+    )
 
 
 def evaluate_generated(data_dir: Path, **link_options: Any) -> LinkageEvaluation:
@@ -179,3 +195,31 @@ def evaluate_generated(data_dir: Path, **link_options: Any) -> LinkageEvaluation
     evaluation.timings = {**timings, **{f"link_{k}": v for k, v in linked.timings.items()}}
     evaluation.summary["count_review"] = int((outcome["match_reason"] == "review_required").sum())
     return evaluation
+
+
+def format_evaluation(evaluation: LinkageEvaluation, *, corruption_rows: int = 20) -> str:
+    """A plain-text report of an evaluation, for a CLI (`vaxsync evaluate`) to print."""
+    s = evaluation.summary
+    lines = [
+        f"rows {s['count_rows']:,} (in registry {s['count_in_registry']:,}, absent {s['count_absent_from_registry']:,})",
+        f"posted {s['count_posted']:,}: correct {s['count_correct']:,}, wrong {s['count_wrong']:,} "
+        f"({s['wrong_per_10k_posted']:.2f} per 10,000 posted; {s['count_wrong_absent_person']} of absent people)",
+        f"precision {s['precision']:.6f}  recall {s['recall']:.4%}  F1 {s['f1']:.6f}",
+        f"unposted by reason: {s.get('unposted_by_reason', {})}",
+        f"timings (s) and peak memory (GiB): {evaluation.timings}",
+        "",
+        "recall per corruption type (lowest first): corruption, rows, wrong, recall",
+    ]
+    for row in evaluation.by_corruption.head(corruption_rows).iter_rows(named=True):
+        lines.append(
+            f"  {row['corruption']:<28}{row['count_rows']:>8}{row['count_wrong']:>6}{row['recall']:>9.2%}"
+        )
+    if evaluation.blocking_report is not None:
+        lines += ["", "blocking: rule, pairs, shots with candidates, blocks split, recall"]
+        for row in evaluation.blocking_report.iter_rows(named=True):
+            recall = "" if row["recall"] is None else f"{row['recall']:.4%}"
+            lines.append(
+                f"  {row['blocking_rule']:<28}{row['count_pairs']:>10}{row['count_shots_with_candidates']:>9}"
+                f"{int(row['count_blocks_split']):>7}{recall:>10}"
+            )
+    return "\n".join(lines)

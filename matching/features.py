@@ -6,8 +6,8 @@ Jaro-Winkler), phones and IDs are parsed to integers, admin codes too. String wo
 record, on short tokens, never per pair.
 
 Name parts per record: folded family / middle / given codes (from the normalizer's keys), the family and
-given tokens *with their diacritics* (null when the name was typed without any), and on the shot side the
-given-name-first reading (family = 2nd word, given = 1st word) for rows typed in that order.
+given words *with their diacritics* (null when the word carries none), and on the shot side the
+given-name-first reading of the raw name (family = 2nd word, given = 1st word) for rows typed that way.
 """
 
 from __future__ import annotations
@@ -99,7 +99,9 @@ def _sex_code(sex: pl.Expr) -> pl.Expr:
 # --- name text (strings, once per record) ------------------------------------------------------------------
 
 
-def name_text(full_name: pl.Expr, family_key: pl.Expr, middle_key: pl.Expr, given_key: pl.Expr) -> list[pl.Expr]:
+def name_text(
+    full_name: pl.Expr, family_key: pl.Expr, middle_key: pl.Expr, given_key: pl.Expr
+) -> list[pl.Expr]:
     """Folded parts plus the lowercase first/last words of the full name when they carry diacritics.
 
     A word without any mark ("Anh", or "Nguyen" typed plain) tells nothing about diacritics, so it is
@@ -157,7 +159,12 @@ def given_first_reading(raw_name: pl.Expr) -> list[pl.Expr]:
 def registry_name_text(registry: pl.LazyFrame) -> pl.DataFrame:
     return verify_marked_tokens(
         registry.select(
-            *name_text(pl.col("full_name"), pl.col("family_name_key"), pl.col("middle_name_key"), pl.col("given_name_key")),
+            *name_text(
+                pl.col("full_name"),
+                pl.col("family_name_key"),
+                pl.col("middle_name_key"),
+                pl.col("given_name_key"),
+            ),
             name_hash=pl.col("name_key").hash(),
         ).collect()
     )
@@ -252,8 +259,12 @@ def shot_blocking_keys(records: pl.DataFrame) -> pl.DataFrame:
         .list.drop_nulls()
         .list.unique(),
     )
-    citizen_ids = keyed.select(pl.when(pl.col("id_kind").is_in(CITIZEN_KIND_CODES)).then("id_number")).to_series()
-    legacy_ids = keyed.select(pl.when(pl.col("id_kind").is_in(LEGACY_KIND_CODES)).then("id_number")).to_series()
+    citizen_ids = keyed.select(
+        pl.when(pl.col("id_kind").is_in(CITIZEN_KIND_CODES)).then("id_number")
+    ).to_series()
+    legacy_ids = keyed.select(
+        pl.when(pl.col("id_kind").is_in(LEGACY_KIND_CODES)).then("id_number")
+    ).to_series()
     return keyed.with_columns(
         cccd_variants=one_edit_variants(citizen_ids, 12), legacy_variants=one_edit_variants(legacy_ids, 9)
     )
@@ -271,7 +282,9 @@ def one_edit_variants(numbers: pl.Series, length: int) -> pl.Series:
     digits = (values // powers) % 10  # rows x positions
     replacements = np.arange(10)[None, None, :]
     substituted = values[:, :, None] + (replacements - digits[:, :, None]) * powers[None, :, None]
-    substituted = np.where(replacements == digits[:, :, None], -1, substituted)  # the number itself, once below
+    substituted = np.where(
+        replacements == digits[:, :, None], -1, substituted
+    )  # the number itself, once below
     low, high = digits[:, :-1], digits[:, 1:]
     transposed = np.where(low == high, -1, values + (high - low) * powers[:-1] + (low - high) * powers[1:])
     variants = np.concatenate([values, substituted.reshape(len(values), -1), transposed], axis=1)

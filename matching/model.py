@@ -176,11 +176,16 @@ class MatchModel:
                 if not (0 < level.m <= 1 and 0 < level.u <= 1):
                     raise ValueError(f"{comparison.name}.{level.label}: m and u must be in (0, 1]")
                 if comparison.role == "person" and level.u_household is None:
-                    raise ValueError(f"{comparison.name}.{level.label}: a person comparison needs u_household")
+                    raise ValueError(
+                        f"{comparison.name}.{level.label}: a person comparison needs u_household"
+                    )
         thresholds = self.thresholds
         if not (
-            0 < thresholds.review_probability < thresholds.min_auto_post_probability
-            <= thresholds.auto_post_probability < 1
+            0
+            < thresholds.review_probability
+            < thresholds.min_auto_post_probability
+            <= thresholds.auto_post_probability
+            < 1
         ):
             raise ValueError("thresholds must satisfy 0 < review < auto-post floor <= auto-post ceiling < 1")
 

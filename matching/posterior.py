@@ -60,17 +60,23 @@ def log2_denominator(odds: PriorOdds) -> pl.Expr:
 
 def in_registry_probability(masses: pl.DataFrame, odds: PriorOdds) -> pl.Series:
     """Per shot: the probability that its person is one of its candidates."""
-    return masses.select((2.0 ** (odds.log2_match + pl.col("log2_match_mass") - log2_denominator(odds)))).to_series()
+    return masses.select(
+        2.0 ** (odds.log2_match + pl.col("log2_match_mass") - log2_denominator(odds))
+    ).to_series()
 
 
-def estimate_share(masses: pl.DataFrame, count_without_candidates: int, prior: Prior, registry_size: int) -> float:
+def estimate_share(
+    masses: pl.DataFrame, count_without_candidates: int, prior: Prior, registry_size: int
+) -> float:
     """EM on the share of rows whose person is in the registry; rows with no candidate count as outside."""
     share = prior.share_in_registry
     total = masses.height + count_without_candidates
     if total == 0:
         return share
     for _ in range(EM_ITERATIONS):
-        updated = float(in_registry_probability(masses, PriorOdds.of(share, prior, registry_size)).sum()) / total
+        updated = (
+            float(in_registry_probability(masses, PriorOdds.of(share, prior, registry_size)).sum()) / total
+        )
         updated = min(prior.max_share_in_registry, max(prior.min_share_in_registry, updated))
         if abs(updated - share) < EM_TOLERANCE:
             return updated

@@ -22,6 +22,7 @@ from matching import estimation
 from matching.blocking import run_blocking
 from matching.decision import decide, explanation, impossible_reason, level_labels
 from matching.deterministic import MATCH_SCHEMA
+from matching.engine import LinkageDatabase
 from matching.features import (
     CITIZEN_KIND_CODES,
     LEGACY_KIND_CODES,
@@ -35,7 +36,6 @@ from matching.features import (
     shot_records,
 )
 from matching.model import MatchModel, load_model
-from matching.engine import LinkageDatabase
 from matching.pairs import registry_as_shots
 from matching.posterior import PriorOdds, estimate_share, with_probabilities
 
@@ -146,7 +146,11 @@ def encode_inputs(
         [registry_frame, estimation.term_frequencies(registry_frame, model)], how="horizontal"
     )
     shot_frame = shot_records(matchable, encode_names(shot_names, vocabulary))
-    return LinkInputs(shots=_shot_context(shot_frame, registry_frame, deterministic), registry=registry_frame, vocabulary=vocabulary)
+    return LinkInputs(
+        shots=_shot_context(shot_frame, registry_frame, deterministic),
+        registry=registry_frame,
+        vocabulary=vocabulary,
+    )
 
 
 def _shot_context(shots: pl.DataFrame, registry: pl.DataFrame, deterministic: pl.DataFrame) -> pl.DataFrame:
@@ -159,11 +163,12 @@ def _shot_context(shots: pl.DataFrame, registry: pl.DataFrame, deterministic: pl
         pl.col("candidate_citizen_id").alias("id_candidate_citizen_id"),
     )
     confirmed_index = registry.select(
-        pl.col("citizen_id").alias("confirmed_citizen_id"), pl.col("citizen_index").alias("confirmed_citizen_index")
+        pl.col("citizen_id").alias("confirmed_citizen_id"),
+        pl.col("citizen_index").alias("confirmed_citizen_index"),
     )
-    with_outcome = shots.join(outcome, on=["file_hash", "source_row"], how="left", maintain_order="left").join(
-        confirmed_index, on="confirmed_citizen_id", how="left", maintain_order="left"
-    )
+    with_outcome = shots.join(
+        outcome, on=["file_hash", "source_row"], how="left", maintain_order="left"
+    ).join(confirmed_index, on="confirmed_citizen_id", how="left", maintain_order="left")
     return (
         _with_id_owner(with_outcome, registry)
         .with_columns(
@@ -249,13 +254,17 @@ def _attach_siblings(shots: pl.DataFrame, linked: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _true_pairs(truth: pl.DataFrame | None, to_link: pl.DataFrame, registry: pl.DataFrame) -> pl.DataFrame | None:
+def _true_pairs(
+    truth: pl.DataFrame | None, to_link: pl.DataFrame, registry: pl.DataFrame
+) -> pl.DataFrame | None:
     if truth is None:
         return None
     return (
         to_link.select("shot_index", "file_hash", "source_row")
         .join(truth.select("file_hash", "source_row", "true_citizen_id"), on=["file_hash", "source_row"])
-        .join(registry.select("citizen_id", "citizen_index"), left_on="true_citizen_id", right_on="citizen_id")
+        .join(
+            registry.select("citizen_id", "citizen_index"), left_on="true_citizen_id", right_on="citizen_id"
+        )
         .select("shot_index", "citizen_index")
     )
 
@@ -285,12 +294,15 @@ def _fit_sibling_level(model: MatchModel, shots: pl.DataFrame, registry_size: in
     confirmed rows in it. m: how often a confirmed row has a same-key sibling confirmed to its citizen.
     """
     id_comparison = model.comparison("id_number")
-    confirmed = shots.filter(pl.col("confirmed_citizen_index").is_not_null() & pl.col("sibling_key").is_not_null())
+    confirmed = shots.filter(
+        pl.col("confirmed_citizen_index").is_not_null() & pl.col("sibling_key").is_not_null()
+    )
     if "batch_sibling" not in id_comparison.labels or confirmed.height == 0:
         return
     share_confirmed = confirmed["confirmed_citizen_index"].n_unique() / max(registry_size, 1)
     same_key_rows = confirmed.select(pl.len().over("sibling_key", "confirmed_citizen_index"))
-    share_with_sibling = float((same_key_rows.to_series() > 1).mean() or 0.0)
+    share_with_sibling = (same_key_rows.to_series() > 1).cast(pl.Float64).mean() or 0.0
+    assert isinstance(share_with_sibling, float)
     level = id_comparison.level("batch_sibling")
     level.u = max(share_confirmed, 1.0 / max(registry_size, 1))
     if share_with_sibling > 0:
@@ -309,7 +321,9 @@ def _with_id_edit_flag(pairs: pl.DataFrame, model: MatchModel) -> pl.DataFrame:
     return pairs.with_columns(id_within_one_edit=(pl.col("rule_mask") & mask) != 0)
 
 
-def _prior_odds(model: MatchModel, evidence: pl.DataFrame, count_to_link: int, registry_size: int) -> PriorOdds:
+def _prior_odds(
+    model: MatchModel, evidence: pl.DataFrame, count_to_link: int, registry_size: int
+) -> PriorOdds:
     """The prior of each explanation, with the share of rows in the registry estimated on this run."""
     masses = evidence.filter(pl.col("candidate_rank") == 1).select("log2_match_mass", "log2_household_mass")
     share = estimate_share(masses, count_to_link - masses.height, model.prior, registry_size)
@@ -324,8 +338,10 @@ def _prior_odds(model: MatchModel, evidence: pl.DataFrame, count_to_link: int, r
 
 
 def _scored(evidence: pl.DataFrame, odds: PriorOdds) -> pl.DataFrame:
-    return with_probabilities(evidence, odds).with_columns(impossible_reason(pl.col("impossible_code"))).drop(
-        "impossible_code"
+    return (
+        with_probabilities(evidence, odds)
+        .with_columns(impossible_reason(pl.col("impossible_code")))
+        .drop("impossible_code")
     )
 
 
@@ -363,9 +379,15 @@ def _apply_siblings(shots: pl.DataFrame, update: pl.DataFrame) -> pl.DataFrame:
 
 
 def _match_rows(
-    to_link: pl.DataFrame, decisions: pl.DataFrame, top: pl.DataFrame, registry: pl.DataFrame, model: MatchModel
+    to_link: pl.DataFrame,
+    decisions: pl.DataFrame,
+    top: pl.DataFrame,
+    registry: pl.DataFrame,
+    model: MatchModel,
 ) -> pl.DataFrame:
-    best = top.filter(pl.col("candidate_rank") == 1).select("shot_index", explanation(model).alias("explanation"))
+    best = top.filter(pl.col("candidate_rank") == 1).select(
+        "shot_index", explanation(model).alias("explanation")
+    )
     joined = (
         to_link.select("shot_index", "file_hash", "source_row", "id_match_reason", "id_candidate_citizen_id")
         .join(decisions, on="shot_index", how="left")
@@ -398,13 +420,19 @@ def _match_rows(
         match_method=pl.lit(MATCH_METHOD),
         match_score=pl.col("match_probability").cast(pl.Float64),
         candidate_citizen_id=pl.when(~is_posted).then(pl.coalesce("citizen_id", "id_candidate_citizen_id")),
-        match_reason=pl.when(is_posted).then(None).otherwise(pl.col("decision").fill_null("no_confident_match")),
+        match_reason=pl.when(is_posted)
+        .then(None)
+        .otherwise(pl.col("decision").fill_null("no_confident_match")),
         match_detail=detail,
     ).cast(MATCH_SCHEMA)  # type: ignore[arg-type]
 
 
 def _review_rows(
-    to_link: pl.DataFrame, decisions: pl.DataFrame, top: pl.DataFrame, registry: pl.DataFrame, model: MatchModel
+    to_link: pl.DataFrame,
+    decisions: pl.DataFrame,
+    top: pl.DataFrame,
+    registry: pl.DataFrame,
+    model: MatchModel,
 ) -> pl.DataFrame:
     in_review = decisions.filter(pl.col("decision") == "review_required").select("shot_index")
     return (

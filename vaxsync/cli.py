@@ -123,6 +123,21 @@ def synth(
     Console().print(f"defect rates: {out / 'summary.json'}")
 
 
+@app.command()
+def evaluate(
+    data: Annotated[Path, typer.Option(help="A `vaxsync synth` output folder (registry, landing, truth).")],
+) -> None:
+    """Score matching against the ground truth: precision, recall, F1, wrong postings, recall per defect."""
+    from matching.evaluation import evaluate_generated, format_evaluation
+
+    if not (data / "truth.parquet").is_file():
+        console.print(f"[red]error:[/red] no truth.parquet in {data} (make one with `vaxsync synth`)")
+        raise typer.Exit(2)
+    with console.status("ingesting, normalizing and matching"):
+        evaluation = evaluate_generated(data)
+    Console().print(format_evaluation(evaluation))
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("great_expectations").setLevel(logging.WARNING)  # it announces every temp folder

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import importlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -171,19 +169,28 @@ def _empty_normalized() -> pl.DataFrame:
 
 
 def match_batch(settings: Settings) -> StageResult:
-    """Match normalized shots to registry citizens (the deterministic ID pass)."""
+    """Match normalized shots to registry citizens: the deterministic ID pass, then probabilistic linkage
+    of the rows it left unmatched. The fitted model is saved with the run."""
     from matching.deterministic import match_by_id
+    from matching.probabilistic import link_probabilistically
     from vaxsync.registry_cache import prepared_registry
 
     work = RunWorkDir(settings)
     started = time.perf_counter()
     registry = prepared_registry(settings)
     normalized = pl.scan_parquet(work.normalized_file)
-    matches = match_by_id(normalized, registry).collect()
+    deterministic = match_by_id(normalized, registry).collect()
+    linked = link_probabilistically(normalized, registry, deterministic, workdir=work.root)
+    keys = ["file_hash", "source_row"]
+    matches = pl.concat([deterministic.join(linked.matches, on=keys, how="anti"), linked.matches])
     matches.write_parquet(work.matches_file)
+    linked.review_candidates.write_parquet(work.review_candidates_file)
+    linked.blocking_report.write_parquet(work.root / "blocking_report.parquet")
     _record_stage_time(work, "match", started)
     return {
-        "rows_matched": matches.filter(pl.col("citizen_id").is_not_null()).height,
+        "rows_matched_by_id": deterministic.filter(pl.col("citizen_id").is_not_null()).height,
+        "rows_matched_probabilistically": linked.matches.filter(pl.col("citizen_id").is_not_null()).height,
+        "rows_in_review": linked.matches.filter(pl.col("match_reason") == "review_required").height,
         "rows_unmatched": matches.filter(pl.col("citizen_id").is_null()).height,
     }
 
@@ -224,8 +231,6 @@ ProgressCallback = Callable[[str, int, int], None]
 def run_nightly(settings: Settings, on_progress: ProgressCallback | None = None) -> StageResult:
     """Run every stage in order, as the DAG does, in this process."""
     started = time.perf_counter()
-    # Importing Great Expectations takes seconds; do it while files are read, not after.
-    threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True).start()
     new_files = discover_new_exports(settings)
     work = RunWorkDir(settings)
     ingest_started = time.perf_counter()

@@ -190,9 +190,43 @@ def _write_night(connection: duckdb.DuckDBPyConnection, settings: Settings, run:
         {"as_of": settings.as_of, "run_id": run["run_id"]},
     )
     _resequence_doses(connection)
+    _write_review_candidates(connection, settings, run["run_id"])
     _write_ledger(connection, parameters)
     _write_validation_results(connection, settings, run["run_id"], now)
     _write_run_row(connection, run, now)
+
+
+def _write_review_candidates(connection: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> None:
+    """The candidates of rows in review, field by field, and the model that scored them."""
+    work = RunWorkDir(settings)
+    if work.review_candidates_file.exists():
+        candidates = pl.read_parquet(work.review_candidates_file)
+        field_columns = sorted(
+            name.removeprefix("level_") for name in candidates.columns if name.startswith("level_")
+        )
+        comparison = pl.struct(
+            [
+                pl.struct(level=pl.col(f"level_{name}"), weight=pl.col(f"weight_{name}")).alias(name)
+                for name in field_columns
+            ]
+        ).struct.json_encode()
+        connection.register(
+            "night_review_candidates",
+            candidates.select(
+                "file_hash", "source_row", "candidate_rank", "citizen_id", "match_probability", "match_weight",
+                "impossible_reason", comparison.alias("comparison"),
+            ).to_arrow(),
+        )  # fmt: skip
+        connection.execute(
+            "insert into review_candidates select *, $run_id from night_review_candidates", {"run_id": run_id}
+        )
+    model_file = work.root / "matching_model.json"
+    if model_file.exists():
+        model = json.loads(model_file.read_text(encoding="utf-8"))
+        connection.execute(
+            "insert into match_models values (?, ?, ?)",
+            [run_id, str(model.get("version", "")), json.dumps(model, ensure_ascii=False)],
+        )
 
 
 def _resequence_doses(connection: duckdb.DuckDBPyConnection) -> None:

@@ -70,6 +70,23 @@ create table if not exists unposted_backlog (   -- one row per input row not pos
     run_id varchar not null,
     primary key (file_hash, source_row)
 );
+create table if not exists review_candidates (  -- one row per (backlog row in review, candidate rank)
+    file_hash varchar not null,
+    source_row integer not null,
+    candidate_rank integer not null,
+    citizen_id varchar not null,
+    match_probability double not null,
+    match_weight double not null,
+    impossible_reason varchar,
+    comparison varchar not null,                -- JSON: per field, the comparison level and its weight
+    run_id varchar not null,
+    primary key (file_hash, source_row, candidate_rank)
+);
+create table if not exists match_models (       -- one row per run: the fitted, declarative model used
+    run_id varchar primary key,
+    model_version varchar,
+    model_json varchar not null
+);
 create table if not exists validation_results ( -- one row per suite run
     run_id varchar not null,
     suite_name varchar not null,

@@ -52,6 +52,10 @@ class RunWorkDir:
         return self.root / "matches.parquet"
 
     @property
+    def review_candidates_file(self) -> Path:
+        return self.root / "review_candidates.parquet"
+
+    @property
     def published_file(self) -> Path:
         return self.root / "published.json"
 

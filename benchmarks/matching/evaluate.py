@@ -64,12 +64,16 @@ def _ours(normalized_path: str, registry_path: str, truth_path: str) -> dict[str
         "peak_rss_gib": _peak_rss_gib(),
         "by_corruption": evaluation.by_corruption.to_dicts(),
         "by_method": evaluation.by_method.to_dicts(),
-        "blocking": linked.blocking_report.with_columns(pl.col("count_blocks_split").cast(pl.Int64)).to_dicts(),
+        "blocking": linked.blocking_report.with_columns(
+            pl.col("count_blocks_split").cast(pl.Int64)
+        ).to_dicts(),
         "fitted": {k: v for k, v in linked.model_used["fitted"].items() if not isinstance(v, dict)},
     }
 
 
-def _splink(normalized_path: str, registry_path: str, truth_path: str, threshold: float, after_id_pass: bool) -> dict[str, Any]:
+def _splink(
+    normalized_path: str, registry_path: str, truth_path: str, threshold: float, after_id_pass: bool
+) -> dict[str, Any]:
     from splink_runner import run_splink
 
     from matching.deterministic import match_by_id
@@ -81,18 +85,33 @@ def _splink(normalized_path: str, registry_path: str, truth_path: str, threshold
     deterministic = match_by_id(normalized, registry).collect()
     to_link = shots
     if after_id_pass:
-        left = deterministic.filter(pl.col("citizen_id").is_null() & ~pl.col("match_reason").is_in(FINAL_ID_REASONS))
+        left = deterministic.filter(
+            pl.col("citizen_id").is_null() & ~pl.col("match_reason").is_in(FINAL_ID_REASONS)
+        )
         to_link = shots.join(left.select("file_hash", "source_row"), on=["file_hash", "source_row"])
     started = time.perf_counter()
     linked = run_splink(to_link, registry.collect(), threshold)
     seconds = time.perf_counter() - started
-    keys = shots.select("file_hash", "source_row", "source_file", pl.format("{}:{}", "file_hash", "source_row").alias("shot_id"))
+    keys = shots.select(
+        "file_hash",
+        "source_row",
+        "source_file",
+        pl.format("{}:{}", "file_hash", "source_row").alias("shot_id"),
+    )
     by_splink = keys.join(linked, on="shot_id").select(
-        "source_file", "source_row", "citizen_id", pl.lit("splink").alias("match_method"),
+        "source_file",
+        "source_row",
+        "citizen_id",
+        pl.lit("splink").alias("match_method"),
         pl.when(pl.col("citizen_id").is_null()).then(pl.lit("below_threshold")).alias("match_reason"),
     )
     by_id = (
-        deterministic.join(linked.select(pl.col("shot_id")), left_on=pl.format("{}:{}", "file_hash", "source_row"), right_on="shot_id", how="anti")
+        deterministic.join(
+            linked.select(pl.col("shot_id")),
+            left_on=pl.format("{}:{}", "file_hash", "source_row"),
+            right_on="shot_id",
+            how="anti",
+        )
         .join(keys.select("file_hash", "source_row", "source_file"), on=["file_hash", "source_row"])
         .select("source_file", "source_row", "citizen_id", "match_method", "match_reason")
         if after_id_pass
@@ -128,7 +147,9 @@ def _print_details(result: dict[str, Any]) -> None:
     print("\nblocking (pairs, shots reached, blocks split, recall):")
     for row in result.get("blocking", []):
         recall = "" if row["recall"] is None else f"{row['recall']:.4%}"
-        print(f"  {row['blocking_rule']:<28}{row['count_pairs']:>10}{row['count_shots_with_candidates']:>9}{row['count_blocks_split']:>7}{recall:>10}")
+        print(
+            f"  {row['blocking_rule']:<28}{row['count_pairs']:>10}{row['count_shots_with_candidates']:>9}{row['count_blocks_split']:>7}{recall:>10}"
+        )
     print("\nrecall per corruption (rows of registry citizens, lowest first):")
     for row in result["by_corruption"][:25]:
         print(f"  {row['corruption']:<28}{row['count_rows']:>8}{row['count_wrong']:>6}{row['recall']:>9.2%}")
@@ -164,7 +185,7 @@ def _febrl_ours() -> dict[str, Any]:
 
     normalized, registry, truth = febrl4_inputs()
     started = time.perf_counter()
-    outcome, linked, timings = run_matching(normalized, registry, truth=truth)
+    outcome, linked, _ = run_matching(normalized, registry, truth=truth)
     return {
         "engine": "vaxsync",
         "summary": linkage_metrics(outcome, truth).summary,
@@ -181,7 +202,9 @@ def _febrl_splink(threshold: float) -> dict[str, Any]:
 
     normalized, registry, truth = febrl4_inputs()
     with tempfile.TemporaryDirectory() as folder:
-        paths = [str(Path(folder) / name) for name in ("normalized.parquet", "registry.parquet", "truth.parquet")]
+        paths = [
+            str(Path(folder) / name) for name in ("normalized.parquet", "registry.parquet", "truth.parquet")
+        ]
         normalized.collect().write_parquet(paths[0])
         registry.collect().write_parquet(paths[1])
         truth.write_parquet(paths[2])
@@ -204,9 +227,8 @@ def _grown_registry(registry_path: str, extra_path: str, out_path: str) -> None:
 
 def command_growth(args: argparse.Namespace) -> None:
     """The same rows linked against the registry and against it grown with other people (no duplicates)."""
-    from transforms.registry import prepare_registry
-
     from matching.evaluation import prepare_generated
+    from transforms.registry import prepare_registry
 
     inputs = prepare_generated(Path(args.data))
     grown_raw = Path(args.data) / "evaluation_cache" / "registry_grown_raw.parquet"
@@ -223,7 +245,9 @@ def command_growth(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     generate = commands.add_parser("generate")
     generate.add_argument("data")
@@ -241,9 +265,12 @@ def main() -> None:
     growth.add_argument("data")
     growth.add_argument("extra_registry")
     args = parser.parse_args()
-    {"generate": command_generate, "synthetic": command_synthetic, "febrl4": command_febrl4, "growth": command_growth}[
-        args.command
-    ](args)
+    {
+        "generate": command_generate,
+        "synthetic": command_synthetic,
+        "febrl4": command_febrl4,
+        "growth": command_growth,
+    }[args.command](args)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,9 @@ def _common(frame: pl.DataFrame) -> pl.DataFrame:
         given_name_key=given,
         middle_name_key=pl.lit(""),
         name_key=pl.concat_str(family, given, separator=" ", ignore_nulls=True),
-        full_name=pl.concat_str(pl.col("surname"), pl.col("given_name"), separator=" ", ignore_nulls=True).str.to_titlecase(),
+        full_name=pl.concat_str(
+            pl.col("surname"), pl.col("given_name"), separator=" ", ignore_nulls=True
+        ).str.to_titlecase(),
         birth_date=pl.col("date_of_birth").str.strptime(pl.Date, "%Y%m%d", strict=False),
         citizen_number=pl.col("soc_sec_id").str.strip_chars().str.zfill(12),
         person=pl.col("rec_id").str.extract(r"rec-(\d+)-"),
@@ -64,23 +66,27 @@ def febrl4_inputs() -> tuple[pl.LazyFrame, pl.LazyFrame, pl.DataFrame]:
             ward_code=pl.col("suburb").replace_strict(codes["suburb"], default=None),
         )
 
-    registry = residence(registry_raw).select(
-        pl.col("citizen_number").alias("citizen_id"),
-        pl.lit(None, pl.String).alias("legacy_id"),
-        "full_name",
-        pl.col("birth_date").alias("date_of_birth"),
-        "birth_year",
-        pl.lit(None, pl.String).alias("sex"),
-        pl.lit(None, pl.String).alias("phone"),
-        "province_code",
-        "district_code",
-        "ward_code",
-        pl.lit(None, pl.Date).alias("date_of_death"),
-        "name_key",
-        "family_name_key",
-        "middle_name_key",
-        "given_name_key",
-    ).cast({**REGISTRY_SCHEMA})  # type: ignore[arg-type]
+    registry = (
+        residence(registry_raw)
+        .select(
+            pl.col("citizen_number").alias("citizen_id"),
+            pl.lit(None, pl.String).alias("legacy_id"),
+            "full_name",
+            pl.col("birth_date").alias("date_of_birth"),
+            "birth_year",
+            pl.lit(None, pl.String).alias("sex"),
+            pl.lit(None, pl.String).alias("phone"),
+            "province_code",
+            "district_code",
+            "ward_code",
+            pl.lit(None, pl.Date).alias("date_of_death"),
+            "name_key",
+            "family_name_key",
+            "middle_name_key",
+            "given_name_key",
+        )
+        .cast({**REGISTRY_SCHEMA})
+    )  # type: ignore[arg-type]
     shots = residence(shots_raw).with_row_index("row", offset=1)
     normalized = shots.select(
         pl.lit(SOURCE_FILE).alias("source_file"),
@@ -96,8 +102,13 @@ def febrl4_inputs() -> tuple[pl.LazyFrame, pl.LazyFrame, pl.DataFrame]:
         pl.lit(None, pl.Date).alias("birth_date_alt"),
         "birth_year",
         pl.lit(None, pl.String).alias("sex_code"),
-        pl.when(pl.col("citizen_number").str.len_chars() == 12).then(pl.lit("cccd")).otherwise(pl.lit("missing")).alias("id_kind"),
-        pl.when(pl.col("citizen_number").str.len_chars() == 12).then(pl.col("citizen_number")).alias("id_value"),
+        pl.when(pl.col("citizen_number").str.len_chars() == 12)
+        .then(pl.lit("cccd"))
+        .otherwise(pl.lit("missing"))
+        .alias("id_kind"),
+        pl.when(pl.col("citizen_number").str.len_chars() == 12)
+        .then(pl.col("citizen_number"))
+        .alias("id_value"),
         pl.lit(None, pl.String).alias("cccd_province_code"),
         pl.lit(None, pl.String).alias("cccd_sex"),
         pl.lit(None, pl.Int32).alias("cccd_birth_year"),
@@ -114,7 +125,11 @@ def febrl4_inputs() -> tuple[pl.LazyFrame, pl.LazyFrame, pl.DataFrame]:
         pl.lit(None, pl.String).alias("reject_reason"),
         pl.lit(None, pl.String).alias("reject_detail"),
     )
-    missing = [pl.lit(None, dtype).alias(name) for name, dtype in NORMALIZED_EXTRA_SCHEMA.items() if name not in normalized.columns]
+    missing = [
+        pl.lit(None, dtype).alias(name)
+        for name, dtype in NORMALIZED_EXTRA_SCHEMA.items()
+        if name not in normalized.columns
+    ]
     normalized = normalized.with_columns(missing).cast(dict(NORMALIZED_EXTRA_SCHEMA))  # type: ignore[arg-type]
     owners = registry_raw.select("person", pl.col("citizen_number").alias("true_citizen_id"))
     truth = shots.join(owners, on="person", how="left").select(

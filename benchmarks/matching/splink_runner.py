@@ -17,7 +17,19 @@ import polars as pl
 
 def splink_frames(shots: pl.DataFrame, registry: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Both sides with Splink's unique_id and the same column names (normalized keys, no re-cleaning)."""
-    common = ["family", "middle", "given", "dob", "birth_year", "sex", "phone", "ward", "district", "province", "id"]
+    common = [
+        "family",
+        "middle",
+        "given",
+        "dob",
+        "birth_year",
+        "sex",
+        "phone",
+        "ward",
+        "district",
+        "province",
+        "id",
+    ]
     left = shots.select(
         pl.format("{}:{}", "file_hash", "source_row").alias("unique_id"),
         pl.col("family_name_key").alias("family"),
@@ -97,25 +109,42 @@ def run_splink(shots: pl.DataFrame, registry: pl.DataFrame, threshold: float) ->
     left, right = splink_frames(shots, registry)
     api = DuckDBAPI()
     linker = Linker(
-        [api.register(left.to_arrow(), table_name="shots"), api.register(right.to_arrow(), table_name="registry")],
+        [
+            api.register(left.to_arrow(), table_name="shots"),
+            api.register(right.to_arrow(), table_name="registry"),
+        ],
         splink_settings(),
     )
-    linker.training.estimate_probability_two_random_records_match([block_on("family", "given", "dob")], recall=0.8)
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("family", "given", "dob")], recall=0.8
+    )
     linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=1)
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob"))
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("family", "given", "birth_year"))
+    linker.training.estimate_parameters_using_expectation_maximisation(
+        block_on("family", "given", "birth_year")
+    )
     predictions = pl.from_arrow(
         linker.inference.predict(threshold_match_probability=0.01).as_duckdbpyrelation().arrow()
     )
     assert isinstance(predictions, pl.DataFrame)
-    left_id = "unique_id_l" if predictions["source_dataset_l"][0] == "shots" else "unique_id_r" if predictions.height else "unique_id_l"
+    left_id = (
+        "unique_id_l"
+        if predictions["source_dataset_l"][0] == "shots"
+        else "unique_id_r"
+        if predictions.height
+        else "unique_id_l"
+    )
     right_id = "unique_id_r" if left_id == "unique_id_l" else "unique_id_l"
     best = (
-        predictions.select(pl.col(left_id).alias("shot_id"), pl.col(right_id).alias("citizen_id"), "match_probability")
+        predictions.select(
+            pl.col(left_id).alias("shot_id"), pl.col(right_id).alias("citizen_id"), "match_probability"
+        )
         .sort("match_probability", descending=True)
         .group_by("shot_id", maintain_order=True)
         .first()
     )
-    return left.select(pl.col("unique_id").alias("shot_id")).join(best, on="shot_id", how="left").with_columns(
-        citizen_id=pl.when(pl.col("match_probability") >= threshold).then(pl.col("citizen_id"))
+    return (
+        left.select(pl.col("unique_id").alias("shot_id"))
+        .join(best, on="shot_id", how="left")
+        .with_columns(citizen_id=pl.when(pl.col("match_probability") >= threshold).then(pl.col("citizen_id")))
     )

@@ -61,7 +61,9 @@ def citizen(citizen_id: str, full_name: str, born: dt.date | int, sex: str, **fi
     return {**row, **name_keys(row["full_name"])}
 
 
-def shot_row(source_row: int, full_name: str, born: dt.date | int | None, sex: str | None, **fields: Any) -> dict[str, Any]:
+def shot_row(
+    source_row: int, full_name: str, born: dt.date | int | None, sex: str | None, **fields: Any
+) -> dict[str, Any]:
     """A normalized, matchable shot row; IDs default to missing; CCCD fields decoded from a CCCD."""
     row: dict[str, Any] = {
         "source_file": "01_Ha_Noi/01001001/export.csv",
@@ -100,4 +102,3 @@ def to_registry(rows: list[dict[str, Any]]) -> pl.LazyFrame:
 
 def to_shots(rows: list[dict[str, Any]]) -> pl.LazyFrame:
     return pl.DataFrame(rows, schema=SHOT_SCHEMA).lazy()
-

@@ -50,13 +50,29 @@ def ranked(*shots: list[tuple[float, float, str | None]]) -> pl.DataFrame:
     [
         ("one clear candidate", [(0.99999, 30.0, None)], "posted"),
         ("clear winner over a weak runner-up", [(0.9999, 25.0, None), (0.0001, 5.0, None)], "posted"),
-        ("twins: top probable but the runner-up close behind", [(0.9995, 25.0, None), (0.0004, 20.0, None)], "review_required"),
+        (
+            "twins: top probable but the runner-up close behind",
+            [(0.9995, 25.0, None), (0.0004, 20.0, None)],
+            "review_required",
+        ),
         ("namesakes: two equally good candidates", [(0.5, 20.0, None), (0.5, 20.0, None)], "review_required"),
         ("probable, under the auto-post threshold", [(0.95, 12.0, None)], "review_required"),
         ("too weak even to review", [(0.05, -5.0, None)], "no_confident_match"),
-        ("the only candidate died before the shot", [(0.99999, 30.0, "shot_after_death")], "shot_after_death"),
-        ("the only candidate was born after the shot", [(0.99999, 30.0, "shot_before_birth")], "shot_before_birth"),
-        ("a child's row on an adult is never posted", [(0.99999, 30.0, "child_adult_mismatch")], "review_required"),
+        (
+            "the only candidate died before the shot",
+            [(0.99999, 30.0, "shot_after_death")],
+            "shot_after_death",
+        ),
+        (
+            "the only candidate was born after the shot",
+            [(0.99999, 30.0, "shot_before_birth")],
+            "shot_before_birth",
+        ),
+        (
+            "a child's row on an adult is never posted",
+            [(0.99999, 30.0, "child_adult_mismatch")],
+            "review_required",
+        ),
         ("an impossible, weak candidate", [(0.1, 0.0, "too_young_for_vaccination")], "no_confident_match"),
     ],
 )
@@ -87,7 +103,10 @@ def test_auto_post_threshold_follows_the_error_budget(
     description: str, probabilities: list[float], posted_by_id: int, budget: float, expected_posted: int
 ) -> None:
     thresholds = dataclasses.replace(
-        MODEL.thresholds, auto_post_probability=0.99999, min_auto_post_probability=0.98, max_expected_wrong_per_10k=budget
+        MODEL.thresholds,
+        auto_post_probability=0.99999,
+        min_auto_post_probability=0.98,
+        max_expected_wrong_per_10k=budget,
     )
     top = pl.DataFrame({"match_probability": probabilities}, schema={"match_probability": pl.Float64})
     threshold = auto_post_threshold(top, thresholds, posted_by_id)
@@ -100,16 +119,40 @@ def test_auto_post_threshold_is_the_ceiling_when_nothing_is_eligible() -> None:
 
 
 @pytest.mark.parametrize(
-    ("description", "vaccinated", "shot_birth_year", "registry_birth", "registry_birth_year", "registry_death", "expected"),
+    (
+        "description",
+        "vaccinated",
+        "shot_birth_year",
+        "registry_birth",
+        "registry_birth_year",
+        "registry_death",
+        "expected",
+    ),
     [
         ("alive and adult", dt.date(2021, 9, 1), 1990, dt.date(1990, 5, 4), 1990, None, None),
-        ("vaccinated after death", dt.date(2021, 9, 1), 1950, dt.date(1950, 1, 1), 1950, dt.date(2021, 6, 1), 1),
+        (
+            "vaccinated after death",
+            dt.date(2021, 9, 1),
+            1950,
+            dt.date(1950, 1, 1),
+            1950,
+            dt.date(2021, 6, 1),
+            1,
+        ),
         ("vaccinated before birth", dt.date(2021, 9, 1), 2021, dt.date(2021, 12, 1), 2021, None, 2),
         ("year-only birth, vaccinated the year before", dt.date(2021, 9, 1), 2022, None, 2022, None, 2),
         ("a three-year-old", dt.date(2022, 9, 1), 2019, dt.date(2019, 3, 1), 2019, None, 3),
         ("a child's row on an adult", dt.date(2022, 5, 1), 2012, dt.date(1982, 3, 1), 1982, None, 4),
         ("an adult's row on a child", dt.date(2022, 5, 1), 1982, dt.date(2012, 3, 1), 2012, None, 4),
-        ("17 or 18: a typo's distance, allowed", dt.date(2022, 5, 1), 2004, dt.date(2005, 3, 1), 2005, None, None),
+        (
+            "17 or 18: a typo's distance, allowed",
+            dt.date(2022, 5, 1),
+            2004,
+            dt.date(2005, 3, 1),
+            2005,
+            None,
+            None,
+        ),
     ],
 )
 def test_impossible_link(

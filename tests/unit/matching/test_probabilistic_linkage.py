@@ -19,7 +19,20 @@ D = dt.date
 FAMILIES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Đặng", "Bùi", "Đỗ"]
 MIDDLES_MEN, MIDDLES_WOMEN = ["Văn", "Đức", "Quang", "Minh"], ["Thị", "Ngọc", "Thu", "Thanh"]
 GIVEN_MEN = ["Tuấn", "Huy", "Hiếu", "Nam", "Dũng", "Cường", "Thắng", "Hải", "Sơn", "Tùng", "Khánh", "Phúc"]
-GIVEN_WOMEN = ["Trang", "Thảo", "Linh", "Phương", "Hằng", "Hoa", "Mai", "Nhung", "Yến", "Vy", "Trinh", "Hương"]
+GIVEN_WOMEN = [
+    "Trang",
+    "Thảo",
+    "Linh",
+    "Phương",
+    "Hằng",
+    "Hoa",
+    "Mai",
+    "Nhung",
+    "Yến",
+    "Vy",
+    "Trinh",
+    "Hương",
+]
 
 
 def filler_citizens(count: int) -> list[dict[str, Any]]:
@@ -29,7 +42,11 @@ def filler_citizens(count: int) -> list[dict[str, Any]]:
     for index, (family, middle, given) in enumerate(itertools.islice(combos, count)):
         is_man = index % 2 == 0
         name = " ".join(
-            [family, (MIDDLES_MEN if is_man else MIDDLES_WOMEN)[middle], (GIVEN_MEN if is_man else GIVEN_WOMEN)[given]]
+            [
+                family,
+                (MIDDLES_MEN if is_man else MIDDLES_WOMEN)[middle],
+                (GIVEN_MEN if is_man else GIVEN_WOMEN)[given],
+            ]
         )
         born = D(1940 + index % 60, 1 + index % 12, 1 + index % 28)
         people.append(
@@ -51,9 +68,13 @@ SPECIAL = [
     citizen("001192000002", "Trần Thị Mai", D(1992, 4, 3), "F", ward_code="00102"),
     citizen("001085000003", "Phạm Văn Long", D(1985, 6, 7), "M", ward_code="00103"),  # namesakes: same name,
     citizen("001085000004", "Phạm Văn Long", D(1985, 6, 7), "M", ward_code="00103"),  # birth date and ward
-    citizen("001210000005", "Đỗ Thị Lan", D(2010, 2, 2), "F", phone="0912000005", ward_code="00104"),  # her twin is unregistered
+    citizen(
+        "001210000005", "Đỗ Thị Lan", D(2010, 2, 2), "F", phone="0912000005", ward_code="00104"
+    ),  # her twin is unregistered
     citizen("001045000006", "Bùi Văn Tư", D(1945, 1, 9), "M", ward_code="00105", date_of_death=D(2021, 6, 1)),
-    citizen("001083000007", "Vũ Văn Hải", D(1983, 8, 8), "M", phone="0912000007", ward_code="00106"),  # child unregistered
+    citizen(
+        "001083000007", "Vũ Văn Hải", D(1983, 8, 8), "M", phone="0912000007", ward_code="00106"
+    ),  # child unregistered
     citizen("001077000008", "Đặng Văn Quý", D(1977, 7, 7), "M", phone="0912000008", ward_code="00107"),
 ]
 
@@ -71,24 +92,51 @@ CASES = [
         "001192000002",
         None,
     ),
-    ("two namesakes in one ward: a person decides", shot_row(3, "Phạm Văn Long", D(1985, 6, 7), "M", ward_code="00103"), None, "review_required"),
+    (
+        "two namesakes in one ward: a person decides",
+        shot_row(3, "Phạm Văn Long", D(1985, 6, 7), "M", ward_code="00103"),
+        None,
+        "review_required",
+    ),
     (
         "an unregistered twin with the registered twin's birth date, phone and ward",
         shot_row(4, "Đỗ Thị Hoa", D(2010, 2, 2), "F", phone_number="0912000005", ward_code="00104"),
         None,
         None,
     ),
-    ("vaccinated after the candidate's death", shot_row(5, "Bùi Văn Tư", D(1945, 1, 9), "M", ward_code="00105"), None, "shot_after_death"),
+    (
+        "vaccinated after the candidate's death",
+        shot_row(5, "Bùi Văn Tư", D(1945, 1, 9), "M", ward_code="00105"),
+        None,
+        "shot_after_death",
+    ),
     (
         "an unregistered child's row carrying the father's ID and phone",
-        shot_row(6, "Vũ Minh Khang", D(2015, 3, 2), "M", id_kind="cccd", id_value="001083000007", phone_number="0912000007", ward_code="00106", vaccinated_date=D(2022, 6, 1)),
+        shot_row(
+            6,
+            "Vũ Minh Khang",
+            D(2015, 3, 2),
+            "M",
+            id_kind="cccd",
+            id_value="001083000007",
+            phone_number="0912000007",
+            ward_code="00106",
+            vaccinated_date=D(2022, 6, 1),
+        ),
         None,
         None,
     ),
-    ("nobody like this in the registry", shot_row(7, "Lý Thị Xuân", D(1999, 9, 19), "F", ward_code="00199", district_code="009"), None, "no_confident_match"),
+    (
+        "nobody like this in the registry",
+        shot_row(7, "Lý Thị Xuân", D(1999, 9, 19), "F", ward_code="00199", district_code="009"),
+        None,
+        "no_confident_match",
+    ),
     (
         "a second dose of a person confirmed by ID in the same batch, away from home",
-        shot_row(8, "Đặng Văn Quý", D(1977, 7, 7), "M", province_code="79", district_code="760", ward_code="26740"),
+        shot_row(
+            8, "Đặng Văn Quý", D(1977, 7, 7), "M", province_code="79", district_code="760", ward_code="26740"
+        ),
         "001077000008",
         None,
     ),
@@ -112,7 +160,16 @@ def confirmed_rows(fillers: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 ward_code=person["ward_code"],
             )
         )
-    dose_one = shot_row(99, "Đặng Văn Quý", D(1977, 7, 7), "M", id_kind="cccd", id_value="001077000008", phone_number="0912000008", ward_code="00107")
+    dose_one = shot_row(
+        99,
+        "Đặng Văn Quý",
+        D(1977, 7, 7),
+        "M",
+        id_kind="cccd",
+        id_value="001077000008",
+        phone_number="0912000008",
+        ward_code="00107",
+    )
     return [*rows, dose_one]
 
 
@@ -147,7 +204,9 @@ def test_outcome(
         assert outcome["match_reason"] in ("review_required", "no_confident_match"), description
 
 
-def test_only_rows_left_unmatched_by_the_id_pass_are_linked(linkage: tuple[pl.DataFrame, LinkResult, Path]) -> None:
+def test_only_rows_left_unmatched_by_the_id_pass_are_linked(
+    linkage: tuple[pl.DataFrame, LinkResult, Path],
+) -> None:
     deterministic, result, _ = linkage
     unmatched = deterministic.filter(pl.col("citizen_id").is_null())
     assert sorted(result.matches["source_row"].to_list()) == sorted(unmatched["source_row"].to_list())
@@ -155,7 +214,9 @@ def test_only_rows_left_unmatched_by_the_id_pass_are_linked(linkage: tuple[pl.Da
     assert set(result.matches["match_method"]) == {"probabilistic"}
 
 
-def test_review_queue_holds_the_namesakes_field_by_field(linkage: tuple[pl.DataFrame, LinkResult, Path]) -> None:
+def test_review_queue_holds_the_namesakes_field_by_field(
+    linkage: tuple[pl.DataFrame, LinkResult, Path],
+) -> None:
     _, result, _ = linkage
     namesakes = result.review_candidates.filter(pl.col("source_row") == 3).sort("candidate_rank")
     assert namesakes["citizen_id"].sort().to_list() == ["001085000003", "001085000004"]
@@ -173,7 +234,9 @@ def test_fitted_model_is_saved_with_the_run(linkage: tuple[pl.DataFrame, LinkRes
     assert 0.5 <= saved["fitted"]["share_in_registry"] <= 0.99
 
 
-def test_blocking_report_covers_every_rule_and_the_union(linkage: tuple[pl.DataFrame, LinkResult, Path]) -> None:
+def test_blocking_report_covers_every_rule_and_the_union(
+    linkage: tuple[pl.DataFrame, LinkResult, Path],
+) -> None:
     _, result, _ = linkage
     rules = result.blocking_report["blocking_rule"].to_list()
     assert rules[-1] == "union" and len(rules) == len(result.model_used["blocking_rules"]) + 1
