@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+import unicodedata
 from pathlib import Path
 
 import fastexcel
@@ -56,7 +57,8 @@ def data_lines(path: Path, file_format: str, header_line: int) -> list[list[str]
     for cells in csv.reader(lines[header_line:], delimiter=DELIMITERS.get(file_format, ",")):
         if all(cell.strip() == "" for cell in cells):
             continue
-        if any(TOTAL_ROW.match(cell) for cell in cells[:3]):
+        # Windows-1258 spells tones with combining marks: compare in NFC.
+        if any(TOTAL_ROW.match(unicodedata.normalize("NFC", cell)) for cell in cells[:3]):
             continue
         rows.append(cells)
     return rows
