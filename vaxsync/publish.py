@@ -184,16 +184,31 @@ def _write_night(connection: duckdb.DuckDBPyConnection, settings: Settings, run:
         insert into unposted_backlog
         select source_file, file_hash, source_row, backlog_reason, backlog_detail, best_province_code,
                facility_name, candidate_citizen_id,
-               case when candidate_citizen_id is not null then match_score end, $as_of, $run_id
+               case when candidate_citizen_id is not null then match_score end, $as_of, $run_id, null
         from outcomes where citizen_id is null
         """,
         {"as_of": settings.as_of, "run_id": run["run_id"]},
     )
+    _supersede_older_versions(connection)
     _resequence_doses(connection)
     _write_review_candidates(connection, settings, run["run_id"])
     _write_ledger(connection, parameters)
     _write_validation_results(connection, settings, run["run_id"], now)
     _write_run_row(connection, run, now)
+
+
+def _supersede_older_versions(connection: duckdb.DuckDBPyConnection) -> None:
+    """A new version of a file is the facility's current statement: the older versions' backlog rows
+    are kept (the ledger still accounts for them) but no longer counted as open."""
+    connection.execute(
+        """
+        update unposted_backlog set superseded_by_file_hash = newer.file_hash
+        from (select source_file, file_hash from night_ledger where status = 'loaded') as newer
+        where unposted_backlog.source_file = newer.source_file
+          and unposted_backlog.file_hash <> newer.file_hash
+          and unposted_backlog.superseded_by_file_hash is null
+        """
+    )
 
 
 def _write_review_candidates(connection: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> None:

@@ -37,7 +37,8 @@ def backlog_summary(settings: Settings) -> pl.DataFrame:
             """
             select coalesce(province_code, '??') as province_code, reason_code, count(*) as count_rows,
                    count(distinct source_file) as count_files, min(first_seen_on) as oldest_seen_on
-            from unposted_backlog group by all order by province_code, count_rows desc
+            from unposted_backlog where superseded_by_file_hash is null
+            group by all order by province_code, count_rows desc
             """
         ).pl()
     reasons = pl.DataFrame(

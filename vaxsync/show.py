@@ -19,7 +19,8 @@ def show(warehouse_path: Path, reports_dir: Path) -> None:
                       rows_backlog, outcome from pipeline_runs order by finished_at"""
         ).fetchall()
         by_reason = connection.execute(
-            "select reason_code, count(*) from unposted_backlog group by 1 order by 2 desc"
+            """select reason_code, count(*) from unposted_backlog where superseded_by_file_hash is null
+               group by 1 order by 2 desc"""
         ).fetchall()
         quarantined = connection.execute(
             """select quarantine_reason, count(*) from ingest_ledger where status = 'quarantined'
@@ -42,7 +43,7 @@ def show(warehouse_path: Path, reports_dir: Path) -> None:
         for label, value in zip(labels, run, strict=True):
             table.add_row(label, str(value))
         console.print(table)
-    reasons = Table(title="unposted_backlog by reason")
+    reasons = Table(title="open unposted_backlog by reason")
     reasons.add_column("reason_code")
     reasons.add_column("rows", justify="right")
     for reason, count in by_reason:

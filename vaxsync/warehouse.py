@@ -68,6 +68,7 @@ create table if not exists unposted_backlog (   -- one row per input row not pos
     candidate_score double,
     first_seen_on date not null,
     run_id varchar not null,
+    superseded_by_file_hash varchar,            -- set when a newer version of the file replaced this row
     primary key (file_hash, source_row)
 );
 create table if not exists review_candidates (  -- one row per (backlog row in review, candidate rank)

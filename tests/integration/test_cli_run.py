@@ -184,3 +184,12 @@ def test_a_new_version_of_a_file_is_kept_beside_the_old_and_never_counted_twice(
     assert newer["rows_posted"][0] == 0
     assert newer["rows_duplicate"][0] == loaded["rows_posted"][0] + loaded["rows_duplicate"][0]
     assert before["synced_shots"].equals(after["synced_shots"])
+    # The old version's backlog rows are superseded, not counted twice as open.
+    backlog = after["unposted_backlog"].filter(pl.col("source_file") == source_file)
+    open_rows = backlog.filter(pl.col("superseded_by_file_hash").is_null())
+    assert open_rows["file_hash"].unique().to_list() == newer["file_hash"].to_list()
+    assert open_rows.height == loaded["rows_backlog"][0]
+    superseded = backlog.filter(pl.col("superseded_by_file_hash").is_not_null())
+    assert superseded.height == loaded["rows_backlog"][0]
+    assert superseded["superseded_by_file_hash"].unique().to_list() == newer["file_hash"].to_list()
+    assert before["unposted_backlog"].filter(pl.col("superseded_by_file_hash").is_not_null()).height == 0
