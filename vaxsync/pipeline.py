@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -80,9 +82,7 @@ def _check_inputs(settings: Settings) -> None:
     _check_writable_parent(settings.reports_dir / "x", "reports folder")
 
 
-def _check_writable_parent(path: Any, what: str) -> None:
-    import os
-
+def _check_writable_parent(path: Path, what: str) -> None:
     parent = path.parent
     existing = parent
     while not existing.exists():

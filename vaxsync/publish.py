@@ -141,7 +141,7 @@ def _stage_postings(connection: duckdb.DuckDBPyConnection) -> None:
 def _validate_new_shots(settings: Settings, work: RunWorkDir, new_shots: pl.DataFrame) -> None:
     from transforms.normalize.reference import load_reference
     from validation import CriticalValidationError, build_synced_shots_suite, run_suite
-    from vaxsync.quality import _store_outcome
+    from vaxsync.quality import store_outcome
 
     if new_shots.is_empty():
         return
@@ -154,7 +154,7 @@ def _validate_new_shots(settings: Settings, work: RunWorkDir, new_shots: pl.Data
         settings.as_of, settings.campaign_start, load_reference().vaccines["vaccine_code"].to_list()
     )
     outcome = run_suite(candidates, suite, id_columns=["shot_id"])
-    _store_outcome(work, outcome)
+    store_outcome(work, outcome)
     if outcome.critical_failures:
         raise CriticalValidationError(outcome)
 

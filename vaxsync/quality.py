@@ -49,7 +49,7 @@ def validate_normalized_layer(
     metrics = raw_file_metrics(work, normalized)
     if not metrics.is_empty():
         raw_outcome = run_suite(metrics, build_raw_file_metrics_suite(), id_columns=["file_hash"])
-        _store_outcome(work, raw_outcome)
+        store_outcome(work, raw_outcome)
         _attach_raw_failures(work, raw_outcome)
     if normalized.is_empty():
         return set()
@@ -57,7 +57,7 @@ def validate_normalized_layer(
         settings.as_of, settings.campaign_start, reference.vaccines["vaccine_code"].to_list()
     )
     outcome = run_suite(normalized, suite, id_columns=["file_hash", "source_row"])
-    _store_outcome(work, outcome)
+    store_outcome(work, outcome)
     held_back = {str(key[0]) for key in outcome.failing_keys()}
     for file_hash in held_back:
         _quarantine_after_validation(work, file_hash, outcome)
@@ -91,7 +91,7 @@ def _quarantine_after_validation(work: RunWorkDir, file_hash: str, outcome: Any)
     work.staged_file(file_hash).unlink(missing_ok=True)
 
 
-def _store_outcome(work: RunWorkDir, outcome: Any) -> None:
+def store_outcome(work: RunWorkDir, outcome: Any) -> None:
     write_json(
         work.validation_dir / f"{outcome.suite_name}.json",
         {
