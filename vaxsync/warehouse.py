@@ -112,6 +112,8 @@ create table if not exists pipeline_runs (      -- one row per nightly run that 
     started_at timestamp not null,
     finished_at timestamp not null
 );
+-- Columns added after the first release, for warehouses created before them.
+alter table unposted_backlog add column if not exists superseded_by_file_hash varchar;
 """
 
 

@@ -193,3 +193,23 @@ def test_a_new_version_of_a_file_is_kept_beside_the_old_and_never_counted_twice(
     assert superseded.height == loaded["rows_backlog"][0]
     assert superseded["superseded_by_file_hash"].unique().to_list() == newer["file_hash"].to_list()
     assert before["unposted_backlog"].filter(pl.col("superseded_by_file_hash").is_not_null()).height == 0
+
+
+def test_the_analyst_notebook_runs_and_its_counts_match_the_warehouse(
+    synth_dir: Path, first_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import runpy
+
+    monkeypatch.setenv("VAXSYNC_WAREHOUSE_PATH", str(first_run))
+    monkeypatch.setenv("VAXSYNC_REGISTRY_PATH", str(synth_dir / "registry.parquet"))
+    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "coverage_overview.py"
+    namespace = runpy.run_path(str(notebook))
+    namespace["connection"].close()
+    tables = published(first_run)
+    assert namespace["doses_by_vaccine"]["count_doses"].sum() == tables["synced_shots"].height
+    open_backlog = tables["unposted_backlog"].filter(pl.col("superseded_by_file_hash").is_null())
+    assert namespace["backlog_by_reason"]["count_rows"].sum() == open_backlog.height
+    registry = pl.read_parquet(synth_dir / "registry.parquet").filter(pl.col("date_of_death").is_null())
+    reached = registry.join(tables["synced_shots"].select("citizen_id").unique(), on="citizen_id", how="semi")
+    assert namespace["people_by_province"]["count_people"].sum() == registry.height
+    assert namespace["people_by_province"]["count_with_dose_1"].sum() == reached.height
