@@ -78,23 +78,28 @@ def _check_inputs(settings: Settings) -> None:
         raise InputError(f"registry snapshot not found: {settings.registry_path}")
     if not settings.landing_dir.is_dir():
         raise InputError(f"landing folder not found: {settings.landing_dir}")
-    _check_writable_parent(settings.warehouse_path, "warehouse")
-    _check_writable_parent(settings.reports_dir / "x", "reports folder")
+    _check_writable_folder(settings.warehouse_path.parent, "warehouse folder")
+    _check_writable_folder(settings.reports_dir, "reports folder")
+    if settings.warehouse_path.is_file() and not os.access(settings.warehouse_path, os.W_OK):
+        raise InputError(f"warehouse is not writable: {settings.warehouse_path}")
 
 
-def _check_writable_parent(path: Path, what: str) -> None:
-    parent = path.parent
-    existing = parent
+def _check_writable_folder(folder: Path, what: str) -> None:
+    """The folder, or the nearest existing folder above it (where it would be created), is writable."""
+    existing = folder
     while not existing.exists():
         existing = existing.parent
     if not os.access(existing, os.W_OK):
-        raise InputError(f"{what} is not writable: {parent}")
-    if path.exists() and path.is_file() and not os.access(path, os.W_OK):
-        raise InputError(f"{what} is not writable: {path}")
+        raise InputError(f"{what} is not writable: {folder}")
 
 
 class InputError(Exception):
     """An argument the run cannot use (missing registry, unwritable warehouse); the CLI prints it as one line."""
+
+
+def discovered_hashes(work: RunWorkDir) -> dict[str, str]:
+    """source_file -> content hash, as discovery computed them for this night."""
+    return {entry["source_file"]: entry["file_hash"] for entry in read_json(work.discovered_file)}
 
 
 def _landing_hash(entries: list[dict[str, str]]) -> str:
@@ -107,10 +112,10 @@ def _landing_hash(entries: list[dict[str, str]]) -> str:
 
 def ingest_export(settings: Settings, source_file: str) -> StageResult:
     """Stage one export file (or quarantine it) into the run's work folder; return its ledger summary."""
-    from transforms.ingest import file_content_hash, stage_export
+    from transforms.ingest import stage_export
 
     work = RunWorkDir(settings)
-    file_hash = file_content_hash(settings.landing_dir / source_file)
+    file_hash = discovered_hashes(work)[source_file]  # hashed once, at discovery
     staged = stage_export(settings.landing_dir, source_file, file_hash)
     if staged.rows is not None:
         staged.rows.write_parquet(work.staged_file(file_hash))
@@ -177,7 +182,7 @@ def match_batch(settings: Settings) -> StageResult:
 
     work = RunWorkDir(settings)
     started = time.perf_counter()
-    registry = prepared_registry(settings)
+    registry = prepared_registry(settings, snapshot_hash=read_json(work.run_file)["registry_hash"])
     normalized = pl.scan_parquet(work.normalized_file)
     deterministic = match_by_id(normalized, registry).collect()
     linked = link_probabilistically(normalized, registry, deterministic, workdir=work.root)

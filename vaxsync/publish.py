@@ -363,11 +363,10 @@ def _summary_from_warehouse(connection: duckdb.DuckDBPyConnection, run_id: str) 
         "rows_in_quarantined_files": int(totals[6]),
         "backlog_by_reason": {reason: count for reason, count in by_reason},
         "files_quarantined_by_reason": {reason: count for reason, count in quarantined},
-        "validation": json.loads(
-            json.dumps(
-                connection.execute(
-                    "select suite_name, success from validation_results where run_id = ?", [run_id]
-                ).fetchall()
-            )
-        ),
+        "validation": [
+            list(row)
+            for row in connection.execute(
+                "select suite_name, success from validation_results where run_id = ?", [run_id]
+            ).fetchall()
+        ],
     }

@@ -13,11 +13,10 @@ import polars as pl
 from vaxsync.settings import Settings
 
 
-def prepared_registry(settings: Settings) -> pl.LazyFrame:
-    from transforms.ingest import file_content_hash
+def prepared_registry(settings: Settings, *, snapshot_hash: str) -> pl.LazyFrame:
+    """The prepared registry for the snapshot with this content hash (computed once, at discovery)."""
     from transforms.registry import prepare_registry
 
-    snapshot_hash = file_content_hash(settings.registry_path)
     cache_dir = settings.warehouse_path.parent / "registry_cache"
     cached = cache_dir / f"{snapshot_hash}.parquet"
     if not cached.exists():
