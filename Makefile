@@ -17,7 +17,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__PARALLELISM := 4
 
-.PHONY: install demo test lint unit integration clean
+.PHONY: install demo test lint unit integration deployment-test clean
 
 $(UV):
 	$(PYTHON) -m venv $(UV_HOME)
@@ -37,6 +37,8 @@ demo: install
 	VAXSYNC_WAREHOUSE_PATH=$(DEMO_DIR)/warehouse.duckdb VAXSYNC_REPORTS_DIR=$(DEMO_DIR)/reports VAXSYNC_TASK_RETRIES=0 \
 	$(RUN) airflow dags test vaccination_nightly_sync $(DEMO_AS_OF) > $(DEMO_DIR)/airflow_dags_test.log 2>&1 \
 		|| (tail -n 40 $(DEMO_DIR)/airflow_dags_test.log; exit 1)
+	VAXSYNC_WAREHOUSE_PATH=$(DEMO_DIR)/warehouse.duckdb VAXSYNC_REPORTS_DIR=$(DEMO_DIR)/reports \
+	$(RUN) python notebooks/coverage_overview.py > $(DEMO_DIR)/notebook_output.txt
 	$(RUN) python -m vaxsync.show $(DEMO_DIR)/warehouse.duckdb $(DEMO_DIR)/reports
 
 lint: install
@@ -49,6 +51,11 @@ unit: install
 
 integration: install
 	$(RUN) pytest tests/integration -q -m "integration and not deployment"
+
+# A real Airflow deployment (PostgreSQL at 127.0.0.1:5432, Redis at 127.0.0.1:6379, CeleryExecutor,
+# two workers); a few minutes. See docs/deployment.md.
+deployment-test: install
+	$(RUN) pytest tests/integration -q -m deployment
 
 test: lint unit integration
 

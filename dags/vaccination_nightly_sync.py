@@ -8,6 +8,8 @@ Great Expectations and the pipeline are imported inside the tasks.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import json
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -21,10 +23,28 @@ LOCAL_TIMEZONE = pendulum.timezone("Asia/Ho_Chi_Minh")
 NIGHTLY_AT_ONE = "0 1 * * *"  # after facilities' end-of-day uploads
 CAMPAIGN_START = pendulum.datetime(2021, 3, 8, tz=LOCAL_TIMEZONE)  # first night a backfill can replay
 INGEST_CONCURRENCY = 4  # files read at once: each holds one export in memory
+# Match partitions run at once per DAG (each holds the registry's blocking keys and its own rows), and the
+# Airflow pool they draw slots from: create it to cap them across DAGs and runs (docs/deployment.md).
+MATCH_CONCURRENCY = int(os.environ.get("VAXSYNC_MATCH_CONCURRENCY", "4"))
+MATCH_POOL = os.environ.get("VAXSYNC_MATCH_POOL", "default_pool")
+# Celery queues (unset: Airflow's default queue). Match partitions need only the partition store, so they
+# can run on workers that share nothing else; publish and report need the host holding the warehouse file.
+MATCH_QUEUE_ENV = "VAXSYNC_MATCH_QUEUE"
+WAREHOUSE_QUEUE_ENV = "VAXSYNC_WAREHOUSE_QUEUE"
 # Retries absorb a lost worker or a locked file; `airflow dags test` on a laptop wants 0 (fail fast).
 TASK_RETRIES = int(os.environ.get("VAXSYNC_TASK_RETRIES", "2"))
+# Who hears of a failed run, read from the DAG processor's environment (docs/airflow.md, "Failure alerts").
 ALERT_EMAILS_ENV = "VAXSYNC_ALERT_EMAILS"  # comma-separated; unset means no e-mail on failure
 ALERT_SMTP_CONN_ENV = "VAXSYNC_ALERT_SMTP_CONN_ID"  # an Airflow connection id, default smtp_default
+# Any other Airflow notifier (Slack, Teams, a webhook...): its class's dotted path, and its arguments as a
+# JSON object. Secrets stay in the Airflow connection the arguments name, never in these variables.
+ALERT_NOTIFIER_ENV = "VAXSYNC_ALERT_NOTIFIER"
+ALERT_NOTIFIER_KWARGS_ENV = "VAXSYNC_ALERT_NOTIFIER_KWARGS"
+ALERT_SUBJECT = "vaxsync nightly sync failed: {{ dag_run.run_id }}"
+ALERT_MESSAGE = (
+    "The nightly run {{ dag_run.run_id }} of {{ dag_run.dag_id }} failed: {{ reason }}. The failed task's log "
+    "names the stage and, for a failed critical expectation, the suite, the expectation and a few masked rows."
+)
 
 # DAG param -> Settings field. A blank param falls back to the worker's VAXSYNC_* environment,
 # then to the Settings default.
@@ -56,8 +76,20 @@ def _run_settings() -> Settings:
     return Settings(**paths, as_of=as_of_for(run_moment))
 
 
+def _queue(env_name: str) -> dict[str, str]:
+    """The task's queue argument when the environment names one, else nothing (Airflow's default queue)."""
+    queue = os.environ.get(env_name, "").strip()
+    return {"queue": queue} if queue else {}
+
+
 def _failure_notifiers() -> list[Any]:
-    """E-mail on a failed run when VAXSYNC_ALERT_EMAILS is set; SMTP details live in an Airflow connection."""
+    """The DAG's on_failure_callback: e-mail when VAXSYNC_ALERT_EMAILS is set, plus the notifier named in
+    VAXSYNC_ALERT_NOTIFIER. A notifier that cannot be imported or built fails the DAG's import loudly,
+    rather than leaving failures unheard."""
+    return [*_email_notifiers(), *_configured_notifiers()]
+
+
+def _email_notifiers() -> list[Any]:
     recipients = [
         address.strip() for address in os.environ.get(ALERT_EMAILS_ENV, "").split(",") if address.strip()
     ]
@@ -69,13 +101,23 @@ def _failure_notifiers() -> list[Any]:
         SmtpNotifier(
             to=recipients,
             smtp_conn_id=os.environ.get(ALERT_SMTP_CONN_ENV, "smtp_default"),
-            subject="vaxsync nightly sync failed: {{ dag_run.run_id }}",
-            html_content=(
-                "The nightly run {{ dag_run.run_id }} of {{ dag_run.dag_id }} failed: {{ reason }}. "
-                "The task logs in the Airflow UI name the stage and the file."
-            ),
+            subject=ALERT_SUBJECT,
+            html_content=ALERT_MESSAGE,
         )
     ]
+
+
+def _configured_notifiers() -> list[Any]:
+    class_path = os.environ.get(ALERT_NOTIFIER_ENV, "").strip()
+    if not class_path:
+        return []
+    module_name, _, class_name = class_path.rpartition(".")
+    try:
+        notifier_class = getattr(importlib.import_module(module_name), class_name)
+        kwargs = json.loads(os.environ.get(ALERT_NOTIFIER_KWARGS_ENV) or "{}")
+    except (ImportError, AttributeError, ValueError) as error:
+        raise RuntimeError(f"{ALERT_NOTIFIER_ENV}={class_path!r} is not usable: {error}") from error
+    return [notifier_class(**kwargs)]
 
 
 @dag(
@@ -125,25 +167,45 @@ def vaccination_nightly_sync() -> None:
         return pipeline.normalize_batch(_run_settings())
 
     @task
-    def match_batch() -> dict[str, object]:
+    def plan_match_partitions() -> list[str]:
         from vaxsync import pipeline
 
-        return pipeline.match_batch(_run_settings())
+        return pipeline.plan_match_partitions(_run_settings())
+
+    @task(
+        max_active_tis_per_dag=MATCH_CONCURRENCY,
+        pool=MATCH_POOL,
+        **_queue(MATCH_QUEUE_ENV),
+        map_index_template="{{ task.op_kwargs['partition'] }}",
+    )
+    def match_partition(partition: str) -> dict[str, object]:
+        from vaxsync import pipeline
+
+        return pipeline.match_partition(_run_settings(), partition)
 
     @task
+    def combine_matches() -> dict[str, object]:
+        from vaxsync import pipeline
+
+        return pipeline.combine_matches(_run_settings())
+
+    @task(**_queue(WAREHOUSE_QUEUE_ENV))
     def publish_batch() -> dict[str, object]:
         from vaxsync import pipeline
 
         return pipeline.publish_batch(_run_settings())
 
-    @task
+    @task(**_queue(WAREHOUSE_QUEUE_ENV))
     def report_batch() -> dict[str, object]:
         from vaxsync import pipeline
 
         return pipeline.report_batch(_run_settings())
 
     ingested = ingest_export.expand(source_file=discover_new_exports())
-    ingested >> normalize_batch() >> match_batch() >> publish_batch() >> report_batch()
+    partitions = plan_match_partitions()
+    ingested >> normalize_batch() >> partitions
+    matched = match_partition.expand(partition=partitions)
+    matched >> combine_matches() >> publish_batch() >> report_batch()
 
 
 vaccination_nightly_sync()

@@ -173,19 +173,24 @@ def level_sql(name: str, labels: list[str], settings: Settings) -> str:
 
 
 # Name parts read in the candidate's order when the shot's words are the candidate's, reordered: a row
-# typed given-name-first ("Hùng Nguyễn Văn") or with family and given swapped. The diacritic tokens are
-# then dropped (which word carries them is unknown). DuckDB lets later select items use earlier aliases.
+# typed given-name-first ("Hùng Nguyễn Văn") or with family and given swapped. Reordering needs both
+# parts to agree in the other reading, or one part to agree there and neither in the written reading;
+# the other part is then compared (typo, similar) in that reading: "Laznger Gabrielle" is Gabrielle
+# Langer. The diacritic tokens are dropped (which word carries them is unknown). DuckDB lets later
+# select items use earlier aliases.
 ALIGNED_NAME_SQL = """
-    coalesce(
-        (alt_family = registry_family AND alt_given = registry_given
-         OR family = registry_given AND given = registry_family)
-        AND NOT coalesce(family = registry_family AND given = registry_given, FALSE),
-        FALSE
-    ) AS is_name_permuted,
-    CASE WHEN is_name_permuted THEN registry_family ELSE family END AS aligned_family,
-    CASE WHEN is_name_permuted THEN registry_given ELSE given END AS aligned_given,
-    CASE WHEN is_name_permuted AND alt_family = registry_family AND alt_given = registry_given
-         THEN alt_middle ELSE middle END AS aligned_middle,
+    coalesce(alt_family = registry_family OR alt_given = registry_given, FALSE) AS is_given_first_hit,
+    coalesce(alt_family = registry_family AND alt_given = registry_given, FALSE) AS is_given_first_exact,
+    coalesce(family = registry_given AND given = registry_family, FALSE) AS is_swap_exact,
+    coalesce(family = registry_family OR given = registry_given, FALSE) AS is_written_hit,
+    NOT coalesce(family = registry_family AND given = registry_given, FALSE)
+        AND (is_given_first_exact OR is_swap_exact OR (is_given_first_hit AND NOT is_written_hit))
+        AS is_name_permuted,
+    CASE WHEN NOT is_name_permuted THEN family WHEN is_given_first_hit THEN alt_family ELSE given END
+        AS aligned_family,
+    CASE WHEN NOT is_name_permuted THEN given WHEN is_given_first_hit THEN alt_given ELSE family END
+        AS aligned_given,
+    CASE WHEN is_name_permuted AND is_given_first_hit THEN alt_middle ELSE middle END AS aligned_middle,
     CASE WHEN NOT is_name_permuted THEN family_marked END AS aligned_family_marked,
     CASE WHEN NOT is_name_permuted THEN given_marked END AS aligned_given_marked
 """

@@ -154,8 +154,7 @@ class LinkageDatabase:
     def _add_name_similarities(self, pairs_table: str) -> None:
         """Score the distinct (shot word, candidate word) code pairs not scored yet.
 
-        Aligned parts are the shot's own or, for a reordered name, equal to the candidate's; the middle
-        part may come from the given-name-first reading, so both are scored.
+        Aligned parts come from the shot's written reading or its given-name-first one, so both are scored.
         """
         part_pairs = " UNION ".join(
             f"SELECT {left} AS left_code, {right} AS right_code FROM pair_codes"
@@ -163,6 +162,8 @@ class LinkageDatabase:
                 ("given", "registry_given"),
                 ("family", "registry_family"),
                 ("middle", "registry_middle"),
+                ("alt_family", "registry_family"),
+                ("alt_given", "registry_given"),
                 ("alt_middle", "registry_middle"),
             )
         )
@@ -170,7 +171,7 @@ class LinkageDatabase:
             "name_code_pairs",
             f"""
             WITH pair_codes AS (
-                SELECT s.given, s.family, s.middle, s.alt_middle, r.given AS registry_given,
+                SELECT s.given, s.family, s.middle, s.alt_family, s.alt_given, s.alt_middle, r.given AS registry_given,
                        r.family AS registry_family, r.middle AS registry_middle
                 FROM {pairs_table} p JOIN shots s USING (shot_index) JOIN registry r USING (citizen_index)
             )

@@ -2,8 +2,8 @@
 
 - u: level frequencies over random (shot, citizen) pairs; exact-value levels are further adjusted at
   scoring time by the registry's frequency of the value itself (term frequencies).
-- m: level frequencies over the run's ID-labelled pairs (the shot's CCCD or old CMND equals the
-  citizen's). Each comparison is estimated only on labelled pairs whose *other* identity fields agree
+- m: level frequencies over the run's labelled pairs: ID-labelled (the shot's CCCD or old CMND equals
+  the citizen's), plus any links reviewers accepted. Each comparison is estimated only on labelled pairs whose *other* identity fields agree
   (name, birth date, sex), so the selection never depends on the field being estimated and a relative's
   ID typed on a row does not pollute the estimate. The file's m values act as a Dirichlet prior.
 - u_household: level frequencies over pairs of registry citizens sharing a phone (a household), for the
@@ -156,10 +156,22 @@ def fit(
     labelled: pl.DataFrame,
     shot_count: int,
     registry: pl.DataFrame,
+    *,
+    accepted: pl.DataFrame | None = None,
 ) -> None:
-    """Fit u (random pairs), m (ID-labelled pairs) and u_household (registry households) in place."""
+    """Fit u (random pairs), m (labelled pairs) and u_household (registry households) in place.
+
+    labelled: (shot_index, citizen_index) the ID pass labels (the row's ID is the citizen's), sampled
+    evenly down to LABELLED_PAIR_LIMIT. accepted: further known matches, such as links reviewers
+    accepted; all of them are added to the sample (a pair in both counts once).
+    """
     step = max(1, labelled.height // LABELLED_PAIR_LIMIT)
-    labelled_levels = database.levels(labelled.gather_every(step), model)
+    sample = labelled.select("shot_index", "citizen_index").gather_every(step)
+    if accepted is not None and accepted.height:
+        extra = accepted.select(pl.col("shot_index", "citizen_index").cast(pl.UInt32))
+        sample = pl.concat([sample.cast(pl.UInt32), extra]).unique(maintain_order=True)
+    model.fitted["accepted_pairs"] = 0 if accepted is None else accepted.height
+    labelled_levels = database.levels(sample, model)
     model.fitted["labelled_pairs"] = labelled_levels.height
     model.fitted["m_pairs_by_comparison"] = estimate_m(model, labelled_levels)
     estimate_u(model, database.levels(random_pairs(model, shot_count, registry.height), model))

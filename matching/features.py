@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from transforms.normalize.names import FOLDED_TITLES
+from transforms.normalize.names import FOLDED_TITLES, marked_name_key
 from transforms.normalize.text import fold, fold_key
 
 CITIZEN_ID_KINDS = ("cccd", "cmnd12")
@@ -157,10 +157,14 @@ def given_first_reading(raw_name: pl.Expr) -> list[pl.Expr]:
 
 
 def registry_name_text(registry: pl.LazyFrame) -> pl.DataFrame:
+    """The registry's name parts; diacritic tokens from its marked name key (transforms.registry), or
+    from the full name in a registry prepared before that key existed."""
+    has_marked_key = "name_key_marked" in registry.collect_schema().names()
+    marked = pl.col("name_key_marked") if has_marked_key else marked_name_key(pl.col("full_name"))
     return verify_marked_tokens(
         registry.select(
             *name_text(
-                pl.col("full_name"),
+                marked,
                 pl.col("family_name_key"),
                 pl.col("middle_name_key"),
                 pl.col("given_name_key"),
@@ -171,7 +175,7 @@ def registry_name_text(registry: pl.LazyFrame) -> pl.DataFrame:
 
 
 def shot_name_text(shots: pl.LazyFrame) -> pl.DataFrame:
-    clean = pl.col("full_name_clean").str.normalize("NFC")
+    clean = marked_name_key(pl.col("full_name_clean"))
     return verify_marked_tokens(
         shots.select(
             *name_text(clean, pl.col("family_name_key"), pl.col("middle_name_key"), pl.col("given_name_key")),

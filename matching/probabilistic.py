@@ -66,6 +66,22 @@ class LinkInputs:
     vocabulary: Vocabulary
 
 
+@dataclass
+class Evidence:
+    """Candidates of some to-link shots, before the run-wide prior and threshold turn them into decisions.
+
+    Computed per partition of the shots (blocking reads the whole registry's keys, so a shot's candidates
+    do not depend on the partition it is in); decide_links then runs once over every partition's evidence.
+    """
+
+    pairs: (
+        pl.DataFrame | pl.LazyFrame
+    )  # PAIR_SCHEMA + id_within_one_edit: every candidate pair (may be a scan)
+    top: pl.DataFrame  # LinkageDatabase.top_candidates: each shot's best candidates and its masses
+    blocking_report: pl.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+
+
 def link_probabilistically(
     shots: pl.LazyFrame,
     registry: pl.LazyFrame,
@@ -74,61 +90,174 @@ def link_probabilistically(
     model: MatchModel | None = None,
     workdir: Path | None = None,
     truth: pl.DataFrame | None = None,
+    accepted_pairs: pl.DataFrame | None = None,
 ) -> LinkResult:
     """Link the matchable shots that `deterministic` (MATCH_SCHEMA) left without a citizen.
 
-    truth (file_hash, source_row, true_citizen_id), for evaluation only, adds blocking recall.
+    accepted_pairs (file_hash, source_row, citizen_id): links a reviewer accepted, labelled data that
+    the m estimation uses beside the ID-confirmed rows (see fit_model).
+
+    The steps, which the partitioned match stage (vaxsync.match_partitions) runs separately: encode and
+    fit once, gather evidence (per partition), decide once. truth (file_hash, source_row, true_citizen_id),
+    for evaluation only, adds blocking recall.
     """
     timer = _Timer()
     model = (model or load_model()).copy()
     inputs = encode_inputs(shots, registry, deterministic, model)
     timer.lap("prepare")
     with LinkageDatabase(inputs.shots, inputs.registry, inputs.vocabulary) as database:
-        _fit(model, inputs, database)
+        _fit(model, inputs, database, accepted_pairs)
         timer.lap("fit")
         to_link = inputs.shots.filter(pl.col("is_to_link"))
-        blocking = run_blocking(
-            shot_blocking_keys(to_link),
-            registry_blocking_keys(inputs.registry),
-            model.blocking_rules,
-            true_pairs=_true_pairs(truth, to_link, inputs.registry),
+        evidence = gather_evidence(
+            to_link,
+            inputs.registry,
+            inputs.vocabulary,
+            model,
+            truth=truth,
+            database=database,
         )
-        timer.lap("blocking")
-        pairs = _with_id_edit_flag(blocking.pairs, model)
-        evidence = database.top_candidates(pairs, model)
-        odds = _prior_odds(model, evidence, to_link.height, inputs.registry.height)
-        count_posted_by_id = int(inputs.shots["confirmed_citizen_index"].is_not_null().sum())
-        top = _scored(evidence, odds)
-        decisions = decide(top, model, count_posted_by_id)
-        sibling_update = _siblings_from_posts(inputs.shots, decisions)
-        if sibling_update.height:
-            # Shots of one person in the batch support each other: rescore those whose sibling just posted.
-            inputs.shots = _apply_siblings(inputs.shots, sibling_update)
-            database.replace_shots(inputs.shots)
-            rescored_shots = sibling_update["shot_index"].implode()
-            again = database.top_candidates(pairs.filter(pl.col("shot_index").is_in(rescored_shots)), model)
-            top = pl.concat([top.filter(~pl.col("shot_index").is_in(rescored_shots)), _scored(again, odds)])
-            decisions = decide(top, model, count_posted_by_id)
-        model.fitted["count_sibling_rescored"] = sibling_update.height
-        timer.lap("score")
-
-    result = LinkResult(
-        matches=_match_rows(to_link, decisions, top, inputs.registry, model),
-        review_candidates=_review_rows(to_link, decisions, top, inputs.registry, model),
-        model_used=model.to_dict(),
-        blocking_report=blocking.report,
-    )
+    timer.skip(evidence.timings)
+    result = decide_links(inputs.shots, inputs.registry.lazy(), inputs.vocabulary, model, [evidence])
     if workdir is not None:
         model.save(workdir / MODEL_FILE_NAME)
-    timer.lap("output")
+    timer.lap("decide")
     result.timings = timer.laps
+    return result
+
+
+def fit_model(model: MatchModel, inputs: LinkInputs, accepted_pairs: pl.DataFrame | None = None) -> None:
+    """Fit the model (in place) on every matchable shot of the run: once per run, before any partition.
+
+    accepted_pairs (file_hash, source_row, citizen_id), optional: reviewer-accepted links of this run's
+    rows, used as labelled pairs for m with the ID-confirmed ones (rows or citizens not found are ignored).
+    """
+    with LinkageDatabase(inputs.shots, inputs.registry, inputs.vocabulary) as database:
+        _fit(model, inputs, database, accepted_pairs)
+
+
+def gather_evidence(
+    to_link: pl.DataFrame,
+    registry: pl.DataFrame | pl.LazyFrame,
+    vocabulary: Vocabulary,
+    model: MatchModel,
+    *,
+    truth: pl.DataFrame | None = None,
+    database: LinkageDatabase | None = None,
+) -> Evidence:
+    """Blocking and comparisons for these to-link shots against the whole registry, with the fitted model.
+
+    `registry` may be lazy: only the blocking keys are read whole, and the full records only of the
+    citizens some pair names, so memory follows these shots' candidates, not the registry.
+    """
+    timer = _Timer()
+    registry_lazy = registry.lazy()
+    key_columns = _registry_key_columns(model, registry_lazy.collect_schema().names())
+    true_pairs = None
+    if truth is not None:
+        true_pairs = _true_pairs(
+            truth, to_link, registry_lazy.select("citizen_id", "citizen_index").collect()
+        )
+    blocking = run_blocking(
+        shot_blocking_keys(to_link),
+        registry_blocking_keys(registry_lazy.select(key_columns).collect()),
+        model.blocking_rules,
+        true_pairs=true_pairs,
+    )
+    timer.lap("blocking")
+    pairs = _with_id_edit_flag(blocking.pairs, model)
+    if database is not None:
+        top = database.top_candidates(pairs, model)
+    else:
+        candidates = _citizens_of(registry_lazy, pairs)
+        with LinkageDatabase(to_link, candidates, vocabulary) as partition_database:
+            top = partition_database.top_candidates(pairs, model)
+    timer.lap("compare")
+    return Evidence(pairs=pairs, top=top, blocking_report=blocking.report, timings=timer.laps)
+
+
+def decide_links(
+    shots: pl.DataFrame,
+    registry: pl.LazyFrame,
+    vocabulary: Vocabulary,
+    model: MatchModel,
+    evidence: list[Evidence],
+) -> LinkResult:
+    """Turn every partition's evidence into decisions, with the run-wide prior and auto-post threshold.
+
+    Rows of one person in the batch support each other: shots whose sibling just posted are scored
+    again (their pairs only) and everything is decided once more.
+    """
+    to_link = shots.filter(pl.col("is_to_link"))
+    top = pl.concat([part.top for part in evidence])
+    registry_size = int(model.fitted["registry_size"])
+    odds = _prior_odds(model, top, to_link.height, registry_size)
+    count_posted_by_id = int(shots["confirmed_citizen_index"].is_not_null().sum())
+    top = _scored(top, odds)
+    decisions = decide(top, model, count_posted_by_id)
+    sibling_update = _siblings_from_posts(shots, decisions)
+    if sibling_update.height:
+        rescored_shots = sibling_update["shot_index"].implode()
+        updated = _apply_siblings(to_link.filter(pl.col("shot_index").is_in(rescored_shots)), sibling_update)
+        pairs = pl.concat(
+            [part.pairs.lazy().filter(pl.col("shot_index").is_in(rescored_shots)) for part in evidence]
+        ).collect()
+        with LinkageDatabase(updated, _citizens_of(registry, pairs), vocabulary) as database:
+            again = database.top_candidates(pairs, model)
+        top = pl.concat([top.filter(~pl.col("shot_index").is_in(rescored_shots)), _scored(again, odds)])
+        decisions = decide(top, model, count_posted_by_id)
+    model.fitted["count_sibling_rescored"] = sibling_update.height
+    named = _citizens_of(registry, top.select("citizen_index")).select("citizen_index", "citizen_id")
+    blocking_report = combined_blocking_report([part.blocking_report for part in evidence])
+    result = LinkResult(
+        matches=_match_rows(to_link, decisions, top, named, model),
+        review_candidates=_review_rows(to_link, decisions, top, named, model),
+        model_used=model.to_dict(),
+        blocking_report=blocking_report,
+    )
     log.info(
         "probabilistic pass: %d shots to link, %d candidate pairs, decisions %s",
         to_link.height,
-        pairs.height,
+        blocking_report.filter(pl.col("blocking_rule") == "union")["count_pairs"].sum(),
         dict(decisions["decision"].value_counts().iter_rows()),
     )
     return result
+
+
+def combined_blocking_report(reports: list[pl.DataFrame]) -> pl.DataFrame:
+    """One blocking report from the partitions': pairs and shots add up (partitions hold disjoint shots);
+    blocks split is the largest partition's count (a block may be split for several), recall is kept
+    only when there is one partition."""
+    if len(reports) == 1:
+        return reports[0]
+    return (
+        pl.concat([report.with_row_index("rule_order") for report in reports])
+        .group_by("rule_order", "blocking_rule", maintain_order=True)
+        .agg(
+            pl.col("count_pairs").sum(),
+            pl.col("count_shots_with_candidates").sum(),
+            pl.col("count_blocks_split").max(),
+            pl.lit(None, pl.Float64).alias("recall"),
+        )
+        .sort("rule_order")
+        .drop("rule_order")
+        .cast({name: dtype for name, dtype in reports[0].schema.items()})
+    )
+
+
+def _registry_key_columns(model: MatchModel, available: list[str]) -> list[str]:
+    """The registry columns blocking reads: each rule's keys, and the name parts derived keys come from."""
+    wanted = {"citizen_index", "family", "given"}
+    wanted |= {
+        column for rule in model.blocking_rules for column in (*rule.registry_side_keys, *rule.refine_on)
+    }
+    return [column for column in available if column in wanted]
+
+
+def _citizens_of(registry: pl.LazyFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    """The registry records of the citizens these pairs name."""
+    wanted = pairs.select(pl.col("citizen_index").unique())
+    return registry.join(wanted.lazy(), on="citizen_index", how="semi").collect()
 
 
 # --- inputs -------------------------------------------------------------------------------------------------
@@ -272,19 +401,44 @@ def _true_pairs(
 # --- fitting --------------------------------------------------------------------------------------------
 
 
-def _fit(model: MatchModel, inputs: LinkInputs, database: LinkageDatabase) -> None:
+def _fit(
+    model: MatchModel,
+    inputs: LinkInputs,
+    database: LinkageDatabase,
+    accepted_pairs: pl.DataFrame | None = None,
+) -> None:
     """Fit u, m and u_household (matching.estimation), then the batch-sibling level."""
     labelled = inputs.shots.filter(pl.col("id_owner_index").is_not_null()).select(
         "shot_index", pl.col("id_owner_index").alias("citizen_index")
     )
+    accepted = None if accepted_pairs is None else accepted_index_pairs(inputs, accepted_pairs)
 
     def household_database(pairs: pl.DataFrame) -> LinkageDatabase:
         """Registry citizens of the household pairs, shaped as shots, to compare with their housemates."""
         members = inputs.registry.filter(pl.col("citizen_index").is_in(pairs["shot_index"].implode()))
         return LinkageDatabase(registry_as_shots(members), inputs.registry, inputs.vocabulary)
 
-    estimation.fit(model, database, household_database, labelled, inputs.shots.height, inputs.registry)
+    estimation.fit(
+        model,
+        database,
+        household_database,
+        labelled,
+        inputs.shots.height,
+        inputs.registry,
+        accepted=accepted,
+    )
     _fit_sibling_level(model, inputs.shots, inputs.registry.height)
+
+
+def accepted_index_pairs(inputs: LinkInputs, accepted_pairs: pl.DataFrame) -> pl.DataFrame:
+    """Reviewer-accepted (file_hash, source_row, citizen_id) as (shot_index, citizen_index) of this run."""
+    return (
+        accepted_pairs.select("file_hash", "source_row", "citizen_id")
+        .join(inputs.shots.select("file_hash", "source_row", "shot_index"), on=["file_hash", "source_row"])
+        .join(inputs.registry.select("citizen_id", "citizen_index"), on="citizen_id")
+        .select("shot_index", "citizen_index")
+        .unique()
+    )
 
 
 def _fit_sibling_level(model: MatchModel, shots: pl.DataFrame, registry_size: int) -> None:
@@ -463,3 +617,8 @@ class _Timer:
         now = time.perf_counter()
         self.laps[name] = round(now - self.started, 3)
         self.started = now
+
+    def skip(self, laps: dict[str, float]) -> None:
+        """Take laps timed elsewhere (an inner step) as this timer's own."""
+        self.laps.update(laps)
+        self.started = time.perf_counter()

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 SAMPLE_KEY_COUNT = 5
 MAX_CATEGORIES = 10_000
-MESSAGE_KEY_COUNT = 3
+MESSAGE_KEY_COUNT = SAMPLE_KEY_COUNT  # failing rows named in a CriticalValidationError, masked
 # datetime64[ns] spans 1677-09-21..2262-04-11; dates outside are clipped into it, still out of any range.
 _NS_SAFE_DATES = (dt.date(1678, 1, 1), dt.date(2261, 12, 31))
 # GX result fields kept in the stored JSON: counts and aggregates only, never row values.

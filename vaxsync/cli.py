@@ -66,8 +66,18 @@ def run(
         raise typer.Exit(2) from None
     except CriticalValidationError as error:
         console.print(f"[red]validation failed, nothing published:[/red] {error}")
+        _print_run_report_path(settings)
         raise typer.Exit(3) from None
     _print_summary(summary, settings)
+
+
+def _print_run_report_path(settings: Any) -> None:
+    """Where publish_batch left the run report of the night it stopped, if it got that far."""
+    from vaxsync.run_report import REPORT_HTML
+
+    report = settings.reports_dir / settings.as_of.isoformat() / REPORT_HTML
+    if report.is_file():
+        console.print(f"run report: {report}")
 
 
 def _progress() -> Progress:
@@ -89,6 +99,7 @@ def _print_summary(summary: dict[str, Any], settings: Any) -> None:
         ("duplicates merged", "rows_duplicate"),
         ("backlog", "rows_backlog"),
         ("rows in quarantined files", "rows_in_quarantined_files"),
+        ("older backlog rows resolved tonight", "rows_resolved_from_backlog"),
         ("files new", "files_new"),
         ("files already landed elsewhere", "files_duplicate_content"),
         ("wall time (s)", "wall_seconds"),
@@ -100,6 +111,54 @@ def _print_summary(summary: dict[str, Any], settings: Any) -> None:
         table.add_row(f"  quarantined files: {reason}", str(count))
     Console().print(table)
     Console().print(f"warehouse: {settings.warehouse_path}\nreports:   {settings.reports_dir}")
+
+
+@app.command()
+def runs(
+    warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file.")],
+    limit: Annotated[int, typer.Option(help="How many runs, newest first.")] = 20,
+) -> None:
+    """List recent runs: outcome, duration, row counts, validation failures and seconds per stage."""
+    from vaxsync.run_report import STAGES, run_history
+
+    if not warehouse.is_file():
+        console.print(f"[red]error:[/red] warehouse not found: {warehouse}")
+        raise typer.Exit(2)
+    history = run_history(warehouse, limit=limit)
+    table = Table(title=f"vaxsync runs ({history.height} most recent, newest first; view v_run_history)")
+    numeric = (
+        "took (s)",
+        "rows in",
+        "posted",
+        "duplicates",
+        "backlog",
+        "files new / quar.",
+        "valid. crit / warn",
+    )
+    for column in ("as of", "run id", "outcome", *numeric, "seconds per stage"):
+        table.add_column(column, justify="right" if column in numeric else "left")
+    for run in history.iter_rows(named=True):
+        stage_seconds = " · ".join(
+            f"{stage} {run[f'{stage}_seconds']:.1f}"
+            for stage in STAGES
+            if run[f"{stage}_seconds"] is not None
+        )
+        table.add_row(
+            str(run["as_of"]),
+            run["run_id"],
+            f"[green]{run['outcome']}[/green]"
+            if run["outcome"] == "published"
+            else f"[red]{run['outcome']}[/red]",
+            f"{run['duration_seconds']:.1f}",
+            f"{run['rows_in']:,}",
+            f"{run['rows_posted']:,}",
+            f"{run['rows_duplicate']:,}",
+            f"{run['rows_backlog']:,}",
+            f"{run['files_new']} / {run['files_quarantined']}",
+            f"{run['validation_critical_failures']} / {run['validation_warnings']}",
+            stage_seconds or "—",
+        )
+    Console().print(table)
 
 
 @app.command()

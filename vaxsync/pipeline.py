@@ -12,12 +12,13 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from vaxsync.quality import start_importing_validation
 from vaxsync.settings import Settings
 from vaxsync.workdir import RunWorkDir, read_json, write_json
 
@@ -38,13 +39,15 @@ def discover_new_exports(settings: Settings) -> list[str]:
     from transforms.ingest import file_content_hash, list_landed_files
     from vaxsync.warehouse import known_ledger_entries
 
+    started = time.perf_counter()
     _check_inputs(settings)
     work = RunWorkDir(settings)
     work.reset()
     known_pairs, known_hashes = known_ledger_entries(settings.warehouse_path)
     entries: list[dict[str, str]] = []
     first_path_by_hash: dict[str, str] = {}
-    for source_file in list_landed_files(settings.landing_dir):
+    landed_files = list_landed_files(settings.landing_dir)
+    for source_file in landed_files:
         file_hash = file_content_hash(settings.landing_dir / source_file)
         if (source_file, file_hash) in known_pairs:
             continue
@@ -56,6 +59,7 @@ def discover_new_exports(settings: Settings) -> list[str]:
         first_path_by_hash[file_hash] = source_file
         entries.append({"source_file": source_file, "file_hash": file_hash, "status": "new"})
     started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    new_files = [entry["source_file"] for entry in entries if entry["status"] == "new"]
     write_json(
         work.run_file,
         {
@@ -64,11 +68,18 @@ def discover_new_exports(settings: Settings) -> list[str]:
             "started_at": started_at.isoformat(),
             "registry_hash": file_content_hash(settings.registry_path),
             "landing_hash": _landing_hash(entries),
-            "stage_seconds": {},
+            "stage_seconds": {"discover": round(time.perf_counter() - started, 3)},
+            "stage_counts": {
+                "discover": {
+                    "files_landed": len(landed_files),
+                    "files_already_in_ledger": len(landed_files) - len(entries),
+                    "files_new": len(new_files),
+                    "files_duplicate_content": len(entries) - len(new_files),
+                }
+            },
         },
     )
     write_json(work.discovered_file, entries)
-    new_files = [entry["source_file"] for entry in entries if entry["status"] == "new"]
     log.info("discovered %d new files, %d duplicate copies", len(new_files), len(entries) - len(new_files))
     return new_files
 
@@ -110,22 +121,71 @@ def _landing_hash(entries: list[dict[str, str]]) -> str:
 # --- ingest ---------------------------------------------------------------------------------------------
 
 
+INGEST_BATCH_FILES = 64  # files per batch (one Airflow task, or one job of the local process pool)
+
+
 def ingest_export(settings: Settings, source_file: str) -> StageResult:
     """Stage one export file (or quarantine it) into the run's work folder; return its ledger summary."""
+    return ingest_exports(settings, [source_file])[0]
+
+
+def ingest_exports(settings: Settings, source_files: list[str]) -> list[StageResult]:
+    """Stage a batch of export files one after another in this process; one ledger summary per file.
+
+    A batch per task spares a task (and a process start) per file; the files' outputs are independent,
+    so any split into batches stages the same rows."""
     from transforms.ingest import stage_export
 
     work = RunWorkDir(settings)
-    file_hash = discovered_hashes(work)[source_file]  # hashed once, at discovery
-    staged = stage_export(settings.landing_dir, source_file, file_hash)
-    if staged.rows is not None:
-        staged.rows.write_parquet(work.staged_file(file_hash))
-    write_json(work.ledger_file(file_hash), staged.ledger)
-    return {
-        "file_hash": file_hash,
-        "status": staged.ledger["status"],
-        "quarantine_reason": staged.ledger["quarantine_reason"],
-        "rows_read": staged.ledger["rows_read"],
-    }
+    hashes = discovered_hashes(work)  # hashed once, at discovery
+    results = []
+    for source_file in source_files:
+        started = time.perf_counter()
+        file_hash = hashes[source_file]
+        staged = stage_export(settings.landing_dir, source_file, file_hash)
+        if staged.rows is not None:
+            staged.rows.write_parquet(work.staged_file(file_hash))
+        # files are ingested in parallel tasks: each keeps its own time (run.json has one writer per stage)
+        ingest_seconds = round(time.perf_counter() - started, 3)
+        write_json(work.ledger_file(file_hash), {**staged.ledger, "ingest_seconds": ingest_seconds})
+        results.append(
+            {
+                "file_hash": file_hash,
+                "status": staged.ledger["status"],
+                "quarantine_reason": staged.ledger["quarantine_reason"],
+                "rows_read": staged.ledger["rows_read"],
+            }
+        )
+    return results
+
+
+def ingest_batches(source_files: list[str], files_per_batch: int = INGEST_BATCH_FILES) -> list[list[str]]:
+    """The new files in batches of files_per_batch, in order (what the DAG maps ingest_exports over)."""
+    return [
+        source_files[start : start + files_per_batch]
+        for start in range(0, len(source_files), files_per_batch)
+    ]
+
+
+def _ingest_all(settings: Settings, source_files: list[str]) -> Iterator[int]:
+    """Stage every new file; yields how many are done after each batch. Batches go to a pool of
+    settings.ingest_processes processes (spawned: fresh interpreters) when there is more than one batch."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    batches = ingest_batches(source_files)
+    processes = min(settings.ingest_processes or os.cpu_count() or 1, len(batches))
+    done = 0
+    if processes <= 1:
+        for batch in batches:
+            done += len(ingest_exports(settings, batch))
+            yield done
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+        for results in pool.map(ingest_exports, [settings] * len(batches), batches):
+            done += len(results)
+            yield done
 
 
 # --- normalize ------------------------------------------------------------------------------------------
@@ -140,11 +200,16 @@ def normalize_batch(settings: Settings) -> StageResult:
     from transforms.normalize.reference import load_reference
     from transforms.normalize.shots import normalize_shots
     from vaxsync import quality
+    from vaxsync.registry_cache import registry_surname_statistics
 
+    quality.start_importing_validation()  # loads while normalize_shots runs (a DAG task's own process)
     work = RunWorkDir(settings)
     started = time.perf_counter()
     staged_files = sorted(work.staged_dir.glob("*.parquet"))
-    reference = load_reference().with_registry(pl.scan_parquet(settings.registry_path))
+    statistics = registry_surname_statistics(
+        settings, snapshot_hash=read_json(work.run_file)["registry_hash"]
+    )
+    reference = load_reference().with_surname_statistics(statistics)
     if staged_files:
         staged = pl.scan_parquet(staged_files)
         normalized = normalize_shots(
@@ -157,11 +222,15 @@ def normalize_batch(settings: Settings) -> StageResult:
         normalized = normalized.filter(~pl.col("file_hash").is_in(list(held_back)))
     normalized.write_parquet(work.normalized_file)
     _record_stage_time(work, "normalize", started)
-    return {
+    rejected_by_reason = normalized.group_by("reject_reason").len().drop_nulls("reject_reason")
+    counts = {
         "rows_normalized": normalized.height,
         "rows_rejected": normalized.filter(pl.col("reject_reason").is_not_null()).height,
+        "rows_rejected_by_reason": dict(rejected_by_reason.sort("len", descending=True).iter_rows()),
         "files_held_back": len(held_back),
     }
+    _record_stage_counts(work, "normalize", counts)
+    return counts
 
 
 def _empty_normalized() -> pl.DataFrame:
@@ -174,42 +243,89 @@ def _empty_normalized() -> pl.DataFrame:
 
 
 def match_batch(settings: Settings) -> StageResult:
-    """Match normalized shots to registry citizens: the deterministic ID pass, then probabilistic linkage
-    of the rows it left unmatched. The fitted model is saved with the run."""
-    from matching.deterministic import match_by_id
-    from matching.probabilistic import link_probabilistically
+    """Match the night's rows to registry citizens, every partition in this process: the ID pass, then
+    probabilistic linkage of the rows it left unmatched (the DAG maps the partitions over workers)."""
+    for partition in plan_match_partitions(settings):
+        match_partition(settings, partition)
+    return combine_matches(settings)
+
+
+def plan_match_partitions(settings: Settings) -> list[str]:
+    """First step of the match stage: tonight's match input, the ID pass, the model fitted once on the
+    whole night, and the rows to link split into partitions by province. Returns the partition names."""
+    from vaxsync.backlog import write_match_input
+    from vaxsync.decisions import validate_tonight_decisions
+    from vaxsync.match_partitions import plan_partitions
     from vaxsync.registry_cache import prepared_registry
 
     work = RunWorkDir(settings)
-    started = time.perf_counter()
     registry = prepared_registry(settings, snapshot_hash=read_json(work.run_file)["registry_hash"])
-    normalized = pl.scan_parquet(work.normalized_file)
-    deterministic = match_by_id(normalized, registry).collect()
-    linked = link_probabilistically(normalized, registry, deterministic, workdir=work.root)
+    input_counts = write_match_input(settings, work)
+    # Tonight's review decisions, validated now: the accepted links are labelled pairs for the fit.
+    accepted_pairs = validate_tonight_decisions(settings, work)
+    shots = pl.scan_parquet(work.match_input_file)
+    plan = plan_partitions(
+        settings, shots, registry, input_counts=input_counts, accepted_pairs=accepted_pairs
+    )
+    return list(plan["partitions"])
+
+
+def match_partition(settings: Settings, partition: str) -> StageResult:
+    """Candidates of one partition's rows (blocking against the whole registry, comparisons), written to
+    the partition store. Partitions are independent: run them in any order, on any worker."""
+    from vaxsync.match_partitions import gather_partition
+
+    return gather_partition(settings, partition)
+
+
+def combine_matches(settings: Settings) -> StageResult:
+    """Last step of the match stage: decide every partition's rows with the night's prior and threshold,
+    apply review decisions, and write matches, review candidates, blocking report and the model used."""
+    from matching.probabilistic import MODEL_FILE_NAME
+    from vaxsync.decisions import apply_review_decisions
+    from vaxsync.match_partitions import combine_partitions
+
+    work = RunWorkDir(settings)
+    deterministic, linked, plan = combine_partitions(settings, work.root / MODEL_FILE_NAME)
     keys = ["file_hash", "source_row"]
     matches = pl.concat([deterministic.join(linked.matches, on=keys, how="anti"), linked.matches])
+    matches = apply_review_decisions(settings, work, matches)
     matches.write_parquet(work.matches_file)
     linked.review_candidates.write_parquet(work.review_candidates_file)
     linked.blocking_report.write_parquet(work.root / "blocking_report.parquet")
-    _record_stage_time(work, "match", started)
-    return {
+    # the stage spans several tasks: its time runs from the plan's start
+    _record_stage_time(work, "match", time.perf_counter() - (time.time() - plan["started_at_epoch"]))
+    counts = {
+        **plan["input_counts"],
+        "match_partitions": len(plan["partitions"]),
         "rows_matched_by_id": deterministic.filter(pl.col("citizen_id").is_not_null()).height,
         "rows_matched_probabilistically": linked.matches.filter(pl.col("citizen_id").is_not_null()).height,
         "rows_in_review": linked.matches.filter(pl.col("match_reason") == "review_required").height,
         "rows_unmatched": matches.filter(pl.col("citizen_id").is_null()).height,
     }
+    _record_stage_counts(work, "match", counts)
+    return counts
 
 
 # --- publish --------------------------------------------------------------------------------------------
 
 
 def publish_batch(settings: Settings) -> StageResult:
-    """Validate the night's new synced shots, then merge everything into the warehouse in one transaction."""
+    """Validate the night's new synced shots, then merge everything into the warehouse in one transaction.
+
+    When a critical expectation stops the publish, the run report (outcome 'not published', with the
+    validation page) is still written, then the error is raised to fail the task."""
+    from validation import CriticalValidationError
     from vaxsync.publish import publish
+    from vaxsync.run_report import write_run_report
 
     work = RunWorkDir(settings)
     started = time.perf_counter()
-    summary = publish(settings, work)
+    try:
+        summary = publish(settings, work)
+    except CriticalValidationError:
+        write_run_report(settings, read_json(work.run_file)["run_id"])
+        raise
     _record_stage_time(work, "publish", started)
     write_json(work.published_file, summary)
     return summary
@@ -220,12 +336,21 @@ def publish_batch(settings: Settings) -> StageResult:
 
 def report_batch(settings: Settings) -> StageResult:
     """Write the night's backlog summary reports."""
+    from vaxsync.coverage import build_coverage
+    from vaxsync.province_reports import write_province_reports
     from vaxsync.reports import write_reports
 
     work = RunWorkDir(settings)
     run = read_json(work.run_file)
     paths = write_reports(settings, run_id=run["run_id"])
-    return {"reports": [str(path) for path in paths]}
+    province_paths = write_province_reports(settings, run_id=run["run_id"])
+    coverage = build_coverage(settings)
+    # Two files per province: XCom gets the count, the folder holds the files.
+    return {
+        "reports": [str(path) for path in paths],
+        "province_report_files": len(province_paths),
+        "coverage": coverage,
+    }
 
 
 # --- the whole night ------------------------------------------------------------------------------------
@@ -239,10 +364,10 @@ def run_nightly(settings: Settings, on_progress: ProgressCallback | None = None)
     new_files = discover_new_exports(settings)
     work = RunWorkDir(settings)
     ingest_started = time.perf_counter()
-    for index, source_file in enumerate(new_files, start=1):
-        ingest_export(settings, source_file)
+    start_importing_validation()  # GX takes seconds to import: it loads while ingest runs
+    for done in _ingest_all(settings, new_files):
         if on_progress:
-            on_progress("ingest", index, len(new_files))
+            on_progress("ingest", done, len(new_files))
     _record_stage_time(work, "ingest", ingest_started)
     for stage_name, stage in (("normalize", normalize_batch), ("match", match_batch)):
         if on_progress:
@@ -259,4 +384,11 @@ def run_nightly(settings: Settings, on_progress: ProgressCallback | None = None)
 def _record_stage_time(work: RunWorkDir, stage_name: str, started: float) -> None:
     run = read_json(work.run_file)
     run["stage_seconds"][stage_name] = round(time.perf_counter() - started, 3)
+    write_json(work.run_file, run)
+
+
+def _record_stage_counts(work: RunWorkDir, stage_name: str, counts: StageResult) -> None:
+    """Keep a stage's counts in run.json beside its time, for the run report (XCom is not kept)."""
+    run = read_json(work.run_file)
+    run.setdefault("stage_counts", {})[stage_name] = counts
     write_json(work.run_file, run)

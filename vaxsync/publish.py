@@ -15,6 +15,9 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from vaxsync.backlog import count_resolved_rows_in_ledger, store_backlog_records, update_rematched_backlog
+from vaxsync.decisions import write_decision_audit
+from vaxsync.events import hold_conflicting_rows, shot_id_sql, stage_postings, write_postings
 from vaxsync.settings import Settings
 from vaxsync.warehouse import connect
 from vaxsync.workdir import RunWorkDir, read_json
@@ -33,17 +36,17 @@ _OUTCOME_COLUMNS = [
     "facility_province_code",
     "province_code",
     "cccd_province_code",
+    "is_rematch",
+    "prior_backlog_reason",
 ]
 
 # A shot is one dose of one product on one day for one citizen: its id is a hash of that content.
-SHOT_ID_SQL = (
-    "substr(sha256(citizen_id || '|' || vaccine_code || '|' || cast(vaccinated_date as varchar)), 1, 32)"
-)
+SHOT_ID_SQL = shot_id_sql()
 
 
 def row_outcomes(work: RunWorkDir) -> pl.DataFrame:
     """One row per normalized row: the posted citizen, or the backlog reason (rejection first, then match)."""
-    normalized = pl.scan_parquet(work.normalized_file).select(_OUTCOME_COLUMNS)
+    normalized = pl.scan_parquet(work.match_input_file).select(_OUTCOME_COLUMNS)
     matches = pl.scan_parquet(work.matches_file)
     return (
         normalized.join(matches, on=["file_hash", "source_row"], how="left")
@@ -74,9 +77,11 @@ def publish(settings: Settings, work: RunWorkDir) -> dict[str, Any]:
         ).fetchall()[0][0]
         if already:
             return _summary_from_warehouse(connection, run["run_id"])
+        # Vaccination-event rules (vaxsync.events): implausible records go to the backlog, copies merge.
+        outcomes = hold_conflicting_rows(connection, outcomes, settings.registry_path)
         connection.register("outcomes", outcomes.to_arrow())
         connection.register("night_ledger", ledgers.to_arrow())
-        _stage_postings(connection)
+        stage_postings(connection)
         new_shots = connection.sql("select * from new_shots").pl()
         _validate_new_shots(settings, work, new_shots)
         connection.execute("begin transaction")
@@ -109,35 +114,6 @@ def _ledger_entries(work: RunWorkDir) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-def _stage_postings(connection: duckdb.DuckDBPyConnection) -> None:
-    """Temp tables: the night's posted rows with shot ids and winners, and the shots new to the warehouse."""
-    connection.execute(
-        f"""
-        create or replace temp table night_postings as
-        with posted as (
-            select *, {SHOT_ID_SQL} as shot_id from outcomes where citizen_id is not null
-        )
-        select *,
-            row_number() over (
-                partition by shot_id order by lot_number is null, source_file, source_row
-            ) = 1 as is_batch_winner,
-            shot_id in (select shot_id from synced_shots) as is_known_shot
-        from posted
-        """
-    )
-    connection.execute(
-        """
-        create or replace temp table new_shots as
-        select shot_id, citizen_id, vaccine_code,
-               cast(coalesce(dose_number_reported, 0) as smallint) as dose_number,
-               cast(dose_number_reported as smallint) as dose_number_reported,
-               vaccinated_date as vaccinated_on, facility_name as facility, lot_number as lot,
-               match_method, coalesce(match_score, 1.0) as match_score
-        from night_postings where is_batch_winner and not is_known_shot
-        """
-    )
-
-
 def _validate_new_shots(settings: Settings, work: RunWorkDir, new_shots: pl.DataFrame) -> None:
     from transforms.normalize.reference import load_reference
     from validation import CriticalValidationError, build_synced_shots_suite, run_suite
@@ -162,37 +138,26 @@ def _validate_new_shots(settings: Settings, work: RunWorkDir, new_shots: pl.Data
 def _write_night(connection: duckdb.DuckDBPyConnection, settings: Settings, run: dict[str, Any]) -> None:
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     parameters = {"run_id": run["run_id"], "now": now, "as_of": settings.as_of}
+    write_postings(connection, run["run_id"], now)  # shots, sources, dose re-sequencing, shot_conflicts
     connection.execute(
         """
-        insert into synced_shots
-        select shot_id, citizen_id, vaccine_code, dose_number, dose_number_reported, vaccinated_on,
-               facility, lot, match_method, match_score, $now, $run_id
-        from new_shots
-        """,
-        {"run_id": run["run_id"], "now": now},
-    )
-    connection.execute(
-        """
-        insert into shot_sources
-        select shot_id, source_file, file_hash, source_row, not is_batch_winner or is_known_shot, $run_id
-        from night_postings
-        """,
-        {"run_id": run["run_id"]},
-    )
-    connection.execute(
-        """
-        insert into unposted_backlog
+        insert into unposted_backlog (source_file, file_hash, source_row, reason_code, reason_detail,
+            province_code, facility, candidate_citizen_id, candidate_score, first_seen_on, run_id,
+            last_matched_run_id)
         select source_file, file_hash, source_row, backlog_reason, backlog_detail, best_province_code,
                facility_name, candidate_citizen_id,
-               case when candidate_citizen_id is not null then match_score end, $as_of, $run_id, null
-        from outcomes where citizen_id is null
+               case when candidate_citizen_id is not null then match_score end, $as_of, $run_id, $run_id
+        from outcomes where citizen_id is null and not is_rematch
         """,
         {"as_of": settings.as_of, "run_id": run["run_id"]},
     )
+    update_rematched_backlog(connection, run["run_id"], RunWorkDir(settings))
     _supersede_older_versions(connection)
-    _resequence_doses(connection)
     _write_review_candidates(connection, settings, run["run_id"])
     _write_ledger(connection, parameters)
+    count_resolved_rows_in_ledger(connection, run["run_id"])
+    store_backlog_records(connection, RunWorkDir(settings))
+    write_decision_audit(connection, RunWorkDir(settings), run["run_id"])
     _write_validation_results(connection, settings, run["run_id"], now)
     _write_run_row(connection, run, now)
 
@@ -232,6 +197,11 @@ def _write_review_candidates(connection: duckdb.DuckDBPyConnection, settings: Se
                 "impossible_reason", comparison.alias("comparison"),
             ).to_arrow(),
         )  # fmt: skip
+        # A row re-matched tonight gets tonight's candidates: the ones its next report shows.
+        connection.execute(
+            """delete from review_candidates where (file_hash, source_row) in
+               (select file_hash, source_row from night_review_candidates)"""
+        )
         connection.execute(
             "insert into review_candidates select *, $run_id from night_review_candidates", {"run_id": run_id}
         )
@@ -242,23 +212,6 @@ def _write_review_candidates(connection: duckdb.DuckDBPyConnection, settings: Se
             "insert into match_models values (?, ?, ?)",
             [run_id, str(model.get("version", "")), json.dumps(model, ensure_ascii=False)],
         )
-
-
-def _resequence_doses(connection: duckdb.DuckDBPyConnection) -> None:
-    """Dose numbers follow each touched citizen's posted history by date, so a late earlier dose re-sequences."""
-    connection.execute(
-        """
-        update synced_shots set dose_number = sequenced.dose_number
-        from (
-            select shot_id, cast(row_number() over (
-                partition by citizen_id order by vaccinated_on, shot_id) as smallint) as dose_number
-            from synced_shots
-            where citizen_id in (select citizen_id from new_shots)
-        ) as sequenced
-        where synced_shots.shot_id = sequenced.shot_id
-          and synced_shots.dose_number <> sequenced.dose_number
-        """
-    )
 
 
 def _write_ledger(connection: duckdb.DuckDBPyConnection, parameters: dict[str, Any]) -> None:
@@ -311,12 +264,15 @@ def _write_validation_results(
 def _write_run_row(connection: duckdb.DuckDBPyConnection, run: dict[str, Any], now: dt.datetime) -> None:
     connection.execute(
         """
-        insert into pipeline_runs
+        insert into pipeline_runs (run_id, as_of, registry_hash, landing_hash, files_new, files_quarantined,
+            rows_in, rows_posted, rows_duplicate, rows_backlog, outcome, started_at, finished_at,
+            rows_resolved_from_backlog)
         select $run_id, $as_of, $registry_hash, $landing_hash,
                count(*) filter (where status <> 'duplicate_content'),
                count(*) filter (where status = 'quarantined'),
                coalesce(sum(rows_read), 0), coalesce(sum(rows_posted), 0), coalesce(sum(rows_duplicate), 0),
-               coalesce(sum(rows_backlog), 0), 'published', $started_at, $now
+               coalesce(sum(rows_backlog), 0), 'published', $started_at, $now,
+               (select count(*) from unposted_backlog where resolved_run_id = $run_id)
         from ingest_ledger where run_id = $run_id
         """,
         {
@@ -361,6 +317,9 @@ def _summary_from_warehouse(connection: duckdb.DuckDBPyConnection, run_id: str) 
         "rows_duplicate": int(totals[4]),
         "rows_backlog": int(totals[5]),
         "rows_in_quarantined_files": int(totals[6]),
+        "rows_resolved_from_backlog": connection.execute(
+            "select count(*) from unposted_backlog where resolved_run_id = ?", [run_id]
+        ).fetchall()[0][0],
         "backlog_by_reason": {reason: count for reason, count in by_reason},
         "files_quarantined_by_reason": {reason: count for reason, count in quarantined},
         "validation": [

@@ -67,6 +67,18 @@ BACKLOG_REASONS: dict[str, Reason] = {
         "The vaccination date is before the citizen's birth.",
         "Ngày tiêm trước ngày sinh của công dân.",
     ),
+    "given_before_approval": Reason(
+        "The vaccination date is before the vaccine was approved in Vietnam; the date or the vaccine is wrong.",
+        "Ngày tiêm trước ngày vắc xin được cấp phép tại Việt Nam; ngày tiêm hoặc tên vắc xin bị sai.",
+    ),
+    "below_approved_age": Reason(
+        "The person was younger than the vaccine's approved minimum age on the vaccination date.",
+        "Người được tiêm chưa đủ tuổi tối thiểu được phép tiêm loại vắc xin này vào ngày tiêm.",
+    ),
+    "two_products_same_day": Reason(
+        "Two different vaccines are recorded for the person on the same day; one record is likely wrong.",
+        "Cùng một ngày ghi nhận hai loại vắc xin khác nhau cho cùng một người; có thể một bản ghi bị sai.",
+    ),
     "no_confident_match": Reason(
         "No registry citizen matches the row with enough confidence.",
         "Không tìm được công dân khớp đủ tin cậy.",
@@ -74,6 +86,10 @@ BACKLOG_REASONS: dict[str, Reason] = {
     "review_required": Reason(
         "Likely matches exist but need a person to decide.",
         "Có ứng viên khớp, cần cán bộ xem xét quyết định.",
+    ),
+    "reviewer_rejected": Reason(
+        "A reviewer rejected the offered candidates; the row waits for a corrected ID.",
+        "Cán bộ đã từ chối các ứng viên; chờ bổ sung số định danh đúng.",
     ),
     "validation_failed": Reason(
         "The row's batch failed a critical data-quality check and was held back.",
@@ -103,4 +119,66 @@ QUARANTINE_REASONS: dict[str, Reason] = {
         "The file failed a critical data-quality check.",
         "Tệp không đạt kiểm tra chất lượng bắt buộc.",
     ),
+}
+
+# Why a reviewer's decision line was not applied: one of these on every rejected review_decisions row.
+DECISION_REJECTIONS: dict[str, Reason] = {
+    "unknown_decision": Reason(
+        "The decision is not one of: accept 1, accept 2, accept 3, reject, corrected.",
+        "Quyết định không hợp lệ (chỉ: accept 1, accept 2, accept 3, reject, corrected).",
+    ),
+    "row_key_mismatch": Reason(
+        "The row key does not agree with the source file and row on the same line.",
+        "Mã dòng không khớp với tệp nguồn và số dòng trên cùng dòng.",
+    ),
+    "unknown_row": Reason(
+        "The row is not in the backlog (never was, or was resolved or replaced since).",
+        "Dòng không còn trong danh sách tồn (không có, đã xử lý hoặc đã được thay thế).",
+    ),
+    "wrong_province": Reason(
+        "The row belongs to another province than the report's.",
+        "Dòng thuộc tỉnh khác với tỉnh của báo cáo.",
+    ),
+    "candidate_not_offered": Reason(
+        "The accepted candidate number was not offered for this row.",
+        "Ứng viên được chọn không có trong danh sách đề xuất cho dòng này.",
+    ),
+    "malformed_id": Reason(
+        "The corrected ID is not a 12-digit CCCD.", "Số định danh sửa không phải CCCD 12 chữ số."
+    ),
+    "id_not_in_registry": Reason(
+        "The corrected ID is not in the registry snapshot.",
+        "Số định danh sửa không có trong Cơ sở dữ liệu quốc gia về dân cư.",
+    ),
+    "impossible_link": Reason(
+        "The chosen citizen cannot have received this shot (before birth or after death).",
+        "Công dân được chọn không thể nhận mũi tiêm này (trước ngày sinh hoặc sau ngày mất).",
+    ),
+    "row_not_matchable": Reason(
+        "The row has a data error a match cannot fix (e.g. unknown vaccine); the facility must resend it.",
+        "Dòng có lỗi dữ liệu không sửa được bằng ghép nối (ví dụ vắc xin không rõ); cơ sở cần gửi lại.",
+    ),
+    "conflicting_decisions": Reason(
+        "Two different decisions were given for the same row.",
+        "Có hai quyết định khác nhau cho cùng một dòng.",
+    ),
+}
+
+# Conflicts between a vaccination record and the person's history (vaxsync.events, docs/events.md): one of
+# these on every shot_conflicts row. The first three also hold the row in the backlog (same code); the
+# last two leave the dose posted, flagged.
+_POSTED_WITH_FLAG: dict[str, Reason] = {
+    "dose_number_mismatch": Reason(
+        "The facility's dose number differs from the person's dose sequence by date.",
+        "Số thứ tự mũi tiêm cơ sở ghi khác với thứ tự mũi tiêm của người này theo ngày tiêm.",
+    ),
+    "interval_too_short": Reason(
+        "The dose was given sooner after the previous dose than the vaccine's minimum interval.",
+        "Mũi tiêm cách mũi trước ngắn hơn khoảng cách tối thiểu của vắc xin.",
+    ),
+}
+_HELD_IN_BACKLOG = ("given_before_approval", "below_approved_age", "two_products_same_day")
+SHOT_CONFLICTS: dict[str, Reason] = {
+    **{code: BACKLOG_REASONS[code] for code in _HELD_IN_BACKLOG},
+    **_POSTED_WITH_FLAG,
 }

@@ -1,11 +1,11 @@
-"""Reports for people: the night's backlog summary by province and reason, and the run summary.
+"""Reports for people: the night's backlog summary by province and reason, and the run report
+(vaxsync.run_report: counts, timings, conservation and validation, for the engineer on call).
 
 Report files hold no full IDs, names or phones, and are written owner-only (0600).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -13,7 +13,7 @@ import polars as pl
 
 from vaxsync.reasons import BACKLOG_REASONS
 from vaxsync.settings import Settings
-from vaxsync.warehouse import connect, conservation_violations
+from vaxsync.warehouse import connect
 
 OWNER_ONLY = 0o600
 
@@ -52,22 +52,12 @@ def backlog_summary(settings: Settings) -> pl.DataFrame:
 
 
 def write_reports(settings: Settings, *, run_id: str) -> list[Path]:
+    """The backlog summary by province, and the run report (vaxsync.run_report) with its conservation check."""
+    from vaxsync.run_report import write_run_report
+
     folder = settings.reports_dir / settings.as_of.isoformat()
     summary = backlog_summary(settings)
-    with connect(settings.warehouse_path) as connection:
-        run_row = connection.sql("select * from pipeline_runs where run_id = ?", params=[run_id]).pl()
-        violations = conservation_violations(connection)
-    run_report = {
-        "run": run_row.to_dicts()[0] if run_row.height else {"run_id": run_id},
-        "conservation": {"is_proven": not violations, "violations": len(violations)},
-        "backlog_by_province_and_reason": summary.select(
-            "province_code", "reason_code", "count_rows"
-        ).to_dicts(),
-    }
     return [
         write_private(folder / "backlog_summary_by_province.csv", summary.write_csv().encode("utf-8")),
-        write_private(
-            folder / "run_summary.json",
-            json.dumps(run_report, ensure_ascii=False, indent=1, default=str).encode("utf-8"),
-        ),
+        *write_run_report(settings, run_id),
     ]

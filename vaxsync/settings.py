@@ -18,12 +18,21 @@ class Settings(BaseSettings):
     landing_dir: Path = Path("data/demo/landing")
     warehouse_path: Path = Path("data/demo/warehouse.duckdb")
     reports_dir: Path = Path("data/demo/reports")
+    # Filled-in review reports that provincial staff send back; read by the next run.
+    decisions_dir: Path = Path("data/demo/decisions")
     # Intermediate Parquet of each run; defaults to a folder beside the warehouse.
     work_dir: Path | None = None
+    # Where the match partitions exchange Parquet (vaxsync.storage): a folder or an fsspec URL such as
+    # s3://bucket/vaxsync; defaults to <run work dir>/match. Keyed by as-of date below it.
+    partition_store: str | None = None
+    # Rows to link per match partition: provinces are grouped into partitions of about this many rows.
+    match_partition_rows: int = 500_000
     as_of: dt.date = Field(default_factory=dt.date.today)
     campaign_start: dt.date = CAMPAIGN_START
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: int = 2
+    # Processes staging export files in `vaxsync run` (batches of files); 0: one per CPU.
+    ingest_processes: int = 0
 
     @property
     def run_work_dir(self) -> Path:

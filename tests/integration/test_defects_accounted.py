@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from transforms.ingest import file_content_hash
 from vaxsync.pipeline import run_nightly
 from vaxsync.settings import Settings
 from vaxsync.synth import SynthConfig, generate
@@ -150,7 +151,8 @@ def run_and_collect(out: Path) -> dict[str, pl.DataFrame]:
     )
     run_nightly(settings)
     normalized = pl.read_parquet(RunWorkDir(settings).normalized_file)
-    registry = pl.read_parquet(next((out / "registry_cache").glob("*.parquet")))
+    snapshot_hash = file_content_hash(settings.registry_path)
+    registry = pl.read_parquet(out / "registry_cache" / f"{snapshot_hash}.parquet")
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
         backlog = connection.sql("select source_file, source_row, reason_code from unposted_backlog").pl()
         posted = connection.sql(

@@ -21,7 +21,7 @@ from collections import Counter
 
 import polars as pl
 
-from transforms.ingest.header_mapping import header_scores
+from transforms.ingest.header_mapping import header_score_expr
 
 SEPARATOR_CANDIDATES = (",", ";", "\t")
 MAX_LINES_PER_RECORD = 20
@@ -69,6 +69,10 @@ def split_fields(records: pl.DataFrame, separator: str) -> pl.DataFrame:
 
     Records without a quote are split plainly; only the others go through the quote-aware regex.
     """
+    return _split_fields(records.lazy(), separator).collect()
+
+
+def _split_fields(records: pl.LazyFrame, separator: str) -> pl.LazyFrame:
     sep = re.escape(separator)
     field = f'{sep}("(?:[^"]|"")*"[^{sep}]*|[^{sep}]*)'
     match = pl.element().str.slice(1)  # every match starts with the separator we prepended
@@ -96,12 +100,22 @@ def split_fields(records: pl.DataFrame, separator: str) -> pl.DataFrame:
 
 
 def sniff_separator(records: pl.DataFrame) -> str:
-    """The candidate separator that best explains the first records (see module docstring)."""
-    head = records.filter(pl.col("record").str.strip_chars() != "").head(SNIFF_RECORDS)
+    """The candidate separator that best explains the first records (see module docstring).
+
+    The head is split with every candidate and scored in one query."""
+    head = records.lazy().filter(pl.col("record").str.strip_chars() != "").head(SNIFF_RECORDS)
+    grids = pl.concat(
+        [
+            _split_fields(head, separator).select(
+                "field_count", candidate=pl.lit(order), score=header_score_expr(pl.col("cells"))
+            )
+            for order, separator in enumerate(SEPARATOR_CANDIDATES)
+        ]
+    ).collect()
     ranked = []
     for order, separator in enumerate(SEPARATOR_CANDIDATES):
-        grid = split_fields(head, separator)
-        best_header = max(header_scores(grid).to_list(), default=0)
+        grid = grids.filter(pl.col("candidate") == order)
+        best_header = max(grid["score"].to_list(), default=0)
         modal_count, records_with_it = (
             Counter(grid["field_count"].to_list()).most_common(1)[0] if grid.height else (1, 0)
         )

@@ -123,29 +123,19 @@ def map_header_row(headers: list[str | None]) -> HeaderMapping:
     )
 
 
-def header_scores(candidate_rows: pl.DataFrame) -> pl.Series:
-    """For each row of a `cells` (List[String]) frame: how many distinct canonical fields it names.
+def header_score_expr(cells: pl.Expr) -> pl.Expr:
+    """How many distinct canonical fields a list of cells names (unknown and ignored headers not counted).
 
-    The header row is the best-scoring row near the top of a file; data rows score about zero.
-    """
+    The header row is the best-scoring row near the top of a file; data rows score about zero."""
     lookup = synonym_lookup()
-    keys = pl.Series("key", list(lookup), dtype=pl.String)
-    fields = pl.Series("field", list(lookup.values()), dtype=pl.String)
-    scored = (
-        candidate_rows.lazy()
-        .select(pl.col("cells"))
-        .with_row_index("row_index")
-        .explode("cells")
-        .with_columns(key=fold_header_expr(pl.col("cells")))
-        .join(pl.LazyFrame([keys, fields]), on="key", how="left")
-        .filter(pl.col("field").is_not_null() & (pl.col("field") != IGNORED_FIELD))
-        .group_by("row_index")
-        .agg(score=pl.col("field").n_unique())
+    fields = cells.list.eval(
+        fold_header_expr(pl.element()).replace_strict(
+            list(lookup), list(lookup.values()), default=None, return_dtype=pl.String
+        )
     )
-    all_rows = pl.LazyFrame({"row_index": pl.int_range(candidate_rows.height, dtype=pl.UInt32, eager=True)})
-    return (
-        all_rows.join(scored, on="row_index", how="left", maintain_order="left")
-        .select(pl.col("score").fill_null(0))
-        .collect()
-        .to_series()
-    )
+    return fields.list.eval(pl.element().filter(pl.element() != IGNORED_FIELD)).list.n_unique().fill_null(0)
+
+
+def header_scores(candidate_rows: pl.DataFrame) -> pl.Series:
+    """For each row of a `cells` (List[String]) frame: header_score_expr, as a UInt32 series `score`."""
+    return candidate_rows.select(score=header_score_expr(pl.col("cells")).cast(pl.UInt32)).to_series()

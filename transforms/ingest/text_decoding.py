@@ -25,6 +25,7 @@ from functools import cache
 import charset_normalizer
 import ftfy
 import polars as pl
+from ftfy.chardata import CHARMAP_ENCODINGS, ENCODING_REGEXES
 
 from transforms.ingest.legacy_fonts import (
     DETECTION_SAMPLE_CHARS,
@@ -73,9 +74,24 @@ def _is_single_byte(encoding: str) -> bool:
     return not encoding.startswith(UNICODE_ENCODINGS)
 
 
+@cache
+def _in_some_single_byte_charset(char: str) -> bool:
+    """Whether ftfy could read this character as a byte of one of the single-byte encodings it tries."""
+    return any(ENCODING_REGEXES[encoding].match(char) for encoding in CHARMAP_ENCODINGS)
+
+
+def _cannot_be_mojibake(sample: str) -> bool:
+    """A character no single-byte encoding of ftfy's has ("ễ", "ơ") survives every ftfy fix (they only
+    rewrite runs of such bytes' characters), so ftfy's plan for this text can never hold an `encode`
+    step: nothing to repair, and ftfy (tens of milliseconds on a sample) need not run."""
+    return not all(_in_some_single_byte_charset(char) for char in set(sample))
+
+
 def repair_utf8_as_cp1252(text: str) -> str | None:
     """The repaired text when the whole text is UTF-8 mis-read as Windows-1252, else None."""
     sample = text[:DETECTION_SAMPLE_CHARS].rsplit("\n", 1)[0]  # never cut a mis-read sequence in half
+    if _cannot_be_mojibake(sample):
+        return None
     plan = [(step, argument) for step, argument in ftfy.fix_encoding_and_explain(sample).explanation or []]
     encodes = [argument for step, argument in plan if step == "encode"]
     if not encodes or any(codec not in CP1252_FAMILY for codec in encodes):
@@ -123,10 +139,11 @@ def _detect_and_decode(raw: bytes) -> tuple[str, str] | None:
     with it; if the rest does not decode, charset-normalizer judges the whole file instead.
 
     charset-normalizer can prefer a Latin code page for valid UTF-8 full of symbols (TCVN3 text
-    saved as UTF-8 is exactly that); non-ASCII bytes that decode strictly as UTF-8 are UTF-8."""
-    best = charset_normalizer.from_bytes(_detection_prefix(raw)).best()
-    if (best is None or _is_single_byte(best.encoding)) and (utf8_text := _strict_utf8(raw)) is not None:
+    saved as UTF-8 is exactly that); non-ASCII bytes that decode strictly as UTF-8 are UTF-8, so
+    for them charset-normalizer (milliseconds per file) is not asked at all."""
+    if (utf8_text := _strict_utf8(raw)) is not None:
         return "utf_8", utf8_text
+    best = charset_normalizer.from_bytes(_detection_prefix(raw)).best()
     if best is not None:
         try:
             codec = "utf_8_sig" if best.encoding == "utf_8" and best.bom else best.encoding

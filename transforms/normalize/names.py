@@ -104,12 +104,23 @@ def decode_telex(word: pl.Expr) -> pl.Expr:
 
 
 def decode_vni(word: pl.Expr) -> pl.Expr:
-    """A lowercase word typed in VNI, decoded to NFD ("nguye64n" -> nguyên + tilde); else null."""
-    letters = _mapped(word, VNI_LETTERS)
-    tone_key = letters.str.extract(r"([1-5])", 1)
-    bare = letters.str.replace(r"[1-5]", "")
+    """A lowercase word typed in VNI, decoded to NFD ("nguye64n" -> nguyên + tilde); else null.
+
+    The tone key may come before the letter's mark key ("lo56c", "vie56t": Lộc, Việt), so the tone
+    digit is taken out before the letters are read."""
+    tone_key = word.str.extract(r"([1-5])", 1)
+    bare = _mapped(word.str.replace(r"[1-5]", ""), VNI_LETTERS)
     is_vni = word.str.contains(r"^[a-z][a-z0-9]*[1-9][a-z0-9]*$") & bare.str.contains(SYLLABLE)
     return pl.when(is_vni).then(bare + _tone_marks(tone_key, VNI_TONES).fill_null(""))
+
+
+def keystrokes_dropped(word: pl.Expr) -> pl.Expr:
+    """A word that is no syllable even decoded (a typo on top of the keystrokes: "hngf", "bichhs"),
+    written with its marked letters and without its tone keys: hng, bichh. Used only in a name whose
+    other words show the keystrokes, so that the typo stays one letter from the registry's word."""
+    vni = _mapped(word, VNI_LETTERS).str.replace_all(r"[0-9]", "")
+    telex = _mapped(word.str.replace(r"^dd", "đ"), TELEX_VOWELS).str.replace(r"(\S)[sfrxj]+$", "${1}")
+    return pl.when(word.str.contains(r"[0-9]")).then(vni).otherwise(telex)
 
 
 def _mask_onsets(word: pl.Expr) -> pl.Expr:
@@ -128,14 +139,17 @@ def prepare_name_text(name: pl.Expr) -> pl.Expr:
 
 
 def tidy_name_text(name: pl.Expr) -> pl.Expr:
-    """Only letters, apostrophes and hyphens left, single spaces."""
-    return collapse_spaces(name.str.replace_all(r"[^\p{L}\p{M}' -]", " ").str.replace_all(r" ?- ?", "-"))
+    """Only letters, apostrophes and hyphens left, single spaces. A digit left inside a word (a VNI key
+    that did not decode) is dropped, not made a space: "bu2i" is bui, not "bu i"."""
+    letters = name.str.replace_all(r"(\p{L})[0-9]+", "${1}")
+    return collapse_spaces(letters.str.replace_all(r"[^\p{L}\p{M}' -]", " ").str.replace_all(r" ?- ?", "-"))
 
 
 def word_forms(words: pl.Series) -> pl.DataFrame:
     """For each word (lowercase NFD): is_readable (a Vietnamese syllable as typed, or once decoded),
-    typed_form (keystrokes decoded, tone placed) and plain_form (tone placed only). One rule per step,
-    each reading the previous step's column."""
+    typed_form (keystrokes decoded, tone placed), plain_form (tone placed only) and keyed_form (the
+    form in a name typed with keystrokes: typed_form, or keystrokes_dropped for an unreadable word).
+    One rule per step, each reading the previous step's column."""
     word = pl.col("word")
     return (
         pl.DataFrame({"word": words})
@@ -149,6 +163,12 @@ def word_forms(words: pl.Series) -> pl.DataFrame:
         )
         .with_columns(place_tone(pl.col("typed_form")), place_tone(pl.col("plain_form")))
         .with_columns(_unmask_onsets(pl.col("typed_form")), _unmask_onsets(pl.col("plain_form")))
+        .with_columns(
+            pl.when(pl.col("is_readable"))
+            .then(pl.col("typed_form"))
+            .otherwise(keystrokes_dropped(word))
+            .alias("keyed_form")
+        )
         .drop("decoded")
     )
 
@@ -171,12 +191,17 @@ def _contains_any_word(names: pl.Series, words: list[str]) -> pl.Series:
     return _padded(names).str.contains_any([f" {word} " for word in words]).fill_null(False)
 
 
+def _count_words_in(names: pl.Series, words: list[str]) -> pl.Series:
+    return names.str.split(" ").list.eval(pl.element().is_in(words)).list.sum().fill_null(0)
+
+
 def repair_name_series(names: pl.Series) -> pl.Series:
     """Prepared names (lowercase) with tone placement unified and Telex/VNI keystrokes decoded.
 
     The word rules run once per DISTINCT word; names are then rewritten word for word with one
-    Aho-Corasick pass. Keystrokes are decoded only in names whose every word is then a Vietnamese
-    syllable, so foreign names ("Lee James") are left alone."""
+    Aho-Corasick pass. Keystrokes are decoded in names whose every word is then a Vietnamese syllable,
+    so foreign names ("Lee James") are left alone, and in names where at least two words show
+    keystrokes, whose one unreadable word is a typo ("Traanf Vawn Hngf" -> trần văn hng)."""
     decomposed = names.str.normalize("NFD")
     words = decomposed.str.split(" ").explode().drop_nulls().unique()
     words = words.filter(words != "")
@@ -185,11 +210,13 @@ def repair_name_series(names: pl.Series) -> pl.Series:
     result = _replace_words(decomposed, placed["word"].to_list(), placed["plain_form"].to_list())
     typed = forms.filter(pl.col("typed_form") != pl.col("plain_form"))
     if typed.height:
-        has_keystrokes = _contains_any_word(decomposed, typed["word"].to_list())
+        keystroke_words = typed.filter(pl.col("is_readable"))["word"].to_list()
+        count_with_keystrokes = _count_words_in(decomposed, keystroke_words)
         all_readable = ~_contains_any_word(decomposed, forms.filter(~pl.col("is_readable"))["word"].to_list())
-        rewritten = forms.filter(pl.col("typed_form") != pl.col("word"))
-        decoded = _replace_words(decomposed, rewritten["word"].to_list(), rewritten["typed_form"].to_list())
-        result = decoded.zip_with(has_keystrokes & all_readable, result)
+        is_typed = (count_with_keystrokes >= 1) & all_readable | (count_with_keystrokes >= 2)
+        rewritten = forms.filter(pl.col("keyed_form") != pl.col("word"))
+        decoded = _replace_words(decomposed, rewritten["word"].to_list(), rewritten["keyed_form"].to_list())
+        result = decoded.zip_with(is_typed, result)
     return result.str.normalize("NFC").alias(names.name)
 
 
@@ -235,15 +262,40 @@ FOLDED_TITLES = [
 ]
 
 
+# Titles that are also common given names: "Anh Nguyễn Văn" is Nguyễn Văn Anh typed given-name first.
+NAME_LIKE_TITLES = ("anh",)
+# Middle names that are never given names: a name ending in one lacks its given name.
+MIDDLE_ONLY_WORDS = ("van", "thi")
+
+
 def strip_titles(name: pl.Expr, surnames: Collection[str]) -> pl.Expr:
-    """Drop a leading form of address (Bà, Ông, Cháu, Anh...) when a known surname follows it and two
-    words remain; a title alone leaves nothing. `name` is lowercase; `surnames` are folded."""
-    first = name.str.extract(r"^(\S+) ", 1)
+    """Drop a leading form of address (Bà, Ông, Cháu, Anh...) when it is in a title's position and the
+    rest still forms a full name; a title alone leaves nothing. `name` is lowercase; `surnames` folded.
+
+    - Title position: a known surname follows it, or (given name first) comes one word later:
+      "Cháu Phong Bùi Đức".
+    - A full name: two words or more, not ending in a middle-only word (Văn, Thị); three or more after
+      a title that is also a given name, so "Anh Nguyễn Văn" and "Anh Đỗ Quốc" keep their Anh.
+    - Typed without diacritics, a title that is also a surname (Chau, Ong) goes only before three words
+      and a surname: "Chau Le Gia Thao" is Lê Gia Thảo, "Chu Hoang Phuc" is Chu Hoàng Phúc."""
+    words = name.str.split(" ")
+    first = words.list.first()
     folded_first = fold(first)
-    is_title = first.is_in(TITLES) | (folded_first.is_in(FOLDED_TITLES) & ~folded_first.is_in(list(surnames)))
-    surname_follows = fold(name.str.extract(r"^\S+ (\S+) \S", 1)).is_in(list(surnames))
+    rest_length = words.list.len() - 1
+    # Unaccented, a title can be a surname too (Chau: Cháu or Châu): a title only before three words.
+    typed_plain = first == folded_first
+    is_title = first.is_in(TITLES) | (
+        folded_first.is_in(FOLDED_TITLES)
+        & (~folded_first.is_in(list(surnames)) | (typed_plain & (rest_length >= 3)))
+    )
+    folded_second, folded_third = (fold(words.list.get(i, null_on_oob=True)) for i in (1, 2))
+    in_title_position = folded_second.is_in(list(surnames)) | (
+        (rest_length >= 3) & folded_third.is_in(list(surnames))
+    )
+    min_rest = pl.when(folded_first.is_in(NAME_LIKE_TITLES)).then(3).otherwise(2)
+    rest_is_full_name = (rest_length >= min_rest) & ~fold(words.list.last()).is_in(MIDDLE_ONLY_WORDS)
     return (
-        pl.when(is_title & surname_follows)
+        pl.when(is_title & in_title_position.fill_null(False) & rest_is_full_name)
         .then(name.str.replace(r"^\S+ ", ""))
         .when(name.is_in(TITLES))
         .then(pl.lit(""))  # a title alone is no name
@@ -280,17 +332,32 @@ class SurnameStatistics:
         return {word for word, share in self.by_key.items() if share >= min_share}
 
 
-def swap_given_first(name: pl.Expr, statistics: SurnameStatistics, min_share: float = 0.75) -> pl.Expr:
-    """Swap the first and last words when the name was written given-name first ("minh văn đinh").
+def swap_given_first(
+    name: pl.Expr, statistics: SurnameStatistics, min_share: float = 0.75, max_rotated_share: float = 0.05
+) -> pl.Expr:
+    """Put a name written given-name first back in Vietnamese order. `name` is lowercase.
 
-    The swap needs a first word that is rarely a surname (share below 1 - min_share, or unseen) and a
-    last word that nearly always is one (share at least min_share). `name` is lowercase."""
+    - Family and given swapped ("minh văn đinh"): the first word is rarely a surname (share below
+      1 - min_share, or unseen) and the last nearly always one (share at least min_share); they swap.
+    - Given name moved to the front ("hùng nguyễn văn"): the first word is almost never a surname
+      (share at most max_rotated_share: Hà, a surname one time in four, stays first in "Hà Kim
+      Tuyết"), the second nearly always one and the last not; the first word moves to the end."""
     first, last = name.str.extract(r"^(\S+) ", 1), name.str.extract(r" (\S+)$", 1)
-    is_given_first = (statistics.share(first).fill_null(0.0) < 1 - min_share) & (
-        statistics.share(last) >= min_share
+    second = name.str.extract(r"^\S+ (\S+) \S", 1)
+    first_share = statistics.share(first).fill_null(0.0)
+    is_swapped = (first_share < 1 - min_share) & (statistics.share(last) >= min_share)
+    is_rotated = (
+        (first_share <= max_rotated_share)
+        & (statistics.share(second) >= min_share)
+        & (statistics.share(last).fill_null(0.0) < min_share)
     )
-    swapped = name.str.replace(r"^(\S+)(.*) (\S+)$", "${3}${2} ${1}")
-    return pl.when(is_given_first).then(swapped).otherwise(name)
+    return (
+        pl.when(is_swapped)
+        .then(name.str.replace(r"^(\S+)(.*) (\S+)$", "${3}${2} ${1}"))
+        .when(is_rotated)
+        .then(name.str.replace(r"^(\S+) (.*)$", "${2} ${1}"))
+        .otherwise(name)
+    )
 
 
 def title_case(name: pl.Expr) -> pl.Expr:
@@ -319,6 +386,13 @@ def full_name_lookup(
 def name_key(clean_name: pl.Expr) -> pl.Expr:
     """Folded name: lowercase ASCII, no diacritics, single spaces (đ -> d)."""
     return fold_key(clean_name)
+
+
+def marked_name_key(clean_name: pl.Expr) -> pl.Expr:
+    """The cleaned name in lowercase NFC, diacritics kept: Hòa and Hoa share a name_key, not this key.
+
+    Tone placement is already unified by the cleaning (Hoà -> Hòa), so two spellings of one name agree."""
+    return collapse_spaces(clean_name.str.normalize("NFC").str.to_lowercase())
 
 
 def family_name_key(key: pl.Expr) -> pl.Expr:

@@ -49,7 +49,10 @@ class NormalizeReference:
 
     def with_registry(self, registry: pl.LazyFrame) -> NormalizeReference:
         """Add the registry's surname statistics (for titles and given-name-first order)."""
-        statistics = surname_statistics(registry.select("full_name"))
+        return self.with_surname_statistics(surname_statistics(registry.select("full_name")))
+
+    def with_surname_statistics(self, statistics: SurnameStatistics) -> NormalizeReference:
+        """Add surname statistics computed earlier (vaxsync.registry_cache keeps them per snapshot)."""
         surnames = self.surnames | statistics.surnames(SURNAME_SHARE)
         return replace(self, surname_statistics=statistics, surnames=frozenset(surnames))
 

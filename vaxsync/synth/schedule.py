@@ -135,8 +135,8 @@ def dose_histories(
     eligible = group != NO_GROUP
     min_age_years = np.array([18, 12, 5, 0])[group]
     first_on = np.maximum(
-        _first_dose_dates(rng, group, snapshot), birth_days + (min_age_years * 365.25).astype(int)
-    )
+        _first_dose_dates(rng, group, snapshot), birth_days + np.ceil(min_age_years * 365.25).astype(int) + 1
+    )  # +1: on or after the birthday, whatever the leap years
     age_years = (first_on - birth_days) // 365
     first = _first_vaccine(rng, group, first_on, age_years)
     first_used = np.array([days(spec.first_used_on) for spec in vx.VACCINES])

@@ -90,8 +90,10 @@ def test_parsing_imports_no_heavy_library():
         ("discover_new_exports", set()),
         ("ingest_export", {"discover_new_exports"}),
         ("normalize_batch", {"ingest_export"}),
-        ("match_batch", {"normalize_batch"}),
-        ("publish_batch", {"match_batch"}),
+        ("plan_match_partitions", {"normalize_batch"}),
+        ("match_partition", {"plan_match_partitions"}),
+        ("combine_matches", {"match_partition"}),
+        ("publish_batch", {"combine_matches"}),
         ("report_batch", {"publish_batch"}),
     ],
 )
@@ -104,7 +106,9 @@ def test_the_dag_has_exactly_the_pipeline_stages(dag):
         "discover_new_exports",
         "ingest_export",
         "normalize_batch",
-        "match_batch",
+        "plan_match_partitions",
+        "match_partition",
+        "combine_matches",
         "publish_batch",
         "report_batch",
     }
@@ -115,6 +119,28 @@ def test_ingestion_is_mapped_over_the_discovered_files_with_bounded_concurrency(
 
     assert isinstance(ingest, MappedOperator)
     assert ingest.max_active_tis_per_dag is not None and ingest.max_active_tis_per_dag >= 1
+
+
+def test_matching_is_mapped_over_the_planned_partitions_with_bounded_concurrency(dag):
+    match_partition = dag.get_task("match_partition")
+
+    assert isinstance(match_partition, MappedOperator)
+    assert match_partition.max_active_tis_per_dag is not None and match_partition.max_active_tis_per_dag >= 1
+    assert match_partition.pool == "default_pool"  # unless VAXSYNC_MATCH_POOL names a pool
+
+
+def test_queues_come_from_the_environment_and_default_to_airflows(monkeypatch):
+    monkeypatch.setenv("VAXSYNC_MATCH_QUEUE", "match")
+    monkeypatch.setenv("VAXSYNC_WAREHOUSE_QUEUE", "warehouse")
+    configured = DagBag(dag_folder=DAG_FILE).dags[DAG_ID]
+    monkeypatch.delenv("VAXSYNC_MATCH_QUEUE")
+    monkeypatch.delenv("VAXSYNC_WAREHOUSE_QUEUE")
+    default = DagBag(dag_folder=DAG_FILE).dags[DAG_ID]
+
+    assert configured.get_task("match_partition").queue == "match"
+    assert {configured.get_task(task).queue for task in ("publish_batch", "report_batch")} == {"warehouse"}
+    assert configured.get_task("normalize_batch").queue == default.get_task("match_partition").queue
+    assert default.get_task("publish_batch").queue == default.get_task("normalize_batch").queue
 
 
 def test_normalize_runs_on_a_night_with_no_new_files_but_not_after_a_failed_ingest(dag):
@@ -186,3 +212,61 @@ def test_failure_e_mail_is_configured_from_the_environment(monkeypatch, alert_em
         [notifier] = callbacks
         assert notifier.to == expected_recipients
         assert notifier.smtp_conn_id == "smtp_health_department"
+
+
+def _parsed_failure_callbacks(monkeypatch, environment: dict[str, str]) -> list[Any]:
+    for name in ("VAXSYNC_ALERT_EMAILS", "VAXSYNC_ALERT_NOTIFIER", "VAXSYNC_ALERT_NOTIFIER_KWARGS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    parsed = DagBag(dag_folder=DAG_FILE).dags[DAG_ID]
+    return list(parsed.on_failure_callback or [])  # type: ignore[arg-type]
+
+
+def test_any_airflow_notifier_is_configured_by_class_path_and_json_arguments(monkeypatch):
+    """SmtpNotifier stands in for any provider's notifier (Slack, Teams, a webhook): none is installed."""
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    [notifier] = _parsed_failure_callbacks(
+        monkeypatch,
+        {
+            "VAXSYNC_ALERT_NOTIFIER": "airflow.providers.smtp.notifications.smtp.SmtpNotifier",
+            "VAXSYNC_ALERT_NOTIFIER_KWARGS": '{"to": "oncall@vaxsync.vn", "smtp_conn_id": "smtp_oncall"}',
+        },
+    )
+
+    assert type(notifier) is SmtpNotifier
+    assert (notifier.to, notifier.smtp_conn_id) == ("oncall@vaxsync.vn", "smtp_oncall")
+
+
+def test_e_mail_and_a_configured_notifier_both_hear_of_a_failure(monkeypatch):
+    callbacks = _parsed_failure_callbacks(
+        monkeypatch,
+        {
+            "VAXSYNC_ALERT_EMAILS": "ops@vaxsync.vn",
+            "VAXSYNC_ALERT_NOTIFIER": "airflow.providers.smtp.notifications.smtp.SmtpNotifier",
+            "VAXSYNC_ALERT_NOTIFIER_KWARGS": '{"to": "oncall@vaxsync.vn"}',
+        },
+    )
+
+    assert [notifier.to for notifier in callbacks] == [["ops@vaxsync.vn"], "oncall@vaxsync.vn"]
+
+
+@pytest.mark.parametrize(
+    ("class_path", "kwargs"),
+    [
+        ("airflow.providers.slack.notifications.slack.NoSuchNotifier", "{}"),  # provider not installed
+        ("airflow.providers.smtp.notifications.smtp.SmtpNotifier", "{not json"),
+        ("SmtpNotifier", "{}"),  # no module
+    ],
+)
+def test_an_unusable_notifier_fails_the_dag_import_loudly(monkeypatch, class_path, kwargs):
+    monkeypatch.delenv("VAXSYNC_ALERT_EMAILS", raising=False)
+    monkeypatch.setenv("VAXSYNC_ALERT_NOTIFIER", class_path)
+    monkeypatch.setenv("VAXSYNC_ALERT_NOTIFIER_KWARGS", kwargs)
+
+    dagbag = DagBag(dag_folder=DAG_FILE)
+
+    [error] = dagbag.import_errors.values()
+    assert "VAXSYNC_ALERT_NOTIFIER" in error
+    assert DAG_ID not in dagbag.dags

@@ -119,6 +119,9 @@ NAME_CASES = [
     ("order: as registered", shot(), {}, "name_order", "same_order"),
     ("order: given name typed first", shot("Hùng Nguyễn Văn"), {}, "name_order", "permuted"),
     ("order: given-first row reads exact", shot("Hùng Nguyễn Văn"), {}, "given_name", "exact_plain"),
+    ("order: given name first, typo'd", shot("Hùnh Nguyễn Văn"), {}, "name_order", "permuted"),
+    ("order: given name first, typo'd, reads as a typo", shot("Hùnh Nguyễn Văn"), {}, "given_name", "typo"),
+    ("order: written reading agrees, not reordered", shot("Nguyễn Văn Hùnh"), {}, "name_order", "same_order"),
     (
         "order: given name the cleaner took for a title",
         shot("Anh Đỗ Quốc", full_name_clean="Đỗ Quốc"),

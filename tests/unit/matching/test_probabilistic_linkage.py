@@ -231,7 +231,12 @@ def test_fitted_model_is_saved_with_the_run(linkage: tuple[pl.DataFrame, LinkRes
     assert saved == json.loads(json.dumps(result.model_used, default=str))
     assert saved["version"] and saved["fingerprint"]
     assert saved["fitted"]["labelled_pairs"] >= 240
-    assert 0.5 <= saved["fitted"]["share_in_registry"] <= 0.99
+    prior = saved["prior"]
+    assert (
+        prior["min_share_in_registry"]
+        <= saved["fitted"]["share_in_registry"]
+        <= prior["max_share_in_registry"]
+    )
 
 
 def test_blocking_report_covers_every_rule_and_the_union(

@@ -18,7 +18,9 @@ from transforms.normalize.names import (
     word_forms,
 )
 
-SURNAMES = frozenset({"nguyen", "tran", "le", "pham", "dang", "chu", "chau", "hoang", "dinh", "ly"})
+SURNAMES = frozenset(
+    {"nguyen", "tran", "le", "pham", "dang", "chu", "chau", "hoang", "dinh", "ly", "bui", "do"}
+)
 
 
 def clean(names: list[str | None], statistics: SurnameStatistics | None = None) -> list[str | None]:
@@ -52,6 +54,13 @@ def clean(names: list[str | None], statistics: SurnameStatistics | None = None) 
         ("Traanf Vawn DDuwcs", "Trần Văn Đức"),
         ("Truwowngf Giang", "Trường Giang"),
         ("Nguye64n Va8n Hu2ng", "Nguyễn Văn Hùng"),
+        ("Nguyeenx Vawn Hungf", "Nguyễn Văn Hùng"),
+        ("Nguye64n Lo56c", "Nguyễn Lộc"),  # VNI tone key before the mark key (Lộc in NFD order)
+        ("D9a58ng Thi5 Ho2a", "Đặng Thị Hòa"),
+        ("Le6 Die56u Thu1y", "Lê Diệu Thúy"),
+        ("Traanf Vawn Hngf", "Trần Văn Hng"),  # two words show Telex: the typo'd one loses its tone key
+        ("Nguyeenx Thij Hoongff", "Nguyễn Thị Hông"),
+        ("Bu2i Thu Ann", "Bui Thu Ann"),  # not decodable (Ann): the stray digit goes, the word stays whole
         ("Lee James", "Lee James"),  # not every word reads as Vietnamese: left alone
         ("Pierre Davis", "Pierre Davis"),
         # case, spacing, stray notes
@@ -62,6 +71,8 @@ def clean(names: list[str | None], statistics: SurnameStatistics | None = None) 
         ("Bà Nguyễn Thị Lan", "Nguyễn Thị Lan"),
         ("Cháu Lê Văn Tèo", "Lê Văn Tèo"),
         ("Anh Trần Quốc Toản", "Trần Quốc Toản"),
+        ("Anh Nguyễn Văn", "Anh Nguyễn Văn"),  # Anh is the given name here (typed first): kept
+        ("Cháu Phong Bùi Đức", "Phong Bùi Đức"),  # a title before a given-name-first name
         ("Ông Văn Lộc", "Ông Văn Lộc"),  # Ông is also a surname: no known surname follows
         ("CHU HOÀNG PHÚC", "Chu Hoàng Phúc"),  # Chu, not Chú
         ("Bà Nguyễn", "Bà Nguyễn"),  # nothing would be left of the name
@@ -122,6 +133,16 @@ def test_repair_name_series_decodes_only_all_vietnamese_names() -> None:
         ("chu hoang phuc", "chu hoang phuc"),  # unaccented chu is the surname Chu
         ("chú hoàng văn phúc", "hoàng văn phúc"),
         ("anh thư nguyễn", "anh thư nguyễn"),  # Anh is a given name here: no surname follows
+        ("anh nguyễn văn", "anh nguyễn văn"),  # the rest ends in a middle name: Anh is the given name
+        ("anh đỗ quốc", "anh đỗ quốc"),  # Anh is also a name: two words left are not enough
+        ("anh nguyễn văn hùng", "nguyễn văn hùng"),
+        ("bà lê thị", "bà lê thị"),  # no given name would be left
+        ("cháu phong bùi đức", "phong bùi đức"),  # the surname comes after a given name typed first
+        ("ông văn lộc", "ông văn lộc"),  # Ông is a surname: no surname in either position
+        ("chau le gia thao", "le gia thao"),  # unaccented Cháu before a full three-word name
+        ("ong nguyen van tuan", "nguyen van tuan"),
+        ("chau le thao", "chau le thao"),  # two words after: as likely the surname Châu
+        ("châu tấn hoàng hải", "châu tấn hoàng hải"),  # Châu with its marks is the surname, not Cháu
     ],
 )
 def test_strip_titles(name: str, stripped: str) -> None:
@@ -129,7 +150,24 @@ def test_strip_titles(name: str, stripped: str) -> None:
 
 
 STATISTICS = SurnameStatistics(
-    by_spelling={"nguyễn": 0.99, "trần": 1.0, "đinh": 0.9, "minh": 0.0, "lý": 0.97, "ly": 0.0, "bình": 0.0},
+    by_spelling={
+        "nguyễn": 0.99,
+        "trần": 1.0,
+        "đinh": 0.9,
+        "minh": 0.0,
+        "lý": 0.97,
+        "ly": 0.0,
+        "bình": 0.0,
+        "bùi": 1.0,
+        "văn": 0.0,
+        "hùng": 0.0,
+        "anh": 0.0,
+        "phong": 0.0,
+        "đức": 0.0,
+        "hà": 0.24,
+        "kim": 1.0,
+        "tuyết": 0.0,
+    },
     by_key={"nguyen": 0.99, "tran": 1.0, "dinh": 0.85, "minh": 0.0, "ly": 0.45, "binh": 0.0, "ha": 0.07},
 )
 
@@ -144,6 +182,11 @@ STATISTICS = SurnameStatistics(
         ("ngoc thi phuong tran", "tran thi phuong ngoc"),
         ("nguyễn văn minh", "nguyễn văn minh"),
         ("trần minh", "trần minh"),
+        ("hùng nguyễn văn", "nguyễn văn hùng"),  # given name moved to the front
+        ("anh nguyễn văn", "nguyễn văn anh"),
+        ("phong bùi đức", "bùi đức phong"),
+        ("minh nguyễn", "nguyễn minh"),
+        ("hà kim tuyết", "hà kim tuyết"),  # Hà is a surname often enough (0.24): not moved
     ],
 )
 def test_swap_given_first(name: str, ordered: str) -> None:
@@ -152,6 +195,20 @@ def test_swap_given_first(name: str, ordered: str) -> None:
 
 def test_full_name_clean_swaps_given_first_with_statistics() -> None:
     assert clean(["MINH VĂN ĐINH", "Nguyễn Văn Minh"], STATISTICS) == ["Đinh Văn Minh", "Nguyễn Văn Minh"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Hungf Nguyeenx Vawn", "Nguyễn Văn Hùng"),  # Telex keystrokes, given name first
+        ("Anh Nguyễn Văn", "Nguyễn Văn Anh"),  # Anh is the given name, not a title
+        ("Cháu Phong Bùi Đức", "Bùi Đức Phong"),  # title, then given name first
+        ("Bà Nguyễn Thị Lan", "Nguyễn Thị Lan"),
+        ("Nguyễn Văn Anh", "Nguyễn Văn Anh"),
+    ],
+)
+def test_full_name_clean_titles_keystrokes_and_order_together(raw: str, expected: str) -> None:
+    assert clean([raw], STATISTICS) == [expected]
 
 
 @pytest.mark.parametrize(

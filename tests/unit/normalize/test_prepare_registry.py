@@ -9,7 +9,7 @@ from normalize_builders import staged_frame
 
 from transforms.normalize import normalize_shots
 from transforms.normalize.reference import NormalizeReference
-from transforms.registry import NAME_KEY_COLUMNS, prepare_registry
+from transforms.registry import MARKED_NAME_KEY, NAME_KEY_COLUMNS, prepare_registry
 from vaxsync.contracts import REGISTRY_SCHEMA
 
 CITIZENS = [
@@ -26,7 +26,7 @@ def registry_frame() -> pl.LazyFrame:
 
 def test_prepare_registry_adds_keys_and_normalises_phones(reference: NormalizeReference) -> None:
     prepared = prepare_registry(registry_frame(), reference=reference).collect()
-    assert prepared.columns == [*REGISTRY_SCHEMA, *NAME_KEY_COLUMNS]
+    assert prepared.columns == [*REGISTRY_SCHEMA, *NAME_KEY_COLUMNS, MARKED_NAME_KEY]
     assert prepared.select(*NAME_KEY_COLUMNS).rows() == [
         ("nguyen van an", "nguyen", "van", "an"),
         ("tran thi thuy", "tran", "thi", "thuy"),
@@ -43,3 +43,14 @@ def test_shot_keys_compare_with_registry_keys(reference: NormalizeReference) -> 
     shot_keys = normalize_shots(shots, as_of=dt.date(2023, 1, 31), reference=reference).collect()
     registry_keys = prepare_registry(registry_frame(), reference=reference).collect()
     assert shot_keys.select(*NAME_KEY_COLUMNS).equals(registry_keys.select(*NAME_KEY_COLUMNS))
+
+
+def test_marked_name_key_keeps_diacritics_in_one_tone_style(reference: NormalizeReference) -> None:
+    """The registry's name with its marks, lowercase, tone placed the traditional way (Thuỷ -> thủy), so a
+    shot typed in the new style still agrees on the marks."""
+    registry = registry_frame().with_columns(
+        pl.Series("full_name", ["NGUYỄN  VĂN AN", "Trần Thị Thuỷ", "Ho Thi Hoa"])
+    )
+    prepared = prepare_registry(registry, reference=reference).collect()
+    assert prepared[MARKED_NAME_KEY].to_list() == ["nguyễn văn an", "trần thị thủy", "ho thi hoa"]
+    assert prepared["name_key"].to_list() == ["nguyen van an", "tran thi thuy", "ho thi hoa"]
