@@ -142,22 +142,27 @@ def _configured_notifiers() -> list[Any]:
     tags=["vaxsync"],
 )
 def vaccination_nightly_sync() -> None:
-    """Discover new exports, ingest each (mapped), normalize, match, publish and report.
+    """Discover new exports, ingest them in batches (mapped), normalize, match, publish and report.
 
     Stages hand data to each other through the run's work folder; XCom carries only small counts.
     """
 
     @task
-    def discover_new_exports() -> list[str]:
+    def discover_new_exports() -> list[list[str]]:
+        """The new files, in batches: one mapped ingest task per batch, not per file (a night can land
+        thousands of small files; a task per file would spend more on scheduling than on reading)."""
         from vaxsync import pipeline
 
-        return pipeline.discover_new_exports(_run_settings())
+        return pipeline.ingest_batches(pipeline.discover_new_exports(_run_settings()))
 
-    @task(max_active_tis_per_dag=INGEST_CONCURRENCY, map_index_template="{{ task.op_kwargs['source_file'] }}")
-    def ingest_export(source_file: str) -> dict[str, object]:
+    @task(
+        max_active_tis_per_dag=INGEST_CONCURRENCY,
+        map_index_template="{{ task.op_kwargs['source_files'] | length }} files from {{ task.op_kwargs['source_files'][0] }}",
+    )
+    def ingest_exports(source_files: list[str]) -> list[dict[str, object]]:
         from vaxsync import pipeline
 
-        return pipeline.ingest_export(_run_settings(), source_file)
+        return pipeline.ingest_exports(_run_settings(), source_files)
 
     # Runs when ingestion was skipped (a night with no new files), never after a failed ingestion.
     @task(trigger_rule=TriggerRule.NONE_FAILED)
@@ -201,7 +206,7 @@ def vaccination_nightly_sync() -> None:
 
         return pipeline.report_batch(_run_settings())
 
-    ingested = ingest_export.expand(source_file=discover_new_exports())
+    ingested = ingest_exports.expand(source_files=discover_new_exports())
     partitions = plan_match_partitions()
     ingested >> normalize_batch() >> partitions
     matched = match_partition.expand(partition=partitions)

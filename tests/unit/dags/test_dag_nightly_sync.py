@@ -88,8 +88,8 @@ def test_parsing_imports_no_heavy_library():
     ("task_id", "upstream_task_ids"),
     [
         ("discover_new_exports", set()),
-        ("ingest_export", {"discover_new_exports"}),
-        ("normalize_batch", {"ingest_export"}),
+        ("ingest_exports", {"discover_new_exports"}),
+        ("normalize_batch", {"ingest_exports"}),
         ("plan_match_partitions", {"normalize_batch"}),
         ("match_partition", {"plan_match_partitions"}),
         ("combine_matches", {"match_partition"}),
@@ -104,7 +104,7 @@ def test_each_stage_follows_the_previous_one(dag, task_id, upstream_task_ids):
 def test_the_dag_has_exactly_the_pipeline_stages(dag):
     assert {task.task_id for task in dag.tasks} == {
         "discover_new_exports",
-        "ingest_export",
+        "ingest_exports",
         "normalize_batch",
         "plan_match_partitions",
         "match_partition",
@@ -115,7 +115,7 @@ def test_the_dag_has_exactly_the_pipeline_stages(dag):
 
 
 def test_ingestion_is_mapped_over_the_discovered_files_with_bounded_concurrency(dag):
-    ingest = dag.get_task("ingest_export")
+    ingest = dag.get_task("ingest_exports")
 
     assert isinstance(ingest, MappedOperator)
     assert ingest.max_active_tis_per_dag is not None and ingest.max_active_tis_per_dag >= 1
