@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
 import pytest
 
-from vaxsync.decisions import DECISION_LINE_SCHEMA, _override_matches, validate_decisions
+from vaxsync.decisions import (
+    DECISION_LINE_SCHEMA,
+    _override_matches,
+    decided_rows,
+    read_new_decisions,
+    validate_decisions,
+)
 from vaxsync.reasons import DECISION_REJECTIONS
+from vaxsync.settings import Settings
+from vaxsync.workdir import RunWorkDir
 
 HASH = "f" * 64
 PROVINCE = "01"
@@ -153,3 +162,33 @@ def test_applied_decisions_override_matches_and_a_rejection_keeps_holding() -> N
     assert result["match_method"].to_list() == ["review_decision", None, None]
     assert result["match_reason"].to_list() == [None, "reviewer_rejected", "reviewer_rejected"]
     assert result["match_score"].to_list() == [0.8, None, None]
+
+
+def test_decision_files_are_read_once_and_a_broken_one_is_recorded_not_fatal(tmp_path: Path) -> None:
+    folder = tmp_path / "decisions"
+    folder.mkdir()
+    pl.DataFrame(
+        {
+            "row_key": [f"{HASH}:1", f"{HASH}:2"],
+            "decision": ["Accept 2", ""],  # a blank decision is no decision
+            "corrected_id": [None, None],
+            "reviewer": ["Trần Thị B", "Trần Thị B"],
+        }
+    ).write_csv(folder / "mismatch_01_2023-01-31.csv")
+    (folder / "mismatch_79_2023-01-31.xlsx").write_bytes(b"not a workbook")
+    (folder / "~$mismatch_01_2023-01-31.xlsx").write_bytes(b"an Office lock file")
+    settings = Settings(
+        decisions_dir=folder, warehouse_path=tmp_path / "absent.duckdb", work_dir=tmp_path / "work"
+    )
+    work = RunWorkDir(settings)
+    work.root.mkdir(parents=True)
+    lines = read_new_decisions(settings, work)
+    assert lines.select("file_province_code", "reviewer", "row_key", "decision").rows() == [
+        ("01", "Trần Thị B", f"{HASH}:1", "Accept 2")
+    ]
+    files = pl.read_parquet(work.decision_files_file).sort("decision_file")
+    assert files.select("decision_file", "status").rows() == [
+        ("mismatch_01_2023-01-31.csv", "read"),
+        ("mismatch_79_2023-01-31.xlsx", "unreadable"),
+    ]
+    assert decided_rows(lines).rows() == [(HASH, 1)]
