@@ -96,16 +96,16 @@ def write_match_input(settings: Settings, work: RunWorkDir) -> dict[str, int]:
 
 def update_rematched_backlog(connection: duckdb.DuckDBPyConnection, run_id: str, work: RunWorkDir) -> None:
     """Re-matched backlog rows that posted tonight are resolved; the others get tonight's reason and candidate."""
-    decided = _corrected_rows_sql(work)
+    connection.register("tonight_decided_rows", _applied_decision_rows(work).to_arrow())
     connection.execute(
-        f"""
+        """
         update unposted_backlog set resolved_run_id = $run_id, resolved_shot_id = posted.shot_id,
             resolution = case when posted.match_method <> 'review_decision' then 'rematched'
                               when posted.is_corrected then 'corrected_id' else 'review_accepted' end
         from (
             select p.file_hash, p.source_row, p.shot_id, p.match_method,
                    coalesce(d.is_corrected, false) as is_corrected
-            from night_postings p left join ({decided}) d using (file_hash, source_row)
+            from night_postings p left join tonight_decided_rows d using (file_hash, source_row)
             where p.is_rematch
         ) as posted
         where unposted_backlog.file_hash = posted.file_hash and unposted_backlog.source_row = posted.source_row
@@ -126,13 +126,17 @@ def update_rematched_backlog(connection: duckdb.DuckDBPyConnection, run_id: str,
     )
 
 
-def _corrected_rows_sql(work: RunWorkDir) -> str:
-    """file_hash, source_row, is_corrected of tonight's applied decisions (an empty relation when none)."""
+def _applied_decision_rows(work: RunWorkDir) -> pl.DataFrame:
+    """file_hash, source_row, is_corrected of tonight's applied review decisions."""
     if not work.decisions_file.exists():
-        return "select null::varchar as file_hash, null::integer as source_row, false as is_corrected where false"
-    path = work.decisions_file.as_posix().replace("'", "''")
-    return f"""select distinct file_hash, source_row, decision = 'corrected' as is_corrected
-               from read_parquet('{path}') where status = 'applied'"""
+        schema = {"file_hash": pl.String(), "source_row": pl.Int32(), "is_corrected": pl.Boolean()}
+        return pl.DataFrame(schema=schema)
+    return (
+        pl.read_parquet(work.decisions_file)
+        .filter(pl.col("status") == "applied")
+        .select("file_hash", "source_row", is_corrected=pl.col("decision") == "corrected")
+        .unique()
+    )
 
 
 def count_resolved_rows_in_ledger(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:

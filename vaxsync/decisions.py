@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 
 from transforms.ingest import file_content_hash
+from vaxsync.province_reports import INSTRUCTIONS_SHEET, PROVINCE_KEY, REVIEWER_KEY
 from vaxsync.settings import Settings
 from vaxsync.warehouse import connect
 from vaxsync.workdir import RunWorkDir
@@ -24,9 +25,6 @@ from vaxsync.workdir import RunWorkDir
 log = logging.getLogger(__name__)
 
 DECISION_FILE_SUFFIXES = (".xlsx", ".csv")
-INSTRUCTIONS_SHEET = "instructions"
-REVIEWER_KEY = "reviewer"
-PROVINCE_KEY = "province_code"
 
 # One row per decision line read: the audit row's columns before validation fills the outcome.
 DECISION_LINE_SCHEMA: dict[str, pl.DataType] = {
@@ -191,11 +189,7 @@ def validate_decisions(
     parsed = lines.with_columns(
         decision=pl.col("decision").str.strip_chars().str.to_lowercase().str.replace_all(r"\s+", " ")
     ).with_columns(
-        file_hash=pl.col("row_key").str.split_exact(":", 1).struct.field("field_0"),
-        source_row=pl.col("row_key")
-        .str.split_exact(":", 1)
-        .struct.field("field_1")
-        .cast(pl.Int32, strict=False),
+        *_row_key_parts(),
         accepted_rank=pl.col("decision").str.extract(r"^accept (\d+)$").cast(pl.Int32, strict=False),
         kind=pl.when(pl.col("decision").str.contains(r"^accept \d+$"))
         .then(pl.lit("accept"))
@@ -396,12 +390,15 @@ def read_new_decisions(settings: Settings, work: RunWorkDir) -> pl.DataFrame:
 
 def decided_rows(lines: pl.DataFrame) -> pl.DataFrame:
     """file_hash, source_row named by decision lines: these rows are matched tonight whatever else holds."""
+    return lines.select(*_row_key_parts()).drop_nulls().unique()
+
+
+def _row_key_parts() -> tuple[pl.Expr, pl.Expr]:
+    """file_hash and source_row from a report's row_key (f"{file_hash}:{source_row}"); null when malformed."""
     key = pl.col("row_key").str.split_exact(":", 1)
     return (
-        lines.select(file_hash=key.struct.field("field_0"), source_row=key.struct.field("field_1"))
-        .with_columns(pl.col("source_row").cast(pl.Int32, strict=False))
-        .drop_nulls()
-        .unique()
+        key.struct.field("field_0").alias("file_hash"),
+        key.struct.field("field_1").cast(pl.Int32, strict=False).alias("source_row"),
     )
 
 

@@ -138,6 +138,7 @@ def _validate_new_shots(settings: Settings, work: RunWorkDir, new_shots: pl.Data
 def _write_night(connection: duckdb.DuckDBPyConnection, settings: Settings, run: dict[str, Any]) -> None:
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     parameters = {"run_id": run["run_id"], "now": now, "as_of": settings.as_of}
+    work = RunWorkDir(settings)
     write_postings(connection, run["run_id"], now)  # shots, sources, dose re-sequencing, shot_conflicts
     connection.execute(
         """
@@ -151,13 +152,13 @@ def _write_night(connection: duckdb.DuckDBPyConnection, settings: Settings, run:
         """,
         {"as_of": settings.as_of, "run_id": run["run_id"]},
     )
-    update_rematched_backlog(connection, run["run_id"], RunWorkDir(settings))
+    update_rematched_backlog(connection, run["run_id"], work)
     _supersede_older_versions(connection)
     _write_review_candidates(connection, settings, run["run_id"])
     _write_ledger(connection, parameters)
     count_resolved_rows_in_ledger(connection, run["run_id"])
-    store_backlog_records(connection, RunWorkDir(settings))
-    write_decision_audit(connection, RunWorkDir(settings), run["run_id"])
+    store_backlog_records(connection, work)
+    write_decision_audit(connection, work, run["run_id"])
     _write_validation_results(connection, settings, run["run_id"], now)
     _write_run_row(connection, run, now)
 
