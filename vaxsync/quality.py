@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from vaxsync.contracts import LEDGER_SCHEMA
 from vaxsync.settings import Settings
 from vaxsync.workdir import RunWorkDir, read_json, write_json
 
@@ -45,9 +46,19 @@ def _import_quietly() -> None:
     background_import_seconds.update(wall=time.perf_counter() - started, cpu=time.thread_time() - started_cpu)
 
 
+def work_ledger_frame(work: RunWorkDir) -> pl.DataFrame:
+    """The night's ledger JSONs as one frame in LEDGER_SCHEMA. The schema is declared, never inferred:
+    inferred from the first entries, a later file's value in a column null until then (encoding_repair
+    "vni" after 100 files without a repair) crashed the night."""
+    paths = sorted(work.ledger_dir.glob("*.json")) if work.ledger_dir.exists() else []
+    entries = [read_json(path) for path in paths]
+    rows = [{column: entry.get(column) for column in LEDGER_SCHEMA} for entry in entries]
+    return pl.DataFrame(rows, schema=LEDGER_SCHEMA)
+
+
 def raw_file_metrics(work: RunWorkDir, normalized: pl.DataFrame) -> pl.DataFrame:
     """One row per ledger entry of this run, with the raw-layer metrics the raw suite checks."""
-    ledgers = pl.DataFrame([read_json(path) for path in sorted(work.ledger_dir.glob("*.json"))])
+    ledgers = work_ledger_frame(work)
     if ledgers.is_empty():
         return pl.DataFrame()
     per_file = normalized.group_by("file_hash").agg(

@@ -6,6 +6,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import polars as pl
 import pytest
 import xlsxwriter
 from ingest_export_files import VN_HEADER, export_rows, render_delimited, write
@@ -158,3 +159,31 @@ def test_a_quarantined_file_keeps_what_was_learnt_about_it(tmp_path: Path) -> No
     )
     assert staged.ledger["header_line"] == 1
     assert staged.ledger["column_mapping"] == '{"Họ và tên": "full_name", "Số điện thoại": "phone"}'
+
+
+def test_the_nights_ledger_frame_keeps_its_schema_past_the_first_hundred_files(tmp_path: Path) -> None:
+    # 600-file night: encoding_repair "vni" on file 150, null before; an inferred schema crashed here.
+    from vaxsync.quality import raw_file_metrics, work_ledger_frame
+    from vaxsync.settings import Settings
+    from vaxsync.workdir import RunWorkDir, write_json
+
+    work = RunWorkDir(Settings(warehouse_path=tmp_path / "warehouse.duckdb"))
+    work.reset()
+    staged = stage_export(tmp_path, _staff_list(tmp_path, "staff.csv"))
+    for number in range(150):
+        repair = "vni" if number == 149 else None
+        entry = {**staged.ledger, "file_hash": f"{number:064d}", "encoding_repair": repair}
+        write_json(
+            work.ledger_file(f"{number:064d}"), {**entry, "raw_validation": None, "ingest_seconds": 0.1}
+        )
+
+    ledger = work_ledger_frame(work)
+    metrics = raw_file_metrics(
+        work, pl.DataFrame(schema={"file_hash": pl.String, "id_kind": pl.String, "reject_reason": pl.String})
+    )
+
+    assert ledger.schema == pl.Schema(LEDGER_SCHEMA)
+    assert ledger.height == 150
+    assert ledger["encoding_repair"].to_list() == [None] * 149 + ["vni"]
+    assert metrics.height == 150
+    assert metrics["is_required_columns_present"].sum() == 0
