@@ -20,8 +20,8 @@ Fuzzy matching runs rapidfuzz `process.cdist` over the DISTINCT segment keys of 
 that parent's children only, one call per parent, never one per row: the ratio for provinces and
 districts, the token-set ratio for wards inside a known district (it forgives a garbled unit word:
 "Phlờng Bàu Sen"). A best score must reach the cut-off and be unique. Names with digits (Quận 8,
-Phường 12) match exactly only. The address step runs on the distinct address texts inside a
-LazyFrame.map_batches call (eager inside: each level feeds the next).
+Phường 12) match exactly only. The address step runs eagerly on the distinct address texts, collected
+before the rows' plan runs (each level feeds the next; no query runs inside another query's callback).
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ ADDRESS_COLUMNS = ("address", "province", "district", "ward", "facility_province
 CODE_COLUMNS = ("province_code", "district_code", "ward_code")
 MIN_FUZZY_SCORE = 85.0
 MIN_FUZZY_KEY_LENGTH = 4
+ADDRESS_SCHEMA = {name: pl.String() for name in ADDRESS_COLUMNS}
 MATCH_SCHEMA = {
     "parent_code": pl.String,
     "segment_key": pl.String,
@@ -426,20 +427,20 @@ def resolve_admin_codes(
 ) -> pl.LazyFrame:
     """Add province_code, district_code, ward_code to a frame with address, province, district, ward
     and facility_province_code. Each distinct combination, street part cut off (taken from
-    `lookup_source`, by default the frame itself), is resolved once."""
+    `lookup_source`, by default the frame itself), is resolved once.
+
+    The distinct combinations are collected here, before the plan that joins them back runs: resolving
+    runs queries of its own, and a query run inside another query's callback (map_batches) panicked the
+    streaming engine one night in two."""
     units = unit_part(pl.col("address")).alias("_units")
     source = frame if lookup_source is None else lookup_source
-    schema = {name: pl.String() for name in (*ADDRESS_COLUMNS, *CODE_COLUMNS)}
-    resolved = (
-        source.select(units.alias("address"), *ADDRESS_COLUMNS[1:])
-        .unique()
-        .map_batches(lambda batch: resolve_address_frame(batch, index), schema=schema)
-        .rename({"address": "_units"})
-    )
+    distinct = source.select(units.alias("address"), *ADDRESS_COLUMNS[1:]).unique().collect()
+    typed = distinct.cast(ADDRESS_SCHEMA)  # type: ignore[arg-type]
+    resolved = resolve_address_frame(typed, index).rename({"address": "_units"})
     keys = ["_units", *ADDRESS_COLUMNS[1:]]
     return (
         frame.with_columns(units)
-        .join(resolved, on=keys, how="left", nulls_equal=True, maintain_order="left")
+        .join(resolved.lazy(), on=keys, how="left", nulls_equal=True, maintain_order="left")
         .drop("_units")
     )
 

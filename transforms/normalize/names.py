@@ -222,23 +222,21 @@ def repair_name_series(names: pl.Series) -> pl.Series:
 
 def repaired_names(texts: pl.LazyFrame, column: str, out: str) -> pl.LazyFrame:
     """(`column`, `out`) for each distinct value of `column`: prepared (lowercase), keystrokes decoded,
-    tone placement unified, stray symbols removed. The rewrite runs eagerly inside map_batches, on
-    the distinct prepared texts only."""
+    tone placement unified, stray symbols removed. The distinct prepared texts are collected and
+    rewritten eagerly here, before the plan that joins them back runs: the rewrite runs queries of its
+    own, and no query may run inside another query's callback (map_batches)."""
     prepared = (
         texts.select(pl.col(column))
         .unique()
         .with_columns(prepare_name_text(pl.col(column)).alias("prepared"))
+        .collect()
     )
-    repaired = (
-        prepared.select("prepared")
-        .unique()
-        .drop_nulls()
-        .map_batches(
-            lambda frame: frame.with_columns(repair_name_series(frame["prepared"]).alias(out)),
-            schema={"prepared": pl.String(), out: pl.String()},
-        )
+    distinct = prepared.select("prepared").unique().drop_nulls()
+    repaired = distinct.select(
+        pl.col("prepared").cast(pl.String),
+        repair_name_series(distinct["prepared"].cast(pl.String)).alias(out),
     )
-    return prepared.join(repaired, on="prepared", how="left").select(
+    return prepared.lazy().join(repaired.lazy(), on="prepared", how="left").select(
         column, tidy_name_text(pl.col(out)).alias(out)
     )
 

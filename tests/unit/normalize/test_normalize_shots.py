@@ -144,3 +144,38 @@ def test_month_first_file_and_other_files_in_one_batch(reference: NormalizeRefer
         (dt.date(1971, 1, 2), dt.date(1971, 2, 1), dt.date(2021, 8, 20)),
         (dt.date(1971, 2, 1), dt.date(1971, 1, 2), dt.date(2021, 10, 6)),
     ]
+
+
+def _python_callbacks(plan: str) -> list[str]:
+    """The plan's lines that call back into Python (map_batches, map_elements): a query run inside one
+    of those panicked the streaming engine."""
+    return [line for line in plan.splitlines() if "python_udf" in line or "OPAQUE_PYTHON" in line]
+
+
+def test_the_normalize_and_registry_plans_call_no_python_callback(reference: NormalizeReference) -> None:
+    from transforms.registry import prepare_registry
+    from vaxsync.contracts import REGISTRY_SCHEMA
+
+    shots = normalize_shots(staged_frame([{}]), as_of=AS_OF, reference=reference)
+    registry = prepare_registry(pl.LazyFrame(schema=REGISTRY_SCHEMA), reference=reference)
+
+    assert _python_callbacks(shots.explain()) == []
+    assert _python_callbacks(registry.explain()) == []
+
+
+def test_the_streaming_engine_normalizes_the_same_rows_as_the_in_memory_one(
+    reference: NormalizeReference,
+) -> None:
+    addresses = ["Phường Bến Nghé, Quận 1, TP HCM", "Xã Hòa Phong, Huyện Hòa Vang, Đà Nẵng", "", "Quận 1"]
+    names = ["Nguyễn Văn An", "Bà Trần Thị Thuỷ", "NGUYEN VAN AN", "Hoàng  Minh Tuấn"]
+    rows = [
+        {"full_name": names[n % 4], "address": addresses[n % 3 if n % 5 else 3], "source_row": n}
+        for n in range(1, 400)
+    ]
+    plan = normalize_shots(staged_frame(rows), as_of=AS_OF, reference=reference)
+
+    in_memory = plan.collect()
+    for _ in range(3):  # the panic came one night in two: repeat
+        assert plan.collect(engine="streaming").equals(in_memory)
+    assert in_memory.height == len(rows)
+    assert in_memory["province_code"].null_count() < len(rows)
