@@ -26,6 +26,9 @@ EXPORT_FIELDS: tuple[str, ...] = (
     "vaccinated_on",
 )
 
+# The export fields that hold dates: a workbook records which of them came from date cells.
+DATE_FIELDS: tuple[str, ...] = ("date_of_birth", "vaccinated_on")
+
 # A file lacking any of these is quarantined (`missing_required_columns`).
 REQUIRED_FIELDS: tuple[str, ...] = ("full_name", "date_of_birth", "vaccine", "vaccinated_on")
 
@@ -37,6 +40,10 @@ STAGED_ROW_SCHEMA: dict[str, pl.DataType] = {
     **{field: pl.String() for field in EXPORT_FIELDS},
     "extra_columns": pl.String(),  # JSON object of unmapped columns, null when none
     "row_issue": pl.String(),  # null, or a reason code found while reading (e.g. malformed_row)
+    # Workbooks only: which DATE_FIELDS came from date cells, "<field>=<kind>" joined by ";", kind one
+    # of date | date_month_first | date_day_first | date_mixed (the workbook's date number formats);
+    # null for text files and when no date field came from a date cell. Normalize repairs locale swaps by it.
+    "cell_kinds": pl.String(),
 }
 
 # ingest_ledger: one row per landed file version.

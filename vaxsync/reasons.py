@@ -119,6 +119,12 @@ QUARANTINE_REASONS: dict[str, Reason] = {
         "The file failed a critical data-quality check.",
         "Tệp không đạt kiểm tra chất lượng bắt buộc.",
     ),
+    "workbook_too_large": Reason(
+        "The workbook is too large to read safely (size, rows or cells over the limit, or reading it ran"
+        " out of memory or time).",
+        "Bảng tính quá lớn để đọc an toàn (dung lượng, số dòng hoặc số ô vượt giới hạn, hoặc đọc tệp"
+        " vượt quá bộ nhớ hay thời gian cho phép).",
+    ),
 }
 
 # Why a reviewer's decision line was not applied: one of these on every rejected review_decisions row.

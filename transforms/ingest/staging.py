@@ -27,11 +27,13 @@ from transforms.ingest.structure import (
 from transforms.ingest.text_decoding import decode_export_bytes, repair_text
 from transforms.ingest.workbook import (
     WORKBOOK_SUFFIXES,
+    WorkbookTooLargeError,
     WorkbookUnreadableError,
+    date_cell_marker,
     looks_like_workbook,
     read_first_sheet,
 )
-from vaxsync.contracts import EXPORT_FIELDS, LEDGER_SCHEMA, STAGED_ROW_SCHEMA
+from vaxsync.contracts import DATE_FIELDS, EXPORT_FIELDS, LEDGER_SCHEMA, STAGED_ROW_SCHEMA
 from vaxsync.reasons import QUARANTINE_REASONS
 
 logger = logging.getLogger(__name__)
@@ -141,6 +143,8 @@ def _read_grid(path: Path, state: _ReadState) -> pl.DataFrame:
             grid = read_first_sheet(path)
         except WorkbookUnreadableError as error:
             raise Quarantine("unreadable_file", f"the workbook cannot be opened ({error})") from error
+        except WorkbookTooLargeError as error:
+            raise Quarantine("workbook_too_large", str(error)) from error
         return _repair_workbook_text(grid, state)
     if suffix not in TEXT_SUFFIXES:
         raise Quarantine(
@@ -208,6 +212,9 @@ def _staged_rows(
         **{name: field_value(mapping, name) for name in EXPORT_FIELDS},
         extra_columns=extra_json,
         row_issue=pl.col("row_issue"),
+        cell_kinds=date_cell_marker(mapping.field_columns, DATE_FIELDS)
+        if "cell_kinds" in staged.columns
+        else pl.lit(None, dtype=pl.String),
     ).cast(STAGED_ROW_SCHEMA)  # type: ignore[arg-type]
 
 

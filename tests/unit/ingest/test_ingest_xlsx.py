@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 import xlsxwriter
 from ingest_export_files import VN_HEADER, export_rows, to_tcvn3_surface
 
-from transforms.ingest import stage_export
+from transforms.ingest import stage_export, workbook
 
 ROWS = export_rows()
 
@@ -99,3 +100,139 @@ def test_tcvn3_text_in_workbook_cells_is_converted(tmp_path: Path) -> None:
     assert staged.rows is not None
     assert staged.rows["full_name"][0] == "Nguyễn Thị Hồng"
     assert staged.rows["id_number"].to_list() == [row[4] or None for row in ROWS]
+
+
+# --- workbooks that would kill the process that parses them -----------------------------------------
+
+WORKSHEET_HEAD = '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+
+
+def _write_raw_xlsx(path: Path, sheet_xml: str) -> None:
+    """A minimal xlsx zip around one hand-written sheet (what a hostile or broken writer can make)."""
+    package = "http://schemas.openxmlformats.org/package/2006"
+    office = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    main = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            f'<Types xmlns="{package}/content-types">'
+            f'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{main}.sheet.main+xml"/>'
+            f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{main}.worksheet+xml"/></Types>',
+        )
+        archive.writestr(
+            "_rels/.rels",
+            f'<Relationships xmlns="{package}/relationships"><Relationship Id="rId1"'
+            f' Type="{office}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        archive.writestr(
+            "xl/workbook.xml",
+            '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+            f' xmlns:r="{office}"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        archive.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'<Relationships xmlns="{package}/relationships"><Relationship Id="rId1"'
+            f' Type="{office}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
+        )
+        archive.writestr("xl/worksheets/sheet1.xml", sheet_xml)
+
+
+def _two_far_cells(dimension: str) -> str:
+    cells = (
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>x</t></is></c></row>'
+        '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>y</t></is></c></row>'
+    )
+    return f"{WORKSHEET_HEAD}{dimension}<sheetData>{cells}</sheetData></worksheet>"
+
+
+def _rows_of_ones(count: int, dimension: str = "") -> str:
+    rows = "".join(f'<row r="{line}"><c r="A{line}"><v>1</v></c></row>' for line in range(1, count + 1))
+    return f"{WORKSHEET_HEAD}{dimension}<sheetData>{rows}</sheetData></worksheet>"
+
+
+def test_a_tiny_workbook_declaring_the_whole_sheet_is_refused_before_parsing(tmp_path: Path) -> None:
+    _write_raw_xlsx(tmp_path / "huge.xlsx", _two_far_cells('<dimension ref="A1:XFD1048576"/>'))
+    assert (tmp_path / "huge.xlsx").stat().st_size < 2048
+
+    with pytest.raises(workbook.WorkbookTooLargeError, match="1048576 rows x 16384 columns"):
+        workbook.check_workbook_bounds(tmp_path / "huge.xlsx")
+
+
+def test_a_workbook_that_aborts_its_reader_is_quarantined_and_the_next_file_loads(tmp_path: Path) -> None:
+    # No <dimension>: the bounds cannot see it, calamine sizes the grid from the far cell and aborts
+    # (SIGABRT, which no except clause catches) - in the reader process, not in ours.
+    _write_raw_xlsx(tmp_path / "far_cell.xlsx", _two_far_cells(""))
+    _write_workbook(tmp_path / "good.xlsx", [VN_HEADER, *ROWS])
+
+    refused = stage_export(tmp_path, "far_cell.xlsx")
+    loaded = stage_export(tmp_path, "good.xlsx")
+
+    assert (refused.ledger["status"], refused.ledger["quarantine_reason"]) == (
+        "quarantined",
+        "workbook_too_large",
+    )
+    assert "reader died" in str(refused.ledger["quarantine_detail"])
+    assert loaded.ledger["status"] == "loaded"
+    assert loaded.rows is not None
+    assert loaded.rows["full_name"].to_list() == [row[1] for row in ROWS]
+
+
+def test_many_rows_are_refused_by_dimension_or_by_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workbook, "MAX_SHEET_ROWS", 1000)
+    _write_raw_xlsx(tmp_path / "declared.xlsx", _rows_of_ones(1001, '<dimension ref="A1:A1001"/>'))
+    _write_raw_xlsx(tmp_path / "undeclared.xlsx", _rows_of_ones(1001))
+    _write_workbook(tmp_path / "good.xlsx", [VN_HEADER, *ROWS])
+
+    declared = stage_export(tmp_path, "declared.xlsx").ledger
+    undeclared = stage_export(tmp_path, "undeclared.xlsx").ledger
+
+    assert (declared["quarantine_reason"], declared["quarantine_detail"]) == (
+        "workbook_too_large",
+        "the first sheet spans 1001 rows x 1 columns (limits 1000 rows, 20000000 cells)",
+    )
+    assert (undeclared["quarantine_reason"], undeclared["quarantine_detail"]) == (
+        "workbook_too_large",
+        "the first sheet has 1001 rows (limit 1000)",
+    )
+    assert stage_export(tmp_path, "good.xlsx").ledger["status"] == "loaded"
+
+
+def test_a_file_over_the_size_or_unpacked_limit_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write_raw_xlsx(tmp_path / "big.xlsx", _rows_of_ones(200))
+    monkeypatch.setattr(workbook, "MAX_UNPACKED_BYTES", 2000)
+    with pytest.raises(workbook.WorkbookTooLargeError, match="unpacks to"):
+        workbook.check_workbook_bounds(tmp_path / "big.xlsx")
+    monkeypatch.setattr(workbook, "MAX_WORKBOOK_BYTES", 100)
+    with pytest.raises(workbook.WorkbookTooLargeError, match="over the 0 MB limit"):
+        workbook.check_workbook_bounds(tmp_path / "big.xlsx")
+
+
+def test_a_reader_that_runs_out_of_time_is_stopped_and_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write_workbook(tmp_path / "good.xlsx", [VN_HEADER, *ROWS])
+    monkeypatch.setattr(workbook, "READER_SECONDS_PER_FILE", 0)
+
+    timed_out = stage_export(tmp_path, "good.xlsx").ledger
+    monkeypatch.setattr(workbook, "READER_SECONDS_PER_FILE", 60)
+    loaded = stage_export(tmp_path, "good.xlsx").ledger
+
+    assert timed_out["quarantine_reason"] == "workbook_too_large"
+    assert "took over 0 s" in str(timed_out["quarantine_detail"])
+    assert loaded["status"] == "loaded"
+
+
+def test_all_sheets_are_read_safely_for_other_readers(tmp_path: Path) -> None:
+    _write_workbook(tmp_path / "two_sheets.xlsx", [VN_HEADER, *ROWS])
+
+    sheets = workbook.read_sheets_safely(tmp_path / "two_sheets.xlsx")
+
+    assert list(sheets) == ["DS tiem", "Ghi chu"]
+    assert sheets["DS tiem"].row(0)[1] == VN_HEADER[1]
+    assert sheets["Ghi chu"].item(0, 0) == "Họ và tên"
