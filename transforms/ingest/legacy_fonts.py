@@ -1,4 +1,4 @@
-"""Legacy Vietnamese font encodings (TCVN3/ABC and VNI): detect them per file, convert to Unicode NFC.
+"""Legacy Vietnamese font encodings (TCVN3/ABC and VNI): convert their text to Unicode NFC.
 
 Text typed in a `.VnTime` (TCVN3) or `VNI-Times` (VNI) font comes out of any reader as mojibake:
 "NguyÔn ThÞ Hång" (TCVN3), "Nguyeãn Thò Hoàng" (VNI). The conversion tables are viparse's own
@@ -7,18 +7,10 @@ viparse converts with a per-character Python scan, so here each table becomes on
 `str.replace_many` over the text's lines (longest sequence first, leftmost match: the same
 semantics as viparse's greedy scan), then NFC.
 
-Detection compares readings of the same file: the plain decoded text, and its TCVN3 and VNI
-conversions (for a single-byte file also its Windows-1258 reading). On the file's words that hold
-non-ASCII characters (first 50k characters) each reading gets
-1. defects, derived from the tables: "alien" characters, the ones legacy tables use as codes but
-   that are no Vietnamese letter (µ ¸ ª « ® in TCVN3, ø ï û ö ñ in VNI) and other non-Vietnamese
-   letters (Ň from a wrong code page); plus syllables carrying two or more tone marks, which
-   Vietnamese never writes (TCVN3 applied to VNI text makes many). A first reading with no
-   defect at all is kept as it is;
-2. viparse's Vietnamese character-frequency score (`viparse.normalize.frequency.vietnamese_score`).
-The readings with (about) the fewest defects compete on the score, and a legacy conversion must
-beat a plain reading by MIN_SCORE_GAIN. viparse's own content detector is not used: its margins
-are tuned for prose, and on a CSV of names it declines even clear TCVN3. The verdict is per file.
+Whether a file is in one of these fonts is decided per file by text_decoding, which scores every
+reading against Vietnamese syllable structure (vietnamese_syllables). The defect count and the
+character-frequency score below (`count_defects`, `vietnamese_score`) are the earlier measures,
+kept as diagnostics.
 
 Limits (viparse's, kept): TCVN3 has no capital accented letters, so "NGUYÔN" becomes "NGUYễN"
 (the case is lost, the letters are right); VNI has no entry for ẳ/Ẳ, which pass through unchanged;
@@ -29,7 +21,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -43,10 +34,6 @@ from viparse.normalize.vni import VNI
 LEGACY_CHARMAPS: dict[str, Charmap] = {"tcvn3": TCVN3, "vni": VNI}
 
 DETECTION_SAMPLE_CHARS = 50_000
-MIN_SCORE_GAIN = 0.035  # a later (less preferred) reading must read this much more like Vietnamese
-MIN_DEFECT_TOLERANCE = 3  # readings within this many defects of the fewest still compete...
-DEFECT_TOLERANCE_SHARE = 0.05  # ...or within 5% of the syllables: a few odd cells prove nothing
-MAX_LEGACY_DEFECT_SHARE = 0.05  # a legacy conversion leaving more defects is not the answer
 LETTER_RUN = re.compile(r"[^\W\d_]+")
 TONE_MARK = re.compile("[\u0300\u0301\u0303\u0309\u0323]")  # grave, acute, tilde, hook, dot below
 
@@ -64,22 +51,6 @@ def convert_legacy_text(text: str, encoding: str) -> str:
     lines = pl.Series([text]).str.split("\n").explode()  # line by line: polars converts them in parallel
     converted = lines.str.replace_many(legacy, unicode, leftmost=True).str.join("\n").item()
     return unicodedata.normalize("NFC", converted)
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One way to read a file: a decoded text, and the legacy font to convert it from (if any)."""
-
-    encoding: str  # ledger label of the bytes' encoding
-    text: str  # decoded text, before any legacy conversion
-    legacy: str | None = None  # tcvn3 | vni | None
-
-
-@dataclass(frozen=True)
-class _Scored:
-    reading: Reading
-    defects: int
-    score: float
 
 
 @cache
@@ -143,48 +114,3 @@ def vietnamese_score(text: str) -> float:
     distinct, counts = np.unique(codes, return_counts=True)
     log_probabilities = np.array([logp.get(chr(code), floor) for code in distinct.tolist()])
     return float(counts @ log_probabilities) / codes.size
-
-
-def choose_reading(readings: list[Reading]) -> Reading | None:
-    """The reading that reads most like Vietnamese; readings come in order of preference (plain
-    first). A first reading without defects stands: it is already sound Vietnamese. None only when
-    the candidates are all legacy conversions and none makes sense of the text."""
-    words_by_text: dict[str, str] = {}  # readings often share a text (plain and legacy of the same decode)
-
-    def words_of(reading: Reading) -> str:
-        if reading.text not in words_by_text:
-            words_by_text[reading.text] = non_ascii_words(reading.text)
-        return words_by_text[reading.text]
-
-    if readings and readings[0].legacy is None and count_defects(words_of(readings[0])) == 0:
-        return readings[0]
-    scored = []
-    for reading in readings:
-        words = words_of(reading)
-        if reading.legacy is not None:
-            words = convert_legacy_text(words, reading.legacy)
-        scored.append(_Scored(reading, count_defects(words), vietnamese_score(words)))
-    if not scored:
-        return None
-    syllable_count = max(len(LETTER_RUN.findall(words)) for words in words_by_text.values())
-    fewest = min(candidate.defects for candidate in scored)
-    tolerance = max(MIN_DEFECT_TOLERANCE, DEFECT_TOLERANCE_SHARE * syllable_count)
-    eligible = [candidate for candidate in scored if candidate.defects <= fewest + tolerance]
-    chosen = eligible[0]
-    for candidate in eligible[1:]:
-        if candidate.score > chosen.score and (
-            chosen.reading.legacy is not None or candidate.score >= chosen.score + MIN_SCORE_GAIN
-        ):
-            chosen = candidate
-    if chosen.reading.legacy is not None and chosen.defects > MAX_LEGACY_DEFECT_SHARE * max(
-        syllable_count, 1
-    ):
-        return readings[0] if readings[0].legacy is None else None  # no conversion makes sense of it
-    return chosen.reading
-
-
-def detect_legacy_font(text: str) -> str | None:
-    """`tcvn3`, `vni` or None for a file's decoded Unicode text."""
-    readings = [Reading("", text), *(Reading("", text, legacy) for legacy in LEGACY_CHARMAPS)]
-    chosen = choose_reading(readings)
-    return chosen.legacy if chosen is not None else None

@@ -1,77 +1,103 @@
-"""Bytes of a text export -> Unicode text, with the encoding found and any repair done.
+"""Bytes of a text export -> Unicode text, with the encoding found, its score and any repair done.
 
-1. charset-normalizer detects the byte encoding (UTF-8 with or without BOM, UTF-16 LE/BE with BOM,
-   Windows-1258, ...) on the first 2 MB; the whole file is then decoded with it (or judged whole
-   when the rest does not decode). Non-ASCII bytes that decode strictly as UTF-8 are UTF-8.
-2. A Unicode text is repaired when the whole of it is UTF-8 once read as Windows-1252 ("Nguyá»…n",
-   with ftfy: the plan found on a sample is applied to the whole text at once), or when it is
-   TCVN3/VNI legacy font text (see legacy_fonts).
-3. A single-byte file has several readings: the detected code page, Windows-1258 (charset-normalizer
-   can confuse it with other Latin code pages) and the TCVN3/VNI conversions of its Latin-1 reading
-   (the surface viparse's tables expect); legacy_fonts.choose_reading picks one. Windows-1258 spells
-   tones as combining marks, so its reading is NFC-normalised. charset-normalizer finds no encoding
-   in some TCVN3 files: bytes without control characters still get the legacy readings; otherwise
-   the file is binary junk.
+1. A byte-order mark settles UTF-8 and UTF-16 (LE/BE); UTF-16 without one shows as NUL bytes in
+   every other position. Bytes that decode strictly as UTF-8 are UTF-8; pure ASCII is `ascii`.
+2. Any other file is single-byte (or broken UTF-8), and every Vietnamese encoding in use is a
+   candidate: Windows-1258, TCVN3 (VN3), VNI, TCVN 5712 VN2 and VN1, VISCII, VPS and UTF-8 with
+   the broken bytes replaced (tables: transforms.ingest.charmaps). Each decodes a sample of the
+   file's marked words (words holding a non-ASCII or control byte, taken from anywhere in the file,
+   at most SAMPLE_WORDS), and each reading is scored by the share of its marked words that are
+   Vietnamese syllables (transforms.ingest.vietnamese_syllables). The best score wins, and a tie
+   goes to the simpler, more common encoding (the order of SINGLE_BYTE_CANDIDATES: a file that
+   uses only VN3's bytes is TCVN3, though VN2 and VN1 read it the same). NUL bytes outside UTF-16
+   are binary junk (None).
+3. A Unicode text (UTF-8, UTF-16, or a workbook's cells) is scored the same way against its
+   repairs: UTF-8 read as Windows-1252 and saved again ("Nguyá»…n", undone with ftfy), and TCVN3
+   or VNI font text saved as Unicode ("NguyÔn", "Nguyeãn"). A repair must beat the text as it is
+   by REPAIR_MARGIN.
+4. Only the chosen reading is applied to the whole file, then NFC (Windows-1258, VN1 and VN2
+   spell some tones as combining marks).
+
+The chosen reading's score goes to the ledger (`encoding_score`); a file whose best reading still
+scores below MIN_ENCODING_SCORE, on at least MIN_JUDGED_WORDS marked words, is quarantined by staging
+(`encoding_unrecognised`) with every candidate's score (`DecodedText.candidates_detail`).
 """
 
 from __future__ import annotations
 
 import codecs
-import contextlib
+import itertools
+import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-import charset_normalizer
 import ftfy
 import polars as pl
 from ftfy.chardata import CHARMAP_ENCODINGS, ENCODING_REGEXES
 
-from transforms.ingest.legacy_fonts import (
-    DETECTION_SAMPLE_CHARS,
-    LEGACY_CHARMAPS,
-    TONE_MARK,
-    Reading,
-    choose_reading,
-    convert_legacy_text,
-    detect_legacy_font,
-    vietnamese_letters,
-)
+from transforms.ingest.charmaps import decode_with_table, letter_controls
+from transforms.ingest.legacy_fonts import TONE_MARK, convert_legacy_text, vietnamese_letters
+from transforms.ingest.vietnamese_syllables import SyllableScore, syllable_scores
 
-DETECTION_PREFIX_BYTES = 2_000_000  # charset-normalizer tries many code pages: judge on a prefix
-UNICODE_ENCODINGS = ("utf_8", "utf_16", "utf_32", "ascii")
+SAMPLE_WORDS = 5_000  # marked words judged per file: enough to tell encodings apart, fast to score
+# A repair must read this much better than the Unicode text as it is (a few odd cells prove nothing).
+REPAIR_MARGIN = 0.02
+MIN_ENCODING_SCORE = 0.75  # a best reading below this share of Vietnamese syllables is unrecognised...
+MIN_JUDGED_WORDS = 20  # ...when judged on at least this many marked words (a few odd cells prove nothing)
 # Encodings whose mojibake ftfy may undo here: the Windows-1252 family, the one in the contract.
 CP1252_FAMILY = ("sloppy-windows-1252", "windows-1252", "latin-1", "iso-8859-1")
 UTF8_AS_CP1252 = "utf8_as_cp1252"
+LEGACY_FONTS = ("tcvn3", "vni")  # font encodings, whose text survives as symbols in Unicode files
+# Single-byte candidates, simplest and most common first (ties go to the first).
+SINGLE_BYTE_CANDIDATES = (
+    "windows-1258",
+    "tcvn3",
+    "vni",
+    "tcvn5712-2",
+    "tcvn5712-1",
+    "viscii",
+    "vps",
+    "utf-8",
+)
+# Word characters: anything but ASCII whitespace, punctuation and digits; marked: not ASCII printable.
+_WORD_CHAR = "[^\t\n\x0b\x0c\r !-@\\[-`{-~]"
+_MARKED_CHAR = "[^\t\n\x0b\x0c\r -~]"
+MARKED_WORD_TEXT = re.compile(f"{_WORD_CHAR}*{_MARKED_CHAR}{_WORD_CHAR}*")
+MARKED_WORD_BYTES = re.compile(f"{_WORD_CHAR}*{_MARKED_CHAR}{_WORD_CHAR}*".encode("latin_1"))
+LETTER_CONTROL_BYTES = re.compile(
+    b"[\\x00%s]" % b"".join(b"\\x%02x" % byte for byte in sorted(letter_controls()))
+)
+UTF16_NUL_SHARE = 0.3  # ASCII text in UTF-16 has a NUL in every other byte
 
 
 @dataclass(frozen=True)
 class DecodedText:
     text: str
-    encoding: str  # what the bytes are: utf-8, utf-8-sig, utf-16-le, windows-1258, tcvn3, vni, ...
+    encoding: str  # what the bytes are: utf-8, utf-16-le, windows-1258, tcvn3, viscii, tcvn5712-1, ...
     repair: str | None  # None | tcvn3 | vni | utf8_as_cp1252
+    score: float = 1.0  # share of the sample's marked words that are Vietnamese syllables
+    judged_words: int = 0  # marked words the score was computed on
+    candidates: tuple[tuple[str, float], ...] = ()  # every reading tried, with its score
+
+    @property
+    def unrecognised(self) -> bool:
+        """Even the best reading does not read as Vietnamese, on enough words to tell."""
+        return self.score < MIN_ENCODING_SCORE and self.judged_words >= MIN_JUDGED_WORDS
+
+    def candidates_detail(self) -> str:
+        tried = ", ".join(f"{label} {score:.2f}" for label, score in self.candidates)
+        return (
+            f"no encoding reads as Vietnamese: share of {self.judged_words} sampled words that are "
+            f"Vietnamese syllables, by encoding tried: {tried} (at least {MIN_ENCODING_SCORE:.2f} needed)"
+        )
 
 
 def encoding_label(codec: str) -> str:
     """A codec's common name for the ledger: utf_8 -> utf-8, cp1258 -> windows-1258."""
     name = codecs.lookup(codec).name
     return f"windows-{name[2:]}" if name.startswith("cp125") else name
-
-
-def _bom_encoding(raw: bytes, detected: str) -> str:
-    """Name the exact codec when a byte-order mark settles it, for the ledger."""
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return "utf_8_sig"
-    if detected.startswith("utf_16"):
-        if raw.startswith(b"\xff\xfe"):
-            return "utf_16_le"
-        if raw.startswith(b"\xfe\xff"):
-            return "utf_16_be"
-    return detected
-
-
-def _is_single_byte(encoding: str) -> bool:
-    return not encoding.startswith(UNICODE_ENCODINGS)
 
 
 @cache
@@ -87,15 +113,18 @@ def _cannot_be_mojibake(sample: str) -> bool:
     return not all(_in_some_single_byte_charset(char) for char in set(sample))
 
 
-def repair_utf8_as_cp1252(text: str) -> str | None:
-    """The repaired text when the whole text is UTF-8 mis-read as Windows-1252, else None."""
-    sample = text[:DETECTION_SAMPLE_CHARS].rsplit("\n", 1)[0]  # never cut a mis-read sequence in half
+def _cp1252_plan(sample: str) -> list[tuple[str, str]] | None:
+    """ftfy's plan for undoing UTF-8 read as Windows-1252 in `sample`, or None."""
     if _cannot_be_mojibake(sample):
         return None
     plan = [(step, argument) for step, argument in ftfy.fix_encoding_and_explain(sample).explanation or []]
     encodes = [argument for step, argument in plan if step == "encode"]
     if not encodes or any(codec not in CP1252_FAMILY for codec in encodes):
         return None
+    return plan
+
+
+def _apply_cp1252_plan(text: str, plan: list[tuple[str, str]]) -> str | None:
     try:
         return ftfy.apply_plan(text, plan)
     except (UnicodeError, ValueError):
@@ -103,55 +132,10 @@ def repair_utf8_as_cp1252(text: str) -> str | None:
         return fixed if fixed != text else None
 
 
-def repair_text(text: str) -> tuple[str, str | None]:
-    """Undo a whole-text mis-decoding: UTF-8 read as cp1252, or a legacy Vietnamese font."""
-    repaired = repair_utf8_as_cp1252(text)
-    if repaired is not None:
-        return repaired, UTF8_AS_CP1252
-    legacy = detect_legacy_font(text)
-    if legacy is not None:
-        return convert_legacy_text(text, legacy), legacy
-    return text, None
-
-
-def _detection_prefix(raw: bytes) -> bytes:
-    """The first DETECTION_PREFIX_BYTES, cut after a line end (and at an even length for UTF-16)."""
-    if len(raw) <= DETECTION_PREFIX_BYTES:
-        return raw
-    prefix = raw[:DETECTION_PREFIX_BYTES]
-    cut = prefix.rfind(b"\n") + 1 or len(prefix)
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and cut % 2:
-        cut += 1
-    return prefix[:cut]
-
-
-def _strict_utf8(raw: bytes) -> str | None:
-    if b"\x00" in raw or raw.isascii():
-        return None
-    try:
-        return raw.decode("utf_8")
-    except UnicodeDecodeError:
-        return None
-
-
-def _detect_and_decode(raw: bytes) -> tuple[str, str] | None:
-    """(charset-normalizer's encoding, text). Detected on a prefix, then the whole file is decoded
-    with it; if the rest does not decode, charset-normalizer judges the whole file instead.
-
-    charset-normalizer can prefer a Latin code page for valid UTF-8 full of symbols (TCVN3 text
-    saved as UTF-8 is exactly that); non-ASCII bytes that decode strictly as UTF-8 are UTF-8, so
-    for them charset-normalizer (milliseconds per file) is not asked at all."""
-    if (utf8_text := _strict_utf8(raw)) is not None:
-        return "utf_8", utf8_text
-    best = charset_normalizer.from_bytes(_detection_prefix(raw)).best()
-    if best is not None:
-        try:
-            codec = "utf_8_sig" if best.encoding == "utf_8" and best.bom else best.encoding
-            return best.encoding, raw.decode(codec)
-        except (UnicodeDecodeError, LookupError):
-            pass
-    whole = charset_normalizer.from_bytes(raw).best()
-    return (whole.encoding, str(whole)) if whole is not None else None
+def repair_utf8_as_cp1252(text: str) -> str | None:
+    """The repaired text when the whole text is UTF-8 mis-read as Windows-1252, else None."""
+    plan = _cp1252_plan(_marked_words_of_text(text))
+    return _apply_cp1252_plan(text, plan) if plan is not None else None
 
 
 @cache
@@ -171,50 +155,152 @@ def compose_nfc(text: str) -> str:
     """NFC for a whole text. Windows-1258 writes every tone as a combining mark, and NFC over
     millions of them is slow: the tones are composed with one polars replace_many first, and full
     NFC only runs when something is left to normalise."""
+    if unicodedata.is_normalized("NFC", text):
+        return text
     compositions = _tone_compositions()
     composed = pl.Series([text]).str.replace_many(list(compositions), list(compositions.values())).item()
     return composed if unicodedata.is_normalized("NFC", composed) else unicodedata.normalize("NFC", composed)
 
 
-def _has_binary_bytes(raw: bytes) -> bool:
-    """Control bytes other than tab, line feed, form feed and carriage return: not text."""
-    return any(byte < 0x20 and byte not in b"\t\n\x0c\r" for byte in raw[:DETECTION_PREFIX_BYTES])
+def _marked_words_of_text(text: str) -> str:
+    """The first SAMPLE_WORDS marked words of a text, one a line: where readings differ."""
+    found = itertools.islice(MARKED_WORD_TEXT.finditer(text), SAMPLE_WORDS)
+    return "\n".join(match.group() for match in found)
 
 
-def _decode_single_byte(raw: bytes, detected: tuple[str, str] | None) -> DecodedText | None:
-    """A single-byte file: the detected code page, Windows-1258, TCVN3 or VNI, whichever reads most
-    like Vietnamese (legacy_fonts.choose_reading), judged on the detection prefix; only the chosen
-    reading is then applied to the whole file. charset-normalizer finds no encoding in some TCVN3
-    files (their bytes look chaotic to it): without control bytes, only the legacy readings compete."""
-    sample = _detection_prefix(raw)
-    codecs_by_label = {}
-    readings = []
-    if detected is not None:
-        detected_codecs = [detected[0]] if detected[0] == "cp1258" else [detected[0], "cp1258"]
-        for codec in detected_codecs:
-            with contextlib.suppress(UnicodeDecodeError):  # a few bytes are undefined in Windows-1258
-                readings.append(Reading(encoding_label(codec), sample.decode(codec)))
-                codecs_by_label[encoding_label(codec)] = codec
-    elif _has_binary_bytes(raw):
-        return None
-    readings += [Reading(legacy, sample.decode("latin_1"), legacy) for legacy in LEGACY_CHARMAPS]
-    chosen = choose_reading(readings)
-    if chosen is None:
-        return None
-    if chosen.legacy is not None:
+def _marked_words_of_bytes(raw: bytes) -> bytes:
+    found = itertools.islice(MARKED_WORD_BYTES.finditer(raw), SAMPLE_WORDS)
+    return b"\n".join(match.group() for match in found)
+
+
+def _choose(readings: dict[str, str], margin: float = 0.0) -> tuple[str, dict[str, SyllableScore]]:
+    """The best-scoring reading, and every score. Ties (within `margin`) go to the earliest reading."""
+    scores = syllable_scores(readings)
+    best = max(score.share for score in scores.values())
+    chosen = next(label for label in readings if scores[label].share >= best - margin - 1e-9)
+    return chosen, scores
+
+
+def _candidate_scores(scores: dict[str, SyllableScore]) -> tuple[tuple[str, float], ...]:
+    return tuple((label, round(score.share, 4)) for label, score in scores.items())
+
+
+def _unicode_repairs(sample: str) -> dict[str, Callable[[str], str | None]]:
+    """The repairs worth trying on a Unicode text, by name: each maps a text to its repaired text."""
+    repairs: dict[str, Callable[[str], str | None]] = {}
+    plan = _cp1252_plan(sample)
+    if plan is not None:
+        repairs[UTF8_AS_CP1252] = lambda text: _apply_cp1252_plan(text, plan)
+    for font in LEGACY_FONTS:
+        repairs[font] = lambda text, font=font: convert_legacy_text(text, font)  # type: ignore[misc]
+    return repairs
+
+
+def _read_unicode(text: str, encoding: str) -> DecodedText:
+    """A Unicode text as it is, or repaired (mis-read UTF-8, legacy font text), whichever reads best."""
+    sample = _marked_words_of_text(text)
+    plain = syllable_scores({encoding: sample})[encoding]
+    if plain.share >= 1 - REPAIR_MARGIN:  # the usual case: sound Vietnamese, nothing can beat it
         return DecodedText(
-            convert_legacy_text(raw.decode("latin_1"), chosen.legacy), chosen.encoding, chosen.legacy
+            text, encoding, None, plain.share, plain.words, ((encoding, round(plain.share, 4)),)
         )
-    codec = codecs_by_label[chosen.encoding]
-    reused = detected is not None and codec == detected[0]
-    text = detected[1] if detected is not None and reused else raw.decode(codec, errors="replace")
-    return DecodedText(compose_nfc(text), chosen.encoding, None)
+    repairs = _unicode_repairs(sample)
+    readings = {encoding: sample}
+    for name, repair in repairs.items():
+        repaired = repair(sample)
+        if repaired is not None:
+            readings[f"{encoding}+{name}"] = repaired
+    chosen, scores = _choose(readings, REPAIR_MARGIN)
+    score = scores[chosen]
+    if chosen == encoding:
+        return DecodedText(text, encoding, None, score.share, score.words, _candidate_scores(scores))
+    name = chosen.removeprefix(f"{encoding}+")
+    repaired_text = repairs[name](text)
+    if repaired_text is None:  # the sample's ftfy plan does not fit the whole text: keep it as it is
+        plain = scores[encoding]
+        return DecodedText(text, encoding, None, plain.share, plain.words, _candidate_scores(scores))
+    return DecodedText(repaired_text, encoding, name, score.share, score.words, _candidate_scores(scores))
+
+
+def repair_text(text: str) -> tuple[str, str | None]:
+    """Undo a whole-text mis-decoding: UTF-8 read as cp1252, or a legacy Vietnamese font."""
+    decoded = _read_unicode(text, "unicode")
+    return decoded.text, decoded.repair
+
+
+def _decode_as(raw: bytes, encoding: str) -> str:
+    """Bytes read as one single-byte candidate (or lenient UTF-8), before NFC."""
+    if encoding == "windows-1258":
+        return raw.decode("cp1258", errors="replace")
+    if encoding == "utf-8":
+        return raw.decode("utf_8", errors="replace")
+    if encoding == "vni":
+        return convert_legacy_text(raw.decode("latin_1"), "vni")
+    return decode_with_table(raw, encoding)
+
+
+def _read_single_byte(raw: bytes) -> DecodedText | None:
+    """The single-byte candidate whose reading of the file's marked words is most Vietnamese."""
+    if b"\x00" in raw:
+        return None  # NUL bytes outside UTF-16: binary junk
+    sample = _marked_words_of_bytes(raw)
+    readings = {encoding: _decode_as(sample, encoding) for encoding in SINGLE_BYTE_CANDIDATES}
+    chosen, scores = _choose(readings)
+    score = scores[chosen]
+    repair = chosen if chosen in LEGACY_FONTS else None
+    text = compose_nfc(_decode_as(raw, chosen))
+    return DecodedText(text, chosen, repair, score.share, score.words, _candidate_scores(scores))
+
+
+def _utf16_without_bom(raw: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' when NUL bytes fill every other position (ASCII text in UTF-16)."""
+    head = raw[:4096]
+    if len(head) < 4:
+        return None
+    odd, even = head[1::2].count(0) / (len(head) // 2), head[0::2].count(0) / ((len(head) + 1) // 2)
+    if odd >= UTF16_NUL_SHARE and even < UTF16_NUL_SHARE / 10:
+        return "utf-16-le"
+    if even >= UTF16_NUL_SHARE and odd < UTF16_NUL_SHARE / 10:
+        return "utf-16-be"
+    return None
+
+
+def _unicode_encoding(raw: bytes) -> tuple[str, str] | None:
+    """(ledger label, codec) when the bytes are UTF-8 or UTF-16 (by BOM, NULs or strict decoding)."""
+    if raw.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig", "utf_8_sig"
+    if raw.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16-le", "utf_16"
+    if raw.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be", "utf_16"
+    utf16 = _utf16_without_bom(raw)
+    if utf16 is not None:
+        return utf16, utf16.replace("-", "_")
+    return None
 
 
 def decode_export_bytes(raw: bytes) -> DecodedText | None:
     """Decode a text export; None when no text encoding fits (binary junk)."""
-    detected = _detect_and_decode(raw)
-    if detected is not None and not _is_single_byte(_bom_encoding(raw, detected[0])):
-        repaired, repair = repair_text(detected[1].removeprefix("\ufeff"))
-        return DecodedText(repaired, encoding_label(_bom_encoding(raw, detected[0])), repair)
-    return _decode_single_byte(raw, detected)
+    unicode = _unicode_encoding(raw)
+    if unicode is not None:
+        label, codec = unicode
+        try:
+            return _read_unicode(raw.decode(codec), label)
+        except UnicodeDecodeError:
+            if label.startswith("utf-16"):
+                return None  # NULs every other byte that are not UTF-16: binary
+            return _read_single_byte(raw.removeprefix(codecs.BOM_UTF8))
+    if raw.isascii() and not _has_letter_controls(raw):
+        return DecodedText(raw.decode("ascii"), "ascii", None)
+    try:
+        text = raw.decode("utf_8")
+    except UnicodeDecodeError:
+        return _read_single_byte(raw)
+    if _has_letter_controls(raw):  # VISCII, VPS and VN1 bytes can be valid UTF-8 too
+        return _read_single_byte(raw)
+    return _read_unicode(text, "utf-8")
+
+
+def _has_letter_controls(raw: bytes) -> bool:
+    """Control bytes that VISCII, VPS or VN1 use as letters, or a NUL (binary)."""
+    return LETTER_CONTROL_BYTES.search(raw) is not None

@@ -21,14 +21,8 @@ from ingest_export_files import (
 from viparse.normalize.tables import convert as viparse_convert
 
 from transforms.ingest import stage_export, text_decoding
-from transforms.ingest.legacy_fonts import (
-    LEGACY_CHARMAPS,
-    Reading,
-    choose_reading,
-    convert_legacy_text,
-    detect_legacy_font,
-)
-from transforms.ingest.text_decoding import decode_export_bytes
+from transforms.ingest.legacy_fonts import LEGACY_CHARMAPS, convert_legacy_text
+from transforms.ingest.text_decoding import decode_export_bytes, repair_text
 
 ROWS = export_rows()
 NAMES = [row[1] for row in ROWS]
@@ -177,7 +171,7 @@ def test_legacy_font_text_converts_to_nfc_unicode(surface: str, encoding: str, u
     ],
 )
 def test_legacy_font_detection_is_per_file_and_leaves_unicode_alone(text: str, expected: str | None) -> None:
-    assert detect_legacy_font(text) == expected
+    assert repair_text(text)[1] == expected
 
 
 def test_binary_bytes_have_no_text_encoding() -> None:
@@ -194,12 +188,9 @@ def test_windows_1258_tones_are_composed_to_nfc() -> None:
     assert "Nguyễn Thị Hồng" in decoded.text
 
 
-def test_the_encoding_is_judged_on_a_prefix_and_rechecked_on_the_whole_file(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(text_decoding, "DETECTION_PREFIX_BYTES", 2_000)
-    ascii_rows = render_delimited([["1", "Nguyen Van Nam", "1980", "Pfizer"]] * 100).encode("ascii")
-    whole = ascii_rows + to_cp1258_bytes(render_delimited(TABLE))  # Vietnamese bytes only after the prefix
+def test_the_encoding_is_judged_on_marked_words_wherever_they_are() -> None:
+    ascii_rows = render_delimited([["1", "Nguyen Van Nam", "1980", "Pfizer"]] * 20_000).encode("ascii")
+    whole = ascii_rows + to_cp1258_bytes(render_delimited(TABLE))  # Vietnamese bytes only after 600 kB
 
     decoded = decode_export_bytes(whole)
 
@@ -208,14 +199,14 @@ def test_the_encoding_is_judged_on_a_prefix_and_rechecked_on_the_whole_file(
     assert "Nguyễn Thị Hồng" in decoded.text
 
 
-def test_a_windows_1258_reading_wins_over_a_wrong_latin_code_page() -> None:
-    raw = to_cp1258_bytes(render_delimited(TABLE))
-    readings = [Reading("windows-1250", raw.decode("cp1250")), Reading("windows-1258", raw.decode("cp1258"))]
+def test_every_candidate_is_scored_and_the_right_one_reads_best() -> None:
+    decoded = decode_export_bytes(to_cp1258_bytes(render_delimited(TABLE)))
 
-    chosen = choose_reading(readings)
-
-    assert chosen is not None
-    assert chosen.encoding == "windows-1258"
+    assert decoded is not None
+    scores = dict(decoded.candidates)
+    assert set(scores) == set(text_decoding.SINGLE_BYTE_CANDIDATES)
+    assert scores["windows-1258"] == decoded.score == 1.0
+    assert max(score for label, score in scores.items() if label != "windows-1258") < 0.5
 
 
 @pytest.mark.parametrize(("encoding", "encoder"), [("tcvn3", to_tcvn3_surface), ("vni", to_vni_surface)])
@@ -225,22 +216,22 @@ def test_the_vectorised_conversion_matches_viparse_scan(encoding: str, encoder: 
     assert convert_legacy_text(surface, encoding) == viparse_convert(surface, LEGACY_CHARMAPS[encoding])
 
 
-def test_legacy_bytes_charset_normalizer_rejects_are_still_read() -> None:
+def test_legacy_bytes_are_read_and_nul_bytes_are_binary() -> None:
     tcvn3_bytes = to_tcvn3_surface(render_delimited(TABLE)).encode("latin-1")
     binary = bytes(range(256)) * 8
 
-    decoded = text_decoding._decode_single_byte(tcvn3_bytes, None)  # as when no encoding is found
+    decoded = decode_export_bytes(tcvn3_bytes)
 
     assert decoded is not None
     assert (decoded.encoding, decoded.repair) == ("tcvn3", "tcvn3")
     assert "Nguyễn Thị Hồng" in decoded.text
-    assert text_decoding._decode_single_byte(binary, None) is None
+    assert decode_export_bytes(binary) is None
 
 
 def test_a_few_misread_cells_do_not_make_a_file_legacy() -> None:
     text = render_delimited(TABLE) + render_delimited([["13", "TrÆ°Æ¡ng VÄƒn Quang", "1990", *[""] * 9]])
 
-    assert detect_legacy_font(text) is None
+    assert repair_text(text)[1] is None
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,108 @@
+"""How much a text reads as Vietnamese: the share of its marked words that are Vietnamese syllables.
+
+A *word* is a run of characters between ASCII spaces, ASCII punctuation and digits, so that every
+reading of the same bytes cuts the same words. Words of plain ASCII letters ("Pfizer", "CCCD") read
+the same in every encoding and prove nothing; the others (*marked* words) are judged. A marked word
+is a Vietnamese syllable when, lowercased and decomposed (NFD),
+- it holds at most one tone mark (grave, acute, tilde, hook above, dot below), and that mark sits
+  on a vowel (a e i o u y, possibly with its breve, circumflex or horn);
+- without its tone, it is an initial consonant (b c ch d đ g gh gi h k kh l m n ng ngh nh p ph q
+  qu r s t th tr v x, a few clusters of ethnic-minority place names: kr dr đr bl pl gl br) then a
+  rhyme from the closed list below;
+- a rhyme closed by p, t, c or ch carries the acute or the dot below (Vietnamese phonotactics);
+or it is an abbreviation of consonants with đ ("SĐT", "KXĐ").
+Everything runs in one polars query over the distinct words of all readings at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import polars as pl
+
+# ASCII separators: whitespace, punctuation and digits. Everything else (letters of any script,
+# C0 bytes some encodings use as letters) belongs to a word.
+WORD = r"[^\t\n\x0B\x0C\r !-@\[-`{-~]+"
+MARKED = r"[^A-Za-z]"  # a word holding anything but ASCII letters
+TONE = "[\u0300\u0301\u0303\u0309\u0323]"  # grave, acute, tilde, hook above, dot below
+STOP_TONES = ("\u0301", "\u0323")  # the only tones a syllable closed by p, t, c, ch carries
+INITIAL_TABLE = "ngh ng nh ch gh gi kh ph qu th tr kr dr đr bl pl gl br b c d đ g h k l m n p q r s t v x"
+# Vietnamese rhymes without tone (vần): nucleus (with glide) and final consonant or semivowel.
+RHYME_TABLE = """
+a ai ao au ay ac ach am an ang anh ap at ak
+ăc ăm ăn ăng ăp ăt ăk
+âc âm ân âng âp ât âu ây
+e ec em en eng eo ep et
+ê êch êm ên êng ênh êp êt êu
+i ia ich im in inh ip it iu iêc iêm iên iêng iêp iêt iêu
+y yêm yên yêng yêt yêu ynh yt ych
+o oa oac oach oai oam oan oang oanh oao oap oat oay oăc oăm oăn oăng oăt oc oe oen oeo oet
+oi om on ong op ot oong ooc
+ô ôc ôi ôm ôn ông ôp ôt
+ơ ơi ơm ơn ơp ơt ơk
+u ua uân uâng uât uây uc uê uêch uênh ui um un ung up ut uy uya uych uyên uyêt uyn uynh uyt uyu
+uôc uôi uôm uôn uông uôt uơ
+ư ưa ưc ưi ưm ưng ưt ưu ươc ươi ươm ươn ương ươp ươt ươu
+"""
+INITIALS = INITIAL_TABLE.split()
+RHYMES = sorted(RHYME_TABLE.split(), key=len, reverse=True)
+SYLLABLE = f"^(?:{'|'.join(INITIALS)})?(?:{'|'.join(RHYMES)})$"
+ABBREVIATION = "^[bcdđghklmnpqrstvx]{1,5}$"  # no vowel, at least one đ: checked below
+TONE_OFF_A_VOWEL = f"(?:^|[^aeiouy\u0302\u0306\u031b]){TONE}"
+
+
+@dataclass(frozen=True)
+class SyllableScore:
+    share: float  # valid marked words / marked words (occurrences); 1.0 when there are none
+    words: int  # marked word occurrences judged
+
+
+def is_vietnamese_syllable(word: pl.Expr) -> pl.Expr:
+    """Whether each (marked) word is a Vietnamese syllable, or a consonant abbreviation with đ."""
+    decomposed = word.str.to_lowercase().str.normalize("NFD")
+    toneless = decomposed.str.replace_all(TONE, "").str.normalize("NFC")
+    tone = decomposed.str.extract(f"({TONE})")
+    closed_by_stop = toneless.str.contains("(?:[ptc]|ch)$")
+    syllable = (
+        (decomposed.str.count_matches(TONE) <= 1)
+        & ~decomposed.str.contains(TONE_OFF_A_VOWEL)
+        & toneless.str.contains(SYLLABLE)
+        & (~closed_by_stop | tone.is_in(STOP_TONES).fill_null(False))
+    )
+    abbreviation = toneless.str.contains(ABBREVIATION) & toneless.str.contains("đ")
+    return syllable | abbreviation
+
+
+def marked_words(text: pl.Expr) -> pl.Expr:
+    """The marked words of each text, as a list."""
+    return text.str.extract_all(WORD).list.eval(pl.element().filter(pl.element().str.contains(MARKED)))
+
+
+def syllable_scores(readings: Mapping[str, str]) -> dict[str, SyllableScore]:
+    """The share of marked words that are Vietnamese syllables, for each reading (label -> text)."""
+    texts = pl.LazyFrame(
+        {"reading": list(readings), "text": list(readings.values())},
+        schema={"reading": pl.String, "text": pl.String},
+    )
+    scores = (
+        texts.select("reading", word=marked_words(pl.col("text")))
+        .explode("word")
+        .drop_nulls("word")
+        .group_by("reading", "word")
+        .agg(occurrences=pl.len())
+        .with_columns(valid=is_vietnamese_syllable(pl.col("word")))
+        .group_by("reading")
+        .agg(
+            words=pl.col("occurrences").sum(),
+            valid=pl.col("occurrences").filter(pl.col("valid")).sum(),
+        )
+        .collect()
+    )
+    found = {row["reading"]: row for row in scores.iter_rows(named=True)}
+    return {
+        label: SyllableScore(found[label]["valid"] / found[label]["words"], found[label]["words"])
+        if label in found and found[label]["words"]
+        else SyllableScore(1.0, 0)
+        for label in readings
+    }
