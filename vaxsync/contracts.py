@@ -54,6 +54,9 @@ LEDGER_SCHEMA: dict[str, pl.DataType] = {
     "file_format": pl.String(),  # csv | xlsx | utf16_text | unknown
     "encoding": pl.String(),  # detected text encoding, null for xlsx
     "encoding_repair": pl.String(),  # null | tcvn3 | vni | utf8_as_cp1252
+    # Share of the sampled words holding non-ASCII letters that read as Vietnamese syllables in the chosen
+    # encoding (1.0 when there are none); null for workbooks and files not decoded.
+    "encoding_score": pl.Float64(),
     "delimiter": pl.String(),
     "header_line": pl.Int32(),  # 1-based physical line/row of the header
     "column_mapping": pl.String(),  # JSON {source header: canonical field}

@@ -112,6 +112,12 @@ QUARANTINE_REASONS: dict[str, Reason] = {
         "The file lacks required columns.",
         "Tệp thiếu cột bắt buộc.",
     ),
+    "encoding_unrecognised": Reason(
+        "The text does not read as Vietnamese in any known encoding (UTF-8/16, Windows-1258, TCVN3,"
+        " TCVN 5712 VN1/VN2, VNI, VISCII, VPS); the detail lists the encodings tried and their scores.",
+        "Nội dung tệp không đọc được thành tiếng Việt theo bất kỳ bảng mã nào đã biết (UTF-8/16, Windows-1258,"
+        " TCVN3, TCVN 5712 VN1/VN2, VNI, VISCII, VPS); phần chi tiết liệt kê các bảng mã đã thử và điểm số.",
+    ),
     "no_data_rows": Reason(
         "The file has a header but no data rows.", "Tệp chỉ có tiêu đề, không có dữ liệu."
     ),

@@ -72,6 +72,7 @@ class _ReadState:
     file_format: str = "unknown"
     encoding: str | None = None
     encoding_repair: str | None = None
+    encoding_score: float | None = None
     delimiter: str | None = None
     header_line: int | None = None
     column_mapping: str | None = None
@@ -156,6 +157,9 @@ def _read_grid(path: Path, state: _ReadState) -> pl.DataFrame:
         raise Quarantine("unreadable_file", "no text encoding fits the bytes (binary or corrupt)")
     state.file_format = "utf16_text" if decoded.encoding.startswith("utf-16") else "csv"
     state.encoding, state.encoding_repair = decoded.encoding, decoded.repair
+    state.encoding_score = round(decoded.score, 4)
+    if decoded.unrecognised:
+        raise Quarantine("encoding_unrecognised", decoded.candidates_detail())
     if not decoded.text.strip():
         raise Quarantine("empty_file", "the file holds only blank lines")
     records = split_records(decoded.text)
@@ -236,6 +240,7 @@ def _ledger_row(
         "file_format": state.file_format,
         "encoding": state.encoding,
         "encoding_repair": state.encoding_repair,
+        "encoding_score": state.encoding_score,
         "delimiter": state.delimiter,
         "header_line": state.header_line,
         "column_mapping": state.column_mapping,
