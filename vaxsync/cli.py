@@ -98,7 +98,7 @@ def _print_summary(summary: dict[str, Any], settings: Any) -> None:
         ("posted", "rows_posted"),
         ("duplicates merged", "rows_duplicate"),
         ("backlog", "rows_backlog"),
-        ("rows in quarantined files", "rows_in_quarantined_files"),
+        ("rows in quarantined files (estimated)", "rows_in_quarantined_files"),
         ("older backlog rows resolved tonight", "rows_resolved_from_backlog"),
         ("files new", "files_new"),
         ("files already landed elsewhere", "files_duplicate_content"),

@@ -65,6 +65,9 @@ LEDGER_SCHEMA: dict[str, pl.DataType] = {
     "quarantine_reason": pl.String(),  # closed list, see vaxsync.reasons.QUARANTINE_REASONS
     "quarantine_detail": pl.String(),
     "rows_read": pl.Int64(),
+    # The data rows the file holds: rows_read when loaded; for a quarantined file an estimate (its non-blank
+    # lines or sheet rows below the header, all of them when no header was found); null when not countable.
+    "rows_estimated": pl.Int64(),
 }
 
 # normalized_shots: one row per staged row (same grain), parsed and canonicalised.

@@ -233,7 +233,7 @@ def _write_ledger(connection: duckdb.DuckDBPyConnection, parameters: dict[str, A
                l.quarantine_reason, l.quarantine_detail, coalesce(l.rows_read, 0),
                coalesce(c.rows_posted_or_merged, 0) - coalesce(m.rows_duplicate, 0),
                coalesce(m.rows_duplicate, 0), coalesce(c.rows_backlog, 0),
-               l.raw_validation, $run_id, $now
+               l.raw_validation, $run_id, $now, l.rows_estimated
         from night_ledger l
         left join counts c on c.file_hash = l.file_hash and l.status = 'loaded'
         left join merged m on m.file_hash = l.file_hash and l.status = 'loaded'
@@ -295,7 +295,7 @@ def _summary_from_warehouse(connection: duckdb.DuckDBPyConnection, run_id: str) 
                count(*) filter (where status = 'duplicate_content'),
                coalesce(sum(rows_read), 0), coalesce(sum(rows_posted), 0),
                coalesce(sum(rows_duplicate), 0), coalesce(sum(rows_backlog), 0),
-               coalesce(sum(rows_read) filter (where status = 'quarantined'), 0)
+               coalesce(sum(coalesce(rows_estimated, rows_read)) filter (where status = 'quarantined'), 0)
         from ingest_ledger where run_id = ?
         """,
         [run_id],

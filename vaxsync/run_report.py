@@ -79,6 +79,7 @@ _LEDGER_COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
     "rows_posted": pl.Int64,
     "rows_duplicate": pl.Int64,
     "rows_backlog": pl.Int64,
+    "rows_estimated": pl.Int64,  # a quarantined file's data rows, estimated (contracts.LEDGER_SCHEMA)
 }
 
 
@@ -139,6 +140,9 @@ def _stage_counts(
         "rows_staged": _sum(read.filter(pl.col("status") == "loaded"), "rows_read")
         + _sum(held_back, "rows_read"),
         "rows_held_back_by_validation": _sum(held_back, "rows_read"),
+        "rows_in_quarantined_files": _sum(
+            quarantined.select(pl.coalesce("rows_estimated", "rows_read").alias("rows")), "rows"
+        ),
     }
     backlog_by_reason = connection.sql(
         "select reason_code, count(*) as rows from unposted_backlog where run_id = ? group by 1 order by 2 desc",
@@ -224,6 +228,7 @@ def _quarantined_files(ledger: pl.DataFrame) -> list[dict[str, Any]]:
             "reason": row["quarantine_reason"],
             "detail": mask_digit_runs(row["quarantine_detail"]),
             "rows_read": row["rows_read"],
+            "rows_estimated": row["rows_estimated"],
         }
         for row in quarantined.iter_rows(named=True)
     ]
@@ -610,13 +615,15 @@ def _quarantined_html(files: list[dict[str, Any]]) -> str:
     rows = "".join(
         f"<tr><td>{_e(item['source_file'])}</td><td><code>{_e(item['reason'])}</code><br>"
         f'<span class="muted">{_e(_explain(QUARANTINE_REASONS, item["reason"]))}</span></td>'
-        f"<td>{_e(item['detail'] or '')}</td><td class='num'>{_number(item['rows_read'])}</td></tr>"
+        f"<td>{_e(item['detail'] or '')}</td><td class='num'>{_number(item['rows_read'])}</td>"
+        f"<td class='num'>{_number(item.get('rows_estimated'))}</td></tr>"
         for item in files
     )
     return (
         f"<h2>Quarantined files ({len(files)})</h2>"
         "<p>Nothing from these files was posted; their rows wait for a corrected file.</p>"
         '<table><thead><tr><th>source file</th><th>reason</th><th>detail</th><th class="num">rows read</th>'
+        '<th class="num">rows in the file (estimated)</th>'
         f"</tr></thead><tbody>{rows}</tbody></table>"
     )
 

@@ -170,6 +170,8 @@ alter table pipeline_runs add column if not exists rows_resolved_from_backlog bi
 alter table pipeline_runs add column if not exists stage_seconds varchar;  -- JSON {stage: seconds}, set by report
 alter table shot_sources add column if not exists win_reason varchar;  -- why the event's winner won
 alter table shot_sources add column if not exists merge_rule varchar;  -- how a duplicate joined the winner
+-- The data rows of a file: rows_read when loaded, an estimate for a quarantined file (contracts.LEDGER_SCHEMA).
+alter table ingest_ledger add column if not exists rows_estimated bigint;
 -- The backlog people still have to act on: neither replaced by a newer file version nor resolved.
 create or replace view open_backlog as
 select * from unposted_backlog where superseded_by_file_hash is null and resolved_run_id is null;

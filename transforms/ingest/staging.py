@@ -7,6 +7,7 @@ reason from vaxsync.reasons.QUARANTINE_REASONS and a detail that names no person
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from transforms.ingest.structure import (
     data_rows,
     field_value,
     find_header_row,
+    has_any_value,
     header_width,
 )
 from transforms.ingest.text_decoding import decode_export_bytes, repair_text
@@ -77,6 +79,7 @@ class _ReadState:
     header_line: int | None = None
     column_mapping: str | None = None
     unknown_columns: str | None = None
+    rows_estimated: int | None = None  # the data rows the file seems to hold, as far as it was read
 
 
 def stage_export(landing_dir: Path, source_file: str, file_hash: str | None = None) -> StagedExport:
@@ -89,14 +92,15 @@ def stage_export(landing_dir: Path, source_file: str, file_hash: str | None = No
         file_hash = file_hash or file_content_hash(path)
         rows, metrics = _read_export(path, file_hash, source_file, state)
     except Quarantine as verdict:
-        return _quarantined(source_file, file_hash, size, state, verdict.reason, verdict.detail)
+        return _quarantined(path, source_file, file_hash, size, state, verdict.reason, verdict.detail)
     except OSError as error:
         detail = f"the file cannot be read ({type(error).__name__})"
-        return _quarantined(source_file, file_hash, size, state, "unreadable_file", detail)
+        return _quarantined(path, source_file, file_hash, size, state, "unreadable_file", detail)
     except Exception as error:  # a reader failing on input we did not foresee: quarantine, go on
         logger.warning("quarantining %s after %s while reading it", source_file, type(error).__name__)
         detail = f"the file could not be parsed ({type(error).__name__})"
-        return _quarantined(source_file, file_hash, size, state, "unreadable_file", detail)
+        return _quarantined(path, source_file, file_hash, size, state, "unreadable_file", detail)
+    state.rows_estimated = rows.height
     ledger = _ledger_row(source_file, file_hash, size, state, status="loaded", rows_read=rows.height)
     return StagedExport(ledger=ledger, rows=rows, raw_metrics=metrics)
 
@@ -111,10 +115,13 @@ def _read_export(
     if path.stat().st_size == 0:
         raise Quarantine("empty_file", "the file is 0 bytes")
     grid = _read_grid(path, state)
+    state.rows_estimated = count_filled_rows(grid)  # no header recognised yet: every non-blank row
     header = find_header_row(grid)
     if header is None:
         raise Quarantine("empty_file", "the file holds only blank lines or empty cells")
     state.header_line = header.line_number
+    if header.score >= MIN_HEADER_SCORE_TO_SHOW:  # a real header: the rows below it
+        state.rows_estimated = count_filled_rows(grid.slice(header.position + 1))
     mapping = _map_columns(grid, header)
     state.column_mapping = mapping.column_mapping_json()
     state.unknown_columns = mapping.unknown_columns_json()
@@ -123,6 +130,7 @@ def _read_export(
     classified = classify_rows_below_header(grid, header, mapping)
     staged = data_rows(classified, header)
     if staged.height == 0:
+        state.rows_estimated = 0
         raise Quarantine("no_data_rows", f"a header on line {header.line_number} and no data rows below it")
     rows = _staged_rows(staged, mapping, source_file, file_hash)
     metrics = {
@@ -249,14 +257,23 @@ def _ledger_row(
         "quarantine_reason": reason,
         "quarantine_detail": detail,
         "rows_read": rows_read,
+        "rows_estimated": state.rows_estimated,
     }
     assert list(row) == list(LEDGER_SCHEMA), "ledger row out of step with LEDGER_SCHEMA"
     return row
 
 
 def _quarantined(
-    source_file: str, file_hash: str | None, size: int | None, state: _ReadState, reason: str, detail: str
+    path: Path,
+    source_file: str,
+    file_hash: str | None,
+    size: int | None,
+    state: _ReadState,
+    reason: str,
+    detail: str,
 ) -> StagedExport:
+    if state.rows_estimated is None:  # never read into rows: count the lines of a text file
+        state.rows_estimated = estimate_rows_from_bytes(path, size, reason)
     ledger = _ledger_row(
         source_file,
         file_hash,
@@ -268,6 +285,54 @@ def _quarantined(
         detail=detail,
     )
     return StagedExport(ledger=ledger, rows=None)
+
+
+def count_filled_rows(grid: pl.DataFrame) -> int:
+    """Rows of a grid with at least one non-blank cell."""
+    return int(grid.select(has_any_value(pl.col("cells")).sum()).item() or 0)
+
+
+ESTIMATE_SAMPLE_BYTES = 4 * 1024 * 1024  # a huge unreadable file is estimated from its first 4 MiB
+# Control characters other than tab, line ends and the DOS end-of-file mark: text (VISCII puts six rare
+# capitals there too) has next to none, binary about one byte in ten.
+CONTROL_BYTES = re.compile("[\x01-\x08\x0b\x0c\x0e-\x19\x1b-\x1f\x7f]")
+MAX_CONTROL_SHARE = 0.05
+
+
+def estimate_rows_from_bytes(path: Path, size: int | None, reason: str) -> int | None:
+    """The non-blank lines of a text file that could not be read into rows (no encoding fits, or a
+    reader failed): an estimate of its data rows, header included. A huge file is sampled and the count
+    scaled to its size. 0 for an empty file or a lock file; None when the file is neither text nor
+    readable (a corrupt workbook, a PDF): its rows cannot be told."""
+    if reason == "empty_file" or path.name.startswith(LOCK_FILE_PREFIX) or size == 0:
+        return 0
+    if path.suffix.lower() not in TEXT_SUFFIXES or size is None:
+        return None
+    try:
+        with path.open("rb") as handle:
+            sample = handle.read(ESTIMATE_SAMPLE_BYTES)
+    except OSError:
+        return None
+    text = _sample_text(sample)
+    if len(CONTROL_BYTES.findall(text)) > MAX_CONTROL_SHARE * max(len(text), 1):
+        return None  # binary, not lines of text: its rows cannot be told
+    lines = pl.Series("line", [text], dtype=pl.String).str.split("\n").explode()
+    if len(sample) < size:
+        lines = lines.head(-1)  # the sample's last line is cut
+    separators_only = lines.str.strip_chars(" \t\r,;\"'\xef\xbb\xbf\xff\xfe")  # BOMs as Latin-1
+    filled = int((separators_only.str.len_bytes() > 0).sum())
+    if len(sample) >= size:
+        return filled
+    return round(filled * size / len(sample))
+
+
+def _sample_text(sample: bytes) -> str:
+    """UTF-16 (a BOM, or a NUL beside most ASCII bytes) as UTF-16; anything else byte for byte as
+    Latin-1, so that any bytes split into lines."""
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")) or sample.count(b"\x00") > len(sample) // 4:
+        even = sample[: len(sample) // 2 * 2]
+        return even.decode("utf-16" if sample[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-16-le", "replace")
+    return sample.decode("latin-1")
 
 
 def ledger_frame(staged: list[StagedExport]) -> pl.DataFrame:

@@ -187,3 +187,99 @@ def test_the_nights_ledger_frame_keeps_its_schema_past_the_first_hundred_files(t
     assert ledger["encoding_repair"].to_list() == [None] * 149 + ["vni"]
     assert metrics.height == 150
     assert metrics["is_required_columns_present"].sum() == 0
+
+
+# What each quarantined file is estimated to hold: its non-blank rows below a recognised header, 0 when it
+# has none, None when it cannot be read as lines or a sheet at all.
+ESTIMATED_ROWS = {
+    "zero_bytes": 0,
+    "only_blank_lines": 0,
+    "only_empty_cells": 0,
+    "binary_junk": None,
+    "corrupt_workbook": None,
+    "truncated_workbook": None,
+    "office_lock_file": 0,
+    "pdf_report": None,
+    "staff_list": 1,
+    "stock_report": 1,
+    "header_only": 0,
+    "header_and_total_only": 0,
+}
+
+
+@pytest.mark.parametrize(
+    ("file_name", "writer", "case_id"), [(case[1], case[2], case[0]) for case in QUARANTINE_CASES]
+)
+def test_each_quarantined_file_reports_an_estimate_of_its_rows(
+    tmp_path: Path, file_name: str, writer: Callable[[Path, str], str], case_id: str
+) -> None:
+    staged = stage_export(tmp_path, writer(tmp_path, file_name))
+
+    assert staged.ledger["rows_estimated"] == ESTIMATED_ROWS[case_id]
+
+
+def test_rows_of_a_file_missing_columns_are_counted_below_its_header(tmp_path: Path) -> None:
+    # The night whose summary said 0 rows in quarantined files while 351 sat in them.
+    header = [cell for cell in VN_HEADER if cell not in ("Ngày sinh", "Ngày tiêm")]
+    rows = [
+        [cell for position, cell in enumerate(row) if position not in (2, 10)] for row in export_rows(351)
+    ]
+    text = render_delimited([["SỞ Y TẾ"], header, *rows[:200], [""] * 10, *rows[200:], ["Tổng cộng: 351"]])
+
+    staged = stage_export(tmp_path, write(tmp_path, "thieu_cot.csv", text))
+
+    assert staged.ledger["quarantine_reason"] == "missing_required_columns"
+    assert staged.ledger["rows_estimated"] == 351 + 1  # the total row is a non-blank line too
+    assert staged.ledger["rows_read"] == 0
+
+
+def test_a_file_without_a_header_counts_every_non_blank_row(tmp_path: Path) -> None:
+    staged = stage_export(tmp_path, write(tmp_path, "no_header.csv", render_delimited(ROWS) + "\r\n\r\n"))
+
+    assert staged.ledger["quarantine_reason"] == "missing_required_columns"
+    assert staged.ledger["rows_estimated"] == len(ROWS)
+
+
+def test_a_workbook_missing_columns_counts_its_sheet_rows(tmp_path: Path) -> None:
+    workbook = xlsxwriter.Workbook(tmp_path / "thieu_cot.xlsx")
+    sheet = workbook.add_worksheet()
+    sheet.write_row(0, 0, ["STT", "Họ và tên", "Số CCCD/CMND", "Số điện thoại"])
+    for number in range(40):
+        sheet.write_row(number + 1, 0, [str(number + 1), f"Nguyễn Văn {number}", "", "0912345678"])
+    workbook.close()
+
+    staged = stage_export(tmp_path, "thieu_cot.xlsx")
+
+    assert staged.ledger["quarantine_reason"] == "missing_required_columns"
+    assert staged.ledger["rows_estimated"] == 40
+
+
+def test_a_loaded_file_estimates_exactly_its_rows_read(tmp_path: Path) -> None:
+    staged = stage_export(tmp_path, write(tmp_path, "ok.csv", render_delimited([VN_HEADER, *ROWS])))
+
+    assert staged.ledger["status"] == "loaded"
+    assert staged.ledger["rows_estimated"] == staged.ledger["rows_read"] == len(ROWS)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le"])
+def test_lines_of_an_unreadable_text_file_are_counted_from_its_bytes(tmp_path: Path, encoding: str) -> None:
+    from transforms.ingest.staging import estimate_rows_from_bytes
+
+    lines = ["Họ và tên;Ngày sinh", *[f"Nguyễn Văn {n};01/01/1990" for n in range(25)], "", " ; ;", ""]
+    path = tmp_path / "lines.csv"
+    path.write_bytes("\r\n".join(lines).encode(encoding))
+
+    assert estimate_rows_from_bytes(path, path.stat().st_size, "unreadable_file") == 26
+
+
+def test_a_huge_file_is_estimated_from_a_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from transforms.ingest import staging
+
+    monkeypatch.setattr(staging, "ESTIMATE_SAMPLE_BYTES", 4096)
+    path = tmp_path / "huge.csv"
+    path.write_bytes(b"".join(b"%06d,Nguyen Van A,01/01/1990,Pfizer\n" % n for n in range(5000)))
+
+    estimate = staging.estimate_rows_from_bytes(path, path.stat().st_size, "unreadable_file")
+
+    assert estimate is not None
+    assert abs(estimate - 5000) <= 50
