@@ -7,8 +7,8 @@ is a Vietnamese syllable when, lowercased and decomposed (NFD),
 - it holds at most one tone mark (grave, acute, tilde, hook above, dot below), and that mark sits
   on a vowel (a e i o u y, possibly with its breve, circumflex or horn);
 - without its tone, it is an initial consonant (b c ch d đ g gh gi h k kh l m n ng ngh nh p ph q
-  qu r s t th tr v x, a few clusters of ethnic-minority place names: kr dr đr bl pl gl br) then a
-  rhyme from the closed list below;
+  qu r s t th tr v x) then a rhyme from the closed list below; the clusters and finals of Central
+  Highlands names (Krông Búk, Cư Jút) are accepted too;
 - a rhyme closed by p, t, c or ch carries the acute or the dot below (Vietnamese phonotactics);
 or it is an abbreviation of consonants with đ ("SĐT", "KXĐ").
 Everything runs in one polars query over the distinct words of all readings at once.
@@ -27,11 +27,13 @@ WORD = r"[^\t\n\x0B\x0C\r !-@\[-`{-~]+"
 MARKED = r"[^A-Za-z]"  # a word holding anything but ASCII letters
 TONE = "[\u0300\u0301\u0303\u0309\u0323]"  # grave, acute, tilde, hook above, dot below
 STOP_TONES = ("\u0301", "\u0323")  # the only tones a syllable closed by p, t, c, ch carries
-INITIAL_TABLE = "ngh ng nh ch gh gi kh ph qu th tr kr dr đr bl pl gl br b c d đ g h k l m n p q r s t v x"
+INITIAL_TABLE = "ngh ng nh ch gh gi kh ph qu th tr b c d đ g h k l m n p q r s t v x"
+# Initials of Central Highlands place and personal names (Krông, Prông, Jút, Đliê Ya, HLốp, Djrăng).
+MINORITY_INITIAL_TABLE = "chr pr kr br dr đr bl pl gl kl ml hl dl đl sr gr dj km kn kd kb rc bh j z f w"
 # Vietnamese rhymes without tone (vần): nucleus (with glide) and final consonant or semivowel.
 RHYME_TABLE = """
-a ai ao au ay ac ach am an ang anh ap at ak
-ăc ăm ăn ăng ăp ăt ăk
+a ai ao au ay ac ach am an ang anh ap at
+ăc ăm ăn ăng ăp ăt
 âc âm ân âng âp ât âu ây
 e ec em en eng eo ep et
 ê êch êm ên êng ênh êp êt êu
@@ -40,13 +42,16 @@ y yêm yên yêng yêt yêu ynh yt ych
 o oa oac oach oai oam oan oang oanh oao oap oat oay oăc oăm oăn oăng oăt oc oe oen oeo oet
 oi om on ong op ot oong ooc
 ô ôc ôi ôm ôn ông ôp ôt
-ơ ơi ơm ơn ơp ơt ơk
+ơ ơi ơm ơn ơp ơt
 u ua uân uâng uât uây uc uê uêch uênh ui um un ung up ut uy uya uych uyên uyêt uyn uynh uyt uyu
 uôc uôi uôm uôn uông uôt uơ
 ư ưa ưc ưi ưm ưng ưt ưu ươc ươi ươm ươn ương ươp ươt ươu
 """
-INITIALS = INITIAL_TABLE.split()
-RHYMES = sorted(RHYME_TABLE.split(), key=len, reverse=True)
+# ...and their rhymes: a nucleus closed by h, k, l or r (Păh, Búk, Vàl, Xiêr), or an open ă/â (Bă, Yă).
+MINORITY_NUCLEI = ("a", "ă", "â", "e", "ê", "i", "o", "ô", "ơ", "u", "ư", "y", "iê", "uô", "ươ")
+MINORITY_RHYMES = [nucleus + final for nucleus in MINORITY_NUCLEI for final in ("h", "k", "l", "r")]
+INITIALS = sorted([*INITIAL_TABLE.split(), *MINORITY_INITIAL_TABLE.split()], key=len, reverse=True)
+RHYMES = sorted({*RHYME_TABLE.split(), *MINORITY_RHYMES, "ă", "â", "ơng"}, key=len, reverse=True)
 SYLLABLE = f"^(?:{'|'.join(INITIALS)})?(?:{'|'.join(RHYMES)})$"
 ABBREVIATION = "^[bcdđghklmnpqrstvx]{1,5}$"  # no vowel, at least one đ: checked below
 TONE_OFF_A_VOWEL = f"(?:^|[^aeiouy\u0302\u0306\u031b]){TONE}"
