@@ -79,6 +79,9 @@ NORMALIZED_EXTRA_SCHEMA: dict[str, pl.DataType] = {
     "given_name_key": pl.String(),
     "birth_date": pl.Date(),  # null when only the year is known or unparsable
     "birth_date_alt": pl.Date(),  # the day/month-swapped reading of an ambiguous date, else null
+    # Dates damaged by a spreadsheet's locale: "<verdict>:<field>" joined by ";", verdict
+    # day_month_swapped_by_locale (repaired) or day_month_maybe_swapped (both readings kept / held); else null.
+    "date_repair": pl.String(),
     "birth_year": pl.Int32(),
     "sex_code": pl.String(),  # M | F | null
     "id_kind": pl.String(),  # cccd | cmnd9 | cmnd12 | passport | bhyt | other | missing | unrecoverable

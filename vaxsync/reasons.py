@@ -39,6 +39,12 @@ BACKLOG_REASONS: dict[str, Reason] = {
         "The vaccination date is before the campaign began (2021-03-08) or after the run date.",
         "Ngày tiêm trước ngày bắt đầu chiến dịch (08/03/2021) hoặc sau ngày chạy.",
     ),
+    "vaccination_date_maybe_swapped": Reason(
+        "The vaccination date is a spreadsheet date cell whose day and month the spreadsheet's locale may"
+        " have swapped (the file shows signs of it, but not enough to repair it); check the date.",
+        "Ngày tiêm là ô ngày tháng của bảng tính có thể đã bị phần mềm bảng tính đảo ngày và tháng do cài đặt"
+        " vùng (tệp có dấu hiệu nhưng chưa đủ để tự sửa); cần kiểm tra lại ngày tiêm.",
+    ),
     "id_unrecoverable": Reason(
         "The ID was mangled by Excel (scientific notation); its digits are lost.",
         "Số định danh bị Excel làm hỏng (dạng số mũ), không khôi phục được.",

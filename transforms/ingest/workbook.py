@@ -179,14 +179,14 @@ STYLE_SEARCH_BYTES = 1024 * 1024  # ODS automatic styles come before the body of
 
 
 def date_format_order(format_code: str) -> str | None:
-    """'month_first' or 'day_first' for a date number format whose month and day are both shown
-    (M/D/YYYY, dd/mm/yy), else None. Quoted text, [colour] codes and escapes are ignored; m next to h
+    """'month_first' or 'day_first' for a date number format that shows a day and a month before the
+    year (M/D/YYYY, dd/mm/yy), else None. Quoted text, [colour] codes and escapes are ignored; m next to h
     or s is minutes."""
     code = re.sub(r'"[^"]*"|\[[^\]]*\]|\\.', "", format_code.lower())
     code = re.sub(r"(h+[^a-z]*)m+|m+([^a-z]*s)", r"\1\2", code)
-    day, month = code.find("d"), code.find("m")
-    if day < 0 or month < 0 or "y" not in code:
-        return None
+    day, month, year = code.find("d"), code.find("m"), code.find("y")
+    if day < 0 or month < 0 or year < 0 or year < min(day, month):
+        return None  # no day or month shown, or year-first (yyyy-mm-dd): a swap cannot hide there
     return "month_first" if month < day else "day_first"
 
 
@@ -231,7 +231,7 @@ def _ods_date_codes(archive: zipfile.ZipFile, names: set[str]) -> list[str]:
 # --- the reader process ----------------------------------------------------------------------------
 
 SheetChoice = Literal["first", "all"]
-ISO_DATE_TEXT = r"^\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}:\d{2}(?:\.\d+)?)?$"
+ISO_DATE_TEXT = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?)?$"
 
 
 def _load_sheets(path: str, which: SheetChoice) -> dict[str, tuple[pl.DataFrame, pl.DataFrame, str | None]]:
@@ -398,11 +398,11 @@ def read_first_sheet_safely(path: Path) -> SheetCells:
     return sheet
 
 
-GRID_SCHEMA = {
-    "line_number": pl.Int32,
+GRID_SCHEMA: dict[str, pl.DataType] = {
+    "line_number": pl.Int32(),
     "cells": pl.List(pl.String),
     "cell_kinds": pl.List(pl.String),
-    "field_count": pl.Int32,
+    "field_count": pl.Int32(),
 }
 DATE_CELL = "date"  # a date cell whose display order is unknown; else "date_<order>"
 

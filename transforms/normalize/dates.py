@@ -18,11 +18,25 @@ import datetime as dt
 import polars as pl
 import polars.selectors as cs
 
-TIME_SUFFIX = (
-    r"(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:\s?[AaPp][Mm])?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?"
+# Texts are matched lower-cased and NFC: "T" of ISO datetimes is "t", "CH" is "ch".
+# AM/PM words: English, and Vietnamese (SA/CH as LibreOffice vi-VN writes them, sáng/trưa/chiều/
+# tối/đêm). Only the date is kept, so a clock time is recognised, not interpreted.
+AM_PM_WORDS = r"(?:am|pm|a\.m\.|p\.m\.|sa|ch|sáng|trưa|chiều|tối|đêm)"
+CLOCK = (
+    r"[0-9]{1,2}(?:[:hg][0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?|[hg]|\s*giờ(?:\s*[0-9]{1,2}\s*(?:phút)?)?)"
+    rf"(?:\s*{AM_PM_WORDS})?(?:z|[+-][0-9]{{2}}:?[0-9]{{2}})?"
 )
-DAY_MONTH_YEAR = rf"^([0-9]{{1,2}})[/.\-]([0-9]{{1,2}})[/.\-]([0-9]{{4}}|[0-9]{{2}}){TIME_SUFFIX}$"
-YEAR_MONTH_DAY = rf"^([0-9]{{4}})[/.\-]([0-9]{{1,2}})[/.\-]([0-9]{{1,2}}){TIME_SUFFIX}$"
+TIME_SUFFIX = rf"(?:(?:[ t]|\s*,\s*|\s+lúc\s+)\s*{CLOCK})?"  # 26/10/21 02:26 chiều, 2021-10-26T14:26:00
+TIME_PREFIX = rf"(?:{CLOCK}\s*,?\s+(?:ngày\s*)?)?"  # 14:26 26/10/2021, 9h05 sáng ngày 26/10/2021
+DAY_WORD = r"(?:ngày\s*)?"  # ngày 26/10/2021
+DAY_MONTH_YEAR = (
+    rf"^{TIME_PREFIX}{DAY_WORD}([0-9]{{1,2}})[/.\-]([0-9]{{1,2}})[/.\-]([0-9]{{4}}|[0-9]{{2}}){TIME_SUFFIX}$"
+)
+YEAR_MONTH_DAY = rf"^{TIME_PREFIX}([0-9]{{4}})[/.\-]([0-9]{{1,2}})[/.\-]([0-9]{{1,2}}){TIME_SUFFIX}$"
+# "ngày 26 tháng 10 năm 2021", "26 tháng 10, 2021": rewritten as 26/10/2021 before matching.
+VIETNAMESE_LONG_DATE = (
+    r"^(?:ngày\s*)?([0-9]{1,2})\s*tháng\s*([0-9]{1,2})\s*(?:năm\s*|,\s*)([0-9]{4}|[0-9]{2})"
+)
 YEAR_ONLY = r"^(?:[0-9]{1,2}[/.\-])?((?:18|19|20|21)[0-9]{2})$"  # 1977, or 05/1977 (the month is dropped)
 EXCEL_SERIAL = r"^([0-9]{1,5})(?:[.,][0-9]+)?$"
 EXCEL_EPOCH = dt.date(1899, 12, 30)
@@ -31,6 +45,13 @@ VACCINATION_LATEST_YEAR = 2099  # a two-digit vaccination year is 20yy: the camp
 MONTH_FIRST, DAY_FIRST = "month_first", "day_first"
 FILE_ORDER_MAJORITY = 4  # proofs of one order must outnumber the other's this many times
 CENTURIES = (1900, 2000)
+# Repairs of dates damaged by a spreadsheet's locale (`date_repair`): "<verdict>:<field>" joined by ";".
+LOCALE_SWAP_REPAIRED = (
+    "day_month_swapped_by_locale"  # the evidence is conclusive: day and month exchanged back
+)
+LOCALE_SWAP_DOUBTFUL = "day_month_maybe_swapped"  # some evidence, not conclusive: both readings kept / held
+MIN_DATE_CELLS_FOR_DAY_EVIDENCE = 5  # a day <= 12 in 5 cells of real dates happens about once in 100 files
+DATE_FIELD_PREFIXES = (("date_of_birth", "_birth"), ("vaccinated_on", "_shot"))
 
 
 def safe_date(year: pl.Expr, month: pl.Expr, day: pl.Expr) -> pl.Expr:
@@ -55,7 +76,12 @@ def excel_serial_date(text: pl.Expr) -> pl.Expr:
 def date_parts(raw: pl.Expr) -> list[pl.Expr]:
     """The parts of a raw date text: d/m/y parts p1, p2, year_digits; the ISO date; the Excel serial
     date; a bare year."""
-    text = raw.str.strip_chars()
+    text = (
+        raw.str.strip_chars()
+        .str.normalize("NFC")
+        .str.to_lowercase()
+        .str.replace(VIETNAMESE_LONG_DATE, "$1/$2/$3")
+    )
     dmy = text.str.extract_groups(DAY_MONTH_YEAR)
     ymd = text.str.extract_groups(YEAR_MONTH_DAY)
 
@@ -196,6 +222,99 @@ def in_campaign_or_swapped(
     return pl.when(is_outside & swapped.is_between(campaign_start, as_of)).then(swapped).otherwise(date)
 
 
+def date_cell_kind(cell_kinds: pl.Expr, field: str) -> pl.Expr:
+    """The kind of `field`'s cell in the staged `cell_kinds` marker: date | date_month_first |
+    date_day_first | date_mixed for a workbook date cell; null for text (and for text files)."""
+    return cell_kinds.str.extract(rf"(?:^|;){field}=(date[a-z_]*)", 1)
+
+
+def locale_swap_verdict(prefix: str, kind: pl.Expr, file_key: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(cell date, its day/month swap, verdict) for one date field; verdict is LOCALE_SWAP_REPAIRED,
+    LOCALE_SWAP_DOUBTFUL or null, per row, from what the row's file shows in that column.
+
+    A spreadsheet whose locale reads month-first (LibreOffice en-US) turns d/m/y text whose day is
+    12 or less into date cells with day and month exchanged, and leaves the other values as text. So,
+    per file and column, the evidence that its date cells are swapped is: text values that can only
+    be day-first beside date cells (no text proving month-first, no day-first number format); plus
+    either month-first number formats on the date cells, or date cells that never show a day over 12
+    (in at least MIN_DATE_CELLS_FOR_DAY_EVIDENCE cells). With all of it the swap is repaired. With
+    only part of it (day-first text beside date cells that do show days over 12 in an unknown
+    format; or month-first formats and days never over 12 but no text) the cells are doubtful: both
+    readings are kept. Cells that a swap cannot change (day over 12, or day = month) keep their date.
+    `prefix` names the date_readings columns of the field."""
+    is_cell = kind.is_not_null()
+    cell_date = pl.when(is_cell).then(pl.col(f"{prefix}_day_first_2000"))
+    swapped = day_month_swapped(cell_date)
+    text_day_first = (~is_cell & pl.col(f"{prefix}_proves_day_first").fill_null(False)).sum().over(file_key)
+    text_month_first = (
+        (~is_cell & pl.col(f"{prefix}_proves_month_first").fill_null(False)).sum().over(file_key)
+    )
+    cells = cell_date.is_not_null().sum().over(file_key)
+    cells_past_12 = (cell_date.dt.day() > 12).fill_null(False).sum().over(file_key)
+    shown_month_first = (kind == "date_month_first").fill_null(False).any().over(file_key)
+    shown_day_first = (kind == "date_day_first").fill_null(False).any().over(file_key)
+    days_never_past_12 = cells_past_12 == 0
+    could_be_swapped = ~shown_day_first & (text_month_first == 0)
+    conclusive = (
+        could_be_swapped
+        & (text_day_first > 0)
+        & (shown_month_first | (days_never_past_12 & (cells >= MIN_DATE_CELLS_FOR_DAY_EVIDENCE)))
+    )
+    doubtful = (
+        could_be_swapped & ~conclusive & ((text_day_first > 0) | (shown_month_first & days_never_past_12))
+    )
+    verdict = (
+        pl.when(swapped.is_null())
+        .then(pl.lit(None, dtype=pl.String))
+        .when(conclusive)
+        .then(pl.lit(LOCALE_SWAP_REPAIRED))
+        .when(doubtful)
+        .then(pl.lit(LOCALE_SWAP_DOUBTFUL))
+    )
+    return cell_date, swapped, verdict
+
+
+def with_locale_swap_verdicts(frame: pl.LazyFrame, file_key: pl.Expr) -> pl.LazyFrame:
+    """Add `_<prefix>_cell_swapped` and `_<prefix>_swap_verdict` per date field (frame holds the
+    date_readings columns and, from workbooks, `cell_kinds`)."""
+    has_kinds = "cell_kinds" in frame.collect_schema().names()
+    cell_kinds = pl.col("cell_kinds") if has_kinds else pl.lit(None, dtype=pl.String)
+    columns = []
+    for field, prefix in DATE_FIELD_PREFIXES:
+        _, swapped, verdict = locale_swap_verdict(prefix, date_cell_kind(cell_kinds, field), file_key)
+        columns += [swapped.alias(f"{prefix}_cell_swapped"), verdict.alias(f"{prefix}_swap_verdict")]
+    return frame.with_columns(columns)
+
+
+def date_repair_marker() -> pl.Expr:
+    """`date_repair`: "<verdict>:<field>" for each date field with a verdict, joined by ";"."""
+    parts = [
+        pl.concat_str(pl.col(f"{prefix}_swap_verdict"), pl.lit(f":{field}"))
+        for field, prefix in DATE_FIELD_PREFIXES
+    ]
+    joined = pl.concat_str(parts, separator=";", ignore_nulls=True)
+    return pl.when(joined != "").then(joined)
+
+
+def count_locale_swap_repairs(staged: pl.LazyFrame, file_key: pl.Expr) -> int:
+    """How many date cells of the staged rows the locale-swap evidence repairs (for the ledger)."""
+    frame = staged
+    for field, prefix in DATE_FIELD_PREFIXES:
+        frame = frame.join(
+            date_readings(staged, field, prefix),
+            on=field,
+            how="left",
+            nulls_equal=True,
+            maintain_order="left",
+        )
+    verdicts = with_locale_swap_verdicts(frame, file_key)
+    repaired = pl.sum_horizontal(
+        (pl.col(f"{prefix}_swap_verdict") == LOCALE_SWAP_REPAIRED).fill_null(False)
+        for _, prefix in DATE_FIELD_PREFIXES
+    )
+    return int(verdicts.select(repaired.sum()).collect().item() or 0)
+
+
 def with_dates(
     frame: pl.LazyFrame,
     *,
@@ -233,18 +352,26 @@ def with_dates(
             maintain_order="left",
         )
         .with_columns(file_date_order(("_birth", "_shot"), file_key).alias("_date_order"))
-        .with_columns(
-            in_campaign_or_swapped(
-                ordered_reading("_shot", order, latest_year=VACCINATION_LATEST_YEAR),
-                pl.when(order.is_null()).then(shot_swapped),
-                campaign_start=campaign_start,
-                as_of=as_of,
-            ).alias("vaccinated_date")
+    )
+    frame = with_locale_swap_verdicts(frame, file_key).with_columns(
+        in_campaign_or_swapped(
+            ordered_reading("_shot", order, latest_year=VACCINATION_LATEST_YEAR),
+            pl.when(order.is_null()).then(shot_swapped),
+            campaign_start=campaign_start,
+            as_of=as_of,
+        ).alias("_shot_as_read")
+    )
+    frame = (
+        frame.with_columns(
+            *repaired_vaccination_date(pl.col("_shot_as_read"), campaign_start=campaign_start, as_of=as_of)
         )
         .with_columns(
-            plausible_birth(ordered_reading("_birth", order, latest_year=latest_birth_year), as_of).alias(
-                "birth_date"
-            ),
+            plausible_birth(
+                pl.when(pl.col("_birth_swap_verdict") == LOCALE_SWAP_REPAIRED)
+                .then(pl.col("_birth_cell_swapped"))
+                .otherwise(ordered_reading("_birth", order, latest_year=latest_birth_year)),
+                as_of,
+            ).alias("birth_date"),
             pick_reading("_birth", "year", latest_year=latest_birth_year).alias("_birth_year_only"),
         )
         .with_columns(
@@ -252,6 +379,60 @@ def with_dates(
             plausible_birth_year(
                 pl.coalesce(pl.col("birth_date").dt.year().cast(pl.Int32), pl.col("_birth_year_only")), as_of
             ).alias("birth_year"),
+            date_repair_marker().alias("date_repair"),
         )
     )
     return frame.drop(cs.starts_with("_birth_", "_shot_"), "_date_order")
+
+
+def repaired_vaccination_date(as_read: pl.Expr, *, campaign_start: dt.date, as_of: dt.date) -> list[pl.Expr]:
+    """`vaccinated_date` after the locale-swap verdict, and the verdict left standing.
+
+    Repaired cells take their swap. A doubtful cell whose one reading falls in the campaign and the
+    other not takes the one inside (as for ambiguous text), and is no longer doubtful; otherwise it
+    keeps its reading as read and stays doubtful (the row is held: never a possibly swapped date
+    posted silently)."""
+    verdict, swapped = pl.col("_shot_swap_verdict"), pl.col("_shot_cell_swapped")
+    read_inside = as_read.is_between(campaign_start, as_of).fill_null(False)
+    swapped_inside = swapped.is_between(campaign_start, as_of).fill_null(False)
+    settled_by_campaign = (verdict == LOCALE_SWAP_DOUBTFUL) & (read_inside != swapped_inside)
+    date = (
+        pl.when(verdict == LOCALE_SWAP_REPAIRED)
+        .then(swapped)
+        .when(settled_by_campaign & swapped_inside)
+        .then(swapped)
+        .otherwise(as_read)
+    )
+    return [
+        date.alias("vaccinated_date"),
+        pl.when(settled_by_campaign.fill_null(False))
+        .then(None)
+        .otherwise(verdict)
+        .alias("_shot_swap_verdict"),
+    ]
+
+
+MAYBE_SWAPPED_VACCINATION = f"{LOCALE_SWAP_DOUBTFUL}:vaccinated_on"
+
+
+def held_when_maybe_swapped() -> list[pl.Expr]:
+    """reject_reason / reject_detail of a row otherwise matchable whose vaccination date is a doubtful
+    date cell (`date_repair`): held as vaccination_date_maybe_swapped, with both readings in the detail.
+    Runs after the reject rules, so an earlier reason (a missing name, an unknown vaccine) stays."""
+    date = pl.col("vaccinated_date")
+    is_held = pl.col("reject_reason").is_null() & pl.col("date_repair").str.contains(
+        MAYBE_SWAPPED_VACCINATION, literal=True
+    ).fill_null(False)
+    detail = pl.format(
+        "{} (a date cell read as {}; day and month may be swapped: {})",
+        pl.col("vaccinated_on").str.strip_chars(),
+        date,
+        day_month_swapped(date),
+    )
+    return [
+        pl.when(is_held)
+        .then(pl.lit("vaccination_date_maybe_swapped"))
+        .otherwise("reject_reason")
+        .alias("reject_reason"),
+        pl.when(is_held).then(detail).otherwise("reject_detail").alias("reject_detail"),
+    ]

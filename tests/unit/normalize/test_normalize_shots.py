@@ -42,6 +42,7 @@ def test_a_clean_row_is_fully_normalized(reference: NormalizeReference) -> None:
         "given_name_key": "an",
         "birth_date": dt.date(1985, 6, 15),
         "birth_date_alt": None,
+        "date_repair": None,
         "birth_year": 1985,
         "sex_code": "M",
         "id_kind": "cccd",
