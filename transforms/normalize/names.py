@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from transforms.normalize.text import clean_unicode, collapse_spaces, fold, fold_key, repair_mojibake
+from transforms.normalize.text import (
+    clean_unicode,
+    collapse_spaces,
+    fold,
+    fold_key,
+    is_placeholder,
+    repair_mojibake,
+)
 
 TONE = "[\u0300\u0301\u0303\u0309\u0323]"  # huyền, sắc, ngã, hỏi, nặng
 QUALITY = "[\u0302\u0306\u031b]"  # circumflex (â ê ô), breve (ă), horn (ơ ư)
@@ -236,8 +243,10 @@ def repaired_names(texts: pl.LazyFrame, column: str, out: str) -> pl.LazyFrame:
         pl.col("prepared").cast(pl.String),
         repair_name_series(distinct["prepared"].cast(pl.String)).alias(out),
     )
-    return prepared.lazy().join(repaired.lazy(), on="prepared", how="left").select(
-        column, tidy_name_text(pl.col(out)).alias(out)
+    return (
+        prepared.lazy()
+        .join(repaired.lazy(), on="prepared", how="left")
+        .select(column, tidy_name_text(pl.col(out)).alias(out))
     )
 
 
@@ -263,7 +272,10 @@ FOLDED_TITLES = [
 # Titles that are also common given names: "Anh Nguyễn Văn" is Nguyễn Văn Anh typed given-name first.
 NAME_LIKE_TITLES = ("anh",)
 # Middle names that are never given names: a name ending in one lacks its given name.
-MIDDLE_ONLY_WORDS = ("van", "thi")
+# Marked, only Văn and Thị; typed without marks, "van" is as often Vân (Nguyen Thi Van), so it counts as a
+# middle word only when no middle word comes before it ("Ong Nguyen Van").
+MIDDLE_ONLY_WORDS = ("văn", "thị")
+MIDDLE_ONLY_KEYS = ("van", "thi")
 
 
 def strip_titles(name: pl.Expr, surnames: Collection[str]) -> pl.Expr:
@@ -272,7 +284,8 @@ def strip_titles(name: pl.Expr, surnames: Collection[str]) -> pl.Expr:
 
     - Title position: a known surname follows it, or (given name first) comes one word later:
       "Cháu Phong Bùi Đức".
-    - A full name: two words or more, not ending in a middle-only word (Văn, Thị); three or more after
+    - A full name: two words or more, not ending in a middle-only word (Văn, Thị; unmarked "van" or
+      "thi" only right after the surname, as "Nguyen Thi Van" is Vân); three or more after
       a title that is also a given name, so "Anh Nguyễn Văn" and "Anh Đỗ Quốc" keep their Anh.
     - Typed without diacritics, a title that is also a surname (Chau, Ong) goes only before three words
       and a surname: "Chau Le Gia Thao" is Lê Gia Thảo, "Chu Hoang Phuc" is Chu Hoàng Phúc."""
@@ -291,7 +304,11 @@ def strip_titles(name: pl.Expr, surnames: Collection[str]) -> pl.Expr:
         (rest_length >= 3) & folded_third.is_in(list(surnames))
     )
     min_rest = pl.when(folded_first.is_in(NAME_LIKE_TITLES)).then(3).otherwise(2)
-    rest_is_full_name = (rest_length >= min_rest) & ~fold(words.list.last()).is_in(MIDDLE_ONLY_WORDS)
+    last = words.list.last()
+    ends_in_middle_word = last.is_in(MIDDLE_ONLY_WORDS) | (
+        (last == fold(last)) & last.is_in(MIDDLE_ONLY_KEYS) & (rest_length < 3)
+    )
+    rest_is_full_name = (rest_length >= min_rest) & ~ends_in_middle_word
     return (
         pl.when(is_title & in_title_position.fill_null(False) & rest_is_full_name)
         .then(name.str.replace(r"^\S+ ", ""))
@@ -375,7 +392,10 @@ def full_name_lookup(
     case; null when nothing is left."""
     # One rule per step: each reads the previous step's column, never a nested expression.
     name = pl.col(out)
-    repaired = repaired_names(texts, column, out).with_columns(strip_titles(name, surnames).alias(out))
+    repaired = repaired_names(texts, column, out).with_columns(
+        pl.when(is_placeholder(pl.col(column))).then(None).otherwise(name).alias(out)  # "chưa có": no name
+    )
+    repaired = repaired.with_columns(strip_titles(name, surnames).alias(out))
     if surname_statistics is not None:
         repaired = repaired.with_columns(swap_given_first(name, surname_statistics).alias(out))
     return repaired.with_columns(title_case(name).alias(out))

@@ -55,7 +55,7 @@ def vaccine_lookup(rows: pl.LazyFrame, reference: NormalizeReference) -> pl.Lazy
 def reject_columns(*, as_of: dt.date, campaign_start: dt.date) -> list[pl.Expr]:
     missing = {
         "full_name": pl.col("full_name_clean").is_null(),
-        "date_of_birth": is_blank(pl.col("date_of_birth")),
+        "date_of_birth": is_blank(blank_to_null(pl.col("date_of_birth"))),  # "chưa có", "KXĐ": missing
         "vaccine": is_blank(pl.col("vaccine")),
         "vaccinated_on": is_blank(pl.col("vaccinated_on")),
     }

@@ -11,12 +11,18 @@ import polars as pl
 LOOK_ALIKES: dict[str, str] = {"\u00d0": "Đ", "\u00f0": "đ", "\u0189": "Đ", "\u0256": "đ"}
 # Invisible or odd spaces left by copy-paste from web forms and Word.
 ODD_SPACES = r"[\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff\t\r\n]"
-# Lowercase; combining marks are allowed anywhere, so NFD spellings match too.
-BLANK_PLACEHOLDERS = (
-    r"^(?:|-+|\.+|_+|\?+|x|n/?a|none|null|nan|0+|k|kco|k/c|kcc|"
-    r"kh[oô]\p{M}*ng|kh[oô]\p{M}*ng\s+c[oó]\p{M}*|ch[uư]\p{M}*a\s+c[oó]\p{M}*|ch[uư]\p{M}*a\s+c[aấ]\p{M}*p|"
-    r"kh[oô]\p{M}*ng\s+r[oõ]\p{M}*)$"
-)
+# Placeholders a facility types for "none" or "unknown", folded (lowercase ASCII, no diacritics: "chưa
+# có", "CHUA CO" and an NFD "chưa có" all fold to "chua co"). The one list for every field: an ID, a phone,
+# a name, a date or a vaccine cell holding one of these is empty, never a value.
+PLACEHOLDERS: tuple[str, ...] = (
+    "x", "n/a", "na", "n.a", "none", "null", "nan", "nil", "k", "kco", "k/c", "kcc", "ko",
+    "khong", "khong co", "chua co", "chua cap", "chua co so", "khong ro", "chua ro", "kxd",
+    "khong xac dinh", "chua xac dinh", "khong biet", "chua cap nhat", "chua biet",
+)  # fmt: skip
+# Cells of symbols only: "-", "--", "...", "___", "?", "0", "000", "xxx", "/".
+SYMBOLS_ONLY = r"^(?:[-_.?/ ]*|0+|x+)$"
+# Brackets and a final full stop around a placeholder: "(không có)", "Chưa có.".
+PLACEHOLDER_WRAPPING = " ()[]."
 
 _VIETNAMESE_BASES = "aăâeêioôơuưy"
 _TONE_MARKS = ("", "\u0300", "\u0301", "\u0303", "\u0309", "\u0323")
@@ -100,8 +106,14 @@ def fold_key(text: pl.Expr) -> pl.Expr:
     return collapse_spaces(fold(text).str.replace_all(r"['’ʼ`]", "").str.replace_all(r"[^a-z0-9]+", " "))
 
 
+def is_placeholder(text: pl.Expr) -> pl.Expr:
+    """Whether a cell is blank or a placeholder meaning 'none' (PLACEHOLDERS, SYMBOLS_ONLY); false for null."""
+    key = fold(text.str.strip_chars()).str.replace_all(r"\s+", " ")
+    bare = key.str.strip_chars(PLACEHOLDER_WRAPPING)
+    return key.str.contains(SYMBOLS_ONLY) | bare.is_in(PLACEHOLDERS) | (bare == "")
+
+
 def blank_to_null(text: pl.Expr) -> pl.Expr:
-    """Trimmed text, null when empty or a placeholder meaning 'none' ("-", "chưa có", "không", "0")."""
+    """Trimmed text, null when empty or a placeholder meaning 'none' ("-", "chưa có", "KXĐ", "0")."""
     trimmed = text.str.strip_chars()
-    is_placeholder = trimmed.str.to_lowercase().str.contains(BLANK_PLACEHOLDERS)
-    return pl.when(trimmed.is_null() | is_placeholder).then(None).otherwise(trimmed)
+    return pl.when(trimmed.is_null() | is_placeholder(trimmed)).then(None).otherwise(trimmed)

@@ -143,6 +143,17 @@ def test_repair_name_series_decodes_only_all_vietnamese_names() -> None:
         ("ong nguyen van tuan", "nguyen van tuan"),
         ("chau le thao", "chau le thao"),  # two words after: as likely the surname Châu
         ("châu tấn hoàng hải", "châu tấn hoàng hải"),  # Châu with its marks is the surname, not Cháu
+        # Vân folds to "van" but is a given name, not the middle name Văn
+        ("bà nguyễn thị vân", "nguyễn thị vân"),
+        ("ba nguyen thi van", "nguyen thi van"),  # unmarked van after a middle word: Vân
+        ("bà trần vân", "trần vân"),
+        ("ông nguyễn văn", "ông nguyễn văn"),  # Văn with its mark: no given name would be left
+        ("ong nguyen van", "ong nguyen van"),  # unmarked van right after the surname: the middle name
+        ("mrs nguyễn thị vân", "nguyễn thị vân"),
+        ("cụ hoàng thị tư", "hoàng thị tư"),
+        ("bé nguyễn gia hân", "nguyễn gia hân"),
+        ("bà vân", "bà vân"),  # one word would be left: not stripped
+        ("bé thị nở", "bé thị nở"),  # no surname follows: Bé is part of the name
     ],
 )
 def test_strip_titles(name: str, stripped: str) -> None:
@@ -229,3 +240,12 @@ def test_name_keys(clean_name: str | None, keys: tuple[str | None, ...]) -> None
 
 def test_old_and_new_tone_styles_share_one_key() -> None:
     assert clean(["Nguyễn Thị Hoà", "Nguyễn Thị Hòa", "NGUYEN THI HOA"])[:2] == ["Nguyễn Thị Hòa"] * 2
+
+
+@pytest.mark.parametrize(
+    "placeholder",
+    ["chưa có", "chua co", "Không có", "khong co", "không rõ", "KXĐ", "kxđ", "-", "--", "0", "x", "X",
+     "N/A", "n/a", "null", "none", "?", "(không có)", "Chưa có."],
+)  # fmt: skip
+def test_a_placeholder_in_the_name_field_is_no_name(placeholder: str) -> None:
+    assert clean([placeholder]) == [None]

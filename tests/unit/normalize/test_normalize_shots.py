@@ -180,3 +180,68 @@ def test_the_streaming_engine_normalizes_the_same_rows_as_the_in_memory_one(
         assert plan.collect(engine="streaming").equals(in_memory)
     assert in_memory.height == len(rows)
     assert in_memory["province_code"].null_count() < len(rows)
+
+
+PLACEHOLDERS_TYPED = [
+    "chưa có", "chua co", "không có", "khong co", "không rõ", "KXĐ", "kxđ", "-", "--", "0", "x", "X",
+    "N/A", "n/a", "null", "none", "?", "Chưa có.", "(không có)", "không xác định",
+    "chu\u031ba co\u0301",  # chưa có typed in NFD
+]  # fmt: skip
+
+
+def placeholder_rows(field: str) -> list[dict[str, Any]]:
+    return [{field: text, "source_row": n} for n, text in enumerate(PLACEHOLDERS_TYPED, start=1)]
+
+
+def test_a_placeholder_id_is_a_missing_id(reference: NormalizeReference) -> None:
+    result = normalized(placeholder_rows("id_number"), reference)
+    assert set(result["id_kind"]) == {"missing"}
+    assert result["id_value"].null_count() == result.height
+
+
+def test_a_placeholder_phone_is_a_missing_phone(reference: NormalizeReference) -> None:
+    result = normalized(placeholder_rows("phone"), reference)
+    assert set(result["phone_kind"]) == {"missing"}
+    assert result["phone_number"].null_count() == result.height
+
+
+def test_a_placeholder_name_is_a_missing_name(reference: NormalizeReference) -> None:
+    result = normalized(placeholder_rows("full_name"), reference)
+    assert result["full_name_clean"].null_count() == result["name_key"].null_count() == result.height
+    assert set(result["reject_reason"]) == {"required_value_missing"}
+    assert set(result["reject_detail"]) == {"missing: full_name"}
+
+
+def test_a_placeholder_birth_date_is_a_missing_value(reference: NormalizeReference) -> None:
+    result = normalized(placeholder_rows("date_of_birth"), reference)
+    assert set(result["reject_reason"]) == {"required_value_missing"}  # not an invalid date
+    assert set(result["reject_detail"]) == {"missing: date_of_birth"}
+
+
+def test_a_placeholder_birth_date_gives_no_birth_year(reference: NormalizeReference) -> None:
+    result = normalized(placeholder_rows("date_of_birth"), reference)
+    assert result["birth_date"].null_count() == result["birth_year"].null_count() == result.height
+
+
+def test_a_placeholder_address_gives_no_residence(reference: NormalizeReference) -> None:
+    result = normalized(placeholder_rows("address"), reference)
+    assert (
+        result.select("province_code", "district_code", "ward_code").null_count().row(0)
+        == (result.height,) * 3
+    )
+
+
+def test_a_placeholder_sex_is_unknown(reference: NormalizeReference) -> None:
+    rows = [row for row in placeholder_rows("sex") if row["sex"] != "0"]  # "0" is female in yes/no columns
+    assert normalized(rows, reference)["sex_code"].null_count() == len(rows)
+
+
+def test_values_that_only_look_short_are_kept(reference: NormalizeReference) -> None:
+    result = normalized(
+        [{"full_name": "Nguyễn Thị Na", "id_number": "079085001234", "phone": "0912345678"}], reference
+    )
+    assert result.select("full_name_clean", "id_value", "phone_number").row(0) == (
+        "Nguyễn Thị Na",
+        "079085001234",
+        "0912345678",
+    )

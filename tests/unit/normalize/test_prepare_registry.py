@@ -54,3 +54,92 @@ def test_marked_name_key_keeps_diacritics_in_one_tone_style(reference: Normalize
     prepared = prepare_registry(registry, reference=reference).collect()
     assert prepared[MARKED_NAME_KEY].to_list() == ["nguyễn văn an", "trần thị thủy", "ho thi hoa"]
     assert prepared["name_key"].to_list() == ["nguyen van an", "tran thi thuy", "ho thi hoa"]
+
+
+def test_a_titled_name_with_an_exact_id_birth_date_and_sex_is_confirmed(
+    reference: NormalizeReference,
+) -> None:
+    # "Bà Nguyễn Thị Vân" went to review: the title stayed, because Vân folds to "van", read as Văn.
+    from matching.deterministic import match_by_id
+
+    citizens = [
+        (
+            "001185004321",
+            None,
+            "Nguyễn Thị Vân",
+            dt.date(1985, 4, 2),
+            1985,
+            "F",
+            None,
+            "01",
+            "001",
+            "00001",
+            None,
+        ),
+        (
+            "079060004322",
+            None,
+            "Trần Văn Nam",
+            dt.date(1960, 9, 9),
+            1960,
+            "M",
+            None,
+            "79",
+            "760",
+            "26740",
+            None,
+        ),
+        (
+            "079199004323",
+            None,
+            "Lê Thị Hoa",
+            dt.date(1999, 1, 5),
+            1999,
+            "F",
+            None,
+            "79",
+            "760",
+            "26740",
+            None,
+        ),
+    ]
+    registry = prepare_registry(
+        pl.LazyFrame(citizens, schema=REGISTRY_SCHEMA, orient="row"), reference=reference
+    )
+    rows = [
+        {
+            "full_name": "Bà Nguyễn Thị Vân",
+            "id_number": "001185004321",
+            "date_of_birth": "02/04/1985",
+            "sex": "Nữ",
+        },
+        {
+            "full_name": "BA NGUYEN THI VAN",
+            "id_number": "001185004321",
+            "date_of_birth": "02/04/1985",
+            "sex": "Nữ",
+        },
+        {
+            "full_name": "Ông Trần Văn Nam",
+            "id_number": "079060004322",
+            "date_of_birth": "09/09/1960",
+            "sex": "Nam",
+        },
+        {
+            "full_name": "Mrs. Lê Thị Hoa",
+            "id_number": "079199004323",
+            "date_of_birth": "05/01/1999",
+            "sex": "Nữ",
+        },
+    ]
+    shots = normalize_shots(
+        staged_frame([{**row, "source_row": n} for n, row in enumerate(rows, start=1)]),
+        as_of=dt.date(2023, 1, 31),
+        reference=reference,
+    )
+
+    matches = match_by_id(shots, registry).collect().sort("source_row")
+
+    assert matches["citizen_id"].to_list() == ["001185004321", "001185004321", "079060004322", "079199004323"]
+    assert matches["match_method"].to_list() == ["id_exact"] * 4
+    assert matches["match_reason"].to_list() == [None] * 4
