@@ -25,6 +25,7 @@ it is converted from the Latin-1 reading with viparse's sequence table (legacy_f
 from __future__ import annotations
 
 import codecs
+import unicodedata
 from functools import cache
 
 from viparse.normalize.tables import Charmap
@@ -92,6 +93,28 @@ def decoding_table(encoding: str) -> str:
 def decode_with_table(raw: bytes, encoding: str) -> str:
     """Bytes of a table encoding -> Unicode (not yet NFC: VN1/VN2 may hold combining tone marks)."""
     return codecs.charmap_decode(raw, "strict", decoding_table(encoding))[0]
+
+
+@cache
+def combining_mark_bytes(encoding: str) -> frozenset[int]:
+    """The bytes an encoding reads as combining marks (Windows-1258's tones, VN1/VN2's 0xB0-0xB4):
+    a file without any decodes straight to NFC."""
+    if encoding in BYTE_TABLES:
+        table = decoding_table(encoding)
+    else:
+        table = bytes(range(256)).decode(encoding, errors="replace")
+    return frozenset(byte for byte, char in enumerate(table) if unicodedata.combining(char))
+
+
+@cache
+def _all_bytes_but(wanted: frozenset[int]) -> bytes:
+    return bytes(byte for byte in range(256) if byte not in wanted)
+
+
+def holds_any(raw: bytes, wanted: frozenset[int]) -> bool:
+    """Whether `raw` holds any of the `wanted` bytes: one C pass deleting every other byte (a regex
+    character class scans megabytes about twenty times slower)."""
+    return bool(raw.translate(None, _all_bytes_but(wanted)))
 
 
 @cache

@@ -37,7 +37,7 @@ import ftfy
 import polars as pl
 from ftfy.chardata import CHARMAP_ENCODINGS, ENCODING_REGEXES
 
-from transforms.ingest.charmaps import decode_with_table, letter_controls
+from transforms.ingest.charmaps import combining_mark_bytes, decode_with_table, holds_any, letter_controls
 from transforms.ingest.legacy_fonts import TONE_MARK, convert_legacy_text, vietnamese_letters
 from transforms.ingest.vietnamese_syllables import SyllableScore, syllable_scores
 
@@ -63,15 +63,14 @@ SINGLE_BYTE_CANDIDATES = (
 )
 # Encodings that spell some tones as combining marks (the others decode to precomposed letters).
 COMBINING_ENCODINGS = ("windows-1258", "tcvn5712-2", "tcvn5712-1")
+_CODECS = {"windows-1258": "cp1258"}  # Python's codec name, where it is not the ledger label
 # Word characters: anything but ASCII whitespace, punctuation and digits; marked: not ASCII printable.
 _WORD_CHAR = "[^\t\n\x0b\x0c\r !-@\\[-`{-~]"
 _MARKED_CHAR = "[^\t\n\x0b\x0c\r -~]"
 _MARKED_WORD = f"(?<!{_WORD_CHAR}){_WORD_CHAR}*{_MARKED_CHAR}{_WORD_CHAR}*"  # tried at word starts only
 MARKED_WORD_TEXT = re.compile(_MARKED_WORD)
 MARKED_WORD_BYTES = re.compile(_MARKED_WORD.encode("latin_1"))
-LETTER_CONTROL_BYTES = re.compile(
-    b"[\\x00%s]" % b"".join(b"\\x%02x" % byte for byte in sorted(letter_controls()))
-)
+LETTER_CONTROL_BYTES = frozenset({0, *letter_controls()})  # NUL: binary
 UTF16_NUL_SHARE = 0.3  # ASCII text in UTF-16 has a NUL in every other byte
 
 
@@ -137,7 +136,7 @@ def _apply_cp1252_plan(text: str, plan: list[tuple[str, str]]) -> str | None:
 
 def repair_utf8_as_cp1252(text: str) -> str | None:
     """The repaired text when the whole text is UTF-8 mis-read as Windows-1252, else None."""
-    plan = _cp1252_plan(_marked_words_of_text(text))
+    plan = _cp1252_plan(marked_words_sample(text))
     return _apply_cp1252_plan(text, plan) if plan is not None else None
 
 
@@ -164,7 +163,7 @@ def compose_nfc(text: str) -> str:
     return composed if unicodedata.is_normalized("NFC", composed) else unicodedata.normalize("NFC", composed)
 
 
-def _marked_words_of_text(text: str) -> str:
+def marked_words_sample(text: str) -> str:
     """The first SAMPLE_WORDS marked words of a text, one a line: where readings differ."""
     found = itertools.islice(MARKED_WORD_TEXT.finditer(text), SAMPLE_WORDS)
     return "\n".join(match.group() for match in found)
@@ -200,7 +199,7 @@ def _unicode_repairs(sample: str) -> dict[str, Callable[[str], str | None]]:
 
 def _read_unicode(text: str, encoding: str) -> DecodedText:
     """A Unicode text as it is, or repaired (mis-read UTF-8, legacy font text), whichever reads best."""
-    sample = _marked_words_of_text(text)
+    sample = marked_words_sample(text)
     plain = syllable_scores({encoding: sample})[encoding]
     if plain.share >= 1 - REPAIR_MARGIN:  # the usual case: sound Vietnamese, nothing can beat it
         return DecodedText(
@@ -241,17 +240,21 @@ def _decode_as(raw: bytes, encoding: str) -> str:
     return decode_with_table(raw, encoding)
 
 
+def score_single_byte_candidates(raw: bytes) -> tuple[str, dict[str, SyllableScore]]:
+    """The single-byte candidate whose reading of the file's marked words is most Vietnamese, and
+    every candidate's score: the whole of detection, on at most SAMPLE_WORDS words."""
+    sample = _marked_words_of_bytes(raw)
+    return _choose({encoding: _decode_as(sample, encoding) for encoding in SINGLE_BYTE_CANDIDATES})
+
+
 def _read_single_byte(raw: bytes) -> DecodedText | None:
-    """The single-byte candidate whose reading of the file's marked words is most Vietnamese."""
     if b"\x00" in raw:
         return None  # NUL bytes outside UTF-16: binary junk
-    sample = _marked_words_of_bytes(raw)
-    readings = {encoding: _decode_as(sample, encoding) for encoding in SINGLE_BYTE_CANDIDATES}
-    chosen, scores = _choose(readings)
+    chosen, scores = score_single_byte_candidates(raw)
     score = scores[chosen]
     repair = chosen if chosen in LEGACY_FONTS else None
     text = _decode_as(raw, chosen)
-    if chosen in COMBINING_ENCODINGS:
+    if chosen in COMBINING_ENCODINGS and holds_any(raw, combining_mark_bytes(_CODECS.get(chosen, chosen))):
         text = compose_nfc(text)
     return DecodedText(text, chosen, repair, score.share, score.words, _candidate_scores(scores))
 
@@ -307,4 +310,4 @@ def decode_export_bytes(raw: bytes) -> DecodedText | None:
 
 def _has_letter_controls(raw: bytes) -> bool:
     """Control bytes that VISCII, VPS or VN1 use as letters, or a NUL (binary)."""
-    return LETTER_CONTROL_BYTES.search(raw) is not None
+    return holds_any(raw, LETTER_CONTROL_BYTES)
