@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 
 from transforms.ingest import file_content_hash
-from vaxsync.province_reports import INSTRUCTIONS_SHEET, PROVINCE_KEY, REVIEWER_KEY
+from vaxsync.province_reports import INSTRUCTIONS_SHEET, PROVINCE_KEY, REVIEWER_KEY, header_code
 from vaxsync.settings import Settings
 from vaxsync.warehouse import connect
 from vaxsync.workdir import RunWorkDir
@@ -141,8 +141,8 @@ def _province_from_name(name: str) -> str | None:
 
 
 def _normalised_columns(frame: pl.DataFrame) -> dict[str, str]:
-    """lower-case stripped header -> actual header."""
-    return {column.strip().lower(): column for column in frame.columns}
+    """lower-case column code -> actual header (reports put a Vietnamese label above the code)."""
+    return {header_code(column).lower(): column for column in frame.columns}
 
 
 def _decision_lines(frame: pl.DataFrame, sheet_name: str) -> pl.DataFrame:

@@ -2,6 +2,11 @@
 
 Both show the same content: the frames arrive masked and formula-neutralised. xlsxwriter is told never
 to turn a string into a formula, URL or number, so the neutralising quote is a second line of defence.
+
+Vietnamese comes first, English second: each XLSX header is the Vietnamese label with the column's code
+beneath ("Quyết định\n(decision)", the code is what the decision intake reads), and each sheet is set up
+for print (A4 landscape, one page wide, header rows repeated, title and page numbers). The key columns
+come first and every sheet is protected except the cells staff fill.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 import jinja2
 import polars as pl
 import xlsxwriter
+from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
@@ -33,22 +39,50 @@ from vaxsync.province_reports import (
     INSTRUCTION_KEY_COLUMN,
     INSTRUCTION_VALUE_COLUMN,
     INSTRUCTIONS_SHEET,
+    KEY_COLUMNS,
     PROVINCE_KEY,
     REJECT_DECISION,
     RESOLVED_SHEET,
     REVIEWER_KEY,
+    ROW_KEY_COLUMN,
     RUN_ID_KEY,
     SUMMARY_SHEET,
+    WHY_COLUMNS,
     ProvinceReport,
     candidate_column,
+    header_text,
     sheet_name,
 )
-from vaxsync.reasons import BACKLOG_REASONS
+from vaxsync.reasons import BACKLOG_REASON_LABELS, BACKLOG_REASONS
+from vaxsync.reports import PRE_2025_SYSTEM, province_label
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 MIN_COLUMN_WIDTH = 6
 MAX_COLUMN_WIDTH = 48
 DECISION_COLUMN_WIDTH = 14
+ROW_KEY_WIDTH = 12  # the key is for the decision intake, not to be read; it stays whole in the cell
+WRAPPED_COLUMN_WIDTH = 40  # long texts (the reason detail) wrap within this width
+KEY_COLUMN_WIDTH = 24  # facility and name wrap within this width
+PRINTED_UP_TO = WHY_COLUMNS[-1]  # a reason sheet prints its columns up to this one
+CANDIDATES_PRINT_NOTE = " (ứng viên: in từ báo cáo HTML / candidates: print the HTML report)"
+HEADER_WRAP_WIDTH = 16  # a header wraps to lines of about this width, so it does not widen its column
+HEADER_HEIGHT = 45  # points: the instructions' two-line header
+LINE_HEIGHT = 15  # points per line of wrapped text (the default font)
+# Print setup: A4 landscape, one page wide, as many pages tall as needed.
+PAPER_A4 = 9
+PRINT_MARGINS = {"left": 0.4, "right": 0.4, "top": 0.7, "bottom": 0.6}  # inches
+# Sheets are protected against edits (no password: it only guards against slips); staff may still filter,
+# sort and resize. The cells they fill are unlocked.
+SHEET_PROTECTION = {
+    "autofilter": True,
+    "sort": True,
+    "format_columns": True,
+    "format_rows": True,
+    "select_locked_cells": True,
+    "select_unlocked_cells": True,
+}
+WRAPPED_COLUMNS = frozenset({"reason", "reason_detail", "reason_vi", "reason_en", "previous_reason_vi",
+                             "previous_reason_en", "resolution_vi", "resolution_en"})  # fmt: skip
 HEADER_COMMENT = {"author": "vaxsync", "x_scale": 1.6}
 CCCD_LENGTH = 12
 DIFFERS_FILL = "#FFEB9C"  # Excel's "neutral" yellow; the HTML uses the same
@@ -61,6 +95,10 @@ HTML_COLUMN_CLASSES = {  # CSS class of a reason table's cells; the rest are "te
 }
 TITLE_VI = "Báo cáo dòng tiêm chưa ghép được với CSDL dân cư"
 TITLE_EN = "Vaccination rows not matched to the population registry"
+PROVINCE_CODE_SYSTEM = (
+    "Mã tỉnh theo danh mục trước 2025 (63 tỉnh, thành phố); mã của 34 tỉnh từ 2025 trùng số nhưng khác nghĩa. / "
+    "Province code in the pre-2025 units (63 provinces); the 2025 codes (34 provinces) reuse numbers."
+)
 
 INSTRUCTIONS: tuple[tuple[str, str], ...] = (
     (
@@ -116,62 +154,179 @@ def render_xlsx(report: ProvinceReport) -> bytes:
     # A fixed creation time keeps a re-run's file byte-identical.
     workbook.set_properties(
         {
-            "title": f"{TITLE_EN} — {report.province_code}",
+            "title": f"{TITLE_VI} — {province_title(report)}",
             "created": dt.datetime.combine(report.as_of, dt.time()),
         }
     )
     formats = _Formats(workbook)
-    _write_summary_sheet(workbook.add_worksheet(SUMMARY_SHEET), report, formats)
-    _write_instructions_sheet(workbook.add_worksheet(INSTRUCTIONS_SHEET), report, formats)
+    summary = workbook.add_worksheet(SUMMARY_SHEET)
+    _write_summary_sheet(summary, report, formats)
+    _set_up_print(summary, report, "Tóm tắt / Summary", header_row=None)
+    instructions = workbook.add_worksheet(INSTRUCTIONS_SHEET)
+    _write_instructions_sheet(instructions, report, formats)
+    _set_up_print(instructions, report, "Hướng dẫn / Instructions", header_row=0)
     for reason_code in report.reason_codes():
         rows = report.reason_rows(reason_code)
-        _write_reason_sheet(workbook.add_worksheet(sheet_name(reason_code)), rows, formats)
+        worksheet = workbook.add_worksheet(sheet_name(reason_code))
+        _write_reason_sheet(worksheet, rows, formats)
+        has_candidates = candidate_column(1, "id") in rows.columns
+        title = reason_title(reason_code) + (CANDIDATES_PRINT_NOTE if has_candidates else "")
+        _set_up_print(worksheet, report, title, header_row=0)
     if not report.resolved.is_empty():
         worksheet = workbook.add_worksheet(RESOLVED_SHEET)
         _write_frame(worksheet, report.resolved, formats, first_row=0)
         _set_widths(worksheet, [report.resolved])
+        _set_row_heights(worksheet, report.resolved, first_row=1)
         worksheet.freeze_panes(1, 1)
         worksheet.autofilter(0, 0, report.resolved.height, report.resolved.width - 1)
+        worksheet.protect("", SHEET_PROTECTION)
+        _set_up_print(worksheet, report, "Đã xử lý / Resolved", header_row=0)
     workbook.close()
     return buffer.getvalue()
 
 
+def reason_title(reason_code: str) -> str:
+    labels = BACKLOG_REASON_LABELS.get(reason_code)
+    return f"{labels.vietnamese} / {labels.english}" if labels else reason_code
+
+
+def province_title(report: ProvinceReport) -> str:
+    """The province's name and its code with the code's unit system (codes before 2025 and of 2025 collide)."""
+    return province_label(report.province_code, report.province_name)
+
+
+def _header_footer_text(text: str) -> str:
+    return text.replace("&", "&&")  # `&` starts a header/footer control code
+
+
+def _set_up_print(
+    worksheet: Worksheet, report: ProvinceReport, title: str, *, header_row: int | None
+) -> None:
+    """A4 landscape, one page wide, the header row on every page, the report's title at the top of each
+    page and the page number at the bottom."""
+    worksheet.set_landscape()
+    worksheet.set_paper(PAPER_A4)
+    worksheet.fit_to_pages(1, 0)
+    worksheet.set_margins(**PRINT_MARGINS)
+    if header_row is not None:
+        worksheet.repeat_rows(header_row)
+    province = f"{report.province_name} — {_code_with_system(report.province_code)}"
+    worksheet.set_header(
+        f"&L&8{_header_footer_text(province)}&C&9&B{_header_footer_text(title)}&R&8Ngày / As of: {report.as_of.isoformat()}"
+    )
+    worksheet.set_footer(
+        "&L&8Dữ liệu cá nhân, không chuyển tiếp / Personal data, do not forward&R&8Trang / Page &P / &N"
+    )
+
+
+def _code_with_system(province_code: str) -> str:
+    return f"{province_code} ({PRE_2025_SYSTEM[0]})" if province_code.isdigit() else province_code
+
+
 class _Formats:
     def __init__(self, workbook: Workbook) -> None:
-        self.header = workbook.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1, "valign": "top"})
-        self.decision_header = workbook.add_format(
-            {"bold": True, "bg_color": "#C6EFCE", "border": 1, "valign": "top"}
+        header = {"bold": True, "border": 1, "valign": "top", "text_wrap": True}
+        self.header = workbook.add_format({**header, "bg_color": "#D9E1F2"})
+        self.key_header = workbook.add_format({**header, "bg_color": "#BDD7EE"})
+        self.decision_header = workbook.add_format({**header, "bg_color": "#C6EFCE"})
+        # The cells staff fill: unlocked on a protected sheet, text (a CCCD keeps its leading zero).
+        self.decision_cell = workbook.add_format(
+            {"bg_color": "#F2FBF4", "border": 1, "num_format": "@", "locked": False}
         )
-        self.decision_cell = workbook.add_format({"bg_color": "#F2FBF4", "border": 1, "num_format": "@"})
+        self.key = workbook.add_format({"bg_color": "#F3F6FA", "valign": "top", "text_wrap": True})
+        self.row_key = workbook.add_format({"bg_color": "#F3F6FA", "valign": "top", "font_color": "#57606A"})
         self.differs = workbook.add_format({"bg_color": DIFFERS_FILL, "font_color": "#9C5700", "bold": True})
-        self.percent = workbook.add_format({"num_format": "0.0%"})
+        self.percent = workbook.add_format({"num_format": "0.0%", "valign": "top"})
         self.title = workbook.add_format({"bold": True, "font_size": 14})
         self.section = workbook.add_format({"bold": True, "font_size": 12})
-        self.fill_in = workbook.add_format({"bg_color": "#FFF2CC", "border": 2, "num_format": "@"})
+        self.fill_in = workbook.add_format(
+            {"bg_color": "#FFF2CC", "border": 2, "num_format": "@", "locked": False}
+        )
         self.wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
+        self.top = workbook.add_format({"valign": "top"})
+
+    def cell(self, column: str) -> Format:
+        if column in DECISION_COLUMNS[1:]:
+            return self.decision_cell
+        if column == ROW_KEY_COLUMN:
+            return self.row_key
+        if column in KEY_COLUMNS:
+            return self.key
+        if column.endswith("_probability"):
+            return self.percent
+        return self.wrap if column in WRAPPED_COLUMNS else self.top
+
+    def column_header(self, column: str) -> Format:
+        if column in DECISION_COLUMNS[1:]:
+            return self.decision_header
+        return self.key_header if column in KEY_COLUMNS else self.header
 
 
 def _write_frame(worksheet: Worksheet, frame: pl.DataFrame, formats: _Formats, *, first_row: int) -> None:
-    """The header row (each header's Vietnamese and English label as its comment) and each column
-    written whole (xlsxwriter writes the cells)."""
+    """The header row (each header the Vietnamese label above the column's code, with the Vietnamese and
+    English labels as its comment) and each column written whole (xlsxwriter writes the cells)."""
+    worksheet.set_row(first_row, header_height(frame))
     for index, column in enumerate(frame.columns):
-        is_decision = column in DECISION_COLUMNS
-        worksheet.write_string(
-            first_row, index, column, formats.decision_header if is_decision else formats.header
-        )
+        worksheet.write_string(first_row, index, header_text(column), formats.column_header(column))
         if column in COLUMN_LABELS:
             worksheet.write_comment(first_row, index, " / ".join(COLUMN_LABELS[column]), HEADER_COMMENT)
-        cell_format = formats.percent if column.endswith("_probability") else None
-        worksheet.write_column(first_row + 1, index, frame[column].to_list(), cell_format)
+        worksheet.write_column(first_row + 1, index, frame[column].to_list(), formats.cell(column))
+
+
+def header_height(frame: pl.DataFrame) -> int:
+    """Points for the frame's header row: its tallest header (label and code) wrapped in its column."""
+    lines = [
+        sum(-(-len(line) // max(width - 1, 1)) for line in header_text(name).splitlines())
+        for name, width in zip(frame.columns, column_widths(frame), strict=True)
+    ]
+    return LINE_HEIGHT * max([2, *lines])
 
 
 def column_widths(frame: pl.DataFrame) -> list[int]:
-    """A width per column from its header and its longest value, within sensible bounds."""
+    """A width per column from its header's lines and its longest value, within sensible bounds."""
     longest = frame.select(pl.all().cast(pl.String).str.len_chars().max().fill_null(0)).row(0)
-    return [
-        min(max(len(name), length) + 2, MAX_COLUMN_WIDTH)
-        for name, length in zip(frame.columns, longest, strict=True)
+    widths = []
+    for name, length in zip(frame.columns, longest, strict=True):
+        header = max(len(line) for line in header_text(name).splitlines())
+        header = min(header, HEADER_WRAP_WIDTH)
+        limit = (
+            WRAPPED_COLUMN_WIDTH
+            if name in WRAPPED_COLUMNS
+            else KEY_COLUMN_WIDTH
+            if name in KEY_COLUMNS
+            else MAX_COLUMN_WIDTH
+        )
+        widths.append(ROW_KEY_WIDTH if name == ROW_KEY_COLUMN else min(max(header, length) + 2, limit))
+    return widths
+
+
+def wrapped_lines(frame: pl.DataFrame, widths: list[int]) -> pl.Series:
+    """Per row, the lines its tallest wrapped cell takes (xlsxwriter cannot fit row heights, and LibreOffice
+    does not when it converts a file, so wrapped text would overlap the next row)."""
+    wrapped = [
+        (name, width)
+        for name, width in zip(frame.columns, widths, strict=True)
+        if name in WRAPPED_COLUMNS or (name in KEY_COLUMNS and name != ROW_KEY_COLUMN)
     ]
+    if not wrapped:
+        return pl.Series("lines", [1] * frame.height, dtype=pl.Int64)
+    per_column = [
+        (
+            pl.col(name)
+            .cast(pl.String)
+            .str.split("\n")
+            .list.eval((pl.element().str.len_chars() / max(width - 2, 1)).ceil().clip(lower_bound=1))
+            .list.sum()
+        ).fill_null(1)
+        for name, width in wrapped
+    ]
+    return frame.select(pl.max_horizontal(per_column).cast(pl.Int64).alias("lines")).to_series()
+
+
+def _set_row_heights(worksheet: Worksheet, frame: pl.DataFrame, *, first_row: int) -> None:
+    lines = wrapped_lines(frame, column_widths(frame))
+    for offset in (lines > 1).arg_true().to_list():
+        worksheet.set_row(first_row + offset, LINE_HEIGHT * lines[offset])
 
 
 def _set_widths(worksheet: Worksheet, frames: list[pl.DataFrame]) -> None:
@@ -188,12 +343,19 @@ def _write_reason_sheet(worksheet: Worksheet, rows: pl.DataFrame, formats: _Form
     last_row, last_column = rows.height, rows.width - 1
     _write_frame(worksheet, rows, formats, first_row=0)
     _set_widths(worksheet, [rows])
-    # The columns staff fill: wide enough to type in, and text, so a typed CCCD keeps its leading zero.
+    _set_row_heights(worksheet, rows, first_row=1)
+    # The columns staff fill: wide enough to type in, and unlocked text beyond the written rows too.
     widths = column_widths(rows)
-    for index in range(rows.columns.index(DECISION_COLUMN), rows.width):
+    for column in DECISION_COLUMNS[1:]:
+        index = rows.columns.index(column)
         worksheet.set_column(index, index, max(widths[index], DECISION_COLUMN_WIDTH), formats.decision_cell)
-    worksheet.freeze_panes(1, 1)
+    # The row key, facility and name stay in view while scrolling right.
+    worksheet.freeze_panes(1, rows.columns.index("sent_full_name") + 1)
     worksheet.autofilter(0, 0, last_row, last_column)
+    worksheet.protect("", SHEET_PROTECTION)
+    # Paper holds the key columns, the columns to fill and why the row waits; the candidates side by side
+    # print from the HTML report.
+    worksheet.print_area(0, 0, max(last_row, 1), rows.columns.index(PRINTED_UP_TO))
     has_candidates = candidate_column(1, "id") in rows.columns
     _add_decision_validation(worksheet, rows, last_row=last_row, has_candidates=has_candidates)
     if has_candidates:
@@ -270,7 +432,7 @@ def _write_summary_sheet(worksheet: Worksheet, report: ProvinceReport, formats: 
             "Facilities ranked by open rows (call the top ones first)",
             report.facilities,
         ),
-        ("Theo lý do và số đêm đã chờ / By reason and nights waited", report.reasons),
+        ("Theo lý do và số đêm đã chờ / By reason and nights waited", reasons_display(report)),
     ]
     row = len(summary_lines(report)) + 2
     for title, frame in tables:
@@ -286,19 +448,40 @@ def _write_summary_sheet(worksheet: Worksheet, report: ProvinceReport, formats: 
             frame.width - 1,
             {
                 "data": [list(values) for values in frame.iter_rows()],
-                "columns": [{"header": name, "header_format": formats.header} for name in frame.columns],
+                "columns": [
+                    {
+                        "header": header_text(name),
+                        "header_format": formats.header,
+                        "format": formats.cell(name),
+                    }
+                    for name in frame.columns
+                ],
                 "style": "Table Style Light 1",
             },
         )
+        worksheet.set_row(row + 1, header_height(frame))
+        _set_row_heights(worksheet, frame, first_row=row + 2)
         row += frame.height + 4
     _set_widths(worksheet, [frame for _, frame in tables])
+    worksheet.protect("", SHEET_PROTECTION)
+
+
+def reasons_display(report: ProvinceReport) -> pl.DataFrame:
+    """Open rows per reason: the reason in Vietnamese then English in one cell, its code last (the columns
+    line up with the facility ranking's above: rank/count, name/reason, then the counts)."""
+    return report.reasons.select(
+        "open_rows",
+        pl.concat_str("reason_vi", pl.lit("\n"), "reason_en").alias("reason"),
+        pl.exclude("open_rows", "reason_vi", "reason_en", "reason_code"),
+        "reason_code",
+    )
 
 
 def summary_lines(report: ProvinceReport) -> list[str]:
     """The key figures, one line each, Vietnamese / English."""
     longest_wait = int(report.rows.select(pl.col("nights_waited").max().fill_null(0)).item())
     return [
-        neutralised_text(f"Tỉnh / Province: {report.province_name} ({report.province_code})"),
+        neutralised_text(f"Tỉnh / Province: {province_title(report)}"),
         f"Ngày báo cáo / As of: {report.as_of.isoformat()}",
         f"Dòng chưa ghép / Open rows: {report.rows.height}",
         f"Cơ sở có dòng chưa ghép / Facilities with open rows: {report.facilities.height}",
@@ -317,7 +500,8 @@ def instruction_rows(report: ProvinceReport) -> list[tuple[str, str]]:
     return [
         (REVIEWER_KEY, ""),
         (PROVINCE_KEY, report.province_code),
-        ("province_name", neutralised_text(report.province_name)),
+        ("province_code_system", PROVINCE_CODE_SYSTEM if report.province_code.isdigit() else ""),
+        ("province_name", neutralised_text(province_title(report))),
         (AS_OF_KEY, report.as_of.isoformat()),
         (RUN_ID_KEY, report.run_id),
         ("decision_choices", ", ".join(DECISION_CHOICES)),
@@ -328,8 +512,9 @@ def instruction_rows(report: ProvinceReport) -> list[tuple[str, str]]:
 
 
 def _write_instructions_sheet(worksheet: Worksheet, report: ProvinceReport, formats: _Formats) -> None:
-    worksheet.write_string(0, 0, INSTRUCTION_KEY_COLUMN, formats.header)
-    worksheet.write_string(0, 1, INSTRUCTION_VALUE_COLUMN, formats.header)
+    worksheet.set_row(0, HEADER_HEIGHT)
+    worksheet.write_string(0, 0, f"Mục\n({INSTRUCTION_KEY_COLUMN})", formats.header)
+    worksheet.write_string(0, 1, f"Nội dung\n({INSTRUCTION_VALUE_COLUMN})", formats.header)
     for row, (key, value) in enumerate(instruction_rows(report), start=1):
         worksheet.write_string(row, 0, key)
         if key == REVIEWER_KEY:
@@ -339,6 +524,7 @@ def _write_instructions_sheet(worksheet: Worksheet, report: ProvinceReport, form
     worksheet.set_column(0, 0, 32)
     worksheet.set_column(1, 1, 110)
     worksheet.freeze_panes(1, 0)
+    worksheet.protect("", SHEET_PROTECTION)  # only the reviewer cell is left to fill
 
 
 # --- HTML -------------------------------------------------------------------------------------------------
@@ -365,6 +551,7 @@ def render_html(report: ProvinceReport) -> str:
             "sheet": sheet_name(code),
             "reason": BACKLOG_REASONS.get(code),
             "columns": (rows := report.reason_rows(code)).columns,
+            "shown_columns": html_table_columns(rows.columns),
             "rows": rows.to_dicts(),
             "has_candidates": candidate_column(1, "id") in rows.columns,
         }
@@ -374,9 +561,10 @@ def render_html(report: ProvinceReport) -> str:
         report=report,
         title_vi=TITLE_VI,
         title_en=TITLE_EN,
+        province_title=province_title(report),
         summary_lines=summary_lines(report),
         facilities=report.facilities,
-        reasons=report.reasons,
+        reasons=reasons_display(report),
         sections=sections,
         resolved=report.resolved,
         labels=COLUMN_LABELS,
@@ -386,4 +574,17 @@ def render_html(report: ProvinceReport) -> str:
         decision_columns=DECISION_COLUMNS,
         differs_fill=DIFFERS_FILL,
         column_classes=HTML_COLUMN_CLASSES,
+        column_print_class=html_print_class,
     )
+
+
+def html_table_columns(columns: list[str]) -> list[str]:
+    """A reason table's columns on the page: the labelled ones (machine columns such as signed codes have no
+    label), without the columns staff fill in the XLSX and without the reason the section title gives."""
+    hidden = {*DECISION_COLUMNS[1:], "reason_vi", "reason_en"}
+    return [name for name in columns if name in COLUMN_LABELS and name not in hidden]
+
+
+def html_print_class(column: str) -> str:
+    """Printed pages keep the key columns and why the row waits; the others are for the screen."""
+    return "" if column in KEY_COLUMNS or column in WHY_COLUMNS else "wide"

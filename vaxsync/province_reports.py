@@ -21,7 +21,8 @@ import duckdb
 import polars as pl
 
 from vaxsync.masking import masked_citizen_id, masked_phone, with_text_neutralised
-from vaxsync.reasons import BACKLOG_REASONS
+from vaxsync.reasons import BACKLOG_REASON_LABELS, BACKLOG_REASONS, RESOLUTIONS
+from vaxsync.reports import bilingual_detail
 from vaxsync.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -110,8 +111,33 @@ RESOLVED_COLUMNS: tuple[str, ...] = (
     "nights_waited",
     "previous_reason_vi",
     "previous_reason_en",
-    "resolution",
+    "resolution_vi",
+    "resolution_en",
 )
+# What identifies a row to the people reading it: the first columns of a reason sheet, protected from edits
+# (the decision columns follow them, then the reason, the rest of the row and the candidates).
+KEY_COLUMNS: tuple[str, ...] = (
+    ROW_KEY_COLUMN,
+    "facility",
+    "sent_full_name",
+    "sent_id_number",
+    "sent_vaccine",
+    "sent_vaccinated_on",
+)
+
+
+# Why and since when the row waits: after the columns staff fill (the printed columns end with these).
+WHY_COLUMNS: tuple[str, ...] = ("reason_detail", "nights_waited", "first_seen_on")
+
+
+def key_columns_first(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The key columns, the columns staff fill, why the row waits, then the others in their order."""
+    fill_in = tuple(name for name in DECISION_COLUMNS if name not in KEY_COLUMNS)
+    first = (*KEY_COLUMNS, *fill_in, *WHY_COLUMNS)
+    return (*first, *(name for name in columns if name not in first))
+
+
+REASON_SHEET_COLUMNS = key_columns_first((*ROW_COLUMNS, *SENT_COLUMNS, *CANDIDATE_COLUMNS, *DECISION_COLUMNS))
 AGE_BANDS: tuple[tuple[str, int, int | None], ...] = (
     ("nights_0", 0, 0),
     ("nights_1_7", 1, 7),
@@ -167,10 +193,14 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     NOTE_COLUMN: ("Ghi chú", "note"),
     "previous_reason_vi": ("Lý do trước đây", "previous reason (Vietnamese)"),
     "previous_reason_en": ("Lý do trước đây (tiếng Anh)", "previous reason"),
-    "resolution": ("Cách xử lý", "resolution"),
+    "resolution_vi": ("Cách xử lý", "resolution (Vietnamese)"),
+    "resolution_en": ("Cách xử lý (tiếng Anh)", "resolution"),
+    # the facility ranking's columns per reason
+    **{code: (label.vietnamese, label.english) for code, label in BACKLOG_REASON_LABELS.items()},
     # the summary tables
     "rank": ("Thứ tự", "rank"),
     "reason_code": ("Mã lý do", "reason code"),
+    "reason": ("Lý do", "reason"),
     "open_rows": ("Số dòng chưa ghép", "open rows"),
     "facilities": ("Số cơ sở", "facilities"),
     "longest_wait_nights": ("Chờ lâu nhất (đêm)", "longest wait (nights)"),
@@ -189,7 +219,7 @@ class ProvinceReport:
     province_name: str
     as_of: dt.date
     run_id: str
-    rows: pl.DataFrame  # reason_code + ROW_COLUMNS + SENT_COLUMNS + CANDIDATE_COLUMNS + DECISION_COLUMNS
+    rows: pl.DataFrame  # reason_code + REASON_SHEET_COLUMNS (key columns first)
     resolved: pl.DataFrame  # RESOLVED_COLUMNS
     facilities: pl.DataFrame  # facilities ranked by open rows, counts per reason, age
     reasons: pl.DataFrame  # counts and age per reason
@@ -210,6 +240,19 @@ class ProvinceReport:
         if rows.select(pl.col(candidate_column(1, "id")).is_null().all()).item():
             rows = rows.drop(CANDIDATE_COLUMNS)
         return rows
+
+
+def header_text(column: str) -> str:
+    """A report column's header: its Vietnamese label with its code beneath ("Quyết định\n(decision)"),
+    or the code alone for a column without a label."""
+    labels = COLUMN_LABELS.get(column)
+    return f"{labels[0]}\n({column})" if labels else column
+
+
+def header_code(header: str) -> str:
+    """The column code of a header written by header_text (its last line, without the parentheses); a
+    bare code, as in files from before the labels or typed by hand, is returned as it is."""
+    return header.strip().rsplit("\n", 1)[-1].strip().removeprefix("(").removesuffix(")").strip()
 
 
 def province_folder(province_code: str) -> str:
@@ -406,10 +449,9 @@ def report_rows(rows: pl.DataFrame, candidates: pl.LazyFrame) -> pl.LazyFrame:
             pl.col("first_seen_on").dt.to_string("%Y-%m-%d"),
             masked_citizen_id(pl.col("sent_id_number")).alias("sent_id_number"),
             masked_phone(pl.col("sent_phone")).alias("sent_phone"),
+            bilingual_detail(pl.col("reason_code"), pl.col("reason_detail")).alias("reason_detail"),
             *[pl.lit(None, dtype=pl.String).alias(name) for name in DECISION_COLUMNS[1:]],
-        ).select(
-            "province_code", "reason_code", *ROW_COLUMNS, *SENT_COLUMNS, *CANDIDATE_COLUMNS, *DECISION_COLUMNS
-        )
+        ).select("province_code", "reason_code", *REASON_SHEET_COLUMNS)
     )
 
 
@@ -418,10 +460,22 @@ def resolved_display(resolved: pl.DataFrame) -> pl.LazyFrame:
         resolved.lazy()
         .with_columns(
             *_reason_labels(pl.col("previous_reason_code"), prefix="previous_reason"),
+            *_resolution_labels(pl.col("resolution")),
             pl.col("first_seen_on").dt.to_string("%Y-%m-%d"),
         )
         .select("province_code", *RESOLVED_COLUMNS)
     )
+
+
+def _resolution_labels(code: pl.Expr) -> list[pl.Expr]:
+    return [
+        code.replace_strict(
+            {resolution: getattr(text, language) for resolution, text in RESOLUTIONS.items()},
+            default=code,
+            return_dtype=pl.String,
+        ).alias(f"resolution_{suffix}")
+        for language, suffix in (("vietnamese", "vi"), ("english", "en"))
+    ]
 
 
 def _age_band_counts() -> list[pl.Expr]:

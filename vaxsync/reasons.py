@@ -200,3 +200,161 @@ SHOT_CONFLICTS: dict[str, Reason] = {
     **{code: BACKLOG_REASONS[code] for code in _HELD_IN_BACKLOG},
     **_POSTED_WITH_FLAG,
 }
+
+# Short labels of the backlog reasons, for column headers and tables (the sentences above are too long).
+BACKLOG_REASON_LABELS: dict[str, Reason] = {
+    "malformed_row": Reason("malformed row", "Dòng sai cấu trúc"),
+    "required_value_missing": Reason("required value missing", "Thiếu giá trị bắt buộc"),
+    "birth_date_invalid": Reason("invalid birth date", "Ngày sinh sai"),
+    "vaccine_unknown": Reason("unknown vaccine", "Vắc xin không rõ"),
+    "vaccination_date_invalid": Reason("invalid vaccination date", "Ngày tiêm sai"),
+    "vaccination_date_out_of_range": Reason("vaccination date out of range", "Ngày tiêm ngoài khoảng"),
+    "vaccination_date_maybe_swapped": Reason(
+        "vaccination date maybe day/month swapped", "Ngày tiêm có thể bị đảo ngày/tháng"
+    ),
+    "id_unrecoverable": Reason("ID unrecoverable", "Số định danh hỏng"),
+    "no_usable_id": Reason("no usable ID", "Không có số định danh"),
+    "id_not_in_registry": Reason("ID not in registry", "Số định danh không có trong CSDL"),
+    "id_contradicted": Reason("ID contradicted", "Số định danh không khớp người"),
+    "id_ambiguous": Reason("ID ambiguous", "Số CMND trùng nhiều người"),
+    "shot_after_death": Reason("shot after death", "Tiêm sau ngày mất"),
+    "shot_before_birth": Reason("shot before birth", "Tiêm trước ngày sinh"),
+    "given_before_approval": Reason("given before approval", "Tiêm trước ngày cấp phép"),
+    "below_approved_age": Reason("below approved age", "Chưa đủ tuổi tiêm"),
+    "two_products_same_day": Reason("two vaccines the same day", "Hai vắc xin cùng ngày"),
+    "no_confident_match": Reason("no confident match", "Không tìm được người khớp"),
+    "review_required": Reason("review required", "Cần xem xét"),
+    "reviewer_rejected": Reason("rejected by a reviewer", "Cán bộ đã từ chối"),
+    "validation_failed": Reason("failed validation", "Không đạt kiểm tra chất lượng"),
+}
+
+# How a backlog row was resolved (unposted_backlog.resolution).
+RESOLUTIONS: dict[str, Reason] = {
+    "rematched": Reason(
+        "Matched again against a newer registry snapshot and posted.",
+        "Đã ghép lại với CSDL dân cư mới hơn và ghi nhận.",
+    ),
+    "review_accepted": Reason(
+        "Posted to the candidate a reviewer accepted.", "Đã ghi nhận cho ứng viên được cán bộ chấp nhận."
+    ),
+    "corrected_id": Reason(
+        "Posted to the corrected ID a reviewer gave.", "Đã ghi nhận theo số định danh cán bộ sửa."
+    ),
+}
+
+
+class DetailText(NamedTuple):
+    """A reason detail as the pipeline writes it (a regex with named groups) and its sentences.
+
+    Groups named `term…` are comma-separated codes or words translated through DETAIL_TERMS, groups named
+    `percent…` are probabilities shown as percentages; other groups are shown as they are (values as sent).
+    `reasons` limits a text to those reason codes (empty: any reason)."""
+
+    pattern: str
+    english: str
+    vietnamese: str
+    reasons: tuple[str, ...] = ()
+
+
+_VALUE_AS_SENT_REASONS = ("vaccine_unknown", "vaccination_date_invalid", "birth_date_invalid")
+# The matching stage's details (matching/deterministic.py, matching/probabilistic.py), the normalize stage's
+# rejections (transforms/normalize/rejects.py), the event rules (vaxsync/events.py), the decision intake.
+DETAIL_TEXTS: tuple[DetailText, ...] = (
+    DetailText(
+        r"^(?P<term>\w+); no probabilistic candidate$",
+        "{term}; no candidate by probabilistic linkage.",
+        "{term}; không có ứng viên nào theo ghép nối xác suất.",
+    ),
+    DetailText(
+        r"^(?P<term>\w+); best probabilistic candidate p=(?P<percent>[0-9.eE+-]+) is impossible "
+        r"\((?P<term_impossible>\w+)\)$",
+        "{term}; the best probabilistic candidate ({percent}) is impossible: {term_impossible}.",
+        "{term}; ứng viên tốt nhất theo xác suất ({percent}) là không thể: {term_impossible}.",
+    ),
+    DetailText(
+        r"^(?P<term>\w+); best probabilistic candidate p=(?P<percent>[0-9.eE+-]+)$",
+        "{term}; best probabilistic candidate: {percent}, below the threshold to post.",
+        "{term}; ứng viên tốt nhất theo xác suất: {percent}, chưa đủ ngưỡng để ghi nhận.",
+    ),
+    DetailText(
+        r"^ID owner differs in (?P<term>.+)$",
+        "The ID's owner differs in: {term}.",
+        "Chủ của số định danh khác ở: {term}.",
+    ),
+    DetailText(
+        r"^(?P<count>\d+) citizens share this old ID and agree with the row$",
+        "{count} citizens share this old ID and agree with the row.",
+        "{count} công dân cùng số CMND cũ này và đều khớp với dòng.",
+    ),
+    DetailText(r"^ID kind: (?P<term>\w+)$", "ID kind: {term}.", "Loại giấy tờ: {term}."),
+    DetailText(r"^missing: (?P<term>.+)$", "Missing: {term}.", "Thiếu: {term}."),
+    DetailText(
+        r"^(?P<sent>.*) \(a date cell read as (?P<date>[0-9-]+); day and month may be swapped: (?P<other>[0-9-]+)\)$",
+        'Sent "{sent}", a date cell read as {date}; the spreadsheet may have swapped day and month: {other}.',
+        "Đã gửi “{sent}”, ô ngày tháng đọc là {date}; bảng tính có thể đã đảo ngày và tháng: {other}.",
+    ),
+    DetailText(
+        r"^(?P<sent>.*) \(read as (?P<date>[0-9-]+); campaign (?P<start>[0-9-]+) to (?P<end>[0-9-]+)\)$",
+        'Sent "{sent}", read as {date}; the campaign runs {start} to {end}.',
+        "Đã gửi “{sent}”, đọc là {date}; chiến dịch từ {start} đến {end}.",
+    ),
+    DetailText(
+        r"^(?P<sent>.*) \((?P<code>\w+) is approved in Vietnam but was not supplied to the campaign\)$",
+        'Sent "{sent}": {code} is approved in Vietnam but was not supplied to the campaign.',
+        "Đã gửi “{sent}”: {code} được cấp phép tại Việt Nam nhưng không được cấp cho chiến dịch.",
+    ),
+    DetailText(
+        r"^(?P<code>\S+) given on (?P<date>[0-9-]+), before its approval in Vietnam on (?P<approved>[0-9-]+)$",
+        "{code} given on {date}, before its approval in Vietnam on {approved}.",
+        "{code} tiêm ngày {date}, trước ngày được cấp phép tại Việt Nam ({approved}).",
+    ),
+    DetailText(
+        r"^(?P<code>\S+) is approved from age (?P<age>\d+); the person was (?P<term>at most )?(?P<years>\d+) "
+        r"on the vaccination date$",
+        "{code} is approved from age {age}; the person was {term}{years} on the vaccination date.",
+        "{code} được phép tiêm từ {age} tuổi; vào ngày tiêm người này {term}{years} tuổi.",
+    ),
+    DetailText(
+        r"^(?P<code>\S+) and, the same day, (?P<others>.+?)(?P<term> \(already posted\))?$",
+        "{code} and, the same day, {others}{term}.",
+        "{code} và, cùng ngày, {others}{term}.",
+    ),
+    DetailText(
+        r"^a reviewer rejected the offered candidates$",
+        "A reviewer rejected the offered candidates.",
+        "Cán bộ đã từ chối các ứng viên được đề xuất.",
+    ),
+    DetailText(
+        r"^malformed_row$",
+        "The row's number of fields differs from the header's.",
+        "Số cột của dòng khác với dòng tiêu đề.",
+    ),
+    DetailText(r"^(?P<sent>.*)$", 'Sent "{sent}".', "Đã gửi “{sent}”.", _VALUE_AS_SENT_REASONS),
+)
+
+# Codes and words inside details (the `term` groups), in English and Vietnamese.
+DETAIL_TERMS: dict[str, Reason] = {
+    **{
+        code: Reason(label.english[:1].upper() + label.english[1:], label.vietnamese)
+        for code, label in BACKLOG_REASON_LABELS.items()
+    },
+    "unmatched": Reason("No ID match", "Không khớp theo số định danh"),
+    "child_adult_mismatch": Reason(
+        "one is a child and the other an adult", "một bên là trẻ em, một bên là người lớn"
+    ),
+    "too_young_for_vaccination": Reason("too young to be vaccinated", "chưa đủ tuổi để tiêm"),
+    "missing": Reason("none", "không có"),
+    "passport": Reason("passport", "hộ chiếu"),
+    "bhyt": Reason("health-insurance number", "số thẻ BHYT"),
+    "other": Reason("other", "khác"),
+    "unrecoverable": Reason("unrecoverable", "không khôi phục được"),
+    "name": Reason("name", "họ tên"),
+    "birth date": Reason("birth date", "ngày sinh"),
+    "sex": Reason("sex", "giới tính"),
+    "full_name": Reason("full name", "họ tên"),
+    "date_of_birth": Reason("birth date", "ngày sinh"),
+    "vaccine": Reason("vaccine", "vắc xin"),
+    "vaccinated_on": Reason("vaccination date", "ngày tiêm"),
+    "at most ": Reason("at most ", "tối đa "),
+    " (already posted)": Reason(" (already posted)", " (đã ghi nhận)"),
+}

@@ -23,6 +23,7 @@ from vaxsync.province_reports import (
     INSTRUCTIONS_SHEET,
     REVIEWER_KEY,
     ROW_KEY_COLUMN,
+    header_code,
     province_folder,
 )
 from vaxsync.settings import Settings
@@ -108,7 +109,8 @@ def _write_decisions(
     decisions.mkdir()
     with xlsxwriter.Workbook(decisions / f"mismatch_{province}_{NIGHT_1}_reviewed.xlsx") as workbook:
         for sheet in reader.sheet_names:
-            frame = reader.load_sheet(sheet, dtypes="string").to_polars()
+            # Headers are "Vietnamese label\n(code)"; a reviewer's tool may write the codes back alone.
+            frame = reader.load_sheet(sheet, dtypes="string").to_polars().rename(header_code)
             if sheet == INSTRUCTIONS_SHEET:
                 frame = frame.with_columns(
                     pl.when(pl.col("key") == REVIEWER_KEY)

@@ -16,6 +16,7 @@ from vaxsync.province_reports import (
     CONTROL_SHEETS,
     ROW_KEY_COLUMN,
     UNKNOWN_PROVINCE,
+    header_code,
     province_folder,
     write_province_reports,
 )
@@ -63,7 +64,7 @@ def workbook_row_keys(path: Path) -> list[str]:
         key
         for name in reader.sheet_names
         if name not in CONTROL_SHEETS
-        for key in reader.load_sheet(name, dtypes="string").to_polars()[ROW_KEY_COLUMN].to_list()
+        for key in reader.load_sheet(name, dtypes="string").to_polars().rename(header_code)[ROW_KEY_COLUMN]
     ]
 
 

@@ -92,7 +92,7 @@ BACKLOG: list[dict[str, Any]] = [
     backlog_row(OLD_VERSION_HASH, 1, "vaccine_unknown", province_code="46", superseded_by_file_hash=HUE_FILE_HASH),
     backlog_row(
         HANOI_FILE_HASH, 4, "id_not_in_registry", province_code="01", facility="Trạm Y tế Phúc Xá",
-        resolved_run_id=RUN_ID, resolution="re-matched: posted to a newly registered citizen",
+        resolved_run_id=RUN_ID, resolution="rematched",
     ),
 ]  # fmt: skip
 

@@ -26,13 +26,16 @@ from vaxsync.province_reports import (
     DECISION_CHOICES,
     DECISION_COLUMNS,
     INSTRUCTIONS_SHEET,
+    KEY_COLUMNS,
     RESOLVED_SHEET,
     REVIEWER_KEY,
     ROW_KEY_COLUMN,
     SUMMARY_SHEET,
     candidate_column,
+    header_code,
     write_province_reports,
 )
+from vaxsync.reasons import RESOLUTIONS
 from vaxsync.settings import Settings
 
 PROVINCE_FOLDERS = {"01": "01", "46": "46", None: "unknown"}
@@ -60,11 +63,12 @@ def report_path(settings: Settings, province: str | None, suffix: str) -> Path:
 
 
 def read_sheets(path: Path) -> dict[str, pl.DataFrame]:
+    """Each sheet, its columns named by their codes (the headers are "Vietnamese label\n(code)")."""
     reader = fastexcel.read_excel(path)
     return {
-        name: reader.load_sheet(
-            name, header_row=None if name == INSTRUCTIONS_SHEET else 0, dtypes="string"
-        ).to_polars()
+        name: reader.load_sheet(name, header_row=None if name == INSTRUCTIONS_SHEET else 0, dtypes="string")
+        .to_polars()
+        .rename(header_code)
         for name in reader.sheet_names
     }
 
@@ -126,11 +130,14 @@ def name_reason_english(reason_code: str) -> str:
     return BACKLOG_REASONS[reason_code].english
 
 
-def test_every_reason_sheet_ends_with_the_decision_columns(settings: Settings, written: list[Path]) -> None:
+def test_every_reason_sheet_starts_with_the_key_columns_then_the_columns_to_fill(
+    settings: Settings, written: list[Path]
+) -> None:
+    fill_in = DECISION_COLUMNS[1:]
     for province in PROVINCE_FOLDERS:
         for frame in reason_sheets(report_path(settings, province, "xlsx")).values():
-            assert tuple(frame.columns[-len(DECISION_COLUMNS) :]) == DECISION_COLUMNS
-            assert frame.select(pl.col(list(DECISION_COLUMNS[1:])).is_null().all()).row(0) == (True,) * 3
+            assert tuple(frame.columns[: len(KEY_COLUMNS) + len(fill_in)]) == (*KEY_COLUMNS, *fill_in)
+            assert frame.select(pl.col(list(fill_in)).is_null().all()).row(0) == (True,) * len(fill_in)
 
 
 def test_the_decision_column_offers_the_choices_as_a_dropdown(
@@ -218,7 +225,7 @@ def test_the_summary_ranks_facilities_and_counts_nights_waited(
     summary = pl.read_excel(report_path(settings, "01", "xlsx"), sheet_name=SUMMARY_SHEET, has_header=False)
     cells = [value for row in summary.rows() for value in row if value is not None]
     assert "Trạm Y tế Phúc Xá" in cells and '\'=HYPERLINK("http://x")' in cells
-    header = next(row for row in summary.rows() if row[0] == "rank")
+    header = next([header_code(cell) for cell in row] for row in summary.rows() if row[0] == "Thứ tự\n(rank)")
     phuc_xa = next(row for row in summary.rows() if row[1] == "Trạm Y tế Phúc Xá")
     by_name = dict(zip(header, phuc_xa, strict=True))
     assert (by_name["rank"], by_name["open_rows"]) == ("1", "2")
@@ -229,8 +236,8 @@ def test_rows_resolved_tonight_are_listed_with_their_resolution(
     settings: Settings, written: list[Path]
 ) -> None:
     resolved = read_sheets(report_path(settings, "01", "xlsx"))[RESOLVED_SHEET]
-    assert resolved.select("source_row", "resolution").rows() == [
-        ("4", "re-matched: posted to a newly registered citizen")
+    assert resolved.select("source_row", "resolution_vi", "resolution_en").rows() == [
+        ("4", RESOLUTIONS["rematched"].vietnamese, RESOLUTIONS["rematched"].english)
     ]
     assert ROW_KEY_COLUMN not in resolved.columns  # information only: nothing to decide
 
