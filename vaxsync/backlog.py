@@ -28,6 +28,7 @@ REMATCHABLE_REASONS: tuple[str, ...] = (
     "shot_after_death",
     "shot_before_birth",
     "reviewer_rejected",  # matched again only so that a corrected ID can arrive; never auto-posted
+    "below_approved_age",  # held before it became a flag: matched again, it posts with the flag
 )
 
 
@@ -64,6 +65,7 @@ def write_match_input(settings: Settings, work: RunWorkDir) -> dict[str, int]:
     Reads tonight's new review decisions first: the rows they name are matched whatever else holds.
     """
     from vaxsync.decisions import decided_rows, read_new_decisions
+    from vaxsync.resends import recognise_versions
 
     decided = decided_rows(read_new_decisions(settings, work))
     registry_hash = read_json(work.run_file)["registry_hash"]
@@ -72,10 +74,14 @@ def write_match_input(settings: Settings, work: RunWorkDir) -> dict[str, int]:
     )
     # A file sent again tonight in a new version replaces its old backlog rows: match only the new ones.
     resent_files = tonight.select("source_file").unique()
+    replaced = pl.LazyFrame(
+        {"file_hash": recognise_versions(settings.warehouse_path, work)}, schema={"file_hash": pl.String()}
+    )
     rematch = (
         open_rematchable_records(settings, registry_hash, decided)
         .lazy()
         .join(resent_files, on="source_file", how="anti")
+        .join(replaced, on="file_hash", how="anti")
         .with_columns(is_rematch=pl.lit(True))
         .select(tonight.collect_schema().names())
     )

@@ -21,13 +21,18 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from vaxsync.reasons import HELD_CONFLICTS
+
 ROW_KEYS = ["file_hash", "source_row"]
 
 # What a conflict does to the row: hold it in the backlog for review, or post it with a flag.
 HELD_IN_BACKLOG = "held_in_backlog"
 POSTED_FLAGGED = "posted_flagged"
 # Conflicts that risk a wrong medical record hold the row; the first that applies is its backlog reason.
-HOLD_PRIORITY: tuple[str, ...] = ("given_before_approval", "below_approved_age", "two_products_same_day")
+HOLD_PRIORITY: tuple[str, ...] = HELD_CONFLICTS
+# Conflicts of a record with the product's rules that do not make it doubtful: the dose happened, so it
+# posts (and counts in coverage) with the flag, as immunization registries record invalid doses.
+RECORD_FLAGS: tuple[str, ...] = ("below_approved_age",)
 # Conflicts with the person's own sequence post the dose and flag it; recomputed when the sequence changes.
 SEQUENCE_FLAGS: tuple[str, ...] = ("dose_number_mismatch", "interval_too_short")
 
@@ -75,8 +80,8 @@ def given_before_approval() -> str:
 
 
 def below_approved_age() -> str:
-    """A product given below its approved age. With only a birth year known, the oldest possible age is
-    used, so a row is held only when the person was certainly too young."""
+    """A product given below its approved age: posted, flagged (RECORD_FLAGS). With only a birth year
+    known, the oldest possible age is used, so a row is flagged only when the person was certainly too young."""
     return """
     with aged as (
         select n.*, v.min_age_years, b.date_of_birth is null as is_year_only,
@@ -111,7 +116,8 @@ def two_products_same_day() -> str:
     """
 
 
-HOLD_RULES: tuple[Callable[[], str], ...] = (given_before_approval, below_approved_age, two_products_same_day)
+HOLD_RULES: tuple[Callable[[], str], ...] = (given_before_approval, two_products_same_day)
+RECORD_RULES: tuple[Callable[[], str], ...] = (below_approved_age,)
 
 
 def posted_shots_with_a_second_product() -> str:
@@ -137,9 +143,12 @@ def hold_conflicting_rows(
     """The outcomes with every matched row that breaks a hold rule moved to the backlog.
 
     A held row keeps its citizen as `candidate_citizen_id` and gets the rule's code as `backlog_reason`.
-    Leaves `event_held_conflicts` (every hold rule a row broke) and `event_posted_flags` for write_postings.
+    Leaves `event_held_conflicts` (every hold rule a row broke), `event_record_flags` (rules that flag a
+    row, posted or held) and `event_posted_flags` for write_postings. Shots in `retiring_shots` (only
+    superseded file versions support them: vaxsync.resends) are not part of the person's history here.
     """
     register_vaccine_catalogue(connection)
+    connection.execute("create temp table if not exists retiring_shots (shot_id varchar)")
     matched = outcomes.filter(pl.col("citizen_id").is_not_null()).select(
         *ROW_KEYS, "citizen_id", "vaccine_code", "vaccinated_date"
     )
@@ -161,10 +170,12 @@ def hold_conflicting_rows(
         select s.citizen_id, s.vaccinated_on, coalesce(v.family, s.vaccine_code), s.vaccine_code, s.shot_id
         from synced_shots s left join event_vaccines v using (vaccine_code)
         where s.citizen_id in (select citizen_id from event_night_rows)
+          and s.shot_id not in (select shot_id from retiring_shots)
         """
     )
     held_rules = union_all(HOLD_RULES)
     connection.execute(f"create or replace temp table event_held_conflicts as {held_rules}")
+    connection.execute(f"create or replace temp table event_record_flags as {union_all(RECORD_RULES)}")
     connection.execute(
         f"create or replace temp table event_posted_flags as {posted_shots_with_a_second_product()}"
     )
@@ -242,7 +253,7 @@ def event_members() -> str:
     where exists (
         select 1 from event_night_postings n
         where n.citizen_id = s.citizen_id and n.vaccine_family = coalesce(v.family, s.vaccine_code)
-    )
+    ) and s.shot_id not in (select shot_id from retiring_shots)
     """
 
 
@@ -350,6 +361,7 @@ EVENT_STEPS: tuple[Callable[[], str], ...] = (
 def stage_postings(connection: duckdb.DuckDBPyConnection) -> None:
     """Temp tables `night_postings` (one row per matched row of `outcomes`) and `new_shots`."""
     register_vaccine_catalogue(connection)
+    connection.execute("create temp table if not exists retiring_shots (shot_id varchar)")
     for step in EVENT_STEPS:
         connection.execute(step())
 
@@ -378,8 +390,153 @@ def write_postings(connection: duckdb.DuckDBPyConnection, run_id: str, now: dt.d
         """,
         {"run_id": run_id},
     )
+    supersede_replaced_versions(connection, run_id)
+    retract_unsupported_shots(connection, run_id, now)
+    restore_supported_shots(connection, run_id)
     resequence_doses(connection)
     write_conflicts(connection, run_id)
+
+
+# --- 4. retractions: postings that no active source row supports any more ----------------------------------
+
+SUPERSEDED = "superseded_by_new_version"
+
+
+def supersede_replaced_versions(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Rows of a file version replaced tonight (`version_changes`, vaxsync.resends) stop supporting their
+    shots; the rows of an older version landing again (`tonight_versions` rearrived) support them again."""
+    connection.execute(
+        """
+        create temp table if not exists version_changes (old_file_hash varchar, new_file_hash varchar);
+        create temp table if not exists tonight_versions (file_hash varchar, recognised_as varchar);
+        """
+    )
+    connection.execute(
+        """
+        update shot_sources set superseded_by_file_hash = c.new_file_hash, inactive_reason = $reason,
+            inactive_run_id = $run_id
+        from version_changes c
+        where shot_sources.file_hash = c.old_file_hash and shot_sources.inactive_reason is null
+        """,
+        {"run_id": run_id, "reason": SUPERSEDED},
+    )
+    connection.execute(
+        """
+        update shot_sources set superseded_by_file_hash = null, inactive_reason = null, inactive_run_id = null
+        where inactive_reason = $reason
+          and file_hash in (select file_hash from tonight_versions where recognised_as = 'rearrived')
+        """,
+        {"reason": SUPERSEDED},
+    )
+
+
+def retract_unsupported_shots(connection: duckdb.DuckDBPyConnection, run_id: str, now: dt.datetime) -> None:
+    """Posted shots whose every source row became inactive tonight move to `retracted_shots`, with the
+    reason and the file version that retracted them; `retracted_tonight` lists them."""
+    connection.execute(
+        """
+        create or replace temp table retracted_tonight as
+        select s.shot_id, any_value(s.inactive_reason) as reason,
+               any_value(s.superseded_by_file_hash) as by_file_hash
+        from shot_sources s
+        where s.shot_id in (select shot_id from shot_sources where inactive_run_id = $run_id)
+          and s.shot_id in (select shot_id from synced_shots)
+        group by s.shot_id
+        having bool_and(s.inactive_reason is not null)
+        """,
+        {"run_id": run_id},
+    )
+    connection.execute(
+        """
+        insert into retracted_shots
+        select s.*, $run_id, $now, r.reason, r.by_file_hash, null
+        from synced_shots s join retracted_tonight r using (shot_id)
+        """,
+        {"run_id": run_id, "now": now},
+    )
+    connection.execute("delete from synced_shots where shot_id in (select shot_id from retracted_tonight)")
+
+
+def restore_supported_shots(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Retracted shots that an active source row supports again (an older version sent again) are posted
+    again as they were; `restored_tonight` lists them."""
+    connection.execute(
+        """
+        create or replace temp table restored_tonight as
+        select r.shot_id, arg_max(r.retracted_run_id, r.retracted_at) as retracted_run_id
+        from retracted_shots r
+        where r.restored_run_id is null
+          and r.shot_id in (select shot_id from shot_sources where inactive_reason is null)
+          and r.shot_id not in (select shot_id from synced_shots)
+          and r.retracted_run_id <> $run_id
+        group by r.shot_id
+        """,
+        {"run_id": run_id},
+    )
+    connection.execute(
+        """
+        insert into synced_shots
+        select r.shot_id, r.citizen_id, r.vaccine_code, r.dose_number, r.dose_number_reported, r.vaccinated_on,
+               r.facility, r.lot, r.match_method, r.match_score, r.first_synced_at, r.run_id
+        from retracted_shots r join restored_tonight t using (shot_id, retracted_run_id)
+        """
+    )
+    connection.execute(
+        """
+        update retracted_shots set restored_run_id = $run_id
+        where restored_run_id is null and shot_id in (select shot_id from restored_tonight)
+        """,
+        {"run_id": run_id},
+    )
+    connection.execute(
+        """
+        create or replace temp table touched_citizens as
+        select citizen_id from new_shots
+        union select citizen_id from retracted_shots where retracted_run_id = $run_id
+        union select citizen_id from synced_shots where shot_id in (select shot_id from restored_tonight)
+        """,
+        {"run_id": run_id},
+    )
+
+
+def retract_postings(
+    connection: duckdb.DuckDBPyConnection,
+    source_rows: pl.DataFrame,
+    *,
+    run_id: str,
+    now: dt.datetime,
+    reason: str,
+) -> pl.DataFrame:
+    """Withdraw the postings of the given source rows (columns file_hash, source_row), for example a
+    reviewer's withdrawn accept: the rows stop supporting their shots, every shot no other active row
+    supports is retracted (kept in `retracted_shots` with `reason`, a vaxsync.reasons.RETRACTION_REASONS
+    code), and the touched citizens' dose numbers and sequence flags are recomputed.
+
+    Run it inside the caller's transaction. The rows keep their `shot_sources` row (their place in the
+    ledger), marked inactive; returns the retracted shots (shot_id, citizen_id)."""
+    connection.register("withdrawn_rows", source_rows.select(ROW_KEYS).to_arrow())
+    connection.execute(
+        """
+        update shot_sources set inactive_reason = $reason, inactive_run_id = $run_id
+        where inactive_reason is null and (file_hash, source_row) in (select file_hash, source_row from withdrawn_rows)
+        """,
+        {"run_id": run_id, "reason": reason},
+    )
+    retract_unsupported_shots(connection, run_id, now)
+    connection.execute(
+        """
+        create or replace temp table touched_citizens as
+        select citizen_id from retracted_shots where retracted_run_id = $run_id
+        """,
+        {"run_id": run_id},
+    )
+    resequence_doses(connection)
+    register_vaccine_catalogue(connection)
+    refresh_sequence_flags(connection, run_id)
+    return connection.sql(
+        "select shot_id, citizen_id from retracted_shots where retracted_run_id = ? order by shot_id",
+        params=[run_id],
+    ).pl()
 
 
 def resequence_doses(connection: duckdb.DuckDBPyConnection) -> None:
@@ -391,7 +548,7 @@ def resequence_doses(connection: duckdb.DuckDBPyConnection) -> None:
             select shot_id, cast(row_number() over (
                 partition by citizen_id order by vaccinated_on, shot_id) as smallint) as dose_number
             from synced_shots
-            where citizen_id in (select citizen_id from new_shots)
+            where citizen_id in (select citizen_id from touched_citizens)
         ) as sequenced
         where synced_shots.shot_id = sequenced.shot_id
           and synced_shots.dose_number <> sequenced.dose_number
@@ -441,9 +598,20 @@ def write_conflicts(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
         select file_hash, source_row, conflict_code, $flagged, shot_id, citizen_id, related_shot_id, detail,
                $run_id
         from event_posted_flags
+        union all
+        select f.file_hash, f.source_row, f.conflict_code,
+               case when p.shot_id is null then $held else $flagged end, p.shot_id, f.citizen_id,
+               f.related_shot_id, f.detail, $run_id
+        from event_record_flags f left join night_postings p using (file_hash, source_row)
         """,
         parameters,
     )
+    refresh_sequence_flags(connection, run_id)
+
+
+def refresh_sequence_flags(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """The touched citizens' sequence flags, deleted and recomputed from their current posted history; each
+    flag is keyed by the shot's winning source row (an active one first)."""
     connection.execute(
         """
         create or replace temp table event_sequence as
@@ -452,7 +620,7 @@ def write_conflicts(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
                lag(vaccine_code) over history as previous_vaccine_code,
                lag(vaccinated_on) over history as previous_on
         from synced_shots
-        where citizen_id in (select citizen_id from new_shots)
+        where citizen_id in (select citizen_id from touched_citizens)
         window history as (partition by citizen_id order by vaccinated_on, shot_id)
         """
     )
@@ -460,7 +628,7 @@ def write_conflicts(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
         """
         delete from shot_conflicts
         where conflict_code in (select unnest($codes::varchar[]))
-          and citizen_id in (select citizen_id from new_shots)
+          and citizen_id in (select citizen_id from touched_citizens)
         """,
         {"codes": list(SEQUENCE_FLAGS)},
     )
@@ -472,7 +640,12 @@ def write_conflicts(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
         select src.file_hash, src.source_row, f.conflict_code, $flagged, f.shot_id, f.citizen_id,
                f.related_shot_id, f.detail, $run_id
         from ({flags}) f
-        join shot_sources src on src.shot_id = f.shot_id and not src.is_duplicate
+        join (
+            select shot_id, file_hash, source_row from shot_sources
+            where shot_id in (select shot_id from event_sequence)
+            qualify row_number() over (
+                partition by shot_id order by inactive_reason is not null, is_duplicate, file_hash, source_row) = 1
+        ) src on src.shot_id = f.shot_id
         """,
         {"run_id": run_id, "flagged": POSTED_FLAGGED},
     )

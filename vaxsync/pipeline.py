@@ -37,6 +37,7 @@ def discover_new_exports(settings: Settings) -> list[str]:
     this landing or an earlier one, is recorded in the ledger as duplicate_content and not read again.
     """
     from transforms.ingest import file_content_hash, list_landed_files
+    from vaxsync.resends import path_arrivals
     from vaxsync.warehouse import known_ledger_entries
 
     started = time.perf_counter()
@@ -47,9 +48,16 @@ def discover_new_exports(settings: Settings) -> list[str]:
     entries: list[dict[str, str]] = []
     first_path_by_hash: dict[str, str] = {}
     landed_files = list_landed_files(settings.landing_dir)
+    last_seen_at_path, loaded_pairs = path_arrivals(settings.warehouse_path)  # vaxsync.resends
     for source_file in landed_files:
         file_hash = file_content_hash(settings.landing_dir / source_file)
         if (source_file, file_hash) in known_pairs:
+            # An older version landing again where other content was last seen: it is the current one again.
+            if (
+                last_seen_at_path.get(source_file, file_hash) != file_hash
+                and (source_file, file_hash) in loaded_pairs
+            ):
+                entries.append({"source_file": source_file, "file_hash": file_hash, "status": "rearrived"})
             continue
         if file_hash in known_hashes or file_hash in first_path_by_hash:
             entries.append(
@@ -74,7 +82,10 @@ def discover_new_exports(settings: Settings) -> list[str]:
                     "files_landed": len(landed_files),
                     "files_already_in_ledger": len(landed_files) - len(entries),
                     "files_new": len(new_files),
-                    "files_duplicate_content": len(entries) - len(new_files),
+                    "files_duplicate_content": sum(
+                        entry["status"] == "duplicate_content" for entry in entries
+                    ),
+                    "files_rearrived": sum(entry["status"] == "rearrived" for entry in entries),
                 }
             },
         },

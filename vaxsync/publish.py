@@ -18,6 +18,12 @@ import polars as pl
 from vaxsync.backlog import count_resolved_rows_in_ledger, store_backlog_records, update_rematched_backlog
 from vaxsync.decisions import write_decision_audit
 from vaxsync.events import hold_conflicting_rows, shot_id_sql, stage_postings, write_postings
+from vaxsync.resends import (
+    read_tonight_versions,
+    record_file_versions,
+    stage_version_changes,
+    supersede_replaced_backlog,
+)
 from vaxsync.settings import Settings
 from vaxsync.warehouse import connect
 from vaxsync.workdir import RunWorkDir, read_json
@@ -77,6 +83,9 @@ def publish(settings: Settings, work: RunWorkDir) -> dict[str, Any]:
         ).fetchall()[0][0]
         if already:
             return _summary_from_warehouse(connection, run["run_id"])
+        # A new version of a file replaces the old one's rows: the shots only those rows support are not
+        # part of anyone's history for tonight's rules (vaxsync.resends).
+        stage_version_changes(connection, read_tonight_versions(work))
         # Vaccination-event rules (vaxsync.events): implausible records go to the backlog, copies merge.
         outcomes = hold_conflicting_rows(connection, outcomes, settings.registry_path)
         connection.register("outcomes", outcomes.to_arrow())
@@ -153,7 +162,8 @@ def _write_night(connection: duckdb.DuckDBPyConnection, settings: Settings, run:
         {"as_of": settings.as_of, "run_id": run["run_id"]},
     )
     update_rematched_backlog(connection, run["run_id"], work)
-    _supersede_older_versions(connection)
+    supersede_replaced_backlog(connection)
+    record_file_versions(connection, work, run["run_id"], now)
     _write_review_candidates(connection, settings, run["run_id"])
     _write_ledger(connection, parameters)
     count_resolved_rows_in_ledger(connection, run["run_id"])
@@ -161,20 +171,6 @@ def _write_night(connection: duckdb.DuckDBPyConnection, settings: Settings, run:
     write_decision_audit(connection, work, run["run_id"])
     _write_validation_results(connection, settings, run["run_id"], now)
     _write_run_row(connection, run, now)
-
-
-def _supersede_older_versions(connection: duckdb.DuckDBPyConnection) -> None:
-    """A new version of a file is the facility's current statement: the older versions' backlog rows
-    are kept (the ledger still accounts for them) but no longer counted as open."""
-    connection.execute(
-        """
-        update unposted_backlog set superseded_by_file_hash = newer.file_hash
-        from (select source_file, file_hash from night_ledger where status = 'loaded') as newer
-        where unposted_backlog.source_file = newer.source_file
-          and unposted_backlog.file_hash <> newer.file_hash
-          and unposted_backlog.superseded_by_file_hash is null
-        """
-    )
 
 
 def _write_review_candidates(connection: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> None:

@@ -183,8 +183,9 @@ DECISION_REJECTIONS: dict[str, Reason] = {
 }
 
 # Conflicts between a vaccination record and the person's history (vaxsync.events, docs/events.md): one of
-# these on every shot_conflicts row. The first three also hold the row in the backlog (same code); the
-# last two leave the dose posted, flagged.
+# these on every shot_conflicts row. HELD_CONFLICTS hold the row in the backlog (same code; the first that
+# applies is the row's reason, vaxsync.events.HOLD_PRIORITY); the others leave the dose posted, flagged
+# (below_approved_age keeps its backlog text for rows held before it became a flag).
 _POSTED_WITH_FLAG: dict[str, Reason] = {
     "dose_number_mismatch": Reason(
         "The facility's dose number differs from the person's dose sequence by date.",
@@ -195,9 +196,9 @@ _POSTED_WITH_FLAG: dict[str, Reason] = {
         "Mũi tiêm cách mũi trước ngắn hơn khoảng cách tối thiểu của vắc xin.",
     ),
 }
-_HELD_IN_BACKLOG = ("given_before_approval", "below_approved_age", "two_products_same_day")
+HELD_CONFLICTS: tuple[str, ...] = ("given_before_approval", "two_products_same_day")
 SHOT_CONFLICTS: dict[str, Reason] = {
-    **{code: BACKLOG_REASONS[code] for code in _HELD_IN_BACKLOG},
+    **{code: BACKLOG_REASONS[code] for code in (*HELD_CONFLICTS, "below_approved_age")},
     **_POSTED_WITH_FLAG,
 }
 
@@ -357,4 +358,16 @@ DETAIL_TERMS: dict[str, Reason] = {
     "vaccinated_on": Reason("vaccination date", "ngày tiêm"),
     "at most ": Reason("at most ", "tối đa "),
     " (already posted)": Reason(" (already posted)", " (đã ghi nhận)"),
+}
+
+# Why a posted shot was retracted (retracted_shots.retraction_reason, shot_sources.inactive_reason).
+RETRACTION_REASONS: dict[str, Reason] = {
+    "superseded_by_new_version": Reason(
+        "A newer version of the facility's file no longer records this dose.",
+        "Phiên bản mới của tệp do cơ sở gửi lại không còn ghi nhận mũi tiêm này.",
+    ),
+    "posting_withdrawn": Reason(
+        "The posting was withdrawn (for example a reviewer withdrew an accept).",
+        "Việc ghi nhận đã được rút lại (ví dụ cán bộ rút lại quyết định chấp nhận).",
+    ),
 }

@@ -21,6 +21,7 @@ import polars as pl
 
 from vaxsync.reasons import BACKLOG_REASONS, QUARANTINE_REASONS
 from vaxsync.reports import write_private
+from vaxsync.resends import resend_counts
 from vaxsync.settings import Settings
 from vaxsync.warehouse import connect, conservation_violations
 from vaxsync.workdir import RunWorkDir, read_json
@@ -162,6 +163,7 @@ def _stage_counts(
         "backlog_rows_resolved": connection.sql(
             "select count(*) from unposted_backlog where resolved_run_id = ?", params=[run_id]
         ).fetchall()[0][0],
+        **resend_counts(connection, run_id),  # re-sent files: shots retracted, replaced, added, restored
     }
     return {
         "discover": recorded.get("discover", {}),

@@ -170,6 +170,64 @@ alter table pipeline_runs add column if not exists rows_resolved_from_backlog bi
 alter table pipeline_runs add column if not exists stage_seconds varchar;  -- JSON {stage: seconds}, set by report
 alter table shot_sources add column if not exists win_reason varchar;  -- why the event's winner won
 alter table shot_sources add column if not exists merge_rule varchar;  -- how a duplicate joined the winner
+-- File re-sends (vaxsync/resends.py, docs/backlog.md): a source row stops supporting its shot when a newer
+-- version of its file replaces it (or its posting is withdrawn); a shot no active row supports is retracted.
+alter table shot_sources add column if not exists superseded_by_file_hash varchar;
+alter table shot_sources add column if not exists inactive_reason varchar;  -- null: the row supports its shot
+alter table shot_sources add column if not exists inactive_run_id varchar;
+create table if not exists retracted_shots (    -- one row per retraction of a posted shot (history)
+    shot_id varchar not null,
+    citizen_id varchar not null,
+    vaccine_code varchar not null,
+    dose_number smallint not null,
+    dose_number_reported smallint,
+    vaccinated_on date not null,
+    facility varchar,
+    lot varchar,
+    match_method varchar not null,
+    match_score double not null,
+    first_synced_at timestamp not null,
+    run_id varchar not null,                    -- the run that first posted it
+    retracted_run_id varchar not null,
+    retracted_at timestamp not null,
+    retraction_reason varchar not null,         -- vaxsync.reasons.RETRACTION_REASONS
+    retracted_by_file_hash varchar,             -- the file version that superseded its rows
+    restored_run_id varchar,                    -- set when an older version sent again brought it back
+    primary key (shot_id, retracted_run_id)
+);
+create table if not exists file_versions (      -- one row per arrival of a loaded file version
+    source_file varchar not null,
+    file_hash varchar not null,
+    lineage varchar not null,                   -- path of the first version of the file
+    replaces_file_hash varchar,
+    recognised_as varchar not null,             -- first_version | same_path | renamed | rearrived
+    row_overlap double,
+    facility_key varchar,
+    first_vaccinated_on date,
+    last_vaccinated_on date,
+    rows bigint,
+    distinct_keys bigint,
+    run_id varchar not null,
+    arrived_at timestamp not null,
+    primary key (source_file, file_hash, run_id)
+);
+create table if not exists file_row_keys (      -- one row per distinct (file version, row key)
+    file_hash varchar not null,
+    row_key varchar not null                    -- hash of ID, name, vaccination date, vaccine
+);
+create table if not exists file_version_changes ( -- one row per version that replaced another: what changed
+    run_id varchar not null,
+    source_file varchar not null,
+    file_hash varchar not null,
+    replaced_file_hash varchar not null,
+    recognised_as varchar not null,
+    shots_kept bigint not null,
+    shots_added bigint not null,
+    shots_retracted bigint not null,
+    shots_replaced bigint not null,             -- retracted, and the same citizen got a shot from the new version
+    shots_restored bigint not null,
+    primary key (run_id, file_hash)
+);
 -- The data rows of a file: rows_read when loaded, an estimate for a quarantined file (contracts.LEDGER_SCHEMA).
 alter table ingest_ledger add column if not exists rows_estimated bigint;
 -- The backlog people still have to act on: neither replaced by a newer file version nor resolved.

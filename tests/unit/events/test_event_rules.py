@@ -13,8 +13,8 @@ import polars as pl
 import pytest
 from event_builders import ADULT, CHILD, YEAR_ONLY_CHILD, post_night, row, table, write_registry
 
-from vaxsync.events import HOLD_PRIORITY, SEQUENCE_FLAGS
-from vaxsync.reasons import BACKLOG_REASONS, SHOT_CONFLICTS
+from vaxsync.events import HOLD_PRIORITY, RECORD_FLAGS, SEQUENCE_FLAGS
+from vaxsync.reasons import BACKLOG_REASONS, HELD_CONFLICTS, SHOT_CONFLICTS
 from vaxsync.warehouse import connect
 
 
@@ -208,19 +208,19 @@ CONFLICT_CASES = {
         {(1, "given_before_approval", "held_in_backlog")},
     ),
     "on the approval date": ConflictCase([row(1, "MODERNA", "2021-06-29")], {}, set()),
-    "below the approved age": ConflictCase(
+    "below the approved age: the dose happened, posted and flagged": ConflictCase(
         [row(1, "PFIZER", "2023-01-14", citizen=CHILD)],
-        {1: "below_approved_age"},
-        {(1, "below_approved_age", "held_in_backlog")},
+        {},
+        {(1, "below_approved_age", "posted_flagged")},
     ),
     "on the birthday that reaches the approved age": ConflictCase(
         [row(1, "PFIZER", "2023-01-15", citizen=CHILD)], {}, set(),
     ),
-    "birth year only: held only when certainly too young": ConflictCase(
+    "birth year only: flagged only when certainly too young": ConflictCase(
         [row(1, "PFIZER", "2022-06-01", citizen=YEAR_ONLY_CHILD),
          row(2, "MODERNA", "2022-09-01", citizen=YEAR_ONLY_CHILD)],
-        {2: "below_approved_age"},
-        {(2, "below_approved_age", "held_in_backlog")},
+        {},
+        {(2, "below_approved_age", "posted_flagged")},
     ),
     "below age and before approval: approval is the backlog reason, both recorded": ConflictCase(
         [row(1, "MODERNA", "2021-06-01", citizen=CHILD)],
@@ -309,7 +309,8 @@ def test_a_late_earlier_dose_re_sequences_idempotently(
 
 
 def test_every_conflict_code_has_english_and_vietnamese_text() -> None:
-    assert set(SHOT_CONFLICTS) == set(HOLD_PRIORITY) | set(SEQUENCE_FLAGS)
+    assert set(SHOT_CONFLICTS) == set(HOLD_PRIORITY) | set(RECORD_FLAGS) | set(SEQUENCE_FLAGS)
+    assert HOLD_PRIORITY == HELD_CONFLICTS  # one home for the held list
     assert set(HOLD_PRIORITY) <= set(BACKLOG_REASONS)
     for reason in SHOT_CONFLICTS.values():
         assert reason.english and reason.vietnamese and reason.english != reason.vietnamese

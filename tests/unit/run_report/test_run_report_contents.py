@@ -62,6 +62,11 @@ def test_report_has_the_counts_of_every_stage(written):
         "backlog_by_reason": {"vaccine_unknown": 1, "review_required": 1},
         "shots_new": 3,
         "backlog_rows_resolved": 0,
+        "files_replacing_a_version": 0,
+        "shots_retracted": 0,
+        "shots_replaced": 0,
+        "shots_added_by_new_versions": 0,
+        "shots_restored": 0,
     }
     assert stages["backlog_open"]["rows"] == 2
 

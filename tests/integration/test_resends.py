@@ -1,0 +1,285 @@
+"""File re-sends over several nights, on hand-written CSV exports and a hand-built registry.
+
+Night 1 lands a facility's export (A), another facility's copy of one dose, a file that will come back
+under a new name, and a file that a later, different file will partly repeat. Night 2 brings the corrected
+re-send of A at the same path (a date fixed, AstraZeneca changed to Pfizer, a vague vaccine made specific,
+two rows deleted), the renamed re-send and the partly repeating new file; night 3 lands the old A again
+(flip-flop). Every night runs twice: the second run changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pytest
+
+from vaxsync.contracts import REGISTRY_SCHEMA
+from vaxsync.pipeline import run_nightly
+from vaxsync.settings import Settings
+from vaxsync.warehouse import conservation_violations
+
+pytestmark = pytest.mark.integration
+
+NIGHTS = (dt.date(2023, 1, 31), dt.date(2023, 2, 1), dt.date(2023, 2, 2))
+HEADER = "Facility name,Full name,Date of birth,Sex,ID number,Vaccine,Lot,Dose,Vaccination date\n"
+FACILITY_A = "TYT Phường Phúc Xá"
+FACILITY_C = "Bệnh viện Đa khoa Hà Đông"
+
+# (citizen_id, full name, birth date, sex); the CCCD's 4th digit is century and sex, then the birth year.
+PEOPLE = {
+    "vero": ("001085000101", "Nguyễn Văn Hùng", dt.date(1985, 3, 2), "M"),
+    "astra": ("001190000202", "Trần Thị Mai", dt.date(1990, 7, 14), "F"),
+    "copied": ("001304000404", "Lê Thị Hồng Nhung", dt.date(2004, 9, 1), "F"),
+    "child": ("001216000303", "Phạm Minh Khôi", dt.date(2016, 5, 10), "M"),
+    "deleted": ("001078000505", "Hoàng Văn Nam", dt.date(1978, 1, 20), "M"),
+    **{
+        f"filler{n}": (f"0010{70 + n}0006{n:02d}", name, dt.date(1970 + n, 2, 1 + n), "M")
+        for n, name in enumerate(
+            ["Đỗ Văn An", "Bùi Văn Bình", "Vũ Văn Cường", "Đặng Văn Dũng", "Ngô Văn Giang",
+             "Dương Văn Hải", "Lý Văn Khánh", "Hồ Văn Lâm", "Mai Văn Long", "Tạ Văn Minh",
+             "Phan Văn Nghĩa", "Trịnh Văn Phúc"]
+        )
+    },
+}  # fmt: skip
+
+
+def line(person: str, vaccine: str, on: str, lot: str, dose: int, facility: str = FACILITY_A) -> str:
+    citizen_id, name, born, sex = PEOPLE[person]
+    day = dt.date.fromisoformat(on)
+    return f"{facility},{name},{born:%d/%m/%Y},{'Nam' if sex == 'M' else 'Nữ'},{citizen_id},{vaccine},{lot},{dose},{day:%d/%m/%Y}\n"
+
+
+EXPORT_A = [
+    line("vero", "Vero Cell", "2021-09-01", "V1", 1),  # the wrong date: corrected to 2021-09-08
+    line("vero", "Vero Cell", "2021-10-06", "V2", 2),
+    line("astra", "AstraZeneca", "2021-11-10", "A1", 1),  # corrected to Pfizer
+    line("astra", "Vắc xin Covid", "2021-12-20", "P2", 2),  # vague: made specific (Pfizer)
+    line("deleted", "Moderna", "2022-03-01", "M1", 1),  # deleted in the correction
+    line("copied", "Pfizer", "2022-02-01", "P9", 1),  # deleted too, but another facility reported it
+    line("copied", "AstraZeneca", "2021-10-01", "A7", 1),  # 17 on the day (approved from 18): a real dose
+    line("child", "Moderna", "2022-04-20", "M5", 1),  # 5 on the day (approved from 6): a real dose
+]
+EXPORT_A_CORRECTED = [
+    line("vero", "Vero Cell", "2021-09-08", "V1", 1),
+    EXPORT_A[1],
+    line("astra", "Pfizer", "2021-11-10", "P1", 1),
+    line("astra", "Pfizer", "2021-12-20", "P2", 2),
+    EXPORT_A[6],
+    EXPORT_A[7],
+]
+EXPORT_C = [line("copied", "Pfizer", "2022-02-01", "P9", 1, facility=FACILITY_C)]
+FILLERS = [f"filler{n}" for n in range(12)]
+RENAMED_V1 = [line(p, "Pfizer", "2021-08-15", "R1", 1, facility="TYT Phường Trúc Bạch") for p in FILLERS[:10]]
+RENAMED_V2 = RENAMED_V1[:9]  # the last row deleted, under a new file name
+REPEATING_V1 = [
+    line(p, "Moderna", "2022-05-03", "S1", 2, facility="TYT Phường Quán Thánh") for p in FILLERS[:10]
+]
+# A different file of the same facility and period: 4 of its rows repeat the first file, 8 are new.
+REPEATING_NEW = REPEATING_V1[:4] + [
+    line(p, "Moderna", "2022-05-04", "S2", 3, facility="TYT Phường Quán Thánh") for p in FILLERS[4:12]
+]
+PATHS = {
+    "a": "01_Ha_Noi/01001001/tiem_chung_thang.csv",
+    "c": "01_Ha_Noi/01009001/bao_cao.csv",
+    "renamed_v1": "01_Ha_Noi/01001002/ds_tiem.csv",
+    "renamed_v2": "01_Ha_Noi/01001002/ds_tiem_sua_lai.csv",
+    "repeating_v1": "01_Ha_Noi/01001003/dot_1.csv",
+    "repeating_new": "01_Ha_Noi/01001003/dot_2.csv",
+}
+
+
+def write_export(landing: Path, name: str, lines: list[str]) -> None:
+    path = landing / PATHS[name]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(HEADER + "".join(lines), encoding="utf-8")
+
+
+def write_registry(path: Path) -> None:
+    people = list(PEOPLE.values())
+    pl.DataFrame(
+        {
+            "citizen_id": [p[0] for p in people],
+            "legacy_id": [None] * len(people),
+            "full_name": [p[1] for p in people],
+            "date_of_birth": [p[2] for p in people],
+            "birth_year": [p[2].year for p in people],
+            "sex": [p[3] for p in people],
+            "phone": [None] * len(people),
+            "province_code": ["01"] * len(people),
+            "district_code": ["001"] * len(people),
+            "ward_code": ["00001"] * len(people),
+            "date_of_death": [None] * len(people),
+        },
+        schema=REGISTRY_SCHEMA,
+    ).write_parquet(path)
+
+
+def query(warehouse: Path, sql: str) -> pl.DataFrame:
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        return connection.sql(sql).pl()
+
+
+def snapshot(warehouse: Path) -> dict[str, pl.DataFrame]:
+    tables = ("synced_shots", "shot_sources", "retracted_shots", "unposted_backlog", "shot_conflicts",
+              "file_versions", "file_version_changes")  # fmt: skip
+    return {name: query(warehouse, f"select * exclude (run_id) from {name} order by all") for name in tables}
+
+
+@pytest.fixture(scope="module")
+def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("resends")
+    landing = root / "landing"
+    write_registry(root / "registry.parquet")
+
+    def run_twice(as_of: dt.date) -> dict[str, pl.DataFrame]:
+        settings = Settings(
+            registry_path=root / "registry.parquet",
+            landing_dir=landing,
+            warehouse_path=root / "warehouse.duckdb",
+            reports_dir=root / "reports",
+            decisions_dir=root / "decisions",
+            as_of=as_of,
+        )
+        run_nightly(settings)
+        after = snapshot(root / "warehouse.duckdb")
+        run_nightly(settings)  # the same night again
+        again = snapshot(root / "warehouse.duckdb")
+        for name, frame in after.items():
+            assert again[name].equals(frame), f"running {as_of} again changed {name}"
+        with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as connection:
+            assert conservation_violations(connection) == []
+        return after
+
+    for name, lines in (
+        ("a", EXPORT_A),
+        ("c", EXPORT_C),
+        ("renamed_v1", RENAMED_V1),
+        ("repeating_v1", REPEATING_V1),
+    ):
+        write_export(landing, name, lines)
+    night_1 = run_twice(NIGHTS[0])
+    write_export(landing, "a", EXPORT_A_CORRECTED)
+    write_export(landing, "renamed_v2", RENAMED_V2)
+    write_export(landing, "repeating_new", REPEATING_NEW)
+    night_2 = run_twice(NIGHTS[1])
+    write_export(landing, "a", EXPORT_A)  # the old version again
+    night_3 = run_twice(NIGHTS[2])
+    return {"warehouse": root / "warehouse.duckdb", "nights": (night_1, night_2, night_3)}
+
+
+def doses(night: dict[str, pl.DataFrame], person: str) -> list[tuple[str, str]]:
+    shots = night["synced_shots"].filter(pl.col("citizen_id") == PEOPLE[person][0]).sort("vaccinated_on")
+    return [(str(on), code) for on, code in zip(shots["vaccinated_on"], shots["vaccine_code"], strict=True)]
+
+
+def test_night_1_posts_every_dose_including_those_below_the_approved_age(nights: dict[str, Any]) -> None:
+    night_1 = nights["nights"][0]
+    assert doses(night_1, "vero") == [("2021-09-01", "VERO_CELL"), ("2021-10-06", "VERO_CELL")]
+    assert doses(night_1, "astra") == [("2021-11-10", "ASTRAZENECA")]
+    assert doses(night_1, "child") == [("2022-04-20", "MODERNA")]
+    assert doses(night_1, "copied") == [("2021-10-01", "ASTRAZENECA"), ("2022-02-01", "PFIZER")]
+    flagged = night_1["shot_conflicts"].filter(pl.col("conflict_code") == "below_approved_age")
+    assert set(flagged["citizen_id"]) == {PEOPLE["child"][0], PEOPLE["copied"][0]}
+    assert set(flagged["action"]) == {"posted_flagged"}
+    assert flagged["shot_id"].is_in(night_1["synced_shots"]["shot_id"].implode()).all()
+    assert "below_approved_age" not in set(night_1["unposted_backlog"]["reason_code"])
+
+
+def test_after_the_corrected_resend_the_citizens_hold_exactly_the_corrected_doses(
+    nights: dict[str, Any],
+) -> None:
+    night_2 = nights["nights"][1]
+    assert doses(night_2, "vero") == [("2021-09-08", "VERO_CELL"), ("2021-10-06", "VERO_CELL")]
+    assert doses(night_2, "astra") == [("2021-11-10", "PFIZER"), ("2021-12-20", "PFIZER")]
+    assert doses(night_2, "deleted") == []
+    # Deleted from A, but the other facility's copy still supports it.
+    assert doses(night_2, "copied") == [("2021-10-01", "ASTRAZENECA"), ("2022-02-01", "PFIZER")]
+    assert doses(night_2, "child") == [("2022-04-20", "MODERNA")]
+    # Dose numbers follow the corrected history.
+    vero = night_2["synced_shots"].filter(pl.col("citizen_id") == PEOPLE["vero"][0]).sort("vaccinated_on")
+    assert vero["dose_number"].to_list() == [1, 2]
+    # The Pfizer fix was not held against the retracted AstraZeneca.
+    assert "two_products_same_day" not in set(night_2["unposted_backlog"]["reason_code"])
+
+
+def test_retracted_shots_stay_in_history_with_the_version_that_retracted_them(nights: dict[str, Any]) -> None:
+    night_2 = nights["nights"][1]
+    versions = night_2["file_versions"].filter(pl.col("source_file") == PATHS["a"]).sort("arrived_at")
+    old_hash, new_hash = versions["file_hash"].to_list()
+    assert versions["recognised_as"].to_list() == ["first_version", "same_path"]
+    retracted = (
+        night_2["retracted_shots"].filter(pl.col("retracted_by_file_hash") == new_hash).sort("vaccinated_on")
+    )
+    assert [(str(r["vaccinated_on"]), r["vaccine_code"]) for r in retracted.iter_rows(named=True)] == [
+        ("2021-09-01", "VERO_CELL"),
+        ("2021-11-10", "ASTRAZENECA"),
+        ("2022-03-01", "MODERNA"),
+    ]
+    assert set(retracted["retraction_reason"]) == {"superseded_by_new_version"}
+    assert retracted["restored_run_id"].is_null().all()
+    # The old version's rows stay where the ledger placed them, marked as no longer supporting a shot.
+    old_sources = night_2["shot_sources"].filter(pl.col("file_hash") == old_hash)
+    assert old_sources.height == 7  # the vague row waits in the backlog
+    assert set(old_sources["superseded_by_file_hash"]) == {new_hash}
+    old_backlog = night_2["unposted_backlog"].filter(pl.col("file_hash") == old_hash)
+    assert old_backlog["superseded_by_file_hash"].to_list() == [new_hash]
+    change = night_2["file_version_changes"].filter(pl.col("file_hash") == new_hash).row(0, named=True)
+    assert (change["shots_retracted"], change["shots_replaced"], change["shots_added"]) == (3, 2, 3)
+    assert change["shots_kept"] == 3  # Vero on 2021-10-06 and the two doses below the approved age
+
+
+def test_a_renamed_resend_is_recognised_and_supersedes_the_old_name(nights: dict[str, Any]) -> None:
+    night_2 = nights["nights"][1]
+    renamed = night_2["file_versions"].filter(pl.col("source_file") == PATHS["renamed_v2"]).row(0, named=True)
+    assert (renamed["recognised_as"], renamed["lineage"]) == ("renamed", PATHS["renamed_v1"])
+    assert renamed["row_overlap"] == pytest.approx(0.9)
+    assert ("2021-08-15", "PFIZER") not in doses(night_2, "filler9")  # its row was deleted
+    assert ("2021-08-15", "PFIZER") in doses(night_2, "filler8")
+    old_hash = (
+        night_2["file_versions"].filter(pl.col("source_file") == PATHS["renamed_v1"])["file_hash"].item()
+    )
+    superseded = night_2["shot_sources"].filter(pl.col("file_hash") == old_hash)
+    assert set(superseded["superseded_by_file_hash"]) == {renamed["file_hash"]}
+
+
+def test_a_new_file_that_repeats_some_rows_is_not_a_resend(nights: dict[str, Any]) -> None:
+    night_2 = nights["nights"][1]
+    new_file = (
+        night_2["file_versions"].filter(pl.col("source_file") == PATHS["repeating_new"]).row(0, named=True)
+    )
+    assert (new_file["recognised_as"], new_file["replaces_file_hash"]) == ("first_version", None)
+    # Nothing of the first file is retracted: filler 0..9 keep their 2022-05-03 dose.
+    for person in FILLERS[:10]:
+        assert ("2022-05-03", "MODERNA") in doses(night_2, person)
+
+
+def test_the_old_version_sent_again_brings_back_exactly_its_doses(nights: dict[str, Any]) -> None:
+    night_1, _, night_3 = nights["nights"]
+    for person in ("vero", "astra", "deleted", "copied", "child"):
+        assert doses(night_3, person) == doses(night_1, person), person
+    assert night_3["file_versions"].filter(pl.col("recognised_as") == "rearrived").height == 1
+    restored = night_3["retracted_shots"].filter(pl.col("restored_run_id").is_not_null())
+    assert restored.height == 3
+    # The corrected version's own doses are retracted in their turn.
+    old_hash = night_3["file_versions"].filter(pl.col("recognised_as") == "rearrived")["file_hash"].item()
+    assert {(str(r["vaccinated_on"]), r["vaccine_code"]) for r in night_3["retracted_shots"].filter(
+        pl.col("retracted_by_file_hash") == old_hash).iter_rows(named=True)} == {
+        ("2021-09-08", "VERO_CELL"), ("2021-11-10", "PFIZER"), ("2021-12-20", "PFIZER")}  # fmt: skip
+    open_backlog = night_3["unposted_backlog"].filter(
+        pl.col("superseded_by_file_hash").is_null() & pl.col("resolved_run_id").is_null()
+    )
+    assert open_backlog["reason_code"].to_list() == ["vaccine_unknown"]  # the vague row, open again
+
+
+def test_coverage_counts_the_doses_below_the_approved_age(nights: dict[str, Any]) -> None:
+    # The child (Moderna at 5) is the registry's only person aged 5-11: reached, as given.
+    reached = query(
+        nights["warehouse"],
+        """select sum(count_population) as population, sum(count_reached) as reached from coverage_by_area
+           where milestone = 'dose_1' and age_band = '5-11'""",
+    )
+    assert reached.rows() == [(1, 1)]
