@@ -63,6 +63,7 @@ DECISION_COLUMN_WIDTH = 14
 ROW_KEY_WIDTH = 12  # the key is for the decision intake, not to be read; it stays whole in the cell
 WRAPPED_COLUMN_WIDTH = 40  # long texts (the reason detail) wrap within this width
 KEY_COLUMN_WIDTH = 24  # facility and name wrap within this width
+CENTRED_COLUMNS = frozenset({"nights_waited", "source_row"})
 PRINTED_UP_TO = WHY_COLUMNS[-1]  # a reason sheet prints its columns up to this one
 CANDIDATES_PRINT_NOTE = " (ứng viên: in từ báo cáo HTML / candidates: print the HTML report)"
 HEADER_WRAP_WIDTH = 16  # a header wraps to lines of about this width, so it does not widen its column
@@ -244,6 +245,7 @@ class _Formats:
         )
         self.wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
         self.top = workbook.add_format({"valign": "top"})
+        self.centred = workbook.add_format({"valign": "top", "align": "center"})  # counts beside a date
 
     def cell(self, column: str) -> Format:
         if column in DECISION_COLUMNS[1:]:
@@ -254,6 +256,8 @@ class _Formats:
             return self.key
         if column.endswith("_probability"):
             return self.percent
+        if column in CENTRED_COLUMNS:
+            return self.centred
         return self.wrap if column in WRAPPED_COLUMNS else self.top
 
     def column_header(self, column: str) -> Format:
