@@ -466,7 +466,10 @@ def restore_supported_shots(connection: duckdb.DuckDBPyConnection, run_id: str) 
         select r.shot_id, arg_max(r.retracted_run_id, r.retracted_at) as retracted_run_id
         from retracted_shots r
         where r.restored_run_id is null
-          and r.shot_id in (select shot_id from shot_sources where inactive_reason is null)
+          and r.shot_id in (
+              select shot_id from shot_sources
+              where inactive_reason is null
+                and file_hash in (select file_hash from tonight_versions where recognised_as = 'rearrived'))
           and r.shot_id not in (select shot_id from synced_shots)
           and r.retracted_run_id <> $run_id
         group by r.shot_id

@@ -213,14 +213,15 @@ left join same_path s using (file_hash)
 left join renamed r using (file_hash)
 left join active a on a.lineage = coalesce(s.lineage, r.lineage)
 union all
-select t.source_file, t.file_hash, l.lineage, a.active_file_hash, 'rearrived', null,
+-- Recorded even when it is still the active version (a newer one was quarantined): the path's last seen
+-- content is then this one again, so the next night does not list it again.
+select t.source_file, t.file_hash, l.lineage, nullif(a.active_file_hash, t.file_hash), 'rearrived', null,
        v.facility_key, v.first_vaccinated_on, v.last_vaccinated_on, v.rows, v.distinct_keys
 from tonight_rearrived t
 join (select file_hash, source_file, arg_max(lineage, arrived_at) as lineage from arrivals
       group by file_hash, source_file) l using (file_hash, source_file)
 join active a on a.lineage = l.lineage
 left join version_facts v on v.file_hash = t.file_hash
-where a.active_file_hash <> t.file_hash
 """
 
 
@@ -320,7 +321,8 @@ def record_arrivals(connection: duckdb.DuckDBPyConnection, run_id: str, now: dt.
             from retracted_shots where retracted_run_id = $run_id
         ), kept as (
             select distinct src.file_hash, src.shot_id from shot_sources src
-            where src.inactive_reason is null and src.shot_id in (select shot_id from synced_shots)
+            where src.file_hash in (select file_hash from tonight_versions where replaces_file_hash is not null)
+              and src.inactive_reason is null and src.shot_id in (select shot_id from synced_shots)
               and src.shot_id not in (select shot_id from new_shots)
               and src.shot_id not in (select shot_id from restored_tonight)
         )

@@ -15,6 +15,7 @@ from event_builders import ADULT, CHILD, post_night, row, table, write_registry
 from vaxsync.events import facility_key_sql, retract_postings
 from vaxsync.resends import (
     TONIGHT_VERSION_SCHEMA,
+    path_arrivals,
     read_tonight_versions,
     recognise_versions,
     record_arrivals,
@@ -273,3 +274,36 @@ def test_two_earlier_candidates_make_a_renamed_file_a_new_file(tmp_path: Path) -
         land_earlier_version(connection, export_rows("old_copy.csv", range(10)))
     assert recognise_versions(settings.warehouse_path, work) == []
     assert read_tonight_versions(work)["recognised_as"].to_list() == ["first_version"]
+
+
+def test_the_active_version_landing_again_after_a_quarantined_one_is_listed_once(tmp_path: Path) -> None:
+    settings = Settings(warehouse_path=tmp_path / "warehouse.duckdb", work_dir=tmp_path / "work")
+    with connect(settings.warehouse_path) as connection:
+        connection.execute(
+            """
+            insert into ingest_ledger (source_file, file_hash, status, rows_read, rows_posted, rows_duplicate,
+                                       rows_backlog, run_id, ingested_at)
+            values ('a.csv', 'hash-a', 'loaded', 1, 1, 0, 0, 'night-1', timestamp '2023-01-31 02:00'),
+                   ('a.csv', 'hash-bad', 'quarantined', 0, 0, 0, 0, 'night-2', timestamp '2023-02-01 02:00')
+            """
+        )
+    last_seen, loaded = path_arrivals(settings.warehouse_path)
+    assert (last_seen, loaded) == ({"a.csv": "hash-bad"}, {("a.csv", "hash-a")})
+    # Night 3: a.csv holds the old content again; discover lists it as rearrived, and its arrival is kept.
+    work = RunWorkDir(settings)
+    work.reset()
+    export_rows("a.csv", range(0)).write_parquet(work.normalized_file)
+    write_json(work.discovered_file, [{"source_file": "a.csv", "file_hash": "hash-a", "status": "rearrived"}])
+    assert recognise_versions(settings.warehouse_path, work) == []  # nothing to supersede
+    arrival = read_tonight_versions(work).row(0, named=True)
+    assert (arrival["recognised_as"], arrival["lineage"], arrival["replaces_file_hash"]) == (
+        "rearrived",
+        "a.csv",
+        None,
+    )
+    with connect(settings.warehouse_path) as connection:
+        stage_version_changes(connection, read_tonight_versions(work))
+        connection.execute("create temp table new_shots (shot_id varchar, citizen_id varchar)")
+        connection.execute("create temp table restored_tonight (shot_id varchar)")
+        record_arrivals(connection, "night-3", NOW)
+    assert path_arrivals(settings.warehouse_path)[0] == {"a.csv": "hash-a"}  # the next night reads nothing
