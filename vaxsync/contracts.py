@@ -68,6 +68,9 @@ LEDGER_SCHEMA: dict[str, pl.DataType] = {
     # The data rows the file holds: rows_read when loaded; for a quarantined file an estimate (its non-blank
     # lines or sheet rows below the header, all of them when no header was found); null when not countable.
     "rows_estimated": pl.Int64(),
+    # Workbook date cells whose day/month swap by a spreadsheet locale was repaired (transforms.normalize.dates:
+    # the same count normalize repairs); 0 for text files, null when quarantined.
+    "dates_repaired": pl.Int64(),
 }
 
 # normalized_shots: one row per staged row (same grain), parsed and canonicalised.

@@ -230,6 +230,8 @@ create table if not exists file_version_changes ( -- one row per version that re
 );
 -- The data rows of a file: rows_read when loaded, an estimate for a quarantined file (contracts.LEDGER_SCHEMA).
 alter table ingest_ledger add column if not exists rows_estimated bigint;
+-- Workbook date cells swapped back after a spreadsheet locale swapped day and month (contracts.LEDGER_SCHEMA).
+alter table ingest_ledger add column if not exists dates_repaired bigint;
 -- The backlog people still have to act on: neither replaced by a newer file version nor resolved.
 create or replace view open_backlog as
 select * from unposted_backlog where superseded_by_file_hash is null and resolved_run_id is null;
@@ -286,11 +288,16 @@ def backlog_records_ddl() -> str:
     columns = ",\n    ".join(
         f"{name} {_DUCKDB_TYPES[type(dtype)]}" for name, dtype in BACKLOG_RECORD_SCHEMA.items()
     )
+    # A warehouse made before a column joined the contracts gets it added (null for its old rows).
+    added = "".join(
+        f"alter table backlog_records add column if not exists {name} {_DUCKDB_TYPES[type(dtype)]};\n"
+        for name, dtype in BACKLOG_RECORD_SCHEMA.items()
+    )
     return f"""create table if not exists backlog_records (
     {columns},
     primary key (file_hash, source_row)
 );
-"""
+{added}"""
 
 
 def known_ledger_entries(warehouse_path: Path) -> tuple[set[tuple[str, str]], set[str]]:

@@ -35,6 +35,7 @@ from transforms.ingest.workbook import (
     looks_like_workbook,
     read_first_sheet,
 )
+from transforms.normalize.dates import count_locale_swap_repairs
 from vaxsync.contracts import DATE_FIELDS, EXPORT_FIELDS, LEDGER_SCHEMA, STAGED_ROW_SCHEMA
 from vaxsync.reasons import QUARANTINE_REASONS
 
@@ -80,6 +81,7 @@ class _ReadState:
     column_mapping: str | None = None
     unknown_columns: str | None = None
     rows_estimated: int | None = None  # the data rows the file seems to hold, as far as it was read
+    dates_repaired: int | None = None  # date cells swapped back (normalize repairs the same cells)
 
 
 def stage_export(landing_dir: Path, source_file: str, file_hash: str | None = None) -> StagedExport:
@@ -101,6 +103,9 @@ def stage_export(landing_dir: Path, source_file: str, file_hash: str | None = No
         detail = f"the file could not be parsed ({type(error).__name__})"
         return _quarantined(path, source_file, file_hash, size, state, "unreadable_file", detail)
     state.rows_estimated = rows.height
+    state.dates_repaired = 0
+    if rows["cell_kinds"].is_not_null().any():  # only workbooks have date cells
+        state.dates_repaired = count_locale_swap_repairs(rows.lazy(), pl.col("file_hash"))
     ledger = _ledger_row(source_file, file_hash, size, state, status="loaded", rows_read=rows.height)
     return StagedExport(ledger=ledger, rows=rows, raw_metrics=metrics)
 
@@ -258,6 +263,7 @@ def _ledger_row(
         "quarantine_detail": detail,
         "rows_read": rows_read,
         "rows_estimated": state.rows_estimated,
+        "dates_repaired": state.dates_repaired,
     }
     assert list(row) == list(LEDGER_SCHEMA), "ledger row out of step with LEDGER_SCHEMA"
     return row

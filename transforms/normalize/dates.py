@@ -239,8 +239,9 @@ def locale_swap_verdict(prefix: str, kind: pl.Expr, file_key: pl.Expr) -> tuple[
     either month-first number formats on the date cells, or date cells that never show a day over 12
     (in at least MIN_DATE_CELLS_FOR_DAY_EVIDENCE cells). With all of it the swap is repaired. With
     only part of it (day-first text beside date cells that do show days over 12 in an unknown
-    format; or month-first formats and days never over 12 but no text) the cells are doubtful: both
-    readings are kept. Cells that a swap cannot change (day over 12, or day = month) keep their date.
+    format; or date cells whose day never passes 12 but no text: a file whose every date had a day
+    <= 12 leaves no other trace) the cells are doubtful: both readings are kept. Cells that a swap
+    cannot change (day over 12, or day = month) keep their date.
     `prefix` names the date_readings columns of the field."""
     is_cell = kind.is_not_null()
     cell_date = pl.when(is_cell).then(pl.col(f"{prefix}_day_first_2000"))
@@ -260,9 +261,7 @@ def locale_swap_verdict(prefix: str, kind: pl.Expr, file_key: pl.Expr) -> tuple[
         & (text_day_first > 0)
         & (shown_month_first | (days_never_past_12 & (cells >= MIN_DATE_CELLS_FOR_DAY_EVIDENCE)))
     )
-    doubtful = (
-        could_be_swapped & ~conclusive & ((text_day_first > 0) | (shown_month_first & days_never_past_12))
-    )
+    doubtful = could_be_swapped & ~conclusive & ((text_day_first > 0) | days_never_past_12)
     verdict = (
         pl.when(swapped.is_null())
         .then(pl.lit(None, dtype=pl.String))

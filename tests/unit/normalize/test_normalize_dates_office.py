@@ -275,3 +275,14 @@ def test_a_libreoffice_en_us_column_reads_back_the_dates_sent(sent: list[dt.date
             rows.append(("15/06/1985", day.strftime("%d/%m/%Y"), None))
     result = dated(rows)
     assert result["vaccinated_date"].to_list() == [*sent, late]
+
+
+def test_cells_of_unknown_format_whose_day_never_passes_12_stay_doubtful_even_without_text() -> None:
+    # An .xls whose every date had a day <= 12: en-US swapped them all and left no text beside.
+    doubtful = dated(
+        [("15/06/1985", "2021-05-08", cells("date")), ("15/06/1985", "2021-06-10", cells("date"))]
+    )
+    kept = dated([("15/06/1985", "2021-05-08", cells("date")), ("15/06/1985", "2021-06-20", cells("date"))])
+    assert doubtful["date_repair"].to_list() == [f"{LOCALE_SWAP_DOUBTFUL}:vaccinated_on"] * 2
+    assert kept["date_repair"].to_list() == [None, None]
+    assert kept["vaccinated_date"].to_list() == [D(2021, 5, 8), D(2021, 6, 20)]
