@@ -1,4 +1,5 @@
-"""The syllable recogniser that scores encodings: Vietnamese words pass, mis-decoded ones do not."""
+"""The syllable recogniser that scores encodings: Vietnamese words pass, mis-decoded ones do not; and
+the decoder never raises, whatever the bytes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from transforms.ingest.text_decoding import MIN_ENCODING_SCORE, MIN_JUDGED_WORDS, decode_export_bytes
 from transforms.ingest.vietnamese_syllables import is_vietnamese_syllable, marked_words, syllable_scores
 
 ADMIN_UNITS = Path(__file__).parents[3] / "data" / "reference" / "admin_units_2021.parquet"
@@ -63,3 +67,29 @@ def test_only_marked_words_are_judged_and_a_reading_without_them_scores_one() ->
 
     assert scores["vietnamese"].share == 1.0 and scores["vietnamese"].words == 3
     assert scores["ascii"].share == 1.0 and scores["ascii"].words == 0
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    raw=st.one_of(
+        st.binary(max_size=3_000),
+        st.text(max_size=500).map(lambda text: text.encode("utf-8")),
+        st.text(alphabet=st.characters(max_codepoint=0x1EFF), max_size=500).map(
+            lambda text: text.encode("utf-16")
+        ),
+        st.binary(max_size=1_000).map(lambda noise: b"\xef\xbb\xbf" + noise),
+        st.lists(
+            st.sampled_from([b"Nguy", b"\xd4n", b"\xb8", b"\x14", b"a\xf8", b",", b"\r\n", b"\x85"])
+        ).map(b"".join),
+    )
+)
+def test_any_bytes_decode_or_are_binary_never_raise(raw: bytes) -> None:
+    decoded = decode_export_bytes(raw)
+
+    if decoded is not None:
+        assert 0.0 <= decoded.score <= 1.0
+        assert decoded.judged_words >= 0
+        assert all(0.0 <= score <= 1.0 for _, score in decoded.candidates)
+        assert decoded.unrecognised == (
+            decoded.score < MIN_ENCODING_SCORE and decoded.judged_words >= MIN_JUDGED_WORDS
+        )
