@@ -42,6 +42,7 @@ from vaxsync.province_reports import (
     KEY_COLUMNS,
     PROVINCE_KEY,
     REJECT_DECISION,
+    REJECTED_DECISIONS_SHEET,
     RESOLVED_SHEET,
     REVIEWER_KEY,
     ROW_KEY_COLUMN,
@@ -160,6 +161,13 @@ def render_xlsx(report: ProvinceReport) -> bytes:
         }
     )
     formats = _Formats(workbook)
+    if report.rejected_decisions is not None and not report.rejected_decisions.is_empty():
+        # First: the decisions the night refused and why, so staff decide those rows again (vaxsync.decisions).
+        refused = workbook.add_worksheet(REJECTED_DECISIONS_SHEET)
+        _write_frame(refused, report.rejected_decisions, formats, first_row=0)
+        _set_widths(refused, [report.rejected_decisions])
+        refused.freeze_panes(1, 0)
+        _set_up_print(refused, report, "Quyết định không áp dụng / Decisions not applied", header_row=0)
     summary = workbook.add_worksheet(SUMMARY_SHEET)
     _write_summary_sheet(summary, report, formats)
     _set_up_print(summary, report, "Tóm tắt / Summary", header_row=None)
@@ -571,6 +579,7 @@ def render_html(report: ProvinceReport) -> str:
         reasons=reasons_display(report),
         sections=sections,
         resolved=report.resolved,
+        rejected_decisions=report.rejected_decisions,
         labels=COLUMN_LABELS,
         candidate_ranks=range(1, CANDIDATES_SHOWN + 1),
         candidate_fields=CANDIDATE_FIELDS,

@@ -39,13 +39,31 @@ PRIVATE_FOLDER_MODE = 0o700  # the files are 0600; their folders are not listabl
 SUMMARY_SHEET = "summary"
 INSTRUCTIONS_SHEET = "instructions"
 RESOLVED_SHEET = "resolved"  # rows resolved by this run: information only, no decision columns
-CONTROL_SHEETS = frozenset({SUMMARY_SHEET, INSTRUCTIONS_SHEET, RESOLVED_SHEET})  # the rest: one per reason
+# Decision lines and files of earlier reports that the night refused, with the reason: first in the workbook.
+REJECTED_DECISIONS_SHEET = "decisions_rejected"
+CONTROL_SHEETS = frozenset(
+    {SUMMARY_SHEET, INSTRUCTIONS_SHEET, RESOLVED_SHEET, REJECTED_DECISIONS_SHEET}
+)  # the rest: one per reason
+REJECTED_DECISION_COLUMNS: tuple[str, ...] = (
+    "decision_file",  # its path inside the decisions folder
+    "sheet_name",
+    "sheet_row",  # null when the whole file was refused
+    "row_key",
+    "decision_given",
+    "reviewer",
+    "rejection_vi",
+    "rejection_en",
+    "rejection_detail",
+)
 INSTRUCTION_KEY_COLUMN = "key"
 INSTRUCTION_VALUE_COLUMN = "value"
 REVIEWER_KEY = "reviewer"  # the instructions row whose value staff fill with their name
 PROVINCE_KEY = "province_code"
 AS_OF_KEY = "as_of"
 RUN_ID_KEY = "run_id"
+DECIDED_ON_KEY = (
+    "decided_on"  # optional: the date staff decided (instructions row or column), kept in the audit
+)
 
 SOURCE_FILE_COLUMN = "source_file"
 SOURCE_ROW_COLUMN = "source_row"
@@ -54,11 +72,30 @@ DECISION_COLUMN = "decision"
 CORRECTED_ID_COLUMN = "corrected_id"  # a 12-digit CCCD, when decision = corrected
 NOTE_COLUMN = "note"
 DECISION_COLUMNS: tuple[str, ...] = (ROW_KEY_COLUMN, DECISION_COLUMN, CORRECTED_ID_COLUMN, NOTE_COLUMN)
+# Signed codes binding a decision to what the report showed (vaxsync.decision_tokens): the row's (row key,
+# province, report run) and each candidate's (row key, citizen, report run). Not to be edited.
+ROW_TOKEN_COLUMN = "row_token"
+
+
+def candidate_token_column(rank: int) -> str:
+    return f"candidate_{rank}_token"
+
+
+CANDIDATE_TOKEN_COLUMNS: tuple[str, ...] = tuple(
+    candidate_token_column(rank) for rank in range(1, CANDIDATES_SHOWN + 1)
+)
+TOKEN_COLUMNS: tuple[str, ...] = (ROW_TOKEN_COLUMN, *CANDIDATE_TOKEN_COLUMNS)
 
 ACCEPT_DECISIONS: tuple[str, ...] = tuple(f"accept {rank}" for rank in range(1, CANDIDATES_SHOWN + 1))
 REJECT_DECISION = "reject"
 CORRECTED_DECISION = "corrected"
-DECISION_CHOICES: tuple[str, ...] = (*ACCEPT_DECISIONS, REJECT_DECISION, CORRECTED_DECISION)
+WITHDRAW_DECISION = "withdraw"  # takes back the row's earlier decision (a reviewer's rejection)
+DECISION_CHOICES: tuple[str, ...] = (
+    *ACCEPT_DECISIONS,
+    REJECT_DECISION,
+    CORRECTED_DECISION,
+    WITHDRAW_DECISION,
+)
 
 # --- columns of a reason sheet ----------------------------------------------------------------------------
 
@@ -137,7 +174,9 @@ def key_columns_first(columns: tuple[str, ...]) -> tuple[str, ...]:
     return (*first, *(name for name in columns if name not in first))
 
 
-REASON_SHEET_COLUMNS = key_columns_first((*ROW_COLUMNS, *SENT_COLUMNS, *CANDIDATE_COLUMNS, *DECISION_COLUMNS))
+REASON_SHEET_COLUMNS = key_columns_first(
+    (*ROW_COLUMNS, *SENT_COLUMNS, *CANDIDATE_COLUMNS, *DECISION_COLUMNS, *TOKEN_COLUMNS)
+)
 AGE_BANDS: tuple[tuple[str, int, int | None], ...] = (
     ("nights_0", 0, 0),
     ("nights_1_7", 1, 7),
@@ -197,6 +236,15 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "resolution_en": ("Cách xử lý (tiếng Anh)", "resolution"),
     # the facility ranking's columns per reason
     **{code: (label.vietnamese, label.english) for code, label in BACKLOG_REASON_LABELS.items()},
+    # the refused decisions
+    "decision_file": ("Tệp quyết định", "decision file"),
+    "sheet_name": ("Trang", "sheet"),
+    "sheet_row": ("Dòng trong trang", "row in sheet"),
+    "decision_given": ("Quyết định đã ghi", "decision as written"),
+    "reviewer": ("Người xem xét", "reviewer"),
+    "rejection_vi": ("Lý do không áp dụng", "why not applied (Vietnamese)"),
+    "rejection_en": ("Lý do không áp dụng (tiếng Anh)", "why not applied"),
+    "rejection_detail": ("Chi tiết", "detail"),
     # the summary tables
     "rank": ("Thứ tự", "rank"),
     "reason_code": ("Mã lý do", "reason code"),
@@ -223,6 +271,8 @@ class ProvinceReport:
     resolved: pl.DataFrame  # RESOLVED_COLUMNS
     facilities: pl.DataFrame  # facilities ranked by open rows, counts per reason, age
     reasons: pl.DataFrame  # counts and age per reason
+    # Decision lines (and files) refused tonight, with the reason: REJECTED_DECISION_COLUMNS
+    rejected_decisions: pl.DataFrame | None = None
 
     @property
     def file_stem(self) -> str:
@@ -238,7 +288,7 @@ class ProvinceReport:
         """One reason's rows, without candidate columns when none of them has a candidate."""
         rows = self.rows.filter(pl.col("reason_code") == reason_code).drop("reason_code")
         if rows.select(pl.col(candidate_column(1, "id")).is_null().all()).item():
-            rows = rows.drop(CANDIDATE_COLUMNS)
+            rows = rows.drop(*CANDIDATE_COLUMNS, *CANDIDATE_TOKEN_COLUMNS)
         return rows
 
 
@@ -451,6 +501,7 @@ def report_rows(rows: pl.DataFrame, candidates: pl.LazyFrame) -> pl.LazyFrame:
             masked_phone(pl.col("sent_phone")).alias("sent_phone"),
             bilingual_detail(pl.col("reason_code"), pl.col("reason_detail")).alias("reason_detail"),
             *[pl.lit(None, dtype=pl.String).alias(name) for name in DECISION_COLUMNS[1:]],
+            *[pl.lit(None, dtype=pl.String).alias(name) for name in TOKEN_COLUMNS],  # signed once collected
         ).select("province_code", "reason_code", *REASON_SHEET_COLUMNS)
     )
 
@@ -534,17 +585,29 @@ def build_province_reports(
     admin_units: pl.LazyFrame,
     as_of: dt.date,
     run_id: str,
+    secret: bytes | None = None,
 ) -> list[ProvinceReport]:
-    """One report per province with open backlog or rows resolved tonight."""
+    """One report per province with open backlog, rows resolved tonight or decisions refused tonight.
+
+    With the deployment's secret, each row and each candidate carries its signed token (the decision
+    intake refuses lines without one)."""
+    from vaxsync.decisions import rejected_decision_lines
+
     rows = open_backlog_rows(connection, as_of=as_of)
-    candidates = candidate_details(latest_candidates(connection).lazy(), registry, admin_units)
+    offered = latest_candidates(connection)
+    candidates = candidate_details(offered.lazy(), registry, admin_units)
     shown = report_rows(rows, candidates).collect()
+    if secret is not None:
+        shown = with_decision_tokens(shown, rows, offered, run_id=run_id, secret=secret)
     resolved = resolved_display(resolved_rows(connection, run_id=run_id, as_of=as_of)).collect()
+    refused = rejected_decision_lines(connection, as_of=as_of)
     names = province_names(admin_units)
     rows_by_province = _split_by_province(shown)
     resolved_by_province = _split_by_province(resolved)
+    refused_by_province = _split_by_province(refused)
     reports = []
-    for province_code in sorted(rows_by_province.keys() | resolved_by_province.keys()):
+    provinces = rows_by_province.keys() | resolved_by_province.keys() | refused_by_province.keys()
+    for province_code in sorted(provinces):
         province_rows = rows_by_province.get(province_code, shown.clear().drop("province_code"))
         reports.append(
             ProvinceReport(
@@ -556,9 +619,44 @@ def build_province_reports(
                 resolved=resolved_by_province.get(province_code, resolved.clear().drop("province_code")),
                 facilities=facility_ranking(province_rows),
                 reasons=reason_summary(province_rows),
+                rejected_decisions=refused_by_province.get(
+                    province_code, refused.clear().drop("province_code")
+                ),
             )
         )
     return reports
+
+
+def with_decision_tokens(
+    shown: pl.DataFrame, rows: pl.DataFrame, offered: pl.DataFrame, *, run_id: str, secret: bytes
+) -> pl.DataFrame:
+    """Fill TOKEN_COLUMNS: the row's token over (row key, province, run), each shown candidate's over
+    (row key, citizen, run). `rows` maps row keys to file_hash/source_row, `offered` holds the citizens."""
+    from vaxsync.decision_tokens import candidate_message, row_message, with_tokens
+
+    run = pl.lit(run_id)
+    keys = rows.select(ROW_KEY_COLUMN, "file_hash", "source_row").unique(ROW_KEY_COLUMN)
+    by_candidate = with_tokens(
+        offered.join(keys, on=["file_hash", "source_row"]),
+        {"token": candidate_message(run, pl.col(ROW_KEY_COLUMN), pl.col("citizen_id"))},
+        run,
+        secret,
+    )
+    candidate_tokens = [
+        by_candidate.filter(pl.col("candidate_rank") == rank).select(
+            ROW_KEY_COLUMN, pl.col("token").alias(candidate_token_column(rank))
+        )
+        for rank in range(1, CANDIDATES_SHOWN + 1)
+    ]
+    signed = with_tokens(
+        shown.drop(*TOKEN_COLUMNS),
+        {ROW_TOKEN_COLUMN: row_message(run, pl.col(ROW_KEY_COLUMN), pl.col("province_code"))},
+        run,
+        secret,
+    )
+    for tokens in candidate_tokens:
+        signed = signed.join(tokens, on=ROW_KEY_COLUMN, how="left", maintain_order="left")
+    return signed.select(shown.columns)
 
 
 def _split_by_province(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -576,6 +674,7 @@ def write_province_reports(settings: Settings, *, run_id: str) -> list[Path]:
 
     Files of an earlier run of the same night for a province that has nothing left are removed, so a
     re-run leaves exactly tonight's reports."""
+    from vaxsync.decision_tokens import decision_secret
     from vaxsync.province_report_files import render_html, render_xlsx  # it imports this module's names
     from vaxsync.reports import write_private
     from vaxsync.warehouse import connect
@@ -586,7 +685,12 @@ def write_province_reports(settings: Settings, *, run_id: str) -> list[Path]:
         settings.warehouse_path, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
     ) as connection:
         reports = build_province_reports(
-            connection, registry=registry, admin_units=admin_units, as_of=settings.as_of, run_id=run_id
+            connection,
+            registry=registry,
+            admin_units=admin_units,
+            as_of=settings.as_of,
+            run_id=run_id,
+            secret=decision_secret(settings),
         )
     provinces_dir = settings.reports_dir / settings.as_of.isoformat() / "provinces"
     written: list[Path] = []

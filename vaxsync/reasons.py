@@ -142,8 +142,8 @@ QUARANTINE_REASONS: dict[str, Reason] = {
 # Why a reviewer's decision line was not applied: one of these on every rejected review_decisions row.
 DECISION_REJECTIONS: dict[str, Reason] = {
     "unknown_decision": Reason(
-        "The decision is not one of: accept 1, accept 2, accept 3, reject, corrected.",
-        "Quyết định không hợp lệ (chỉ: accept 1, accept 2, accept 3, reject, corrected).",
+        "The decision is not one of: accept 1, accept 2, accept 3, reject, corrected, withdraw.",
+        "Quyết định không hợp lệ (chỉ: accept 1, accept 2, accept 3, reject, corrected, withdraw).",
     ),
     "row_key_mismatch": Reason(
         "The row key does not agree with the source file and row on the same line.",
@@ -180,6 +180,60 @@ DECISION_REJECTIONS: dict[str, Reason] = {
         "Two different decisions were given for the same row.",
         "Có hai quyết định khác nhau cho cùng một dòng.",
     ),
+    "not_in_province_folder": Reason(
+        "The file was not dropped in a province's folder of the decisions folder (<decisions>/<province code>/).",
+        "Tệp không nằm trong thư mục của một tỉnh trong thư mục quyết định (<thư mục quyết định>/<mã tỉnh>/).",
+    ),
+    "token_invalid": Reason(
+        "The row key or the candidate's code is missing or was altered: copy lines only from an unedited report.",
+        "Mã dòng hoặc mã ứng viên bị thiếu hoặc đã bị sửa: chỉ dùng các dòng của báo cáo gốc, không sửa.",
+    ),
+    "decision_stale": Reason(
+        "The candidate you chose is no longer offered for this row (the row was scored again): decide on tonight's report.",
+        "Ứng viên đã chọn không còn được đề xuất cho dòng này (dòng đã được chấm lại): hãy quyết định trên báo cáo mới.",
+    ),
+    "formula_cell": Reason(
+        "A cell of the line holds a formula; type the value itself.",
+        "Một ô của dòng chứa công thức; hãy gõ trực tiếp giá trị.",
+    ),
+    "reviewer_missing": Reason(
+        "No reviewer name: fill the 'reviewer' cell of the instructions sheet (or a 'reviewer' column).",
+        "Thiếu tên người xem xét: điền ô 'reviewer' ở trang hướng dẫn (hoặc cột 'reviewer').",
+    ),
+    "correction_not_confirmed": Reason(
+        "The corrected ID's owner differs from the row in name, birth date or sex; the row is held.",
+        "Chủ của số định danh sửa khác với dòng về họ tên, ngày sinh hoặc giới tính; dòng được giữ lại.",
+    ),
+    "nothing_to_withdraw": Reason(
+        "'withdraw' needs an earlier accepted, corrected or rejected decision on this row.",
+        "'withdraw' chỉ dùng khi dòng đã có quyết định chấp nhận, sửa hoặc từ chối trước đó.",
+    ),
+}
+
+# File-level reasons: a decision file refused whole (review_decision_files.status = 'quarantined').
+DECISION_FILE_REASONS: dict[str, Reason] = {
+    "symlink": Reason(
+        "A link, not a regular file: only regular files inside the decisions folder are read.",
+        "Là liên kết, không phải tệp thường: chỉ đọc các tệp thường nằm trong thư mục quyết định.",
+    ),
+    "file_too_large": Reason(
+        "The file is larger than a decision file can be.", "Tệp lớn hơn mức cho phép của tệp quyết định."
+    ),
+    "workbook_too_large": Reason(
+        "The workbook declares more rows, columns or content than a decision file can have.",
+        "Bảng tính khai báo số dòng, số cột hoặc dung lượng vượt mức cho phép của tệp quyết định.",
+    ),
+    "too_many_lines": Reason(
+        "More decision lines than the province has open rows to decide.",
+        "Số dòng quyết định nhiều hơn số dòng tồn của tỉnh.",
+    ),
+    "unreadable_file": Reason(
+        "The file cannot be read as XLSX or as delimited text.",
+        "Không đọc được tệp (không phải XLSX hoặc văn bản phân cách).",
+    ),
+    "no_decision_column": Reason(
+        "No sheet of the file has a 'decision' column.", "Không trang nào của tệp có cột 'decision'."
+    ),
 }
 
 # Conflicts between a vaccination record and the person's history (vaxsync.events, docs/events.md): one of
@@ -197,6 +251,14 @@ _POSTED_WITH_FLAG: dict[str, Reason] = {
     ),
 }
 HELD_CONFLICTS: tuple[str, ...] = ("given_before_approval", "two_products_same_day")
+# A posted shot whose citizen the latest registry snapshot no longer has (vaxsync.snapshot_changes): also a
+# shot_conflicts code, flagged, kept apart from the event rules above.
+SNAPSHOT_CONFLICTS: dict[str, Reason] = {
+    "citizen_not_in_snapshot": Reason(
+        "The dose is posted to a citizen the latest registry snapshot no longer has; coverage cannot count it.",
+        "Mũi tiêm đã ghi nhận cho công dân không còn trong bản CSDL dân cư mới nhất; không tính được vào độ bao phủ.",
+    ),
+}
 SHOT_CONFLICTS: dict[str, Reason] = {
     **{code: BACKLOG_REASONS[code] for code in (*HELD_CONFLICTS, "below_approved_age")},
     **_POSTED_WITH_FLAG,

@@ -1,7 +1,8 @@
 """The run report for the data engineer on call: what a night did, stage by stage, how long each stage
 took, whether every row is accounted for, and what validation found.
 
-`<reports_dir>/<as_of>/run_report.json` (for machines) and `run_report.html` (for people), owner-only.
+`<reports_dir>/<as_of>/runs/<run_id>/run_report.json` (for machines) and `run_report.html` (for people),
+owner-only; `<reports_dir>/<as_of>/run_report.*` is the night's latest non-empty one, `index.json` lists all.
 Built from the run's work folder (run.json: stage counts and times; the ledger files: per-file times)
 and the warehouse. Neither file holds an ID, a name or a phone: validation results never keep row
 values, row keys are masked, and digit runs in free text are masked to their last 3 digits.
@@ -19,10 +20,12 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from vaxsync.reasons import BACKLOG_REASONS, QUARANTINE_REASONS
+from vaxsync.decisions import review_decision_counts
+from vaxsync.reasons import BACKLOG_REASONS, DECISION_FILE_REASONS, DECISION_REJECTIONS, QUARANTINE_REASONS
 from vaxsync.reports import write_private
 from vaxsync.resends import resend_counts
 from vaxsync.settings import Settings
+from vaxsync.snapshot_changes import count_flagged_shots
 from vaxsync.warehouse import connect, conservation_violations
 from vaxsync.workdir import RunWorkDir, read_json
 
@@ -61,6 +64,7 @@ def build_run_report(settings: Settings, run_id: str) -> dict[str, Any]:
             "timings": _timings(run, run_row, work_ledgers),
             "quarantined_files": _quarantined_files(ledger),
             "validation": _validation(connection, run_id, work, source_files),
+            "review_decisions": review_decision_counts(connection, run_id),
         }
     return report
 
@@ -163,6 +167,8 @@ def _stage_counts(
         "backlog_rows_resolved": connection.sql(
             "select count(*) from unposted_backlog where resolved_run_id = ?", params=[run_id]
         ).fetchall()[0][0],
+        # posted shots whose citizen tonight's snapshot dropped (vaxsync.snapshot_changes): not in coverage
+        "shots_citizen_not_in_snapshot": count_flagged_shots(connection),
         **resend_counts(connection, run_id),  # re-sent files: shots retracted, replaced, added, restored
     }
     return {
@@ -395,16 +401,82 @@ def run_history(warehouse_path: Path, limit: int = 20) -> pl.DataFrame:
 
 
 def write_run_report(settings: Settings, run_id: str) -> list[Path]:
-    """Write run_report.json and run_report.html for the night (0600), after saving its stage times."""
+    """Write the run's report, run_report.json and .html (0600), after saving its stage times.
+
+    One pair per run, under `<as-of>/runs/<run id>/`, so a re-run never replaces an earlier run's
+    report; `<as-of>/run_report.*` is a copy of the night's latest report that did something (a re-run
+    that found nothing new leaves it alone), and `<reports>/index.json` lists every run's report."""
     report = build_run_report(settings, run_id)
     if report["run"]["outcome"] != "not published":
         save_stage_seconds(settings, run_id, report["timings"]["stage_seconds"])
-    folder = settings.reports_dir / settings.as_of.isoformat()
-    as_json = json.dumps(report, ensure_ascii=False, indent=1, default=str)
-    return [
-        write_private(folder / REPORT_JSON, as_json.encode("utf-8")),
-        write_private(folder / REPORT_HTML, render_run_report_html(report).encode("utf-8")),
-    ]
+    night = settings.reports_dir / settings.as_of.isoformat()
+    run_folder = run_report_folder(settings, run_id)
+    contents = {
+        REPORT_JSON: json.dumps(report, ensure_ascii=False, indent=1, default=str).encode("utf-8"),
+        REPORT_HTML: render_run_report_html(report).encode("utf-8"),
+    }
+    written = [write_private(run_folder / name, content) for name, content in contents.items()]
+    if _replaces_night_copy(night / REPORT_JSON, report):
+        written += [write_private(night / name, content) for name, content in contents.items()]
+    _update_report_index(settings.reports_dir, report, run_folder)
+    return written
+
+
+RUNS_FOLDER = "runs"
+REPORT_INDEX = "index.json"
+
+
+def run_report_folder(settings: Settings, run_id: str) -> Path:
+    """`<reports>/<as-of>/runs/<run id>/`: the run id is `<as-of>@<start time>`, safe as a folder name."""
+    return settings.reports_dir / settings.as_of.isoformat() / RUNS_FOLDER / run_id.replace("/", "_")
+
+
+def is_empty_report(report: dict[str, Any]) -> bool:
+    """A run that read no file and resolved no backlog row: a re-run of a night already processed."""
+    stages = report["stages"]
+    return not stages["ingest"].get("files_read") and not stages["publish"].get("backlog_rows_resolved")
+
+
+def _replaces_night_copy(night_copy: Path, report: dict[str, Any]) -> bool:
+    if not night_copy.exists() or not is_empty_report(report):
+        return True
+    try:
+        current = json.loads(night_copy.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True
+    return bool(current.get("run", {}).get("run_id") == report["run"]["run_id"] or is_empty_report(current))
+
+
+def _update_report_index(reports_dir: Path, report: dict[str, Any], run_folder: Path) -> None:
+    """`<reports>/index.json`: one entry per run report, newest first, and each night's latest."""
+    path = reports_dir / REPORT_INDEX
+    try:
+        runs = json.loads(path.read_text(encoding="utf-8"))["runs"] if path.exists() else []
+    except (OSError, ValueError, KeyError, TypeError):
+        runs = []  # a damaged index is rebuilt from here on; the reports themselves are intact
+    run = report["run"]
+    entry = {
+        "run_id": run["run_id"],
+        "as_of": run["as_of"],
+        "outcome": run["outcome"],
+        "started_at": run["started_at"],
+        "files_read": report["stages"]["ingest"].get("files_read", 0),
+        "rows_read": report["stages"]["ingest"].get("rows_read", 0),
+        "is_empty": is_empty_report(report),
+        "report_json": (run_folder / REPORT_JSON).relative_to(reports_dir).as_posix(),
+        "report_html": (run_folder / REPORT_HTML).relative_to(reports_dir).as_posix(),
+    }
+    runs = [entry, *(other for other in runs if other.get("run_id") != run["run_id"])]
+    runs.sort(key=lambda other: str(other.get("started_at") or ""), reverse=True)
+    latest: dict[str, dict[str, Any]] = {}
+    for other in runs:
+        if other["as_of"] not in latest or (latest[other["as_of"]]["is_empty"] and not other["is_empty"]):
+            latest[other["as_of"]] = other
+    index = {
+        "latest_by_as_of": {as_of: other["report_json"] for as_of, other in sorted(latest.items())},
+        "runs": runs,
+    }
+    write_private(path, json.dumps(index, ensure_ascii=False, indent=1).encode("utf-8"))
 
 
 # --- the page -------------------------------------------------------------------------------------------
@@ -453,6 +525,7 @@ def render_run_report_html(report: dict[str, Any]) -> str:
         _timings_html(report["timings"]),
         _backlog_html(report["stages"]),
         _quarantined_html(report["quarantined_files"]),
+        _review_decisions_html(report.get("review_decisions")),
         _validation_html(report["validation"]),
     ]
     title = f"vaxsync run report {run['as_of']}"
@@ -627,6 +700,25 @@ def _quarantined_html(files: list[dict[str, Any]]) -> str:
         '<table><thead><tr><th>source file</th><th>reason</th><th>detail</th><th class="num">rows read</th>'
         '<th class="num">rows in the file (estimated)</th>'
         f"</tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def _review_decisions_html(counts: dict[str, Any] | None) -> str:
+    """Decision files and lines read tonight (vaxsync.decisions.review_decision_counts)."""
+    if not counts or not (counts["files_read"] or counts["files_quarantined"]):
+        return "<h2>Review decisions</h2><p>No new decision file tonight.</p>"
+    reasons = {**counts["files_quarantined_by_reason"], **counts["lines_rejected_by_reason"]}
+    explained = "".join(
+        f"<li><code>{_e(code)}</code> {count}: "
+        f'<span class="muted">{_e(_explain({**DECISION_FILE_REASONS, **DECISION_REJECTIONS}, code))}</span></li>'
+        for code, count in reasons.items()
+    )
+    return (
+        "<h2>Review decisions</h2>"
+        f"<p>Files: {counts['files_read']} read, {counts['files_quarantined']} quarantined, "
+        f"{counts['identical_copies_skipped']} identical copies skipped. Lines: {counts['lines_read']} read, "
+        f"{counts['lines_applied']} applied, {counts['lines_rejected']} rejected (listed first in each province's "
+        f"report).</p><ul>{explained}</ul>"
     )
 
 

@@ -20,6 +20,17 @@ class Settings(BaseSettings):
     reports_dir: Path = Path("data/demo/reports")
     # Filled-in review reports that provincial staff send back; read by the next run.
     decisions_dir: Path = Path("data/demo/decisions")
+    # Signs the report's row keys and candidates (HMAC); unset: generated once into an owner-only file
+    # beside the warehouse (vaxsync.decision_tokens). Changing it voids the decisions of older reports.
+    decision_secret: str | None = None
+    # Decision files beyond these bounds are quarantined before their content is parsed.
+    decision_file_max_bytes: int = 20_000_000
+    decision_max_lines: int = 100_000  # sheet rows in one file, blank or not
+    # Filled lines allowed per open backlog row of the file's province (plus a slack for small provinces).
+    decision_lines_per_open_row: int = 3
+    decision_lines_slack: int = 100
+    decision_parse_memory_mb: int = 1024  # address-space limit of the process parsing one decision file
+    decision_parse_timeout_seconds: float = 120.0
     # Intermediate Parquet of each run; defaults to a folder beside the warehouse.
     work_dir: Path | None = None
     # Where the match partitions exchange Parquet (vaxsync.storage): a folder or an fsspec URL such as
@@ -33,9 +44,19 @@ class Settings(BaseSettings):
     duckdb_threads: int = 2
     # Processes staging export files in `vaxsync run` (batches of files); 0: one per CPU.
     ingest_processes: int = 0
+    # Accept an as-of before the campaign start or before the last published night (an operator's override).
+    force_as_of: bool = False
+    # How long to wait for another process (an analyst's session) to let go of the warehouse.
+    warehouse_lock_wait_seconds: float = 60.0
+    # Work folders of published nights are deleted after this many days (they hold personal data).
+    work_retention_days: int = 7
+
+    @property
+    def work_base_dir(self) -> Path:
+        """The folder holding one work folder per as-of night."""
+        return self.work_dir or self.warehouse_path.parent / "work"
 
     @property
     def run_work_dir(self) -> Path:
         """Where this night's stage outputs live; keyed by the as-of date, so a re-run overwrites them."""
-        base = self.work_dir or self.warehouse_path.parent / "work"
-        return base / self.as_of.isoformat()
+        return self.work_base_dir / self.as_of.isoformat()

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import re
+import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,7 +139,7 @@ create table if not exists review_decision_files ( -- one row per decision file 
     decisions_read integer not null,
     decisions_applied integer not null,
     decisions_rejected integer not null,
-    status varchar not null,                    -- read | unreadable
+    status varchar not null,                    -- read | quarantined (unreadable: before quarantine reasons)
     detail varchar,
     run_id varchar not null,
     read_at timestamp not null
@@ -145,7 +149,7 @@ create table if not exists review_decisions (   -- audit: one row per decision l
     sheet_name varchar not null,
     sheet_row integer not null,
     reviewer varchar,
-    decided_at timestamp,                       -- the decision file's modification time
+    decided_at timestamp,                       -- when the night read the file (before 2026-12: its mtime)
     file_hash varchar,                          -- the backlog row decided on
     source_row integer,
     province_code varchar,
@@ -170,6 +174,12 @@ alter table pipeline_runs add column if not exists rows_resolved_from_backlog bi
 alter table pipeline_runs add column if not exists stage_seconds varchar;  -- JSON {stage: seconds}, set by report
 alter table shot_sources add column if not exists win_reason varchar;  -- why the event's winner won
 alter table shot_sources add column if not exists merge_rule varchar;  -- how a duplicate joined the winner
+-- The data rows of a file: rows_read when loaded, an estimate for a quarantined file (contracts.LEDGER_SCHEMA).
+alter table ingest_ledger add column if not exists rows_estimated bigint;
+-- Workbook date cells swapped back after a spreadsheet locale swapped day and month (contracts.LEDGER_SCHEMA).
+alter table ingest_ledger add column if not exists dates_repaired bigint;
+-- The chosen text encoding's score: share of sampled words that are Vietnamese syllables (contracts.LEDGER_SCHEMA).
+alter table ingest_ledger add column if not exists encoding_score double;
 -- File re-sends (vaxsync/resends.py, docs/backlog.md): a source row stops supporting its shot when a newer
 -- version of its file replaces it (or its posting is withdrawn); a shot no active row supports is retracted.
 alter table shot_sources add column if not exists superseded_by_file_hash varchar;
@@ -200,7 +210,7 @@ create table if not exists file_versions (      -- one row per arrival of a load
     file_hash varchar not null,
     lineage varchar not null,                   -- path of the first version of the file
     replaces_file_hash varchar,
-    recognised_as varchar not null,             -- first_version | same_path | renamed | rearrived
+    recognised_as varchar not null,             -- first_version | same_path | renamed | reused_name | rearrived
     row_overlap double,
     facility_key varchar,
     first_vaccinated_on date,
@@ -228,10 +238,29 @@ create table if not exists file_version_changes ( -- one row per version that re
     shots_restored bigint not null,
     primary key (run_id, file_hash)
 );
--- The data rows of a file: rows_read when loaded, an estimate for a quarantined file (contracts.LEDGER_SCHEMA).
-alter table ingest_ledger add column if not exists rows_estimated bigint;
--- Workbook date cells swapped back after a spreadsheet locale swapped day and month (contracts.LEDGER_SCHEMA).
-alter table ingest_ledger add column if not exists dates_repaired bigint;
+-- What judged a validation_failed quarantine, and an operator's request to read a file again
+-- (vaxsync/readmission.py): a changed as-of or rules version, or a request, re-admits the file.
+alter table ingest_ledger add column if not exists quarantined_as_of date;
+alter table ingest_ledger add column if not exists rules_version varchar;
+alter table ingest_ledger add column if not exists readmit_requested_at timestamp;
+alter table review_decisions add column if not exists note varchar;  -- the reviewer's note, as written
+alter table review_decisions add column if not exists stated_decided_on date;  -- a date the file states
+alter table review_decisions add column if not exists rejection_detail varchar;
+alter table review_decisions add column if not exists report_run_id varchar;  -- the report the line came from
+alter table review_decision_files add column if not exists quarantine_reason varchar;  -- DECISION_FILE_REASONS
+alter table review_decision_files add column if not exists identical_copies integer;  -- copies skipped
+create table if not exists ledger_readmissions ( -- one row per quarantined file version read again
+    source_file varchar not null,
+    file_hash varchar not null,
+    quarantine_reason varchar,
+    quarantine_detail varchar,
+    quarantined_run_id varchar not null,
+    quarantined_as_of date,
+    rules_version varchar,
+    readmit_requested_at timestamp,             -- set when an operator asked (vaxsync readmit)
+    readmitted_run_id varchar not null,
+    readmitted_at timestamp not null
+);
 -- The backlog people still have to act on: neither replaced by a newer file version nor resolved.
 create or replace view open_backlog as
 select * from unposted_backlog where superseded_by_file_hash is null and resolved_run_id is null;
@@ -261,11 +290,20 @@ order by r.finished_at desc;
 
 @contextlib.contextmanager
 def connect(
-    warehouse_path: Path, *, memory_limit: str = "4GB", threads: int = 2
+    warehouse_path: Path,
+    *,
+    memory_limit: str = "4GB",
+    threads: int = 2,
+    lock_wait_seconds: float | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the warehouse with bounded memory and a spill folder beside it, creating tables if needed."""
+    """Open the warehouse with bounded memory and a spill folder beside it, creating tables if needed.
+
+    The warehouse holds personal data: it is created owner-only. When another process holds it (an
+    analyst's session), opening is retried for lock_wait_seconds (default: the setting), then
+    WarehouseLockedError."""
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    connection = duckdb.connect(str(warehouse_path))
+    connection = open_when_free(warehouse_path, lock_wait_seconds=lock_wait_seconds)
+    make_owner_only(warehouse_path)
     try:
         spill_dir = warehouse_path.parent / "duckdb_spill"
         connection.execute(f"set memory_limit = '{memory_limit}'")
@@ -276,6 +314,63 @@ def connect(
         yield connection
     finally:
         connection.close()
+
+
+_LOCK_HOLDER = re.compile(r"PID (\d+)")
+
+
+def open_when_free(
+    warehouse_path: Path, *, read_only: bool = False, lock_wait_seconds: float | None = None
+) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, retried while another process holds the file's lock (DuckDB allows one writer
+    process, and a reader only when no writer), then WarehouseLockedError naming the holder's PID."""
+    from vaxsync.errors import WarehouseLockedError
+    from vaxsync.settings import Settings
+
+    wait = Settings().warehouse_lock_wait_seconds if lock_wait_seconds is None else lock_wait_seconds
+    deadline = time.monotonic() + wait
+    pause = 0.2
+    while True:
+        try:
+            return duckdb.connect(str(warehouse_path), read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower():
+                raise
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                holder = _LOCK_HOLDER.search(str(error))
+                by = f" (PID {holder.group(1)})" if holder else ""
+                raise WarehouseLockedError(
+                    f"warehouse is in use by another process{by}, still after {wait:.0f} s: {warehouse_path}"
+                    " (close that session, or let analysts read a copy: see README)"
+                ) from None
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, 2.0)
+
+
+def make_owner_only(warehouse_path: Path) -> None:
+    """Tighten a warehouse (and its write-ahead log) created before files were owner-only."""
+    for path in (warehouse_path, warehouse_path.with_name(warehouse_path.name + ".wal")):
+        with contextlib.suppress(OSError):  # gone, or not ours to change: opening still works
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+
+
+def snapshot(warehouse_path: Path, copy_path: Path) -> Path:
+    """A consistent, owner-only copy of the warehouse for analysts: checkpointed, copied while this
+    process holds the lock (no writer can run), then renamed into place. Readers of the copy never
+    hold the warehouse's lock, so the night is never blocked by them."""
+    copy_path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = copy_path.with_name(f".{copy_path.name}.tmp")
+    connection = open_when_free(warehouse_path)
+    try:
+        connection.execute("checkpoint")
+        shutil.copyfile(warehouse_path, temporary)
+    finally:
+        connection.close()
+    temporary.chmod(0o600)
+    os.replace(temporary, copy_path)
+    return copy_path
 
 
 # Every column of a staged + normalized row: what a backlog row needs to be shown as sent and re-matched.

@@ -1,12 +1,16 @@
 """The backlog over several nights: re-matched against a newer registry, and decided on by reviewers.
 
 Night 1 runs on a registry snapshot missing some citizens, so their shots wait in the backlog.
-Night 2 brings the complete snapshot and a reviewer's decision file, and no new export.
+Night 2 brings the complete snapshot, a reviewer's decision file beside a mix of bad decision files, and no
+new export; it runs twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import shutil
+import unicodedata
 from pathlib import Path
 
 import duckdb
@@ -14,6 +18,7 @@ import fastexcel
 import polars as pl
 import pytest
 import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
 
 from vaxsync.backlog import REMATCHABLE_REASONS
 from vaxsync.pipeline import run_nightly
@@ -21,11 +26,13 @@ from vaxsync.province_reports import (
     CORRECTED_ID_COLUMN,
     DECISION_COLUMN,
     INSTRUCTIONS_SHEET,
+    REJECTED_DECISIONS_SHEET,
     REVIEWER_KEY,
     ROW_KEY_COLUMN,
     header_code,
     province_folder,
 )
+from vaxsync.reasons import DECISION_FILE_REASONS, DECISION_REJECTIONS
 from vaxsync.settings import Settings
 from vaxsync.synth import SynthConfig, generate
 from vaxsync.warehouse import conservation_violations
@@ -61,7 +68,8 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as connection:
         waiting = connection.sql("select * from open_backlog").pl()
     waiting_rows = waiting.join(
-        truth.select("source_file", "source_row", "true_citizen_id"), on=["source_file", "source_row"]
+        truth.select("source_file", "source_row", "true_citizen_id", "corruptions"),
+        on=["source_file", "source_row"],
     ).filter(
         pl.col("true_citizen_id").is_in(absent.implode()) & pl.col("reason_code").is_in(REMATCHABLE_REASONS)
     )
@@ -80,18 +88,30 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 def _write_decisions(
     root: Path, waiting_rows: pl.DataFrame, waiting: pl.DataFrame
 ) -> dict[str, dict[str, object]]:
-    """A reviewer fills the province's XLSX report as staff would: corrected, reject, malformed, wrong province.
+    """A reviewer fills the province's XLSX report as staff would, and drops it in the province's folder,
+    beside a mix of bad files: copies, a file at the top level, a link to /etc/passwd, a workbook whose
+    dimension spans the whole sheet, a broken workbook, and a semicolon CP1258 CSV saved from one sheet.
 
-    The filled workbook keeps the report's sheets and columns; xlsxwriter stands in for Excel.
+    The filled workbook keeps the report's sheets, columns and signed tokens; xlsxwriter stands in for Excel.
     """
     province = waiting_rows["province_code"][0]
-    own = waiting_rows.filter(pl.col("province_code") == province).sort("file_hash", "source_row")
+    own = waiting_rows.filter(pl.col("province_code") == province).sort(
+        pl.col("corruptions").list.len(), "file_hash", "source_row"
+    )
     other = waiting.filter(pl.col("province_code") != province).sort("file_hash", "source_row")
-    assert own.height >= 3 and other.height >= 1, "the generated data should give this test its cases"
+    assert own.height >= 6 and other.height >= 1, "the generated data should give this test its cases"
+    registry = pl.read_parquet(root / "synth/registry.parquet")
+    first = own.row(0, named=True)
+    unlike_first = registry.filter(
+        (pl.col("sex") != registry.filter(pl.col("citizen_id") == first["true_citizen_id"])["sex"].item())
+        & ((pl.col("date_of_birth").dt.year() - 1990).abs() > 30)
+    )["citizen_id"][0]
     cases = {
-        "corrected": (own.row(0, named=True), "corrected", own["true_citizen_id"][0]),
+        "corrected": (first, "corrected", first["true_citizen_id"]),  # a row without data defects
         "reject": (own.row(1, named=True), "reject", None),
         "malformed": (own.row(2, named=True), "corrected", "12345"),
+        "unconfirmed": (own.row(3, named=True), "corrected", unlike_first),  # someone of another sex and age
+        "formula": (own.row(4, named=True), "accept 1", None),  # written as ="reject", cached "accept 1"
         "wrong_province": (other.row(0, named=True), "accept 1", None),
     }
     filled = pl.DataFrame(
@@ -101,40 +121,91 @@ def _write_decisions(
             "filled_corrected_id": [corrected for _, _, corrected in cases.values()],
         }
     )
-    report = (
-        root / f"reports/{NIGHT_1}/provinces/{province_folder(province)}/mismatch_{province}_{NIGHT_1}.xlsx"
-    )
+    report = next((root / f"reports/{NIGHT_1}/provinces/{province_folder(province)}").glob("*.xlsx"))
     reader = fastexcel.read_excel(report)
     decisions = root / "decisions"
-    decisions.mkdir()
-    with xlsxwriter.Workbook(decisions / f"mismatch_{province}_{NIGHT_1}_reviewed.xlsx") as workbook:
+    folder = decisions / province_folder(province)
+    folder.mkdir(parents=True)
+    formula_key = filled[ROW_KEY_COLUMN][4]
+    reviewed = folder / f"mismatch_{province}_{NIGHT_1}_reviewed.xlsx"
+    csv_row = own.row(5, named=True)
+    with xlsxwriter.Workbook(reviewed, {"strings_to_numbers": False}) as workbook:
         for sheet in reader.sheet_names:
+            if sheet == INSTRUCTIONS_SHEET:
+                frame = reader.load_sheet(sheet, header_row=None, dtypes="string").to_polars()
+                key, value = frame.columns[:2]
+                frame = frame.with_columns(
+                    pl.when(pl.col(key) == REVIEWER_KEY)
+                    .then(pl.lit("Trần Thị B"))
+                    .otherwise(value)
+                    .alias(value)
+                )
+                _write_sheet(workbook.add_worksheet(sheet), frame, header=False)
+                continue
             # Headers are "Vietnamese label\n(code)"; a reviewer's tool may write the codes back alone.
             frame = reader.load_sheet(sheet, dtypes="string").to_polars().rename(header_code)
-            if sheet == INSTRUCTIONS_SHEET:
-                frame = frame.with_columns(
-                    pl.when(pl.col("key") == REVIEWER_KEY)
-                    .then(pl.lit("Trần Thị B"))
-                    .otherwise("value")
-                    .alias("value")
+            if DECISION_COLUMN not in frame.columns:
+                continue
+            # The other province's row is pasted once, into the sheet holding the first case.
+            holds_first = frame[ROW_KEY_COLUMN].is_in(filled[ROW_KEY_COLUMN].head(1).implode()).any()
+            pasted = filled.tail(1) if holds_first else filled.clear()
+            frame = _fill(frame, filled, pasted)
+            worksheet = workbook.add_worksheet(sheet)
+            _write_sheet(worksheet, frame, header=True)
+            if formula_key in frame[ROW_KEY_COLUMN].to_list():
+                line = frame[ROW_KEY_COLUMN].to_list().index(formula_key) + 1
+                worksheet.write_formula(
+                    line, frame.columns.index(DECISION_COLUMN), '="reject"', None, "accept 1"
                 )
-            elif DECISION_COLUMN in frame.columns:
-                # The other province's row is pasted once, into the sheet holding the first case.
-                holds_first = frame[ROW_KEY_COLUMN].is_in(filled[ROW_KEY_COLUMN].head(1).implode()).any()
-                pasted = filled.tail(1) if holds_first else filled.clear()
-                frame = _fill(frame, filled, pasted)
-            frame.write_excel(workbook, worksheet=sheet)
+            if f"{csv_row['file_hash']}:{csv_row['source_row']}" in frame[ROW_KEY_COLUMN].to_list():
+                _save_line_as_semicolon_cp1258(folder / "one_line.csv", frame, csv_row)
+    shutil.copy(reviewed, folder / "reviewed (1).xlsx")  # a byte-identical copy, same night
+    shutil.copy(reviewed, decisions / reviewed.name)  # the same file at the top level: no province
+    (folder / "passwd.csv").symlink_to("/etc/passwd")
+    with xlsxwriter.Workbook(folder / "whole_sheet.xlsx") as bomb:
+        sheet = bomb.add_worksheet("review_required")
+        sheet.write_string(0, 0, "decision")
+        sheet.write_string(1048575, 16383, "x")
+    (folder / "broken.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
     return {
         name: {"file_hash": row["file_hash"], "source_row": row["source_row"]}
-        for name, (row, _, _) in cases.items()
+        for name, (row, _, _) in {**cases, "csv_reject": (csv_row, "reject", None)}.items()
     }
+
+
+def _write_sheet(worksheet: Worksheet, frame: pl.DataFrame, *, header: bool) -> None:
+    if header:
+        worksheet.write_row(0, 0, frame.columns)
+    for index, values in enumerate(frame.iter_rows(), start=int(header)):
+        worksheet.write_row(index, 0, ["" if value is None else value for value in values])
+
+
+def _save_line_as_semicolon_cp1258(path: Path, frame: pl.DataFrame, row: dict[str, object]) -> None:
+    """One line saved as a semicolon CSV in Windows-1258 by a reviewer without the instructions sheet."""
+    key = f"{row['file_hash']}:{row['source_row']}"
+    line = frame.filter(pl.col(ROW_KEY_COLUMN) == key).row(0, named=True)
+    text = (
+        f"row_key;row_token;decision;reviewer;note\n{key};{line['row_token']};reject;Lê Văn Đào;đã gọi điện\n"
+    )
+    path.write_bytes(_cp1258(text))
+
+
+def _cp1258(text: str) -> bytes:
+    """Windows-1258 as Vietnamese Windows writes it: a letter without its tone, then the tone as a combining mark."""
+    tones = "\u0300\u0301\u0303\u0309\u0323"
+    out = bytearray()
+    for char in text:  # a few dozen characters of test data
+        decomposed = unicodedata.normalize("NFD", char)
+        base = unicodedata.normalize("NFC", "".join(mark for mark in decomposed if mark not in tones))
+        out += (base + "".join(mark for mark in decomposed if mark in tones)).encode("cp1258")
+    return bytes(out)
 
 
 def _fill(sheet: pl.DataFrame, filled: pl.DataFrame, pasted: pl.DataFrame) -> pl.DataFrame:
     """Write the decisions on the sheet's own lines, and paste in the lines of rows it does not hold."""
     sheet = pl.concat([sheet, pasted.select(ROW_KEY_COLUMN)], how="diagonal")
     return (
-        sheet.join(filled, on=ROW_KEY_COLUMN, how="left")
+        sheet.join(filled, on=ROW_KEY_COLUMN, how="left", maintain_order="left")
         .with_columns(
             pl.coalesce("filled_decision", DECISION_COLUMN).alias(DECISION_COLUMN),
             pl.coalesce("filled_corrected_id", CORRECTED_ID_COLUMN).alias(CORRECTED_ID_COLUMN),
@@ -165,9 +236,9 @@ def test_rows_of_citizens_registered_later_post_without_a_resent_file(nights: di
     assert isinstance(waiting_rows, pl.DataFrame)
     resolved = query(nights, "select resolution, count(*) as rows from unposted_backlog group by all")
     counts = dict(resolved.iter_rows())
-    # All but the reviewer's decisions (one corrected, one rejected) resolve by the re-match itself,
-    # give or take a few the linker still sends to review.
-    assert counts.get("rematched", 0) >= waiting_rows.height - 2 - 3
+    # All but the rows reviewers decided on (one corrected; two rejected and one unconfirmed correction,
+    # held) resolve by the re-match itself, give or take a few the linker still sends to review.
+    assert counts.get("rematched", 0) >= waiting_rows.height - 4 - 3
     assert counts.get("corrected_id") == 1
     posted = query(
         nights,
@@ -176,46 +247,131 @@ def test_rows_of_citizens_registered_later_post_without_a_resent_file(nights: di
     )
     truth = waiting_rows.select("file_hash", "source_row", "true_citizen_id")
     checked = posted.join(truth, on=["file_hash", "source_row"])
-    assert checked.height >= waiting_rows.height - 1 - 3
+    assert checked.height >= waiting_rows.height - 3 - 3
     assert (checked["citizen_id"] == checked["true_citizen_id"]).all(), (
         "a re-matched row posted on the wrong citizen"
     )
 
 
-def test_decisions_are_applied_or_rejected_and_audited(nights: dict[str, object]) -> None:
+def audit_by_case(nights: dict[str, object]) -> dict[str, pl.DataFrame]:
     decided = nights["decided"]
     assert isinstance(decided, dict)
     audit = query(nights, "select * from review_decisions")
-    outcome = {
+    return {
         case: audit.filter(
             (pl.col("file_hash") == key["file_hash"]) & (pl.col("source_row") == key["source_row"])
-        )
+        ).sort("decision_file_hash", "sheet_row")
         for case, key in decided.items()
     }
-    assert {case: rows["rejection_reason"].to_list() for case, rows in outcome.items()} == {
-        "corrected": [None],
-        "reject": [None],
-        "malformed": ["malformed_id"],
-        "wrong_province": ["wrong_province"],
+
+
+def test_decisions_are_applied_or_rejected_and_audited(nights: dict[str, object]) -> None:
+    outcome = audit_by_case(nights)
+    # Each case once from the province's file, and once from its copy at the top level (all refused there).
+    top_level = "not_in_province_folder"
+    assert {case: sorted(rows["rejection_reason"].to_list(), key=str) for case, rows in outcome.items()} == {
+        "corrected": [None, top_level],
+        "reject": [None, top_level],
+        "malformed": ["malformed_id", top_level],
+        "unconfirmed": ["correction_not_confirmed", top_level],
+        "formula": ["formula_cell", top_level],
+        "wrong_province": [top_level, "wrong_province"],
+        "csv_reject": [None],
     }
-    assert audit["reviewer"].unique().to_list() == ["Trần Thị B"]
+    assert set(query(nights, "select reviewer from review_decisions")["reviewer"]) == {
+        "Trần Thị B",
+        "Lê Văn Đào",
+    }
+    csv_line = outcome["csv_reject"].row(0, named=True)
+    assert (csv_line["note"], csv_line["reviewer"]) == ("đã gọi điện", "Lê Văn Đào")
+    unconfirmed = (
+        outcome["unconfirmed"]
+        .filter(pl.col("rejection_reason") == "correction_not_confirmed")
+        .row(0, named=True)
+    )
+    assert unconfirmed["rejection_detail"].startswith("differs: ")
     corrected = backlog_row(nights, "corrected")
     assert corrected["resolution"] == "corrected_id"
-    assert outcome["corrected"]["after_shot_id"].item() == corrected["resolved_shot_id"]
+    applied = outcome["corrected"].filter(pl.col("status") == "applied")
+    assert applied["after_shot_id"].item() == corrected["resolved_shot_id"]
     method = query(
         nights, f"select match_method from synced_shots where shot_id = '{corrected['resolved_shot_id']}'"
     )
     assert method.item() == "review_decision"
-    # The reviewer's rejection holds even though the complete registry would now match the row.
-    rejected = backlog_row(nights, "reject")
-    assert (rejected["resolved_run_id"], rejected["reason_code"]) == (None, "reviewer_rejected")
+    # The reviewers' rejections hold even though the complete registry would now match the rows; so does
+    # a correction that did not confirm (tonight), instead of posting on the citizen the reviewer doubted.
+    for case in ("reject", "csv_reject"):
+        rejected = backlog_row(nights, case)
+        assert (rejected["resolved_run_id"], rejected["reason_code"]) == (None, "reviewer_rejected")
+    held = backlog_row(nights, "unconfirmed")
+    assert (held["resolved_run_id"], held["reason_code"]) == (None, "review_required")
     # The accepted link was labelled data for the night's model fit.
     fitted = query(
         nights, "select json_extract(model_json, '$.fitted.accepted_pairs')::int as n from match_models"
     )
     assert fitted["n"].max() == 1
-    # A malformed decision changes nothing by itself; the nightly re-match still resolves the row.
+    # A refused decision changes nothing by itself; the nightly re-match still resolves the row.
     assert backlog_row(nights, "malformed")["resolution"] == "rematched"
+    # The formula's cached "accept 1" was not applied: the row is the linker's to resolve, not a reviewer's.
+    assert backlog_row(nights, "formula")["resolution"] in (None, "rematched")
+
+
+def test_bad_decision_files_are_quarantined_with_a_reason_and_copies_read_once(
+    nights: dict[str, object],
+) -> None:
+    files = query(
+        nights,
+        """select decision_file, status, quarantine_reason, identical_copies, decisions_read
+           from review_decision_files order by decision_file""",
+    )
+    by_name = {row["decision_file"].rsplit("/", 1)[-1]: row for row in files.iter_rows(named=True)}
+    assert {name: row["quarantine_reason"] for name, row in by_name.items() if row["status"] != "read"} == {
+        "passwd.csv": "symlink",
+        "whole_sheet.xlsx": "workbook_too_large",
+        "broken.xlsx": "unreadable_file",
+    }
+    province_copies = files.filter(
+        pl.col("decision_file").str.contains("/") & pl.col("decision_file").str.contains("reviewed")
+    )
+    assert province_copies.select("identical_copies", "decisions_read").rows() == [(1, 6)]
+    assert by_name["one_line.csv"]["decisions_read"] == 1
+
+
+def test_the_next_report_lists_the_refused_lines_first_with_the_reason_in_vietnamese(
+    nights: dict[str, object],
+) -> None:
+    root, decided = nights["root"], nights["decided"]
+    assert isinstance(root, Path) and isinstance(decided, dict)
+    province = query(
+        nights,
+        f"select province_code from unposted_backlog where file_hash = '{decided['reject']['file_hash']}' "
+        f"and source_row = {decided['reject']['source_row']}",
+    ).item()
+    report = next((root / f"reports/{NIGHT_2}/provinces/{province_folder(province)}").glob("*.xlsx"))
+    reader = fastexcel.read_excel(report)
+    assert reader.sheet_names[0] == REJECTED_DECISIONS_SHEET
+    refused = reader.load_sheet(REJECTED_DECISIONS_SHEET, dtypes="string").to_polars().rename(header_code)
+    assert set(refused["rejection_vi"]) >= {
+        DECISION_REJECTIONS["malformed_id"].vietnamese,
+        DECISION_REJECTIONS["correction_not_confirmed"].vietnamese,
+        DECISION_REJECTIONS["formula_cell"].vietnamese,
+        DECISION_REJECTIONS["wrong_province"].vietnamese,
+        DECISION_FILE_REASONS["symlink"].vietnamese,
+    }
+    # The run report counts decision files and lines (the night that read them; its re-run reads none).
+    counts = [
+        report["review_decisions"]
+        for report in (json.loads(path.read_text()) for path in (root / "reports").rglob("run_report.json"))
+        if report.get("review_decisions", {}).get("files_read")
+    ]
+    assert counts, "no run report counted the decision files"
+    assert (
+        counts[0]["files_read"],
+        counts[0]["files_quarantined"],
+        counts[0]["identical_copies_skipped"],
+    ) == (3, 3, 1)
+    assert (counts[0]["lines_read"], counts[0]["lines_applied"]) == (6 + 6 + 1, 3)  # corrected + two rejects
+    assert counts[0]["lines_read"] == counts[0]["lines_applied"] + counts[0]["lines_rejected"]
 
 
 def test_nothing_is_lost_and_running_the_night_again_changes_nothing(nights: dict[str, object]) -> None:
@@ -226,5 +382,6 @@ def test_nothing_is_lost_and_running_the_night_again_changes_nothing(nights: dic
     first, second = nights["summaries"]  # type: ignore[misc]
     assert first["rows_resolved_from_backlog"] > 0
     assert second["rows_resolved_from_backlog"] == 0 and second["rows_in"] == 0
-    assert query(nights, "select count(*) from review_decision_files").item() == 1
-    assert query(nights, "select count(*) from review_decisions").item() == 4
+    # Every file once: the province's file (its copy folded in), its top-level copy, the CSV, three quarantined.
+    assert query(nights, "select count(*) from review_decision_files").item() == 6
+    assert query(nights, "select count(*) from review_decisions").item() == 6 + 6 + 1

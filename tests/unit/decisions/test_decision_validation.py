@@ -3,36 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import polars as pl
 import pytest
 
-from vaxsync.decisions import (
-    DECISION_LINE_SCHEMA,
-    _override_matches,
-    decided_rows,
-    read_new_decisions,
-    validate_decisions,
-)
+from vaxsync.decision_tokens import candidate_token, row_token
+from vaxsync.decisions import DECISION_LINE_SCHEMA, _override_matches, decided_rows, validate_decisions
 from vaxsync.reasons import DECISION_REJECTIONS
-from vaxsync.settings import Settings
-from vaxsync.workdir import RunWorkDir
 
 HASH = "f" * 64
 PROVINCE = "01"
+RUN = "2023-01-31@20230131T020000"
+SECRET = b"unit-test-secret"
 CANDIDATE_1, CANDIDATE_2, DEAD, CORRECTED = "001090000001", "001090000002", "001090000003", "001090000009"
+GIRL_2016 = "001216000004"  # registered, but not the man of row 2
 
 OPEN_BACKLOG = pl.DataFrame(
     {
-        "file_hash": [HASH] * 4,
-        "source_row": [1, 2, 3, 4],
-        "province_code": [PROVINCE, PROVINCE, "79", PROVINCE],
-        "reason_code": ["review_required", "no_confident_match", "review_required", "vaccine_unknown"],
-        "candidate_citizen_id": [CANDIDATE_1, None, CANDIDATE_1, None],
+        "file_hash": [HASH] * 5,
+        "source_row": [1, 2, 3, 4, 5],
+        "province_code": [PROVINCE, PROVINCE, "79", PROVINCE, PROVINCE],
+        "reason_code": [
+            "review_required", "no_confident_match", "review_required", "vaccine_unknown", "reviewer_rejected",
+        ],
+        "candidate_citizen_id": [CANDIDATE_1, None, CANDIDATE_1, None, None],
     },
     schema_overrides={"source_row": pl.Int32},
-)
+)  # fmt: skip
+# The candidates offered now (after tonight's scoring), every rank.
 CANDIDATES = pl.DataFrame(
     {
         "file_hash": [HASH] * 3,
@@ -44,73 +42,192 @@ CANDIDATES = pl.DataFrame(
     },
     schema_overrides={"source_row": pl.Int32, "candidate_rank": pl.Int32},
 )
+MAN_1990 = {"name_key": "nguyen van an", "family_name_key": "nguyen", "given_name_key": "an"}
 REGISTRY = pl.LazyFrame(
     {
-        "citizen_id": [CANDIDATE_1, CANDIDATE_2, DEAD, CORRECTED],
-        "date_of_birth": [dt.date(1990, 1, 1)] * 4,
-        "date_of_death": [None, None, dt.date(2021, 1, 1), None],
+        "citizen_id": [CANDIDATE_1, CANDIDATE_2, DEAD, CORRECTED, GIRL_2016],
+        "name_key": ["nguyen van an"] * 4 + ["le thi hoa"],
+        "family_name_key": ["nguyen"] * 4 + ["le"],
+        "given_name_key": ["an"] * 4 + ["hoa"],
+        "date_of_birth": [dt.date(1990, 1, 1)] * 4 + [dt.date(2016, 5, 5)],
+        "birth_year": [1990] * 4 + [2016],
+        "sex": ["M"] * 4 + ["F"],
+        "date_of_death": [None, None, dt.date(2021, 1, 1), None, None],
     }
 )
-# Rows 1-3 can be matched; row 4 was rejected for its vaccine, which no decision can fix.
+# Rows 1-3 and 5 can be matched; row 4 was rejected for its vaccine, which no decision can fix.
 MATCHABLE = pl.DataFrame(
-    {"file_hash": [HASH] * 3, "source_row": [1, 2, 3], "vaccinated_date": [dt.date(2022, 1, 10)] * 3},
+    {
+        "file_hash": [HASH] * 4,
+        "source_row": [1, 2, 3, 5],
+        "vaccinated_date": [dt.date(2022, 1, 10)] * 4,
+        **{name: [value] * 4 for name, value in MAN_1990.items()},
+        "birth_date": [dt.date(1990, 1, 1)] * 4,
+        "birth_date_alt": pl.Series([None] * 4, dtype=pl.Date),
+        "birth_year": [1990] * 4,
+        "sex_code": ["M"] * 4,
+    },
     schema_overrides={"source_row": pl.Int32},
 )
+SHOWN = {1: [CANDIDATE_1, CANDIDATE_2, DEAD]}  # what the report showed, per source row
 
 
-def decision_lines(*lines: tuple[str | None, str | None, str | None]) -> pl.DataFrame:
-    """(row_key, decision, corrected_id) lines of one reviewer's file for province 01."""
-    return pl.DataFrame(
-        {
-            "decision_file": "mismatch_01_2023-01-31.xlsx",
-            "decision_file_hash": "d" * 64,
-            "sheet_name": "review_required",
-            "sheet_row": list(range(2, 2 + len(lines))),
-            "reviewer": "Trần Thị B",
-            "decided_at": dt.datetime(2023, 2, 1, 9),
-            "file_province_code": PROVINCE,
-            "row_key": [line[0] for line in lines],
-            "stated_source_row": None,
-            "decision": [line[1] for line in lines],
-            "corrected_id": [line[2] for line in lines],
-        },
-        schema=DECISION_LINE_SCHEMA,
+def key(source_row: int) -> str:
+    return f"{HASH}:{source_row}"
+
+
+def signed_line(
+    source_row: int,
+    decision: str | None,
+    corrected_id: str | None = None,
+    *,
+    shown: list[str] | None = None,
+    signed_province: str = PROVINCE,
+) -> dict[str, object]:
+    """A line as the report gave it: the row token for the row's province, candidate tokens for what was shown."""
+    province = (
+        OPEN_BACKLOG.filter(pl.col("source_row") == source_row)["province_code"].first() or signed_province
+    )
+    citizens = shown if shown is not None else SHOWN.get(source_row, [])
+    return {
+        "row_key": key(source_row),
+        "row_token": row_token(RUN, key(source_row), str(province), SECRET),
+        "candidate_tokens": [candidate_token(RUN, key(source_row), citizen, SECRET) for citizen in citizens]
+        + [None] * (3 - len(citizens)),
+        "decision": decision,
+        "corrected_id": corrected_id,
+    }
+
+
+def decision_lines(*lines: dict[str, object], **overrides: object) -> pl.DataFrame:
+    """Lines of one reviewer's file dropped in province 01's folder."""
+    base = {
+        "decision_file": "01/mismatch_01_2023-01-31.xlsx",
+        "decision_file_hash": "d" * 64,
+        "sheet_name": "review_required",
+        "reviewer": "Trần Thị B",
+        "decided_at": dt.datetime(2023, 2, 1, 9),
+        "stated_decided_on": None,
+        "file_province_code": PROVINCE,
+        "stated_source_row": None,
+        "note": None,
+        "has_formula": False,
+        **overrides,
+    }
+    rows = [{**base, "sheet_row": 2 + index, **line} for index, line in enumerate(lines)]
+    return pl.DataFrame(rows, schema=DECISION_LINE_SCHEMA)
+
+
+def validate(*lines: dict[str, object], **overrides: object) -> pl.DataFrame:
+    return validate_decisions(
+        decision_lines(*lines, **overrides), OPEN_BACKLOG, CANDIDATES, REGISTRY, MATCHABLE, secret=SECRET
     )
 
 
-def validate(*lines: tuple[str | None, str | None, str | None]) -> pl.DataFrame:
-    return validate_decisions(decision_lines(*lines), OPEN_BACKLOG, CANDIDATES, REGISTRY, MATCHABLE)
+def outcome(audit: pl.DataFrame) -> tuple[object, ...]:
+    return audit.select("status", "rejection_reason", "after_citizen_id").row(0)
 
 
 @pytest.mark.parametrize(
-    ("line", "status", "rejection", "after"),
+    ("line", "expected"),
     [
-        ((f"{HASH}:1", "accept 2", None), "applied", None, CANDIDATE_2),
-        ((f"{HASH}:1", "Accept  1", None), "applied", None, CANDIDATE_1),
-        ((f"{HASH}:1", "reject", None), "applied", None, None),
-        ((f"{HASH}:2", "corrected", CORRECTED), "applied", None, CORRECTED),
-        ((f"{HASH}:1", "accept 3", None), "rejected", "impossible_link", None),
-        ((f"{HASH}:1", "accept 5", None), "rejected", "candidate_not_offered", None),
-        ((f"{HASH}:2", "corrected", "12345"), "rejected", "malformed_id", None),
-        ((f"{HASH}:2", "corrected", "001099999999"), "rejected", "id_not_in_registry", None),
-        ((f"{HASH}:3", "accept 1", None), "rejected", "wrong_province", None),
-        ((f"{HASH}:9", "accept 1", None), "rejected", "unknown_row", None),
-        (("not-a-key", "accept 1", None), "rejected", "row_key_mismatch", None),
-        ((f"{HASH}:1", "yes please", None), "rejected", "unknown_decision", None),
-        ((f"{HASH}:4", "corrected", CORRECTED), "rejected", "row_not_matchable", None),
+        (signed_line(1, "accept 2"), ("applied", None, CANDIDATE_2)),
+        (signed_line(1, "Accept  1"), ("applied", None, CANDIDATE_1)),
+        (signed_line(1, "reject"), ("applied", None, None)),
+        (signed_line(2, "corrected", CORRECTED), ("applied", None, CORRECTED)),
+        (signed_line(5, "withdraw"), ("applied", None, None)),
+        (signed_line(1, "accept 3"), ("rejected", "impossible_link", None)),
+        (signed_line(1, "accept 5"), ("rejected", "candidate_not_offered", None)),
+        (signed_line(2, "accept 1"), ("rejected", "candidate_not_offered", None)),
+        (signed_line(2, "corrected", "12345"), ("rejected", "malformed_id", None)),
+        (signed_line(2, "corrected", "001099999999"), ("rejected", "id_not_in_registry", None)),
+        (signed_line(2, "corrected", GIRL_2016), ("rejected", "correction_not_confirmed", None)),
+        (signed_line(3, "accept 1"), ("rejected", "wrong_province", None)),
+        (signed_line(9, "accept 1"), ("rejected", "unknown_row", None)),
+        ({**signed_line(1, "accept 1"), "row_key": "not-a-key"}, ("rejected", "row_key_mismatch", None)),
+        (signed_line(1, "yes please"), ("rejected", "unknown_decision", None)),
+        (signed_line(4, "corrected", CORRECTED), ("rejected", "row_not_matchable", None)),
+        (signed_line(1, "withdraw"), ("rejected", "nothing_to_withdraw", None)),
     ],
 )
 def test_each_decision_is_applied_or_rejected_with_its_reason(
-    line: tuple[str, str, str | None], status: str, rejection: str | None, after: str | None
+    line: dict[str, object], expected: tuple[object, ...]
 ) -> None:
     audit = validate(line)
-    assert audit.select("status", "rejection_reason", "after_citizen_id").row(0) == (status, rejection, after)
-    assert rejection is None or rejection in DECISION_REJECTIONS
+    assert outcome(audit) == expected
+    assert expected[1] is None or expected[1] in DECISION_REJECTIONS
 
 
-def test_the_audit_row_keeps_who_and_the_before_state() -> None:
-    audit = validate((f"{HASH}:1", "accept 2", None)).row(0, named=True)
-    assert audit["reviewer"] == "Trần Thị B"
+def test_an_accept_applies_to_the_citizen_shown_not_to_whoever_holds_that_rank_now() -> None:
+    # The report of two nights ago showed CANDIDATE_2 first; after a re-score it is candidate 2.
+    moved = validate(signed_line(1, "accept 1", shown=[CANDIDATE_2, CANDIDATE_1, DEAD]))
+    assert outcome(moved) == ("applied", None, CANDIDATE_2)
+    # The citizen shown as candidate 2 is no longer offered at all: candidate 2 now is someone else.
+    stale = validate(signed_line(1, "accept 2", shown=[CANDIDATE_1, "001090000077", DEAD]))
+    assert outcome(stale) == ("rejected", "decision_stale", None)
+    assert stale["report_run_id"].to_list() == [RUN]
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        {"row_token": None},
+        {"row_token": "garbage"},
+        {"row_key": key(2)},  # a row key edited to another row: the token no longer covers it
+        {"row_token": row_token(RUN, key(1), PROVINCE, b"another deployment")},
+    ],
+)
+def test_an_unsigned_or_altered_row_is_refused(tamper: dict[str, object]) -> None:
+    assert outcome(validate({**signed_line(1, "reject"), **tamper})) == ("rejected", "token_invalid", None)
+
+
+def test_a_candidate_token_from_another_report_run_or_row_is_refused() -> None:
+    line = signed_line(1, "accept 2")
+    tokens = list(line["candidate_tokens"])  # type: ignore[call-overload]
+    tokens[1] = candidate_token("2023-01-30@20230130T020000", key(1), CANDIDATE_2, SECRET)
+    assert outcome(validate({**line, "candidate_tokens": tokens})) == ("rejected", "token_invalid", None)
+    tokens[1] = candidate_token(RUN, key(2), CANDIDATE_2, SECRET)  # copied from another row
+    assert outcome(validate({**line, "candidate_tokens": tokens})) == ("rejected", "decision_stale", None)
+
+
+def test_the_province_is_the_folders_not_the_files_claim() -> None:
+    # Province 79's row, signed for 79, decided from a file dropped in 01's folder.
+    assert outcome(validate(signed_line(3, "reject"))) == ("rejected", "wrong_province", None)
+    # The same line from 79's folder applies.
+    assert outcome(validate(signed_line(3, "reject"), file_province_code="79"))[:2] == ("applied", None)
+    # A file outside any province folder: every line refused.
+    assert outcome(validate(signed_line(1, "reject"), file_province_code=None)) == (
+        "rejected",
+        "not_in_province_folder",
+        None,
+    )
+
+
+def test_formula_lines_and_lines_without_a_reviewer_are_refused() -> None:
+    assert outcome(validate(signed_line(1, "reject"), has_formula=True))[1] == "formula_cell"
+    assert outcome(validate(signed_line(1, "reject"), reviewer=None))[1] == "reviewer_missing"
+    assert outcome(validate(signed_line(1, "reject"), reviewer="  "))[1] == "reviewer_missing"
+
+
+def test_an_unconfirmed_correction_says_which_fields_differ() -> None:
+    audit = validate(signed_line(2, "corrected", GIRL_2016)).row(0, named=True)
+    assert audit["rejection_reason"] == "correction_not_confirmed"
+    assert audit["rejection_detail"] == "differs: name, birth date, sex"
+
+
+def test_the_audit_row_keeps_who_when_the_note_and_the_before_state() -> None:
+    lines = decision_lines(signed_line(1, "accept 2")).with_columns(
+        note=pl.lit("gọi điện xác nhận"), stated_decided_on=pl.lit(dt.date(2023, 2, 1))
+    )
+    audit = validate_decisions(lines, OPEN_BACKLOG, CANDIDATES, REGISTRY, MATCHABLE, secret=SECRET).row(
+        0, named=True
+    )
+    assert (audit["reviewer"], audit["note"], audit["stated_decided_on"]) == (
+        "Trần Thị B",
+        "gọi điện xác nhận",
+        dt.date(2023, 2, 1),
+    )
+    assert audit["decided_at"] == dt.datetime(2023, 2, 1, 9)
     assert (audit["before_reason_code"], audit["before_candidate_citizen_id"]) == (
         "review_required",
         CANDIDATE_1,
@@ -119,76 +236,78 @@ def test_the_audit_row_keeps_who_and_the_before_state() -> None:
 
 
 def test_two_different_decisions_on_one_row_cancel_each_other() -> None:
-    audit = validate(
-        (f"{HASH}:1", "accept 1", None), (f"{HASH}:1", "accept 2", None), (f"{HASH}:2", "reject", None)
-    )
+    audit = validate(signed_line(1, "accept 1"), signed_line(1, "accept 2"), signed_line(2, "reject"))
     assert audit["rejection_reason"].to_list() == ["conflicting_decisions", "conflicting_decisions", None]
 
 
 def test_the_same_decision_twice_is_not_a_conflict() -> None:
-    audit = validate((f"{HASH}:1", "accept 1", None), (f"{HASH}:1", "accept 1", None))
+    audit = validate(signed_line(1, "accept 1"), signed_line(1, "accept 1"))
     assert audit["status"].to_list() == ["applied", "applied"]
 
 
 def test_a_stated_source_row_must_agree_with_the_row_key() -> None:
-    lines = decision_lines((f"{HASH}:1", "accept 1", None)).with_columns(stated_source_row=pl.lit("7"))
-    audit = validate_decisions(lines, OPEN_BACKLOG, CANDIDATES, REGISTRY, MATCHABLE)
+    lines = decision_lines(signed_line(1, "accept 1")).with_columns(stated_source_row=pl.lit("7"))
+    audit = validate_decisions(lines, OPEN_BACKLOG, CANDIDATES, REGISTRY, MATCHABLE, secret=SECRET)
     assert audit["rejection_reason"].to_list() == ["row_key_mismatch"]
 
 
+MATCHES = pl.DataFrame(
+    {
+        "file_hash": [HASH] * 4,
+        "source_row": [1, 2, 3, 5],
+        "citizen_id": [None, None, CANDIDATE_1, CANDIDATE_1],
+        "match_method": [None, None, "probabilistic", "probabilistic"],
+        "match_score": [None, None, 0.99, 0.99],
+        "candidate_citizen_id": [CANDIDATE_1, None, CANDIDATE_1, CANDIDATE_1],
+        "match_reason": ["review_required", "no_confident_match", None, None],
+        "match_detail": [None, None, None, None],
+    },
+    schema_overrides={"source_row": pl.Int32},
+)
+EARLIER_REJECTIONS = pl.DataFrame(
+    {"file_hash": [HASH, HASH], "source_row": [3, 5]}, schema_overrides={"source_row": pl.Int32}
+)
+
+
 def test_applied_decisions_override_matches_and_a_rejection_keeps_holding() -> None:
-    matches = pl.DataFrame(
-        {
-            "file_hash": [HASH] * 3,
-            "source_row": [1, 2, 3],
-            "citizen_id": [None, None, CANDIDATE_1],
-            "match_method": [None, None, "probabilistic"],
-            "match_score": [None, None, 0.99],
-            "candidate_citizen_id": [CANDIDATE_1, None, CANDIDATE_1],
-            "match_reason": ["review_required", "no_confident_match", None],
-            "match_detail": [None, None, None],
-        },
-        schema_overrides={"source_row": pl.Int32},
-    )
-    applied = validate((f"{HASH}:1", "accept 2", None), (f"{HASH}:2", "reject", None)).filter(
+    applied = validate(signed_line(1, "accept 2"), signed_line(2, "reject")).filter(
         pl.col("status") == "applied"
     )
-    # Row 3 was rejected by a reviewer on an earlier night: tonight's automatic match must not post it.
-    earlier_rejection = pl.DataFrame(
-        {"file_hash": [HASH], "source_row": [3]}, schema_overrides={"source_row": pl.Int32}
-    )
-    result = _override_matches(matches, applied, earlier_rejection).sort("source_row")
-    assert result["citizen_id"].to_list() == [CANDIDATE_2, None, None]
-    assert result["match_method"].to_list() == ["review_decision", None, None]
-    assert result["match_reason"].to_list() == [None, "reviewer_rejected", "reviewer_rejected"]
-    assert result["match_score"].to_list() == [0.8, None, None]
+    # Rows 3 and 5 were rejected by a reviewer on an earlier night: tonight's automatic match must not post them.
+    result = _override_matches(MATCHES, applied, EARLIER_REJECTIONS).sort("source_row")
+    assert result["citizen_id"].to_list() == [CANDIDATE_2, None, None, None]
+    assert result["match_method"].to_list() == ["review_decision", None, None, None]
+    assert result["match_reason"].to_list() == [
+        None,
+        "reviewer_rejected",
+        "reviewer_rejected",
+        "reviewer_rejected",
+    ]
+    assert result["match_score"].to_list() == [0.8, None, None, None]
 
 
-def test_decision_files_are_read_once_and_a_broken_one_is_recorded_not_fatal(tmp_path: Path) -> None:
-    folder = tmp_path / "decisions"
-    folder.mkdir()
-    pl.DataFrame(
-        {
-            "row_key": [f"{HASH}:1", f"{HASH}:2"],
-            "decision": ["Accept 2", ""],  # a blank decision is no decision
-            "corrected_id": [None, None],
-            "reviewer": ["Trần Thị B", "Trần Thị B"],
-        }
-    ).write_csv(folder / "mismatch_01_2023-01-31.csv")
-    (folder / "mismatch_79_2023-01-31.xlsx").write_bytes(b"not a workbook")
-    (folder / "~$mismatch_01_2023-01-31.xlsx").write_bytes(b"an Office lock file")
-    settings = Settings(
-        decisions_dir=folder, warehouse_path=tmp_path / "absent.duckdb", work_dir=tmp_path / "work"
+def test_a_withdrawn_rejection_lets_the_automatic_match_decide_again() -> None:
+    applied = validate(signed_line(5, "withdraw")).filter(pl.col("status") == "applied")
+    result = _override_matches(MATCHES, applied, EARLIER_REJECTIONS).sort("source_row")
+    assert result.filter(pl.col("source_row") == 5).select("citizen_id", "match_method").row(0) == (
+        CANDIDATE_1,
+        "probabilistic",
     )
-    work = RunWorkDir(settings)
-    work.root.mkdir(parents=True)
-    lines = read_new_decisions(settings, work)
-    assert lines.select("file_province_code", "reviewer", "row_key", "decision").rows() == [
-        ("01", "Trần Thị B", f"{HASH}:1", "Accept 2")
-    ]
-    files = pl.read_parquet(work.decision_files_file).sort("decision_file")
-    assert files.select("decision_file", "status").rows() == [
-        ("mismatch_01_2023-01-31.csv", "read"),
-        ("mismatch_79_2023-01-31.xlsx", "unreadable"),
-    ]
+    assert result.filter(pl.col("source_row") == 3)["match_reason"].item() == "reviewer_rejected"
+
+
+def test_an_unconfirmed_correction_holds_its_row_tonight() -> None:
+    audit = validate(signed_line(2, "corrected", GIRL_2016))
+    matches = MATCHES.with_columns(
+        citizen_id=pl.when(pl.col("source_row") == 2).then(pl.lit(CANDIDATE_1)).otherwise("citizen_id")
+    )
+    unconfirmed = audit.filter(pl.col("rejection_reason") == "correction_not_confirmed")
+    result = _override_matches(matches, audit.clear(), EARLIER_REJECTIONS.clear(), unconfirmed)
+    row = result.filter(pl.col("source_row") == 2).row(0, named=True)
+    assert (row["citizen_id"], row["match_reason"]) == (None, "review_required")
+    assert "did not confirm" in row["match_detail"]
+
+
+def test_decided_rows_are_the_parsed_row_keys() -> None:
+    lines = decision_lines(signed_line(1, "accept 2"), {**signed_line(2, "reject"), "row_key": "junk"})
     assert decided_rows(lines).rows() == [(HASH, 1)]
