@@ -6,7 +6,8 @@ open backlog, its posted rows stop supporting their shots, and a shot no active 
 (vaxsync.events.retract_unsupported_shots). docs/backlog.md ("File re-sends") states the rules.
 
 A new version is recognised
-- at the same path: new content at a path whose earlier content was loaded (the path's lineage);
+- at the same path: new content at a path whose earlier content was loaded (the path's lineage), unless
+  it is plainly another file under a reused name (no period in common and not one row in common);
 - under a new name, conservatively: same main facility, overlapping vaccination period, and at least
   RESEND_MIN_ROW_OVERLAP of the rows identical in (ID, name, vaccination date, vaccine) on both sides,
   with exactly one such earlier version; otherwise the file is a new file and replaces nothing;
@@ -40,7 +41,7 @@ TONIGHT_VERSION_SCHEMA = pl.Schema(
         "file_hash": pl.String(),
         "lineage": pl.String(),  # the path of the lineage's first version
         "replaces_file_hash": pl.String(),  # the lineage's active version before tonight, null for a new file
-        "recognised_as": pl.String(),  # first_version | same_path | renamed | rearrived
+        "recognised_as": pl.String(),  # first_version | same_path | renamed | reused_name | rearrived
         "row_overlap": pl.Float64(),  # renamed: share of identical rows; else null
         "facility_key": pl.String(),
         "first_vaccinated_on": pl.Date(),
@@ -177,8 +178,21 @@ files as (
            count(*) as rows, count(distinct row_key) as distinct_keys
     from tonight_rows group by file_hash
 ),
+reused_path as (
+    select f.file_hash, p.lineage, a.active_file_hash, v.file_hash is null as has_no_facts,
+           v.first_vaccinated_on <= f.last_vaccinated_on
+               and f.first_vaccinated_on <= v.last_vaccinated_on as periods_overlap
+    from files f join path_lineage p using (source_file)
+    join active a using (lineage)
+    left join version_facts v on v.file_hash = a.active_file_hash
+),
+-- New content at a known path is a new version of the path's file, unless it is plainly another file
+-- under a reused name (next month's export): a period apart and not one row in common.
 same_path as (
-    select f.*, p.lineage from files f join path_lineage p using (source_file)
+    select u.file_hash, u.lineage from reused_path u
+    where u.has_no_facts or u.periods_overlap
+       or exists (select 1 from tonight_rows t join file_row_keys k on k.row_key = t.row_key
+                  where t.file_hash = u.file_hash and k.file_hash = u.active_file_hash)
 ),
 -- A renamed re-send: an active version of another lineage, same facility, overlapping period,
 -- most rows identical on both sides.
@@ -203,14 +217,17 @@ renamed as (
     qualify count(*) over (partition by file_hash) = 1 and count(*) over (partition by lineage) = 1
 )
 select f.source_file, f.file_hash,
-       coalesce(s.lineage, r.lineage, f.source_file) as lineage,
+       coalesce(s.lineage, r.lineage,
+                case when u.file_hash is not null then f.source_file || '@' || left(f.file_hash, 12) end,
+                f.source_file) as lineage,
        a.active_file_hash as replaces_file_hash,
        case when s.lineage is not null then 'same_path' when r.lineage is not null then 'renamed'
-            else 'first_version' end as recognised_as,
+            when u.file_hash is not null then 'reused_name' else 'first_version' end as recognised_as,
        r.row_overlap, f.facility_key, f.first_vaccinated_on, f.last_vaccinated_on, f.rows, f.distinct_keys
 from files f
 left join same_path s using (file_hash)
 left join renamed r using (file_hash)
+left join reused_path u using (file_hash)
 left join active a on a.lineage = coalesce(s.lineage, r.lineage)
 union all
 -- Recorded even when it is still the active version (a newer one was quarantined): the path's last seen
@@ -237,7 +254,7 @@ def superseded_tonight() -> str:
     return f"""
     select distinct a.file_hash as old_file_hash, t.file_hash as new_file_hash
     from ({ARRIVALS_SQL}) a join tonight_versions t using (lineage)
-    where a.file_hash <> t.file_hash and t.recognised_as <> 'first_version'
+    where a.file_hash <> t.file_hash and t.replaces_file_hash is not null
     """
 
 

@@ -307,3 +307,37 @@ def test_the_active_version_landing_again_after_a_quarantined_one_is_listed_once
         connection.execute("create temp table restored_tonight (shot_id varchar)")
         record_arrivals(connection, "night-3", NOW)
     assert path_arrivals(settings.warehouse_path)[0] == {"a.csv": "hash-a"}  # the next night reads nothing
+
+
+SAME_PATH_CASES = {
+    "a correction in the same period": (export_rows("old.csv", range(3, 6)), "same_path", "old.csv"),
+    "another period, one row in common": (
+        pl.concat([export_rows("old.csv", range(1)), export_rows("old.csv", range(5), on="2022-03-01")]),
+        "same_path",
+        "old.csv",
+    ),
+    # Next month's export saved under last month's name: a new file, nothing of the old one retracted.
+    "another period, no row in common": (
+        export_rows("old.csv", range(10), on="2022-03-01"),
+        "reused_name",
+        "old.csv@hash-old.csv",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", SAME_PATH_CASES.values(), ids=SAME_PATH_CASES.keys())
+def test_new_content_at_a_known_path_is_a_new_version_unless_plainly_another_file(
+    tmp_path: Path, case: tuple[pl.DataFrame, str, str]
+) -> None:
+    tonight, recognised_as, lineage = case
+    settings = Settings(warehouse_path=tmp_path / "warehouse.duckdb", work_dir=tmp_path / "work")
+    work = RunWorkDir(settings)
+    work.reset()
+    tonight.with_columns(file_hash=pl.lit("hash-old.csv-v2")).write_parquet(work.normalized_file)
+    write_json(work.discovered_file, [])
+    with connect(settings.warehouse_path) as connection:
+        land_earlier_version(connection, OLD)
+    replaced = recognise_versions(settings.warehouse_path, work)
+    versions = read_tonight_versions(work).row(0, named=True)
+    assert (versions["recognised_as"], versions["lineage"]) == (recognised_as, lineage)
+    assert replaced == (["hash-old.csv"] if recognised_as == "same_path" else [])
