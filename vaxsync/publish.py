@@ -229,7 +229,7 @@ def _write_ledger(connection: duckdb.DuckDBPyConnection, parameters: dict[str, A
                l.quarantine_reason, l.quarantine_detail, coalesce(l.rows_read, 0),
                coalesce(c.rows_posted_or_merged, 0) - coalesce(m.rows_duplicate, 0),
                coalesce(m.rows_duplicate, 0), coalesce(c.rows_backlog, 0),
-               l.raw_validation, $run_id, $now, l.rows_estimated, l.dates_repaired
+               l.raw_validation, $run_id, $now, l.rows_estimated, l.dates_repaired, l.encoding_score
         from night_ledger l
         left join counts c on c.file_hash = l.file_hash and l.status = 'loaded'
         left join merged m on m.file_hash = l.file_hash and l.status = 'loaded'
