@@ -30,6 +30,9 @@ REMATCHABLE_REASONS: tuple[str, ...] = (
     "reviewer_rejected",  # matched again only so that a corrected ID can arrive; never auto-posted
     "below_approved_age",  # held before it became a flag: matched again, it posts with the flag
 )
+# Rejected on their night only because the vaccination date was after that night's as-of (or before the
+# campaign start): matched once the date is inside tonight's range, when nothing else was wrong with them.
+RECHECKED_DATE_REASON = "vaccination_date_out_of_range"
 
 
 def open_rematchable_records(settings: Settings, registry_hash: str, decided: pl.DataFrame) -> pl.DataFrame:
@@ -37,24 +40,46 @@ def open_rematchable_records(settings: Settings, registry_hash: str, decided: pl
 
     A row is matched again when the registry snapshot changed since its last match, or when a reviewer's
     decision names it; otherwise tonight's answer would be last night's, and a re-run must change nothing.
+    A row held as vaccination_date_out_of_range whose date is inside tonight's range (a later as-of) is
+    matched too, its reject lifted: then its reason changes, so a re-run does not pick it again.
     """
     schema = {**BACKLOG_RECORD_SCHEMA, "prior_backlog_reason": pl.String()}
     if not settings.warehouse_path.exists():
         return pl.DataFrame(schema=schema)
-    columns = ", ".join(f"r.{name}" for name in BACKLOG_RECORD_SCHEMA)
+    lifted = {"reject_reason": "null::varchar", "reject_detail": "null::varchar"}
+    columns = ", ".join(
+        f"case when date_now_in_range then {lifted[name]} else r.{name} end as {name}"
+        if name in lifted
+        else f"r.{name}"
+        for name in BACKLOG_RECORD_SCHEMA
+    )
     with connect(settings.warehouse_path, memory_limit=settings.duckdb_memory_limit) as connection:
         connection.register("decided_rows", decided.to_arrow())
         records = connection.sql(
             f"""
+            with dated as (
+                select b.*, r.reject_reason = $date_reason
+                            and r.vaccinated_date between $campaign_start and $as_of
+                            and r.birth_year is not null as date_now_in_range
+                from open_backlog b join backlog_records r using (file_hash, source_row)
+            )
             select {columns}, b.reason_code as prior_backlog_reason
-            from open_backlog b
+            from dated b
             join backlog_records r using (file_hash, source_row)
             left join pipeline_runs last_match on last_match.run_id = b.last_matched_run_id
-            where b.reason_code in (select unnest($reasons::varchar[])) and r.reject_reason is null
-              and (last_match.registry_hash is distinct from $registry_hash
-                   or (b.file_hash, b.source_row) in (select file_hash, source_row from decided_rows))
+            where (b.reason_code = $date_reason and b.date_now_in_range)
+               or (b.reason_code in (select unnest($reasons::varchar[]))
+                   and (r.reject_reason is null or b.date_now_in_range)
+                   and (last_match.registry_hash is distinct from $registry_hash
+                        or (b.file_hash, b.source_row) in (select file_hash, source_row from decided_rows)))
             """,
-            params={"reasons": list(REMATCHABLE_REASONS), "registry_hash": registry_hash},
+            params={
+                "reasons": list(REMATCHABLE_REASONS),
+                "registry_hash": registry_hash,
+                "date_reason": RECHECKED_DATE_REASON,
+                "campaign_start": settings.campaign_start,
+                "as_of": settings.as_of,
+            },
         ).pl()
     return records.cast(schema)
 

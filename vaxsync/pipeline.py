@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from vaxsync.errors import InputError
 from vaxsync.quality import start_importing_validation
 from vaxsync.settings import Settings
 from vaxsync.workdir import RunWorkDir, read_json, write_json
@@ -37,6 +38,7 @@ def discover_new_exports(settings: Settings) -> list[str]:
     this landing or an earlier one, is recorded in the ledger as duplicate_content and not read again.
     """
     from transforms.ingest import file_content_hash, list_landed_files
+    from vaxsync.readmission import validation_rules_version
     from vaxsync.resends import path_arrivals
     from vaxsync.warehouse import known_ledger_entries
 
@@ -44,7 +46,13 @@ def discover_new_exports(settings: Settings) -> list[str]:
     _check_inputs(settings)
     work = RunWorkDir(settings)
     work.reset()
+    _protect_personal_data(settings)
+    rules_version = validation_rules_version(settings.campaign_start)
     known_pairs, known_hashes = known_ledger_entries(settings.warehouse_path)
+    # Quarantined files to read again (changed as-of or rules, or an operator's request): as if new.
+    readmitted = _readmitted_files(settings, rules_version)
+    known_pairs -= readmitted
+    known_hashes -= {file_hash for _, file_hash in readmitted}
     entries: list[dict[str, str]] = []
     first_path_by_hash: dict[str, str] = {}
     landed_files = list_landed_files(settings.landing_dir)
@@ -75,12 +83,16 @@ def discover_new_exports(settings: Settings) -> list[str]:
             "as_of": settings.as_of.isoformat(),
             "started_at": started_at.isoformat(),
             "registry_hash": file_content_hash(settings.registry_path),
+            "rules_version": rules_version,
             "landing_hash": _landing_hash(entries),
             "stage_seconds": {"discover": round(time.perf_counter() - started, 3)},
             "stage_counts": {
                 "discover": {
                     "files_landed": len(landed_files),
                     "files_already_in_ledger": len(landed_files) - len(entries),
+                    "files_readmitted": sum(
+                        (entry["source_file"], entry["file_hash"]) in readmitted for entry in entries
+                    ),
                     "files_new": len(new_files),
                     "files_duplicate_content": sum(
                         entry["status"] == "duplicate_content" for entry in entries
@@ -96,14 +108,98 @@ def discover_new_exports(settings: Settings) -> list[str]:
 
 
 def _check_inputs(settings: Settings) -> None:
+    """Everything an operator can get wrong, checked before any work (each an InputError, one line)."""
+    from vaxsync.registry_cache import registry_snapshot_problem
+
     if not settings.registry_path.is_file():
         raise InputError(f"registry snapshot not found: {settings.registry_path}")
     if not settings.landing_dir.is_dir():
         raise InputError(f"landing folder not found: {settings.landing_dir}")
     _check_writable_folder(settings.warehouse_path.parent, "warehouse folder")
     _check_writable_folder(settings.reports_dir, "reports folder")
+    _check_writable_folder(settings.work_base_dir, "work folder")
     if settings.warehouse_path.is_file() and not os.access(settings.warehouse_path, os.W_OK):
         raise InputError(f"warehouse is not writable: {settings.warehouse_path}")
+    problem = registry_snapshot_problem(settings.registry_path)
+    if problem:
+        raise InputError(problem)
+    _check_as_of(settings)
+
+
+def _check_as_of(settings: Settings) -> None:
+    """A wrong as-of quarantines every file as validation_failed or posts nothing: refuse the likely
+    mistakes (before the campaign, or before a night already published) unless forced."""
+    if settings.force_as_of:
+        return
+    if settings.as_of < settings.campaign_start:
+        raise InputError(
+            f"--as-of {settings.as_of} is before the campaign start {settings.campaign_start}"
+            " (pass --force if that is really meant)"
+        )
+    last = _last_published_as_of(settings)
+    if last is not None and settings.as_of < last:
+        raise InputError(
+            f"--as-of {settings.as_of} is earlier than the last published night {last}"
+            " (pass --force if that is really meant)"
+        )
+
+
+def _last_published_as_of(settings: Settings) -> dt.date | None:
+    from vaxsync.warehouse import open_when_free
+
+    if not settings.warehouse_path.is_file():
+        return None
+    connection = open_when_free(
+        settings.warehouse_path, read_only=True, lock_wait_seconds=settings.warehouse_lock_wait_seconds
+    )
+    try:
+        has_runs = connection.execute(
+            "select count(*) from information_schema.tables where table_name = 'pipeline_runs'"
+        ).fetchall()[0][0]
+        if not has_runs:
+            return None
+        last = connection.execute(
+            "select max(as_of) from pipeline_runs where outcome = 'published'"
+        ).fetchall()[0][0]
+    finally:
+        connection.close()
+    return last if isinstance(last, dt.date) else None
+
+
+def _protect_personal_data(settings: Settings) -> None:
+    """Owner-only caches (also those written by older versions), and no work folder of a published
+    night kept longer than settings.work_retention_days."""
+    from vaxsync.registry_cache import make_cache_private
+    from vaxsync.warehouse import connect
+    from vaxsync.workdir import expired_work_dirs, remove_work_dirs
+
+    make_cache_private(settings)
+    if not settings.warehouse_path.is_file():
+        return
+    with connect(
+        settings.warehouse_path, lock_wait_seconds=settings.warehouse_lock_wait_seconds
+    ) as connection:
+        rows = connection.execute("select distinct as_of from pipeline_runs where outcome = 'published'")
+        published = [row[0] for row in rows.fetchall() if row[0] != settings.as_of]
+    expired = expired_work_dirs(settings.work_base_dir, published, keep_days=settings.work_retention_days)
+    if expired:
+        log.info(
+            "removed %d work folders of nights published over %d days ago",
+            remove_work_dirs(expired),
+            settings.work_retention_days,
+        )
+
+
+def _readmitted_files(settings: Settings, rules_version: str) -> set[tuple[str, str]]:
+    from vaxsync.readmission import readmittable_files
+    from vaxsync.warehouse import connect
+
+    if not settings.warehouse_path.is_file():
+        return set()
+    with connect(
+        settings.warehouse_path, lock_wait_seconds=settings.warehouse_lock_wait_seconds
+    ) as connection:
+        return readmittable_files(connection, as_of=settings.as_of, rules_version=rules_version)
 
 
 def _check_writable_folder(folder: Path, what: str) -> None:
@@ -111,12 +207,10 @@ def _check_writable_folder(folder: Path, what: str) -> None:
     existing = folder
     while not existing.exists():
         existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{what} cannot be created, {existing} is a file: {folder}")
     if not os.access(existing, os.W_OK):
         raise InputError(f"{what} is not writable: {folder}")
-
-
-class InputError(Exception):
-    """An argument the run cannot use (missing registry, unwritable warehouse); the CLI prints it as one line."""
 
 
 def discovered_hashes(work: RunWorkDir) -> dict[str, str]:
@@ -202,11 +296,11 @@ def _ingest_all(settings: Settings, source_files: list[str]) -> Iterator[int]:
 # --- normalize ------------------------------------------------------------------------------------------
 
 
-def normalize_batch(settings: Settings) -> StageResult:
+def normalize_batch(settings: Settings, on_step: Callable[[int, int], None] | None = None) -> StageResult:
     """Normalize all staged rows of this run, then validate the raw and normalized layers.
 
     A file whose normalized rows fail a critical expectation is quarantined whole (validation_failed):
-    its rows are held back, never half-published.
+    its rows are held back, never half-published. on_step(done, 4) follows its four steps.
     """
     from transforms.normalize.reference import load_reference
     from transforms.normalize.shots import normalize_shots
@@ -221,6 +315,8 @@ def normalize_batch(settings: Settings) -> StageResult:
         settings, snapshot_hash=read_json(work.run_file)["registry_hash"]
     )
     reference = load_reference().with_surname_statistics(statistics)
+    step = on_step or (lambda done, total: None)
+    step(1, 4)
     if staged_files:
         staged = pl.scan_parquet(staged_files)
         normalized = normalize_shots(
@@ -228,10 +324,13 @@ def normalize_batch(settings: Settings) -> StageResult:
         ).collect()
     else:
         normalized = _empty_normalized()
+    step(2, 4)
     held_back = quality.validate_normalized_layer(settings, work, normalized, reference)
+    step(3, 4)
     if held_back:
         normalized = normalized.filter(~pl.col("file_hash").is_in(list(held_back)))
     normalized.write_parquet(work.normalized_file)
+    step(4, 4)
     _record_stage_time(work, "normalize", started)
     rejected_by_reason = normalized.group_by("reject_reason").len().drop_nulls("reject_reason")
     counts = {
@@ -366,30 +465,72 @@ def report_batch(settings: Settings) -> StageResult:
 
 # --- the whole night ------------------------------------------------------------------------------------
 
-ProgressCallback = Callable[[str, int, int], None]
+ProgressCallback = Callable[[str, int, int], None]  # (stage, steps done, steps in all)
+StageDoneCallback = Callable[[str, float, StageResult], None]  # (stage, seconds, its counts)
 
 
-def run_nightly(settings: Settings, on_progress: ProgressCallback | None = None) -> StageResult:
+def run_nightly(
+    settings: Settings,
+    on_progress: ProgressCallback | None = None,
+    on_stage_done: StageDoneCallback | None = None,
+) -> StageResult:
     """Run every stage in order, as the DAG does, in this process."""
     started = time.perf_counter()
+    progress = on_progress or (lambda stage, done, total: None)
+    stage_done = on_stage_done or (lambda stage, seconds, counts: None)
     new_files = discover_new_exports(settings)
     work = RunWorkDir(settings)
+    stage_done(
+        "discover", time.perf_counter() - started, read_json(work.run_file)["stage_counts"]["discover"]
+    )
     ingest_started = time.perf_counter()
     start_importing_validation()  # GX takes seconds to import: it loads while ingest runs
+    progress("ingest", 0, len(new_files))
     for done in _ingest_all(settings, new_files):
-        if on_progress:
-            on_progress("ingest", done, len(new_files))
+        progress("ingest", done, len(new_files))
     _record_stage_time(work, "ingest", ingest_started)
-    for stage_name, stage in (("normalize", normalize_batch), ("match", match_batch)):
-        if on_progress:
-            on_progress(stage_name, 0, 1)
-        stage(settings)
-    if on_progress:
-        on_progress("publish", 0, 1)
+    stage_done("ingest", time.perf_counter() - ingest_started, {"files": len(new_files)})
+    stage_started = time.perf_counter()
+    progress("normalize", 0, 4)
+    counts = normalize_batch(settings, on_step=lambda done, total: progress("normalize", done, total))
+    stage_done("normalize", time.perf_counter() - stage_started, counts)
+    stage_started = time.perf_counter()
+    progress("match", 0, 1)
+    partitions = plan_match_partitions(settings)
+    steps = len(partitions) + 2  # the plan, each partition, the decision
+    progress("match", 1, steps)
+    for done, partition in enumerate(partitions, start=2):
+        match_partition(settings, partition)
+        progress("match", done, steps)
+    counts = combine_matches(settings)
+    progress("match", steps, steps)
+    stage_done("match", time.perf_counter() - stage_started, counts)
+    stage_started = time.perf_counter()
+    progress("publish", 0, 1)
     summary = publish_batch(settings)
-    report_batch(settings)
+    progress("publish", 1, 1)
+    stage_done("publish", time.perf_counter() - stage_started, summary)
+    stage_started = time.perf_counter()
+    progress("report", 0, 1)
+    reported = report_batch(settings)
+    progress("report", 1, 1)
+    stage_done("report", time.perf_counter() - stage_started, reported)
     summary["wall_seconds"] = round(time.perf_counter() - started, 2)
+    summary["files_already_processed"] = read_json(work.run_file)["stage_counts"]["discover"][
+        "files_already_in_ledger"
+    ]
+    summary["shots_citizen_not_in_snapshot"] = _shots_citizen_not_in_snapshot(settings)
     return summary
+
+
+def _shots_citizen_not_in_snapshot(settings: Settings) -> int:
+    from vaxsync.snapshot_changes import count_flagged_shots
+    from vaxsync.warehouse import connect
+
+    with connect(
+        settings.warehouse_path, lock_wait_seconds=settings.warehouse_lock_wait_seconds
+    ) as connection:
+        return count_flagged_shots(connection)
 
 
 def _record_stage_time(work: RunWorkDir, stage_name: str, started: float) -> None:

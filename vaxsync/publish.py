@@ -18,6 +18,7 @@ import polars as pl
 from vaxsync.backlog import count_resolved_rows_in_ledger, store_backlog_records, update_rematched_backlog
 from vaxsync.decisions import write_decision_audit
 from vaxsync.events import hold_conflicting_rows, shot_id_sql, stage_postings, write_postings
+from vaxsync.readmission import archive_readmitted_ledger_rows, record_quarantine_context
 from vaxsync.resends import (
     read_tonight_versions,
     record_file_versions,
@@ -25,6 +26,7 @@ from vaxsync.resends import (
     supersede_replaced_backlog,
 )
 from vaxsync.settings import Settings
+from vaxsync.snapshot_changes import flag_shots_of_missing_citizens
 from vaxsync.warehouse import connect
 from vaxsync.workdir import RunWorkDir, read_json
 
@@ -165,11 +167,17 @@ def _write_night(connection: duckdb.DuckDBPyConnection, settings: Settings, run:
     supersede_replaced_backlog(connection)
     record_file_versions(connection, work, run["run_id"], now)
     _write_review_candidates(connection, settings, run["run_id"])
+    archive_readmitted_ledger_rows(connection, run["run_id"])  # files read again: their old rows
     _write_ledger(connection, parameters)
+    record_quarantine_context(
+        connection, run["run_id"], as_of=settings.as_of, rules_version=run.get("rules_version")
+    )
     count_resolved_rows_in_ledger(connection, run["run_id"])
     store_backlog_records(connection, work)
     write_decision_audit(connection, work, run["run_id"])
     _write_validation_results(connection, settings, run["run_id"], now)
+    # a snapshot that dropped citizens with posted shots: flag those shots (vaxsync.snapshot_changes)
+    flag_shots_of_missing_citizens(connection, settings.registry_path, run["run_id"], run["registry_hash"])
     _write_run_row(connection, run, now)
 
 

@@ -24,6 +24,16 @@ log = logging.getLogger(__name__)
 _importing_validation: threading.Thread | None = None
 
 
+def _warnings_and_above(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING
+
+
+# GX sets this logger to INFO when imported and announces every temporary folder it makes, in the CLI's
+# output and in every Airflow task log: a filter (which GX's setLevel does not undo) keeps warnings only.
+for _name in ("great_expectations", "great_expectations.data_context.types.base"):
+    logging.getLogger(_name).addFilter(_warnings_and_above)
+
+
 def start_importing_validation() -> None:
     """Import Great Expectations (seconds of CPU) in a background thread, so that it loads while the
     stages before validation run (polars and DuckDB release the GIL). Started once per process; the

@@ -1,14 +1,24 @@
-"""The run's work folder: where stages hand Parquet and JSON to each other (one folder per as-of night)."""
+"""The run's work folder: where stages hand Parquet and JSON to each other (one folder per as-of night).
+
+Its files hold names, birth dates, IDs and phones: folders are 0700 and files 0600 (the stages run with
+umask 077), and the folders of published nights are deleted after settings.work_retention_days.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
 import os
 import shutil
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from vaxsync.settings import Settings
+
+OWNER_ONLY_UMASK = 0o077
 
 
 class RunWorkDir:
@@ -16,12 +26,16 @@ class RunWorkDir:
 
     def __init__(self, settings: Settings) -> None:
         self.root = settings.run_work_dir
+        # Every stage builds one of these before writing: what it creates from here on is owner-only
+        # (Parquet writers, DuckDB spill and files, JSON). Stages run in their own processes.
+        os.umask(OWNER_ONLY_UMASK)
 
     def reset(self) -> None:
         if self.root.exists():
             shutil.rmtree(self.root)
-        for folder in (self.staged_dir, self.ledger_dir, self.validation_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.root.parent)
+        for folder in (self.root, self.staged_dir, self.ledger_dir, self.validation_dir):
+            private_folder(folder)
 
     @property
     def run_file(self) -> Path:
@@ -87,7 +101,7 @@ class RunWorkDir:
 
 def write_json(path: Path, payload: Any) -> None:
     """Write atomically (temp file + rename), so a crashed task never leaves half a file behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".tmp")
     temporary.write_text(json.dumps(payload, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     os.replace(temporary, path)
@@ -95,3 +109,51 @@ def write_json(path: Path, payload: Any) -> None:
 
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def private_folder(folder: Path) -> Path:
+    """Create the folder (and missing parents) owner-only, and tighten it if it existed wider."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # not ours to change: the files inside are still owner-only
+        if folder.stat().st_mode & 0o077:
+            folder.chmod(0o700)
+    return folder
+
+
+@contextlib.contextmanager
+def owner_only_files() -> Iterator[None]:
+    """Files created inside the block are 0600 and folders 0700, whatever the process umask was."""
+    previous = os.umask(OWNER_ONLY_UMASK)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def expired_work_dirs(
+    base: Path, published_as_ofs: Iterable[dt.date], *, keep_days: int, now: float | None = None
+) -> list[Path]:
+    """Work folders of published nights untouched for more than keep_days days (their as-of was
+    published, so the warehouse holds everything they fed it; a re-run would rebuild them)."""
+    if not base.is_dir():
+        return []
+    cutoff = (time.time() if now is None else now) - keep_days * 86_400
+    published = {as_of.isoformat() for as_of in published_as_ofs}
+    return sorted(
+        folder
+        for folder in base.iterdir()
+        if folder.is_dir() and folder.name in published and _last_modified(folder) < cutoff
+    )
+
+
+def _last_modified(folder: Path) -> float:
+    run_file = folder / "run.json"
+    return (run_file if run_file.exists() else folder).stat().st_mtime
+
+
+def remove_work_dirs(folders: Iterable[Path]) -> int:
+    removed = 0
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed

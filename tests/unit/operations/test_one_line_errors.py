@@ -1,0 +1,155 @@
+"""Every operator mistake is one line on stderr and exit code 2, before any work, never a traceback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import os
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from operations_builders import (
+    assert_one_line_error,
+    hold_lock,
+    invoke,
+    registry_frame,
+    run_args,
+    write_registry,
+)
+
+from vaxsync.errors import no_space_left
+from vaxsync.warehouse import connect
+
+
+def test_synth_with_no_citizens_or_shots_is_one_line(tmp_path: Path) -> None:
+    assert_one_line_error(invoke(["synth", "--out", str(tmp_path), "--citizens", "0"]), "--citizens")
+    assert_one_line_error(invoke(["synth", "--out", str(tmp_path), "--shots", "-5"]), "--shots", "-5")
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_registry_that_is_not_parquet_stops_before_any_work(tmp_path: Path) -> None:
+    registry = tmp_path / "registry.parquet"
+    registry.write_text("citizen_id,full_name\n001200000001,Nguyễn Văn A\n", encoding="utf-8")
+    result = invoke(run_args(tmp_path, "--as-of", "2023-01-31", registry=registry))
+    assert_one_line_error(result, "not a Parquet file")
+    assert not (tmp_path / "wh").exists()  # no work folder, no warehouse left behind
+
+
+def test_ids_stored_as_integers_are_refused(tmp_path: Path) -> None:
+    frame = registry_frame().with_columns(pl.col("citizen_id").cast(pl.Int64))
+    registry = write_registry(tmp_path / "registry.parquet", frame)
+    line = assert_one_line_error(invoke(run_args(tmp_path, registry=registry)), "citizen_id is Int64")
+    assert "expected String" in line
+
+
+def test_a_missing_column_is_named(tmp_path: Path) -> None:
+    registry = write_registry(tmp_path / "registry.parquet", registry_frame().drop("date_of_death", "sex"))
+    assert_one_line_error(invoke(run_args(tmp_path, registry=registry)), "lacks columns sex, date_of_death")
+
+
+def test_duplicate_citizen_ids_are_counted_never_shown(tmp_path: Path) -> None:
+    frame = registry_frame(4)
+    frame = pl.concat([frame, frame.head(2)])
+    registry = write_registry(tmp_path / "registry.parquet", frame)
+    line = assert_one_line_error(invoke(run_args(tmp_path, registry=registry)), "2 duplicate citizen_id")
+    assert "001200000000" not in line
+
+
+def test_an_empty_snapshot_is_refused(tmp_path: Path) -> None:
+    registry = write_registry(tmp_path / "registry.parquet", registry_frame().clear())
+    assert_one_line_error(invoke(run_args(tmp_path, registry=registry)), "0 rows")
+
+
+def test_an_as_of_before_the_campaign_is_refused_unless_forced(tmp_path: Path) -> None:
+    from vaxsync.pipeline import _check_as_of
+    from vaxsync.settings import Settings
+
+    assert_one_line_error(
+        invoke(run_args(tmp_path, "--as-of", "2019-01-01")), "before the campaign start 2021-03-08", "--force"
+    )
+    forced = Settings(warehouse_path=tmp_path / "absent.duckdb", as_of=dt.date(2019, 1, 1), force_as_of=True)
+    _check_as_of(forced)  # no error
+
+
+def test_an_as_of_earlier_than_the_last_published_night_is_refused(tmp_path: Path) -> None:
+    warehouse = tmp_path / "wh" / "warehouse.duckdb"
+    with connect(warehouse) as connection:
+        connection.execute(
+            """insert into pipeline_runs by name select 'r1' as run_id, date '2023-01-31' as as_of,
+               'h' as registry_hash, 'l' as landing_hash, 0 as files_new, 0 as files_quarantined,
+               0 as rows_in, 0 as rows_posted, 0 as rows_duplicate, 0 as rows_backlog,
+               'published' as outcome, now() as started_at, now() as finished_at"""
+        )
+    result = invoke(run_args(tmp_path, "--as-of", "2023-01-15"))
+    assert_one_line_error(result, "earlier than the last published night 2023-01-31")
+
+
+def test_a_date_that_is_not_iso_is_one_line(tmp_path: Path) -> None:
+    assert_one_line_error(invoke(run_args(tmp_path, "--as-of", "31/01/2023")), "not an ISO date")
+
+
+def test_a_work_folder_that_cannot_be_created_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    result = invoke(run_args(tmp_path, "--as-of", "2023-01-31", "--work-dir", str(blocker / "work")))
+    assert_one_line_error(result, "work folder", "a_file")
+
+
+def test_an_unwritable_work_folder_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    work.chmod(0o500)
+    real_access = os.access
+    # root may write anywhere: tell the check what an ordinary service account would be told
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: (Path(path) != work or mode != os.W_OK) and real_access(path, mode)
+    )
+    result = invoke(run_args(tmp_path, "--as-of", "2023-01-31", "--work-dir", str(work)))
+    assert_one_line_error(result, "work folder is not writable")
+
+
+def test_a_full_disk_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB's failed commit, then the rollback that fails because no transaction is left."""
+
+    def full_disk(*args: object, **kwargs: object) -> None:
+        try:
+            raise duckdb.IOException('Could not write file "w.duckdb.wal": No space left on device')
+        except duckdb.IOException:
+            raise duckdb.TransactionException("cannot rollback - no transaction is active") from None
+
+    monkeypatch.setattr("vaxsync.pipeline.run_nightly", full_disk)
+    result = invoke(run_args(tmp_path, "--as-of", "2023-01-31"))
+    line = assert_one_line_error(result, "no space left on device")
+    assert "rollback" not in line
+
+
+def test_no_space_left_is_found_in_the_chain_of_errors() -> None:
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError:
+            raise RuntimeError("cannot rollback - no transaction is active")  # noqa: B904
+    except RuntimeError as error:
+        assert no_space_left(error)
+    assert not no_space_left(RuntimeError("cannot rollback - no transaction is active"))
+    assert not no_space_left(OSError(errno.EACCES, "Permission denied"))
+
+
+def test_runs_while_the_warehouse_is_locked_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    with connect(warehouse):
+        pass
+    monkeypatch.setenv("VAXSYNC_WAREHOUSE_LOCK_WAIT_SECONDS", "0.5")
+    holder = hold_lock(warehouse, 30)
+    try:
+        runs = invoke(["runs", "--warehouse", str(warehouse)])
+        night = invoke(run_args(tmp_path, "--as-of", "2023-01-31", warehouse=warehouse))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert_one_line_error(runs, "in use by another process", f"PID {holder.pid}")
+    assert_one_line_error(night, "in use by another process")

@@ -1,0 +1,91 @@
+"""Personal data on disk is owner-only; work folders of published nights do not stay forever."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+from operations_builders import write_registry
+
+from vaxsync.settings import Settings
+from vaxsync.warehouse import connect
+from vaxsync.workdir import RunWorkDir, expired_work_dirs, remove_work_dirs, write_json
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def wide_umask() -> object:
+    previous = os.umask(0o022)  # what a service account usually has: 0644 files, 0755 folders
+    yield
+    os.umask(previous)
+
+
+def test_the_work_folder_and_its_files_are_owner_only(tmp_path: Path, wide_umask: object) -> None:
+    settings = Settings(warehouse_path=tmp_path / "wh" / "warehouse.duckdb", as_of=dt.date(2023, 1, 31))
+    work = RunWorkDir(settings)
+    work.reset()
+    write_json(work.run_file, {"run_id": "r"})
+    (work.staged_dir / "x.parquet").write_bytes(b"PAR1")
+    for folder in (settings.work_base_dir, work.root, work.staged_dir, work.ledger_dir):
+        assert mode(folder) == 0o700, folder
+    assert mode(work.run_file) == 0o600
+    assert mode(work.staged_dir / "x.parquet") == 0o600
+
+
+def test_the_warehouse_is_created_owner_only_and_an_old_one_is_tightened(
+    tmp_path: Path, wide_umask: object
+) -> None:
+    created = tmp_path / "new.duckdb"
+    with connect(created):
+        pass
+    assert mode(created) == 0o600
+    old = tmp_path / "old.duckdb"
+    with connect(old):
+        pass
+    old.chmod(0o644)
+    with connect(old):
+        pass
+    assert mode(old) == 0o600
+
+
+def test_the_registry_cache_is_owner_only(tmp_path: Path, wide_umask: object) -> None:
+    from vaxsync.registry_cache import cache_dir, make_cache_private, prepared_registry
+
+    settings = Settings(
+        registry_path=write_registry(tmp_path / "registry.parquet"),
+        warehouse_path=tmp_path / "warehouse.duckdb",
+    )
+    prepared_registry(settings, snapshot_hash="abc").collect()
+    folder = cache_dir(settings)
+    assert mode(folder) == 0o700
+    assert [mode(path) for path in folder.iterdir()] == [0o600]
+    legacy = folder / "old.parquet"
+    legacy.write_bytes(b"PAR1")
+    legacy.chmod(0o644)
+    folder.chmod(0o755)
+    make_cache_private(settings)
+    assert (mode(folder), mode(legacy)) == (0o700, 0o600)
+
+
+def test_work_folders_of_published_nights_are_removed_after_the_retention(tmp_path: Path) -> None:
+    base = tmp_path / "work"
+    now = time.time()
+    ages_in_days = {"2023-01-01": 30, "2023-01-20": 2, "2023-01-02": 30, "notes": 30}
+    for name, age in ages_in_days.items():
+        folder = base / name
+        folder.mkdir(parents=True)
+        (folder / "run.json").write_text("{}", encoding="utf-8")
+        os.utime(folder / "run.json", (now - age * 86_400, now - age * 86_400))
+    published = [dt.date(2023, 1, 1), dt.date(2023, 1, 20)]  # 2023-01-02 never published: kept
+    expired = expired_work_dirs(base, published, keep_days=7, now=now)
+    assert [folder.name for folder in expired] == ["2023-01-01"]
+    assert remove_work_dirs(expired) == 1
+    assert sorted(path.name for path in base.iterdir()) == ["2023-01-02", "2023-01-20", "notes"]
+    assert expired_work_dirs(base, published, keep_days=60, now=now) == []
