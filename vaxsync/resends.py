@@ -372,3 +372,18 @@ def resend_counts(connection: duckdb.DuckDBPyConnection, run_id: str) -> dict[st
     names = ("files_replacing_a_version", "shots_retracted", "shots_replaced", "shots_added_by_new_versions",
              "shots_restored")  # fmt: skip
     return {name: int(value) for name, value in zip(names, row, strict=True)}
+
+
+def resent_file_changes(connection: duckdb.DuckDBPyConnection, run_id: str) -> list[dict[str, object]]:
+    """What each of the night's replacing versions changed, for the run report (paths and counts only)."""
+    rows = connection.execute(
+        """
+        select source_file, recognised_as, shots_kept, shots_added, shots_retracted, shots_replaced,
+               shots_restored
+        from file_version_changes where run_id = ? order by source_file
+        """,
+        [run_id],
+    ).fetchall()
+    names = ("source_file", "recognised_as", "shots_kept", "shots_added", "shots_retracted", "shots_replaced",
+             "shots_restored")  # fmt: skip
+    return [dict(zip(names, row, strict=True)) for row in rows]

@@ -23,7 +23,7 @@ import polars as pl
 from vaxsync.decisions import review_decision_counts
 from vaxsync.reasons import BACKLOG_REASONS, DECISION_FILE_REASONS, DECISION_REJECTIONS, QUARANTINE_REASONS
 from vaxsync.reports import write_private
-from vaxsync.resends import resend_counts
+from vaxsync.resends import resend_counts, resent_file_changes
 from vaxsync.settings import Settings
 from vaxsync.snapshot_changes import count_flagged_shots
 from vaxsync.warehouse import connect, conservation_violations
@@ -63,6 +63,7 @@ def build_run_report(settings: Settings, run_id: str) -> dict[str, Any]:
             "conservation": _conservation(connection, run_id, ledger, source_files),
             "timings": _timings(run, run_row, work_ledgers),
             "quarantined_files": _quarantined_files(ledger),
+            "resent_files": resent_file_changes(connection, run_id),  # vaxsync.resends
             "validation": _validation(connection, run_id, work, source_files),
             "review_decisions": review_decision_counts(connection, run_id),
         }
@@ -525,6 +526,7 @@ def render_run_report_html(report: dict[str, Any]) -> str:
         _timings_html(report["timings"]),
         _backlog_html(report["stages"]),
         _quarantined_html(report["quarantined_files"]),
+        _resent_files_html(report.get("resent_files")),
         _review_decisions_html(report.get("review_decisions")),
         _validation_html(report["validation"]),
     ]
@@ -700,6 +702,27 @@ def _quarantined_html(files: list[dict[str, Any]]) -> str:
         '<table><thead><tr><th>source file</th><th>reason</th><th>detail</th><th class="num">rows read</th>'
         '<th class="num">rows in the file (estimated)</th>'
         f"</tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def _resent_files_html(files: list[dict[str, Any]] | None) -> str:
+    """New versions of files landed tonight: what each changed in the posted doses (docs/backlog.md)."""
+    if not files:
+        return ""
+    columns = ("shots_kept", "shots_added", "shots_retracted", "shots_replaced", "shots_restored")
+    rows = "".join(
+        f"<tr><td>{_e(item['source_file'])}</td><td><code>{_e(item['recognised_as'])}</code></td>"
+        + "".join(f'<td class="num">{_number(item[name])}</td>' for name in columns)
+        + "</tr>"
+        for item in files
+    )
+    header = "".join(f'<th class="num">{_e(_label(name))}</th>' for name in columns)
+    return (
+        f"<h2>Files sent again ({len(files)})</h2>"
+        "<p>A new version replaces the old one: doses only the old version recorded are retracted "
+        "(kept in retracted_shots), corrected doses posted.</p>"
+        f"<table><thead><tr><th>source file</th><th>recognised as</th>{header}</tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
     )
 
 

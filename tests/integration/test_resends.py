@@ -19,6 +19,7 @@ import pytest
 
 from vaxsync.contracts import REGISTRY_SCHEMA
 from vaxsync.pipeline import run_nightly
+from vaxsync.run_report import build_run_report, render_run_report_html
 from vaxsync.settings import Settings
 from vaxsync.warehouse import conservation_violations
 
@@ -135,6 +136,8 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     landing = root / "landing"
     write_registry(root / "registry.parquet")
 
+    run_ids: list[str] = []
+
     def run_twice(as_of: dt.date) -> dict[str, pl.DataFrame]:
         settings = Settings(
             registry_path=root / "registry.parquet",
@@ -144,7 +147,7 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             decisions_dir=root / "decisions",
             as_of=as_of,
         )
-        run_nightly(settings)
+        run_ids.append(run_nightly(settings)["run_id"])
         after = snapshot(root / "warehouse.duckdb")
         run_nightly(settings)  # the same night again
         again = snapshot(root / "warehouse.duckdb")
@@ -168,7 +171,14 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     night_2 = run_twice(NIGHTS[1])
     write_export(landing, "a", EXPORT_A)  # the old version again
     night_3 = run_twice(NIGHTS[2])
-    return {"warehouse": root / "warehouse.duckdb", "nights": (night_1, night_2, night_3)}
+    settings = Settings(
+        warehouse_path=root / "warehouse.duckdb", work_dir=root / "report_work", as_of=NIGHTS[1]
+    )
+    return {
+        "warehouse": root / "warehouse.duckdb",
+        "nights": (night_1, night_2, night_3),
+        "night_2_report": build_run_report(settings, run_ids[1]),
+    }
 
 
 def doses(night: dict[str, pl.DataFrame], person: str) -> list[tuple[str, str]]:
@@ -283,3 +293,27 @@ def test_coverage_counts_the_doses_below_the_approved_age(nights: dict[str, Any]
            where milestone = 'dose_1' and age_band = '5-11'""",
     )
     assert reached.rows() == [(1, 1)]
+
+
+def test_the_run_report_says_what_each_resent_file_changed(nights: dict[str, Any]) -> None:
+    report = nights["night_2_report"]
+    changes = {item["source_file"]: item for item in report["resent_files"]}
+    assert set(changes) == {PATHS["a"], PATHS["renamed_v2"]}
+    corrected = changes[PATHS["a"]]
+    assert (corrected["recognised_as"], corrected["shots_retracted"], corrected["shots_replaced"]) == (
+        "same_path",
+        3,
+        2,
+    )
+    assert (
+        changes[PATHS["renamed_v2"]]["recognised_as"],
+        changes[PATHS["renamed_v2"]]["shots_retracted"],
+    ) == ("renamed", 1)
+    publish = report["stages"]["publish"]
+    assert (publish["files_replacing_a_version"], publish["shots_retracted"], publish["shots_replaced"]) == (
+        2,
+        4,
+        2,
+    )
+    page = render_run_report_html(report)
+    assert "Files sent again (2)" in page and PATHS["renamed_v2"] in page
