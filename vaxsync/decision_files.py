@@ -7,9 +7,11 @@
 - Once: a file is keyed by its province folder and its content hash; identical copies in one folder
   are read once (the copies are counted), and a key read on an earlier night is skipped.
 - Bounded: the size is checked first; a workbook's declared dimensions and uncompressed size are
-  checked from the zip before parsing; the workbook is parsed in a child process with an address-space
-  limit and a timeout (`vaxsync.decision_workbook_reader`), so a file that aborts or exhausts memory
-  is quarantined and the night goes on. The number of sheet rows is bounded while parsing.
+  checked from the zip before parsing (the landing's `check_workbook_bounds`, then tighter bounds on every
+  sheet); the workbook is parsed in a child process with an address-space limit and a timeout
+  (`vaxsync.decision_workbook_reader`), so a file that aborts or exhausts memory is quarantined and the
+  night goes on. The number of sheet rows is bounded while parsing. (The landing's reader process reads
+  cached values with calamine; a decision needs the formulas themselves, hence openpyxl here.)
 - CSV and text: the landing's readers (encoding detection incl. CP1258, delimiter sniffing, ragged
   lines kept, `transforms.ingest`).
 
@@ -36,7 +38,8 @@ import polars as pl
 from transforms.ingest.delimited import sniff_separator, split_fields, split_records
 from transforms.ingest.landing import file_content_hash
 from transforms.ingest.text_decoding import decode_export_bytes
-from transforms.ingest.workbook import looks_like_workbook
+from transforms.ingest.workbook import WorkbookTooLargeError, looks_like_workbook
+from transforms.ingest.workbook import check_workbook_bounds as landing_workbook_bounds
 from vaxsync.decision_workbook_reader import TOO_MANY_LINES_EXIT
 from vaxsync.settings import Settings
 
@@ -173,6 +176,10 @@ def read_grids(decision_file: DecisionFile, settings: Settings) -> dict[str, pl.
     with path.open("rb") as handle:
         head = handle.read(8)
     if looks_like_workbook(head):
+        try:  # the landing's bounds for any workbook, then the tighter ones of a decision file
+            landing_workbook_bounds(path)
+        except WorkbookTooLargeError as error:
+            raise DecisionFileRefusedError("workbook_too_large", str(error)) from error
         check_workbook_bounds(path, settings)
         return _parse_workbook(path, settings)
     if path.suffix.lower() in WORKBOOK_SUFFIXES:

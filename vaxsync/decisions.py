@@ -55,6 +55,11 @@ log = logging.getLogger(__name__)
 HEADER_SEARCH_LINES = 10  # the header row (with a `decision` cell) is among a sheet's first lines
 EARLIEST_DECISION_DATE = dt.date(2021, 1, 1)  # a stated decision date before the campaign is not kept
 REVIEWER_REJECTED = "reviewer_rejected"
+DECISION_RESOLUTIONS = (
+    "review_accepted",
+    "corrected_id",
+)  # unposted_backlog.resolution of a decision's posting
+WITHDRAWN_POSTING = "posting_withdrawn"  # vaxsync.reasons.RETRACTION_REASONS
 
 # The cells a decision line is read from (header code -> line column); a formula in any of them refuses the line.
 LINE_FIELDS: dict[str, str] = {
@@ -320,7 +325,8 @@ def validate_decisions(
 ) -> pl.DataFrame:
     """Audit rows (AUDIT_SCHEMA): each line applied, or rejected with a DECISION_REJECTIONS code.
 
-    open_backlog: file_hash, source_row, province_code, reason_code, candidate_citizen_id.
+    open_backlog: file_hash, source_row, province_code, reason_code, candidate_citizen_id, is_posted_by_decision
+      (the open rows, and the rows an earlier decision posted).
     candidates (offered now, every rank): file_hash, source_row, candidate_rank, citizen_id, match_probability,
       impossible_reason.
     registry: citizen_id + CONFIRMATION_REGISTRY_COLUMNS. matchable_rows: file_hash, source_row, vaccinated_date
@@ -471,10 +477,16 @@ def _rejection_reason() -> pl.Expr:
         .then(pl.lit("wrong_province"))
         .when(~pl.col("is_row_token_valid"))
         .then(pl.lit("token_invalid"))
-        .when((kind == WITHDRAW_DECISION) & (pl.col("before_reason_code") != REVIEWER_REJECTED))
+        .when(
+            (kind == WITHDRAW_DECISION)
+            & (pl.col("before_reason_code") != REVIEWER_REJECTED)
+            & ~pl.col("is_posted_by_decision")
+        )
         .then(pl.lit("nothing_to_withdraw"))
         .when(kind == WITHDRAW_DECISION)
         .then(None)
+        .when(pl.col("is_posted_by_decision"))
+        .then(pl.lit("already_decided"))
         .when(pl.col("is_matchable").is_null())
         .then(pl.lit("row_not_matchable"))
         .when(kind == REJECT_DECISION)
@@ -670,9 +682,13 @@ def _file_summaries(summaries: pl.DataFrame, audit: pl.DataFrame) -> pl.DataFram
 
 def _backlog_and_candidates(settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
     with connect(settings.warehouse_path, memory_limit=settings.duckdb_memory_limit) as connection:
+        # The open rows, and the rows an earlier decision posted (a reviewer may withdraw that decision).
         open_backlog = connection.sql(
-            """select file_hash, source_row, coalesce(province_code, '??') as province_code, reason_code,
-                      candidate_citizen_id from open_backlog"""
+            f"""select file_hash, source_row, coalesce(province_code, '??') as province_code, reason_code,
+                       candidate_citizen_id, resolved_run_id is not null as is_posted_by_decision
+                from unposted_backlog
+                where superseded_by_file_hash is null
+                  and (resolved_run_id is null or resolution in {DECISION_RESOLUTIONS})"""
         ).pl()
         candidates = connection.sql(
             """
@@ -690,9 +706,11 @@ def _backlog_and_candidates(settings: Settings) -> tuple[pl.DataFrame, pl.DataFr
 
 
 def write_decision_audit(connection: duckdb.DuckDBPyConnection, work: RunWorkDir, run_id: str) -> None:
-    """Every decision line read tonight, with the before and after of the row it decided on; every file."""
+    """Every decision line read tonight, with the before and after of the row it decided on; every file.
+    Withdrawn decisions that had posted a shot take their posting back first."""
     if not work.decisions_file.exists():
         return
+    withdraw_decided_postings(connection, pl.read_parquet(work.decisions_file), run_id=run_id)
     connection.execute(
         """
         insert into review_decisions (decision_file_hash, sheet_name, sheet_row, reviewer, decided_at, file_hash,
@@ -720,6 +738,58 @@ def write_decision_audit(connection: duckdb.DuckDBPyConnection, work: RunWorkDir
         """,
         {"path": work.decision_files_file.as_posix(), "run_id": run_id},
     )
+
+
+def withdraw_decided_postings(
+    connection: duckdb.DuckDBPyConnection, audit: pl.DataFrame, *, run_id: str
+) -> None:
+    """The rows whose posting a reviewer withdrew tonight go back to the open backlog, in review.
+
+    vaxsync.events.retract_postings retracts each shot no other row supports (kept in `retracted_shots`) and
+    re-sequences the citizen's doses. The row then leaves `shot_sources` and its file's ledger moves it from
+    posted (or duplicate) back to backlog, so the row is in exactly one place again: the open backlog."""
+    from vaxsync.events import retract_postings
+
+    withdrawn = audit.filter(
+        (pl.col("status") == "applied") & (pl.col("decision") == WITHDRAW_DECISION)
+    ).select("file_hash", "source_row")
+    connection.register("tonight_withdrawn", withdrawn.to_arrow())
+    posted = connection.sql(
+        f"""select b.file_hash, b.source_row from unposted_backlog b
+            join tonight_withdrawn w using (file_hash, source_row)
+            where b.resolved_run_id is not null and b.resolution in {DECISION_RESOLUTIONS}"""
+    ).pl()
+    if posted.is_empty():
+        return
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    retract_postings(connection, posted, run_id=run_id, now=now, reason=WITHDRAWN_POSTING)
+    connection.register("withdrawn_postings", posted.to_arrow())
+    connection.execute(
+        """
+        update ingest_ledger set rows_posted = ingest_ledger.rows_posted - moved.posted,
+            rows_duplicate = ingest_ledger.rows_duplicate - moved.duplicate,
+            rows_backlog = ingest_ledger.rows_backlog + moved.posted + moved.duplicate
+        from (
+            select s.file_hash, count(*) filter (where not s.is_duplicate) as posted,
+                   count(*) filter (where s.is_duplicate) as duplicate
+            from shot_sources s join withdrawn_postings w using (file_hash, source_row) group by s.file_hash
+        ) as moved
+        where ingest_ledger.file_hash = moved.file_hash and ingest_ledger.status = 'loaded'
+        """
+    )
+    connection.execute(
+        "delete from shot_sources where (file_hash, source_row) in (select file_hash, source_row from withdrawn_postings)"
+    )
+    connection.execute(
+        """
+        update unposted_backlog set resolved_run_id = null, resolution = null, resolved_shot_id = null,
+            reason_code = 'review_required', reason_detail = 'a reviewer withdrew the decision that posted it',
+            last_matched_run_id = $run_id
+        where (file_hash, source_row) in (select file_hash, source_row from withdrawn_postings)
+        """,
+        {"run_id": run_id},
+    )
+    log.info("withdrew %d postings made by earlier review decisions", posted.height)
 
 
 def accepted_decision_pairs(settings: Settings) -> pl.DataFrame:

@@ -208,6 +208,10 @@ DECISION_REJECTIONS: dict[str, Reason] = {
         "'withdraw' needs an earlier accepted, corrected or rejected decision on this row.",
         "'withdraw' chỉ dùng khi dòng đã có quyết định chấp nhận, sửa hoặc từ chối trước đó.",
     ),
+    "already_decided": Reason(
+        "An earlier decision already posted this row: 'withdraw' it first, then decide again on the next report.",
+        "Dòng đã được ghi nhận theo một quyết định trước: hãy 'withdraw' trước, rồi quyết định lại trên báo cáo sau.",
+    ),
 }
 
 # File-level reasons: a decision file refused whole (review_decision_files.status = 'quarantined').

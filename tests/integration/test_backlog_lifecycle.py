@@ -37,7 +37,7 @@ from vaxsync.settings import Settings
 from vaxsync.synth import SynthConfig, generate
 from vaxsync.warehouse import conservation_violations
 
-NIGHT_1, NIGHT_2 = dt.date(2023, 1, 31), dt.date(2023, 2, 1)
+NIGHT_1, NIGHT_2, NIGHT_3 = dt.date(2023, 1, 31), dt.date(2023, 2, 1), dt.date(2023, 2, 2)
 ABSENT_CITIZENS = 40
 
 
@@ -77,11 +77,20 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     night_2 = settings(root / "synth/registry.parquet", NIGHT_2)
     first_summary = run_nightly(night_2)
     second_summary = run_nightly(night_2)  # the same night again: nothing changes
+    # Night 3: the reviewer withdraws the accept that posted a shot on night 2 (a line of the night-1 report).
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as connection:
+        accepted = connection.sql(
+            f"""select after_shot_id, after_citizen_id from review_decisions where status = 'applied'
+                and file_hash = '{decided["accept"]["file_hash"]}' and source_row = {decided["accept"]["source_row"]}"""
+        ).pl()
+    _write_withdrawal(root, decided["accept"])
+    run_nightly(settings(root / "synth/registry.parquet", NIGHT_3))
     return {
         "root": root,
         "waiting_rows": waiting_rows,
         "decided": decided,
         "summaries": (first_summary, second_summary),
+        "accepted": accepted,
     }
 
 
@@ -99,7 +108,8 @@ def _write_decisions(
         pl.col("corruptions").list.len(), "file_hash", "source_row"
     )
     other = waiting.filter(pl.col("province_code") != province).sort("file_hash", "source_row")
-    assert own.height >= 6 and other.height >= 1, "the generated data should give this test its cases"
+    in_review = own.slice(6).filter(pl.col("reason_code") == "review_required")
+    assert own.height >= 6 and other.height >= 1 and in_review.height >= 1, "the data should give these cases"
     registry = pl.read_parquet(root / "synth/registry.parquet")
     first = own.row(0, named=True)
     unlike_first = registry.filter(
@@ -112,6 +122,7 @@ def _write_decisions(
         "malformed": (own.row(2, named=True), "corrected", "12345"),
         "unconfirmed": (own.row(3, named=True), "corrected", unlike_first),  # someone of another sex and age
         "formula": (own.row(4, named=True), "accept 1", None),  # written as ="reject", cached "accept 1"
+        "accept": (in_review.row(0, named=True), "accept 1", None),  # withdrawn on night 3
         "wrong_province": (other.row(0, named=True), "accept 1", None),
     }
     filled = pl.DataFrame(
@@ -171,6 +182,26 @@ def _write_decisions(
         name: {"file_hash": row["file_hash"], "source_row": row["source_row"]}
         for name, (row, _, _) in {**cases, "csv_reject": (csv_row, "reject", None)}.items()
     }
+
+
+def _write_withdrawal(root: Path, row: dict[str, object]) -> None:
+    """A CSV with one `withdraw` line, its row key and token copied from the night-1 report."""
+    key = f"{row['file_hash']}:{row['source_row']}"
+    report, line = _report_line(root, key)
+    (root / "decisions" / report.parent.name / "withdrawal.csv").write_text(
+        f"row_key,row_token,decision,reviewer,note\n{key},{line['row_token']},withdraw,Trần Thị B,chọn nhầm\n"
+    )
+
+
+def _report_line(root: Path, key: str) -> tuple[Path, dict[str, object]]:
+    """The night-1 report holding the row, and the row's line in it."""
+    for report in sorted((root / f"reports/{NIGHT_1}/provinces").rglob("*.xlsx")):
+        reader = fastexcel.read_excel(report)
+        for sheet in reader.sheet_names:
+            frame = reader.load_sheet(sheet, dtypes="string").to_polars().rename(header_code)
+            if ROW_KEY_COLUMN in frame.columns and key in frame[ROW_KEY_COLUMN].to_list():
+                return report, frame.filter(pl.col(ROW_KEY_COLUMN) == key).row(0, named=True)
+    raise AssertionError(f"no night-1 report holds {key}")
 
 
 def _write_sheet(worksheet: Worksheet, frame: pl.DataFrame, *, header: bool) -> None:
@@ -237,8 +268,9 @@ def test_rows_of_citizens_registered_later_post_without_a_resent_file(nights: di
     resolved = query(nights, "select resolution, count(*) as rows from unposted_backlog group by all")
     counts = dict(resolved.iter_rows())
     # All but the rows reviewers decided on (one corrected; two rejected and one unconfirmed correction,
-    # held) resolve by the re-match itself, give or take a few the linker still sends to review.
-    assert counts.get("rematched", 0) >= waiting_rows.height - 4 - 3
+    # held; one accepted, then withdrawn) resolve by the re-match itself, give or take a few the linker
+    # still sends to review.
+    assert counts.get("rematched", 0) >= waiting_rows.height - 5 - 3
     assert counts.get("corrected_id") == 1
     posted = query(
         nights,
@@ -247,7 +279,7 @@ def test_rows_of_citizens_registered_later_post_without_a_resent_file(nights: di
     )
     truth = waiting_rows.select("file_hash", "source_row", "true_citizen_id")
     checked = posted.join(truth, on=["file_hash", "source_row"])
-    assert checked.height >= waiting_rows.height - 3 - 3
+    assert checked.height >= waiting_rows.height - 4 - 3
     assert (checked["citizen_id"] == checked["true_citizen_id"]).all(), (
         "a re-matched row posted on the wrong citizen"
     )
@@ -275,6 +307,7 @@ def test_decisions_are_applied_or_rejected_and_audited(nights: dict[str, object]
         "malformed": ["malformed_id", top_level],
         "unconfirmed": ["correction_not_confirmed", top_level],
         "formula": ["formula_cell", top_level],
+        "accept": [None, None, top_level],  # night 2's accept, night 3's withdraw
         "wrong_province": [top_level, "wrong_province"],
         "csv_reject": [None],
     }
@@ -309,7 +342,7 @@ def test_decisions_are_applied_or_rejected_and_audited(nights: dict[str, object]
     fitted = query(
         nights, "select json_extract(model_json, '$.fitted.accepted_pairs')::int as n from match_models"
     )
-    assert fitted["n"].max() == 1
+    assert fitted["n"].max() == 2  # the corrected ID and the accept
     # A refused decision changes nothing by itself; the nightly re-match still resolves the row.
     assert backlog_row(nights, "malformed")["resolution"] == "rematched"
     # The formula's cached "accept 1" was not applied: the row is the linker's to resolve, not a reviewer's.
@@ -333,7 +366,7 @@ def test_bad_decision_files_are_quarantined_with_a_reason_and_copies_read_once(
     province_copies = files.filter(
         pl.col("decision_file").str.contains("/") & pl.col("decision_file").str.contains("reviewed")
     )
-    assert province_copies.select("identical_copies", "decisions_read").rows() == [(1, 6)]
+    assert province_copies.select("identical_copies", "decisions_read").rows() == [(1, 7)]
     assert by_name["one_line.csv"]["decisions_read"] == 1
 
 
@@ -363,6 +396,7 @@ def test_the_next_report_lists_the_refused_lines_first_with_the_reason_in_vietna
         report["review_decisions"]
         for report in (json.loads(path.read_text()) for path in (root / "reports").rglob("run_report.json"))
         if report.get("review_decisions", {}).get("files_read")
+        and report["run"]["as_of"] == NIGHT_2.isoformat()
     ]
     assert counts, "no run report counted the decision files"
     assert (
@@ -370,7 +404,10 @@ def test_the_next_report_lists_the_refused_lines_first_with_the_reason_in_vietna
         counts[0]["files_quarantined"],
         counts[0]["identical_copies_skipped"],
     ) == (3, 3, 1)
-    assert (counts[0]["lines_read"], counts[0]["lines_applied"]) == (6 + 6 + 1, 3)  # corrected + two rejects
+    assert (counts[0]["lines_read"], counts[0]["lines_applied"]) == (
+        7 + 7 + 1,
+        4,
+    )  # corrected, accept, 2 rejects
     assert counts[0]["lines_read"] == counts[0]["lines_applied"] + counts[0]["lines_rejected"]
 
 
@@ -383,5 +420,25 @@ def test_nothing_is_lost_and_running_the_night_again_changes_nothing(nights: dic
     assert first["rows_resolved_from_backlog"] > 0
     assert second["rows_resolved_from_backlog"] == 0 and second["rows_in"] == 0
     # Every file once: the province's file (its copy folded in), its top-level copy, the CSV, three quarantined.
-    assert query(nights, "select count(*) from review_decision_files").item() == 6
-    assert query(nights, "select count(*) from review_decisions").item() == 6 + 6 + 1
+    assert (
+        query(nights, "select count(*) from review_decision_files").item() == 6 + 1
+    )  # + night 3's withdrawal
+    assert query(nights, "select count(*) from review_decisions").item() == 7 + 7 + 1 + 1
+
+
+def test_a_withdrawn_accept_takes_its_posting_back_and_the_row_returns_to_review(
+    nights: dict[str, object],
+) -> None:
+    accepted = nights["accepted"]
+    assert isinstance(accepted, pl.DataFrame) and accepted.height == 1
+    shot_id, citizen_id = accepted.row(0)
+    assert shot_id is not None, "night 2's accept posted a shot"
+    assert query(nights, f"select count(*) from synced_shots where shot_id = '{shot_id}'").item() == 0
+    retracted = query(
+        nights, f"select citizen_id, retraction_reason from retracted_shots where shot_id = '{shot_id}'"
+    )
+    assert retracted.rows() == [(citizen_id, "posting_withdrawn")]
+    row = backlog_row(nights, "accept")
+    assert (row["resolved_run_id"], row["resolution"], row["reason_code"]) == (None, None, "review_required")
+    withdrawal = audit_by_case(nights)["accept"].filter(pl.col("decision") == "withdraw").row(0, named=True)
+    assert (withdrawal["status"], withdrawal["note"]) == ("applied", "chọn nhầm")

@@ -20,13 +20,15 @@ GIRL_2016 = "001216000004"  # registered, but not the man of row 2
 
 OPEN_BACKLOG = pl.DataFrame(
     {
-        "file_hash": [HASH] * 5,
-        "source_row": [1, 2, 3, 4, 5],
-        "province_code": [PROVINCE, PROVINCE, "79", PROVINCE, PROVINCE],
+        "file_hash": [HASH] * 6,
+        "source_row": [1, 2, 3, 4, 5, 6],
+        "province_code": [PROVINCE, PROVINCE, "79", PROVINCE, PROVINCE, PROVINCE],
         "reason_code": [
             "review_required", "no_confident_match", "review_required", "vaccine_unknown", "reviewer_rejected",
+            "review_required",
         ],
-        "candidate_citizen_id": [CANDIDATE_1, None, CANDIDATE_1, None, None],
+        "candidate_citizen_id": [CANDIDATE_1, None, CANDIDATE_1, None, None, CANDIDATE_2],
+        "is_posted_by_decision": [False] * 5 + [True],  # row 6 was posted by an accept on an earlier night
     },
     schema_overrides={"source_row": pl.Int32},
 )  # fmt: skip
@@ -148,6 +150,8 @@ def outcome(audit: pl.DataFrame) -> tuple[object, ...]:
         (signed_line(1, "yes please"), ("rejected", "unknown_decision", None)),
         (signed_line(4, "corrected", CORRECTED), ("rejected", "row_not_matchable", None)),
         (signed_line(1, "withdraw"), ("rejected", "nothing_to_withdraw", None)),
+        (signed_line(6, "withdraw"), ("applied", None, None)),
+        (signed_line(6, "corrected", CORRECTED), ("rejected", "already_decided", None)),
     ],
 )
 def test_each_decision_is_applied_or_rejected_with_its_reason(
