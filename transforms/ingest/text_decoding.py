@@ -9,11 +9,11 @@
    at most SAMPLE_WORDS), and each reading is scored by the share of its marked words that are
    Vietnamese syllables (transforms.ingest.vietnamese_syllables). The best score wins, and a tie
    goes to the simpler, more common encoding (the order of SINGLE_BYTE_CANDIDATES: a file that
-   uses only VN3's bytes is TCVN3, though VN2 and VN1 read it the same). NUL bytes outside UTF-16
-   are binary junk (None).
+   uses only VN3's bytes is TCVN3, though VN2 and VN1 read it the same). Bytes with more than 1%
+   of control bytes no text encoding uses (NUL, escape, ...) outside UTF-16 are binary junk (None).
 3. A Unicode text (UTF-8, UTF-16, or a workbook's cells) is scored the same way against its
-   repairs: UTF-8 read as Windows-1252 and saved again ("Nguyá»…n", undone with ftfy), and TCVN3
-   or VNI font text saved as Unicode ("NguyÔn", "Nguyeãn"). A repair must beat the text as it is
+   repairs: UTF-8 read as Windows-1252 and saved again ("Nguyá»…n", undone with ftfy), UTF-8 read
+   as Windows-1258 ("HoĂ  BĂ¬nh"), and TCVN3 or VNI font text saved as Unicode ("NguyÔn", "Nguyeãn"). A repair must beat the text as it is
    by REPAIR_MARGIN.
 4. Only the chosen reading is applied to the whole file, then NFC (Windows-1258, VN1 and VN2
    spell some tones as combining marks).
@@ -37,7 +37,13 @@ import ftfy
 import polars as pl
 from ftfy.chardata import CHARMAP_ENCODINGS, ENCODING_REGEXES
 
-from transforms.ingest.charmaps import combining_mark_bytes, decode_with_table, holds_any, letter_controls
+from transforms.ingest.charmaps import (
+    all_bytes_but,
+    combining_mark_bytes,
+    decode_with_table,
+    holds_any,
+    letter_controls,
+)
 from transforms.ingest.legacy_fonts import TONE_MARK, convert_legacy_text, vietnamese_letters
 from transforms.ingest.vietnamese_syllables import SyllableScore, syllable_scores
 
@@ -49,6 +55,7 @@ MIN_JUDGED_WORDS = 20  # ...when judged on at least this many marked words (a fe
 # Encodings whose mojibake ftfy may undo here: the Windows-1252 family, the one in the contract.
 CP1252_FAMILY = ("sloppy-windows-1252", "windows-1252", "latin-1", "iso-8859-1")
 UTF8_AS_CP1252 = "utf8_as_cp1252"
+UTF8_AS_CP1258 = "utf8_as_cp1258"  # UTF-8 opened as Windows-1258 (Excel on Vietnamese Windows), saved again
 LEGACY_FONTS = ("tcvn3", "vni")  # font encodings, whose text survives as symbols in Unicode files
 # Single-byte candidates, simplest and most common first (ties go to the first).
 SINGLE_BYTE_CANDIDATES = (
@@ -70,7 +77,13 @@ _MARKED_CHAR = "[^\t\n\x0b\x0c\r -~]"
 _MARKED_WORD = f"(?<!{_WORD_CHAR}){_WORD_CHAR}*{_MARKED_CHAR}{_WORD_CHAR}*"  # tried at word starts only
 MARKED_WORD_TEXT = re.compile(_MARKED_WORD)
 MARKED_WORD_BYTES = re.compile(_MARKED_WORD.encode("latin_1"))
-LETTER_CONTROL_BYTES = frozenset({0, *letter_controls()})  # NUL: binary
+LETTER_CONTROL_BYTES = letter_controls()
+# Control bytes no text encoding here uses (NUL, bell, escape, ...): binary junk holds about 4% of them,
+# a text at most a stray one (a NUL in a cell, a DOS end-of-file mark).
+JUNK_CONTROL_BYTES = frozenset({*range(0x20), 0x7F}) - LETTER_CONTROL_BYTES - frozenset(b"\t\n\x0b\x0c\r")
+MAX_JUNK_CONTROL_SHARE = 0.01
+MAX_STRAY_CONTROLS = 2  # a small file is not binary for one or two of them
+BINARY_CHECK_BYTES = 1_000_000
 UTF16_NUL_SHARE = 0.3  # ASCII text in UTF-16 has a NUL in every other byte
 
 
@@ -186,12 +199,31 @@ def _candidate_scores(scores: dict[str, SyllableScore]) -> tuple[tuple[str, floa
     return tuple((label, round(score.share, 4)) for label, score in scores.items())
 
 
+@cache
+def _windows_1258_encoding_map() -> dict[int, int]:
+    """Windows-1258 as Windows applies it: the bytes the code page leaves undefined read as U+0080-U+009F
+    (Python's codec refuses them, and UTF-8's 0x90 of "Đ" is one)."""
+    table = "".join(bytes([byte]).decode("cp1258", errors="ignore") or chr(byte) for byte in range(256))
+    return {ord(char): byte for byte, char in enumerate(table)}
+
+
+def undo_utf8_as_cp1258(text: str) -> str | None:
+    """The text whose UTF-8 bytes, read as Windows-1258, gave `text` ("HoĂ  BĂ¬nh"); None when it is not that."""
+    try:
+        raw, _ = codecs.charmap_encode(text, "strict", _windows_1258_encoding_map())
+        return raw.decode("utf_8") if not raw.isascii() else None
+    except (UnicodeError, ValueError):
+        return None
+
+
 def _unicode_repairs(sample: str) -> dict[str, Callable[[str], str | None]]:
     """The repairs worth trying on a Unicode text, by name: each maps a text to its repaired text."""
     repairs: dict[str, Callable[[str], str | None]] = {}
     plan = _cp1252_plan(sample)
     if plan is not None:
         repairs[UTF8_AS_CP1252] = lambda text: _apply_cp1252_plan(text, plan)
+    if undo_utf8_as_cp1258(sample) is not None:
+        repairs[UTF8_AS_CP1258] = undo_utf8_as_cp1258
     for font in LEGACY_FONTS:
         repairs[font] = lambda text, font=font: convert_legacy_text(text, font)  # type: ignore[misc]
     return repairs
@@ -248,8 +280,6 @@ def score_single_byte_candidates(raw: bytes) -> tuple[str, dict[str, SyllableSco
 
 
 def _read_single_byte(raw: bytes) -> DecodedText | None:
-    if b"\x00" in raw:
-        return None  # NUL bytes outside UTF-16: binary junk
     chosen, scores = score_single_byte_candidates(raw)
     score = scores[chosen]
     repair = chosen if chosen in LEGACY_FONTS else None
@@ -296,7 +326,10 @@ def decode_export_bytes(raw: bytes) -> DecodedText | None:
         except UnicodeDecodeError:
             if label.startswith("utf-16"):
                 return None  # NULs every other byte that are not UTF-16: binary
-            return _read_single_byte(raw.removeprefix(codecs.BOM_UTF8))
+            without_bom = raw.removeprefix(codecs.BOM_UTF8)
+            return None if _looks_binary(without_bom) else _read_single_byte(without_bom)
+    if _looks_binary(raw):
+        return None
     if raw.isascii() and not _has_letter_controls(raw):
         return DecodedText(raw.decode("ascii"), "ascii", None)
     try:
@@ -309,5 +342,13 @@ def decode_export_bytes(raw: bytes) -> DecodedText | None:
 
 
 def _has_letter_controls(raw: bytes) -> bool:
-    """Control bytes that VISCII, VPS or VN1 use as letters, or a NUL (binary)."""
+    """Control bytes that VISCII, VPS or VN1 use as letters."""
     return holds_any(raw, LETTER_CONTROL_BYTES)
+
+
+def _looks_binary(raw: bytes) -> bool:
+    """More than MAX_JUNK_CONTROL_SHARE of the first megabyte (and more than two bytes) are control
+    bytes no text encoding uses."""
+    head = raw[:BINARY_CHECK_BYTES]
+    junk = len(head.translate(None, all_bytes_but(JUNK_CONTROL_BYTES)))
+    return junk > max(MAX_JUNK_CONTROL_SHARE * len(head), MAX_STRAY_CONTROLS)

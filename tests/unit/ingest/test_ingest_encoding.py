@@ -228,6 +228,15 @@ def test_legacy_bytes_are_read_and_nul_bytes_are_binary() -> None:
     assert decode_export_bytes(binary) is None
 
 
+def test_a_stray_control_byte_does_not_make_a_text_binary() -> None:
+    text = render_delimited(TABLE).replace("\r\n", "\r\n\x00", 1)  # a NUL in one cell
+
+    decoded = decode_export_bytes(text.encode("utf-8"))
+
+    assert decoded is not None
+    assert (decoded.encoding, decoded.text) == ("utf-8", text)
+
+
 def test_a_few_misread_cells_do_not_make_a_file_legacy() -> None:
     text = render_delimited(TABLE) + render_delimited([["13", "TrÆ°Æ¡ng VÄƒn Quang", "1990", *[""] * 9]])
 
@@ -246,3 +255,21 @@ def test_whole_text_nfc_matches_unicodedata(text: str) -> None:
     decomposed = unicodedata.normalize("NFD", text)
 
     assert text_decoding.compose_nfc(decomposed) == unicodedata.normalize("NFC", text)
+
+
+@pytest.mark.parametrize("unicode_codec", ["utf-8", "utf-16"])
+def test_utf8_opened_as_windows_1258_and_saved_again_is_repaired(unicode_codec: str) -> None:
+    """Excel on a Vietnamese Windows opens a UTF-8 CSV without BOM as Windows-1258 ("HoĂ  BĂ¬nh"; the bytes
+    the code page leaves undefined, such as 0x90 of "Đ", become U+0080-U+009F) and saves it as Unicode."""
+    text = render_delimited(TABLE)
+    windows_1258 = "".join(
+        bytes([byte]).decode("cp1258", errors="ignore") or chr(byte) for byte in range(256)
+    )
+    misread = codecs.charmap_decode(text.encode("utf-8"), "strict", windows_1258)[0]
+
+    decoded = decode_export_bytes(misread.encode(unicode_codec))
+
+    assert decoded is not None
+    assert (decoded.repair, decoded.text) == ("utf8_as_cp1258", text)
+    untouched = decode_export_bytes(text.encode("utf-8"))
+    assert untouched is not None and (untouched.repair, untouched.text) == (None, text)
