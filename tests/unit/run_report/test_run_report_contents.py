@@ -62,6 +62,7 @@ def test_report_has_the_counts_of_every_stage(written):
         "backlog_by_reason": {"vaccine_unknown": 1, "review_required": 1},
         "shots_new": 3,
         "backlog_rows_resolved": 0,
+        "shots_citizen_not_in_snapshot": 0,
         "files_replacing_a_version": 0,
         "shots_retracted": 0,
         "shots_replaced": 0,
