@@ -84,7 +84,8 @@ SHEET_PROTECTION = {
     "select_unlocked_cells": True,
 }
 WRAPPED_COLUMNS = frozenset({"reason", "reason_detail", "reason_vi", "reason_en", "previous_reason_vi",
-                             "previous_reason_en", "resolution_vi", "resolution_en"})  # fmt: skip
+                             "previous_reason_en", "resolution_vi", "resolution_en",
+                             "rejection_vi", "rejection_en", "rejection_detail"})  # fmt: skip
 HEADER_COMMENT = {"author": "vaxsync", "x_scale": 1.6}
 CCCD_LENGTH = 12
 DIFFERS_FILL = "#FFEB9C"  # Excel's "neutral" yellow; the HTML uses the same
@@ -166,7 +167,9 @@ def render_xlsx(report: ProvinceReport) -> bytes:
         refused = workbook.add_worksheet(REJECTED_DECISIONS_SHEET)
         _write_frame(refused, report.rejected_decisions, formats, first_row=0)
         _set_widths(refused, [report.rejected_decisions])
+        _set_row_heights(refused, report.rejected_decisions, first_row=1)
         refused.freeze_panes(1, 0)
+        refused.protect("", SHEET_PROTECTION)
         _set_up_print(refused, report, "Quyết định không áp dụng / Decisions not applied", header_row=0)
     summary = workbook.add_worksheet(SUMMARY_SHEET)
     _write_summary_sheet(summary, report, formats)

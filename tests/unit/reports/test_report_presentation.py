@@ -13,6 +13,7 @@ from report_builders import AS_OF, HANOI_FILE_HASH, RUN_ID, build_warehouse
 
 from vaxsync.province_report_files import PRINTED_UP_TO, province_title
 from vaxsync.province_reports import (
+    ADMIN_UNITS_PATH,
     COLUMN_LABELS,
     CONTROL_SHEETS,
     DECISION_COLUMN,
@@ -279,3 +280,43 @@ def test_the_backlog_summary_names_the_unit_system_of_its_codes_and_puts_vietnam
     assert summary.columns.index("reason_vietnamese") < summary.columns.index("reason_english")
     systems = dict(summary.select("province_code", "province_code_system").unique().iter_rows())
     assert systems == {"01": "pre-2025", "46": "pre-2025", "??": None}
+
+
+def test_the_refused_decisions_sheet_is_protected_wrapped_and_set_up_for_print(settings: Settings) -> None:
+    import dataclasses
+    import io
+
+    from vaxsync.province_report_files import render_xlsx
+    from vaxsync.province_reports import (
+        REJECTED_DECISION_COLUMNS,
+        REJECTED_DECISIONS_SHEET,
+        build_province_reports,
+    )
+    from vaxsync.warehouse import connect
+
+    with connect(settings.warehouse_path) as connection:
+        [hanoi_report] = [
+            report
+            for report in build_province_reports(
+                connection,
+                registry=pl.scan_parquet(settings.registry_path),
+                admin_units=pl.scan_parquet(ADMIN_UNITS_PATH),
+                as_of=AS_OF,
+                run_id=RUN_ID,
+            )
+            if report.province_code == "01"
+        ]
+    refused = pl.DataFrame(
+        {name: ["x"] for name in REJECTED_DECISION_COLUMNS}
+        | {"rejection_vi": ["Quyết định không hợp lệ. " * 6]},
+        schema=dict.fromkeys(REJECTED_DECISION_COLUMNS, pl.String),
+    )
+    workbook = openpyxl.load_workbook(
+        io.BytesIO(render_xlsx(dataclasses.replace(hanoi_report, rejected_decisions=refused)))
+    )
+    sheet = workbook[REJECTED_DECISIONS_SHEET]
+    assert workbook.sheetnames[0] == REJECTED_DECISIONS_SHEET
+    assert sheet.protection.sheet and sheet.page_setup.orientation == "landscape"
+    assert sheet.cell(1, column_of(sheet, "rejection_vi")).value == header_text("rejection_vi")
+    assert sheet.cell(2, column_of(sheet, "rejection_vi")).alignment.wrap_text
+    assert sheet.row_dimensions[2].height > 15  # the long reason wraps onto more lines
