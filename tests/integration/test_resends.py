@@ -1,4 +1,5 @@
-"""File re-sends over several nights, on hand-written CSV exports and a hand-built registry.
+"""File re-sends over several nights, on hand-written CSV exports, an XLSX saved by LibreOffice Calc
+(tests/fixtures/resends, scripts/make_resend_fixtures.py) and a hand-built registry.
 
 Night 1 lands a facility's export (A), another facility's copy of one dose, a file that will come back
 under a new name, and a file that a later, different file will partly repeat. Night 2 brings the corrected
@@ -76,6 +77,7 @@ EXPORT_C = [line("copied", "Pfizer", "2022-02-01", "P9", 1, facility=FACILITY_C)
 FILLERS = [f"filler{n}" for n in range(12)]
 RENAMED_V1 = [line(p, "Pfizer", "2021-08-15", "R1", 1, facility="TYT Phường Trúc Bạch") for p in FILLERS[:10]]
 RENAMED_V2 = RENAMED_V1[:9]  # the last row deleted, under a new file name
+RENAMED_V2_XLSX = Path(__file__).parents[1] / "fixtures/resends/ds_tiem_sua_lai.xlsx"
 REPEATING_V1 = [
     line(p, "Moderna", "2022-05-03", "S1", 2, facility="TYT Phường Quán Thánh") for p in FILLERS[:10]
 ]
@@ -87,7 +89,7 @@ PATHS = {
     "a": "01_Ha_Noi/01001001/tiem_chung_thang.csv",
     "c": "01_Ha_Noi/01009001/bao_cao.csv",
     "renamed_v1": "01_Ha_Noi/01001002/ds_tiem.csv",
-    "renamed_v2": "01_Ha_Noi/01001002/ds_tiem_sua_lai.csv",
+    "renamed_v2": "01_Ha_Noi/01001002/ds_tiem_sua_lai.xlsx",  # saved by LibreOffice Calc
     "repeating_v1": "01_Ha_Noi/01001003/dot_1.csv",
     "repeating_new": "01_Ha_Noi/01001003/dot_2.csv",
 }
@@ -166,7 +168,9 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         write_export(landing, name, lines)
     night_1 = run_twice(NIGHTS[0])
     write_export(landing, "a", EXPORT_A_CORRECTED)
-    write_export(landing, "renamed_v2", RENAMED_V2)
+    # The renamed re-send comes back as a workbook, RENAMED_V2 saved by LibreOffice Calc (made by
+    # scripts/make_resend_fixtures.py): row keys compare normalized values, whatever the format.
+    (landing / PATHS["renamed_v2"]).write_bytes(RENAMED_V2_XLSX.read_bytes())
     write_export(landing, "repeating_new", REPEATING_NEW)
     night_2 = run_twice(NIGHTS[1])
     write_export(landing, "a", EXPORT_A)  # the old version again
