@@ -42,7 +42,10 @@ def read_workbook(path: str, max_rows: int, max_columns: int) -> dict[str, Any]:
             worksheet.reset_dimensions()  # the declared dimension may lie: read what is there
             rows: list[list[str | None]] = []
             formulas: list[list[int]] = []
-            for row_index, row in enumerate(worksheet.iter_rows(max_col=max_columns)):
+            for row_index, whole_row in enumerate(
+                worksheet.iter_rows()
+            ):  # unpadded: only the cells there are
+                row = whole_row[:max_columns]
                 rows_seen += 1
                 if rows_seen > max_rows:
                     raise OverflowError
@@ -53,7 +56,7 @@ def read_workbook(path: str, max_rows: int, max_columns: int) -> dict[str, Any]:
                         formulas.append([row_index, column_index])
                     value = getattr(cell, "value", None)
                     cells.append(_text(value if isinstance(value, str) or not is_formula else "=?"))
-                while cells and cells[-1] is None:  # iter_rows pads every row to max_col
+                while cells and cells[-1] is None:  # trailing empty cells
                     cells.pop()
                 rows.append(cells)
             sheets.append({"name": worksheet.title, "rows": rows, "formulas": formulas})

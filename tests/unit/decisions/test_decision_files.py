@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import stat
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from vaxsync.decision_files import (
     DecisionFileRefusedError,
     check_workbook_bounds,
     list_decision_files,
+    prepare_province_folders,
     province_of,
     read_grids,
 )
@@ -74,6 +76,14 @@ def test_only_regular_files_inside_the_folder_are_opened(settings: Settings, tmp
         ("01/passwd.csv", "quarantined", "symlink"),
         ("79", "quarantined", "symlink"),
     ]
+
+
+def test_the_night_makes_an_owner_only_folder_per_province(tmp_path: Path) -> None:
+    prepare_province_folders(tmp_path / "decisions", ["01", "79", "??"])
+    folders = sorted(path.name for path in (tmp_path / "decisions").iterdir())
+    assert folders == ["01", "79", "unknown"]
+    for folder in [tmp_path / "decisions", *(tmp_path / "decisions").iterdir()]:
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
 
 
 def test_the_province_is_the_folder_the_file_was_dropped_in() -> None:
