@@ -26,11 +26,11 @@ scores below MIN_ENCODING_SCORE, on at least MIN_JUDGED_WORDS marked words, is q
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import itertools
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 
 import ftfy
@@ -87,11 +87,11 @@ BINARY_CHECK_BYTES = 1_000_000
 UTF16_NUL_SHARE = 0.3  # ASCII text in UTF-16 has a NUL in every other byte
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class DecodedText:
     text: str
     encoding: str  # what the bytes are: utf-8, utf-16-le, windows-1258, tcvn3, viscii, tcvn5712-1, ...
-    repair: str | None  # None | tcvn3 | vni | utf8_as_cp1252
+    repair: str | None  # None | tcvn3 | vni | utf8_as_cp1252 | utf8_as_cp1258
     score: float = 1.0  # share of the sample's marked words that are Vietnamese syllables
     judged_words: int = 0  # marked words the score was computed on
     candidates: tuple[tuple[str, float], ...] = ()  # every reading tried, with its score
@@ -107,12 +107,6 @@ class DecodedText:
             f"no encoding reads as Vietnamese: share of {self.judged_words} sampled words that are "
             f"Vietnamese syllables, by encoding tried: {tried} (at least {MIN_ENCODING_SCORE:.2f} needed)"
         )
-
-
-def encoding_label(codec: str) -> str:
-    """A codec's common name for the ledger: utf_8 -> utf-8, cp1258 -> windows-1258."""
-    name = codecs.lookup(codec).name
-    return f"windows-{name[2:]}" if name.startswith("cp125") else name
 
 
 @cache
@@ -279,7 +273,7 @@ def score_single_byte_candidates(raw: bytes) -> tuple[str, dict[str, SyllableSco
     return _choose({encoding: _decode_as(sample, encoding) for encoding in SINGLE_BYTE_CANDIDATES})
 
 
-def _read_single_byte(raw: bytes) -> DecodedText | None:
+def _read_single_byte(raw: bytes) -> DecodedText:
     chosen, scores = score_single_byte_candidates(raw)
     score = scores[chosen]
     repair = chosen if chosen in LEGACY_FONTS else None
@@ -338,7 +332,14 @@ def decode_export_bytes(raw: bytes) -> DecodedText | None:
         return _read_single_byte(raw)
     if _has_letter_controls(raw):  # VISCII, VPS and VN1 bytes can be valid UTF-8 too
         return _read_single_byte(raw)
-    return _read_unicode(text, "utf-8")
+    as_utf8 = _read_unicode(text, "utf-8")
+    if as_utf8.score >= MIN_ENCODING_SCORE:
+        return as_utf8
+    # Valid UTF-8 that does not read as Vietnamese: a single-byte text can happen to be valid UTF-8.
+    single_byte = _read_single_byte(raw)
+    tried = as_utf8.candidates + tuple(item for item in single_byte.candidates if item[0] != "utf-8")
+    best = single_byte if single_byte.score > as_utf8.score + REPAIR_MARGIN else as_utf8
+    return dataclasses.replace(best, candidates=tried)
 
 
 def _has_letter_controls(raw: bytes) -> bool:

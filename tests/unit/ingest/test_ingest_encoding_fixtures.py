@@ -93,6 +93,15 @@ def test_text_in_no_vietnamese_encoding_is_quarantined_with_the_candidates(tmp_p
     assert staged.ledger["encoding_score"] < MIN_ENCODING_SCORE
 
 
+def test_valid_utf8_that_is_not_vietnamese_is_unrecognised_after_every_reading() -> None:
+    decoded = decode_export_bytes((FIXTURES / "russian.utf8.txt").read_bytes())
+
+    assert decoded is not None and decoded.unrecognised
+    tried = [label for label, _ in decoded.candidates]
+    assert tried[:3] == ["utf-8", "utf-8+tcvn3", "utf-8+vni"]
+    assert set(tried[3:]) == set(SINGLE_BYTE_CANDIDATES) - {"utf-8"}
+
+
 def test_random_high_bytes_are_unrecognised() -> None:
     generator = random.Random(10)
     junk = bytes(generator.choice([*range(0x80, 0x100), *b"abcdefghij ,\r\n"]) for _ in range(20_000))
