@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
+import stat
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
+from click.testing import Result
 from typer.testing import CliRunner
 
 from vaxsync.cli import app
@@ -30,7 +33,9 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def run_cli(synth_dir: Path, warehouse: Path, reports: Path, landing: Path | None = None) -> None:
+def run_cli(
+    synth_dir: Path, warehouse: Path, reports: Path, landing: Path | None = None, as_of: str = AS_OF
+) -> Result:
     result = CliRunner().invoke(
         app,
         [
@@ -39,10 +44,11 @@ def run_cli(synth_dir: Path, warehouse: Path, reports: Path, landing: Path | Non
             "--landing", str(landing or synth_dir / "landing"),
             "--warehouse", str(warehouse),
             "--reports", str(reports),
-            "--as-of", AS_OF,
+            "--as-of", as_of,
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    return result
 
 
 def published(warehouse: Path) -> dict[str, pl.DataFrame]:
@@ -51,10 +57,15 @@ def published(warehouse: Path) -> dict[str, pl.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def first_run(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def first_night(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result]:
+    """The run's output folder (warehouse.duckdb, its work folder and cache, reports/) and the CLI result."""
     out = tmp_path_factory.mktemp("run")
-    run_cli(synth_dir, out / "warehouse.duckdb", out / "reports")
-    return out / "warehouse.duckdb"
+    return out, run_cli(synth_dir, out / "warehouse.duckdb", out / "reports")
+
+
+@pytest.fixture(scope="module")
+def first_run(first_night: tuple[Path, Result]) -> Path:
+    return first_night[0] / "warehouse.duckdb"
 
 
 def test_every_row_lands_in_exactly_one_place(synth_dir: Path, first_run: Path) -> None:
@@ -254,3 +265,80 @@ def test_the_analyst_notebook_runs_and_its_counts_match_the_warehouse(
         milestone: row["count_reached"] for milestone, row in national.items()
     }
     assert namespace["coverage_by_province_2025"].height == 34
+
+
+def test_off_a_terminal_each_stage_is_one_line_and_validation_is_quiet(
+    first_night: tuple[Path, Result],
+) -> None:
+    result = first_night[1]
+    lines = result.stderr.splitlines()
+    stages = [line.split()[2] for line in lines if line.split()[1:2] == ["stage"]]
+    assert stages == ["discover", "ingest", "normalize", "match", "publish", "report"]
+    assert len(lines) == len(stages)  # nothing else: no bar, no Great Expectations INFO lines
+    normalize = next(line for line in lines if " stage normalize " in line)
+    assert " s: rows_normalized=" in normalize
+    assert "files already processed (skipped)" in result.stdout
+
+
+def test_personal_data_left_on_disk_is_owner_only(first_night: tuple[Path, Result]) -> None:
+    out = first_night[0]
+    paths = [out / "warehouse.duckdb", *(out / "work").rglob("*"), *(out / "registry_cache").rglob("*")]
+    assert len(paths) > 10
+    wide = [path for path in paths if stat.S_IMODE(path.stat().st_mode) & 0o077]
+    assert wide == []
+
+
+def test_a_rerun_keeps_the_nights_report_and_adds_its_own(
+    synth_dir: Path, first_night: tuple[Path, Result], tmp_path: Path
+) -> None:
+    out = first_night[0]
+    shutil.copy(out / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    shutil.copytree(out / "reports", tmp_path / "reports")
+    first_report = json.loads((tmp_path / "reports" / AS_OF / "run_report.json").read_text(encoding="utf-8"))
+    result = run_cli(synth_dir, tmp_path / "warehouse.duckdb", tmp_path / "reports")
+    skipped = next(line for line in result.stdout.splitlines() if "files already processed" in line)
+    assert int(skipped.split("│")[2]) == first_report["stages"]["discover"]["files_new"]
+    night_copy = json.loads((tmp_path / "reports" / AS_OF / "run_report.json").read_text(encoding="utf-8"))
+    assert night_copy["run"]["run_id"] == first_report["run"]["run_id"]
+    assert night_copy["stages"]["ingest"]["rows_read"] > 0
+    index = json.loads((tmp_path / "reports" / "index.json").read_text(encoding="utf-8"))
+    assert len(index["runs"]) == 2
+    assert index["runs"][1]["run_id"] == first_report["run"]["run_id"]
+    assert index["runs"][0]["is_empty"]
+    for run in index["runs"]:
+        assert (tmp_path / "reports" / run["report_json"]).is_file()
+
+
+@pytest.fixture(scope="module")
+def small_synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("small_synth")
+    generate(out, SynthConfig(citizens=1_500, shots=700, seed=5, snapshot_date=dt.date(2023, 1, 31)))
+    return out
+
+
+def test_a_night_run_with_too_early_an_as_of_is_recovered_by_the_right_one(
+    small_synth_dir: Path, tmp_path: Path
+) -> None:
+    """As-of 2022-09-30 holds every later dose as out of range; the next night, with the right as-of,
+    matches them again and posts them: nothing stays stranded, nothing is counted twice."""
+    warehouse, reports = tmp_path / "warehouse.duckdb", tmp_path / "reports"
+    run_cli(small_synth_dir, warehouse, reports, as_of="2022-09-30")
+    held_sql = """select b.file_hash, b.source_row from open_backlog b join backlog_records r
+                  using (file_hash, source_row)
+                  where b.reason_code = 'vaccination_date_out_of_range' and r.birth_year is not null
+                    and r.vaccinated_date between date '2021-03-08' and date '2023-01-31'"""
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        held = connection.sql(held_sql).pl()
+    assert held.height >= 5
+    run_cli(small_synth_dir, warehouse, reports, as_of="2023-01-31")
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        from vaxsync.warehouse import conservation_violations
+
+        assert connection.sql(held_sql).pl().height == 0
+        outcome = connection.sql(
+            """select resolution, count(*) from unposted_backlog
+               where reason_code = 'vaccination_date_out_of_range' or resolution is not null group by 1"""
+        ).fetchall()
+        assert conservation_violations(connection) == []
+    resolved = dict(outcome).get("rematched", 0)
+    assert resolved >= 0.8 * held.height  # the rest wait in the backlog under their new reason
