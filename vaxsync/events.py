@@ -392,6 +392,7 @@ def write_postings(connection: duckdb.DuckDBPyConnection, run_id: str, now: dt.d
     )
     supersede_replaced_versions(connection, run_id)
     retract_unsupported_shots(connection, run_id, now)
+    take_corrected_values(connection)
     restore_supported_shots(connection, run_id)
     resequence_doses(connection)
     write_conflicts(connection, run_id)
@@ -408,7 +409,8 @@ def supersede_replaced_versions(connection: duckdb.DuckDBPyConnection, run_id: s
     connection.execute(
         """
         create temp table if not exists version_changes (old_file_hash varchar, new_file_hash varchar);
-        create temp table if not exists tonight_versions (file_hash varchar, recognised_as varchar);
+        create temp table if not exists tonight_versions (file_hash varchar, recognised_as varchar,
+                                                         replaces_file_hash varchar);
         """
     )
     connection.execute(
@@ -457,6 +459,36 @@ def retract_unsupported_shots(connection: duckdb.DuckDBPyConnection, run_id: str
     connection.execute("delete from synced_shots where shot_id in (select shot_id from retracted_tonight)")
 
 
+def take_corrected_values(connection: duckdb.DuckDBPyConnection) -> None:
+    """A shot kept through a new version (same citizen, product and date) whose posting row was replaced
+    takes the new version's facility, lot and reported dose number; `refreshed_tonight` lists them."""
+    connection.execute(
+        """
+        create or replace temp table refreshed_tonight as
+        select p.shot_id, p.facility_name as facility, p.lot_number as lot,
+               cast(p.dose_number_reported as smallint) as dose_number_reported
+        from night_postings p
+        where p.file_hash in (select file_hash from tonight_versions where replaces_file_hash is not null)
+          and p.shot_id in (
+              select shot_id from shot_sources
+              where shot_id in (select shot_id from night_postings)
+              group by shot_id
+              having bool_or(not is_duplicate and inactive_reason is not null)
+                 and not bool_or(not is_duplicate and inactive_reason is null))
+        qualify row_number() over (partition by p.shot_id order by p.lot_number is null, p.source_file, p.source_row) = 1
+        """
+    )
+    connection.execute(
+        """
+        update synced_shots set facility = r.facility, lot = r.lot, dose_number_reported = r.dose_number_reported
+        from refreshed_tonight r
+        where synced_shots.shot_id = r.shot_id
+          and (synced_shots.facility, synced_shots.lot, synced_shots.dose_number_reported)
+              is distinct from (r.facility, r.lot, r.dose_number_reported)
+        """
+    )
+
+
 def restore_supported_shots(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
     """Retracted shots that an active source row supports again (an older version sent again) are posted
     again as they were; `restored_tonight` lists them."""
@@ -497,6 +529,7 @@ def restore_supported_shots(connection: duckdb.DuckDBPyConnection, run_id: str) 
         select citizen_id from new_shots
         union select citizen_id from retracted_shots where retracted_run_id = $run_id
         union select citizen_id from synced_shots where shot_id in (select shot_id from restored_tonight)
+        union select citizen_id from synced_shots where shot_id in (select shot_id from refreshed_tonight)
         """,
         {"run_id": run_id},
     )

@@ -172,6 +172,13 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     # scripts/make_resend_fixtures.py): row keys compare normalized values, whatever the format.
     (landing / PATHS["renamed_v2"]).write_bytes(RENAMED_V2_XLSX.read_bytes())
     write_export(landing, "repeating_new", REPEATING_NEW)
+    # The same night brings bad decision files: the night with re-sends still completes.
+    decisions = root / "decisions" / "01"
+    decisions.mkdir(parents=True, exist_ok=True)
+    (decisions / "mismatch_01_reviewed.xlsx").write_bytes(b"PK\x03\x04 not really a workbook")
+    (decisions / "mismatch_01_reviewed.csv").write_text(
+        "row_key;decision\nnot-a-key;accept 9\n", encoding="utf-8"
+    )
     night_2 = run_twice(NIGHTS[1])
     write_export(landing, "a", EXPORT_A)  # the old version again
     night_3 = run_twice(NIGHTS[2])

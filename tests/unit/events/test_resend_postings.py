@@ -341,3 +341,26 @@ def test_new_content_at_a_known_path_is_a_new_version_unless_plainly_another_fil
     versions = read_tonight_versions(work).row(0, named=True)
     assert (versions["recognised_as"], versions["lineage"]) == (recognised_as, lineage)
     assert replaced == (["hash-old.csv"] if recognised_as == "same_path" else [])
+
+
+def test_a_kept_shot_takes_the_corrected_lot_and_dose_number(
+    warehouse: duckdb.DuckDBPyConnection, registry: Path
+) -> None:
+    post_version(
+        warehouse,
+        [version("a.csv", "a.csv", "first_version")],
+        [row(1, "PFIZER", "2021-10-01", lot="L0", dose=2, file="a.csv")],
+        registry,
+        "night-1",
+    )
+    shot_id = table(warehouse, "select shot_id from synced_shots").item()
+    assert table(warehouse, "select conflict_code from shot_conflicts").rows() == [("dose_number_mismatch",)]
+    corrected = [
+        {**row(1, "PFIZER", "2021-10-01", lot="L1", dose=1, file="a.csv"), "file_hash": "hash-a-v2.csv"}
+    ]
+    versions = [{**version("a.csv", "a.csv", "same_path", "a.csv"), "file_hash": "hash-a-v2.csv"}]
+    post_version(warehouse, versions, corrected, registry, "night-2")
+    kept = table(warehouse, "select shot_id, lot, dose_number_reported from synced_shots").rows()
+    assert kept == [(shot_id, "L1", 1)]  # same dose, corrected values
+    assert table(warehouse, "select count(*) from retracted_shots").item() == 0
+    assert table(warehouse, "select conflict_code from shot_conflicts").rows() == []  # dose 1 of 1 now
