@@ -5,9 +5,9 @@ cell holds: a number stays its digits ("62097728627", so an ID that lost its lea
 the digits it has; the normalize stage restores zeros), an Excel date serial stored as a plain
 number stays its number text ("44263"), a text cell stays its text ("1.09901E+11"). A cell
 formatted as a date or datetime becomes ISO: "2021-08-18" at midnight, else "2021-08-18 07:05:15".
-The grid also says which cells were date cells (`date_cells`), and the file's date display order
-(`date_cell_order`, from the number formats), the evidence that normalize needs to undo a
-spreadsheet locale that turned d/m/y text into month-first dates.
+The grid also gives each date cell its kind (`cell_kinds`: the display order of its number format),
+the evidence that normalize needs to undo a spreadsheet locale that turned d/m/y text into
+month-first dates.
 
 A workbook can kill the process that parses it: calamine allocates the whole <dimension> up front
 (A1:XFD1048576 in a 2 KB file asks for 512 GB and aborts, which no `except` catches), and a small
@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
@@ -61,7 +62,7 @@ SHEET_ENTRY = re.compile(rb"<(?:\w+:)?sheet\b[^>]*?\br:id=\"([^\"]+)\"")
 RELATIONSHIP = re.compile(rb"<(?:\w+:)?Relationship\b[^>]*>")
 ATTRIBUTE = re.compile(rb"\b(Id|Target)=\"([^\"]*)\"")
 
-DATE_CELL_ORDERS = ("month_first", "day_first", "mixed")  # values of `date_cell_order`
+DATE_CELL = "date"  # a date cell whose display order is unknown; else "date_<order>"
 
 
 class WorkbookUnreadableError(Exception):
@@ -76,13 +77,12 @@ class WorkbookTooLargeError(Exception):
 
 @dataclass(frozen=True)
 class SheetCells:
-    """One sheet as read: `text` holds every cell as a string (null when empty); `date_cells` is
-    the same shape, True where the cell was a date cell; `date_cell_order` is the display order of
-    the workbook's date number formats (month_first | day_first | mixed), null when unknown."""
+    """One sheet as read: `text` holds every cell as a string (null when empty); `kinds`, for the
+    first sheet, has the same shape: null, or the date cell's kind: "date", "date_month_first",
+    "date_day_first", "date_year_first", "date_mixed" (see workbook_date_orders)."""
 
     text: pl.DataFrame
-    date_cells: pl.DataFrame
-    date_cell_order: str | None
+    kinds: pl.DataFrame
 
 
 def looks_like_workbook(head: bytes) -> bool:
@@ -106,7 +106,7 @@ def check_workbook_bounds(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             _check_zip_bounds(archive)
-    except (zipfile.BadZipFile, OSError, KeyError, EOFError, ValueError):
+    except (zipfile.BadZipFile, OSError, KeyError, EOFError, ValueError, zlib.error):  # zlib: damaged member
         return
 
 
@@ -171,61 +171,175 @@ def _first_sheet_member(archive: zipfile.ZipFile) -> str | None:
 
 
 # --- date display order from number formats --------------------------------------------------------
+# A swap hides only in a date cell shown day-and-month before the year. The order of each date cell's
+# format is read per cell where it matters (a workbook whose date formats differ: LibreOffice en-US
+# shows swapped cells as mm/dd/yy and cells it made from ISO text as yyyy-mm-dd), else per workbook.
 
-XLSX_NUMBER_FORMAT = re.compile(rb"<(?:\w+:)?numFmt\b[^>]*\bformatCode=\"([^\"]*)\"")
-ODS_DATE_STYLE = re.compile(rb"<number:date-style\b.*?</number:date-style>", re.DOTALL)
-ODS_DATE_PART = re.compile(rb"<number:(day|month)\b")
-STYLE_SEARCH_BYTES = 1024 * 1024  # ODS automatic styles come before the body of content.xml
+MONTH_FIRST, DAY_FIRST, YEAR_FIRST, UNKNOWN_ORDER = "month_first", "day_first", "year_first", "unknown"
+XLSX_NUMBER_FORMAT = re.compile(
+    rb"<(?:\w+:)?numFmt\b[^>]*?\bnumFmtId=\"(\d+)\"[^>]*?\bformatCode=\"([^\"]*)\""
+)
+XLSX_CELL_XFS = re.compile(rb"<(?:\w+:)?cellXfs\b.*?</(?:\w+:)?cellXfs>", re.DOTALL)
+XLSX_XF = re.compile(rb"<(?:\w+:)?xf\b[^>]*?>")
+XLSX_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.DOTALL)
+XML_ATTRIBUTE = re.compile(rb"([\w:.-]+)=\"([^\"]*)\"")
+BUILTIN_DATE_FORMATS = {14, 15, 16, 17, 22, 27, 30, 36, 50, 57}  # shown in the reader's locale: order unknown
+ODS_DATE_STYLE = re.compile(rb"<number:date-style\b([^>]*)>(.*?)</number:date-style>", re.DOTALL)
+ODS_DATE_PART = re.compile(rb"<number:(day|month|year)\b")
+ODS_CELL_STYLE = re.compile(rb"<style:style\b([^>]*)>")
+ODS_FIRST_TABLE = re.compile(rb"<table:table\b.*?</table:table>", re.DOTALL)
+ODS_ROW = re.compile(rb"<table:table-row\b([^>]*?)(?:/>|>(.*?)</table:table-row>)", re.DOTALL)
+ODS_CELL = re.compile(rb"<table:(?:covered-)?table-cell\b([^>]*?)(?:/>|>)")
+ODS_COLUMN = re.compile(rb"<table:table-column\b([^>]*?)/?>")
+# BIFF8 FORMAT records of an .xls workbook stream (record 0x041E: length, format index, then the
+# format string: char count, a flag byte 0 = 8-bit or 1 = UTF-16, the chars). Found by their bytes:
+# no reader of .xls formats is installed, and only the codes are needed, not which cell uses them.
+XLS_FORMAT_RECORD = re.compile(rb"\x1e\x04(..)(..)(..)([\x00\x01])", re.DOTALL)
+MAX_ODS_COLUMNS = 1024  # column styles beyond this are not tracked (repeated to the sheet's edge)
 
 
 def date_format_order(format_code: str) -> str | None:
-    """'month_first' or 'day_first' for a date number format that shows a day and a month before the
-    year (M/D/YYYY, dd/mm/yy), else None. Quoted text, [colour] codes and escapes are ignored; m next to h
-    or s is minutes."""
+    """month_first / day_first for a date number format that shows a day and a month before the year
+    (M/D/YYYY, dd/mm/yy); year_first when the year comes first (yyyy-mm-dd); unknown for a date or
+    time format without both; None when it is not a date format. Quoted text, [colour] codes and
+    escapes are ignored; m next to h or s is minutes."""
     code = re.sub(r'"[^"]*"|\[[^\]]*\]|\\.', "", format_code.lower())
     code = re.sub(r"(h+[^a-z]*)m+|m+([^a-z]*s)", r"\1\2", code)
     day, month, year = code.find("d"), code.find("m"), code.find("y")
-    if day < 0 or month < 0 or year < 0 or year < min(day, month):
-        return None  # no day or month shown, or year-first (yyyy-mm-dd): a swap cannot hide there
-    return "month_first" if month < day else "day_first"
+    if day < 0 and month < 0 and year < 0:
+        return UNKNOWN_ORDER if "h" in code or "s" in code else None
+    if day < 0 or month < 0 or year < 0:
+        return UNKNOWN_ORDER
+    if year < min(day, month):
+        return YEAR_FIRST
+    return MONTH_FIRST if month < day else DAY_FIRST
 
 
-def workbook_date_order(path: Path) -> str | None:
-    """The display order of the workbook's custom date formats: one order when every format that
-    shows a day and a month agrees, 'mixed' when they disagree, None when there is none (or the
-    file is not a zip: .xls formats are not read)."""
+def _attributes(tag: bytes) -> dict[bytes, bytes]:
+    return dict(XML_ATTRIBUTE.findall(tag))
+
+
+def combined_date_order(orders: set[str]) -> str | None:
+    """The kind of every date cell of a workbook, when they cannot be told apart one by one: its one
+    order; "day_first" when the day/month formats are all day-first (a day-first locale swaps
+    nothing; year-first cells were typed ISO); "mixed" when month-first formats sit beside others
+    (a cell may be swapped or typed ISO: nothing is sure); None when there is no date format."""
+    shown = orders - {YEAR_FIRST, UNKNOWN_ORDER}
+    if MONTH_FIRST in shown:
+        return MONTH_FIRST if orders == {MONTH_FIRST} else "mixed"
+    if shown == {DAY_FIRST}:
+        return DAY_FIRST
+    if orders == {YEAR_FIRST}:
+        return YEAR_FIRST
+    return UNKNOWN_ORDER if orders else None
+
+
+def xlsx_date_orders(archive: zipfile.ZipFile, sheet: str) -> tuple[str | None, list[str] | None]:
+    """(the workbook's order, the order of each date-valued cell of `sheet` in document order).
+
+    The per-cell list is read only when the date formats disagree (None otherwise: the workbook's
+    order is every cell's)."""
+    styles = archive.read("xl/styles.xml") if "xl/styles.xml" in archive.namelist() else b""
+    codes = {
+        int(number): code.decode("utf-8", "replace") for number, code in XLSX_NUMBER_FORMAT.findall(styles)
+    }
+    cell_xfs = XLSX_CELL_XFS.search(styles)
+    style_orders: list[str | None] = []
+    for xf in XLSX_XF.findall(cell_xfs.group(0)) if cell_xfs else []:
+        number = int(_attributes(xf).get(b"numFmtId", b"0"))
+        if number in codes:
+            style_orders.append(date_format_order(codes[number]))
+        else:
+            style_orders.append(UNKNOWN_ORDER if number in BUILTIN_DATE_FORMATS else None)
+    orders = {order for order in style_orders if order is not None}
+    if len(orders) <= 1:
+        return combined_date_order(orders), None
+    per_cell = []
+    for attributes, content in XLSX_CELL.findall(archive.read(sheet)):
+        cell = _attributes(attributes)
+        style = int(cell.get(b"s", b"0"))
+        order = style_orders[style] if style < len(style_orders) else None
+        if order is not None and cell.get(b"t", b"n") == b"n" and b"<v>" in (content or b""):
+            per_cell.append(order)
+    return combined_date_order(orders), per_cell
+
+
+def ods_date_orders(archive: zipfile.ZipFile) -> tuple[str | None, list[str] | None]:
+    """The same for an ODS workbook's first table: date cells are office:value-type="date", their
+    order that of the date style behind their cell style; repeated rows and cells counted."""
+    names = set(archive.namelist())
+    content = archive.read("content.xml")
+    xml = (archive.read("styles.xml") if "styles.xml" in names else b"") + content
+    date_styles = {}
+    for attributes, parts in ODS_DATE_STYLE.findall(xml):
+        shown = [part.decode() for part in ODS_DATE_PART.findall(parts)]
+        code = "/".join(part[0] for part in shown)  # "m/d/y", "y/m/d", ...
+        date_styles[_attributes(attributes).get(b"style:name")] = date_format_order(code.replace("y", "yy"))
+    cell_styles = {
+        attributes.get(b"style:name"): date_styles.get(attributes.get(b"style:data-style-name"))
+        for attributes in map(_attributes, ODS_CELL_STYLE.findall(xml))
+    }
+    orders = {order for order in date_styles.values() if order is not None}
+    table = ODS_FIRST_TABLE.search(content)
+    if len(orders) <= 1 or table is None:
+        return combined_date_order(orders), None
+    column_styles: list[bytes | None] = []  # a cell without a style takes its column's default
+    for column in map(_attributes, ODS_COLUMN.findall(table.group(0))):
+        repeats = min(int(column.get(b"table:number-columns-repeated", b"1")), MAX_ODS_COLUMNS)
+        column_styles += [column.get(b"table:default-cell-style-name")] * repeats
+    per_cell = []
+    for row_attributes, row in ODS_ROW.findall(table.group(0)):
+        row_repeats = int(_attributes(row_attributes).get(b"table:number-rows-repeated", b"1"))
+        cells, position = [], 0
+        for cell in map(_attributes, ODS_CELL.findall(row or b"")):
+            repeats = int(cell.get(b"table:number-columns-repeated", b"1"))
+            if cell.get(b"office:value-type") == b"date":
+                column_style = column_styles[position] if position < len(column_styles) else None
+                style = cell.get(b"table:style-name", column_style)
+                cells += [cell_styles.get(style) or UNKNOWN_ORDER] * repeats
+            position += repeats
+        per_cell += cells * row_repeats
+    return combined_date_order(orders), per_cell
+
+
+def xls_date_order(path: Path) -> str | None:
+    """The combined order of an .xls workbook's custom date formats (no per-cell orders: which cell
+    uses which format is not read, so a workbook with two kinds of date format is "mixed")."""
+    data = path.read_bytes()
+    codes = []
+    for found in XLS_FORMAT_RECORD.finditer(data):
+        length, count, wide = (
+            int.from_bytes(found.group(1), "little"),
+            int.from_bytes(found.group(3), "little"),
+            found.group(4) == b"\x01",
+        )
+        raw = data[found.end() : found.end() + count * (2 if wide else 1)]
+        if length == 5 + len(raw):  # a real FORMAT record: its length is the index, count, flag and chars
+            codes.append(raw.decode("utf-16-le" if wide else "latin-1", "replace"))
+    return combined_date_order({order for code in codes if (order := date_format_order(code)) is not None})
+
+
+def workbook_date_orders(path: Path) -> tuple[str | None, list[str] | None]:
+    """(the workbook's date display order, per date cell of the first sheet when they differ).
+
+    The order is month_first, day_first, year_first, mixed (formats disagree) or unknown (built-in
+    formats that follow the reader's locale); None when there is no date format or the file is not
+    a zip (.xls formats are not read)."""
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
-            if "xl/styles.xml" in names:
-                codes = [
-                    code.decode("utf-8", "replace")
-                    for code in XLSX_NUMBER_FORMAT.findall(archive.read("xl/styles.xml"))
-                ]
-            elif "content.xml" in names:
-                codes = _ods_date_codes(archive, names)
-            else:
-                return None
-    except (zipfile.BadZipFile, OSError, KeyError, EOFError, ValueError):
-        return None
-    orders = {order for code in codes if (order := date_format_order(code)) is not None}
-    if not orders:
-        return None
-    return orders.pop() if len(orders) == 1 else "mixed"
-
-
-def _ods_date_codes(archive: zipfile.ZipFile, names: set[str]) -> list[str]:
-    """ODS date styles as pseudo format codes ('d/m/y', 'm/d/y') from the order of their parts."""
-    xml = b""
-    for member in ("styles.xml", "content.xml"):
-        if member in names:
-            with archive.open(member) as stream:
-                xml += stream.read(STYLE_SEARCH_BYTES)
-    codes = []
-    for style in ODS_DATE_STYLE.findall(xml):
-        parts = [part.decode()[0] for part in ODS_DATE_PART.findall(style)]
-        codes.append("/".join([*parts, "y"]))
-    return codes
+            if "xl/workbook.xml" in names:
+                sheet = _first_sheet_member(archive)
+                return xlsx_date_orders(archive, sheet) if sheet else (None, None)
+            if "content.xml" in names:
+                return ods_date_orders(archive)
+    except zipfile.BadZipFile:
+        with path.open("rb") as handle:
+            is_xls = handle.read(len(OLE2_MAGIC)) == OLE2_MAGIC
+        return (xls_date_order(path), None) if is_xls else (None, None)
+    except (OSError, KeyError, EOFError, ValueError, zlib.error):  # zlib: damaged member
+        pass
+    return None, None
 
 
 # --- the reader process ----------------------------------------------------------------------------
@@ -234,23 +348,23 @@ SheetChoice = Literal["first", "all"]
 ISO_DATE_TEXT = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?)?$"
 
 
-def _load_sheets(path: str, which: SheetChoice) -> dict[str, tuple[pl.DataFrame, pl.DataFrame, str | None]]:
-    """In the reader process: every cell as text, plus which cells are date cells (a cell that
-    calamine reads as a date AND whose text is ISO: a plain number that a date read would also turn
-    into a date keeps its digits as text, so it is not a date cell). Plain tuples, not SheetCells:
-    the reader runs this file as a script, whose classes the caller could not unpickle."""
+def _load_sheets(path: str, which: SheetChoice) -> dict[str, tuple[pl.DataFrame, pl.DataFrame]]:
+    """In the reader process: every cell as text, and for the first sheet the kind of each cell:
+    null, or for a date cell "date_<order>" (see workbook_date_orders; "date" when the order is not
+    known). A date cell is one that calamine reads as a date AND whose text is ISO: a plain number
+    that a date read would also turn into a date keeps its digits as text. Plain tuples, not
+    SheetCells: the reader runs this file as a script, whose classes the caller cannot unpickle."""
     import fastexcel
 
     reader = fastexcel.read_excel(path)
     names = reader.sheet_names[:1] if which == "first" else reader.sheet_names
-    order = workbook_date_order(Path(path)) if which == "first" else None
     sheets = {}
     for name in names:
         text = reader.load_sheet(name, header_row=None, dtypes="string").to_polars()
-        date_cells = pl.DataFrame()
+        kinds = pl.DataFrame()
         if which == "first" and text.width:
             as_dates = reader.load_sheet(name, header_row=None, dtypes="date").to_polars()
-            date_cells = pl.DataFrame(
+            is_date = pl.DataFrame(
                 [
                     (as_dates[column].is_not_null() & text[column].str.contains(ISO_DATE_TEXT)).fill_null(
                         False
@@ -258,8 +372,42 @@ def _load_sheets(path: str, which: SheetChoice) -> dict[str, tuple[pl.DataFrame,
                     for column in text.columns
                 ]
             )
-        sheets[name] = (text, date_cells, order)
+            kinds = date_cell_kinds(is_date, *workbook_date_orders(Path(path)))
+        sheets[name] = (text, kinds)
     return sheets
+
+
+def date_cell_kinds(is_date: pl.DataFrame, order: str | None, per_cell: list[str] | None) -> pl.DataFrame:
+    """The kind of every cell (same shape as `is_date`): the per-cell orders, matched to the date
+    cells in row-major order when their counts agree; else the workbook's order for every date cell
+    ("mixed" when the formats disagree: no cell is trusted to be unswapped or swapped)."""
+    column_kind = pl.lit(f"{DATE_CELL}_{order}" if order and order != UNKNOWN_ORDER else DATE_CELL)
+    uniform = is_date.select(pl.when(pl.col(name)).then(column_kind).alias(name) for name in is_date.columns)
+    if per_cell is None:
+        return uniform
+    width = is_date.width
+    positions = is_date.select(pl.concat_list(pl.all()).alias("cells")).with_row_index("row").explode("cells")
+    positions = positions.with_columns(column=pl.int_range(pl.len()).over("row"))
+    dated = positions.filter(pl.col("cells"))
+    if dated.height != len(per_cell):
+        return uniform.select(
+            pl.when(pl.col(name).is_not_null()).then(pl.lit(f"{DATE_CELL}_mixed")).alias(name)
+            for name in uniform.columns
+        )
+    kinds = pl.Series(
+        "kind",
+        [f"{DATE_CELL}_{cell}" if cell != UNKNOWN_ORDER else DATE_CELL for cell in per_cell],
+        dtype=pl.String,
+    )
+    dated = dated.with_columns(kind=kinds)
+    grid = positions.join(
+        dated.select("row", "column", "kind"), on=["row", "column"], how="left", maintain_order="left"
+    )
+    return (
+        grid.group_by("row", maintain_order=True)
+        .agg("kind")
+        .select(pl.col("kind").list.get(index).alias(is_date.columns[index]) for index in range(width))
+    )
 
 
 def serve_sheet_requests(memory_bytes: int = READER_MEMORY_BYTES) -> None:
@@ -359,7 +507,7 @@ def _read_in_reader_process(path: Path, which: SheetChoice) -> dict[str, SheetCe
             raise WorkbookTooLargeError(_death_detail(reader.process.returncode)) from error
     if status == b"E":
         raise WorkbookUnreadableError(pickle.loads(payload))
-    sheets: dict[str, tuple[pl.DataFrame, pl.DataFrame, str | None]] = pickle.loads(payload)
+    sheets: dict[str, tuple[pl.DataFrame, pl.DataFrame]] = pickle.loads(payload)
     return {name: SheetCells(*parts) for name, parts in sheets.items()}
 
 
@@ -404,22 +552,18 @@ GRID_SCHEMA: dict[str, pl.DataType] = {
     "cell_kinds": pl.List(pl.String),
     "field_count": pl.Int32(),
 }
-DATE_CELL = "date"  # a date cell whose display order is unknown; else "date_<order>"
 
 
 def read_first_sheet(path: Path) -> pl.DataFrame:
     """The first sheet as a grid: `line_number` (1-based sheet row), `cells` (List[String], blank ->
-    null), `cell_kinds` (List[String]: null for a text or number cell; for a date cell "date", or
-    "date_month_first" / "date_day_first" / "date_mixed" after the workbook's date number formats),
-    `field_count`."""
+    null), `cell_kinds` (List[String]: null for a text or number cell, else the date cell's kind, see
+    SheetCells), `field_count`."""
     sheet = read_first_sheet_safely(path)
     frame = sheet.text
     if frame.width == 0:
         return pl.DataFrame(schema=GRID_SCHEMA)
-    kind = f"{DATE_CELL}_{sheet.date_cell_order}" if sheet.date_cell_order else DATE_CELL
-    is_date = sheet.date_cells if sheet.date_cells.width == frame.width else None
     kinds = [
-        pl.when(pl.lit(is_date.to_series(index) if is_date is not None else False)).then(pl.lit(kind))
+        pl.lit(sheet.kinds.to_series(index)) if sheet.kinds.width == frame.width else pl.lit(None, pl.String)
         for index in range(frame.width)
     ]
     cleaned = [

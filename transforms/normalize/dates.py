@@ -224,7 +224,8 @@ def in_campaign_or_swapped(
 
 def date_cell_kind(cell_kinds: pl.Expr, field: str) -> pl.Expr:
     """The kind of `field`'s cell in the staged `cell_kinds` marker: date | date_month_first |
-    date_day_first | date_mixed for a workbook date cell; null for text (and for text files)."""
+    date_day_first | date_year_first | date_mixed for a workbook date cell (the order of its number
+    format; date and date_mixed: unknown); null for text (and for text files)."""
     return cell_kinds.str.extract(rf"(?:^|;){field}=(date[a-z_]*)", 1)
 
 
@@ -243,7 +244,8 @@ def locale_swap_verdict(prefix: str, kind: pl.Expr, file_key: pl.Expr) -> tuple[
     <= 12 leaves no other trace) the cells are doubtful: both readings are kept. Cells that a swap
     cannot change (day over 12, or day = month) keep their date.
     `prefix` names the date_readings columns of the field."""
-    is_cell = kind.is_not_null()
+    # A cell shown year-first (yyyy-mm-dd) was typed as ISO: a swap never makes one.
+    is_cell = kind.is_not_null() & (kind != "date_year_first")
     cell_date = pl.when(is_cell).then(pl.col(f"{prefix}_day_first_2000"))
     swapped = day_month_swapped(cell_date)
     text_day_first = (~is_cell & pl.col(f"{prefix}_proves_day_first").fill_null(False)).sum().over(file_key)
@@ -256,12 +258,16 @@ def locale_swap_verdict(prefix: str, kind: pl.Expr, file_key: pl.Expr) -> tuple[
     shown_day_first = (kind == "date_day_first").fill_null(False).any().over(file_key)
     days_never_past_12 = cells_past_12 == 0
     could_be_swapped = ~shown_day_first & (text_month_first == 0)
+    # "date_mixed": the workbook shows dates month-first and in another order (mm/dd/yy and
+    # yyyy-mm-dd) and which cell uses which is not known: any cell may be swapped, or typed ISO.
+    formats_unsure = (kind == "date_mixed").fill_null(False).any().over(file_key)
     conclusive = (
         could_be_swapped
+        & ~formats_unsure
         & (text_day_first > 0)
         & (shown_month_first | (days_never_past_12 & (cells >= MIN_DATE_CELLS_FOR_DAY_EVIDENCE)))
     )
-    doubtful = could_be_swapped & ~conclusive & ((text_day_first > 0) | days_never_past_12)
+    doubtful = could_be_swapped & ~conclusive & ((text_day_first > 0) | days_never_past_12 | formats_unsure)
     verdict = (
         pl.when(swapped.is_null())
         .then(pl.lit(None, dtype=pl.String))

@@ -236,3 +236,79 @@ def test_all_sheets_are_read_safely_for_other_readers(tmp_path: Path) -> None:
     assert list(sheets) == ["DS tiem", "Ghi chu"]
     assert sheets["DS tiem"].row(0)[1] == VN_HEADER[1]
     assert sheets["Ghi chu"].item(0, 0) == "Họ và tên"
+
+
+# --- date cells and the order of their number formats -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("format_code", "order"),
+    [
+        ("mm/dd/yy", "month_first"),
+        ("[$-409]m/d/yyyy", "month_first"),
+        ("mm/dd/yy\\ hh:mm\\ AM/PM", "month_first"),  # LibreOffice en-US date-time
+        ("dd/mm/yyyy", "day_first"),
+        ("d/m/yy h:mm", "day_first"),
+        ('dd"/"mm"/"yyyy', "day_first"),
+        ("yyyy\\-mm\\-dd", "year_first"),
+        ("mmm yyyy", "unknown"),
+        ("hh:mm", "unknown"),
+        ("General", None),
+        ("0.00", None),
+    ],
+)
+def test_the_order_of_a_date_number_format(format_code: str, order: str | None) -> None:
+    assert workbook.date_format_order(format_code) == order
+
+
+def test_each_date_cell_gets_the_order_of_its_own_format(tmp_path: Path) -> None:
+    # Month-first cells (what en-US makes of d/m/y text) beside year-first ones (typed ISO).
+    path = tmp_path / "formats.xlsx"
+    book = xlsxwriter.Workbook(path)
+    sheet = book.add_worksheet()
+    month_first = book.add_format({"num_format": "mm/dd/yy"})
+    year_first = book.add_format({"num_format": "yyyy-mm-dd"})
+    sheet.write_string(0, 0, "Ngày tiêm")
+    sheet.write_datetime(1, 0, dt.datetime(2021, 5, 8), month_first)
+    sheet.write_datetime(2, 0, dt.datetime(2021, 3, 4), year_first)
+    sheet.write_string(3, 0, "25/08/2021")
+    sheet.write_number(4, 0, 44263)
+    sheet.write_datetime(5, 0, dt.datetime(2021, 6, 10), month_first)
+    book.close()
+
+    grid = workbook.read_first_sheet(path)
+
+    assert grid["cells"].to_list() == [
+        ["Ngày tiêm"],
+        ["2021-05-08"],
+        ["2021-03-04"],
+        ["25/08/2021"],
+        ["44263"],
+        ["2021-06-10"],
+    ]
+    assert grid["cell_kinds"].to_list() == [
+        [None],
+        ["date_month_first"],
+        ["date_year_first"],
+        [None],
+        [None],
+        ["date_month_first"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("orders", "combined"),
+    [
+        ({"month_first"}, "month_first"),
+        ({"month_first", "year_first"}, "mixed"),
+        ({"month_first", "unknown"}, "mixed"),
+        ({"day_first", "year_first"}, "day_first"),
+        ({"year_first"}, "year_first"),
+        ({"unknown"}, "unknown"),
+        (set(), None),
+    ],
+)
+def test_one_order_for_a_workbook_whose_cells_cannot_be_told_apart(
+    orders: set[str], combined: str | None
+) -> None:
+    assert workbook.combined_date_order(orders) == combined

@@ -286,3 +286,35 @@ def test_cells_of_unknown_format_whose_day_never_passes_12_stay_doubtful_even_wi
     assert doubtful["date_repair"].to_list() == [f"{LOCALE_SWAP_DOUBTFUL}:vaccinated_on"] * 2
     assert kept["date_repair"].to_list() == [None, None]
     assert kept["vaccinated_date"].to_list() == [D(2021, 5, 8), D(2021, 6, 20)]
+
+
+def test_cells_shown_year_first_were_typed_iso_and_are_never_swapped() -> None:
+    result = dated(
+        [
+            ("15/06/1985", "2021-05-08", cells(US_CELL)),
+            ("15/06/1985", "2021-03-04", cells("date_year_first")),  # typed 2021-03-04
+            ("15/06/1985", "2021-10-26", cells("date_year_first")),  # a day past 12 that proves nothing
+            ("15/06/1985", "25/08/2021", None),
+        ]
+    )
+    assert result["vaccinated_date"].to_list() == [
+        D(2021, 8, 5),
+        D(2021, 3, 4),
+        D(2021, 10, 26),
+        D(2021, 8, 25),
+    ]
+    assert result["date_repair"].to_list() == [f"{LOCALE_SWAP_REPAIRED}:vaccinated_on", None, None, None]
+
+
+def test_cells_of_a_workbook_with_mixed_date_formats_are_never_swapped_for_sure() -> None:
+    # An .xls shows mm/dd/yy and yyyy-mm-dd and which cell uses which is not read: any cell with a
+    # day <= 12 may be swapped or typed ISO.
+    result = dated(
+        [
+            ("15/06/1985", "2021-05-08", cells("date_mixed")),
+            ("15/06/1985", "2021-10-26", cells("date_mixed")),
+            ("15/06/1985", "25/08/2021", None),
+        ]
+    )
+    assert result["vaccinated_date"].to_list() == [D(2021, 5, 8), D(2021, 10, 26), D(2021, 8, 25)]
+    assert result["date_repair"].to_list() == [f"{LOCALE_SWAP_DOUBTFUL}:vaccinated_on", None, None]
