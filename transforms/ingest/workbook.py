@@ -345,7 +345,6 @@ def workbook_date_orders(path: Path) -> tuple[str | None, list[str] | None]:
 # --- the reader process ----------------------------------------------------------------------------
 
 SheetChoice = Literal["first", "all"]
-ISO_DATE_TEXT = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?)?$"
 
 
 def _load_sheets(path: str, which: SheetChoice) -> dict[str, tuple[pl.DataFrame, pl.DataFrame]]:
@@ -364,13 +363,13 @@ def _load_sheets(path: str, which: SheetChoice) -> dict[str, tuple[pl.DataFrame,
         kinds = pl.DataFrame()
         if which == "first" and text.width:
             as_dates = reader.load_sheet(name, header_row=None, dtypes="date").to_polars()
-            is_date = pl.DataFrame(
-                [
-                    (as_dates[column].is_not_null() & text[column].str.contains(ISO_DATE_TEXT)).fill_null(
-                        False
-                    )
-                    for column in text.columns
-                ]
+            # A number cell that the date read also converts keeps its digits in `text`: no "-" at 4.
+            read_as_date = as_dates.select(pl.all().is_not_null().name.suffix("_is_date"))
+            is_date = pl.concat([text, read_as_date], how="horizontal").select(
+                (pl.col(f"{column}_is_date") & (pl.col(column).str.slice(4, 1) == "-"))
+                .fill_null(False)
+                .alias(column)
+                for column in text.columns
             )
             kinds = date_cell_kinds(is_date, *workbook_date_orders(Path(path)))
         sheets[name] = (text, kinds)
