@@ -125,6 +125,13 @@ def _id_levels() -> dict[str, LevelSql]:
             f"OR ({legacy_kind} AND id_number = registry_legacy_number)"
         ),
         "one_edit": lambda s: "id_within_one_edit",
+        # The row's own well-formed CCCD, absent from the registry and more than one edit from the
+        # candidate's: no typo we know of makes it, so it is evidence of a person the registry lacks.
+        # Its first six digits (province, century and sex, birth year) are structure, not identity.
+        "cccd_absent": lambda s: (
+            f"{citizen_kind} AND cccd_sex IS NOT NULL AND id_owner_index IS NULL "
+            "AND registry_citizen_number IS NOT NULL"
+        ),
         "batch_sibling": lambda s: "sibling_citizen_index = citizen_index",
         "household": lambda s: (
             "id_owner_index <> citizen_index AND (id_owner_phone = registry_phone "

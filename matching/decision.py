@@ -82,7 +82,12 @@ def decide(ranked: pl.DataFrame, model: MatchModel, count_posted_by_id: int = 0)
     """One row per shot with candidates: the top candidate, its probability, margin and the decision."""
     thresholds = model.thresholds
     top = ranked.filter(pl.col("candidate_rank") == 1).select(
-        "shot_index", "citizen_index", "match_probability", "match_weight", "impossible_reason"
+        "shot_index",
+        "citizen_index",
+        "match_probability",
+        "match_weight",
+        "impossible_reason",
+        is_thin=is_thin_evidence(model, ranked.columns),
     )
     runner_up = ranked.filter(pl.col("candidate_rank") == 2).select(
         "shot_index", pl.col("match_weight").alias("runner_up_weight")
@@ -91,7 +96,7 @@ def decide(ranked: pl.DataFrame, model: MatchModel, count_posted_by_id: int = 0)
         weight_margin=(pl.col("match_weight") - pl.col("runner_up_weight")).fill_null(float("inf"))
     )
     is_clear = pl.col("weight_margin") >= thresholds.min_weight_margin_bits
-    is_possible = pl.col("impossible_reason").is_null()
+    is_possible = pl.col("impossible_reason").is_null() & ~pl.col("is_thin")
     eligible = with_margin.filter(is_clear & is_possible)
     threshold = auto_post_threshold(eligible, thresholds, count_posted_by_id)
     model.fitted["auto_post_probability_used"] = threshold
@@ -106,6 +111,37 @@ def decide(ranked: pl.DataFrame, model: MatchModel, count_posted_by_id: int = 0)
         .otherwise(pl.lit("no_confident_match"))
     )
     return with_margin.with_columns(decision=decision)
+
+
+# Levels that tie a row to one person beyond name and birth date (a namesake rarely shares them).
+CORROBORATING_LEVELS = {
+    "phone": ("exact", "last_eight_digits"),
+    "residence": ("ward", "district"),
+    "id_number": ("exact", "one_edit", "household"),
+}
+NAME_COMPARISONS = ("given_name", "family_name", "middle_name")
+
+
+def is_thin_evidence(model: MatchModel, columns: list[str]) -> pl.Expr:
+    """A link resting on a common name and a birth date (or year) alone: no phone, ward or district, or ID
+    agrees, and the name parts are worth fewer bits than the model's floor. A namesake, or a person absent
+    from the registry who shares the name and birth date, explains it as well: never posted (review).
+    A batch sibling is no corroboration: siblings support a link, they never create one.
+    False when the candidates carry no levels (scores from elsewhere)."""
+    names = {c.name for c in model.comparisons if f"level_{c.name}" in columns}
+    if not names.intersection(NAME_COMPARISONS):
+        return pl.lit(False)
+    corroborated = [
+        pl.col(f"level_{name}").is_in([model.comparison(name).labels.index(label) for label in labels])
+        for name, wanted in CORROBORATING_LEVELS.items()
+        if name in names
+        for labels in [[label for label in wanted if label in model.comparison(name).labels]]
+    ]
+    name_bits = pl.sum_horizontal(
+        [pl.col(f"weight_{name}").fill_null(0.0) for name in NAME_COMPARISONS if name in names]
+    )
+    is_corroborated = pl.any_horizontal(corroborated).fill_null(False) if corroborated else pl.lit(False)
+    return ~is_corroborated & (name_bits < model.thresholds.min_name_bits_without_corroboration)
 
 
 def explanation(model: MatchModel) -> pl.Expr:

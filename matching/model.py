@@ -72,6 +72,9 @@ class Thresholds:
     max_expected_wrong_per_10k: float  # the run's error budget, which sets the threshold between the two
     min_weight_margin_bits: float  # the top candidate must beat the runner-up by this many bits
     review_probability: float
+    # A link whose only agreement is name and birth date (no phone, ward/district or ID agreeing) posts
+    # only when the name parts alone are worth this many bits: a common name is someone else's as often.
+    min_name_bits_without_corroboration: float = 0.0
 
 
 @dataclass

@@ -46,6 +46,8 @@ MATCH_METHOD = "probabilistic"
 FINAL_ID_REASONS = ("shot_after_death", "shot_before_birth")
 MODEL_FILE_NAME = "matching_model.json"
 ID_EDIT_RULES = ("cccd_one_edit", "legacy_id_one_edit")
+# Upper bound of the share of absent people's rows that carry their own well-formed CCCD.
+MAX_ABSENT_ID_SHARE = 0.9
 
 
 @dataclass
@@ -428,6 +430,34 @@ def _fit(
         accepted=accepted,
     )
     _fit_sibling_level(model, inputs.shots, inputs.registry.height)
+    _fit_absent_id_level(model, inputs.shots)
+
+
+def _fit_absent_id_level(model: MatchModel, shots: pl.DataFrame) -> None:
+    """u of cccd_absent: how often the row of someone outside the candidates carries a well-formed CCCD that
+    the registry lacks, estimated as tonight's rows with such an ID over the rows expected to be of people
+    absent from the registry (the prior's share). The alternative it weighs against is a person the registry
+    lacks, who carries their own ID; not a random registered person, whose ID the registry would hold.
+    m stays the file's: how often a registered person's row carries a well-formed CCCD more than one edit
+    from theirs, which no typo we know of produces."""
+    id_comparison = model.comparison("id_number")
+    if "cccd_absent" not in id_comparison.labels:
+        return
+    to_link = shots.filter(pl.col("is_to_link"))
+    count_absent_ids = int(
+        to_link.select(
+            (
+                pl.col("id_kind").is_in(CITIZEN_KIND_CODES)
+                & pl.col("cccd_sex").is_not_null()
+                & pl.col("id_owner_index").is_null()
+            ).sum()
+        ).item()
+    )
+    count_outside = max((1.0 - model.prior.share_in_registry) * to_link.height, 1.0)
+    level = id_comparison.level("cccd_absent")
+    level.u = min(max(count_absent_ids / count_outside, level.u), MAX_ABSENT_ID_SHARE)
+    level.u_household = level.u  # an unregistered housemate carries their own ID as often
+    model.fitted["count_absent_well_formed_ids"] = count_absent_ids
 
 
 def accepted_index_pairs(inputs: LinkInputs, accepted_pairs: pl.DataFrame) -> pl.DataFrame:
@@ -516,7 +546,8 @@ def _siblings_from_posts(shots: pl.DataFrame, decisions: pl.DataFrame) -> pl.Dat
         "shot_index", "sibling_key", "sibling_citizen_index"
     )
     found = _attach_siblings(waiting, linked).filter(pl.col("sibling_citizen_index").is_not_null())
-    undecided = decisions.filter(pl.col("decision") != "posted").select("shot_index")
+    # Support, never creation: only a row its own evidence already put in review is scored again.
+    undecided = decisions.filter(pl.col("decision") == "review_required").select("shot_index")
     return found.join(undecided, on="shot_index").select("shot_index", "sibling_citizen_index")
 
 

@@ -173,3 +173,58 @@ def test_impossible_link(
         ).fetchone()
     assert row is not None
     assert row[0] == expected, description
+
+
+def _with_levels(candidates: pl.DataFrame, **levels: str) -> pl.DataFrame:
+    """Give the candidates one level per comparison (by label; 'missing' = -1) and name weights of 3 bits each."""
+    columns = []
+    for comparison in MODEL.comparisons:
+        label = levels.get(comparison.name, "missing")
+        code = -1 if label == "missing" else comparison.labels.index(label)
+        columns += [
+            pl.lit(code, pl.Int8).alias(f"level_{comparison.name}"),
+            pl.lit(3.0 if comparison.name.endswith("_name") else 0.0).alias(f"weight_{comparison.name}"),
+        ]
+    return candidates.with_columns(columns)
+
+
+COMMON_NAME_AND_BIRTH_DATE = {
+    "given_name": "exact_marked",
+    "family_name": "exact_marked",
+    "middle_name": "exact",
+    "birth_date": "exact",
+}
+
+
+@pytest.mark.parametrize(
+    ("description", "levels", "expected"),
+    [
+        ("a common name and a birth date, nothing else", {}, "review_required"),
+        (
+            "a common name, a birth date and a batch sibling",
+            {"id_number": "batch_sibling"},
+            "review_required",
+        ),
+        ("the absent person's own CCCD", {"id_number": "cccd_absent"}, "review_required"),
+        ("... and the phone agrees", {"phone": "exact"}, "posted"),
+        ("... and the ward agrees", {"residence": "ward"}, "posted"),
+        ("... and the ID is one edit away", {"id_number": "one_edit"}, "posted"),
+    ],
+)
+def test_a_common_name_and_a_birth_date_alone_never_post(
+    description: str, levels: dict[str, str], expected: str
+) -> None:
+    """9 bits of name (under the model's floor), however probable: only another field agreeing posts it."""
+    model = load_model()
+    model.thresholds = FIXED
+    candidates = _with_levels(ranked([(0.99999, 30.0, None)]), **COMMON_NAME_AND_BIRTH_DATE, **levels)
+    assert decide(candidates, model)["decision"].item() == expected, description
+
+
+def test_a_rare_name_and_a_birth_date_may_post() -> None:
+    model = load_model()
+    model.thresholds = FIXED
+    candidates = _with_levels(ranked([(0.99999, 30.0, None)]), **COMMON_NAME_AND_BIRTH_DATE).with_columns(
+        weight_given_name=pl.lit(9.0)
+    )
+    assert decide(candidates, model)["decision"].item() == "posted"

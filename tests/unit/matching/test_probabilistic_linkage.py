@@ -76,6 +76,9 @@ SPECIAL = [
         "001083000007", "Vũ Văn Hải", D(1983, 8, 8), "M", phone="0912000007", ward_code="00106"
     ),  # child unregistered
     citizen("001077000008", "Đặng Văn Quý", D(1977, 7, 7), "M", phone="0912000008", ward_code="00107"),
+    citizen(  # a namesake of an unregistered man who carries his own CCCD, issued in another province
+        "079088001234", "Hồ Văn Bình", D(1988, 3, 3), "M", province_code="79", ward_code="26741"
+    ),
 ]
 
 # (description, the row, the expected citizen (None: not posted), the expected reason)
@@ -138,6 +141,20 @@ CASES = [
             8, "Đặng Văn Quý", D(1977, 7, 7), "M", province_code="79", district_code="760", ward_code="26740"
         ),
         "001077000008",
+        None,
+    ),
+    (
+        "a person absent from the registry with his own well-formed CCCD, and a namesake born the same day",
+        shot_row(
+            9, "Hồ Văn Bình", D(1988, 3, 3), "M", id_kind="cccd", id_value="045088765432", ward_code="19999"
+        ),
+        None,
+        None,
+    ),
+    (
+        "the same namesake, year of birth only, the absent man's CCCD: four doses, none posted",
+        shot_row(10, "Hồ Văn Bình", 1988, "M", id_kind="cccd", id_value="045088765432", ward_code="19999"),
+        None,
         None,
     ),
 ]
