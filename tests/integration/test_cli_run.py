@@ -34,7 +34,12 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_cli(
-    synth_dir: Path, warehouse: Path, reports: Path, landing: Path | None = None, as_of: str = AS_OF
+    synth_dir: Path,
+    warehouse: Path,
+    reports: Path,
+    landing: Path | None = None,
+    as_of: str = AS_OF,
+    *extra: str,
 ) -> Result:
     result = CliRunner().invoke(
         app,
@@ -45,6 +50,7 @@ def run_cli(
             "--warehouse", str(warehouse),
             "--reports", str(reports),
             "--as-of", as_of,
+            *extra,
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -319,10 +325,23 @@ def small_synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_night_run_with_too_early_an_as_of_is_recovered_by_the_right_one(
     small_synth_dir: Path, tmp_path: Path
 ) -> None:
-    """As-of 2022-09-30 holds every later dose as out of range; the next night, with the right as-of,
-    matches them again and posts them: nothing stays stranded, nothing is counted twice."""
+    """As-of 2019-01-01 (forced) fails every file's validation; as-of 2022-09-30 reads them again and
+    holds every later dose as out of range; the next night, with the right as-of, matches those again
+    and posts them: nothing stays stranded, nothing is counted twice."""
     warehouse, reports = tmp_path / "warehouse.duckdb", tmp_path / "reports"
+    run_cli(small_synth_dir, warehouse, reports, None, "2019-01-01", "--force")
+    quarantined_sql = "select file_hash from ingest_ledger where quarantine_reason = 'validation_failed'"
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        judged = connection.sql(quarantined_sql).pl()
+        assert connection.sql("select count(*) from synced_shots").fetchall() == [(0,)]
+    assert judged.height >= 10
     run_cli(small_synth_dir, warehouse, reports, as_of="2022-09-30")
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        assert connection.sql(quarantined_sql).pl().is_empty()
+        readmitted = connection.sql("select file_hash, quarantined_as_of from ledger_readmissions").pl()
+        assert connection.sql("select count(*) from synced_shots").fetchall()[0][0] > 0
+    assert sorted(readmitted["file_hash"]) == sorted(judged["file_hash"])
+    assert readmitted["quarantined_as_of"].unique().to_list() == [dt.date(2019, 1, 1)]
     held_sql = """select b.file_hash, b.source_row from open_backlog b join backlog_records r
                   using (file_hash, source_row)
                   where b.reason_code = 'vaccination_date_out_of_range' and r.birth_year is not null
