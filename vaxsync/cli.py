@@ -45,7 +45,8 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
             if no_space_left(error):
                 raise fail(
                     "no space left on device: free space where the warehouse, work folder or reports"
-                    " live, then run the night again (nothing was published half-way)"
+                    " live, then run the night again (a night is published whole or not at all;"
+                    " `vaxsync runs` shows whether it was)"
                 ) from None
             if isinstance(error, OSError) and error.filename:  # a file or folder the system refused
                 raise fail(f"{error.strerror or error}: {error.filename}") from None

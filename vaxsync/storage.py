@@ -18,6 +18,8 @@ from typing import Any
 import polars as pl
 from upath import UPath
 
+from vaxsync.workdir import owner_only_files
+
 LOCAL_PROTOCOLS = ("", "file", "local")
 # Object stores polars reads itself (ranged requests, column and row-group pruning); credentials from env.
 POLARS_NATIVE_PROTOCOLS = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss")
@@ -41,9 +43,10 @@ def write_parquet(frame: pl.DataFrame, path: UPath) -> UPath:
     objects, so a reader never sees half a file either way."""
     if is_local(path):
         target = _local(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        frame.write_parquet(temporary)
+        with owner_only_files():  # partition files hold personal data: 0600 files in 0700 folders
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+            frame.write_parquet(temporary)
         os.replace(temporary, target)
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,9 +72,10 @@ def write_json(path: UPath, payload: Any) -> UPath:
     text = json.dumps(payload, ensure_ascii=False, indent=1, default=str)
     if is_local(path):
         target = _local(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        temporary.write_text(text, encoding="utf-8")
+        with owner_only_files():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+            temporary.write_text(text, encoding="utf-8")
         os.replace(temporary, target)
         return path
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -89,3 +89,15 @@ def test_work_folders_of_published_nights_are_removed_after_the_retention(tmp_pa
     assert remove_work_dirs(expired) == 1
     assert sorted(path.name for path in base.iterdir()) == ["2023-01-02", "2023-01-20", "notes"]
     assert expired_work_dirs(base, published, keep_days=60, now=now) == []
+
+
+def test_match_partition_files_are_owner_only(tmp_path: Path, wide_umask: object) -> None:
+    import polars as pl
+
+    from vaxsync.storage import location, write_json, write_parquet
+
+    folder = tmp_path / "match" / "p1"
+    write_parquet(pl.DataFrame({"citizen_id": ["001200000001"]}), location(folder / "rows.parquet"))
+    write_json(location(folder / "plan.json"), {"partitions": ["p1"]})
+    assert (mode(folder), mode(folder / "rows.parquet"), mode(folder / "plan.json")) == (0o700, 0o600, 0o600)
+    assert mode(tmp_path / "match") == 0o700
