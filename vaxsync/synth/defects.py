@@ -117,6 +117,9 @@ DEFECTS: dict[str, Defect] = {
     "dup_second_facility": Defect("row", 0.015, "doses", "also reported by a second facility"),
     "person_unregistered": Defect("row", 0.012, "rows", "child missing from the registry"),
     "person_foreigner": Defect("row", 0.01, "rows", "foreigner with a passport"),
+    "person_absent_namesake": Defect(
+        "row", 0.008, "rows", "absent person sharing a registered adult's name and birth date, own CCCD"
+    ),
     # whole-file defects (quarantined)
     "empty_file": Defect("whole_file", 0.005, "", "0 bytes"),
     "binary_junk": Defect("whole_file", 0.005, "", "random bytes named .csv"),

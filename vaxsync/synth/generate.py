@@ -55,7 +55,7 @@ ENCODING_REPAIRS = {"csv_tcvn3": "tcvn3", "csv_vni": "vni", "csv_utf8_double_enc
 PERSON_COLUMNS = (
     "person_kind", "citizen_id", "legacy_id", "relative_id", "phone", "family_phone", "w1", "w2", "w3", "w4",
     "is_standard_name", "sex", "birth_days", "is_birth_date_known", "death_days", "ward_idx", "street",
-    "is_temp_residence", "scheme",
+    "is_temp_residence", "scheme", "own_id",
 )  # fmt: skip
 FILE_STYLE_COLUMNS = (
     "file_format", "template", "dob_style", "vax_style", "dose_style", "sex_style", "is_us_dates",

@@ -37,6 +37,7 @@ INVALID_KINDS = (
     "dob_impossible",
     "required_value_missing",
 )
+ABSENT_KINDS = ("person_unregistered", "person_foreigner", "person_absent_namesake")
 DISTRICT_COVER = 1.3  # chosen districts hold this many times the rows needed, so households are sampled
 OTHER_FACILITY_SHARE = 0.08  # doses given at another facility of the same province
 
@@ -305,6 +306,55 @@ def _foreigners(
     return pl.concat([template.clear(), frame], how="diagonal_relaxed")
 
 
+def _absent_namesakes(
+    rng: np.random.Generator,
+    people: pl.DataFrame,
+    template: pl.DataFrame,
+    facilities: pl.DataFrame,
+    count: int,
+) -> pl.DataFrame:
+    """People absent from the registry who share a registered adult's full name and birth date (a quarter
+    know only its year), vaccinated in another province, carrying their own well-formed CCCD that the
+    registry does not hold (issued in the facility's province) and a phone of their own."""
+    adults = people.filter(pl.col("birth_year") <= 2003, pl.col("death_days") < 0, pl.col("scheme") == "kinh")
+    if count == 0 or len(adults) == 0 or facilities["province_code"].n_unique() < 2:
+        return template.clear()
+    source = adults[rng.choice(len(adults), size=2 * count)]
+    facility = rng.integers(0, len(facilities), 2 * count)
+    elsewhere = facilities["province_code"].to_numpy()[facility] != source["province_code"].to_numpy()
+    source = source.filter(pl.Series(elsewhere)).head(count)
+    facility = facility[elsewhere][:count]
+    size = len(source)
+    province = facilities["province_code"].cast(pl.Int64).to_numpy()[facility]
+    birth_year = source["birth_year"].to_numpy()
+    century_sex = (birth_year // 100 - 19) * 2 + source["sex"].to_numpy()
+    prefix = (province * 1000 + century_sex * 100 + birth_year % 100).astype(np.int64)
+    registered = people["citizen_id"].drop_nulls().cast(pl.Int64).implode()
+    own = pl.Series("own", prefix * 1_000_000 + rng.integers(0, 1_000_000, size), dtype=pl.Int64)
+    while (clash := own.is_in(registered).to_numpy()).any():  # a handful at most: redraw their serials
+        own = own.scatter(
+            np.flatnonzero(clash), prefix[clash] * 1_000_000 + rng.integers(0, 1_000_000, clash.sum())
+        )
+    phone = pl.Series(rng.integers(0, 100_000_000, size)).cast(pl.String).str.zfill(8)
+    return source.with_columns(
+        pl.lit(-1, pl.Int64).alias("person_idx"),
+        pl.lit(-1).cast(source.schema["household_idx"]).alias("household_idx"),
+        pl.lit(ROLE_HEAD, pl.Int8).alias("role"),
+        pl.Series("is_birth_date_known", rng.random(size) >= 0.25),
+        pl.Series("ward_idx", facilities["ward_idx"].to_numpy()[facility]).cast(source.schema["ward_idx"]),
+        pl.Series("facility_idx", facility.astype(np.uint32)),
+        own.cast(pl.String).str.zfill(12).alias("own_id"),
+        pl.lit(None, pl.String).alias("citizen_id"),
+        pl.lit(None, pl.String).alias("legacy_id"),
+        pl.lit(None, pl.String).alias("relative_id"),
+        ("09" + phone).alias("phone"),
+        pl.lit(None, pl.String).alias("family_phone"),
+        pl.lit(None, pl.String).alias("street"),
+        pl.lit("absent_namesake").alias("person_kind"),
+        pl.lit(False).alias("is_temp_residence"),
+    ).pipe(lambda frame: pl.concat([template.clear(), frame], how="diagonal_relaxed"))
+
+
 def _dose_rows(
     rng: np.random.Generator, persons: pl.DataFrame, facilities: pl.DataFrame, snapshot: dt.date
 ) -> pl.DataFrame:
@@ -392,7 +442,7 @@ def build_plan(
 ) -> ExportPlan:
     snapshot = config.snapshot_date
     duplicate_share = config.rate("dup_reexport") + config.rate("dup_second_facility")
-    absent_share = config.rate("person_unregistered") + config.rate("person_foreigner")
+    absent_share = sum(config.rate(kind) for kind in ABSENT_KINDS)
     base_rows = config.shots / (1 + duplicate_share)
     citizen_rows = base_rows * (1 - absent_share)
     chosen, share = _choose_districts(rng, people, citizen_rows / (1 + config.rate("addr_temp_residence")))
@@ -405,9 +455,19 @@ def build_plan(
     foreigners = _foreigners(
         rng, selected, facilities, round(base_rows * config.rate("person_foreigner") / 2.4)
     )
-    persons = pl.concat([selected, movers, children, foreigners], how="diagonal_relaxed").with_row_index(
-        "person_ref"
+    namesakes = _absent_namesakes(
+        rng, people, selected, facilities, round(base_rows * config.rate("person_absent_namesake") / 2.4)
     )
+    persons = pl.concat(
+        [
+            selected.with_columns(pl.lit(None, pl.String).alias("own_id")),
+            movers,
+            children,
+            foreigners,
+            namesakes,
+        ],
+        how="diagonal_relaxed",
+    ).with_row_index("person_ref")
     rows = _dose_rows(rng, persons, facilities, snapshot).with_columns(pl.lit("").alias("invalid_kind"))
     rows = pl.concat(
         [rows, _after_death_rows(rng, persons, rows, config.rate("after_death"), snapshot)],

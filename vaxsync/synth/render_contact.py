@@ -163,6 +163,12 @@ def render_ids(sp: Spoiler) -> None:
     parent = sp.force("id_family_member", "out_id_number", relative, child & (u >= 0.65) & (u < 0.9))
     card = sp.force("id_bhyt", "out_id_number", bhyt, child & (u >= 0.9))
     sp.spoil("id_passport", "out_id_number", _passport(), kind == "foreigner")
+    # An absent namesake carries their own CCCD (the registry lacks it); it is mangled like any CCCD below.
+    namesake = kind == "absent_namesake"
+    sp.work = sp.work.with_columns(
+        pl.when(namesake).then(pl.col("own_id")).otherwise(pl.col("out_id_number")).alias("out_id_number"),
+        pl.when(namesake).then(pl.lit("cccd")).otherwise(pl.col("id_source")).alias("id_source"),
+    )
     sp.work = sp.work.with_columns(
         pl.when(parent)
         .then(pl.lit("family"))

@@ -25,6 +25,7 @@ TRUTH_COLUMN_DEFECTS = {
     "dup_second_facility": ("dup_kind", "second_facility"),
     "person_unregistered": ("person_kind", "unregistered"),
     "person_foreigner": ("person_kind", "foreigner"),
+    "person_absent_namesake": ("person_kind", "absent_namesake"),
 }
 
 
@@ -110,6 +111,8 @@ def test_absent_people_and_duplicates_near_their_rates(default_dir: Path) -> Non
         < 3 * configured["person_unregistered"]
     )
     assert 0.3 * configured["person_foreigner"] < shares["foreigner"] < 3 * configured["person_foreigner"]
+    namesake_rate = configured["person_absent_namesake"]
+    assert 0.3 * namesake_rate < shares["absent_namesake"] < 3 * namesake_rate  # type: ignore[operator]
     reexports = (truth["dup_kind"] == "reexport").mean()
     assert 0.5 * configured["dup_reexport"] < reexports < 1.5 * configured["dup_reexport"]  # type: ignore[operator]
 
@@ -122,7 +125,7 @@ CHECKS: dict[str, tuple[str, Callable[[str], bool]]] = {
     "name_nfd": ("full_name", lambda v: not unicodedata.is_normalized("NFC", v)),
     "name_extra_spaces": ("full_name", lambda v: "  " in v or v != v.strip()),
     "name_lookalike_d": ("full_name", lambda v: "\u00d0" in v),
-    "name_mojibake": ("full_name", lambda v: "Ã" in v or "Æ" in v or "á»" in v or "Ä" in v or "Å" in v),
+    "name_mojibake": ("full_name", lambda v: any(mark in v for mark in ("Ã", "Æ", "á»", "áº", "Ä", "Å"))),
     "id_scientific": ("id_number", lambda v: "E+" in v),
     "id_placeholder": ("id_number", lambda v: v in ID_PLACEHOLDERS),
     "id_bhyt": ("id_number", lambda v: re.fullmatch(r"[A-Z]{2}[1-5]\d{12}", v) is not None),
