@@ -92,6 +92,7 @@ DECISION_LINE_SCHEMA: dict[str, pl.DataType] = {
     "corrected_id": pl.String(),
     "note": pl.String(),
     "has_formula": pl.Boolean(),
+    "is_decidable": pl.Boolean(),  # passes the checks that need no matching (set once all files are read)
 }
 
 AUDIT_SCHEMA: dict[str, pl.DataType] = {
@@ -170,6 +171,7 @@ def read_decision_file(decision_file: DecisionFile, settings: Settings, read_at:
         ),
         file_province_code=pl.lit(decision_file.province_code, dtype=pl.String),
         has_formula=pl.col("has_formula") | reviewer_is_formula | stated_on_is_formula,
+        is_decidable=pl.lit(None, dtype=pl.Boolean),
     )
     return lines.select(list(DECISION_LINE_SCHEMA)).cast(DECISION_LINE_SCHEMA)  # type: ignore[arg-type]
 
@@ -266,6 +268,7 @@ def read_new_decisions(settings: Settings, work: RunWorkDir) -> pl.DataFrame:
         if status == "quarantined":
             log.warning("decision file quarantined (%s): %s", reason, decision_file.relative)
     all_lines = pl.concat(lines) if lines else pl.DataFrame(schema=DECISION_LINE_SCHEMA)
+    all_lines = _with_decidable_flag(all_lines, settings)
     all_lines.write_parquet(work.decision_lines_file)
     pl.DataFrame(summaries, schema=FILE_SUMMARY_SCHEMA).write_parquet(work.decision_files_file)
     return all_lines
@@ -290,8 +293,41 @@ def _open_rows_by_province(settings: Settings) -> dict[str, int]:
 
 
 def decided_rows(lines: pl.DataFrame) -> pl.DataFrame:
-    """file_hash, source_row named by decision lines: these rows are matched tonight whatever else holds."""
-    return lines.select(*_row_key_parts()).drop_nulls().unique()
+    """file_hash, source_row named by decision lines that may apply: these rows are matched tonight whatever
+    else holds. A line already known to be refused (unsigned, stale, a formula, no reviewer) does not make
+    its row matched again."""
+    return (
+        lines.filter(pl.col("is_decidable").fill_null(True)).select(*_row_key_parts()).drop_nulls().unique()
+    )
+
+
+def _with_decidable_flag(lines: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """`is_decidable`: the line passes the checks that need no matching (folder, formula, reviewer, decision,
+    the row's token, and for an accept a candidate offered now that its token signs)."""
+    from vaxsync.decision_tokens import decision_secret
+
+    if lines.is_empty() or not settings.warehouse_path.exists():
+        return lines.with_columns(is_decidable=pl.lit(True))
+    secret = decision_secret(settings)
+    _, candidates = _backlog_and_candidates(settings)
+    parsed = _parsed_lines(lines, secret)
+    chosen = _chosen_candidates(parsed, candidates, secret)
+    flagged = parsed.join(chosen, on="line_id", how="left").select(
+        "line_id",
+        is_decidable=pl.col("file_province_code").is_not_null()
+        & ~pl.col("has_formula")
+        & (pl.col("reviewer").fill_null("").str.strip_chars() != "")
+        & pl.col("kind").is_not_null()
+        & pl.col("is_row_token_valid")
+        & ((pl.col("kind") != "accept") | pl.col("offered_citizen_id").is_not_null()),
+    )
+    return (
+        lines.with_row_index("line_id")
+        .join(flagged, on="line_id", how="left")
+        .sort("line_id")
+        .drop("line_id")
+        .select(list(DECISION_LINE_SCHEMA))
+    )
 
 
 def _row_key_parts() -> tuple[pl.Expr, pl.Expr]:

@@ -21,6 +21,7 @@ import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
 from vaxsync.backlog import REMATCHABLE_REASONS
+from vaxsync.decision_tokens import candidate_token, decision_secret
 from vaxsync.pipeline import run_nightly
 from vaxsync.province_reports import (
     CORRECTED_ID_COLUMN,
@@ -84,6 +85,9 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
                 and file_hash = '{decided["accept"]["file_hash"]}' and source_row = {decided["accept"]["source_row"]}"""
         ).pl()
     _write_withdrawal(root, decided["accept"])
+    rescored = _rescored_row(root)
+    if rescored is not None:  # an `accept 1` read from an older report, after the row was scored again
+        _write_old_accept(root, rescored)
     run_nightly(settings(root / "synth/registry.parquet", NIGHT_3))
     return {
         "root": root,
@@ -91,6 +95,7 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         "decided": decided,
         "summaries": (first_summary, second_summary),
         "accepted": accepted,
+        "rescored": rescored,
     }
 
 
@@ -108,8 +113,13 @@ def _write_decisions(
         pl.col("corruptions").list.len(), "file_hash", "source_row"
     )
     other = waiting.filter(pl.col("province_code") != province).sort("file_hash", "source_row")
-    in_review = own.slice(6).filter(pl.col("reason_code") == "review_required")
-    assert own.height >= 6 and other.height >= 1 and in_review.height >= 1, "the data should give these cases"
+    in_review = waiting.filter(
+        (pl.col("province_code") == province) & (pl.col("reason_code") == "review_required")
+    ).join(own.head(6), on=["file_hash", "source_row"], how="anti")
+    assert own.height >= 6 and other.height >= 1 and in_review.height >= 1, (
+        "the data should give these cases",
+        waiting.group_by("province_code", "reason_code").len().sort("province_code").rows(),
+    )
     registry = pl.read_parquet(root / "synth/registry.parquet")
     first = own.row(0, named=True)
     unlike_first = registry.filter(
@@ -190,6 +200,39 @@ def _write_withdrawal(root: Path, row: dict[str, object]) -> None:
     report, line = _report_line(root, key)
     (root / "decisions" / report.parent.name / "withdrawal.csv").write_text(
         f"row_key,row_token,decision,reviewer,note\n{key},{line['row_token']},withdraw,Trần Thị B,chọn nhầm\n"
+    )
+
+
+def _rescored_row(root: Path) -> dict[str, object] | None:
+    """An open row in review after night 2, and a citizen not offered for it now: the one an older report
+    (of the night-1 run) showed as candidate 1 before the row was scored again."""
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as connection:
+        rows = connection.sql(
+            """
+            select b.file_hash, b.source_row,
+                   (select min(r.citizen_id) from review_candidates r
+                    where r.citizen_id not in (select citizen_id from review_candidates c
+                                               where c.file_hash = b.file_hash and c.source_row = b.source_row))
+                       as shown_citizen_id
+            from open_backlog b
+            where b.reason_code = 'review_required' and b.first_seen_on = $night_1
+              and (b.file_hash, b.source_row) not in (select file_hash, source_row from review_decisions)
+            order by b.file_hash, b.source_row limit 1
+            """,
+            params={"night_1": NIGHT_1},
+        ).pl()
+    return rows.row(0, named=True) if rows.height else None
+
+
+def _write_old_accept(root: Path, row: dict[str, object]) -> None:
+    """`accept 1` with the row's night-1 token and a candidate token as that older report signed it."""
+    key = f"{row['file_hash']}:{row['source_row']}"
+    report, line = _report_line(root, key)
+    run_id = str(line["row_token"]).rsplit(".", 1)[0]
+    secret = decision_secret(Settings(warehouse_path=root / "warehouse.duckdb"))
+    shown = candidate_token(run_id, key, str(row["shown_citizen_id"]), secret)
+    (root / "decisions" / report.parent.name / "old_accept.csv").write_text(
+        f"row_key,row_token,candidate_1_token,decision,reviewer\n{key},{line['row_token']},{shown},accept 1,Trần Thị B\n"
     )
 
 
@@ -421,9 +464,9 @@ def test_nothing_is_lost_and_running_the_night_again_changes_nothing(nights: dic
     assert second["rows_resolved_from_backlog"] == 0 and second["rows_in"] == 0
     # Every file once: the province's file (its copy folded in), its top-level copy, the CSV, three quarantined.
     assert (
-        query(nights, "select count(*) from review_decision_files").item() == 6 + 1
+        query(nights, "select count(*) from review_decision_files").item() == 6 + 2
     )  # + night 3's withdrawal
-    assert query(nights, "select count(*) from review_decisions").item() == 7 + 7 + 1 + 1
+    assert query(nights, "select count(*) from review_decisions").item() == 7 + 7 + 1 + 2
 
 
 def test_a_withdrawn_accept_takes_its_posting_back_and_the_row_returns_to_review(
@@ -433,6 +476,11 @@ def test_a_withdrawn_accept_takes_its_posting_back_and_the_row_returns_to_review
     assert isinstance(accepted, pl.DataFrame) and accepted.height == 1
     shot_id, citizen_id = accepted.row(0)
     assert shot_id is not None, "night 2's accept posted a shot"
+    # It posted on the citizen the night-1 report showed as candidate 1 (IDs are masked to their last 4).
+    root, decided = nights["root"], nights["decided"]
+    assert isinstance(root, Path) and isinstance(decided, dict)
+    _, line = _report_line(root, f"{decided['accept']['file_hash']}:{decided['accept']['source_row']}")
+    assert str(line["candidate_1_id"])[-4:] == citizen_id[-4:]
     assert query(nights, f"select count(*) from synced_shots where shot_id = '{shot_id}'").item() == 0
     retracted = query(
         nights, f"select citizen_id, retraction_reason from retracted_shots where shot_id = '{shot_id}'"
@@ -442,3 +490,22 @@ def test_a_withdrawn_accept_takes_its_posting_back_and_the_row_returns_to_review
     assert (row["resolved_run_id"], row["resolution"], row["reason_code"]) == (None, None, "review_required")
     withdrawal = audit_by_case(nights)["accept"].filter(pl.col("decision") == "withdraw").row(0, named=True)
     assert (withdrawal["status"], withdrawal["note"]) == ("applied", "chọn nhầm")
+
+
+def test_an_accept_from_an_older_report_applies_only_to_the_citizen_it_showed(
+    nights: dict[str, object],
+) -> None:
+    rescored = nights["rescored"]
+    assert isinstance(rescored, dict), "the data should hold a row in review on both nights"
+    keys = f"file_hash = '{rescored['file_hash']}' and source_row = {rescored['source_row']}"
+    line = query(nights, f"select status, rejection_reason, report_run_id from review_decisions where {keys}")
+    # The citizen the older report showed as candidate 1 is no longer offered: `accept 1` does not apply
+    # to whoever is candidate 1 now.
+    assert line.select("status", "rejection_reason").rows() == [("rejected", "decision_stale")]
+    assert line["report_run_id"].item().startswith(NIGHT_1.isoformat())
+    assert (
+        query(
+            nights, f"select count(*) from unposted_backlog where {keys} and resolved_run_id is null"
+        ).item()
+        == 1
+    )

@@ -312,6 +312,10 @@ def test_an_unconfirmed_correction_holds_its_row_tonight() -> None:
     assert "did not confirm" in row["match_detail"]
 
 
-def test_decided_rows_are_the_parsed_row_keys() -> None:
-    lines = decision_lines(signed_line(1, "accept 2"), {**signed_line(2, "reject"), "row_key": "junk"})
+def test_decided_rows_are_the_parsed_row_keys_of_lines_that_may_apply() -> None:
+    lines = decision_lines(
+        signed_line(1, "accept 2"),
+        {**signed_line(2, "reject"), "row_key": "junk"},
+        {**signed_line(3, "reject"), "is_decidable": False},  # e.g. a stale accept: its row is not re-matched
+    )
     assert decided_rows(lines).rows() == [(HASH, 1)]
