@@ -46,6 +46,7 @@ from transforms.ingest.charmaps import (
 )
 from transforms.ingest.legacy_fonts import TONE_MARK, convert_legacy_text, vietnamese_letters
 from transforms.ingest.vietnamese_syllables import SyllableScore, syllable_scores
+from transforms.normalize.text import repair_mojibake
 
 SAMPLE_WORDS = 2_000  # marked words judged per file: enough to tell encodings apart, fast to score
 # A repair must read this much better than the Unicode text as it is (a few odd cells prove nothing).
@@ -95,11 +96,15 @@ class DecodedText:
     score: float = 1.0  # share of the sample's marked words that are Vietnamese syllables
     judged_words: int = 0  # marked words the score was computed on
     candidates: tuple[tuple[str, float], ...] = ()  # every reading tried, with its score
+    # The score once normalize's per-cell mojibake repair has run; computed only for a low score.
+    cell_repair_score: float | None = None
 
     @property
     def unrecognised(self) -> bool:
-        """Even the best reading does not read as Vietnamese, on enough words to tell."""
-        return self.score < MIN_ENCODING_SCORE and self.judged_words >= MIN_JUDGED_WORDS
+        """Even the best reading does not read as Vietnamese, on enough words to tell, nor do its cells
+        once normalize has repaired the mis-read ones."""
+        best = max(self.score, self.cell_repair_score or 0.0)
+        return best < MIN_ENCODING_SCORE and self.judged_words >= MIN_JUDGED_WORDS
 
     def candidates_detail(self) -> str:
         tried = ", ".join(f"{label} {score:.2f}" for label, score in self.candidates)
@@ -312,6 +317,22 @@ def _unicode_encoding(raw: bytes) -> tuple[str, str] | None:
 
 def decode_export_bytes(raw: bytes) -> DecodedText | None:
     """Decode a text export; None when no text encoding fits (binary junk)."""
+    decoded = _decode(raw)
+    return _with_cell_repair_score(decoded) if decoded is not None else None
+
+
+def _with_cell_repair_score(decoded: DecodedText) -> DecodedText:
+    """A low score can come from some cells holding UTF-8 read as Windows-1252 ("Nguyá»…n") in an
+    otherwise sound file: normalize repairs those cells (transforms.normalize.text.repair_mojibake),
+    so the file is unrecognised only when its words still do not read as Vietnamese once repaired."""
+    if decoded.score >= MIN_ENCODING_SCORE:
+        return decoded
+    sample = pl.DataFrame({"words": [marked_words_sample(decoded.text)]}, schema={"words": pl.String})
+    repaired = sample.select(repair_mojibake(pl.col("words"))).item()
+    return dataclasses.replace(decoded, cell_repair_score=syllable_scores({"cells": repaired})["cells"].share)
+
+
+def _decode(raw: bytes) -> DecodedText | None:
     unicode = _unicode_encoding(raw)
     if unicode is not None:
         label, codec = unicode

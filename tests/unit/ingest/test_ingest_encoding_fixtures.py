@@ -114,6 +114,23 @@ def test_random_high_bytes_are_unrecognised() -> None:
     assert decoded.score < MIN_ENCODING_SCORE
 
 
+def test_cells_normalize_repairs_do_not_make_a_file_unrecognised() -> None:
+    """Half the rows hold UTF-8 read as Windows-1252 ("Nguyá»…n"): the text scores low as it is, but
+    normalize repairs those cells, so the file loads."""
+    original = (FIXTURES / "thanh_hoa_ds_tiem.utf8.csv").read_text(encoding="utf-8")
+    lines = original.splitlines(keepends=True)
+    half = len(lines) // 2
+    misread = "".join(lines[:half]) + "".join(
+        line.encode("utf-8").decode("sloppy-windows-1252") for line in lines[half:]
+    )
+
+    decoded = decode_export_bytes(misread.encode("utf-8"))
+
+    assert decoded is not None and decoded.score < MIN_ENCODING_SCORE
+    assert decoded.cell_repair_score is not None and decoded.cell_repair_score >= 0.95
+    assert not decoded.unrecognised
+
+
 def test_a_few_odd_words_do_not_quarantine_a_file() -> None:
     """Below MIN_JUDGED_WORDS marked words, even a low score proves nothing: the file is read."""
     raw = "id,name\r\n1,Nguyen Van Nam\r\n2,Ñôçø Ëñgłish\r\n".encode()
