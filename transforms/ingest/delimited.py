@@ -4,10 +4,11 @@ Parsed with polars string expressions rather than `pl.read_csv`, because read_cs
 unterminated quote (the usual shape of a truncated last line) and cannot say how many fields each
 record had, which is how a short or overlong row is recognised.
 
-- Records: physical lines, joined while a quoted field is open (a quote opening a field, `,"`, not
-  yet closed by one ending a field, `",`). If the quotes never balance (a stray opening quote),
-  or the last record would swallow more than MAX_LINES_PER_RECORD lines, every physical line is
-  its own record instead, so one bad quote cannot eat the rest of a file.
+- Records: physical lines, joined while a quoted field is open, each line read as RFC 4180 fields
+  (a quoted field may hold separators and doubled quotes; a line holding only a quote opens a field
+  with a line break in it). A quote inside an unquoted field opens nothing. If a record would
+  swallow more than MAX_LINES_PER_RECORD lines (a stray opening quote), every physical line is its
+  own record instead, so one bad quote cannot eat the rest of a file.
 - Fields: RFC 4180 quoting (doubled quotes inside quoted fields). A malformed field is kept as
   its raw text, never dropped.
 - Separator: comma, semicolon or tab, sniffed: the candidate that yields the best header row
@@ -36,24 +37,57 @@ def split_records(text: str) -> pl.DataFrame:
     return _group_quoted_lines(frame)
 
 
+# Whether a line leaves a quoted field open, read with RFC 4180 fields (any candidate separator counts
+# as a field boundary: the separator is unknown yet). A quoted field is "..." with "" inside, maybe with
+# stray text before the next separator; an unquoted field may hold stray quotes after its first
+# character (Nguyễn "Tí" Văn, 5" screen): those open nothing.
+_SEPARATORS = "[" + re.escape("".join(SEPARATOR_CANDIDATES)) + "]"
+_NOT_SEPARATOR = "[^" + re.escape("".join(SEPARATOR_CANDIDATES)) + "]"
+_QUOTED_BODY = '(?:[^"]|"")*'
+_FIELD = (
+    f'(?:"{_QUOTED_BODY}"{_NOT_SEPARATOR}*|[^"{re.escape("".join(SEPARATOR_CANDIDATES))}]{_NOT_SEPARATOR}*|)'
+)
+_ENDS_INSIDE_A_QUOTE = f'(?:{_FIELD}{_SEPARATORS})*"{_QUOTED_BODY}$'
+OPENS_QUOTE = f"^{_ENDS_INSIDE_A_QUOTE}"  # the line starts outside quotes and ends inside one
+STAYS_IN_QUOTE = (  # the line starts inside a quoted field and ends inside one (the same or a new one)
+    f'^{_QUOTED_BODY}$|^{_QUOTED_BODY}"{_NOT_SEPARATOR}*{_SEPARATORS}{_ENDS_INSIDE_A_QUOTE}'
+)
+
+
 def _group_quoted_lines(frame: pl.DataFrame) -> pl.DataFrame:
-    # A record ends on a line where the quote depth is back to zero. The separator is unknown
-    # yet, so every candidate counts as a field boundary for the quote depth.
-    boundary = "[" + re.escape("".join(SEPARATOR_CANDIDATES)) + "]"
-    depth = (
-        pl.col("line").str.count_matches(f'(?:^|{boundary})"')
-        - pl.col("line").str.count_matches(f'"(?:{boundary}|$)')
-    ).cum_sum()
-    with_depth = frame.with_columns(depth=depth)
-    as_lines = frame.select(line_number=(pl.col("line_index") + 1).cast(pl.Int32), record=pl.col("line"))
-    if (with_depth["depth"] == 0).all():
-        return as_lines  # no field spans lines: every line is a record
-    grouped = with_depth.with_columns(
-        record_id=(pl.col("depth") <= 0).cast(pl.UInt32).cum_sum().shift(1, fill_value=0)
+    """Join the physical lines of records whose quoted fields span lines.
+
+    Each line maps "inside a quoted field or not" at its start to the same at its end: a constant
+    (it ends inside, or outside, whatever came before), the identity, or a flip. Composed over the
+    lines in order, without a loop: the state after a line is the last constant before it, flipped
+    once per flip since."""
+    opens, stays = pl.col("line").str.contains(OPENS_QUOTE), pl.col("line").str.contains(STAYS_IN_QUOTE)
+    with_state = (
+        frame.with_columns(opens=opens, stays=stays)
+        .with_columns(
+            constant=pl.when(pl.col("opens") == pl.col("stays")).then(pl.col("opens")),
+            flips=(pl.col("opens") & ~pl.col("stays")).cast(pl.UInt32).cum_sum(),
+        )
+        .with_columns(
+            last_constant=pl.col("constant").forward_fill().fill_null(False),  # the file starts outside
+            flips_at_constant=pl.when(pl.col("constant").is_not_null())
+            .then(pl.col("flips"))
+            .forward_fill()
+            .fill_null(0),
+        )
+        .with_columns(
+            inside_after=pl.col("last_constant") ^ ((pl.col("flips") - pl.col("flips_at_constant")) % 2 == 1)
+        )
     )
-    last_record_lines = grouped.filter(pl.col("record_id") == pl.col("record_id").max()).height
-    if (grouped["depth"] < 0).any() or last_record_lines > MAX_LINES_PER_RECORD:
-        return as_lines
+    as_lines = frame.select(line_number=(pl.col("line_index") + 1).cast(pl.Int32), record=pl.col("line"))
+    if not with_state["inside_after"].any():
+        return as_lines  # no field spans lines: every line is a record
+    grouped = with_state.with_columns(
+        record_id=(~pl.col("inside_after")).cast(pl.UInt32).cum_sum().shift(1, fill_value=0)
+    )
+    longest_record = grouped.group_by("record_id").len()["len"].max()
+    if longest_record is not None and int(longest_record) > MAX_LINES_PER_RECORD:  # type: ignore[arg-type]
+        return as_lines  # a stray opening quote would swallow the lines after it
     return (
         grouped.group_by("record_id", maintain_order=True)
         .agg(

@@ -292,3 +292,32 @@ def test_many_blank_lines_above_the_header_are_skipped(tmp_path: Path) -> None:
 
     assert staged.ledger["header_line"] == 201
     assert _loaded_rows(staged)["full_name"].to_list() == NAMES
+
+
+@pytest.mark.parametrize(
+    ("cell", "why"),
+    [
+        ('0;"', "a quoted field holding a separator and a doubled quote at its end"),
+        ("\n", "a quoted field holding only a line break: its line is a lone quote"),
+        ('Tí "Tèo"', "quotes inside a field"),
+        ('"', "a field that is one quote"),
+        ("a,\nb", "a separator, then a line break"),
+    ],
+)
+def test_a_quoted_field_never_joins_or_splits_rows(tmp_path: Path, cell: str, why: str) -> None:
+    # Found by the property tests: two people's rows were read as one, or one row as two.
+    rows = [[cell, *ROWS[0][1:]], *ROWS[1:4]]
+
+    read = _loaded_rows(_stage(tmp_path, render_delimited([VN_HEADER, *rows])))
+
+    assert read["full_name"].to_list() == NAMES[:4], why
+    assert read["row_issue"].null_count() == 4, why
+
+
+def test_a_stray_quote_in_an_unquoted_field_opens_nothing(tmp_path: Path) -> None:
+    text = render_delimited([VN_HEADER, *ROWS]).replace("Nguyễn Thị Hồng", 'Nguyễn Thị "Hồng')
+
+    read = _loaded_rows(_stage(tmp_path, text))
+
+    assert read.height == len(ROWS)
+    assert read["full_name"][0] == 'Nguyễn Thị "Hồng'
