@@ -37,7 +37,9 @@ def convert_legacy_text(text: str, encoding: str) -> str:
     charmap = LEGACY_CHARMAPS[encoding]
     legacy = [source for source, _ in charmap.pairs]  # viparse keeps them longest first
     unicode = [target for _, target in charmap.pairs]
-    lines = pl.Series([text]).str.split("\n").explode()  # line by line: polars converts them in parallel
+    lines = (
+        pl.Series([text], dtype=pl.String).str.split("\n").explode()
+    )  # line by line: polars converts them in parallel
     converted = lines.str.replace_many(legacy, unicode, leftmost=True).str.join("\n").item()
     # The tables' letters are precomposed: NFC's quick check passes and the slow full pass is skipped.
     return (

@@ -170,7 +170,7 @@ def compose_nfc(text: str) -> str:
     millions of them is slow: the tones are composed with one polars replace_many over the text's
     lines (in parallel) first, and full NFC only runs when something is left to normalise."""
     compositions = _tone_compositions()
-    lines = pl.Series([text]).str.split("\n").explode()
+    lines = pl.Series([text], dtype=pl.String).str.split("\n").explode()
     composed = lines.str.replace_many(list(compositions), list(compositions.values())).str.join("\n").item()
     return composed if unicodedata.is_normalized("NFC", composed) else unicodedata.normalize("NFC", composed)
 
