@@ -63,7 +63,7 @@ def request_readmission(
         where status = 'quarantined'
           and (quarantine_reason in (select unnest($reasons::varchar[]))
                or exists (select 1 from unnest($files::varchar[]) f(path)
-                          where f.path = source_file or f.path like '%/' || source_file))
+                          where f.path = source_file or ends_with(f.path, '/' || source_file)))
         returning source_file
         """,
         {

@@ -77,6 +77,11 @@ def test_readmit_by_file_or_reason(ledger: Path) -> None:
     assert result.stdout.startswith("1 quarantined file")
     with connect(ledger) as connection:
         assert readmittable_files(connection, as_of=JUDGED_ON, rules_version=RULES) == {("c/empty.csv", "h3")}
+    # a name is a name, not a pattern: "_" in a landed path matches only itself
+    with connect(ledger) as connection:
+        _ledger_row(connection, "d/DS_tiem.csv", "h4", "unreadable_file")
+    nothing = invoke(["readmit", "--warehouse", str(ledger), "--file", "/srv/landing/d/DSxtiem.csv"])
+    assert nothing.exit_code == 2
     result = invoke(["readmit", "--warehouse", str(ledger), "--reason", "validation_failed"])
     assert result.stdout.startswith("2 quarantined file")
 
