@@ -60,6 +60,15 @@ ENCODING_CASES: list[tuple[str, str, Callable[[], bytes], str, str | None, str, 
         str,
     ),
     (
+        "utf16_le_no_bom_tab",
+        "a.txt",
+        lambda: render_delimited(TABLE, "\t").encode("utf-16-le"),  # no BOM: NULs every other byte
+        "utf-16-le",
+        None,
+        "utf16_text",
+        str,
+    ),
+    (
         "utf16_be_tab",
         "a.txt",
         lambda: codecs.BOM_UTF16_BE + render_delimited(TABLE, "\t").encode("utf-16-be"),
