@@ -434,6 +434,11 @@ def test_the_next_report_lists_the_refused_lines_first_with_the_reason_in_vietna
         DECISION_REJECTIONS["wrong_province"].vietnamese,
         DECISION_FILE_REASONS["symlink"].vietnamese,
     }
+    html = report.with_suffix(".html").read_text(encoding="utf-8")
+    assert 'id="decisions_rejected"' in html and html.index('id="decisions_rejected"') < html.index(
+        'id="summary"'
+    )
+    assert DECISION_REJECTIONS["formula_cell"].vietnamese in html
     # The run report counts decision files and lines (the night that read them; its re-run reads none).
     counts = [
         report["review_decisions"]
