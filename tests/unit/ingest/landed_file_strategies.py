@@ -133,6 +133,9 @@ class LandedFile:
     path: str
     content: bytes
 
+    def __repr__(self) -> str:  # a failing example names the file and its first bytes, not all of them
+        return f"LandedFile({self.path!r}, {len(self.content)} bytes: {self.content[:40]!r}...)"
+
 
 @st.composite
 def landing_mixes(draw: st.DrawFn, max_files: int = 8) -> list[LandedFile]:
