@@ -188,7 +188,7 @@ def _repair_workbook_text(grid: pl.DataFrame, state: _ReadState) -> pl.DataFrame
     if repair is None:
         return grid
     state.encoding_repair = repair
-    cells = pl.Series("cells", repaired.split(RECORD_SEPARATOR)).str.split(UNIT_SEPARATOR)
+    cells = pl.Series("cells", repaired.split(RECORD_SEPARATOR), dtype=pl.String).str.split(UNIT_SEPARATOR)
     return grid.with_columns(cells=cells.list.eval(pl.when(pl.element() != "").then(pl.element())))
 
 
