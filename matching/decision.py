@@ -120,13 +120,17 @@ CORROBORATING_LEVELS = {
     "id_number": ("exact", "one_edit", "household"),
 }
 NAME_COMPARISONS = ("given_name", "family_name", "middle_name")
+# ID levels that say the row's own ID is not the candidate's: with nothing else corroborating, name and
+# birth date do not post, however rare the name (an absent person's namesake shares both).
+CONTRADICTING_ID_LEVELS = ("cccd_absent", "cccd_contradicts")
 
 
 def is_thin_evidence(model: MatchModel, columns: list[str]) -> pl.Expr:
     """A link resting on a common name and a birth date (or year) alone: no phone, ward or district, or ID
     agrees, and the name parts are worth fewer bits than the model's floor. A namesake, or a person absent
     from the registry who shares the name and birth date, explains it as well: never posted (review).
-    A batch sibling is no corroboration: siblings support a link, they never create one.
+    A batch sibling is no corroboration: siblings support a link, they never create one. Nor does a rare
+    name outweigh the row's own ID contradicting the candidate's (CONTRADICTING_ID_LEVELS).
     False when the candidates carry no levels (scores from elsewhere)."""
     names = {c.name for c in model.comparisons if f"level_{c.name}" in columns}
     if not names.intersection(NAME_COMPARISONS):
@@ -141,7 +145,13 @@ def is_thin_evidence(model: MatchModel, columns: list[str]) -> pl.Expr:
         [pl.col(f"weight_{name}").fill_null(0.0) for name in NAME_COMPARISONS if name in names]
     )
     is_corroborated = pl.any_horizontal(corroborated).fill_null(False) if corroborated else pl.lit(False)
-    return ~is_corroborated & (name_bits < model.thresholds.min_name_bits_without_corroboration)
+    is_id_contradicted = pl.lit(False)
+    if "id_number" in names:
+        labels = model.comparison("id_number").labels
+        codes = [labels.index(label) for label in CONTRADICTING_ID_LEVELS if label in labels]
+        is_id_contradicted = pl.col("level_id_number").is_in(codes).fill_null(False)
+    is_common_name = name_bits < model.thresholds.min_name_bits_without_corroboration
+    return ~is_corroborated & (is_common_name | is_id_contradicted)
 
 
 def explanation(model: MatchModel) -> pl.Expr:

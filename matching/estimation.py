@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -83,20 +83,51 @@ def _dirichlet(counts: np.ndarray, prior: np.ndarray, pseudo_count: float) -> np
     return (counts + pseudo_count * prior / prior.sum()) / (counts.sum() + pseudo_count)
 
 
-def estimate_m(model: MatchModel, labelled: pl.DataFrame) -> dict[str, int]:
-    """m of every level from the ID-labelled pairs' levels (each comparison on pairs anchored by the others)."""
+def estimate_m(
+    model: MatchModel, labelled: pl.DataFrame, history: dict[str, list[float]] | None = None
+) -> dict[str, int]:
+    """m of every level from the ID-labelled pairs' levels (each comparison on pairs anchored by the others),
+    added to the level counts of earlier nights (`history`, see accumulated_m_counts): a row's outcome then
+    rests on months of confirmed pairs, not on which other files landed tonight. Tonight's counts alone are
+    kept in fitted["m_level_counts"], which the warehouse stores with the run's model."""
     used: dict[str, int] = {}
+    tonight: dict[str, list[float]] = {}
     for comparison in model.comparisons:
         if not comparison.settings.get("estimate_m", True):
             continue
         counts = level_counts(labelled.filter(anchor_filter(model, comparison.name)), comparison)
+        tonight[comparison.name] = counts.tolist()
+        earlier = (history or {}).get(comparison.name)
+        if earlier is not None and len(earlier) == len(counts):
+            counts = counts + np.array(earlier)
         used[comparison.name] = int(counts.sum())
         prior = np.array([level.m for level in comparison.levels])
         for level, m in zip(
             comparison.levels, _dirichlet(counts, prior, model.prior.m_prior_pseudo_count), strict=True
         ):
             level.m = float(m)
+    model.fitted["m_level_counts"] = tonight
     return used
+
+
+def accumulated_m_counts(model: MatchModel, stored_models: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """Each comparison's labelled-pair level counts summed over earlier runs' stored models, counting only
+    runs whose levels for it are this model's (a changed comparison starts its history again)."""
+    labels = {c.name: [level.label for level in c.levels] for c in model.comparisons}
+    total: dict[str, np.ndarray] = {}
+    for stored in stored_models:
+        counts = stored.get("fitted", {}).get("m_level_counts") or {}
+        stored_labels = {
+            c["name"]: [level["label"] for level in c["levels"]] for c in stored.get("comparisons", [])
+        }
+        for name, values in counts.items():
+            if (
+                name in labels
+                and stored_labels.get(name) == labels[name]
+                and len(values) == len(labels[name])
+            ):
+                total[name] = total.get(name, np.zeros(len(values))) + np.array(values, dtype=np.float64)
+    return {name: values.tolist() for name, values in total.items()}
 
 
 def random_pairs(model: MatchModel, shot_count: int, registry_size: int) -> pl.DataFrame:
@@ -158,8 +189,10 @@ def fit(
     registry: pl.DataFrame,
     *,
     accepted: pl.DataFrame | None = None,
+    m_history: dict[str, list[float]] | None = None,
 ) -> None:
-    """Fit u (random pairs), m (labelled pairs) and u_household (registry households) in place.
+    """Fit u (random pairs), m (labelled pairs, plus earlier nights' counts) and u_household (registry
+    households) in place.
 
     labelled: (shot_index, citizen_index) the ID pass labels (the row's ID is the citizen's), sampled
     evenly down to LABELLED_PAIR_LIMIT. accepted: further known matches, such as links reviewers
@@ -173,7 +206,7 @@ def fit(
     model.fitted["accepted_pairs"] = 0 if accepted is None else accepted.height
     labelled_levels = database.levels(sample, model)
     model.fitted["labelled_pairs"] = labelled_levels.height
-    model.fitted["m_pairs_by_comparison"] = estimate_m(model, labelled_levels)
+    model.fitted["m_pairs_by_comparison"] = estimate_m(model, labelled_levels, m_history)
     estimate_u(model, database.levels(random_pairs(model, shot_count, registry.height), model))
     model.fitted["random_pairs"] = model.prior.random_pairs
     households = household_pairs(registry)

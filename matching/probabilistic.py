@@ -93,6 +93,7 @@ def link_probabilistically(
     workdir: Path | None = None,
     truth: pl.DataFrame | None = None,
     accepted_pairs: pl.DataFrame | None = None,
+    m_history: dict[str, list[float]] | None = None,
 ) -> LinkResult:
     """Link the matchable shots that `deterministic` (MATCH_SCHEMA) left without a citizen.
 
@@ -108,7 +109,7 @@ def link_probabilistically(
     inputs = encode_inputs(shots, registry, deterministic, model)
     timer.lap("prepare")
     with LinkageDatabase(inputs.shots, inputs.registry, inputs.vocabulary) as database:
-        _fit(model, inputs, database, accepted_pairs)
+        _fit(model, inputs, database, accepted_pairs, m_history)
         timer.lap("fit")
         to_link = inputs.shots.filter(pl.col("is_to_link"))
         evidence = gather_evidence(
@@ -128,14 +129,20 @@ def link_probabilistically(
     return result
 
 
-def fit_model(model: MatchModel, inputs: LinkInputs, accepted_pairs: pl.DataFrame | None = None) -> None:
+def fit_model(
+    model: MatchModel,
+    inputs: LinkInputs,
+    accepted_pairs: pl.DataFrame | None = None,
+    m_history: dict[str, list[float]] | None = None,
+) -> None:
     """Fit the model (in place) on every matchable shot of the run: once per run, before any partition.
 
     accepted_pairs (file_hash, source_row, citizen_id), optional: reviewer-accepted links of this run's
     rows, used as labelled pairs for m with the ID-confirmed ones (rows or citizens not found are ignored).
+    m_history: earlier nights' labelled-pair level counts (matching.estimation.accumulated_m_counts).
     """
     with LinkageDatabase(inputs.shots, inputs.registry, inputs.vocabulary) as database:
-        _fit(model, inputs, database, accepted_pairs)
+        _fit(model, inputs, database, accepted_pairs, m_history)
 
 
 def gather_evidence(
@@ -408,6 +415,7 @@ def _fit(
     inputs: LinkInputs,
     database: LinkageDatabase,
     accepted_pairs: pl.DataFrame | None = None,
+    m_history: dict[str, list[float]] | None = None,
 ) -> None:
     """Fit u, m and u_household (matching.estimation), then the batch-sibling level."""
     labelled = inputs.shots.filter(pl.col("id_owner_index").is_not_null()).select(
@@ -428,6 +436,7 @@ def _fit(
         inputs.shots.height,
         inputs.registry,
         accepted=accepted,
+        m_history=m_history,
     )
     _fit_sibling_level(model, inputs.shots, inputs.registry.height)
     _fit_absent_id_level(model, inputs.shots)

@@ -96,15 +96,19 @@ def plan_partitions(
     data for the fit (matching.probabilistic.fit_model).
     """
     from matching.deterministic import match_by_id
+    from matching.estimation import accumulated_m_counts
     from matching.model import load_model
     from matching.probabilistic import encode_inputs, fit_model
+    from vaxsync.warehouse import stored_match_models
 
     store = PartitionStore(settings)
     storage.remove_tree(store.root)  # a re-run starts from nothing: no partition of an older plan
     deterministic = match_by_id(shots, registry).collect()
     model = load_model().copy()
     inputs = encode_inputs(shots, registry, deterministic, model)
-    fit_model(model, inputs, accepted_pairs)
+    # m rests on every published night's ID-confirmed pairs plus tonight's: stable whatever else lands.
+    m_history = accumulated_m_counts(model, stored_match_models(settings.warehouse_path))
+    fit_model(model, inputs, accepted_pairs, m_history)
     encoded = inputs.shots.with_columns(partition=partition_of(inputs.shots, settings.match_partition_rows))
     storage.write_parquet(deterministic, store.deterministic_file)
     storage.write_parquet(encoded, store.shots_file)

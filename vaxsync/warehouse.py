@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -393,6 +395,16 @@ def backlog_records_ddl() -> str:
     primary key (file_hash, source_row)
 );
 {added}"""
+
+
+def stored_match_models(warehouse_path: Path) -> list[dict[str, Any]]:
+    """The fitted models of every published run (match_models), oldest first: their labelled-pair level
+    counts are the accumulated ID-confirmed pairs the next fit of m adds to its own."""
+    if not warehouse_path.exists():
+        return []
+    with connect(warehouse_path) as connection:
+        rows = connection.execute("select model_json from match_models order by run_id").fetchall()
+    return [json.loads(row[0]) for row in rows]
 
 
 def known_ledger_entries(warehouse_path: Path) -> tuple[set[tuple[str, str]], set[str]]:

@@ -61,6 +61,9 @@ def _ours(normalized_path: str, registry_path: str, truth_path: str) -> dict[str
     outcome, linked, timings = run_matching(normalized, registry, truth=truth)
     seconds = time.perf_counter() - started
     evaluation = linkage_metrics(outcome, truth)
+    evaluation.summary["review_share"] = float(
+        (outcome["match_reason"] == "review_required").fill_null(False).mean() or 0.0
+    )
     return {
         "engine": "vaxsync",
         "summary": evaluation.summary,
@@ -169,7 +172,7 @@ def _splink(
 
 
 def _print_results(results: list[dict[str, Any]]) -> None:
-    header = f"{'engine':<16}{'posted':>9}{'wrong':>7}{'/10k':>7}{'recall':>9}{'precision':>11}{'F1':>9}{'link s':>8}{'cpu s':>8}{'peak GiB':>10}"
+    header = f"{'engine':<16}{'posted':>9}{'wrong':>7}{'/10k':>7}{'recall':>9}{'precision':>11}{'F1':>9}{'link s':>8}{'cpu s':>8}{'peak GiB':>10}{'review':>8}"
     print(header)
     for result in results:
         s = result["summary"]
@@ -177,6 +180,7 @@ def _print_results(results: list[dict[str, Any]]) -> None:
             f"{result['engine']:<16}{s['count_posted']:>9}{s['count_wrong']:>7}{s['wrong_per_10k_posted']:>7.2f}"
             f"{s['recall']:>9.4%}{s['precision']:>11.6f}{s['f1']:>9.5f}{result['seconds_probabilistic']:>8.1f}"
             f"{result.get('cpu_seconds_probabilistic', float('nan')):>8.1f}{result['peak_rss_gib']:>10.2f}"
+            + (f"{s['review_share']:>8.3%}" if "review_share" in s else "")
         )
 
 
@@ -197,7 +201,9 @@ def command_generate(args: argparse.Namespace) -> None:
     from vaxsync.synth.config import SynthConfig
     from vaxsync.synth.generate import generate
 
-    summary = generate(Path(args.data), SynthConfig(citizens=args.citizens, shots=args.shots, seed=args.seed))
+    rates = {name: float(value) for name, value in (pair.split("=", 1) for pair in args.rate)}
+    config = SynthConfig(citizens=args.citizens, shots=args.shots, seed=args.seed, rates=rates)
+    summary = generate(Path(args.data), config)
     print(json.dumps({k: summary[k] for k in ("citizens", "export_rows", "expected_counts")}, indent=1))
 
 
@@ -300,6 +306,9 @@ def main() -> None:
     generate.add_argument("--citizens", type=int, default=1_000_000)
     generate.add_argument("--shots", type=int, default=200_000)
     generate.add_argument("--seed", type=int, default=3)
+    generate.add_argument(
+        "--rate", action="append", default=[], help="a defect rate other than the default: NAME=VALUE"
+    )
     synthetic = commands.add_parser("synthetic")
     synthetic.add_argument("data")
     synthetic.add_argument("--json")

@@ -221,10 +221,16 @@ def test_a_common_name_and_a_birth_date_alone_never_post(
     assert decide(candidates, model)["decision"].item() == expected, description
 
 
-def test_a_rare_name_and_a_birth_date_may_post() -> None:
+@pytest.mark.parametrize(
+    ("id_level", "expected"),
+    [("missing", "posted"), ("other", "posted"), ("cccd_absent", "review_required")],
+)
+def test_a_rare_name_and_a_birth_date_post_unless_the_rows_own_id_contradicts(
+    id_level: str, expected: str
+) -> None:
     model = load_model()
     model.thresholds = FIXED
-    candidates = _with_levels(ranked([(0.99999, 30.0, None)]), **COMMON_NAME_AND_BIRTH_DATE).with_columns(
-        weight_given_name=pl.lit(9.0)
-    )
-    assert decide(candidates, model)["decision"].item() == "posted"
+    candidates = _with_levels(
+        ranked([(0.99999, 30.0, None)]), **COMMON_NAME_AND_BIRTH_DATE, id_number=id_level
+    ).with_columns(weight_given_name=pl.lit(9.0))
+    assert decide(candidates, model)["decision"].item() == expected
