@@ -188,11 +188,17 @@ def runs(
     limit: Annotated[int, typer.Option(help="How many runs, newest first.")] = 20,
 ) -> None:
     """List recent runs: outcome, duration, row counts, validation failures and seconds per stage."""
-    from vaxsync.run_report import STAGES, run_history
+    from vaxsync.warehouse import connect  # only the warehouse: the on-call's command starts fast
 
     if not warehouse.is_file():
         raise InputError(f"warehouse not found: {warehouse}")
-    history = run_history(warehouse, limit=limit)
+    with connect(warehouse) as connection:
+        history = connection.sql("select * from v_run_history limit ?", params=[limit]).pl()
+    stages = [  # the view's per-stage columns, in stage order
+        name.removesuffix("_seconds")
+        for name, dtype in history.schema.items()
+        if name.endswith("_seconds") and dtype.is_numeric() and name != "duration_seconds"
+    ]
     columns = {
         "as of": lambda run: str(run["as_of"]),
         "run id": lambda run: run["run_id"],
@@ -209,7 +215,7 @@ def runs(
         "seconds per stage": lambda run: (
             " · ".join(
                 f"{stage} {run[f'{stage}_seconds']:.1f}"
-                for stage in STAGES
+                for stage in stages
                 if run[f"{stage}_seconds"] is not None
             )
             or "—"
