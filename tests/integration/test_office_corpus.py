@@ -47,9 +47,14 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> tuple[pl.DataFrame, di
     return table, totals
 
 
-def converted_kinds() -> list[str]:
+# The issue's kinds: .xls, .xlsx, .ods and CSV round trips (whatever charset Calc saved) per locale;
+# one per iconv encoding. The measurement's table splits the round trips by charset as well.
+issue_kind = col("kind").str.replace(r"^(libreoffice/csv/[^/]+)/.*$", "$1")
+
+
+def issue_kinds() -> list[str]:
     truth = pl.read_parquet(CORPUS / "truth.parquet", columns=["kind", "converter"])
-    return sorted(truth.filter(col("converter") != "none")["kind"].unique().to_list())
+    return sorted(truth.filter(col("converter") != "none").select(issue_kind)["kind"].unique().to_list())
 
 
 def test_the_corpus_holds_every_kind_of_conversion_with_truth() -> None:
@@ -86,14 +91,17 @@ def test_the_corpus_holds_every_kind_of_conversion_with_truth() -> None:
     assert manifest["plan"]["libreoffice"].startswith("LibreOffice ")
 
 
-@pytest.mark.parametrize("kind", converted_kinds())
+@pytest.mark.parametrize("kind", issue_kinds())
 def test_converted_rows_post_to_the_same_citizen_and_date(
     measured: tuple[pl.DataFrame, dict[str, float | int]], kind: str
 ) -> None:
     table, _ = measured
-    row = table.filter(col("kind") == kind).row(0, named=True)
-    assert row["original_posted"] > 0
-    assert row["share_same"] >= TARGET_SHARE_SAME, row
+    rows = table.filter(issue_kind == kind)
+    original_posted, same = int(rows["original_posted"].sum()), int(rows["same_citizen_date"].sum())
+    assert original_posted > 200
+    assert same / original_posted >= TARGET_SHARE_SAME, rows.select(
+        "kind", "share_same", "top_reasons"
+    ).rows()
 
 
 def test_overall_share_of_rows_posting_like_their_original(
