@@ -222,7 +222,10 @@ def _write_review_candidates(connection: duckdb.DuckDBPyConnection, settings: Se
 def _write_ledger(connection: duckdb.DuckDBPyConnection, parameters: dict[str, Any]) -> None:
     connection.execute(
         """
-        insert into ingest_ledger
+        insert into ingest_ledger (source_file, file_hash, file_size_bytes, file_format, encoding,
+            encoding_repair, delimiter, header_line, column_mapping, unknown_columns, status,
+            quarantine_reason, quarantine_detail, rows_read, rows_posted, rows_duplicate, rows_backlog,
+            raw_validation, run_id, ingested_at, rows_estimated, dates_repaired, encoding_score)
         with counts as (
             select file_hash,
                    count(*) filter (where citizen_id is not null) as rows_posted_or_merged,
