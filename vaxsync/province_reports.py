@@ -674,6 +674,7 @@ def write_province_reports(settings: Settings, *, run_id: str) -> list[Path]:
 
     Files of an earlier run of the same night for a province that has nothing left are removed, so a
     re-run leaves exactly tonight's reports."""
+    from vaxsync.decision_files import prepare_province_folders
     from vaxsync.decision_tokens import decision_secret
     from vaxsync.province_report_files import render_html, render_xlsx  # it imports this module's names
     from vaxsync.reports import write_private
@@ -693,6 +694,8 @@ def write_province_reports(settings: Settings, *, run_id: str) -> list[Path]:
             secret=decision_secret(settings),
         )
     provinces_dir = settings.reports_dir / settings.as_of.isoformat() / "provinces"
+    # Where staff drop each province's filled report: one owner-only folder per province, ready tonight.
+    prepare_province_folders(settings.decisions_dir, [report.province_code for report in reports])
     written: list[Path] = []
     for report in reports:
         folder = provinces_dir / province_folder(report.province_code)
