@@ -91,7 +91,11 @@ def private_folder(folder: Path) -> Path:
 
 
 def prepare_province_folders(decisions_dir: Path, province_codes: list[str]) -> None:
-    """The decisions folder and one owner-only folder per province (unknown province: `unknown`)."""
+    """The decisions folder and one owner-only folder per province (unknown province: `unknown`).
+
+    Only below an existing parent folder: a misconfigured path does not grow a tree of folders."""
+    if not decisions_dir.parent.is_dir():
+        return
     private_folder(decisions_dir)
     for code in province_codes:
         private_folder(decisions_dir / (UNKNOWN_PROVINCE_FOLDER if code == UNKNOWN_PROVINCE else code))

@@ -84,6 +84,8 @@ def test_the_night_makes_an_owner_only_folder_per_province(tmp_path: Path) -> No
     assert folders == ["01", "79", "unknown"]
     for folder in [tmp_path / "decisions", *(tmp_path / "decisions").iterdir()]:
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    prepare_province_folders(tmp_path / "not" / "configured" / "decisions", ["01"])  # no tree grown
+    assert not (tmp_path / "not").exists()
 
 
 def test_the_province_is_the_folder_the_file_was_dropped_in() -> None:
