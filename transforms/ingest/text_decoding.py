@@ -58,6 +58,8 @@ CP1252_FAMILY = ("sloppy-windows-1252", "windows-1252", "latin-1", "iso-8859-1")
 UTF8_AS_CP1252 = "utf8_as_cp1252"
 UTF8_AS_CP1258 = "utf8_as_cp1258"  # UTF-8 opened as Windows-1258 (Excel on Vietnamese Windows), saved again
 LEGACY_FONTS = ("tcvn3", "vni")  # font encodings, whose text survives as symbols in Unicode files
+# Charsets whose files, read as Latin-1 or Windows-1252 and saved as Unicode, are read back from the bytes.
+SURFACE_CHARSETS = ("windows-1258", "tcvn5712-2", "tcvn5712-1", "viscii", "vps")
 # Single-byte candidates, simplest and most common first (ties go to the first).
 SINGLE_BYTE_CANDIDATES = (
     "windows-1258",
@@ -186,12 +188,15 @@ def _marked_words_of_bytes(raw: bytes) -> bytes:
     return b"\n".join(match.group() for match in found)
 
 
-def _choose(readings: dict[str, str], margin: float = 0.0) -> tuple[str, dict[str, SyllableScore]]:
-    """The best-scoring reading, and every score. Ties (within `margin`) go to the earliest reading."""
+def _choose(readings: dict[str, str], first_margin: float = 0.0) -> tuple[str, dict[str, SyllableScore]]:
+    """The best-scoring reading, and every score; ties go to the earliest reading. The first reading
+    also wins when no other beats it by more than `first_margin`."""
     scores = syllable_scores(readings)
     best = max(score.share for score in scores.values())
-    chosen = next(label for label in readings if scores[label].share >= best - margin - 1e-9)
-    return chosen, scores
+    first = next(iter(readings))
+    if scores[first].share >= best - first_margin - 1e-9:
+        return first, scores
+    return next(label for label in readings if scores[label].share >= best - 1e-9), scores
 
 
 def _candidate_scores(scores: dict[str, SyllableScore]) -> tuple[tuple[str, float], ...]:
@@ -225,7 +230,32 @@ def _unicode_repairs(sample: str) -> dict[str, Callable[[str], str | None]]:
         repairs[UTF8_AS_CP1258] = undo_utf8_as_cp1258
     for font in LEGACY_FONTS:
         repairs[font] = lambda text, font=font: convert_legacy_text(text, font)  # type: ignore[misc]
+    surface = _single_byte_surface(sample)
+    if surface is not None:
+        for charset in SURFACE_CHARSETS:
+            repairs[charset] = lambda text, charset=charset: _read_surface(text, surface, charset)  # type: ignore[misc]
     return repairs
+
+
+def _single_byte_surface(text: str) -> str | None:
+    """The reader's code page when `text` is what a single-byte file shows once read as Latin-1 or
+    Windows-1252 (undefined bytes as C1 controls) and saved as Unicode: the bytes come back whole."""
+    for surface in ("latin_1", "sloppy-windows-1252"):
+        try:
+            text.encode(surface)
+        except UnicodeEncodeError:
+            continue
+        return surface
+    return None
+
+
+def _read_surface(text: str, surface: str, charset: str) -> str | None:
+    """A single-byte file's text, read back from the Unicode its bytes were mistaken for."""
+    try:
+        raw = text.encode(surface)
+    except UnicodeEncodeError:
+        return None
+    return compose_nfc(_decode_as(raw, charset))
 
 
 def _read_unicode(text: str, encoding: str) -> DecodedText:
@@ -351,12 +381,11 @@ def _decode(raw: bytes) -> DecodedText | None:
         text = raw.decode("utf_8")
     except UnicodeDecodeError:
         return _read_single_byte(raw)
-    if _has_letter_controls(raw):  # VISCII, VPS and VN1 bytes can be valid UTF-8 too
-        return _read_single_byte(raw)
     as_utf8 = _read_unicode(text, "utf-8")
-    if as_utf8.score >= MIN_ENCODING_SCORE:
+    if as_utf8.score >= MIN_ENCODING_SCORE and not _has_letter_controls(raw):
         return as_utf8
-    # Valid UTF-8 that does not read as Vietnamese: a single-byte text can happen to be valid UTF-8.
+    # Valid UTF-8 that does not read as Vietnamese, or holds control bytes VISCII, VPS or VN1 use as
+    # letters: a single-byte text can happen to be valid UTF-8 too.
     single_byte = _read_single_byte(raw)
     tried = as_utf8.candidates + tuple(item for item in single_byte.candidates if item[0] != "utf-8")
     best = single_byte if single_byte.score > as_utf8.score + REPAIR_MARGIN else as_utf8

@@ -66,6 +66,25 @@ def test_the_ledger_names_the_encoding_and_its_score(tmp_path: Path, entry: dict
     assert names == expected
 
 
+SINGLE_BYTE = [entry for entry in CONVERTED if not entry["encoding"].startswith("utf-")]
+
+
+@pytest.mark.parametrize("entry", SINGLE_BYTE, ids=[entry["file"] for entry in SINGLE_BYTE])
+@pytest.mark.parametrize(("reader", "saved_as"), [("latin_1", "utf-8"), ("sloppy-windows-1252", "utf-16")])
+def test_a_file_read_in_the_wrong_code_page_and_saved_as_unicode_is_read_back(
+    entry: dict[str, str], reader: str, saved_as: str
+) -> None:
+    """A tool that opened the file as Latin-1 or Windows-1252 and saved it as UTF-8 or UTF-16."""
+    mistaken = (FIXTURES / entry["file"]).read_bytes().decode(reader)
+
+    decoded = decode_export_bytes(mistaken.encode(saved_as))
+
+    assert decoded is not None
+    assert decoded.repair == entry["encoding"]
+    expected = _original(entry)
+    assert decoded.text == (_tcvn3_case_lost(expected) if entry["encoding"] == "tcvn3" else expected)
+
+
 def test_the_fixtures_exercise_what_tells_the_encodings_apart() -> None:
     """VN1 files use its C0/C1 capitals, VN2 files its combining tones, Windows-1258 combining tones."""
     for entry in CONVERTED:
