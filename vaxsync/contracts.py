@@ -53,7 +53,9 @@ LEDGER_SCHEMA: dict[str, pl.DataType] = {
     "file_size_bytes": pl.Int64(),
     "file_format": pl.String(),  # csv | xlsx | utf16_text | unknown
     "encoding": pl.String(),  # detected text encoding, null for xlsx
-    "encoding_repair": pl.String(),  # null | tcvn3 | vni | utf8_as_cp1252 | utf8_as_cp1258
+    # null | tcvn3 | vni | utf8_as_cp1252 | utf8_as_cp1258, or the charset (windows-1258, tcvn5712-1, tcvn5712-2,
+    # viscii, vps) of a single-byte file read in a wrong code page and saved as Unicode
+    "encoding_repair": pl.String(),
     # Share of the sampled words holding non-ASCII letters that read as Vietnamese syllables in the chosen
     # encoding (1.0 when there are none); null for workbooks and files not decoded.
     "encoding_score": pl.Float64(),
