@@ -13,7 +13,9 @@
    of control bytes no text encoding uses (NUL, escape, ...) outside UTF-16 are binary junk (None).
 3. A Unicode text (UTF-8, UTF-16, or a workbook's cells) is scored the same way against its
    repairs: UTF-8 read as Windows-1252 and saved again ("Nguyá»…n", undone with ftfy), UTF-8 read
-   as Windows-1258 ("HoĂ  BĂ¬nh"), and TCVN3 or VNI font text saved as Unicode ("NguyÔn", "Nguyeãn"). A repair must beat the text as it is
+   as Windows-1258 ("HoĂ  BĂ¬nh"), TCVN3 or VNI font text saved as Unicode ("NguyÔn", "Nguyeãn"),
+   and a Windows-1258/VN1/VN2/VISCII/VPS file opened as Latin-1 or Windows-1252 and saved as
+   Unicode (its bytes are recovered and read). A repair must beat the text as it is
    by REPAIR_MARGIN.
 4. Only the chosen reading is applied to the whole file, then NFC (Windows-1258, VN1 and VN2
    spell some tones as combining marks).
@@ -94,7 +96,7 @@ UTF16_NUL_SHARE = 0.3  # ASCII text in UTF-16 has a NUL in every other byte
 class DecodedText:
     text: str
     encoding: str  # what the bytes are: utf-8, utf-16-le, windows-1258, tcvn3, viscii, tcvn5712-1, ...
-    repair: str | None  # None | tcvn3 | vni | utf8_as_cp1252 | utf8_as_cp1258
+    repair: str | None  # None | tcvn3 | vni | utf8_as_cp1252 | utf8_as_cp1258 | a SURFACE_CHARSETS label
     score: float = 1.0  # share of the sample's marked words that are Vietnamese syllables
     judged_words: int = 0  # marked words the score was computed on
     candidates: tuple[tuple[str, float], ...] = ()  # every reading tried, with its score
