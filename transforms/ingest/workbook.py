@@ -319,6 +319,35 @@ def xls_date_order(path: Path) -> str | None:
     return combined_date_order({order for code in codes if (order := date_format_order(code)) is not None})
 
 
+def xls_date_orders(path: Path) -> tuple[str | None, list[str] | None]:
+    """.xls: with xlrd installed, the order of each date cell's format, as for xlsx; without it,
+    only the workbook's combined order from its FORMAT records (xls_date_order)."""
+    try:
+        import xlrd  # type: ignore[import-not-found,unused-ignore]  # optional: not a locked dependency
+    except ImportError:
+        return xls_date_order(path), None
+    try:
+        book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True)
+    except Exception:  # xlrd raises its own errors on damaged files; calamine judges the file
+        return xls_date_order(path), None
+    codes = {
+        key: UNKNOWN_ORDER if key in BUILTIN_DATE_FORMATS else date_format_order(found.format_str or "")
+        for key, found in book.format_map.items()
+    }
+    style_orders = [codes.get(xf.format_key) for xf in book.xf_list]
+    orders = {order for order in style_orders if order is not None}
+    if len(orders) <= 1 or book.nsheets == 0:
+        return combined_date_order(orders), None
+    sheet = book.sheet_by_index(0)
+    per_cell = [  # row-major, as calamine's date cells are matched
+        style_orders[sheet.cell_xf_index(row, column)] or UNKNOWN_ORDER
+        for row in range(sheet.nrows)
+        for column in range(sheet.ncols)
+        if sheet.cell_type(row, column) == xlrd.XL_CELL_DATE
+    ]
+    return combined_date_order(orders), per_cell
+
+
 def workbook_date_orders(path: Path) -> tuple[str | None, list[str] | None]:
     """(the workbook's date display order, per date cell of the first sheet when they differ).
 
@@ -336,7 +365,7 @@ def workbook_date_orders(path: Path) -> tuple[str | None, list[str] | None]:
     except zipfile.BadZipFile:
         with path.open("rb") as handle:
             is_xls = handle.read(len(OLE2_MAGIC)) == OLE2_MAGIC
-        return (xls_date_order(path), None) if is_xls else (None, None)
+        return xls_date_orders(path) if is_xls else (None, None)
     except (OSError, KeyError, EOFError, ValueError, zlib.error):  # zlib: damaged member
         pass
     return None, None

@@ -312,3 +312,24 @@ def test_one_order_for_a_workbook_whose_cells_cannot_be_told_apart(
     orders: set[str], combined: str | None
 ) -> None:
     assert workbook.combined_date_order(orders) == combined
+
+
+OFFICE_DATES = Path(__file__).resolve().parents[2] / "fixtures" / "office_dates"
+
+
+@pytest.mark.parametrize(
+    ("file", "order"),
+    [("with_iso_en-US.xls", "mixed"), ("mixed_en-US.xls", "month_first"), ("mixed_vi-VN.xls", "day_first")],
+)
+def test_an_xls_workbook_order_from_its_format_records(file: str, order: str) -> None:
+    # LibreOffice en-US writes mm/dd/yy for the cells it swapped and yyyy-mm-dd for ISO text.
+    assert workbook.xls_date_order(OFFICE_DATES / file) == order
+
+
+def test_with_xlrd_each_xls_date_cell_gets_its_own_order() -> None:
+    pytest.importorskip("xlrd")  # optional: without it an .xls has one order for the whole workbook
+    order, per_cell = workbook.xls_date_orders(OFFICE_DATES / "with_iso_en-US.xls")
+    assert order == "mixed"
+    assert per_cell is not None
+    assert set(per_cell) == {"month_first", "year_first"}
+    assert per_cell.count("year_first") == 10  # every third of the 30 vaccination dates was typed ISO
