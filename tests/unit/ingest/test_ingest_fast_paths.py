@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import ftfy
+import polars as pl
 from ingest_export_files import (
     VN_HEADER,
     as_utf8_misread_as_cp1252,
@@ -16,6 +17,7 @@ from ingest_export_files import (
 )
 
 from transforms.ingest.text_decoding import repair_utf8_as_cp1252
+from vaxsync.contracts import REGISTRY_SCHEMA
 
 TABLE = [VN_HEADER, *export_rows()]
 
@@ -47,7 +49,10 @@ def test_a_batch_stages_the_files_as_one_by_one(tmp_path: Path) -> None:
     write(landing, "b.csv", to_tcvn3_surface(render_delimited(TABLE)).encode("latin-1"))
     write(landing, "c.xlsx", b"not a workbook")
     registry = tmp_path / "registry.parquet"
-    registry.write_bytes(b"")
+    one_citizen = {"citizen_id": "001280000001", "full_name": "Nguyễn Văn A", "birth_year": 1980, "sex": "M"}
+    pl.DataFrame([one_citizen], schema=REGISTRY_SCHEMA).write_parquet(
+        registry
+    )  # ingest only needs a valid one
     outputs = []
     for run, ingest in (("batch", "batch"), ("single", "single")):
         settings = Settings(
