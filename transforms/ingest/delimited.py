@@ -44,13 +44,14 @@ def split_records(text: str) -> pl.DataFrame:
 _SEPARATORS = "[" + re.escape("".join(SEPARATOR_CANDIDATES)) + "]"
 _NOT_SEPARATOR = "[^" + re.escape("".join(SEPARATOR_CANDIDATES)) + "]"
 _QUOTED_BODY = '(?:[^"]|"")*'
-_FIELD = (
-    f'(?:"{_QUOTED_BODY}"{_NOT_SEPARATOR}*|[^"{re.escape("".join(SEPARATOR_CANDIDATES))}]{_NOT_SEPARATOR}*|)'
-)
+# Stray text after a closing quote never starts with a quote: `"""\t"` is one field holding `"\t`, not
+# the field `""` + stray `"`, a tab, and a quote left open.
+_AFTER_CLOSING_QUOTE = f'(?:[^"{re.escape("".join(SEPARATOR_CANDIDATES))}]{_NOT_SEPARATOR}*)?'
+_FIELD = f'(?:"{_QUOTED_BODY}"{_AFTER_CLOSING_QUOTE}|[^"{re.escape("".join(SEPARATOR_CANDIDATES))}]{_NOT_SEPARATOR}*|)'
 _ENDS_INSIDE_A_QUOTE = f'(?:{_FIELD}{_SEPARATORS})*"{_QUOTED_BODY}$'
 OPENS_QUOTE = f"^{_ENDS_INSIDE_A_QUOTE}"  # the line starts outside quotes and ends inside one
 STAYS_IN_QUOTE = (  # the line starts inside a quoted field and ends inside one (the same or a new one)
-    f'^{_QUOTED_BODY}$|^{_QUOTED_BODY}"{_NOT_SEPARATOR}*{_SEPARATORS}{_ENDS_INSIDE_A_QUOTE}'
+    f'^{_QUOTED_BODY}$|^{_QUOTED_BODY}"{_AFTER_CLOSING_QUOTE}{_SEPARATORS}{_ENDS_INSIDE_A_QUOTE}'
 )
 
 
