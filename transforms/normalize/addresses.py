@@ -34,7 +34,7 @@ import numpy as np
 import polars as pl
 from rapidfuzz import fuzz, process
 
-from transforms.normalize.text import collapse_spaces, fold, repair_mojibake
+from transforms.normalize.text import EAGER_ENGINE, collapse_spaces, fold, repair_mojibake
 
 UNIT_WORDS = r"thanh pho|tinh|quan|huyen|thi xa|phuong|xa|thi tran"
 LEVEL_OF_UNIT_WORD = {
@@ -376,7 +376,7 @@ def resolve_address_frame(addresses: pl.DataFrame, index: AdminUnitIndex) -> pl.
     """The codes of each distinct address (eager: the levels feed each other). Input columns:
     ADDRESS_COLUMNS, the address already cut by `unit_part`; output adds CODE_COLUMNS."""
     rows = addresses.with_row_index("row_nr")
-    segments = segment_readings(segment_rows(rows.lazy())).collect()
+    segments = segment_readings(segment_rows(rows.lazy())).collect(engine=EAGER_ENGINE)
     everything_left = pl.lit(EVERYTHING_LEFT, dtype=pl.Int64)
     country = rows.select("row_nr", pl.lit("").alias("parent_code"), everything_left.alias("parent_pos"))
     provinces = _rightmost_match(segments, country, index.provinces, ["province", "city", "any"], "province")
@@ -434,7 +434,9 @@ def resolve_admin_codes(
     streaming engine one night in two."""
     units = unit_part(pl.col("address")).alias("_units")
     source = frame if lookup_source is None else lookup_source
-    distinct = source.select(units.alias("address"), *ADDRESS_COLUMNS[1:]).unique().collect()
+    distinct = (
+        source.select(units.alias("address"), *ADDRESS_COLUMNS[1:]).unique().collect(engine=EAGER_ENGINE)
+    )
     typed = distinct.cast(ADDRESS_SCHEMA)  # type: ignore[arg-type]
     resolved = resolve_address_frame(typed, index).rename({"address": "_units"})
     keys = ["_units", *ADDRESS_COLUMNS[1:]]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from transforms.normalize.text import (
+    EAGER_ENGINE,
     clean_unicode,
     collapse_spaces,
     fold,
@@ -236,7 +237,7 @@ def repaired_names(texts: pl.LazyFrame, column: str, out: str) -> pl.LazyFrame:
         texts.select(pl.col(column))
         .unique()
         .with_columns(prepare_name_text(pl.col(column)).alias("prepared"))
-        .collect()
+        .collect(engine=EAGER_ENGINE)
     )
     distinct = prepared.select("prepared").unique().drop_nulls()
     repaired = distinct.select(

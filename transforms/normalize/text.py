@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import unicodedata
 from functools import cache
+from typing import Final
 
 import polars as pl
 
 # Look-alike letters typed for Đ/đ: Icelandic eth (U+00D0/U+00F0) and African D (U+0189/U+0256).
 LOOK_ALIKES: dict[str, str] = {"\u00d0": "Đ", "\u00f0": "đ", "\u0189": "Đ", "\u0256": "đ"}
 # Invisible or odd spaces left by copy-paste from web forms and Word.
+# The eager lookups over distinct values (addresses, names) run on the in-memory engine: under load the
+# streaming engine panicked in a string function on them (polars 2.1, `i < self.len()`), killing nights.
+EAGER_ENGINE: Final = "in-memory"
 ODD_SPACES = r"[\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff\t\r\n]"
 # Placeholders a facility types for "none" or "unknown", folded (lowercase ASCII, no diacritics: "chưa
 # có", "CHUA CO" and an NFD "chưa có" all fold to "chua co"). The one list for every field: an ID, a phone,
