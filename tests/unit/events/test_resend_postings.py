@@ -305,7 +305,7 @@ def test_the_active_version_landing_again_after_a_quarantined_one_is_listed_once
         stage_version_changes(connection, read_tonight_versions(work))
         connection.execute("create temp table new_shots (shot_id varchar, citizen_id varchar)")
         connection.execute("create temp table restored_tonight (shot_id varchar)")
-        record_arrivals(connection, "night-3", NOW)
+        record_arrivals(connection, "night-3", NOW + dt.timedelta(days=1))  # after night 2
     assert path_arrivals(settings.warehouse_path)[0] == {"a.csv": "hash-a"}  # the next night reads nothing
 
 
