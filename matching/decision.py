@@ -123,8 +123,8 @@ NAME_COMPARISONS = ("given_name", "family_name", "middle_name")
 # ID levels that say the row's own ID is not the candidate's: with nothing else corroborating, name and
 # birth date do not post, however rare the name (an absent person's namesake shares both).
 CONTRADICTING_ID_LEVELS = ("cccd_absent", "cccd_contradicts")
-# Nor when the row's residence and facility lie in another province than the candidate's (unless a dose of
-# the candidate confirmed by ID tonight was given there): a namesake living there explains it better.
+# Nor when the row's residence and facility lie in another province than the candidate's: a namesake
+# living there explains it as well (a batch sibling does not lift this: siblings never create a link).
 CONTRADICTING_RESIDENCE_LEVELS = ("different",)
 
 
@@ -158,10 +158,6 @@ def is_thin_evidence(model: MatchModel, columns: list[str]) -> pl.Expr:
         labels = model.comparison("residence").labels
         codes = [labels.index(label) for label in CONTRADICTING_RESIDENCE_LEVELS if label in labels]
         is_elsewhere = pl.col("level_residence").is_in(codes).fill_null(False)
-        if "id_number" in names and "batch_sibling" in model.comparison("id_number").labels:
-            # ...unless the same person's dose, confirmed by ID tonight, was given there too.
-            sibling = model.comparison("id_number").labels.index("batch_sibling")
-            is_elsewhere = is_elsewhere & pl.col("level_id_number").ne_missing(sibling)
     is_common_name = name_bits < model.thresholds.min_name_bits_without_corroboration
     return ~is_corroborated & (is_common_name | is_id_contradicted | is_elsewhere)
 
