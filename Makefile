@@ -39,12 +39,13 @@ demo: install
 		|| (tail -n 40 $(DEMO_DIR)/airflow_dags_test.log; exit 1)
 	VAXSYNC_WAREHOUSE_PATH=$(DEMO_DIR)/warehouse.duckdb VAXSYNC_REPORTS_DIR=$(DEMO_DIR)/reports \
 	$(RUN) python notebooks/coverage_overview.py > $(DEMO_DIR)/notebook_output.txt
-	$(RUN) python -m vaxsync.show $(DEMO_DIR)/warehouse.duckdb $(DEMO_DIR)/reports
+	$(RUN) python -m vaxsync.orchestration.show $(DEMO_DIR)/warehouse.duckdb $(DEMO_DIR)/reports
 
 lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
+	$(RUN) lint-imports --no-cache
 
 unit: install
 	$(RUN) pytest tests/unit -q -n 2

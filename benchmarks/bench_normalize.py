@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from transforms.normalize import load_reference, normalize_shots
-from vaxsync.contracts import STAGED_ROW_SCHEMA
+from vaxsync.core.contracts import STAGED_ROW_SCHEMA
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 HEADERS = {

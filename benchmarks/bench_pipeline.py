@@ -7,7 +7,7 @@
 
 Data comes from `vaxsync synth` into a cache folder keyed by size and seed (generated once, reused).
 The night runs in a child process under `/usr/bin/time -v`, exactly as `vaxsync run` runs it
-(vaxsync.pipeline.run_nightly); the child times each stage with its own clocks: wall seconds, CPU
+(vaxsync.orchestration.pipeline.run_nightly); the child times each stage with its own clocks: wall seconds, CPU
 seconds (all threads) and peak RSS (the kernel's high-water mark, reset at each stage boundary through
 /proc/self/clear_refs). Sub-steps (validation, the registry's prepared form, blocking / comparisons /
 decisions of the linkage) are timed by wrapping the functions the pipeline calls, never by changing
@@ -239,13 +239,13 @@ def _instrument(meter: Meter) -> None:
         ("report_batch", "report"),
     ):
         with contextlib.suppress(AttributeError):
-            _patch("vaxsync.pipeline", function_name, stage(stage_name))
+            _patch("vaxsync.orchestration.pipeline", function_name, stage(stage_name))
 
     def run_suite(original: Callable[..., Any]) -> Callable[..., Any]:
         def wrapped(frame: Any, *args: Any, **kwargs: Any) -> Any:
-            import vaxsync.quality
+            import vaxsync.marts.quality
 
-            warming = getattr(vaxsync.quality, "_importing_validation", None)
+            warming = getattr(vaxsync.marts.quality, "_importing_validation", None)
             if warming is not None and warming.is_alive():
                 with meter.step("validate: wait for the background GX import"):
                     warming.join()
@@ -261,10 +261,14 @@ def _instrument(meter: Meter) -> None:
         return wrapped
 
     _patch("validation", "run_suite", run_suite)
-    _patch("vaxsync.registry_cache", "prepared_registry", step("match: prepare registry (once per snapshot)"))
+    _patch(
+        "vaxsync.marts.registry_cache",
+        "prepared_registry",
+        step("match: prepare registry (once per snapshot)"),
+    )
     with contextlib.suppress(AttributeError):
         surname_step = step("normalize: registry surname statistics (once per snapshot)")
-        _patch("vaxsync.registry_cache", "registry_surname_statistics", surname_step)
+        _patch("vaxsync.marts.registry_cache", "registry_surname_statistics", surname_step)
 
     def linkage(original: Callable[..., Any]) -> Callable[..., Any]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -282,7 +286,7 @@ def _instrument(meter: Meter) -> None:
         ("combine_matches", "match: decide, write"),
     ):
         with contextlib.suppress(AttributeError):
-            _patch("vaxsync.pipeline", function_name, step(step_name))
+            _patch("vaxsync.orchestration.pipeline", function_name, step(step_name))
 
     def evidence(original: Callable[..., Any]) -> Callable[..., Any]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -304,21 +308,21 @@ def child_night(settings_json: Path, out_json: Path) -> None:
     started = time.perf_counter()
     meter = Meter()
     meter.enter_stage("startup (imports)")
-    from vaxsync.pipeline import run_nightly  # noqa: F401  (imported for the patching below)
-    from vaxsync.settings import Settings
-    from vaxsync.workdir import RunWorkDir, read_json
+    from vaxsync.core.settings import Settings
+    from vaxsync.core.workdir import RunWorkDir, read_json
+    from vaxsync.orchestration.pipeline import run_nightly  # noqa: F401  (imported for the patching below)
 
     _instrument(meter)
     settings = Settings(**json.loads(settings_json.read_text()))
-    import vaxsync.pipeline as pipeline
+    import vaxsync.orchestration.pipeline as pipeline
 
     sampler = TreeSampler(meter)
     summary = pipeline.run_nightly(settings)
     meter.close_stage()
     sampler.stop()
-    import vaxsync.quality
+    import vaxsync.marts.quality
 
-    background = getattr(vaxsync.quality, "background_import_seconds", {})
+    background = getattr(vaxsync.marts.quality, "background_import_seconds", {})
     if background:  # in a thread, overlapping the stages before validation (its CPU is in theirs)
         window = Window("validate: background GX import (overlaps earlier stages)", "validate")
         window.wall_s, window.cpu_s, window.calls = background["wall"], background["cpu"], 1
@@ -371,7 +375,7 @@ def ensure_data(cache: Path, size: str, seed: int) -> Path:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     print(f"generating {size} data ({citizens:,} citizens x {shots:,} shots) into {folder}", flush=True)
-    command = [sys.executable, "-m", "vaxsync.cli", "synth", "--out", str(folder)]
+    command = [sys.executable, "-m", "vaxsync.orchestration.cli", "synth", "--out", str(folder)]
     command += ["--citizens", str(citizens), "--shots", str(shots), "--seed", str(seed)]
     command += ["--snapshot-date", AS_OF]
     measured = _timed_command(command, folder / "bench_synth.log")
@@ -560,8 +564,8 @@ def child_prepare(settings_json: Path) -> None:
     """Build the prepared form and surname statistics of the settings' registry snapshot (what a task run
     when a new snapshot lands would do), so that the night after reuses them."""
     from transforms.ingest import file_content_hash
-    from vaxsync.registry_cache import prepared_registry, registry_surname_statistics
-    from vaxsync.settings import Settings
+    from vaxsync.core.settings import Settings
+    from vaxsync.marts.registry_cache import prepared_registry, registry_surname_statistics
 
     settings = Settings(**json.loads(settings_json.read_text()))
     snapshot_hash = file_content_hash(settings.registry_path)

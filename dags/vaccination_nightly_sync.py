@@ -1,8 +1,8 @@
 """vaccination_nightly_sync: reconcile the night's facility exports with the population registry.
 
-This file only wires tasks: each task builds the run's Settings and calls one vaxsync.pipeline stage.
+This file only wires tasks: each task builds the run's Settings and calls one vaxsync.orchestration.pipeline stage.
 Nothing heavy happens at parse time: no data reads, no Variables or Connections, and polars, duckdb,
-Great Expectations and the pipeline are imported inside the tasks.
+Great Expectations and the pipeline are imported when a task runs (`_pipeline`), not at parse time.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import datetime as dt
 import importlib
 import json
 import os
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import Any
 
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, TriggerRule, dag, get_current_context, task
 
-if TYPE_CHECKING:
-    from vaxsync.settings import Settings
+from vaxsync.core.settings import Settings
 
 LOCAL_TIMEZONE = pendulum.timezone("Asia/Ho_Chi_Minh")
 NIGHTLY_AT_ONE = "0 1 * * *"  # after facilities' end-of-day uploads
@@ -64,10 +64,16 @@ def as_of_for(run_moment: dt.datetime) -> dt.date:
     return pendulum.instance(run_moment).in_timezone(LOCAL_TIMEZONE).date()
 
 
+def _pipeline() -> ModuleType:
+    """The pipeline module, imported when a task runs: parsing the DAG must not import polars, DuckDB or
+    the matcher (the only place the DAG imports a project module inside a function)."""
+    from vaxsync.orchestration import pipeline
+
+    return pipeline
+
+
 def _run_settings() -> Settings:
     """Settings for this task: paths from the DAG params, as_of from the run's data interval."""
-    from vaxsync.settings import Settings
-
     context = get_current_context()
     params = context["params"]
     # A manual run in Airflow 3 may have no data interval: it then stands on its run_after moment.
@@ -151,8 +157,7 @@ def vaccination_nightly_sync() -> None:
     def discover_new_exports() -> list[list[str]]:
         """The new files, in batches: one mapped ingest task per batch, not per file (a night can land
         thousands of small files; a task per file would spend more on scheduling than on reading)."""
-        from vaxsync import pipeline
-
+        pipeline = _pipeline()
         return pipeline.ingest_batches(pipeline.discover_new_exports(_run_settings()))
 
     @task(
@@ -160,22 +165,16 @@ def vaccination_nightly_sync() -> None:
         map_index_template="{{ task.op_kwargs['source_files'] | length }} files from {{ task.op_kwargs['source_files'][0] }}",
     )
     def ingest_exports(source_files: list[str]) -> list[dict[str, object]]:
-        from vaxsync import pipeline
-
-        return pipeline.ingest_exports(_run_settings(), source_files)
+        return _pipeline().ingest_exports(_run_settings(), source_files)
 
     # Runs when ingestion was skipped (a night with no new files), never after a failed ingestion.
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def normalize_batch() -> dict[str, object]:
-        from vaxsync import pipeline
-
-        return pipeline.normalize_batch(_run_settings())
+        return _pipeline().normalize_batch(_run_settings())
 
     @task
     def plan_match_partitions() -> list[str]:
-        from vaxsync import pipeline
-
-        return pipeline.plan_match_partitions(_run_settings())
+        return _pipeline().plan_match_partitions(_run_settings())
 
     @task(
         max_active_tis_per_dag=MATCH_CONCURRENCY,
@@ -184,27 +183,19 @@ def vaccination_nightly_sync() -> None:
         map_index_template="{{ task.op_kwargs['partition'] }}",
     )
     def match_partition(partition: str) -> dict[str, object]:
-        from vaxsync import pipeline
-
-        return pipeline.match_partition(_run_settings(), partition)
+        return _pipeline().match_partition(_run_settings(), partition)
 
     @task
     def combine_matches() -> dict[str, object]:
-        from vaxsync import pipeline
-
-        return pipeline.combine_matches(_run_settings())
+        return _pipeline().combine_matches(_run_settings())
 
     @task(**_queue(WAREHOUSE_QUEUE_ENV))
     def publish_batch() -> dict[str, object]:
-        from vaxsync import pipeline
-
-        return pipeline.publish_batch(_run_settings())
+        return _pipeline().publish_batch(_run_settings())
 
     @task(**_queue(WAREHOUSE_QUEUE_ENV))
     def report_batch() -> dict[str, object]:
-        from vaxsync import pipeline
-
-        return pipeline.report_batch(_run_settings())
+        return _pipeline().report_batch(_run_settings())
 
     ingested = ingest_exports.expand(source_files=discover_new_exports())
     partitions = plan_match_partitions()

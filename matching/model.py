@@ -16,7 +16,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "reference" / "matching_model.json"
+from matching.comparisons import LEVEL_CATALOGUE
+from vaxsync.core.reference import reference_path
+
+DEFAULT_MODEL_PATH = reference_path("matching_model.json")
 
 Role = Literal["person", "household"]
 
@@ -166,7 +169,6 @@ class MatchModel:
 
     def validate(self) -> None:
         """Reject a model file that cannot be scored: unknown levels, probabilities out of range."""
-        from matching.comparisons import LEVEL_CATALOGUE
 
         for comparison in self.comparisons:
             known = LEVEL_CATALOGUE.get(comparison.name)

@@ -100,7 +100,7 @@ def link_probabilistically(
     accepted_pairs (file_hash, source_row, citizen_id): links a reviewer accepted, labelled data that
     the m estimation uses beside the ID-confirmed rows (see fit_model).
 
-    The steps, which the partitioned match stage (vaxsync.match_partitions) runs separately: encode and
+    The steps, which the partitioned match stage (vaxsync.orchestration.match_partitions) runs separately: encode and
     fit once, gather evidence (per partition), decide once. truth (file_hash, source_row, true_citizen_id),
     for evaluation only, adds blocking recall.
     """

@@ -34,10 +34,10 @@ import matplotlib.pyplot as plt
 import polars as pl
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from vaxsync.coverage import MILESTONES
-from vaxsync.reasons import BACKLOG_REASONS
-from vaxsync.reports import write_private
-from vaxsync.settings import Settings
+from vaxsync.core.reasons import BACKLOG_REASONS
+from vaxsync.core.settings import Settings
+from vaxsync.core.workdir import write_private
+from vaxsync.marts.coverage import MILESTONES
 
 settings = Settings()
 connection = duckdb.connect(str(settings.warehouse_path), read_only=True)
@@ -45,7 +45,7 @@ tables = set(connection.sql("select table_name from information_schema.tables").
 if "coverage_by_area" not in tables:
     raise SystemExit(
         f"{settings.warehouse_path} has no coverage tables yet: the nightly run builds them "
-        "(vaxsync.coverage.build_coverage)."
+        "(vaxsync.marts.coverage.build_coverage)."
     )
 as_of = connection.sql("select max(as_of) from coverage_by_area").fetchall()[0][0]
 figures_dir = Path(

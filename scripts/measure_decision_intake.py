@@ -19,9 +19,9 @@ from pathlib import Path
 import polars as pl
 import xlsxwriter
 
-from vaxsync.decisions import read_new_decisions
-from vaxsync.settings import Settings
-from vaxsync.workdir import RunWorkDir
+from vaxsync.core.settings import Settings
+from vaxsync.core.workdir import RunWorkDir
+from vaxsync.marts.decisions import read_new_decisions
 
 ROWS_PER_CHUNK = 100_000
 TEXT_ROW = b'<row><c t="inlineStr"><is><t>reject</t></is></c></row>'

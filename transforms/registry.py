@@ -7,7 +7,7 @@ import polars as pl
 from transforms.normalize.names import marked_name_key, repaired_names, title_case, with_name_keys
 from transforms.normalize.phones import with_phones
 from transforms.normalize.reference import NormalizeReference, load_reference
-from vaxsync.contracts import REGISTRY_SCHEMA
+from vaxsync.core.contracts import REGISTRY_SCHEMA
 
 NAME_KEY_COLUMNS = ("name_key", "family_name_key", "middle_name_key", "given_name_key")
 # The same name with its diacritics (lowercase NFC): an exact match with marks counts more than one without.

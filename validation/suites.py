@@ -13,8 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from vaxsync.contracts import ID_KINDS, MATCH_METHODS
-from vaxsync.reasons import BACKLOG_REASONS
+from vaxsync.core.contracts import ID_KINDS, MATCH_METHODS
+from vaxsync.core.reasons import BACKLOG_REASONS
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuite

@@ -53,7 +53,7 @@ def _in_child(function: Any, *args: Any) -> dict[str, Any]:
 
 
 def _ours(normalized_path: str, registry_path: str, truth_path: str) -> dict[str, Any]:
-    from matching.evaluation import linkage_metrics, run_matching
+    from synth.evaluation import linkage_metrics, run_matching
 
     normalized, registry = pl.scan_parquet(normalized_path), pl.scan_parquet(registry_path)
     truth = pl.read_parquet(truth_path)
@@ -96,7 +96,7 @@ def _splink(
     from splink_runner import operating_threshold, run_splink
 
     from matching.deterministic import match_by_id
-    from matching.evaluation import linkage_metrics
+    from synth.evaluation import linkage_metrics
 
     normalized, registry = pl.scan_parquet(normalized_path), pl.scan_parquet(registry_path)
     truth = pl.read_parquet(truth_path)
@@ -198,8 +198,8 @@ def _print_details(result: dict[str, Any]) -> None:
 
 
 def command_generate(args: argparse.Namespace) -> None:
-    from vaxsync.synth.config import SynthConfig
-    from vaxsync.synth.generate import generate
+    from synth.config import SynthConfig
+    from synth.generate import generate
 
     rates = {name: float(value) for name, value in (pair.split("=", 1) for pair in args.rate)}
     config = SynthConfig(citizens=args.citizens, shots=args.shots, seed=args.seed, rates=rates)
@@ -208,7 +208,7 @@ def command_generate(args: argparse.Namespace) -> None:
 
 
 def command_synthetic(args: argparse.Namespace) -> None:
-    from matching.evaluation import prepare_generated
+    from synth.evaluation import prepare_generated
 
     inputs = prepare_generated(Path(args.data))
     truth_path = str(Path(args.data) / "truth.parquet")
@@ -228,7 +228,7 @@ def command_synthetic(args: argparse.Namespace) -> None:
 def _febrl_ours() -> dict[str, Any]:
     from febrl import febrl4_inputs
 
-    from matching.evaluation import linkage_metrics, run_matching
+    from synth.evaluation import linkage_metrics, run_matching
 
     normalized, registry, truth = febrl4_inputs()
     started, cpu_started = time.perf_counter(), _cpu_seconds()
@@ -279,7 +279,7 @@ def _grown_registry(registry_path: str, extra_path: str, out_path: str) -> None:
 
 def command_growth(args: argparse.Namespace) -> None:
     """The same rows linked against the registry and against it grown with other people (no duplicates)."""
-    from matching.evaluation import prepare_generated
+    from synth.evaluation import prepare_generated
     from transforms.registry import prepare_registry
 
     inputs = prepare_generated(Path(args.data))

@@ -17,7 +17,7 @@ import datetime as dt
 import polars as pl
 
 from transforms.normalize.text import fold_key
-from vaxsync.contracts import NORMALIZED_EXTRA_SCHEMA, REGISTRY_SCHEMA
+from vaxsync.core.contracts import NORMALIZED_EXTRA_SCHEMA, REGISTRY_SCHEMA
 
 SOURCE_FILE = "febrl4/dataset4b.csv"
 VACCINATED_ON = dt.date(2022, 1, 1)

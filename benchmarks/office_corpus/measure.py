@@ -28,8 +28,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from vaxsync.pipeline import run_nightly
-from vaxsync.settings import Settings
+from vaxsync.core.settings import Settings
+from vaxsync.orchestration.pipeline import run_nightly
 
 CORPUS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "office_corpus"
 AS_OF = dt.date(2023, 1, 31)

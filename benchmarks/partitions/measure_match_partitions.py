@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/partitions/measure_match_partitions.py --data /tmp/X --rows-per-partition 100000
 
---data is a `vaxsync synth` folder; its staged and normalized rows are cached by matching.evaluation
+--data is a `vaxsync synth` folder; its staged and normalized rows are cached by synth.evaluation
 (<data>/evaluation_cache). Each step (plan, every partition, combine) runs under /usr/bin/time -v, as
 an Airflow worker would run it; the table gives wall seconds, peak RSS and rows to link per second.
 """
@@ -24,15 +24,15 @@ AS_OF = dt.date(2023, 1, 31)
 
 
 def settings_for(store: Path, rows_per_partition: int):  # type: ignore[no-untyped-def]
-    from vaxsync.settings import Settings
+    from vaxsync.core.settings import Settings
 
     return Settings(as_of=AS_OF, partition_store=str(store), match_partition_rows=rows_per_partition)
 
 
 def run_step(arguments: argparse.Namespace) -> None:
     """One step, in this process (called through /usr/bin/time by main)."""
-    from matching.evaluation import prepare_generated
-    from vaxsync.match_partitions import combine_partitions, gather_partition, plan_partitions
+    from synth.evaluation import prepare_generated
+    from vaxsync.orchestration.match_partitions import combine_partitions, gather_partition, plan_partitions
 
     settings = settings_for(arguments.store, arguments.rows_per_partition)
     if arguments.step == "plan":
@@ -70,7 +70,7 @@ def main() -> None:
     base = [sys.executable, __file__, "--data", str(arguments.data), "--store", str(arguments.store)]
     base += ["--rows-per-partition", str(arguments.rows_per_partition)]
     # prepare_generated's cache first, so the plan's figure is the match stage's alone
-    from matching.evaluation import prepare_generated
+    from synth.evaluation import prepare_generated
 
     prepare_generated(arguments.data)
     plan = timed([*base, "--step", "plan"])

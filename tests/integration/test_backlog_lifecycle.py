@@ -21,10 +21,8 @@ import pytest
 import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
-from vaxsync.backlog import REMATCHABLE_REASONS
-from vaxsync.decision_tokens import candidate_token, decision_secret
-from vaxsync.pipeline import run_nightly
-from vaxsync.province_reports import (
+from synth import SynthConfig, generate
+from vaxsync.core.decision_sheet import (
     CORRECTED_ID_COLUMN,
     DECISION_COLUMN,
     INSTRUCTIONS_SHEET,
@@ -32,12 +30,14 @@ from vaxsync.province_reports import (
     REVIEWER_KEY,
     ROW_KEY_COLUMN,
     header_code,
-    province_folder,
 )
-from vaxsync.reasons import DECISION_FILE_REASONS, DECISION_REJECTIONS
-from vaxsync.settings import Settings
-from vaxsync.synth import SynthConfig, generate
-from vaxsync.warehouse import conservation_violations
+from vaxsync.core.reasons import DECISION_FILE_REASONS, DECISION_REJECTIONS
+from vaxsync.core.settings import Settings
+from vaxsync.marts.backlog import REMATCHABLE_REASONS
+from vaxsync.marts.decision_tokens import candidate_token, decision_secret
+from vaxsync.marts.warehouse import conservation_violations
+from vaxsync.orchestration.pipeline import run_nightly
+from vaxsync.reports.province_reports import province_folder
 
 NIGHT_1, NIGHT_2, NIGHT_3 = dt.date(2023, 1, 31), dt.date(2023, 2, 1), dt.date(2023, 2, 2)
 ABSENT_CITIZENS = 40

@@ -35,7 +35,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from vaxsync.synth import SynthConfig, generate
+from synth import SynthConfig, generate
 
 pytestmark = pytest.mark.deployment
 

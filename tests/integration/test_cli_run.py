@@ -14,8 +14,8 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from vaxsync.cli import app
-from vaxsync.synth import SynthConfig, generate
+from synth import SynthConfig, generate
+from vaxsync.orchestration.cli import app
 
 AS_OF = "2023-01-31"
 PUBLISHED_TABLES = {
@@ -96,7 +96,7 @@ def test_every_row_lands_in_exactly_one_place(synth_dir: Path, first_run: Path) 
     missing = truth_loaded.join(placed, on=["source_file", "source_row"], how="anti")
     assert missing.height == 0
     with duckdb.connect(str(first_run), read_only=True) as connection:
-        from vaxsync.warehouse import conservation_violations
+        from vaxsync.marts.warehouse import conservation_violations
 
         assert conservation_violations(connection) == []
 
@@ -217,8 +217,8 @@ def test_the_analyst_notebook_runs_and_its_counts_match_the_warehouse(
 ) -> None:
     import runpy
 
-    from vaxsync.coverage import build_coverage
-    from vaxsync.settings import Settings
+    from vaxsync.core.settings import Settings
+    from vaxsync.marts.coverage import build_coverage
 
     registry_path = synth_dir / "registry.parquet"
     settings = Settings(
@@ -351,7 +351,7 @@ def test_a_night_run_with_too_early_an_as_of_is_recovered_by_the_right_one(
     assert held.height >= 5
     run_cli(small_synth_dir, warehouse, reports, as_of="2023-01-31")
     with duckdb.connect(str(warehouse), read_only=True) as connection:
-        from vaxsync.warehouse import conservation_violations
+        from vaxsync.marts.warehouse import conservation_violations
 
         assert connection.sql(held_sql).pl().height == 0
         outcome = connection.sql(

@@ -17,8 +17,8 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from polars.testing import assert_frame_equal
 
-from vaxsync.pipeline import INGEST_BATCH_FILES
-from vaxsync.synth import SynthConfig, generate
+from synth import SynthConfig, generate
+from vaxsync.orchestration.pipeline import INGEST_BATCH_FILES
 
 DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "vaccination_nightly_sync.py"
 HANOI = "Asia/Ho_Chi_Minh"
@@ -104,7 +104,7 @@ def test_the_dag_publishes_what_the_cli_publishes(
 ) -> None:
     from typer.testing import CliRunner
 
-    from vaxsync.cli import app
+    from vaxsync.orchestration.cli import app
 
     cli_params = run_params(synth_dir, tmp_path)
     result = CliRunner().invoke(

@@ -14,12 +14,12 @@ import duckdb
 import polars as pl
 import pytest
 
+from synth import SynthConfig, generate
+from synth.defects import DEFECTS
 from transforms.ingest import file_content_hash
-from vaxsync.pipeline import run_nightly
-from vaxsync.settings import Settings
-from vaxsync.synth import SynthConfig, generate
-from vaxsync.synth.defects import DEFECTS
-from vaxsync.workdir import RunWorkDir
+from vaxsync.core.settings import Settings
+from vaxsync.core.workdir import RunWorkDir
+from vaxsync.orchestration.pipeline import run_nightly
 
 AS_OF = dt.date(2023, 1, 31)
 # Reasons a row can get when its identity cannot be established yet: correct for an unmatched row.

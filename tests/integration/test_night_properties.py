@@ -20,11 +20,11 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
-from vaxsync.pipeline import run_nightly
-from vaxsync.reasons import QUARANTINE_REASONS
-from vaxsync.settings import Settings
-from vaxsync.synth import SynthConfig, generate
-from vaxsync.warehouse import conservation_violations
+from synth import SynthConfig, generate
+from vaxsync.core.reasons import QUARANTINE_REASONS
+from vaxsync.core.settings import Settings
+from vaxsync.marts.warehouse import conservation_violations
+from vaxsync.orchestration.pipeline import run_nightly
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "ingest"))
 from landed_file_strategies import LandedFile, landing_mixes

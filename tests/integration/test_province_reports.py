@@ -11,18 +11,13 @@ import fastexcel
 import polars as pl
 import pytest
 
-from vaxsync.pipeline import run_nightly
-from vaxsync.province_reports import (
-    CONTROL_SHEETS,
-    ROW_KEY_COLUMN,
-    UNKNOWN_PROVINCE,
-    header_code,
-    province_folder,
-    write_province_reports,
-)
-from vaxsync.settings import Settings
-from vaxsync.synth import SynthConfig, generate
-from vaxsync.warehouse import connect
+from synth import SynthConfig, generate
+from vaxsync.core.decision_sheet import CONTROL_SHEETS, ROW_KEY_COLUMN, UNKNOWN_PROVINCE, header_code
+from vaxsync.core.settings import Settings
+from vaxsync.marts.warehouse import connect
+from vaxsync.orchestration.pipeline import run_nightly
+from vaxsync.reports.province_report_files import write_province_reports
+from vaxsync.reports.province_reports import province_folder
 
 AS_OF = dt.date(2023, 1, 31)
 

@@ -18,11 +18,11 @@ import duckdb
 import polars as pl
 import pytest
 
-from vaxsync.contracts import REGISTRY_SCHEMA
-from vaxsync.pipeline import run_nightly
-from vaxsync.run_report import build_run_report, render_run_report_html
-from vaxsync.settings import Settings
-from vaxsync.warehouse import conservation_violations
+from vaxsync.core.contracts import REGISTRY_SCHEMA
+from vaxsync.core.settings import Settings
+from vaxsync.marts.warehouse import conservation_violations
+from vaxsync.orchestration.pipeline import run_nightly
+from vaxsync.reports.run_report import build_run_report, render_run_report_html
 
 pytestmark = pytest.mark.integration
 

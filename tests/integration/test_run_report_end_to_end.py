@@ -13,8 +13,8 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from vaxsync.cli import app
-from vaxsync.synth import SynthConfig, generate
+from synth import SynthConfig, generate
+from vaxsync.orchestration.cli import app
 
 AS_OF = "2023-01-31"
 STAGES = ("discover", "ingest", "normalize", "match", "publish")

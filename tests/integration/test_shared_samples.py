@@ -10,8 +10,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from vaxsync.pipeline import run_nightly
-from vaxsync.settings import Settings
+from vaxsync.core.settings import Settings
+from vaxsync.orchestration.pipeline import run_nightly
 
 SNAPSHOT_DATE = dt.date(2023, 1, 31)  # summary.json: run the samples with their snapshot date
 

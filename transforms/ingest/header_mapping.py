@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import polars as pl
 
-from vaxsync.contracts import EXPORT_FIELDS, REQUIRED_FIELDS
+from vaxsync.core.contracts import EXPORT_FIELDS, REQUIRED_FIELDS
+from vaxsync.core.reference import reference_path
 
-SYNONYMS_PATH = Path(__file__).resolve().parents[2] / "data" / "reference" / "header_synonyms.csv"
+SYNONYMS_PATH = reference_path("header_synonyms.csv")
 
 # Canonical name for recognised columns that carry nothing to stage (the STT row counter).
 IGNORED_FIELD = "_ignore"

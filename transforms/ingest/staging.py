@@ -1,7 +1,7 @@
 """Stage one landed export: read it, map its headers, and return its ledger row and staged rows.
 
 stage_export never raises on bad input: every problem becomes a quarantined ledger row with a
-reason from vaxsync.reasons.QUARANTINE_REASONS and a detail that names no person.
+reason from vaxsync.core.reasons.QUARANTINE_REASONS and a detail that names no person.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from transforms.ingest.workbook import (
     read_first_sheet,
 )
 from transforms.normalize.dates import count_locale_swap_repairs
-from vaxsync.contracts import DATE_FIELDS, EXPORT_FIELDS, LEDGER_SCHEMA, STAGED_ROW_SCHEMA
-from vaxsync.reasons import QUARANTINE_REASONS
+from vaxsync.core.contracts import DATE_FIELDS, EXPORT_FIELDS, LEDGER_SCHEMA, STAGED_ROW_SCHEMA
+from vaxsync.core.reasons import QUARANTINE_REASONS
 
 logger = logging.getLogger(__name__)
 

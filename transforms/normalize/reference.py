@@ -23,8 +23,8 @@ from transforms.normalize.addresses import AdminUnitIndex
 from transforms.normalize.names import SurnameStatistics, surname_statistics
 from transforms.normalize.text import fold_key
 from transforms.normalize.vaccines import vaccine_key
+from vaxsync.core.reference import REFERENCE_DIR
 
-REFERENCE_DIR = Path(__file__).resolve().parents[2] / "data" / "reference"
 SURNAME_SHARE = 0.5  # a registry word used as a surname at least this often counts as a surname
 
 
@@ -52,7 +52,7 @@ class NormalizeReference:
         return self.with_surname_statistics(surname_statistics(registry.select("full_name")))
 
     def with_surname_statistics(self, statistics: SurnameStatistics) -> NormalizeReference:
-        """Add surname statistics computed earlier (vaxsync.registry_cache keeps them per snapshot)."""
+        """Add surname statistics computed earlier (vaxsync.marts.registry_cache keeps them per snapshot)."""
         surnames = self.surnames | statistics.surnames(SURNAME_SHARE)
         return replace(self, surname_statistics=statistics, surnames=frozenset(surnames))
 

@@ -11,7 +11,7 @@ import datetime as dt
 
 import polars as pl
 
-from vaxsync.reasons import BACKLOG_REASONS
+from vaxsync.core.reasons import BACKLOG_REASONS
 
 REJECT_PRIORITY = (
     "malformed_row",

@@ -19,8 +19,8 @@ from transforms.normalize.reference import NormalizeReference, load_reference, p
 from transforms.normalize.rejects import is_blank, reject_reason_and_detail
 from transforms.normalize.sex import sex_code
 from transforms.normalize.text import blank_to_null
-from vaxsync.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA
-from vaxsync.settings import CAMPAIGN_START
+from vaxsync.core.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA
+from vaxsync.core.settings import CAMPAIGN_START
 
 
 def lookup_on_distinct(rows: pl.LazyFrame, column: str, derived: list[pl.Expr]) -> pl.LazyFrame:

@@ -12,10 +12,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from vaxsync.contracts import REGISTRY_SCHEMA
-from vaxsync.coverage import EXPORTED_TABLES, MILESTONES, build_coverage, coverage_export_dir
-from vaxsync.settings import Settings
-from vaxsync.warehouse import connect
+from vaxsync.core.contracts import REGISTRY_SCHEMA
+from vaxsync.core.settings import Settings
+from vaxsync.marts.coverage import EXPORTED_TABLES, MILESTONES, build_coverage, coverage_export_dir
+from vaxsync.marts.warehouse import connect
 
 AS_OF = dt.date(2023, 1, 31)
 D = dt.date.fromisoformat

@@ -25,7 +25,7 @@ HEAVY_MODULES = (
     "duckdb",
     "pandas",
     "great_expectations",
-    "vaxsync.pipeline",
+    "vaxsync.orchestration.pipeline",
     "transforms",
     "matching",
 )

@@ -17,7 +17,9 @@ import polars as pl
 import pytest
 import xlsxwriter
 
-from vaxsync.decision_files import (
+from vaxsync.core.settings import Settings
+from vaxsync.core.workdir import RunWorkDir
+from vaxsync.marts.decision_files import (
     DecisionFileRefusedError,
     check_workbook_bounds,
     list_decision_files,
@@ -25,9 +27,7 @@ from vaxsync.decision_files import (
     province_of,
     read_grids,
 )
-from vaxsync.decisions import read_new_decisions, sheet_lines
-from vaxsync.settings import Settings
-from vaxsync.workdir import RunWorkDir
+from vaxsync.marts.decisions import read_new_decisions, sheet_lines
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "decisions"
 KEY = "a" * 64

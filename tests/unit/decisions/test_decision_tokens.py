@@ -11,7 +11,9 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vaxsync.decision_tokens import (
+from vaxsync.core.decision_sheet import CANDIDATE_TOKEN_COLUMNS, ROW_KEY_COLUMN, ROW_TOKEN_COLUMN
+from vaxsync.core.settings import Settings
+from vaxsync.marts.decision_tokens import (
     MAC_HEX_CHARS,
     candidate_token,
     decision_secret,
@@ -20,13 +22,7 @@ from vaxsync.decision_tokens import (
     row_token,
     token_parts,
 )
-from vaxsync.province_reports import (
-    CANDIDATE_TOKEN_COLUMNS,
-    ROW_KEY_COLUMN,
-    ROW_TOKEN_COLUMN,
-    with_decision_tokens,
-)
-from vaxsync.settings import Settings
+from vaxsync.reports.province_reports import with_decision_tokens
 
 RUN = "2023-01-31@20230131T020000"
 

@@ -7,9 +7,9 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from vaxsync.decision_tokens import candidate_token, row_token
-from vaxsync.decisions import DECISION_LINE_SCHEMA, _override_matches, decided_rows, validate_decisions
-from vaxsync.reasons import DECISION_REJECTIONS
+from vaxsync.core.reasons import DECISION_REJECTIONS
+from vaxsync.marts.decision_tokens import candidate_token, row_token
+from vaxsync.marts.decisions import DECISION_LINE_SCHEMA, _override_matches, decided_rows, validate_decisions
 
 HASH = "f" * 64
 PROVINCE = "01"

@@ -1,6 +1,6 @@
 """Tiny nights for the event rules: hand-built outcome rows, a registry of birth dates, a warehouse in tmp_path.
 
-`post_night` makes the same calls, in the same order, as vaxsync.publish.publish: hold, register, stage,
+`post_night` makes the same calls, in the same order, as vaxsync.marts.publish.publish: hold, register, stage,
 write in one transaction.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from vaxsync.events import hold_conflicting_rows, stage_postings, write_postings
+from vaxsync.marts.events import hold_conflicting_rows, stage_postings, write_postings
 
 OUTCOME_SCHEMA: dict[str, pl.DataType] = {
     "file_hash": pl.String(),

@@ -12,8 +12,10 @@ import polars as pl
 import pytest
 from event_builders import ADULT, CHILD, post_night, row, table, write_registry
 
-from vaxsync.events import facility_key_sql, retract_postings
-from vaxsync.resends import (
+from vaxsync.core.settings import Settings
+from vaxsync.core.workdir import RunWorkDir, write_json
+from vaxsync.marts.events import facility_key_sql, retract_postings
+from vaxsync.marts.resends import (
     TONIGHT_VERSION_SCHEMA,
     path_arrivals,
     read_tonight_versions,
@@ -22,9 +24,7 @@ from vaxsync.resends import (
     row_key_sql,
     stage_version_changes,
 )
-from vaxsync.settings import Settings
-from vaxsync.warehouse import connect
-from vaxsync.workdir import RunWorkDir, write_json
+from vaxsync.marts.warehouse import connect
 
 NOW = dt.datetime(2023, 2, 1, 2, 0)
 

@@ -17,7 +17,7 @@ from ingest_export_files import (
 )
 
 from transforms.ingest.text_decoding import repair_utf8_as_cp1252
-from vaxsync.contracts import REGISTRY_SCHEMA
+from vaxsync.core.contracts import REGISTRY_SCHEMA
 
 TABLE = [VN_HEADER, *export_rows()]
 
@@ -40,9 +40,14 @@ def test_whole_text_mojibake_is_still_repaired() -> None:
 
 
 def test_a_batch_stages_the_files_as_one_by_one(tmp_path: Path) -> None:
-    from vaxsync.pipeline import discover_new_exports, ingest_batches, ingest_export, ingest_exports
-    from vaxsync.settings import Settings
-    from vaxsync.workdir import RunWorkDir, read_json
+    from vaxsync.core.settings import Settings
+    from vaxsync.core.workdir import RunWorkDir, read_json
+    from vaxsync.orchestration.pipeline import (
+        discover_new_exports,
+        ingest_batches,
+        ingest_export,
+        ingest_exports,
+    )
 
     landing = tmp_path / "landing"
     write(landing, "a.csv", render_delimited(TABLE))

@@ -13,7 +13,7 @@ from transforms.ingest.header_mapping import (
     synonym_lookup,
     unique_header_names,
 )
-from vaxsync.contracts import EXPORT_FIELDS
+from vaxsync.core.contracts import EXPORT_FIELDS
 
 
 def test_every_canonical_field_has_synonyms_and_no_synonym_is_ambiguous() -> None:

@@ -15,8 +15,8 @@ from landed_file_strategies import ANY_CONTENT, JUNK, damaged, file_name, intact
 
 from transforms.ingest import stage_export
 from transforms.ingest.staging import ledger_frame
-from vaxsync.contracts import LEDGER_SCHEMA, STAGED_ROW_SCHEMA
-from vaxsync.reasons import QUARANTINE_REASONS
+from vaxsync.core.contracts import LEDGER_SCHEMA, STAGED_ROW_SCHEMA
+from vaxsync.core.reasons import QUARANTINE_REASONS
 
 UNFORESEEN = "the file could not be parsed"
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -12,8 +12,8 @@ import xlsxwriter
 from ingest_export_files import VN_HEADER, export_rows, render_delimited, write
 
 from transforms.ingest import stage_export
-from vaxsync.contracts import LEDGER_SCHEMA
-from vaxsync.reasons import QUARANTINE_REASONS
+from vaxsync.core.contracts import LEDGER_SCHEMA
+from vaxsync.core.reasons import QUARANTINE_REASONS
 
 ROWS = export_rows()
 
@@ -163,9 +163,9 @@ def test_a_quarantined_file_keeps_what_was_learnt_about_it(tmp_path: Path) -> No
 
 def test_the_nights_ledger_frame_keeps_its_schema_past_the_first_hundred_files(tmp_path: Path) -> None:
     # 600-file night: encoding_repair "vni" on file 150, null before; an inferred schema crashed here.
-    from vaxsync.quality import raw_file_metrics, work_ledger_frame
-    from vaxsync.settings import Settings
-    from vaxsync.workdir import RunWorkDir, write_json
+    from vaxsync.core.settings import Settings
+    from vaxsync.core.workdir import RunWorkDir, write_json
+    from vaxsync.marts.quality import raw_file_metrics, work_ledger_frame
 
     work = RunWorkDir(Settings(warehouse_path=tmp_path / "warehouse.duckdb"))
     work.reset()

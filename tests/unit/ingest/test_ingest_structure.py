@@ -10,7 +10,7 @@ import pytest
 from ingest_export_files import VN_HEADER, export_rows, render_delimited, write
 
 from transforms.ingest import StagedExport, stage_export
-from vaxsync.contracts import LEDGER_SCHEMA, STAGED_ROW_SCHEMA
+from vaxsync.core.contracts import LEDGER_SCHEMA, STAGED_ROW_SCHEMA
 
 ROWS = export_rows()
 NAMES = [row[1] for row in ROWS]

@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from vaxsync.contracts import NORMALIZED_EXTRA_SCHEMA, REGISTRY_SCHEMA
+from vaxsync.core.contracts import NORMALIZED_EXTRA_SCHEMA, REGISTRY_SCHEMA
 
 NAME_KEY_SCHEMA = {
     "name_key": pl.String(),

@@ -10,8 +10,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from matching.evaluation import format_evaluation, linkage_metrics
 from matching.model import DEFAULT_MODEL_PATH, MatchModel, load_model
+from synth.evaluation import format_evaluation, linkage_metrics
 
 
 def test_model_file_loads_and_round_trips(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from vaxsync.contracts import STAGED_ROW_SCHEMA
+from vaxsync.core.contracts import STAGED_ROW_SCHEMA
 
 # One plausible staged row: a Pfizer first dose in Hồ Chí Minh City.
 STAGED_DEFAULTS: dict[str, Any] = {

@@ -18,7 +18,7 @@ import pytest
 from transforms.normalize import normalize_shots
 from transforms.normalize.reference import NormalizeReference
 from transforms.registry import prepare_registry
-from vaxsync.contracts import STAGED_ROW_SCHEMA
+from vaxsync.core.contracts import STAGED_ROW_SCHEMA
 
 HEADERS = {
     "họ và tên": "full_name",

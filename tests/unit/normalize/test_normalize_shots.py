@@ -11,8 +11,8 @@ from normalize_builders import staged_frame
 
 from transforms.normalize import normalize_shots
 from transforms.normalize.reference import NormalizeReference
-from vaxsync.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA
-from vaxsync.reasons import BACKLOG_REASONS
+from vaxsync.core.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA
+from vaxsync.core.reasons import BACKLOG_REASONS
 
 AS_OF = dt.date(2023, 1, 31)
 
@@ -155,7 +155,7 @@ def _python_callbacks(plan: str) -> list[str]:
 
 def test_the_normalize_and_registry_plans_call_no_python_callback(reference: NormalizeReference) -> None:
     from transforms.registry import prepare_registry
-    from vaxsync.contracts import REGISTRY_SCHEMA
+    from vaxsync.core.contracts import REGISTRY_SCHEMA
 
     shots = normalize_shots(staged_frame([{}]), as_of=AS_OF, reference=reference)
     registry = prepare_registry(pl.LazyFrame(schema=REGISTRY_SCHEMA), reference=reference)

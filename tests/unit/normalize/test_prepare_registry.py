@@ -10,7 +10,7 @@ from normalize_builders import staged_frame
 from transforms.normalize import normalize_shots
 from transforms.normalize.reference import NormalizeReference
 from transforms.registry import MARKED_NAME_KEY, NAME_KEY_COLUMNS, prepare_registry
-from vaxsync.contracts import REGISTRY_SCHEMA
+from vaxsync.core.contracts import REGISTRY_SCHEMA
 
 CITIZENS = [
     ("079085001234", None, "Nguyễn Văn An", dt.date(1985, 6, 15), 1985, "M", "0912345678"),

@@ -9,8 +9,8 @@ import polars as pl
 
 from transforms.normalize.names import surname_statistics
 from transforms.normalize.reference import load_reference
-from vaxsync.registry_cache import registry_surname_statistics
-from vaxsync.settings import Settings
+from vaxsync.core.settings import Settings
+from vaxsync.marts.registry_cache import registry_surname_statistics
 
 NAMES = ["Nguyễn Văn Nam", "Nguyễn Thị Hồng", "Trần Văn Lý", "Lý Thị Mai", "Lê Văn Nguyễn", "Nguyen Van An"]
 

@@ -12,8 +12,8 @@ import polars as pl
 from click.testing import Result
 from typer.testing import CliRunner
 
-from vaxsync.cli import app
-from vaxsync.contracts import REGISTRY_SCHEMA
+from vaxsync.core.contracts import REGISTRY_SCHEMA
+from vaxsync.orchestration.cli import app
 
 
 def registry_frame(citizens: int = 3) -> pl.DataFrame:

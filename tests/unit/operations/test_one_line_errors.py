@@ -19,8 +19,8 @@ from operations_builders import (
     write_registry,
 )
 
-from vaxsync.errors import no_space_left
-from vaxsync.warehouse import connect
+from vaxsync.core.errors import no_space_left
+from vaxsync.marts.warehouse import connect
 
 
 def test_synth_with_no_citizens_or_shots_is_one_line(tmp_path: Path) -> None:
@@ -63,8 +63,8 @@ def test_an_empty_snapshot_is_refused(tmp_path: Path) -> None:
 
 
 def test_an_as_of_before_the_campaign_is_refused_unless_forced(tmp_path: Path) -> None:
-    from vaxsync.pipeline import _check_as_of
-    from vaxsync.settings import Settings
+    from vaxsync.core.settings import Settings
+    from vaxsync.orchestration.pipeline import _check_as_of
 
     assert_one_line_error(
         invoke(run_args(tmp_path, "--as-of", "2019-01-01")), "before the campaign start 2021-03-08", "--force"
@@ -119,7 +119,7 @@ def test_a_full_disk_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         except duckdb.IOException:
             raise duckdb.TransactionException("cannot rollback - no transaction is active") from None
 
-    monkeypatch.setattr("vaxsync.pipeline.run_nightly", full_disk)
+    monkeypatch.setattr("vaxsync.orchestration.pipeline.run_nightly", full_disk)
     result = invoke(run_args(tmp_path, "--as-of", "2023-01-31"))
     line = assert_one_line_error(result, "no space left on device")
     assert "rollback" not in line

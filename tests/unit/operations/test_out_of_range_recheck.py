@@ -7,9 +7,9 @@ from pathlib import Path
 
 import polars as pl
 
-from vaxsync.backlog import open_rematchable_records
-from vaxsync.settings import Settings
-from vaxsync.warehouse import BACKLOG_RECORD_SCHEMA, connect
+from vaxsync.core.settings import Settings
+from vaxsync.marts.backlog import open_rematchable_records
+from vaxsync.marts.warehouse import BACKLOG_RECORD_SCHEMA, connect
 
 SHOT_DATE = dt.date(2023, 1, 20)
 DECIDED = pl.DataFrame(schema={"file_hash": pl.String(), "source_row": pl.Int32()})

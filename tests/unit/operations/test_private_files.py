@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from operations_builders import write_registry
 
-from vaxsync.settings import Settings
-from vaxsync.warehouse import connect
-from vaxsync.workdir import RunWorkDir, expired_work_dirs, remove_work_dirs, write_json
+from vaxsync.core.settings import Settings
+from vaxsync.core.workdir import RunWorkDir, expired_work_dirs, remove_work_dirs, write_json
+from vaxsync.marts.warehouse import connect
 
 
 def mode(path: Path) -> int:
@@ -56,7 +56,7 @@ def test_the_warehouse_is_created_owner_only_and_an_old_one_is_tightened(
 
 
 def test_the_registry_cache_is_owner_only(tmp_path: Path, wide_umask: object) -> None:
-    from vaxsync.registry_cache import cache_dir, make_cache_private, prepared_registry
+    from vaxsync.marts.registry_cache import cache_dir, make_cache_private, prepared_registry
 
     settings = Settings(
         registry_path=write_registry(tmp_path / "registry.parquet"),
@@ -94,7 +94,7 @@ def test_work_folders_of_published_nights_are_removed_after_the_retention(tmp_pa
 def test_match_partition_files_are_owner_only(tmp_path: Path, wide_umask: object) -> None:
     import polars as pl
 
-    from vaxsync.storage import location, write_json, write_parquet
+    from vaxsync.orchestration.storage import location, write_json, write_parquet
 
     folder = tmp_path / "match" / "p1"
     write_parquet(pl.DataFrame({"citizen_id": ["001200000001"]}), location(folder / "rows.parquet"))

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from vaxsync import pipeline
-from vaxsync.cli import print_stage_line
-from vaxsync.settings import Settings
-from vaxsync.workdir import RunWorkDir, write_json
+from vaxsync.core.settings import Settings
+from vaxsync.core.workdir import RunWorkDir, write_json
+from vaxsync.orchestration import pipeline
+from vaxsync.orchestration.cli import print_stage_line
 
 
 def test_normalize_and_match_report_their_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,14 +11,14 @@ import polars as pl
 import pytest
 from operations_builders import assert_one_line_error, invoke, write_landing, write_registry
 
-from vaxsync.readmission import (
+from vaxsync.core.settings import Settings
+from vaxsync.marts.readmission import (
     archive_readmitted_ledger_rows,
     readmittable_files,
     record_quarantine_context,
     validation_rules_version,
 )
-from vaxsync.settings import Settings
-from vaxsync.warehouse import connect
+from vaxsync.marts.warehouse import connect
 
 JUDGED_ON = dt.date(2021, 6, 1)
 RULES = validation_rules_version(dt.date(2021, 3, 8))
@@ -116,7 +116,7 @@ def test_publish_moves_the_old_quarantine_to_the_readmission_history(ledger: Pat
 
 def test_discovery_reads_a_readmitted_file_as_new(tmp_path: Path) -> None:
     from transforms.ingest import file_content_hash
-    from vaxsync.pipeline import discover_new_exports
+    from vaxsync.orchestration.pipeline import discover_new_exports
 
     landing = write_landing(tmp_path / "landing")
     settings = Settings(

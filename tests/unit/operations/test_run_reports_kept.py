@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from vaxsync import run_report
-from vaxsync.run_report import REPORT_HTML, REPORT_INDEX, REPORT_JSON, write_run_report
-from vaxsync.settings import Settings
+from vaxsync.core.settings import Settings
+from vaxsync.reports import run_report
+from vaxsync.reports.run_report import REPORT_HTML, REPORT_INDEX, REPORT_JSON, write_run_report
 
 AS_OF = dt.date(2023, 1, 31)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 from operations_builders import registry_frame, write_registry
 
-from vaxsync.snapshot_changes import CODE, count_flagged_shots, flag_shots_of_missing_citizens
-from vaxsync.warehouse import connect
+from vaxsync.marts.snapshot_changes import CODE, count_flagged_shots, flag_shots_of_missing_citizens
+from vaxsync.marts.warehouse import connect
 
 
 def _posted(warehouse: Path, citizens: list[str]) -> None:

@@ -10,8 +10,8 @@ import duckdb
 import pytest
 from operations_builders import hold_lock, invoke
 
-from vaxsync.errors import WarehouseLockedError
-from vaxsync.warehouse import connect
+from vaxsync.core.errors import WarehouseLockedError
+from vaxsync.marts.warehouse import connect
 
 
 def _warehouse_with_a_run(path: Path) -> Path:

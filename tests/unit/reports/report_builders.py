@@ -9,9 +9,9 @@ from typing import Any
 
 import polars as pl
 
-from vaxsync.contracts import REGISTRY_SCHEMA
-from vaxsync.settings import Settings
-from vaxsync.warehouse import BACKLOG_RECORD_SCHEMA, connect
+from vaxsync.core.contracts import REGISTRY_SCHEMA
+from vaxsync.core.settings import Settings
+from vaxsync.marts.warehouse import BACKLOG_RECORD_SCHEMA, connect
 
 AS_OF = dt.date(2023, 1, 31)
 RUN_ID = "2023-01-31@20230201T010000"

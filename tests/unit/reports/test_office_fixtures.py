@@ -9,7 +9,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from vaxsync.province_reports import DECISION_COLUMN, KEY_COLUMNS, SUMMARY_SHEET, header_code
+from vaxsync.core.decision_sheet import DECISION_COLUMN, SUMMARY_SHEET, header_code
+from vaxsync.reports.province_reports import KEY_COLUMNS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 A4_LANDSCAPE = (841.9, 595.3)  # points

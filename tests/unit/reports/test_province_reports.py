@@ -21,22 +21,21 @@ from report_builders import (
     open_row_keys,
 )
 
-from vaxsync.province_reports import (
+from vaxsync.core.decision_sheet import (
     CONTROL_SHEETS,
     DECISION_CHOICES,
     DECISION_COLUMNS,
     INSTRUCTIONS_SHEET,
-    KEY_COLUMNS,
     RESOLVED_SHEET,
     REVIEWER_KEY,
     ROW_KEY_COLUMN,
     SUMMARY_SHEET,
-    candidate_column,
     header_code,
-    write_province_reports,
 )
-from vaxsync.reasons import RESOLUTIONS
-from vaxsync.settings import Settings
+from vaxsync.core.reasons import RESOLUTIONS
+from vaxsync.core.settings import Settings
+from vaxsync.reports.province_report_files import write_province_reports
+from vaxsync.reports.province_reports import KEY_COLUMNS, candidate_column
 
 PROVINCE_FOLDERS = {"01": "01", "46": "46", None: "unknown"}
 
@@ -125,7 +124,7 @@ def test_sheets_come_summary_first_then_instructions_then_one_per_reason(
 
 
 def name_reason_english(reason_code: str) -> str:
-    from vaxsync.reasons import BACKLOG_REASONS
+    from vaxsync.core.reasons import BACKLOG_REASONS
 
     return BACKLOG_REASONS[reason_code].english
 

@@ -12,10 +12,11 @@ import openpyxl
 import pytest
 from report_builders import AS_OF, HANOI_FILE_HASH, RUN_ID, build_warehouse
 
-from vaxsync.decision_files import list_decision_files
-from vaxsync.decisions import read_decision_file
-from vaxsync.province_reports import DECISION_COLUMN, INSTRUCTIONS_SHEET, header_code, write_province_reports
-from vaxsync.settings import Settings
+from vaxsync.core.decision_sheet import DECISION_COLUMN, INSTRUCTIONS_SHEET, header_code
+from vaxsync.core.settings import Settings
+from vaxsync.marts.decision_files import list_decision_files
+from vaxsync.marts.decisions import read_decision_file
+from vaxsync.reports.province_report_files import write_province_reports
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from vaxsync.masking import (
+from vaxsync.core.masking import (
     masked_citizen_id,
     masked_phone,
     neutralised_text,

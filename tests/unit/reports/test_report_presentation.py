@@ -11,25 +11,21 @@ import pytest
 from openpyxl.worksheet.worksheet import Worksheet
 from report_builders import AS_OF, HANOI_FILE_HASH, RUN_ID, build_warehouse
 
-from vaxsync.province_report_files import PRINTED_UP_TO, province_title
-from vaxsync.province_reports import (
-    ADMIN_UNITS_PATH,
-    COLUMN_LABELS,
+from vaxsync.core.decision_sheet import (
     CONTROL_SHEETS,
     DECISION_COLUMN,
     DECISION_COLUMNS,
     INSTRUCTIONS_SHEET,
-    KEY_COLUMNS,
     RESOLVED_SHEET,
     ROW_KEY_COLUMN,
     SUMMARY_SHEET,
     header_code,
-    header_text,
-    write_province_reports,
 )
-from vaxsync.reasons import BACKLOG_REASON_LABELS, BACKLOG_REASONS, RESOLUTIONS
-from vaxsync.reports import DETAIL_SEPARATOR, bilingual_detail, province_label
-from vaxsync.settings import Settings
+from vaxsync.core.reasons import BACKLOG_REASON_LABELS, BACKLOG_REASONS, RESOLUTIONS
+from vaxsync.core.settings import Settings
+from vaxsync.reports.backlog_summary import DETAIL_SEPARATOR, bilingual_detail, province_label
+from vaxsync.reports.province_report_files import PRINTED_UP_TO, province_title, write_province_reports
+from vaxsync.reports.province_reports import ADMIN_UNITS_PATH, COLUMN_LABELS, KEY_COLUMNS, header_text
 
 
 @pytest.fixture(scope="module")
@@ -247,7 +243,7 @@ def test_every_place_showing_the_province_code_names_its_unit_system(
 
 
 def test_the_province_title_of_a_report_has_both_unit_systems(settings: Settings) -> None:
-    from vaxsync.province_reports import ProvinceReport
+    from vaxsync.reports.province_reports import ProvinceReport
 
     report = ProvinceReport(
         province_code="80",
@@ -273,7 +269,7 @@ def test_row_keys_in_the_report_are_unchanged_by_the_labels(hanoi: openpyxl.Work
 def test_the_backlog_summary_names_the_unit_system_of_its_codes_and_puts_vietnamese_first(
     settings: Settings,
 ) -> None:
-    from vaxsync.reports import backlog_summary
+    from vaxsync.reports.backlog_summary import backlog_summary
 
     summary = backlog_summary(settings)
     assert summary.columns[:2] == ["province_code", "province_code_system"]
@@ -286,13 +282,10 @@ def test_the_refused_decisions_sheet_is_protected_wrapped_and_set_up_for_print(s
     import dataclasses
     import io
 
-    from vaxsync.province_report_files import render_xlsx
-    from vaxsync.province_reports import (
-        REJECTED_DECISION_COLUMNS,
-        REJECTED_DECISIONS_SHEET,
-        build_province_reports,
-    )
-    from vaxsync.warehouse import connect
+    from vaxsync.core.decision_sheet import REJECTED_DECISION_COLUMNS, REJECTED_DECISIONS_SHEET
+    from vaxsync.marts.warehouse import connect
+    from vaxsync.reports.province_report_files import render_xlsx
+    from vaxsync.reports.province_reports import build_province_reports
 
     with connect(settings.warehouse_path) as connection:
         [hanoi_report] = [

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from run_report_night import AS_OF, Night, write_night
 
-from vaxsync.settings import Settings
+from vaxsync.core.settings import Settings
 
 
 @pytest.fixture

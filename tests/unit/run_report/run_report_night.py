@@ -9,9 +9,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from vaxsync.settings import Settings
-from vaxsync.warehouse import connect
-from vaxsync.workdir import RunWorkDir, write_json
+from vaxsync.core.settings import Settings
+from vaxsync.core.workdir import RunWorkDir, write_json
+from vaxsync.marts.warehouse import connect
 
 AS_OF = dt.date(2023, 1, 31)
 RUN_ID = "2023-01-31@20230131T180000"

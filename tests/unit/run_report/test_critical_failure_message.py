@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from validation import CriticalValidationError, build_synced_shots_suite, mask_key_value, run_suite
-from vaxsync.settings import CAMPAIGN_START
+from vaxsync.core.settings import CAMPAIGN_START
 
 VACCINE_CODES = ["ASTRAZENECA", "PFIZER", "MODERNA", "VERO_CELL"]
 GOOD_CITIZEN_ID = "001175012345"

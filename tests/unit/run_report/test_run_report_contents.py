@@ -23,9 +23,15 @@ from run_report_night import (
 )
 
 from validation import mask_key_value
-from vaxsync.run_report import REPORT_HTML, REPORT_JSON, build_run_report, mask_digit_runs, write_run_report
-from vaxsync.warehouse import connect
-from vaxsync.workdir import RunWorkDir, write_json
+from vaxsync.core.workdir import RunWorkDir, write_json
+from vaxsync.marts.warehouse import connect
+from vaxsync.reports.run_report import (
+    REPORT_HTML,
+    REPORT_JSON,
+    build_run_report,
+    mask_digit_runs,
+    write_run_report,
+)
 
 TWELVE_DIGITS = re.compile(r"\d{12}")
 

@@ -9,9 +9,9 @@ import json
 from run_report_night import RUN_ID, STAGE_SECONDS, Night
 from typer.testing import CliRunner
 
-from vaxsync.cli import app
-from vaxsync.run_report import run_history, write_run_report
-from vaxsync.warehouse import connect
+from vaxsync.marts.warehouse import connect
+from vaxsync.orchestration.cli import app
+from vaxsync.reports.run_report import run_history, write_run_report
 
 LATER_RUN_ID = "2023-02-01@20230201T180000"
 

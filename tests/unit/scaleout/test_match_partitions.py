@@ -19,17 +19,17 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from matching.deterministic import match_by_id
-from matching.evaluation import prepare_generated
 from matching.probabilistic import link_probabilistically
-from vaxsync.match_partitions import (
+from synth import SynthConfig, generate
+from synth.evaluation import prepare_generated
+from vaxsync.core.settings import Settings
+from vaxsync.orchestration.match_partitions import (
     PartitionStore,
     combine_partitions,
     gather_partition,
     partition_of,
     plan_partitions,
 )
-from vaxsync.settings import Settings
-from vaxsync.synth import SynthConfig, generate
 
 AS_OF = dt.date(2023, 1, 31)
 KEYS = ["file_hash", "source_row"]

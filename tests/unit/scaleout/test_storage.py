@@ -1,4 +1,4 @@
-"""vaxsync.storage: the same calls write and read Parquet and JSON at a path, a file:// URL and memory://."""
+"""vaxsync.orchestration.storage: the same calls write and read Parquet and JSON at a path, a file:// URL and memory://."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 from upath import UPath
 
-from vaxsync import storage
+from vaxsync.orchestration import storage
 
 FRAME = pl.DataFrame(
     {"shot_index": pl.Series([0, 1, 2], dtype=pl.UInt32), "family": ["Nguyễn", "Trần", None]}

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from vaxsync.synth import SynthConfig, generate
-from vaxsync.synth.defects import DEFECTS, FILE_FORMATS
+from synth import SynthConfig, generate
+from synth.defects import DEFECTS, FILE_FORMATS
 
 # Every defect frequent enough to show up on a small run: what the "every defect appears" tests use.
 BOOSTED_FLOORS = {"row": 0.06, "invalid": 0.02, "person": 0.5, "file": 0.25, "registry": 0.02}

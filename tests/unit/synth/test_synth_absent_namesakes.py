@@ -6,10 +6,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from vaxsync.synth import SynthConfig
-from vaxsync.synth.admin import load_wards
-from vaxsync.synth.plan import build_plan
-from vaxsync.synth.registry import generate_people
+from synth import SynthConfig
+from synth.admin import load_wards
+from synth.plan import build_plan
+from synth.registry import generate_people
 
 NAME_WORDS = ["w1", "w2", "w3", "w4"]
 

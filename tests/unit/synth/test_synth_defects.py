@@ -13,10 +13,10 @@ import polars as pl
 import pytest
 from synth_landed_files import data_lines, truth_of
 
-from vaxsync.synth.catalogues import ID_PLACEHOLDERS
-from vaxsync.synth.defects import DEFECTS, WHOLE_FILE_REASONS
-from vaxsync.synth.templates import TEMPLATES
-from vaxsync.synth.vaccines import UNKNOWN_VACCINE_TEXTS
+from synth.catalogues import ID_PLACEHOLDERS
+from synth.defects import DEFECTS, WHOLE_FILE_REASONS
+from synth.templates import TEMPLATES
+from synth.vaccines import UNKNOWN_VACCINE_TEXTS
 
 # Defects recorded somewhere other than truth.corruptions.
 FILE_TABLE_DEFECTS = {"blank_rows": "count_blank_rows", "total_row": "has_total_row"}

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from vaxsync.synth.defects import DEFECTS
-from vaxsync.synth.templates import TEMPLATES
+from synth.defects import DEFECTS
+from synth.templates import TEMPLATES
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "synth.md"
 

@@ -10,14 +10,14 @@ import pytest
 import viparse
 from synth_landed_files import decode, truth_of
 
-from vaxsync.synth.legacy_text import (
+from synth.legacy_text import (
     encode_cp1258,
     encode_tcvn3,
     encode_vni,
     utf8_as_cp1252,
     vietnamese_letters,
 )
-from vaxsync.synth.templates import TEMPLATES
+from synth.templates import TEMPLATES
 
 WORDS = [
     "Nguyễn Thị Hồng Nhung",

@@ -9,8 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from vaxsync.contracts import REGISTRY_SCHEMA
-from vaxsync.synth.config import SynthConfig
+from synth.config import SynthConfig
+from vaxsync.core.contracts import REGISTRY_SCHEMA
 
 MOBILE = r"^0(3[2-9]|5[25689]|7[06-9]|8[1-9]|9[0-46-9])\d{7}$"
 

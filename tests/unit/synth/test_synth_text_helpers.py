@@ -5,11 +5,11 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from vaxsync.synth.admin import province_folder_name
-from vaxsync.synth.config import SynthConfig
-from vaxsync.synth.names import new_tone_style, swap_tone, telex_keys, vni_keys
-from vaxsync.synth.render_contact import grouped, scientific
-from vaxsync.synth.text import fold_diacritics, misspell
+from synth.admin import province_folder_name
+from synth.config import SynthConfig
+from synth.names import new_tone_style, swap_tone, telex_keys, vni_keys
+from synth.render_contact import grouped, scientific
+from synth.text import fold_diacritics, misspell
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 from synth_landed_files import data_lines, first_column_numbers, truth_of, xlsx_data_rows
 
-from vaxsync.settings import CAMPAIGN_START
-from vaxsync.synth.generate import TRUTH_SCHEMA
-from vaxsync.synth.vaccines import VACCINES
+from synth.generate import TRUTH_SCHEMA
+from synth.vaccines import VACCINES
+from vaxsync.core.settings import CAMPAIGN_START
 
 SNAPSHOT = dt.date(2023, 1, 31)
 

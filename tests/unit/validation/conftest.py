@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from vaxsync.settings import CAMPAIGN_START
+from vaxsync.core.settings import CAMPAIGN_START
 
 AS_OF = dt.date(2023, 1, 31)
 VACCINE_CODES = ["ASTRAZENECA", "PFIZER", "MODERNA", "VERO_CELL", "SPUTNIK_V", "ABDALA", "HAYAT_VAX"]

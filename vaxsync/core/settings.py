@@ -1,0 +1,62 @@
+"""One typed settings object: every path and tunable has its home here (env prefix VAXSYNC_)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CAMPAIGN_START = dt.date(2021, 3, 8)  # the first COVID-19 shot given in Vietnam
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VAXSYNC_", extra="ignore")
+
+    registry_path: Path = Path("data/demo/registry.parquet")
+    landing_dir: Path = Path("data/demo/landing")
+    warehouse_path: Path = Path("data/demo/warehouse.duckdb")
+    reports_dir: Path = Path("data/demo/reports")
+    # Filled-in review reports that provincial staff send back; read by the next run.
+    decisions_dir: Path = Path("data/demo/decisions")
+    # Signs the report's row keys and candidates (HMAC); unset: generated once into an owner-only file
+    # beside the warehouse (vaxsync.marts.decision_tokens). Changing it voids the decisions of older reports.
+    decision_secret: str | None = None
+    # Decision files beyond these bounds are quarantined before their content is parsed.
+    decision_file_max_bytes: int = 20_000_000
+    decision_max_lines: int = 100_000  # sheet rows in one file, blank or not
+    # Filled lines allowed per open backlog row of the file's province (plus a slack for small provinces).
+    decision_lines_per_open_row: int = 3
+    decision_lines_slack: int = 100
+    decision_parse_memory_mb: int = 1024  # address-space limit of the process parsing one decision file
+    decision_parse_timeout_seconds: float = 120.0
+    # Intermediate Parquet of each run; defaults to a folder beside the warehouse.
+    work_dir: Path | None = None
+    # Where the match partitions exchange Parquet (vaxsync.orchestration.storage): a folder or an fsspec URL such as
+    # s3://bucket/vaxsync; defaults to <run work dir>/match. Keyed by as-of date below it.
+    partition_store: str | None = None
+    # Rows to link per match partition: provinces are grouped into partitions of about this many rows.
+    match_partition_rows: int = 500_000
+    as_of: dt.date = Field(default_factory=dt.date.today)
+    campaign_start: dt.date = CAMPAIGN_START
+    duckdb_memory_limit: str = "4GB"
+    duckdb_threads: int = 2
+    # Processes staging export files in `vaxsync run` (batches of files); 0: one per CPU.
+    ingest_processes: int = 0
+    # Accept an as-of before the campaign start or before the last published night (an operator's override).
+    force_as_of: bool = False
+    # How long to wait for another process (an analyst's session) to let go of the warehouse.
+    warehouse_lock_wait_seconds: float = 60.0
+    # Work folders of published nights are deleted after this many days (they hold personal data).
+    work_retention_days: int = 7
+
+    @property
+    def work_base_dir(self) -> Path:
+        """The folder holding one work folder per as-of night."""
+        return self.work_dir or self.warehouse_path.parent / "work"
+
+    @property
+    def run_work_dir(self) -> Path:
+        """Where this night's stage outputs live; keyed by the as-of date, so a re-run overwrites them."""
+        return self.work_base_dir / self.as_of.isoformat()

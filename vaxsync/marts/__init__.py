@@ -1,0 +1,1 @@
+"""Marts: the warehouse tables and the rules that fill them (events, publish, backlog, decisions, coverage)."""

@@ -1,0 +1,332 @@
+"""Coverage tables for analysts: how many people reached dose 1, a complete primary series, booster 1, booster 2.
+
+Built in DuckDB, from the registry snapshot (the denominator, read straight from its Parquet) and
+synced_shots (the numerator), as a list of named SQL steps run in one transaction; then exported as
+Parquet partitioned by province. The tables hold counts only. docs/coverage.md states the grain and
+every definition; the DDL below states each table's grain too.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from vaxsync.core.reference import REFERENCE_DIR
+from vaxsync.core.settings import Settings
+from vaxsync.marts.warehouse import connect
+
+MILESTONES = ("dose_1", "primary_complete", "booster_1", "booster_2")  # in the order people reach them
+AGE_BANDS = ("0-4", "5-11", "12-17", "18-49", "50-64", "65+", "unknown")
+UNKNOWN_PRODUCT_PRIMARY_DOSES = 2  # a product missing from vaccines.csv counts as a two-dose product
+EXPORTED_TABLES = ("coverage_by_area", "coverage_weekly")
+
+COVERAGE_DDL = """
+create or replace table coverage_by_area (      -- one row per (district, age band, sex, milestone) at as_of
+    as_of date not null,
+    province_code varchar,                      -- residence province, 63-province units (before 1 Jul 2025)
+    province_name varchar,
+    province_code_2025 varchar,                 -- the same province in 34-province units (from 1 Jul 2025)
+    province_name_2025 varchar,
+    district_code varchar,
+    district_name varchar,
+    age_band varchar not null,                  -- completed years at as_of: 0-4 5-11 12-17 18-49 50-64 65+ unknown
+    sex varchar not null,                       -- registry sex (M, F), else 'unknown'
+    milestone varchar not null,                 -- dose_1 | primary_complete | booster_1 | booster_2
+    count_population bigint not null,           -- denominator: registry people of the cell (same for each milestone)
+    count_reached bigint not null               -- of them, people who reached the milestone on or before as_of
+);
+create or replace table coverage_weekly (       -- one row per (ISO week, province, milestone), cumulative
+    as_of date not null,
+    week_start date not null,                   -- the ISO week's Monday
+    week_end date not null,                     -- its Sunday, or as_of for the last, partial week
+    iso_year integer not null,
+    iso_week integer not null,
+    province_code varchar,
+    province_name varchar,
+    province_code_2025 varchar,
+    province_name_2025 varchar,
+    milestone varchar not null,
+    count_population bigint not null,           -- denominator: people of the population born by week_end
+    count_reached bigint not null               -- of them, people who reached the milestone by week_end
+);
+"""
+
+
+def _rollup_view(table: str, dimensions: str) -> str:
+    """Sum a coverage table over every dimension not named, and state the percent reached."""
+    return f"""
+        select {dimensions}, milestone,
+               sum(count_population)::bigint as count_population, sum(count_reached)::bigint as count_reached,
+               round(100.0 * sum(count_reached) / nullif(sum(count_population), 0), 2) as percent_reached
+        from {table} group by all"""
+
+
+COVERAGE_VIEWS = {
+    "v_coverage_province": _rollup_view("coverage_by_area", "as_of, province_code, province_name"),
+    "v_coverage_province_2025": _rollup_view(
+        "coverage_by_area", "as_of, province_code_2025, province_name_2025"
+    ),
+    "v_coverage_district": _rollup_view(
+        "coverage_by_area", "as_of, province_code, province_name, district_code, district_name"
+    ),
+    "v_coverage_age_sex": _rollup_view("coverage_by_area", "as_of, age_band, sex"),
+    "v_coverage_weekly_national": _rollup_view(
+        "coverage_weekly", "as_of, week_start, week_end, iso_year, iso_week"
+    ),
+    "v_coverage_weekly_province_2025": _rollup_view(
+        "coverage_weekly",
+        "as_of, week_start, week_end, iso_year, iso_week, province_code_2025, province_name_2025",
+    ),
+}
+
+
+def coverage_export_dir(settings: Settings) -> Path:
+    """Where the Parquet exports go: <warehouse dir>/exports/coverage/<table>/province_code=XX/."""
+    return settings.warehouse_path.parent / "exports" / "coverage"
+
+
+def build_coverage(settings: Settings) -> dict[str, Any]:
+    """(Re)build the coverage tables and views as of settings.as_of, then export them by province.
+
+    Replaces the previous build, so running it twice gives the same tables and files. Returns counts only.
+    """
+    started = time.perf_counter()
+    with connect(
+        settings.warehouse_path, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
+    ) as connection:
+        connection.begin()
+        try:
+            for _step_name, sql in coverage_steps(settings):
+                connection.execute(sql)
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        summary = connection.sql(
+            """
+            select (select sum(count_population) from coverage_by_area where milestone = 'dose_1'),
+                   (select sum(count_reached) from coverage_by_area where milestone = 'dose_1'),
+                   (select count(*) from coverage_by_area),
+                   (select count(*) from coverage_weekly)
+            """
+        ).fetchall()[0]
+        export_dir = coverage_export_dir(settings)
+        for table in EXPORTED_TABLES:
+            _export_by_province(connection, table, export_dir / table)
+    return {
+        "as_of": settings.as_of.isoformat(),
+        "count_population": int(summary[0] or 0),
+        "count_reached_dose_1": int(summary[1] or 0),
+        "rows_coverage_by_area": int(summary[2]),
+        "rows_coverage_weekly": int(summary[3]),
+        "export_files": sum(1 for _ in export_dir.rglob("*.parquet")),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def coverage_steps(settings: Settings) -> list[tuple[str, str]]:
+    """The build as named SQL steps, in order; print them to debug one step at a time."""
+    return [
+        ("reference", _reference_sql()),
+        ("population", _population_sql(settings)),
+        ("person_doses", _person_doses_sql(settings)),
+        ("person_milestones", _person_milestones_sql()),
+        ("tables", COVERAGE_DDL),
+        ("coverage_by_area", _coverage_by_area_sql(settings)),
+        ("coverage_weekly", _coverage_weekly_sql(settings)),
+        *((name, f"create or replace view {name} as {sql}") for name, sql in COVERAGE_VIEWS.items()),
+    ]
+
+
+def _export_by_province(connection: duckdb.DuckDBPyConnection, table: str, folder: Path) -> None:
+    """Replace the table's export with one Parquet file per province (the code kept inside each file).
+
+    Written beside the old export and swapped in, so no stale province folder survives a rebuild.
+    """
+    staging = folder.with_name(folder.name + ".building")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    connection.execute(
+        f"""
+        copy (select * from {table} order by all) to {_quoted(staging)}
+        (format parquet, partition_by (province_code), write_partition_columns true)
+        """
+    )
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+
+
+def _quoted(path: Path) -> str:
+    return "'" + path.as_posix().replace("'", "''") + "'"
+
+
+def _reference_sql() -> str:
+    """Province names in both eras, district names, and each product's primary-series length."""
+    return f"""
+        create or replace temp table coverage_provinces as
+        select province_code, province_name, province_code_2025, province_name_2025
+        from read_csv({_quoted(REFERENCE_DIR / "province_2025_map.csv")}, all_varchar = true);
+        create or replace temp table coverage_districts as
+        select distinct district_code, district_name
+        from read_parquet({_quoted(REFERENCE_DIR / "admin_units_2021.parquet")});
+        create or replace temp table coverage_products as
+        select vaccine_code, primary_doses::integer as primary_doses
+        from read_csv({_quoted(REFERENCE_DIR / "vaccines.csv")}, all_varchar = true);
+    """
+
+
+def _population_sql(settings: Settings) -> str:
+    """The denominator: registry people born by as_of and alive when the campaign began.
+
+    A birth date known only by its year is taken as 1 July of that year.
+    """
+    as_of = f"date '{settings.as_of.isoformat()}'"
+    return f"""
+        create or replace temp table coverage_population as
+        with registry as (
+            select citizen_id, sex, province_code, district_code, date_of_death,
+                   coalesce(date_of_birth, make_date(birth_year, 7, 1)) as born_on
+            from read_parquet({_quoted(settings.registry_path)})
+            where citizen_id is not null
+        )
+        select citizen_id, province_code, district_code, born_on,
+               coalesce(sex, 'unknown') as sex,
+               {_age_band_sql("born_on", as_of)} as age_band
+        from registry
+        where (born_on is null or born_on <= {as_of})
+          and (date_of_death is null or date_of_death >= date '{settings.campaign_start.isoformat()}')
+    """
+
+
+def _age_band_sql(born_on: str, as_of: str) -> str:
+    age_years = f"(year({as_of}) - year({born_on}) - (strftime({as_of}, '%m%d') < strftime({born_on}, '%m%d'))::integer)"
+    return f"""case when {born_on} is null then 'unknown'
+                    when {age_years} < 5 then '0-4' when {age_years} < 12 then '5-11'
+                    when {age_years} < 18 then '12-17' when {age_years} < 50 then '18-49'
+                    when {age_years} < 65 then '50-64' else '65+' end"""
+
+
+def _person_doses_sql(settings: Settings) -> str:
+    """Each population member's doses in date order, with the primary-series length the products so far need.
+
+    A mixed primary series needs as many doses as the longest schedule among the products given so far.
+    """
+    return f"""
+        create or replace temp table coverage_person_doses as
+        select shots.citizen_id, shots.vaccinated_on,
+               row_number() over by_date as dose_sequence,
+               max(coalesce(products.primary_doses, {UNKNOWN_PRODUCT_PRIMARY_DOSES})) over (
+                   by_date rows between unbounded preceding and current row
+               ) as primary_doses_needed
+        from synced_shots shots
+        semi join coverage_population population on population.citizen_id = shots.citizen_id
+        left join coverage_products products on products.vaccine_code = shots.vaccine_code
+        where shots.vaccinated_on <= date '{settings.as_of.isoformat()}'
+        window by_date as (partition by shots.citizen_id order by shots.vaccinated_on, shots.dose_number, shots.shot_id)
+    """
+
+
+def _person_milestones_sql() -> str:
+    """The date each person reached each milestone (null: not reached).
+
+    The primary series completes at the first dose whose sequence number reaches the doses needed so far;
+    booster 1 and booster 2 are the next two doses after it.
+    """
+    return """
+        create or replace temp table coverage_primary_completion as
+        select citizen_id, min(dose_sequence) filter (where dose_sequence >= primary_doses_needed) as completed_at_dose
+        from coverage_person_doses group by citizen_id;
+        create or replace temp table coverage_person_milestones as
+        select doses.citizen_id,
+               min(doses.vaccinated_on) filter (where doses.dose_sequence = 1) as dose_1_on,
+               min(doses.vaccinated_on) filter (where doses.dose_sequence = completion.completed_at_dose)
+                   as primary_complete_on,
+               min(doses.vaccinated_on) filter (where doses.dose_sequence = completion.completed_at_dose + 1)
+                   as booster_1_on,
+               min(doses.vaccinated_on) filter (where doses.dose_sequence = completion.completed_at_dose + 2)
+                   as booster_2_on
+        from coverage_person_doses doses join coverage_primary_completion completion using (citizen_id)
+        group by doses.citizen_id;
+        drop table coverage_person_doses;
+    """
+
+
+def _coverage_by_area_sql(settings: Settings) -> str:
+    return f"""
+        insert into coverage_by_area
+        with cells as (
+            select population.province_code, population.district_code, population.age_band, population.sex,
+                   count(*) as count_population,
+                   count(milestones.dose_1_on) as dose_1,
+                   count(milestones.primary_complete_on) as primary_complete,
+                   count(milestones.booster_1_on) as booster_1,
+                   count(milestones.booster_2_on) as booster_2
+            from coverage_population population
+            left join coverage_person_milestones milestones using (citizen_id)
+            group by all
+        ),
+        long_cells as (
+            unpivot cells on {", ".join(MILESTONES)} into name milestone value count_reached
+        )
+        select date '{settings.as_of.isoformat()}', cells.province_code, provinces.province_name,
+               provinces.province_code_2025, provinces.province_name_2025,
+               cells.district_code, districts.district_name,
+               cells.age_band, cells.sex, cells.milestone, cells.count_population, cells.count_reached
+        from long_cells cells
+        left join coverage_provinces provinces using (province_code)
+        left join coverage_districts districts using (district_code)
+    """
+
+
+def _coverage_weekly_sql(settings: Settings) -> str:
+    """Cumulative people and people reached by each week's end, per province and milestone.
+
+    People born before the campaign's first week count from that week on.
+    """
+    as_of = f"date '{settings.as_of.isoformat()}'"
+    first_week = f"date_trunc('week', date '{settings.campaign_start.isoformat()}')::date"
+    milestone_dates = ", ".join(f"{milestone}_on" for milestone in MILESTONES)
+    return f"""
+        create or replace temp table coverage_weeks as
+        select week_start::date as week_start, least(week_start::date + 6, {as_of}) as week_end
+        from generate_series({first_week}, date_trunc('week', {as_of})::date, interval 7 day) as weeks(week_start);
+        create or replace temp table coverage_births_by_week as
+        select province_code, greatest(coalesce(date_trunc('week', born_on)::date, {first_week}), {first_week})
+                   as week_start,
+               count(*) as count_born
+        from coverage_population group by all;
+        create or replace temp table coverage_reached_by_week as
+        with reached as (
+            unpivot (
+                select population.province_code, {milestone_dates}
+                from coverage_person_milestones milestones join coverage_population population using (citizen_id)
+            ) on {milestone_dates} into name milestone_column value reached_on
+        )
+        select province_code, replace(milestone_column, '_on', '') as milestone,
+               greatest(date_trunc('week', reached_on)::date, {first_week}) as week_start, count(*) as count_reached
+        from reached group by all;
+        insert into coverage_weekly
+        with grid as (
+            select weeks.week_start, weeks.week_end, provinces.province_code, milestones.milestone
+            from coverage_weeks weeks
+            cross join (select distinct province_code from coverage_population) provinces
+            cross join (select unnest({list(MILESTONES)}) as milestone) milestones
+        )
+        select {as_of}, grid.week_start, grid.week_end, isoyear(grid.week_start), week(grid.week_start),
+               grid.province_code, provinces.province_name, provinces.province_code_2025, provinces.province_name_2025,
+               grid.milestone,
+               sum(coalesce(births.count_born, 0)) over by_week as count_population,
+               sum(coalesce(reached.count_reached, 0)) over by_week as count_reached
+        from grid
+        left join coverage_births_by_week births
+            on births.province_code is not distinct from grid.province_code and births.week_start = grid.week_start
+        left join coverage_reached_by_week reached
+            on reached.province_code is not distinct from grid.province_code
+           and reached.milestone = grid.milestone and reached.week_start = grid.week_start
+        left join coverage_provinces provinces on provinces.province_code = grid.province_code
+        window by_week as (partition by grid.province_code, grid.milestone order by grid.week_start)
+    """

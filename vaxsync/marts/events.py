@@ -1,0 +1,687 @@
+"""Vaccination events: which rows are one dose, which copy wins, and which conflicts stop a row posting.
+
+Follows the immunization registries' vaccination-level de-duplication (CDC/AIRA, "Vaccination Level
+De-duplication in Immunization Information Systems"); docs/events.md states every rule. Each rule is a
+small function emitting DuckDB SQL over the night's matched rows and the same citizens' posted shots,
+run as temp tables in the publish connection. Nothing here loops over rows.
+
+Publish calls, in order:
+1. `hold_conflicting_rows` before registering `outcomes`: rows whose record is medically implausible go
+   to the backlog with a reason (they then look like any other unposted row, so the ledger adds up);
+2. `stage_postings`: groups the remaining rows into events and stages `night_postings` and `new_shots`;
+3. `write_postings` inside the publish transaction: shots, sources, dose re-sequencing and conflicts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from transforms.normalize.reference import load_reference
+from vaxsync.core.reasons import HELD_CONFLICTS
+
+ROW_KEYS = ["file_hash", "source_row"]
+
+# What a conflict does to the row: hold it in the backlog for review, or post it with a flag.
+HELD_IN_BACKLOG = "held_in_backlog"
+POSTED_FLAGGED = "posted_flagged"
+# Conflicts that risk a wrong medical record hold the row; the first that applies is its backlog reason.
+HOLD_PRIORITY: tuple[str, ...] = HELD_CONFLICTS
+# Conflicts of a record with the product's rules that do not make it doubtful: the dose happened, so it
+# posts (and counts in coverage) with the flag, as immunization registries record invalid doses.
+RECORD_FLAGS: tuple[str, ...] = ("below_approved_age",)
+# Conflicts with the person's own sequence post the dose and flag it; recomputed when the sequence changes.
+SEQUENCE_FLAGS: tuple[str, ...] = ("dose_number_mismatch", "interval_too_short")
+
+
+def shot_id_sql(
+    citizen: str = "citizen_id", vaccine: str = "vaccine_code", on: str = "vaccinated_date"
+) -> str:
+    """A shot is one dose of one product on one day for one citizen: its id is a hash of that content."""
+    return f"substr(sha256({citizen} || '|' || {vaccine} || '|' || cast({on} as varchar)), 1, 32)"
+
+
+def facility_key_sql(facility: str) -> str:
+    """Facility names compare without case or repeated spaces (the same facility types them alike)."""
+    return f"lower(regexp_replace(trim({facility}), '\\s+', ' ', 'g'))"
+
+
+def union_all(rules: tuple[Callable[[], str], ...]) -> str:
+    """One relation of every rule's rows (each rule selects the same columns)."""
+    return "\nunion all\n".join(f"select * from ({rule()})" for rule in rules)
+
+
+def register_vaccine_catalogue(connection: duckdb.DuckDBPyConnection) -> None:
+    """`event_vaccines`: family, approval date, minimum age and interval of each catalogue product."""
+
+    catalogue = load_reference().vaccines.select(
+        "vaccine_code", "family", "approved_in_vietnam_on", "min_age_years", "min_interval_days"
+    )
+    connection.register("event_vaccines", catalogue.to_arrow())
+
+
+# --- 1. conflicts that hold a row in the backlog ------------------------------------------------------------
+
+
+def given_before_approval() -> str:
+    """A product recorded before its approval in Vietnam: the date or the product is wrong."""
+    return """
+    select n.file_hash, n.source_row, n.citizen_id, 'given_before_approval' as conflict_code,
+           printf('%s given on %s, before its approval in Vietnam on %s',
+                  n.vaccine_code, n.vaccinated_date, v.approved_in_vietnam_on) as detail,
+           null::varchar as related_shot_id
+    from event_night_rows n join event_vaccines v using (vaccine_code)
+    where n.vaccinated_date < v.approved_in_vietnam_on
+    """
+
+
+def below_approved_age() -> str:
+    """A product given below its approved age: posted, flagged (RECORD_FLAGS). With only a birth year
+    known, the oldest possible age is used, so a row is flagged only when the person was certainly too young."""
+    return """
+    with aged as (
+        select n.*, v.min_age_years, b.date_of_birth is null as is_year_only,
+               coalesce(date_sub('year', b.date_of_birth, n.vaccinated_date),
+                        year(n.vaccinated_date) - b.birth_year) as age_years
+        from event_night_rows n
+        join event_vaccines v using (vaccine_code)
+        join event_birth_dates b using (citizen_id)
+    )
+    select file_hash, source_row, citizen_id, 'below_approved_age' as conflict_code,
+           printf('%s is approved from age %d; the person was %s%d on the vaccination date',
+                  vaccine_code, min_age_years, case when is_year_only then 'at most ' else '' end,
+                  age_years) as detail,
+           null::varchar as related_shot_id
+    from aged
+    where age_years < min_age_years
+    """
+
+
+def two_products_same_day() -> str:
+    """Two product families on one day for one person, in tonight's rows or against a posted shot."""
+    return """
+    select n.file_hash, n.source_row, n.citizen_id, 'two_products_same_day' as conflict_code,
+           n.vaccine_code || ' and, the same day, ' || string_agg(distinct p.vaccine_code, ', ' order by p.vaccine_code)
+               || case when bool_or(p.shot_id is not null) then ' (already posted)' else '' end as detail,
+           min(p.shot_id) as related_shot_id
+    from event_night_rows n
+    join event_day_products p
+      on p.citizen_id = n.citizen_id and p.vaccinated_date = n.vaccinated_date
+     and p.vaccine_family <> n.vaccine_family
+    group by n.file_hash, n.source_row, n.citizen_id, n.vaccine_code
+    """
+
+
+HOLD_RULES: tuple[Callable[[], str], ...] = (given_before_approval, two_products_same_day)
+RECORD_RULES: tuple[Callable[[], str], ...] = (below_approved_age,)
+
+
+def posted_shots_with_a_second_product() -> str:
+    """A posted shot that a later row contradicts with another product the same day stays posted, flagged."""
+    return """
+    select p.shot_id, src.file_hash, src.source_row, p.citizen_id, 'two_products_same_day' as conflict_code,
+           'posted; a later row records, the same day, '
+               || string_agg(distinct n.vaccine_code, ', ' order by n.vaccine_code) as detail,
+           null::varchar as related_shot_id
+    from event_day_products p
+    join event_night_rows n
+      on n.citizen_id = p.citizen_id and n.vaccinated_date = p.vaccinated_date
+     and n.vaccine_family <> p.vaccine_family
+    join shot_sources src on src.shot_id = p.shot_id and not src.is_duplicate
+    where p.shot_id is not null
+    group by p.shot_id, src.file_hash, src.source_row, p.citizen_id
+    """
+
+
+def hold_conflicting_rows(
+    connection: duckdb.DuckDBPyConnection, outcomes: pl.DataFrame, registry_path: Path | None
+) -> pl.DataFrame:
+    """The outcomes with every matched row that breaks a hold rule moved to the backlog.
+
+    A held row keeps its citizen as `candidate_citizen_id` and gets the rule's code as `backlog_reason`.
+    Leaves `event_held_conflicts` (every hold rule a row broke), `event_record_flags` (rules that flag a
+    row, posted or held) and `event_posted_flags` for write_postings. Shots in `retiring_shots` (only
+    superseded file versions support them: vaxsync.marts.resends) are not part of the person's history here.
+    """
+    register_vaccine_catalogue(connection)
+    connection.execute("create temp table if not exists retiring_shots (shot_id varchar)")
+    matched = outcomes.filter(pl.col("citizen_id").is_not_null()).select(
+        *ROW_KEYS, "citizen_id", "vaccine_code", "vaccinated_date"
+    )
+    connection.register("event_candidates", matched.to_arrow())
+    connection.execute(
+        """
+        create or replace temp table event_night_rows as
+        select c.*, coalesce(v.family, c.vaccine_code) as vaccine_family
+        from event_candidates c left join event_vaccines v using (vaccine_code)
+        """
+    )
+    _stage_birth_dates(connection, registry_path)
+    connection.execute(
+        """
+        create or replace temp table event_day_products as
+        select citizen_id, vaccinated_date, vaccine_family, vaccine_code, null::varchar as shot_id
+        from event_night_rows
+        union all
+        select s.citizen_id, s.vaccinated_on, coalesce(v.family, s.vaccine_code), s.vaccine_code, s.shot_id
+        from synced_shots s left join event_vaccines v using (vaccine_code)
+        where s.citizen_id in (select citizen_id from event_night_rows)
+          and s.shot_id not in (select shot_id from retiring_shots)
+        """
+    )
+    held_rules = union_all(HOLD_RULES)
+    connection.execute(f"create or replace temp table event_held_conflicts as {held_rules}")
+    connection.execute(f"create or replace temp table event_record_flags as {union_all(RECORD_RULES)}")
+    connection.execute(
+        f"create or replace temp table event_posted_flags as {posted_shots_with_a_second_product()}"
+    )
+    held = connection.sql(
+        """
+        select file_hash, source_row,
+               arg_min(conflict_code, list_position($priority, conflict_code)) as held_reason,
+               arg_min(detail, list_position($priority, conflict_code)) as held_detail
+        from event_held_conflicts group by file_hash, source_row
+        """,
+        params={"priority": list(HOLD_PRIORITY)},
+    ).pl()
+    return route_held_rows_to_backlog(outcomes, held)
+
+
+def _stage_birth_dates(connection: duckdb.DuckDBPyConnection, registry_path: Path | None) -> None:
+    """`event_birth_dates`: the registry birth date (or year) of tonight's matched citizens."""
+    if registry_path is None:
+        connection.execute(
+            """create or replace temp table event_birth_dates
+               (citizen_id varchar, date_of_birth date, birth_year integer)"""
+        )
+        return
+    connection.execute(
+        """
+        create or replace temp table event_birth_dates as
+        select citizen_id, date_of_birth, birth_year from read_parquet($registry)
+        where citizen_id in (select citizen_id from event_night_rows)
+        """,
+        {"registry": str(registry_path)},
+    )
+
+
+def route_held_rows_to_backlog(outcomes: pl.DataFrame, held: pl.DataFrame) -> pl.DataFrame:
+    is_held = pl.col("held_reason").is_not_null()
+    return (
+        outcomes.join(held, on=ROW_KEYS, how="left", maintain_order="left")
+        .with_columns(
+            citizen_id=pl.when(is_held).then(pl.lit(None, pl.String)).otherwise("citizen_id"),
+            candidate_citizen_id=pl.when(is_held).then("citizen_id").otherwise("candidate_citizen_id"),
+            backlog_reason=pl.when(is_held).then("held_reason").otherwise("backlog_reason"),
+            backlog_detail=pl.when(is_held).then("held_detail").otherwise("backlog_detail"),
+        )
+        .drop("held_reason", "held_detail")
+    )
+
+
+# --- 2. events: which rows are one dose, and which wins -----------------------------------------------------
+
+
+def night_rows_to_post() -> str:
+    """Tonight's matched rows (after holds), with their product family and comparison keys."""
+    return f"""
+    create or replace temp table event_night_postings as
+    select o.file_hash, o.source_row, o.source_file, o.citizen_id, o.vaccine_code,
+           coalesce(v.family, o.vaccine_code) as vaccine_family, o.vaccinated_date,
+           o.lot_number as lot_key, {facility_key_sql("o.facility_name")} as facility_key,
+           {shot_id_sql("o.citizen_id", "o.vaccine_code", "o.vaccinated_date")} as own_shot_id,
+           false as is_posted, null::timestamp as first_synced_at
+    from outcomes o left join event_vaccines v using (vaccine_code)
+    where o.citizen_id is not null
+    """
+
+
+def event_members() -> str:
+    """Tonight's rows plus the posted shots of the same citizens and product families."""
+    return f"""
+    create or replace temp table event_members as
+    select * from event_night_postings
+    union all by name
+    select s.citizen_id, s.vaccine_code, coalesce(v.family, s.vaccine_code) as vaccine_family,
+           s.vaccinated_on as vaccinated_date, s.lot as lot_key, {facility_key_sql("s.facility")} as facility_key,
+           s.shot_id as own_shot_id, true as is_posted, s.first_synced_at
+    from synced_shots s left join event_vaccines v using (vaccine_code)
+    where exists (
+        select 1 from event_night_postings n
+        where n.citizen_id = s.citizen_id and n.vaccine_family = coalesce(v.family, s.vaccine_code)
+    ) and s.shot_id not in (select shot_id from retiring_shots)
+    """
+
+
+def adjacent_day_links() -> str:
+    """A day joins the day before when a copy on each shares the lot (known) and the facility."""
+    return """
+    create or replace temp table event_day_links as
+    select distinct later.citizen_id, later.vaccine_family, later.vaccinated_date
+    from event_members later
+    join event_members earlier
+      on earlier.citizen_id = later.citizen_id and earlier.vaccine_family = later.vaccine_family
+     and earlier.vaccinated_date = later.vaccinated_date - 1
+     and earlier.lot_key = later.lot_key and earlier.facility_key = later.facility_key
+    """
+
+
+def number_events() -> str:
+    """Same citizen and family: each day not linked to the day before starts a new event (gaps and islands)."""
+    return """
+    create or replace temp table event_days as
+    select d.citizen_id, d.vaccine_family, d.vaccinated_date,
+           sum(case when l.vaccinated_date is null then 1 else 0 end) over (
+               partition by d.citizen_id, d.vaccine_family order by d.vaccinated_date
+               rows between unbounded preceding and current row) as event_number
+    from (select distinct citizen_id, vaccine_family, vaccinated_date from event_members) d
+    left join event_day_links l using (citizen_id, vaccine_family, vaccinated_date)
+    """
+
+
+def rank_copies() -> str:
+    """Within an event: a posted shot first (the earliest posted), then a copy with a lot, then file order."""
+    return """
+    create or replace temp table event_ranked as
+    select m.*, e.event_number,
+           row_number() over (
+               partition by m.citizen_id, m.vaccine_family, e.event_number
+               order by m.is_posted desc, m.first_synced_at, m.lot_key is null, m.source_file, m.source_row,
+                        m.own_shot_id
+           ) as rank_in_event,
+           count(*) filter (where not m.is_posted) over event as count_night_rows,
+           bool_or(m.lot_key is null) over event as has_copy_without_lot
+    from event_members m join event_days e using (citizen_id, vaccine_family, vaccinated_date)
+    window event as (partition by m.citizen_id, m.vaccine_family, e.event_number)
+    """
+
+
+def choose_winners() -> str:
+    """One winner per event with tonight's rows, and why it won; its content hash is the event's shot_id."""
+    return """
+    create or replace temp table event_winners as
+    select citizen_id, vaccine_family, event_number, own_shot_id as shot_id,
+           vaccine_code as winner_vaccine_code, vaccinated_date as winner_vaccinated_date,
+           is_posted or own_shot_id in (select shot_id from synced_shots) as is_known_shot,
+           case when is_posted then 'already_posted'
+                when count_night_rows = 1 then 'only_copy'
+                when lot_key is not null and has_copy_without_lot then 'has_lot'
+                else 'earliest_file' end as win_reason
+    from event_ranked
+    where rank_in_event = 1 and count_night_rows > 0
+    """
+
+
+def night_postings() -> str:
+    """Every matched row of the night with its event's shot_id, and how it joined the winner."""
+    return """
+    create or replace temp table night_postings as
+    select o.*, w.shot_id, r.rank_in_event = 1 as is_batch_winner, w.is_known_shot, w.win_reason,
+           case when r.rank_in_event = 1 then null
+                when r.vaccinated_date = w.winner_vaccinated_date and r.vaccine_code = w.winner_vaccine_code
+                    then 'same_vaccine_same_day'
+                when r.vaccinated_date = w.winner_vaccinated_date then 'same_family_same_day'
+                else 'adjacent_day_same_lot_facility' end as merge_rule
+    from outcomes o
+    join event_ranked r on r.file_hash = o.file_hash and r.source_row = o.source_row and not r.is_posted
+    join event_winners w
+      on w.citizen_id = r.citizen_id and w.vaccine_family = r.vaccine_family and w.event_number = r.event_number
+    """
+
+
+def new_shots() -> str:
+    """The winners new to the warehouse; dose numbers are provisional until re-sequenced on write."""
+    return """
+    create or replace temp table new_shots as
+    select shot_id, citizen_id, vaccine_code,
+           cast(coalesce(dose_number_reported, 0) as smallint) as dose_number,
+           cast(dose_number_reported as smallint) as dose_number_reported,
+           vaccinated_date as vaccinated_on, facility_name as facility, lot_number as lot,
+           match_method, coalesce(match_score, 1.0) as match_score
+    from night_postings where is_batch_winner and not is_known_shot
+    """
+
+
+EVENT_STEPS: tuple[Callable[[], str], ...] = (
+    night_rows_to_post,
+    event_members,
+    adjacent_day_links,
+    number_events,
+    rank_copies,
+    choose_winners,
+    night_postings,
+    new_shots,
+)
+
+
+def stage_postings(connection: duckdb.DuckDBPyConnection) -> None:
+    """Temp tables `night_postings` (one row per matched row of `outcomes`) and `new_shots`."""
+    register_vaccine_catalogue(connection)
+    connection.execute("create temp table if not exists retiring_shots (shot_id varchar)")
+    for step in EVENT_STEPS:
+        connection.execute(step())
+
+
+# --- 3. writing: shots, sources, dose sequence, conflicts ---------------------------------------------------
+
+
+def write_postings(connection: duckdb.DuckDBPyConnection, run_id: str, now: dt.datetime) -> None:
+    """Inside the publish transaction: new shots, every row's source, dose numbers, conflicts."""
+    connection.execute(
+        """
+        insert into synced_shots
+        select shot_id, citizen_id, vaccine_code, dose_number, dose_number_reported, vaccinated_on,
+               facility, lot, match_method, match_score, $now, $run_id
+        from new_shots
+        """,
+        {"run_id": run_id, "now": now},
+    )
+    connection.execute(
+        """
+        insert into shot_sources (shot_id, source_file, file_hash, source_row, is_duplicate, run_id,
+                                  win_reason, merge_rule)
+        select shot_id, source_file, file_hash, source_row, not is_batch_winner or is_known_shot, $run_id,
+               win_reason, merge_rule
+        from night_postings
+        """,
+        {"run_id": run_id},
+    )
+    supersede_replaced_versions(connection, run_id)
+    retract_unsupported_shots(connection, run_id, now)
+    take_corrected_values(connection)
+    restore_supported_shots(connection, run_id)
+    resequence_doses(connection)
+    write_conflicts(connection, run_id)
+
+
+# --- 4. retractions: postings that no active source row supports any more ----------------------------------
+
+SUPERSEDED = "superseded_by_new_version"
+
+
+def supersede_replaced_versions(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Rows of a file version replaced tonight (`version_changes`, vaxsync.marts.resends) stop supporting their
+    shots; the rows of an older version landing again (`tonight_versions` rearrived) support them again."""
+    connection.execute(
+        """
+        create temp table if not exists version_changes (old_file_hash varchar, new_file_hash varchar);
+        create temp table if not exists tonight_versions (file_hash varchar, recognised_as varchar,
+                                                         replaces_file_hash varchar);
+        """
+    )
+    connection.execute(
+        """
+        update shot_sources set superseded_by_file_hash = c.new_file_hash, inactive_reason = $reason,
+            inactive_run_id = $run_id
+        from version_changes c
+        where shot_sources.file_hash = c.old_file_hash and shot_sources.inactive_reason is null
+        """,
+        {"run_id": run_id, "reason": SUPERSEDED},
+    )
+    connection.execute(
+        """
+        update shot_sources set superseded_by_file_hash = null, inactive_reason = null, inactive_run_id = null
+        where inactive_reason = $reason
+          and file_hash in (select file_hash from tonight_versions where recognised_as = 'rearrived')
+        """,
+        {"reason": SUPERSEDED},
+    )
+
+
+def retract_unsupported_shots(connection: duckdb.DuckDBPyConnection, run_id: str, now: dt.datetime) -> None:
+    """Posted shots whose every source row became inactive tonight move to `retracted_shots`, with the
+    reason and the file version that retracted them; `retracted_tonight` lists them."""
+    connection.execute(
+        """
+        create or replace temp table retracted_tonight as
+        select s.shot_id, any_value(s.inactive_reason) as reason,
+               any_value(s.superseded_by_file_hash) as by_file_hash
+        from shot_sources s
+        where s.shot_id in (select shot_id from shot_sources where inactive_run_id = $run_id)
+          and s.shot_id in (select shot_id from synced_shots)
+        group by s.shot_id
+        having bool_and(s.inactive_reason is not null)
+        """,
+        {"run_id": run_id},
+    )
+    connection.execute(
+        """
+        insert into retracted_shots
+        select s.*, $run_id, $now, r.reason, r.by_file_hash, null
+        from synced_shots s join retracted_tonight r using (shot_id)
+        """,
+        {"run_id": run_id, "now": now},
+    )
+    connection.execute("delete from synced_shots where shot_id in (select shot_id from retracted_tonight)")
+
+
+def take_corrected_values(connection: duckdb.DuckDBPyConnection) -> None:
+    """A shot kept through a new version (same citizen, product and date) whose posting row was replaced
+    takes the new version's facility, lot and reported dose number; `refreshed_tonight` lists them."""
+    connection.execute(
+        """
+        create or replace temp table refreshed_tonight as
+        select p.shot_id, p.facility_name as facility, p.lot_number as lot,
+               cast(p.dose_number_reported as smallint) as dose_number_reported
+        from night_postings p
+        where p.file_hash in (select file_hash from tonight_versions where replaces_file_hash is not null)
+          and p.shot_id in (
+              select shot_id from shot_sources
+              where shot_id in (select shot_id from night_postings)
+              group by shot_id
+              having bool_or(not is_duplicate and inactive_reason is not null)
+                 and not bool_or(not is_duplicate and inactive_reason is null))
+        qualify row_number() over (partition by p.shot_id order by p.lot_number is null, p.source_file, p.source_row) = 1
+        """
+    )
+    connection.execute(
+        """
+        update synced_shots set facility = r.facility, lot = r.lot, dose_number_reported = r.dose_number_reported
+        from refreshed_tonight r
+        where synced_shots.shot_id = r.shot_id
+          and (synced_shots.facility, synced_shots.lot, synced_shots.dose_number_reported)
+              is distinct from (r.facility, r.lot, r.dose_number_reported)
+        """
+    )
+
+
+def restore_supported_shots(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Retracted shots that an active source row supports again (an older version sent again) are posted
+    again as they were; `restored_tonight` lists them."""
+    connection.execute(
+        """
+        create or replace temp table restored_tonight as
+        select r.shot_id, arg_max(r.retracted_run_id, r.retracted_at) as retracted_run_id
+        from retracted_shots r
+        where r.restored_run_id is null
+          and r.shot_id in (
+              select shot_id from shot_sources
+              where inactive_reason is null
+                and file_hash in (select file_hash from tonight_versions where recognised_as = 'rearrived'))
+          and r.shot_id not in (select shot_id from synced_shots)
+          and r.retracted_run_id <> $run_id
+        group by r.shot_id
+        """,
+        {"run_id": run_id},
+    )
+    connection.execute(
+        """
+        insert into synced_shots
+        select r.shot_id, r.citizen_id, r.vaccine_code, r.dose_number, r.dose_number_reported, r.vaccinated_on,
+               r.facility, r.lot, r.match_method, r.match_score, r.first_synced_at, r.run_id
+        from retracted_shots r join restored_tonight t using (shot_id, retracted_run_id)
+        """
+    )
+    connection.execute(
+        """
+        update retracted_shots set restored_run_id = $run_id
+        where restored_run_id is null and shot_id in (select shot_id from restored_tonight)
+        """,
+        {"run_id": run_id},
+    )
+    connection.execute(
+        """
+        create or replace temp table touched_citizens as
+        select citizen_id from new_shots
+        union select citizen_id from retracted_shots where retracted_run_id = $run_id
+        union select citizen_id from synced_shots where shot_id in (select shot_id from restored_tonight)
+        union select citizen_id from synced_shots where shot_id in (select shot_id from refreshed_tonight)
+        """,
+        {"run_id": run_id},
+    )
+
+
+def retract_postings(
+    connection: duckdb.DuckDBPyConnection,
+    source_rows: pl.DataFrame,
+    *,
+    run_id: str,
+    now: dt.datetime,
+    reason: str,
+) -> pl.DataFrame:
+    """Withdraw the postings of the given source rows (columns file_hash, source_row), for example a
+    reviewer's withdrawn accept: the rows stop supporting their shots, every shot no other active row
+    supports is retracted (kept in `retracted_shots` with `reason`, a vaxsync.core.reasons.RETRACTION_REASONS
+    code), and the touched citizens' dose numbers and sequence flags are recomputed.
+
+    Run it inside the caller's transaction. The rows keep their `shot_sources` row (their place in the
+    ledger), marked inactive; returns the retracted shots (shot_id, citizen_id)."""
+    connection.register("withdrawn_rows", source_rows.select(ROW_KEYS).to_arrow())
+    connection.execute(
+        """
+        update shot_sources set inactive_reason = $reason, inactive_run_id = $run_id
+        where inactive_reason is null and (file_hash, source_row) in (select file_hash, source_row from withdrawn_rows)
+        """,
+        {"run_id": run_id, "reason": reason},
+    )
+    retract_unsupported_shots(connection, run_id, now)
+    connection.execute(
+        """
+        create or replace temp table touched_citizens as
+        select citizen_id from retracted_shots where retracted_run_id = $run_id
+        """,
+        {"run_id": run_id},
+    )
+    resequence_doses(connection)
+    register_vaccine_catalogue(connection)
+    refresh_sequence_flags(connection, run_id)
+    return connection.sql(
+        "select shot_id, citizen_id from retracted_shots where retracted_run_id = ? order by shot_id",
+        params=[run_id],
+    ).pl()
+
+
+def resequence_doses(connection: duckdb.DuckDBPyConnection) -> None:
+    """Dose numbers follow each touched citizen's posted history by date, so a late earlier dose re-sequences."""
+    connection.execute(
+        """
+        update synced_shots set dose_number = sequenced.dose_number
+        from (
+            select shot_id, cast(row_number() over (
+                partition by citizen_id order by vaccinated_on, shot_id) as smallint) as dose_number
+            from synced_shots
+            where citizen_id in (select citizen_id from touched_citizens)
+        ) as sequenced
+        where synced_shots.shot_id = sequenced.shot_id
+          and synced_shots.dose_number <> sequenced.dose_number
+        """
+    )
+
+
+def dose_number_disagreements() -> str:
+    """The facility's dose number differs from the person's sequence by date: posted, flagged."""
+    return """
+    select shot_id, citizen_id, 'dose_number_mismatch' as conflict_code,
+           printf('reported as dose %d; dose %d of the person by date', dose_number_reported, dose_number)
+               as detail,
+           null::varchar as related_shot_id
+    from event_sequence
+    where dose_number_reported is not null and dose_number_reported <> dose_number
+    """
+
+
+def intervals_too_short() -> str:
+    """Sooner after the previous dose than that product's minimum interval: posted, flagged."""
+    return """
+    select q.shot_id, q.citizen_id, 'interval_too_short' as conflict_code,
+           printf('%d days after the previous dose (%s on %s); the minimum after %s is %d days',
+                  date_diff('day', q.previous_on, q.vaccinated_on), q.previous_vaccine_code, q.previous_on,
+                  q.previous_vaccine_code, v.min_interval_days) as detail,
+           q.previous_shot_id as related_shot_id
+    from event_sequence q join event_vaccines v on v.vaccine_code = q.previous_vaccine_code
+    where date_diff('day', q.previous_on, q.vaccinated_on) < v.min_interval_days
+    """
+
+
+SEQUENCE_RULES: tuple[Callable[[], str], ...] = (dose_number_disagreements, intervals_too_short)
+
+
+def write_conflicts(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """shot_conflicts: the held rows' conflicts, posted shots contradicted tonight, and the sequence flags
+    of every touched citizen, recomputed from the whole posted history (so a re-run changes nothing)."""
+    parameters = {"run_id": run_id, "held": HELD_IN_BACKLOG, "flagged": POSTED_FLAGGED}
+    connection.execute(
+        """
+        insert or ignore into shot_conflicts
+            (file_hash, source_row, conflict_code, action, shot_id, citizen_id, related_shot_id, detail, run_id)
+        select file_hash, source_row, conflict_code, $held, null, citizen_id, related_shot_id, detail, $run_id
+        from event_held_conflicts
+        union all
+        select file_hash, source_row, conflict_code, $flagged, shot_id, citizen_id, related_shot_id, detail,
+               $run_id
+        from event_posted_flags
+        union all
+        select f.file_hash, f.source_row, f.conflict_code,
+               case when p.shot_id is null then $held else $flagged end, p.shot_id, f.citizen_id,
+               f.related_shot_id, f.detail, $run_id
+        from event_record_flags f left join night_postings p using (file_hash, source_row)
+        """,
+        parameters,
+    )
+    refresh_sequence_flags(connection, run_id)
+
+
+def refresh_sequence_flags(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """The touched citizens' sequence flags, deleted and recomputed from their current posted history; each
+    flag is keyed by the shot's winning source row (an active one first)."""
+    connection.execute(
+        """
+        create or replace temp table event_sequence as
+        select shot_id, citizen_id, vaccine_code, vaccinated_on, dose_number, dose_number_reported,
+               lag(shot_id) over history as previous_shot_id,
+               lag(vaccine_code) over history as previous_vaccine_code,
+               lag(vaccinated_on) over history as previous_on
+        from synced_shots
+        where citizen_id in (select citizen_id from touched_citizens)
+        window history as (partition by citizen_id order by vaccinated_on, shot_id)
+        """
+    )
+    connection.execute(
+        """
+        delete from shot_conflicts
+        where conflict_code in (select unnest($codes::varchar[]))
+          and citizen_id in (select citizen_id from touched_citizens)
+        """,
+        {"codes": list(SEQUENCE_FLAGS)},
+    )
+    flags = union_all(SEQUENCE_RULES)
+    connection.execute(
+        f"""
+        insert into shot_conflicts
+            (file_hash, source_row, conflict_code, action, shot_id, citizen_id, related_shot_id, detail, run_id)
+        select src.file_hash, src.source_row, f.conflict_code, $flagged, f.shot_id, f.citizen_id,
+               f.related_shot_id, f.detail, $run_id
+        from ({flags}) f
+        join (
+            select shot_id, file_hash, source_row from shot_sources
+            where shot_id in (select shot_id from event_sequence)
+            qualify row_number() over (
+                partition by shot_id order by inactive_reason is not null, is_duplicate, file_hash, source_row) = 1
+        ) src on src.shot_id = f.shot_id
+        """,
+        {"run_id": run_id, "flagged": POSTED_FLAGGED},
+    )

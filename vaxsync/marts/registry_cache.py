@@ -1,0 +1,120 @@
+"""The registry's prepared form (normalized name keys) and its surname statistics (for normalizing
+names), each built once per snapshot and reused.
+
+Keyed by the snapshot's content hash, so a changed snapshot is prepared again and an unchanged one
+costs only a read: both read every registry name, which at 10 million citizens takes minutes.
+The cache holds names, birth dates and IDs: its folder is 0700 and its files 0600.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from transforms.normalize.names import SurnameStatistics, surname_statistics
+from transforms.registry import prepare_registry
+from vaxsync.core.contracts import REGISTRY_SCHEMA
+from vaxsync.core.settings import Settings
+from vaxsync.core.workdir import owner_only_files, private_folder
+
+if TYPE_CHECKING:
+    from transforms.normalize.names import SurnameStatistics
+
+
+def prepared_registry(settings: Settings, *, snapshot_hash: str) -> pl.LazyFrame:
+    """The prepared registry for the snapshot with this content hash (computed once, at discovery)."""
+
+    cached = cache_dir(settings) / f"{snapshot_hash}.parquet"
+    if not cached.exists():
+        private_folder(cached.parent)
+        temporary = cached.with_suffix(".parquet.tmp")
+        with owner_only_files():
+            prepare_registry(pl.scan_parquet(settings.registry_path)).sink_parquet(temporary)
+        os.replace(temporary, cached)
+    return pl.scan_parquet(cached)
+
+
+def registry_surname_statistics(settings: Settings, *, snapshot_hash: str) -> SurnameStatistics:
+    """transforms.normalize.names.surname_statistics of the snapshot with this content hash, from the
+    cache (one row per table and word) or computed once and cached."""
+
+    cached = cache_dir(settings) / f"{snapshot_hash}.surname_statistics.parquet"
+    if not cached.exists():
+        statistics = surname_statistics(pl.scan_parquet(settings.registry_path).select("full_name"))
+        tables = [
+            pl.DataFrame(
+                {"table": name, "word": list(table), "family_share": list(table.values())},
+                schema={"table": pl.String, "word": pl.String, "family_share": pl.Float64},
+            )
+            for name, table in (("by_spelling", statistics.by_spelling), ("by_key", statistics.by_key))
+        ]
+        private_folder(cached.parent)
+        temporary = cached.with_suffix(".parquet.tmp")
+        with owner_only_files():
+            pl.concat(tables).write_parquet(temporary)
+        os.replace(temporary, cached)
+    frame = pl.read_parquet(cached)
+
+    def table(name: str) -> dict[str, float]:
+        rows = frame.filter(pl.col("table") == name)
+        return dict(zip(rows["word"].to_list(), rows["family_share"].to_list(), strict=True))
+
+    return SurnameStatistics(by_spelling=table("by_spelling"), by_key=table("by_key"))
+
+
+def cache_dir(settings: Settings) -> Path:
+    return settings.warehouse_path.parent / "registry_cache"
+
+
+# --- the snapshot checked before any work -------------------------------------------------------------
+
+# Integer widths the snapshot may use for birth_year; every other column must have its contract type
+# exactly (an ID stored as an integer has lost its leading zeros: 001... became 1...).
+_INTEGER_TYPES = (pl.Int16, pl.Int32, pl.Int64, pl.UInt16, pl.UInt32)
+
+
+def registry_snapshot_problem(path: Path) -> str | None:
+    """Why the snapshot cannot be used, in one line, or None. Reads the Parquet footer (columns, types,
+    row count), then scans citizen_id once for blanks and duplicates."""
+
+    try:
+        schema = pl.read_parquet_schema(path)
+    except Exception:  # polars raises several types for "not Parquet"; the message says which file
+        return f"registry snapshot is not a Parquet file: {path}"
+    missing = [name for name in REGISTRY_SCHEMA if name not in schema]
+    if missing:
+        return f"registry snapshot lacks columns {', '.join(missing)}: {path}"
+    mistyped = [
+        f"{name} is {schema[name]}, expected {expected}"
+        for name, expected in REGISTRY_SCHEMA.items()
+        if schema[name] != expected and not (name == "birth_year" and schema[name] in _INTEGER_TYPES)
+    ]
+    if mistyped:
+        return f"registry snapshot has mistyped columns ({'; '.join(mistyped)}): {path}"
+    ids = pl.scan_parquet(path).select(
+        rows=pl.len(),
+        blank=pl.col("citizen_id").is_null().sum() + (pl.col("citizen_id").str.strip_chars() == "").sum(),
+        distinct=pl.col("citizen_id").drop_nulls().n_unique(),
+    )
+    rows, blank, distinct = ids.collect().row(0)
+    if rows == 0:
+        return f"registry snapshot has no citizens (0 rows): {path}"
+    if blank:
+        return f"registry snapshot has {blank} rows without a citizen_id: {path}"
+    if distinct < rows:
+        return f"registry snapshot has {rows - distinct} duplicate citizen_id values: {path}"
+    return None
+
+
+def make_cache_private(settings: Settings) -> None:
+    """Tighten a cache written before it was owner-only (0700 folder, 0600 files)."""
+    folder = cache_dir(settings)
+    if not folder.is_dir():
+        return
+    private_folder(folder)
+    for path in folder.iterdir():
+        if path.is_file() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)

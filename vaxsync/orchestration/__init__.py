@@ -1,0 +1,1 @@
+"""Orchestration: the night's stages wired together, the CLI, partitions and storage."""

@@ -1,0 +1,537 @@
+"""The nightly sync as stage functions. The CLI calls run_nightly(); the Airflow DAG calls each stage.
+
+Stages exchange Parquet and JSON under settings.run_work_dir; only publish_batch writes the warehouse,
+in one transaction, so a crashed night is simply run again. Every stage returns a small
+JSON-serialisable dict of counts (never personal data), fit for XCom and logs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from matching.probabilistic import MODEL_FILE_NAME
+from transforms.ingest import file_content_hash, list_landed_files, stage_export
+from transforms.normalize.reference import load_reference
+from transforms.normalize.shots import normalize_shots
+from validation import CriticalValidationError
+from vaxsync.core.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA
+from vaxsync.core.errors import InputError
+from vaxsync.core.settings import Settings
+from vaxsync.core.workdir import RunWorkDir, expired_work_dirs, read_json, remove_work_dirs, write_json
+from vaxsync.marts import quality
+from vaxsync.marts.backlog import write_match_input
+from vaxsync.marts.coverage import build_coverage
+from vaxsync.marts.decisions import apply_review_decisions, validate_tonight_decisions
+from vaxsync.marts.publish import publish
+from vaxsync.marts.quality import start_importing_validation
+from vaxsync.marts.readmission import readmittable_files, validation_rules_version
+from vaxsync.marts.registry_cache import (
+    make_cache_private,
+    prepared_registry,
+    registry_snapshot_problem,
+    registry_surname_statistics,
+)
+from vaxsync.marts.resends import path_arrivals
+from vaxsync.marts.snapshot_changes import count_flagged_shots
+from vaxsync.marts.warehouse import connect, known_ledger_entries, open_when_free
+from vaxsync.orchestration.match_partitions import combine_partitions, gather_partition, plan_partitions
+from vaxsync.reports.province_report_files import write_province_reports
+from vaxsync.reports.run_report import write_reports, write_run_report
+
+log = logging.getLogger(__name__)
+
+StageResult = dict[str, Any]
+
+
+# --- discover -------------------------------------------------------------------------------------------
+
+
+def discover_new_exports(settings: Settings) -> list[str]:
+    """Start the night: reset the work folder and list the landed files whose content is new.
+
+    A (path, content) pair already in the ledger is a no-op. New content seen under a second path, in
+    this landing or an earlier one, is recorded in the ledger as duplicate_content and not read again.
+    """
+
+    started = time.perf_counter()
+    _check_inputs(settings)
+    work = RunWorkDir(settings)
+    work.reset()
+    _protect_personal_data(settings)
+    rules_version = validation_rules_version(settings.campaign_start)
+    known_pairs, known_hashes = known_ledger_entries(settings.warehouse_path)
+    # Quarantined files to read again (changed as-of or rules, or an operator's request): as if new.
+    readmitted = _readmitted_files(settings, rules_version)
+    known_pairs -= readmitted
+    known_hashes -= {file_hash for _, file_hash in readmitted}
+    entries: list[dict[str, str]] = []
+    first_path_by_hash: dict[str, str] = {}
+    landed_files = list_landed_files(settings.landing_dir)
+    last_seen_at_path, loaded_pairs = path_arrivals(settings.warehouse_path)  # vaxsync.marts.resends
+    for source_file in landed_files:
+        file_hash = file_content_hash(settings.landing_dir / source_file)
+        if (source_file, file_hash) in known_pairs:
+            # An older version landing again where other content was last seen: it is the current one again.
+            if (
+                last_seen_at_path.get(source_file, file_hash) != file_hash
+                and (source_file, file_hash) in loaded_pairs
+            ):
+                entries.append({"source_file": source_file, "file_hash": file_hash, "status": "rearrived"})
+            continue
+        if file_hash in known_hashes or file_hash in first_path_by_hash:
+            entries.append(
+                {"source_file": source_file, "file_hash": file_hash, "status": "duplicate_content"}
+            )
+            continue
+        first_path_by_hash[file_hash] = source_file
+        entries.append({"source_file": source_file, "file_hash": file_hash, "status": "new"})
+    started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    new_files = [entry["source_file"] for entry in entries if entry["status"] == "new"]
+    write_json(
+        work.run_file,
+        {
+            "run_id": f"{settings.as_of.isoformat()}@{started_at:%Y%m%dT%H%M%S}",
+            "as_of": settings.as_of.isoformat(),
+            "started_at": started_at.isoformat(),
+            "registry_hash": file_content_hash(settings.registry_path),
+            "rules_version": rules_version,
+            "landing_hash": _landing_hash(entries),
+            "stage_seconds": {"discover": round(time.perf_counter() - started, 3)},
+            "stage_counts": {
+                "discover": {
+                    "files_landed": len(landed_files),
+                    "files_already_in_ledger": len(landed_files) - len(entries),
+                    "files_readmitted": sum(
+                        (entry["source_file"], entry["file_hash"]) in readmitted for entry in entries
+                    ),
+                    "files_new": len(new_files),
+                    "files_duplicate_content": sum(
+                        entry["status"] == "duplicate_content" for entry in entries
+                    ),
+                    "files_rearrived": sum(entry["status"] == "rearrived" for entry in entries),
+                }
+            },
+        },
+    )
+    write_json(work.discovered_file, entries)
+    log.info("discovered %d new files, %d duplicate copies", len(new_files), len(entries) - len(new_files))
+    return new_files
+
+
+def _check_inputs(settings: Settings) -> None:
+    """Everything an operator can get wrong, checked before any work (each an InputError, one line)."""
+
+    if not settings.registry_path.is_file():
+        raise InputError(f"registry snapshot not found: {settings.registry_path}")
+    if not settings.landing_dir.is_dir():
+        raise InputError(f"landing folder not found: {settings.landing_dir}")
+    _check_writable_folder(settings.warehouse_path.parent, "warehouse folder")
+    _check_writable_folder(settings.reports_dir, "reports folder")
+    _check_writable_folder(settings.work_base_dir, "work folder")
+    if settings.warehouse_path.is_file() and not os.access(settings.warehouse_path, os.W_OK):
+        raise InputError(f"warehouse is not writable: {settings.warehouse_path}")
+    problem = registry_snapshot_problem(settings.registry_path)
+    if problem:
+        raise InputError(problem)
+    _check_as_of(settings)
+
+
+def _check_as_of(settings: Settings) -> None:
+    """A wrong as-of quarantines every file as validation_failed or posts nothing: refuse the likely
+    mistakes (before the campaign, or before a night already published) unless forced."""
+    if settings.force_as_of:
+        return
+    if settings.as_of < settings.campaign_start:
+        raise InputError(
+            f"--as-of {settings.as_of} is before the campaign start {settings.campaign_start}"
+            " (pass --force if that is really meant)"
+        )
+    last = _last_published_as_of(settings)
+    if last is not None and settings.as_of < last:
+        raise InputError(
+            f"--as-of {settings.as_of} is earlier than the last published night {last}"
+            " (pass --force if that is really meant)"
+        )
+
+
+def _last_published_as_of(settings: Settings) -> dt.date | None:
+
+    if not settings.warehouse_path.is_file():
+        return None
+    connection = open_when_free(
+        settings.warehouse_path, read_only=True, lock_wait_seconds=settings.warehouse_lock_wait_seconds
+    )
+    try:
+        has_runs = connection.execute(
+            "select count(*) from information_schema.tables where table_name = 'pipeline_runs'"
+        ).fetchall()[0][0]
+        if not has_runs:
+            return None
+        last = connection.execute(
+            "select max(as_of) from pipeline_runs where outcome = 'published'"
+        ).fetchall()[0][0]
+    finally:
+        connection.close()
+    return last if isinstance(last, dt.date) else None
+
+
+def _protect_personal_data(settings: Settings) -> None:
+    """Owner-only caches (also those written by older versions), and no work folder of a published
+    night kept longer than settings.work_retention_days."""
+
+    make_cache_private(settings)
+    if not settings.warehouse_path.is_file():
+        return
+    with connect(
+        settings.warehouse_path, lock_wait_seconds=settings.warehouse_lock_wait_seconds
+    ) as connection:
+        rows = connection.execute("select distinct as_of from pipeline_runs where outcome = 'published'")
+        published = [row[0] for row in rows.fetchall() if row[0] != settings.as_of]
+    expired = expired_work_dirs(settings.work_base_dir, published, keep_days=settings.work_retention_days)
+    if expired:
+        log.info(
+            "removed %d work folders of nights published over %d days ago",
+            remove_work_dirs(expired),
+            settings.work_retention_days,
+        )
+
+
+def _readmitted_files(settings: Settings, rules_version: str) -> set[tuple[str, str]]:
+
+    if not settings.warehouse_path.is_file():
+        return set()
+    with connect(
+        settings.warehouse_path, lock_wait_seconds=settings.warehouse_lock_wait_seconds
+    ) as connection:
+        return readmittable_files(connection, as_of=settings.as_of, rules_version=rules_version)
+
+
+def _check_writable_folder(folder: Path, what: str) -> None:
+    """The folder, or the nearest existing folder above it (where it would be created), is writable."""
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{what} cannot be created, {existing} is a file: {folder}")
+    if not os.access(existing, os.W_OK):
+        raise InputError(f"{what} is not writable: {folder}")
+
+
+def discovered_hashes(work: RunWorkDir) -> dict[str, str]:
+    """source_file -> content hash, as discovery computed them for this night."""
+    return {entry["source_file"]: entry["file_hash"] for entry in read_json(work.discovered_file)}
+
+
+def _landing_hash(entries: list[dict[str, str]]) -> str:
+    listing = "\n".join(f"{entry['source_file']}\t{entry['file_hash']}" for entry in entries)
+    return hashlib.sha256(listing.encode("utf-8")).hexdigest()
+
+
+# --- ingest ---------------------------------------------------------------------------------------------
+
+
+INGEST_BATCH_FILES = 64  # files per batch (one Airflow task, or one job of the local process pool)
+
+
+def ingest_export(settings: Settings, source_file: str) -> StageResult:
+    """Stage one export file (or quarantine it) into the run's work folder; return its ledger summary."""
+    return ingest_exports(settings, [source_file])[0]
+
+
+def ingest_exports(settings: Settings, source_files: list[str]) -> list[StageResult]:
+    """Stage a batch of export files one after another in this process; one ledger summary per file.
+
+    A batch per task spares a task (and a process start) per file; the files' outputs are independent,
+    so any split into batches stages the same rows."""
+
+    work = RunWorkDir(settings)
+    hashes = discovered_hashes(work)  # hashed once, at discovery
+    results = []
+    for source_file in source_files:
+        started = time.perf_counter()
+        file_hash = hashes[source_file]
+        staged = stage_export(settings.landing_dir, source_file, file_hash)
+        if staged.rows is not None:
+            staged.rows.write_parquet(work.staged_file(file_hash))
+        # files are ingested in parallel tasks: each keeps its own time (run.json has one writer per stage)
+        ingest_seconds = round(time.perf_counter() - started, 3)
+        write_json(work.ledger_file(file_hash), {**staged.ledger, "ingest_seconds": ingest_seconds})
+        results.append(
+            {
+                "file_hash": file_hash,
+                "status": staged.ledger["status"],
+                "quarantine_reason": staged.ledger["quarantine_reason"],
+                "rows_read": staged.ledger["rows_read"],
+            }
+        )
+    return results
+
+
+def ingest_batches(source_files: list[str], files_per_batch: int = INGEST_BATCH_FILES) -> list[list[str]]:
+    """The new files in batches of files_per_batch, in order (what the DAG maps ingest_exports over)."""
+    return [
+        source_files[start : start + files_per_batch]
+        for start in range(0, len(source_files), files_per_batch)
+    ]
+
+
+def _ingest_all(settings: Settings, source_files: list[str]) -> Iterator[int]:
+    """Stage every new file; yields how many are done after each batch. Batches go to a pool of
+    settings.ingest_processes processes (spawned: fresh interpreters) when there is more than one batch."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    batches = ingest_batches(source_files)
+    processes = min(settings.ingest_processes or os.cpu_count() or 1, len(batches))
+    done = 0
+    if processes <= 1:
+        for batch in batches:
+            done += len(ingest_exports(settings, batch))
+            yield done
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+        for results in pool.map(ingest_exports, [settings] * len(batches), batches):
+            done += len(results)
+            yield done
+
+
+# --- normalize ------------------------------------------------------------------------------------------
+
+
+def normalize_batch(settings: Settings, on_step: Callable[[int, int], None] | None = None) -> StageResult:
+    """Normalize all staged rows of this run, then validate the raw and normalized layers.
+
+    A file whose normalized rows fail a critical expectation is quarantined whole (validation_failed):
+    its rows are held back, never half-published. on_step(done, 4) follows its four steps.
+    """
+
+    quality.start_importing_validation()  # loads while normalize_shots runs (a DAG task's own process)
+    work = RunWorkDir(settings)
+    started = time.perf_counter()
+    staged_files = sorted(work.staged_dir.glob("*.parquet"))
+    statistics = registry_surname_statistics(
+        settings, snapshot_hash=read_json(work.run_file)["registry_hash"]
+    )
+    reference = load_reference().with_surname_statistics(statistics)
+    step = on_step or (lambda done, total: None)
+    step(1, 4)
+    if staged_files:
+        staged = pl.scan_parquet(staged_files)
+        normalized = normalize_shots(
+            staged, as_of=settings.as_of, campaign_start=settings.campaign_start, reference=reference
+        ).collect()
+    else:
+        normalized = _empty_normalized()
+    step(2, 4)
+    held_back = quality.validate_normalized_layer(settings, work, normalized, reference)
+    step(3, 4)
+    if held_back:
+        normalized = normalized.filter(~pl.col("file_hash").is_in(list(held_back)))
+    normalized.write_parquet(work.normalized_file)
+    step(4, 4)
+    _record_stage_time(work, "normalize", started)
+    rejected_by_reason = normalized.group_by("reject_reason").len().drop_nulls("reject_reason")
+    counts = {
+        "rows_normalized": normalized.height,
+        "rows_rejected": normalized.filter(pl.col("reject_reason").is_not_null()).height,
+        "rows_rejected_by_reason": dict(rejected_by_reason.sort("len", descending=True).iter_rows()),
+        "files_held_back": len(held_back),
+    }
+    _record_stage_counts(work, "normalize", counts)
+    return counts
+
+
+def _empty_normalized() -> pl.DataFrame:
+
+    return pl.DataFrame(schema={**STAGED_ROW_SCHEMA, **NORMALIZED_EXTRA_SCHEMA})
+
+
+# --- match ----------------------------------------------------------------------------------------------
+
+
+def match_batch(settings: Settings) -> StageResult:
+    """Match the night's rows to registry citizens, every partition in this process: the ID pass, then
+    probabilistic linkage of the rows it left unmatched (the DAG maps the partitions over workers)."""
+    for partition in plan_match_partitions(settings):
+        match_partition(settings, partition)
+    return combine_matches(settings)
+
+
+def plan_match_partitions(settings: Settings) -> list[str]:
+    """First step of the match stage: tonight's match input, the ID pass, the model fitted once on the
+    whole night, and the rows to link split into partitions by province. Returns the partition names."""
+
+    work = RunWorkDir(settings)
+    registry = prepared_registry(settings, snapshot_hash=read_json(work.run_file)["registry_hash"])
+    input_counts = write_match_input(settings, work)
+    # Tonight's review decisions, validated now: the accepted links are labelled pairs for the fit.
+    accepted_pairs = validate_tonight_decisions(settings, work)
+    shots = pl.scan_parquet(work.match_input_file)
+    plan = plan_partitions(
+        settings, shots, registry, input_counts=input_counts, accepted_pairs=accepted_pairs
+    )
+    return list(plan["partitions"])
+
+
+def match_partition(settings: Settings, partition: str) -> StageResult:
+    """Candidates of one partition's rows (blocking against the whole registry, comparisons), written to
+    the partition store. Partitions are independent: run them in any order, on any worker."""
+
+    return gather_partition(settings, partition)
+
+
+def combine_matches(settings: Settings) -> StageResult:
+    """Last step of the match stage: decide every partition's rows with the night's prior and threshold,
+    apply review decisions, and write matches, review candidates, blocking report and the model used."""
+
+    work = RunWorkDir(settings)
+    deterministic, linked, plan = combine_partitions(settings, work.root / MODEL_FILE_NAME)
+    keys = ["file_hash", "source_row"]
+    matches = pl.concat([deterministic.join(linked.matches, on=keys, how="anti"), linked.matches])
+    matches = apply_review_decisions(settings, work, matches)
+    matches.write_parquet(work.matches_file)
+    linked.review_candidates.write_parquet(work.review_candidates_file)
+    linked.blocking_report.write_parquet(work.root / "blocking_report.parquet")
+    # the stage spans several tasks: its time runs from the plan's start
+    _record_stage_time(work, "match", time.perf_counter() - (time.time() - plan["started_at_epoch"]))
+    counts = {
+        **plan["input_counts"],
+        "match_partitions": len(plan["partitions"]),
+        "rows_matched_by_id": deterministic.filter(pl.col("citizen_id").is_not_null()).height,
+        "rows_matched_probabilistically": linked.matches.filter(pl.col("citizen_id").is_not_null()).height,
+        "rows_in_review": linked.matches.filter(pl.col("match_reason") == "review_required").height,
+        "rows_unmatched": matches.filter(pl.col("citizen_id").is_null()).height,
+    }
+    _record_stage_counts(work, "match", counts)
+    return counts
+
+
+# --- publish --------------------------------------------------------------------------------------------
+
+
+def publish_batch(settings: Settings) -> StageResult:
+    """Validate the night's new synced shots, then merge everything into the warehouse in one transaction.
+
+    When a critical expectation stops the publish, the run report (outcome 'not published', with the
+    validation page) is still written, then the error is raised to fail the task."""
+
+    work = RunWorkDir(settings)
+    started = time.perf_counter()
+    try:
+        summary = publish(settings, work)
+    except CriticalValidationError:
+        write_run_report(settings, read_json(work.run_file)["run_id"])
+        raise
+    _record_stage_time(work, "publish", started)
+    write_json(work.published_file, summary)
+    return summary
+
+
+# --- report ---------------------------------------------------------------------------------------------
+
+
+def report_batch(settings: Settings) -> StageResult:
+    """Write the night's backlog summary reports."""
+
+    work = RunWorkDir(settings)
+    run = read_json(work.run_file)
+    paths = write_reports(settings, run_id=run["run_id"])
+    province_paths = write_province_reports(settings, run_id=run["run_id"])
+    coverage = build_coverage(settings)
+    # Two files per province: XCom gets the count, the folder holds the files.
+    return {
+        "reports": [str(path) for path in paths],
+        "province_report_files": len(province_paths),
+        "coverage": coverage,
+    }
+
+
+# --- the whole night ------------------------------------------------------------------------------------
+
+ProgressCallback = Callable[[str, int, int], None]  # (stage, steps done, steps in all)
+StageDoneCallback = Callable[[str, float, StageResult], None]  # (stage, seconds, its counts)
+
+
+def run_nightly(
+    settings: Settings,
+    on_progress: ProgressCallback | None = None,
+    on_stage_done: StageDoneCallback | None = None,
+) -> StageResult:
+    """Run every stage in order, as the DAG does, in this process."""
+    started = time.perf_counter()
+    progress = on_progress or (lambda stage, done, total: None)
+    stage_done = on_stage_done or (lambda stage, seconds, counts: None)
+    new_files = discover_new_exports(settings)
+    work = RunWorkDir(settings)
+    stage_done(
+        "discover", time.perf_counter() - started, read_json(work.run_file)["stage_counts"]["discover"]
+    )
+    ingest_started = time.perf_counter()
+    start_importing_validation()  # GX takes seconds to import: it loads while ingest runs
+    progress("ingest", 0, len(new_files))
+    for done in _ingest_all(settings, new_files):
+        progress("ingest", done, len(new_files))
+    _record_stage_time(work, "ingest", ingest_started)
+    stage_done("ingest", time.perf_counter() - ingest_started, {"files": len(new_files)})
+    stage_started = time.perf_counter()
+    progress("normalize", 0, 4)
+    counts = normalize_batch(settings, on_step=lambda done, total: progress("normalize", done, total))
+    stage_done("normalize", time.perf_counter() - stage_started, counts)
+    stage_started = time.perf_counter()
+    progress("match", 0, 1)
+    partitions = plan_match_partitions(settings)
+    steps = len(partitions) + 2  # the plan, each partition, the decision
+    progress("match", 1, steps)
+    for done, partition in enumerate(partitions, start=2):
+        match_partition(settings, partition)
+        progress("match", done, steps)
+    counts = combine_matches(settings)
+    progress("match", steps, steps)
+    stage_done("match", time.perf_counter() - stage_started, counts)
+    stage_started = time.perf_counter()
+    progress("publish", 0, 1)
+    summary = publish_batch(settings)
+    progress("publish", 1, 1)
+    stage_done("publish", time.perf_counter() - stage_started, summary)
+    stage_started = time.perf_counter()
+    progress("report", 0, 1)
+    reported = report_batch(settings)
+    progress("report", 1, 1)
+    stage_done("report", time.perf_counter() - stage_started, reported)
+    summary["wall_seconds"] = round(time.perf_counter() - started, 2)
+    summary["files_already_processed"] = read_json(work.run_file)["stage_counts"]["discover"][
+        "files_already_in_ledger"
+    ]
+    summary["shots_citizen_not_in_snapshot"] = _shots_citizen_not_in_snapshot(settings)
+    return summary
+
+
+def _shots_citizen_not_in_snapshot(settings: Settings) -> int:
+
+    with connect(
+        settings.warehouse_path, lock_wait_seconds=settings.warehouse_lock_wait_seconds
+    ) as connection:
+        return count_flagged_shots(connection)
+
+
+def _record_stage_time(work: RunWorkDir, stage_name: str, started: float) -> None:
+    run = read_json(work.run_file)
+    run["stage_seconds"][stage_name] = round(time.perf_counter() - started, 3)
+    write_json(work.run_file, run)
+
+
+def _record_stage_counts(work: RunWorkDir, stage_name: str, counts: StageResult) -> None:
+    """Keep a stage's counts in run.json beside its time, for the run report (XCom is not kept)."""
+    run = read_json(work.run_file)
+    run.setdefault("stage_counts", {})[stage_name] = counts
+    write_json(work.run_file, run)
