@@ -3,9 +3,9 @@ stored in `review_candidates.comparison`, so the report highlights what the matc
 
 `comparison` is JSON, per comparison of the matching model: `{"given_name": {"level": "exact_plain",
 "weight": 1.7}, ...}` (vaxsync.marts.publish). A report field is judged by the comparisons in
-`LEVEL_READINGS`; it differs when one of them is at a level that is not an agreement, and not `missing`
-(a side lacks the value: nothing to highlight). A level that says nothing of the values themselves
-(`by_value`), or a row scored before the levels were stored, falls back to comparing the values.
+`LEVEL_READINGS`; it differs when one of them is at a level that is not an agreement. A level that says
+nothing of the values themselves (`by_value`; `missing`: the matcher had no evidence), or a row scored
+before the levels were stored, falls back to comparing the values (docs/reports.md).
 """
 
 from __future__ import annotations
@@ -38,8 +38,12 @@ LEVEL_READINGS: dict[str, LevelReading] = {
     "birth_date": LevelReading("birth_date", agree=("exact", "alternative_reading", "year_only")),
     "sex": LevelReading("sex", agree=("agree",)),
     "phone": LevelReading("phone", agree=("exact",)),
-    # `district`: the wards differ, or one side has none; the codes tell which.
-    "residence": LevelReading("ward_district", agree=("ward",), by_value=("district",)),
+    # `district`, `province`, `facility_in_province`: the wards (districts) differ, or the row has none;
+    # the codes tell which. `different`: the candidate lives in another province than the row says, or
+    # (the row giving none) than its facility.
+    "residence": LevelReading(
+        "ward_district", agree=("ward",), by_value=("district", "province", "facility_in_province")
+    ),
 }
 
 
@@ -49,13 +53,20 @@ def stored_level(comparison: str) -> pl.Expr:
 
 
 def _differs_by_level(readings: dict[str, LevelReading]) -> tuple[pl.Expr, pl.Expr]:
-    """(whether the stored levels decide the field, whether they say it differs)."""
+    """(whether the stored levels decide the field, whether they say it differs).
+
+    They decide when every comparison of the field was stored, none is at a level that leaves it to the
+    values, and at least one had evidence: a missing middle name leaves the name to the given and
+    family names; a missing phone leaves the phone to the values."""
     levels = {name: stored_level(name) for name in readings}
-    decided = pl.all_horizontal(
-        [level.is_not_null() & ~level.is_in(readings[name].by_value) for name, level in levels.items()]
+    informative = {name: level.is_not_null() & (level != MISSING_LEVEL) for name, level in levels.items()}
+    decided = (
+        pl.all_horizontal([level.is_not_null() for level in levels.values()])
+        & ~pl.any_horizontal([level.is_in(readings[name].by_value) for name, level in levels.items()])
+        & pl.any_horizontal(list(informative.values()))
     )
     differs = pl.any_horizontal(
-        [~level.is_in([*readings[name].agree, MISSING_LEVEL]) for name, level in levels.items()]
+        [informative[name] & ~level.is_in(readings[name].agree) for name, level in levels.items()]
     )
     return decided, differs
 

@@ -111,11 +111,18 @@ def test_a_name_without_diacritics_that_the_matcher_reads_as_the_same_name_does_
         ({"id_number": "cccd_contradicts"}, {}, ["id"]),
         # Agreement as far as both sides know: a birth year against a full date.
         ({"birth_date": "year_only"}, {"_birth_date": None, "registry_birth_year": 1991}, []),
-        # A side without the value: nothing to highlight, whatever the values say.
-        ({"sex": "missing"}, {"_sex": "F"}, []),
+        # No evidence for the matcher (a value it could not read): the values decide.
+        ({"sex": "missing"}, {"_sex": "F"}, ["sex"]),
+        ({"sex": "missing"}, {"_sex": None}, []),
+        # ... unless another comparison of the field had evidence: the name by given and family name.
+        ({"middle_name": "missing"}, {"_full_name": "Nguyen An"}, []),
+        ({"middle_name": "missing", "given_name": "different"}, {}, ["name"]),
         # Levels that do not tell: the values decide.
         ({"residence": "district"}, {"_ward_code": "00004"}, ["ward_district"]),
         ({"residence": "district"}, {"_ward_code": None}, []),
+        ({"residence": "facility_in_province"}, {"_ward_code": None, "_district_code": None}, []),
+        ({"residence": "province"}, {"_ward_code": None, "_district_code": "002"}, ["ward_district"]),
+        ({"residence": "different"}, {"_ward_code": None, "_district_code": None}, ["ward_district"]),
         ({"id_number": "batch_sibling"}, {"_id": None}, []),
         ({"id_number": "batch_sibling"}, {"_id": "001090009999"}, ["id"]),
     ],
