@@ -11,15 +11,8 @@ import datetime as dt
 
 import polars as pl
 
+from vaxsync.core.masking import without_long_numbers
 from vaxsync.core.reasons import BACKLOG_REASONS, REJECT_PRIORITY
-
-# Nine or more digits (spaces or dots between allowed) could be an ID or a phone typed in the wrong
-# column; details never show them. Dates have at most eight digits.
-LONG_NUMBER = r"[0-9](?:[ .]?[0-9]){8,}"
-
-
-def without_long_numbers(text: pl.Expr) -> pl.Expr:
-    return text.str.replace_all(LONG_NUMBER, "[number hidden]")
 
 
 def is_blank(raw: pl.Expr) -> pl.Expr:
