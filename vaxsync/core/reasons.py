@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from vaxsync.core.settings import CAMPAIGN_START
+
 
 class Reason(NamedTuple):
     english: str
@@ -36,8 +38,8 @@ BACKLOG_REASONS: dict[str, Reason] = {
         "Ngày tiêm không đọc được hoặc không hợp lệ.",
     ),
     "vaccination_date_out_of_range": Reason(
-        "The vaccination date is before the campaign began (2021-03-08) or after the run date.",
-        "Ngày tiêm trước ngày bắt đầu chiến dịch (08/03/2021) hoặc sau ngày chạy.",
+        f"The vaccination date is before the campaign began ({CAMPAIGN_START.isoformat()}) or after the run date.",
+        f"Ngày tiêm trước ngày bắt đầu chiến dịch ({CAMPAIGN_START:%d/%m/%Y}) hoặc sau ngày chạy.",
     ),
     "vaccination_date_maybe_swapped": Reason(
         "The vaccination date is a spreadsheet date cell whose day and month the spreadsheet's locale may"
