@@ -46,6 +46,10 @@ class PersonDates:
 REGISTRY_DATES = PersonDates("registry_date_of_birth", "registry_birth_year", "registry_date_of_death")
 
 
+def vaccination_year_sql(vaccinated: str) -> str:
+    return f"EXTRACT(YEAR FROM {vaccinated})"
+
+
 def shot_after_death_sql(vaccinated: str, person: PersonDates) -> str:
     """True when the shot falls after the person's recorded death; NULL when either date is unknown."""
     return f"({vaccinated} > {person.date_of_death})"
@@ -76,10 +80,6 @@ def impossible_link(vaccinated: str = "vaccinated_date", person: PersonDates = R
 def is_impossible_link(vaccinated: str = "vaccinated_date", person: PersonDates = REGISTRY_DATES) -> pl.Expr:
     """True when the shot cannot be this person's; False when it can or the dates are unknown."""
     return impossible_link(vaccinated, person).is_not_null()
-
-
-def vaccination_year_sql(vaccinated: str) -> str:
-    return f"EXTRACT(YEAR FROM {vaccinated})"
 
 
 def oldest_possible_age_sql(vaccinated: str, birth_year: str) -> str:
