@@ -13,7 +13,7 @@ list, with every fact the code base needs about it:
 | rematchable | backlog only: a match against a newer registry, or a reviewer, can still resolve the row |
 | conflict | what the conflict does, for a shot_conflicts code (CONFLICT_ACTIONS below; blank: not a conflict) |
 | label_en, label_vi | backlog only: a short label for column headers and tables |
-| text_en, text_vi | the plain-language explanation shown in reports |
+| text_en, text_vi | the plain-language explanation shown in reports; `{campaign_start}` in a text is the campaign start setting's default (`{campaign_start:%d/%m/%Y}` in Vietnamese) |
 
 Every list below is a projection of the catalogue, defined here once; other modules import it from here.
 """
@@ -26,6 +26,7 @@ from typing import NamedTuple
 import polars as pl
 
 from vaxsync.core.reference import reference_path
+from vaxsync.core.settings import CAMPAIGN_START
 
 CATALOGUE_PATH = reference_path("reasons.csv")
 # The closed list -> the column its codes are written to.
@@ -79,7 +80,14 @@ def _rows(list_name: str, where: pl.Expr | None = None) -> pl.DataFrame:
 def texts(list_name: str, where: pl.Expr | None = None) -> dict[str, Reason]:
     """Code -> its explanation, for the codes of one list (those `where` keeps), in catalogue order."""
     rows = _rows(list_name, where).select("code", "text_en", "text_vi")
-    return {code: Reason(english, vietnamese) for code, english, vietnamese in rows.iter_rows()}
+    return {
+        code: Reason(filled(english), filled(vietnamese)) for code, english, vietnamese in rows.iter_rows()
+    }
+
+
+def filled(text: str) -> str:
+    """A catalogue text with the settings it names filled in (the campaign start has its home in settings)."""
+    return text.format(campaign_start=CAMPAIGN_START)
 
 
 def codes(list_name: str, where: pl.Expr | None = None, *, by_priority: bool = False) -> tuple[str, ...]:

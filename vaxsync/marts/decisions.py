@@ -19,6 +19,7 @@ import duckdb
 import polars as pl
 
 from matching.deterministic import confirm_candidates
+from vaxsync.core.clinical_rules import is_impossible_link
 from vaxsync.core.decision_sheet import (
     CANDIDATE_TOKEN_COLUMNS,
     CANDIDATES_SHOWN,
@@ -487,12 +488,7 @@ def _rejection_reason() -> pl.Expr:
     is_row_key_mismatch = pl.col("stated_source_row").is_not_null() & (
         pl.col("stated_source_row").cast(pl.Int32, strict=False) != pl.col("source_row")
     ).fill_null(True)
-    vaccinated = pl.col("vaccinated_date")
-    is_impossible = (
-        pl.col("impossible_reason").is_not_null()
-        | (vaccinated < pl.col("registry_date_of_birth")).fill_null(False)
-        | (vaccinated > pl.col("registry_date_of_death")).fill_null(False)
-    )
+    is_impossible = pl.col("impossible_reason").is_not_null() | is_impossible_link()
     kind = pl.col("kind")
     return (
         pl.when(pl.col("file_province_code").is_null())

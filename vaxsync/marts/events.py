@@ -22,6 +22,7 @@ import duckdb
 import polars as pl
 
 from transforms.normalize.reference import load_reference
+from vaxsync.core.clinical_rules import age_at_vaccination_sql
 from vaxsync.core.reasons import HOLD_PRIORITY, SEQUENCE_FLAGS
 
 ROW_KEYS = ["file_hash", "source_row"]
@@ -78,12 +79,12 @@ def given_before_approval() -> str:
 
 def below_approved_age() -> str:
     """A product given below its approved age: posted, flagged (RECORD_FLAGS). With only a birth year
-    known, the oldest possible age is used, so a row is flagged only when the person was certainly too young."""
-    return """
+    known, the oldest possible age is used, so a row is flagged only when the person was certainly too young
+    (vaxsync.core.clinical_rules.age_at_vaccination_sql)."""
+    age_years = age_at_vaccination_sql("n.vaccinated_date", "b.date_of_birth", "b.birth_year")
+    return f"""
     with aged as (
-        select n.*, v.min_age_years, b.date_of_birth is null as is_year_only,
-               coalesce(date_sub('year', b.date_of_birth, n.vaccinated_date),
-                        year(n.vaccinated_date) - b.birth_year) as age_years
+        select n.*, v.min_age_years, b.date_of_birth is null as is_year_only, {age_years} as age_years
         from event_night_rows n
         join event_vaccines v using (vaccine_code)
         join event_birth_dates b using (citizen_id)

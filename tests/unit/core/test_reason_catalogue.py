@@ -25,6 +25,7 @@ from vaxsync.core.reasons import (
     Reason,
     read_catalogue,
 )
+from vaxsync.core.settings import CAMPAIGN_START
 from vaxsync.marts import backlog, decisions, events, readmission, snapshot_changes
 
 with CATALOGUE_PATH.open(encoding="utf-8", newline="") as catalogue_file:
@@ -36,7 +37,14 @@ def in_list(name: str) -> list[dict[str, str]]:
 
 
 def texts_of(rows: list[dict[str, str]]) -> dict[str, Reason]:
-    return {row["code"]: Reason(row["text_en"], row["text_vi"]) for row in rows}
+    # A text naming the campaign start shows the setting's value (its one home).
+    return {
+        row["code"]: Reason(
+            row["text_en"].format(campaign_start=CAMPAIGN_START),
+            row["text_vi"].format(campaign_start=CAMPAIGN_START),
+        )
+        for row in rows
+    }
 
 
 def by_priority(rows: list[dict[str, str]]) -> tuple[str, ...]:
