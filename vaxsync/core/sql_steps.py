@@ -93,14 +93,20 @@ def _statement(step: SqlStep, debug: bool) -> str:
     return f"create or replace view {step.relation} as {step.sql}"
 
 
+# fetchall, not fetchone: a result left part-read blocks the connection's next statement.
+
+
 def _row_count(connection: duckdb.DuckDBPyConnection, step: SqlStep) -> int:
-    row = connection.execute(f"select count(*) from {step.relation}").fetchone()
-    return int(row[0]) if row else 0
+    return _first_value(connection.execute(f"select count(*) from {step.relation}"))
 
 
 def _inserted_rows(result: duckdb.DuckDBPyConnection) -> int:
-    row = result.fetchone()
-    return int(row[0]) if row else 0
+    return _first_value(result)
+
+
+def _first_value(result: duckdb.DuckDBPyConnection) -> int:
+    rows = result.fetchall()
+    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
 # --- connections -------------------------------------------------------------------------------------------
@@ -154,8 +160,8 @@ def in_memory(config: DuckDBConfig) -> duckdb.DuckDBPyConnection:
 
 
 def is_debug(connection: duckdb.DuckDBPyConnection) -> bool:
-    row = connection.execute(f"select getvariable('{DEBUG_VARIABLE}')").fetchone()
-    return bool(row and row[0])
+    rows = connection.execute(f"select getvariable('{DEBUG_VARIABLE}')").fetchall()
+    return bool(rows and rows[0][0])
 
 
 def _literal(text: str) -> str:
