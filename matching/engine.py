@@ -4,8 +4,9 @@ The encoded shot and registry records are registered once; index pairs (shot_ind
 and the SQL generated from the model turns them into levels (for fitting) or into each shot's top
 candidates with probabilities (for deciding). The SQL is a list of named steps run by
 vaxsync.core.sql_steps: the pair steps are views, so each query plans as one, and with the SQL debug
-switch on every step is materialised and its row count and seconds logged. Name similarities are computed once per distinct pair of vocabulary codes,
-in Python with rapidfuzz (matching.similarity), and joined in.
+switch on every step is materialised and its row count and seconds logged. Name similarities are
+computed once per distinct pair of vocabulary codes, in Python with rapidfuzz (matching.similarity),
+and joined in.
 """
 
 from __future__ import annotations

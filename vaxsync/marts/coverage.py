@@ -1,8 +1,8 @@
 """Coverage tables for analysts: how many people reached dose 1, a complete primary series, booster 1, booster 2.
 
 Built in DuckDB, from the registry snapshot (the denominator, read straight from its Parquet) and
-synced_shots (the numerator), as named SQL steps (vaxsync.core.sql_steps) run in one transaction; then exported as
-Parquet partitioned by province. The tables hold counts only. docs/coverage.md states the grain and
+synced_shots (the numerator), as named SQL steps (vaxsync.core.sql_steps) run in one transaction; then
+exported as Parquet partitioned by province. The tables hold counts only. docs/coverage.md states the grain and
 every definition; the DDL below states each table's grain too.
 """
 
