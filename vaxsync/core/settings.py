@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     duckdb_threads: int = 2
     # Matching's in-memory DuckDB: lower, since the linkage's polars frames share the process.
     match_duckdb_memory_limit: str = "1500MB"
-    # Where DuckDB spills; unset: the warehouse's beside it (duckdb_spill/), matching's DuckDB's default.
+    # Where DuckDB spills; unset: the warehouse's beside it (duckdb_spill/), matching's in the run's work folder.
     duckdb_temp_directory: Path | None = None
     # Materialise every SQL step as a table and log its row count and seconds (vaxsync.core.sql_steps).
     sql_debug: bool = False

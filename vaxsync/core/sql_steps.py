@@ -133,11 +133,12 @@ class DuckDBConfig:
 
     @classmethod
     def of_matching(cls, settings: Settings) -> DuckDBConfig:
-        """Matching's in-memory connections: a lower memory limit, since the linkage's frames share the process."""
+        """Matching's in-memory connections: a lower memory limit, since the linkage's frames share the process.
+        They spill inside the run's owner-only work folder unless a folder is set: spilled pairs hold names."""
         return cls(
             memory_limit=settings.match_duckdb_memory_limit,
             threads=settings.duckdb_threads,
-            temp_directory=settings.duckdb_temp_directory,
+            temp_directory=settings.duckdb_temp_directory or settings.run_work_dir / "duckdb_spill",
             sql_debug=settings.sql_debug,
         )
 

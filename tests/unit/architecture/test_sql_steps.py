@@ -170,3 +170,13 @@ def test_matching_limits_come_from_their_own_setting() -> None:
     settings = Settings(duckdb_memory_limit="4GiB", match_duckdb_memory_limit="1GiB", duckdb_threads=1)
     with in_memory(DuckDBConfig.of_matching(settings)) as connection:
         assert current_settings(connection)[:2] == ("1.0 GiB", 1)
+
+
+def test_matching_spills_inside_the_runs_owner_only_work_folder(tmp_path: Path) -> None:
+    settings = Settings(warehouse_path=tmp_path / "wh" / "warehouse.duckdb")
+    with in_memory(DuckDBConfig.of_matching(settings)) as connection:
+        assert current_settings(connection)[2] == (settings.run_work_dir / "duckdb_spill").as_posix()
+    chosen = Settings(
+        warehouse_path=tmp_path / "wh" / "warehouse.duckdb", duckdb_temp_directory=tmp_path / "s"
+    )
+    assert DuckDBConfig.of_matching(chosen).temp_directory == tmp_path / "s"
