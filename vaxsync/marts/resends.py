@@ -12,7 +12,9 @@ A new version is recognised
   RESEND_MIN_ROW_OVERLAP of the rows identical in (ID, name, vaccination date, vaccine) on both sides,
   with exactly one such earlier version; otherwise the file is a new file and replaces nothing;
 - again (flip-flop): an older version landing again at its path becomes the active version once more
-  (discover lists it as `rearrived`; its rows are reinstated, the newer version's are superseded).
+  (discover lists it as `rearrived`; its rows are reinstated, the newer version's are superseded) — only
+  where the lineage's active version lives; elsewhere (its own old path after a rename) it is a copy of the
+  old version (`old_version_copy`) and replaces nothing.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ TONIGHT_VERSION_SCHEMA = pl.Schema(
         "file_hash": pl.String(),
         "lineage": pl.String(),  # the path of the lineage's first version
         "replaces_file_hash": pl.String(),  # the lineage's active version before tonight, null for a new file
-        "recognised_as": pl.String(),  # first_version | same_path | renamed | reused_name | rearrived
+        # first_version | same_path | renamed | reused_name | rearrived | old_version_copy
+        "recognised_as": pl.String(),
         "row_overlap": pl.Float64(),  # renamed: share of identical rows; else null
         "facility_key": pl.String(),
         "first_vaccinated_on": pl.Date(),
@@ -56,6 +59,7 @@ TONIGHT_VERSION_SCHEMA = pl.Schema(
 # their path). One row per arrival; the latest arrival of a lineage is its active version.
 ARRIVALS_SQL = """
     select source_file, file_hash, lineage, arrived_at from file_versions
+    where recognised_as <> 'old_version_copy'
     union all
     select l.source_file, l.file_hash, l.source_file, l.ingested_at from ingest_ledger l
     where l.status = 'loaded'
@@ -166,7 +170,7 @@ version_facts as (
     select file_hash, any_value(facility_key) as facility_key, any_value(first_vaccinated_on) as first_vaccinated_on,
            any_value(last_vaccinated_on) as last_vaccinated_on, any_value(rows) as rows,
            any_value(distinct_keys) as distinct_keys
-    from file_versions where recognised_as <> 'rearrived' group by file_hash
+    from file_versions where recognised_as not in ('rearrived', 'old_version_copy') group by file_hash
 ),
 path_lineage as (
     select source_file, arg_max(lineage, arrived_at) as lineage from arrivals group by source_file
@@ -210,6 +214,20 @@ renamed_candidates as (
     group by f.file_hash, a.lineage, f.distinct_keys, v.distinct_keys
     having count(*) / greatest(f.distinct_keys, v.distinct_keys) >= $min_overlap
 ),
+-- An older version landing again where the lineage's active version lives (or the active version itself,
+-- after a newer one was quarantined) is a flip-flop: it becomes the active version again. Landing at a path
+-- where the active version does not live (its own old path, after the file was renamed), it is a copy of
+-- that old version: recorded (so the next night does not list it again), it replaces nothing.
+rearrivals as (
+    select t.source_file, t.file_hash, l.lineage, a.active_file_hash,
+           bool_or(a.active_file_hash = t.file_hash or x.source_file = t.source_file) as is_flip_flop
+    from tonight_rearrived t
+    join (select file_hash, source_file, arg_max(lineage, arrived_at) as lineage from arrivals
+          group by file_hash, source_file) l using (file_hash, source_file)
+    join active a on a.lineage = l.lineage
+    join arrivals x on x.lineage = a.lineage and x.file_hash = a.active_file_hash
+    group by all
+),
 -- Conservative: one candidate for the file, and no other file of tonight claiming that lineage.
 renamed as (
     select file_hash, lineage, row_overlap from renamed_candidates
@@ -229,15 +247,12 @@ left join renamed r using (file_hash)
 left join reused_path u using (file_hash)
 left join active a on a.lineage = coalesce(s.lineage, r.lineage)
 union all
--- Recorded even when it is still the active version (a newer one was quarantined): the path's last seen
--- content is then this one again, so the next night does not list it again.
-select t.source_file, t.file_hash, l.lineage, nullif(a.active_file_hash, t.file_hash), 'rearrived', null,
+select r.source_file, r.file_hash, r.lineage,
+       case when r.is_flip_flop then nullif(r.active_file_hash, r.file_hash) end,
+       case when r.is_flip_flop then 'rearrived' else 'old_version_copy' end, null,
        v.facility_key, v.first_vaccinated_on, v.last_vaccinated_on, v.rows, v.distinct_keys
-from tonight_rearrived t
-join (select file_hash, source_file, arg_max(lineage, arrived_at) as lineage from arrivals
-      group by file_hash, source_file) l using (file_hash, source_file)
-join active a on a.lineage = l.lineage
-left join version_facts v on v.file_hash = t.file_hash
+from rearrivals r
+left join version_facts v on v.file_hash = r.file_hash
 """
 
 
@@ -312,7 +327,8 @@ def record_file_versions(
         insert into file_row_keys
         select distinct file_hash, {row_key_sql()} from read_parquet($path)
         where not is_rematch
-          and file_hash in (select file_hash from tonight_versions where recognised_as <> 'rearrived')
+          and file_hash in (select file_hash from tonight_versions
+                            where recognised_as not in ('rearrived', 'old_version_copy'))
           and file_hash not in (select file_hash from file_row_keys)
         """,
         {"path": work.match_input_file.as_posix()},
