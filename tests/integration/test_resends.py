@@ -328,3 +328,62 @@ def test_the_run_report_says_what_each_resent_file_changed(nights: dict[str, Any
     )
     page = render_run_report_html(report)
     assert "Files sent again (2)" in page and PATHS["renamed_v2"] in page
+
+
+# --- a row held against a shot that a re-send retracts -------------------------------------------------------
+
+HELD_PATHS = {"a": "01_Ha_Noi/01001001/thang_11.csv", "c": "01_Ha_Noi/01009001/thang_11.csv"}
+
+
+def run_night(root: Path, as_of: dt.date) -> dict[str, pl.DataFrame]:
+    """One night, run twice: the second run changes nothing; the warehouse conserves every row."""
+    settings = Settings(
+        registry_path=root / "registry.parquet",
+        landing_dir=root / "landing",
+        warehouse_path=root / "warehouse.duckdb",
+        reports_dir=root / "reports",
+        decisions_dir=root / "decisions",
+        as_of=as_of,
+    )
+    run_nightly(settings)
+    after = snapshot(root / "warehouse.duckdb")
+    run_nightly(settings)
+    assert all(snapshot(root / "warehouse.duckdb")[name].equals(frame) for name, frame in after.items())
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as connection:
+        assert conservation_violations(connection) == []
+    return after
+
+
+def write_held_export(root: Path, name: str, lines: list[str]) -> None:
+    path = root / "landing" / HELD_PATHS[name]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(HEADER + "".join(lines), encoding="utf-8")
+
+
+def test_a_row_held_against_a_shot_that_a_resend_retracts_posts_that_night(tmp_path: Path) -> None:
+    """Night 1 posts facility A's AstraZeneca; night 2 facility C reports Pfizer the same day for the same
+    person: held as two_products_same_day. Night 3, A's corrected file drops its AstraZeneca row: the
+    AstraZeneca is retracted and C's Pfizer, nothing else holding it, posts the same night."""
+    write_registry(tmp_path / "registry.parquet")
+    kept = line("vero", "Vero Cell", "2021-10-06", "V2", 2)
+    write_held_export(tmp_path, "a", [kept, line("astra", "AstraZeneca", "2021-11-10", "A1", 1)])
+    night_1 = run_night(tmp_path, NIGHTS[0])
+    assert doses(night_1, "astra") == [("2021-11-10", "ASTRAZENECA")]
+    write_held_export(tmp_path, "c", [line("astra", "Pfizer", "2021-11-10", "P1", 1, facility=FACILITY_C)])
+    night_2 = run_night(tmp_path, NIGHTS[1])
+    held = night_2["unposted_backlog"].filter(pl.col("source_file") == HELD_PATHS["c"])
+    assert held["reason_code"].to_list() == ["two_products_same_day"]
+    assert doses(night_2, "astra") == [("2021-11-10", "ASTRAZENECA")]
+    write_held_export(tmp_path, "a", [kept])
+    night_3 = run_night(tmp_path, NIGHTS[2])
+    assert doses(night_3, "astra") == [("2021-11-10", "PFIZER")]
+    resolved = night_3["unposted_backlog"].filter(pl.col("source_file") == HELD_PATHS["c"]).row(0, named=True)
+    assert (resolved["resolution"], resolved["resolved_shot_id"]) == (
+        "rematched",
+        night_3["synced_shots"].filter(pl.col("citizen_id") == PEOPLE["astra"][0])["shot_id"].item(),
+    )
+    retracted = night_3["retracted_shots"]
+    assert retracted.select("vaccine_code", "retraction_reason").rows() == [
+        ("ASTRAZENECA", "superseded_by_new_version")
+    ]
+    assert doses(night_3, "vero") == [("2021-10-06", "VERO_CELL")]

@@ -8,12 +8,15 @@ ones that post as resolved (`unposted_backlog.resolved_run_id`, `resolution`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 import polars as pl
 
 from vaxsync.core.settings import Settings
 from vaxsync.core.workdir import RunWorkDir, read_json
 from vaxsync.marts.decisions import decided_rows, read_new_decisions
+from vaxsync.marts.events import held_rows_freed_by_retraction
 from vaxsync.marts.resends import recognise_versions
 from vaxsync.marts.warehouse import BACKLOG_RECORD_SCHEMA, connect
 
@@ -37,13 +40,17 @@ REMATCHABLE_REASONS: tuple[str, ...] = (
 RECHECKED_DATE_REASON = "vaccination_date_out_of_range"
 
 
-def open_rematchable_records(settings: Settings, registry_hash: str, decided: pl.DataFrame) -> pl.DataFrame:
+def open_rematchable_records(
+    settings: Settings, registry_hash: str, decided: pl.DataFrame, replaced_file_hashes: Sequence[str] = ()
+) -> pl.DataFrame:
     """The open backlog rows worth matching tonight, with their stored values and their current reason.
 
     A row is matched again when the registry snapshot changed since its last match, or when a reviewer's
     decision names it; otherwise tonight's answer would be last night's, and a re-run must change nothing.
     A row held as vaccination_date_out_of_range whose date is inside tonight's range (a later as-of) is
     matched too, its reject lifted: then its reason changes, so a re-run does not pick it again.
+    A row held against a posted shot that is retracted (or retires tonight: `replaced_file_hashes`) is
+    matched again too (vaxsync.marts.events.held_rows_freed_by_retraction).
     """
     schema = {**BACKLOG_RECORD_SCHEMA, "prior_backlog_reason": pl.String()}
     if not settings.warehouse_path.exists():
@@ -57,9 +64,16 @@ def open_rematchable_records(settings: Settings, registry_hash: str, decided: pl
     )
     with connect(settings.warehouse_path, memory_limit=settings.duckdb_memory_limit) as connection:
         connection.register("decided_rows", decided.to_arrow())
+        connection.register(
+            "tonight_replaced_files",
+            pl.DataFrame(
+                {"file_hash": list(replaced_file_hashes)}, schema={"file_hash": pl.String()}
+            ).to_arrow(),
+        )
         records = connection.sql(
             f"""
-            with dated as (
+            with freed as ({held_rows_freed_by_retraction()}),
+            dated as (
                 select b.*, r.reject_reason = $date_reason
                             and r.vaccinated_date between $campaign_start and $as_of
                             and r.birth_year is not null as date_now_in_range
@@ -74,6 +88,7 @@ def open_rematchable_records(settings: Settings, registry_hash: str, decided: pl
                    and (r.reject_reason is null or b.date_now_in_range)
                    and (last_match.registry_hash is distinct from $registry_hash
                         or (b.file_hash, b.source_row) in (select file_hash, source_row from decided_rows)))
+               or (b.file_hash, b.source_row) in (select file_hash, source_row from freed)
             """,
             params={
                 "reasons": list(REMATCHABLE_REASONS),
@@ -99,11 +114,10 @@ def write_match_input(settings: Settings, work: RunWorkDir) -> dict[str, int]:
     )
     # A file sent again tonight in a new version replaces its old backlog rows: match only the new ones.
     resent_files = tonight.select("source_file").unique()
-    replaced = pl.LazyFrame(
-        {"file_hash": recognise_versions(settings.warehouse_path, work)}, schema={"file_hash": pl.String()}
-    )
+    replaced_hashes = recognise_versions(settings.warehouse_path, work)
+    replaced = pl.LazyFrame({"file_hash": replaced_hashes}, schema={"file_hash": pl.String()})
     rematch = (
-        open_rematchable_records(settings, registry_hash, decided)
+        open_rematchable_records(settings, registry_hash, decided, replaced_hashes)
         .lazy()
         .join(resent_files, on="source_file", how="anti")
         .join(replaced, on="file_hash", how="anti")

@@ -14,7 +14,7 @@ from event_builders import ADULT, CHILD, post_night, row, table, write_registry
 
 from vaxsync.core.settings import Settings
 from vaxsync.core.workdir import RunWorkDir, write_json
-from vaxsync.marts.events import facility_key_sql, retract_postings
+from vaxsync.marts.events import facility_key_sql, held_rows_freed_by_retraction, retract_postings
 from vaxsync.marts.resends import (
     TONIGHT_VERSION_SCHEMA,
     path_arrivals,
@@ -27,6 +27,7 @@ from vaxsync.marts.resends import (
 from vaxsync.marts.warehouse import connect
 
 NOW = dt.datetime(2023, 2, 1, 2, 0)
+ROW_KEY_SCHEMA = {"file_hash": pl.String(), "source_row": pl.Int32()}
 
 
 @pytest.fixture
@@ -430,3 +431,53 @@ def test_an_old_version_landing_again_away_from_the_active_version_is_a_copy_not
     assert read_tonight_versions(work)["recognised_as"].to_list() == [
         "rearrived"
     ]  # the active version itself
+
+
+def test_a_row_held_against_a_withdrawn_posting_is_matched_again_once(
+    warehouse: duckdb.DuckDBPyConnection, registry: Path
+) -> None:
+    """Night 1 posts a.csv's AstraZeneca; night 2 holds b.csv's Pfizer the same day against it; night 3
+    withdraws the AstraZeneca's posting. From then on b.csv's row is freed (matched again) until it is
+    evaluated again."""
+    post_night(warehouse, [row(3, "ASTRAZENECA", "2021-11-10", lot="AZ1", file="a.csv")], registry, "night-1")
+    routed = post_night(
+        warehouse, [row(1, "PFIZER", "2021-11-10", lot="P1", file="b.csv")], registry, "night-2"
+    )
+    assert routed["backlog_reason"].to_list() == ["two_products_same_day"]
+    warehouse.execute(
+        """
+        insert into unposted_backlog (source_file, file_hash, source_row, reason_code, first_seen_on, run_id,
+                                      last_matched_run_id)
+        values ('b.csv', 'hash-b.csv', 1, 'two_products_same_day', date '2023-02-01', 'night-2', 'night-2');
+        insert into pipeline_runs (run_id, as_of, registry_hash, landing_hash, files_new, files_quarantined,
+            rows_in, rows_posted, rows_duplicate, rows_backlog, outcome, started_at, finished_at)
+        values ('night-2', date '2023-02-01', 'r', 'l', 1, 0, 1, 0, 0, 1, 'published',
+                timestamp '2023-02-01 01:00', timestamp '2023-02-01 01:30');
+        create temp table tonight_replaced_files (file_hash varchar);
+        """
+    )
+
+    def freed() -> list[tuple[str, int]]:
+        return warehouse.sql(held_rows_freed_by_retraction()).fetchall()
+
+    assert freed() == []  # the AstraZeneca is still posted
+    # A re-send replacing a.csv tonight retires the AstraZeneca: the row is freed the same night.
+    warehouse.execute("insert into tonight_replaced_files values ('hash-a.csv')")
+    assert freed() == [("hash-b.csv", 1)]
+    warehouse.execute("delete from tonight_replaced_files")
+    withdrawn = pl.DataFrame({"file_hash": ["hash-a.csv"], "source_row": [3]}, schema=ROW_KEY_SCHEMA)
+    warehouse.execute("begin transaction")
+    retract_postings(warehouse, withdrawn, run_id="night-3", now=NOW, reason="posting_withdrawn")
+    warehouse.execute("commit")
+    assert freed() == [("hash-b.csv", 1)]  # retracted since the row was last evaluated
+    # Evaluated again on a night after the retraction (and still held, say): not picked again.
+    warehouse.execute(
+        """
+        insert into pipeline_runs (run_id, as_of, registry_hash, landing_hash, files_new, files_quarantined,
+            rows_in, rows_posted, rows_duplicate, rows_backlog, outcome, started_at, finished_at)
+        values ('night-4', date '2023-02-03', 'r', 'l', 0, 0, 0, 0, 0, 0, 'published',
+                timestamp '2023-02-03 01:00', timestamp '2023-02-03 01:30');
+        update unposted_backlog set last_matched_run_id = 'night-4';
+        """
+    )
+    assert freed() == []
