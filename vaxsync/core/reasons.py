@@ -209,8 +209,8 @@ DECISION_REJECTIONS: dict[str, Reason] = {
         "'withdraw' chỉ dùng khi dòng đã có quyết định chấp nhận, sửa hoặc từ chối trước đó.",
     ),
     "already_decided": Reason(
-        "An earlier decision already posted this row: 'withdraw' it first, then decide again on the next report.",
-        "Dòng đã được ghi nhận theo một quyết định trước: hãy 'withdraw' trước, rồi quyết định lại trên báo cáo sau.",
+        "Another reviewer's earlier decision posted this row: 'withdraw' it first, then decide again on the next report.",
+        "Dòng đã được ghi nhận theo quyết định trước của một cán bộ khác: hãy 'withdraw' trước, rồi quyết định lại trên báo cáo sau.",
     ),
 }
 
@@ -435,5 +435,9 @@ RETRACTION_REASONS: dict[str, Reason] = {
     "posting_withdrawn": Reason(
         "The posting was withdrawn (for example a reviewer withdrew an accept).",
         "Việc ghi nhận đã được rút lại (ví dụ cán bộ rút lại quyết định chấp nhận).",
+    ),
+    "posting_replaced": Reason(
+        "The reviewer who decided this posting replaced their decision with a new one.",
+        "Cán bộ đã quyết định ghi nhận này thay bằng một quyết định mới.",
     ),
 }
