@@ -27,6 +27,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from transforms.normalize.addresses import facility_province_code
+from transforms.normalize.reference import load_reference
+from vaxsync.core.decision_sheet import UNKNOWN_PROVINCE
 from vaxsync.core.workdir import RunWorkDir, read_json
 from vaxsync.marts.events import facility_key_sql
 from vaxsync.marts.warehouse import WAREHOUSE_DDL, connect
@@ -402,3 +405,87 @@ def resent_file_changes(connection: duckdb.DuckDBPyConnection, run_id: str) -> l
     names = ("source_file", "recognised_as", "shots_kept", "shots_added", "shots_retracted", "shots_replaced",
              "shots_restored")  # fmt: skip
     return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+# --- the facility's province report: what each re-sent file changed -------------------------------------------
+
+RESENT_SHOT_CHANGES = ("added", "replaced", "retracted", "restored", "kept")  # the report's order
+RESENT_SHOT_SCHEMA = pl.Schema(
+    {
+        "province_code": pl.String(),  # the re-sent file's facility province (from its landing path), or ??
+        "source_file": pl.String(),  # the version that landed (its path)
+        "recognised_as": pl.String(),
+        "change": pl.String(),  # RESENT_SHOT_CHANGES
+        "citizen_id": pl.String(),  # unmasked: the report masks it
+        "vaccine_code": pl.String(),
+        "vaccinated_on": pl.Date(),
+        "facility": pl.String(),
+        "lot": pl.String(),
+    }
+)
+
+# One row per shot a night's replacing version kept, added, retracted (replaced: retracted where the same
+# citizen got a shot from the new version) or restored: the same definitions as file_version_changes' counts.
+_RESENT_SHOTS_SQL = """
+with versions as (
+    select run_id, source_file, file_hash, recognised_as from file_version_changes
+    where run_id in (select run_id from pipeline_runs where as_of = $as_of)
+),
+added as (
+    select v.run_id, v.source_file, v.file_hash, v.recognised_as, s.*
+    from versions v
+    join shot_sources src on src.file_hash = v.file_hash and src.run_id = v.run_id and not src.is_duplicate
+    join synced_shots s on s.shot_id = src.shot_id and s.run_id = v.run_id
+),
+retracted as (
+    select v.run_id, v.source_file, v.file_hash, v.recognised_as, r.* exclude (run_id)
+    from versions v join retracted_shots r on r.retracted_run_id = v.run_id and r.retracted_by_file_hash = v.file_hash
+),
+restored as (
+    select distinct v.run_id, v.source_file, v.file_hash, v.recognised_as, r.shot_id
+    from versions v join retracted_shots r on r.restored_run_id = v.run_id
+    join shot_sources src on src.shot_id = r.shot_id and src.file_hash = v.file_hash and src.inactive_reason is null
+)
+select source_file, recognised_as, 'added' as change, citizen_id, vaccine_code, vaccinated_on, facility, lot
+from added
+union all
+select r.source_file, r.recognised_as,
+       case when exists (select 1 from added a where a.file_hash = r.file_hash and a.run_id = r.run_id
+                                                 and a.citizen_id = r.citizen_id)
+            then 'replaced' else 'retracted' end,
+       r.citizen_id, r.vaccine_code, r.vaccinated_on, r.facility, r.lot
+from retracted r
+union all
+select v.source_file, v.recognised_as, 'restored', s.citizen_id, s.vaccine_code, s.vaccinated_on, s.facility, s.lot
+from restored v join synced_shots s using (shot_id)
+union all
+select distinct v.source_file, v.recognised_as, 'kept', s.citizen_id, s.vaccine_code, s.vaccinated_on, s.facility,
+       s.lot
+from versions v
+join shot_sources src on src.file_hash = v.file_hash and src.inactive_reason is null
+join synced_shots s on s.shot_id = src.shot_id
+where s.run_id <> v.run_id
+  and s.shot_id not in (select shot_id from restored r where r.run_id = v.run_id and r.file_hash = v.file_hash)
+"""
+
+
+def resent_shot_changes(connection: duckdb.DuckDBPyConnection, *, as_of: dt.date) -> pl.DataFrame:
+    """What the night's re-sent file versions changed, shot by shot (RESENT_SHOT_SCHEMA), for the province
+    reports; each file goes to its facility's province. By the night's as-of, so a re-run writes the same
+    report."""
+    changes = connection.sql(_RESENT_SHOTS_SQL, params={"as_of": as_of}).pl()
+    province = facility_province_code(pl.col("source_file"), load_reference().province_codes)
+    order = {change: position for position, change in enumerate(RESENT_SHOT_CHANGES)}
+    return (
+        changes.with_columns(province_code=province.fill_null(UNKNOWN_PROVINCE))
+        .select(list(RESENT_SHOT_SCHEMA))
+        .cast(RESENT_SHOT_SCHEMA)
+        .sort(
+            "province_code",
+            "source_file",
+            pl.col("change").replace_strict(order, return_dtype=pl.Int8),
+            "vaccinated_on",
+            "citizen_id",
+            "vaccine_code",
+        )
+    )
