@@ -38,7 +38,7 @@ from vaxsync.core.decision_sheet import (
     WITHDRAW_DECISION,
     header_code,
 )
-from vaxsync.core.reasons import DECISION_FILE_REASONS, DECISION_REJECTIONS
+from vaxsync.core.reasons import DECISION_FILE_REASONS, DECISION_REJECTIONS, DECISION_RESOLUTIONS
 from vaxsync.core.settings import Settings
 from vaxsync.core.workdir import RunWorkDir, read_json
 from vaxsync.marts.decision_files import (
@@ -58,10 +58,6 @@ log = logging.getLogger(__name__)
 HEADER_SEARCH_LINES = 10  # the header row (with a `decision` cell) is among a sheet's first lines
 EARLIEST_DECISION_DATE = dt.date(2021, 1, 1)  # a stated decision date before the campaign is not kept
 REVIEWER_REJECTED = "reviewer_rejected"
-DECISION_RESOLUTIONS = (
-    "review_accepted",
-    "corrected_id",
-)  # unposted_backlog.resolution of a decision's posting
 WITHDRAWN_POSTING = "posting_withdrawn"  # vaxsync.core.reasons.RETRACTION_REASONS
 REPLACED_POSTING = "posting_replaced"  # vaxsync.core.reasons.RETRACTION_REASONS: the reviewer decided again
 

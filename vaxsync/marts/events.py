@@ -22,20 +22,17 @@ import duckdb
 import polars as pl
 
 from transforms.normalize.reference import load_reference
-from vaxsync.core.reasons import HELD_CONFLICTS
+from vaxsync.core.reasons import HOLD_PRIORITY, SEQUENCE_FLAGS
 
 ROW_KEYS = ["file_hash", "source_row"]
 
 # What a conflict does to the row: hold it in the backlog for review, or post it with a flag.
 HELD_IN_BACKLOG = "held_in_backlog"
 POSTED_FLAGGED = "posted_flagged"
-# Conflicts that risk a wrong medical record hold the row; the first that applies is its backlog reason.
-HOLD_PRIORITY: tuple[str, ...] = HELD_CONFLICTS
-# Conflicts of a record with the product's rules that do not make it doubtful: the dose happened, so it
-# posts (and counts in coverage) with the flag, as immunization registries record invalid doses.
-RECORD_FLAGS: tuple[str, ...] = ("below_approved_age",)
-# Conflicts with the person's own sequence post the dose and flag it; recomputed when the sequence changes.
-SEQUENCE_FLAGS: tuple[str, ...] = ("dose_number_mismatch", "interval_too_short")
+# Which conflict holds a row (HOLD_PRIORITY: those that risk a wrong medical record, the first that applies
+# is its backlog reason) and which post the dose flagged (RECORD_FLAGS: the dose happened, so it posts and
+# counts in coverage, as immunization registries record invalid doses; SEQUENCE_FLAGS: recomputed when the
+# person's sequence changes) is a facet of the code in the reason catalogue (vaxsync.core.reasons).
 
 
 def shot_id_sql(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from vaxsync.core.contracts import EXPORT_FIELDS
 from vaxsync.core.decision_sheet import (
     CANDIDATE_TOKEN_COLUMNS,
     CANDIDATES_SHOWN,
@@ -61,22 +62,22 @@ ROW_COLUMNS: tuple[str, ...] = (
     "reason_en",
     "reason_detail",
 )
-# The export fields as the facility sent them (facility_name is the `facility` column).
-SENT_FIELDS: tuple[str, ...] = (
-    "full_name",
-    "date_of_birth",
-    "sex",
-    "id_number",
-    "phone",
-    "address",
-    "ward",
-    "district",
-    "province",
-    "vaccine",
-    "lot",
-    "dose",
-    "vaccinated_on",
-)
+# The export fields as the facility sent them (facility_name is the `facility` column), in the export's
+# order except the address parts: smallest unit first, as a Vietnamese address reads.
+ADDRESS_PARTS_SMALLEST_FIRST: tuple[str, ...] = ("ward", "district", "province")
+
+
+def sent_fields() -> tuple[str, ...]:
+    """EXPORT_FIELDS without facility_name, the address parts' places filled smallest unit first."""
+    address_parts = iter(ADDRESS_PARTS_SMALLEST_FIRST)
+    return tuple(
+        next(address_parts) if field in ADDRESS_PARTS_SMALLEST_FIRST else field
+        for field in EXPORT_FIELDS
+        if field != "facility_name"
+    )
+
+
+SENT_FIELDS: tuple[str, ...] = sent_fields()
 SENT_COLUMNS: tuple[str, ...] = tuple(f"sent_{field}" for field in SENT_FIELDS)
 # Per candidate, side by side; the `differs` column lists the fields that differ from the row.
 CANDIDATE_FIELDS: tuple[str, ...] = ("id", "name", "birth_date", "sex", "phone", "ward_district")

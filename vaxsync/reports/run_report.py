@@ -13,14 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from validation import mask_key_value
+from vaxsync.core.masking import masked_digit_runs, masked_key
 from vaxsync.core.reasons import (
     BACKLOG_REASONS,
     DECISION_FILE_REASONS,
@@ -45,7 +44,6 @@ LISTED_VIOLATION_COUNT = 20
 ROW_KEY_COLUMNS = ("file_hash", "source_row", "source_file", "shot_id")
 # Breakdowns shown inside the stage boxes; the backlog's are in their own section.
 _BREAKDOWNS_IN_STAGE_BOXES = {"files_quarantined_by_reason", "rows_rejected_by_reason"}
-_LONG_DIGIT_RUN = re.compile(r"\d{7,}")  # an ID or a phone inside free text
 
 
 # --- the report as data ----------------------------------------------------------------------------------
@@ -203,7 +201,7 @@ def _conservation(
         "is_proven": not violations,
         "violations": len(violations),
         "problems": [
-            {"file": _masked_key(file_hash), "source_file": source_files.get(file_hash), "problem": problem}
+            {"file": masked_key(file_hash), "source_file": source_files.get(file_hash), "problem": problem}
             for file_hash, problem in violations[:LISTED_VIOLATION_COUNT]
         ],
         "tonight": {
@@ -241,7 +239,7 @@ def _quarantined_files(ledger: pl.DataFrame) -> list[dict[str, Any]]:
         {
             "source_file": row["source_file"],
             "reason": row["quarantine_reason"],
-            "detail": mask_digit_runs(row["quarantine_detail"]),
+            "detail": masked_digit_runs(row["quarantine_detail"]),
             "rows_read": row["rows_read"],
             "rows_estimated": row["rows_estimated"],
         }
@@ -303,7 +301,7 @@ def _expectation_summary(item: dict[str, Any], source_files: dict[str, str]) -> 
         "unexpected_percent": _rounded(result.get("unexpected_percent")),
         # an aggregate (a share, a count) is safe to show; a value from a row (a most common name) is not
         "observed_value": observed if isinstance(observed, int | float) else None,
-        "error": mask_digit_runs(item.get("exception_message")),
+        "error": masked_digit_runs(item.get("exception_message")),
         "examples": [
             _example_key(key, source_files) for key in item.get("sample_keys", [])[:EXAMPLE_KEY_COUNT]
         ],
@@ -355,21 +353,9 @@ def _describe_condition(condition: Any) -> str:
 
 def _example_key(key: dict[str, Any], source_files: dict[str, str]) -> str:
     """A failing row by its non-personal key, masked, with its file's name when the key has a file hash."""
-    shown = " ".join(f"{name}={_masked_key(value)}" for name, value in key.items() if name in ROW_KEY_COLUMNS)
+    shown = " ".join(f"{name}={masked_key(value)}" for name, value in key.items() if name in ROW_KEY_COLUMNS)
     source_file = source_files.get(str(key.get("file_hash")))
     return f"{shown} ({source_file})" if source_file else shown
-
-
-def _masked_key(value: object) -> str:
-
-    return mask_key_value(value)
-
-
-def mask_digit_runs(text: str | None) -> str | None:
-    """Free text with every run of 7 or more digits (an ID, a phone) cut to its last 3 digits."""
-    if text is None:
-        return None
-    return _LONG_DIGIT_RUN.sub(lambda found: "*" * (len(found.group()) - 3) + found.group()[-3:], text)
 
 
 def _count_by(frame: pl.DataFrame, column: str) -> dict[str, int]:
