@@ -137,6 +137,34 @@ def posted_shots_with_a_second_product() -> str:
     """
 
 
+def held_rows_freed_by_retraction() -> str:
+    """SQL: (file_hash, source_row) of open backlog rows held as `two_products_same_day` whose conflicting
+    posted shot is gone: retracted since the row was last evaluated, or retiring tonight (only rows of the
+    file versions replaced tonight, `tonight_replaced_files`, support it). They are matched again tonight,
+    and the hold rules decide afresh: the row posts unless something else still holds it."""
+    return f"""
+    with held as (
+        select b.file_hash, b.source_row, c.related_shot_id, last_match.started_at as last_matched_at
+        from open_backlog b
+        join shot_conflicts c using (file_hash, source_row)
+        left join pipeline_runs last_match on last_match.run_id = b.last_matched_run_id
+        where b.reason_code = 'two_products_same_day' and c.conflict_code = 'two_products_same_day'
+          and c.action = '{HELD_IN_BACKLOG}' and c.related_shot_id is not null
+    ), retiring as (
+        select shot_id from shot_sources
+        where inactive_reason is null and shot_id in (select related_shot_id from held)
+        group by shot_id
+        having bool_and(file_hash in (select file_hash from tonight_replaced_files))
+    )
+    select distinct h.file_hash, h.source_row from held h
+    where h.related_shot_id in (select shot_id from retiring)
+       or (h.related_shot_id not in (select shot_id from synced_shots)
+           and exists (select 1 from retracted_shots r
+                       where r.shot_id = h.related_shot_id
+                         and r.retracted_at >= coalesce(h.last_matched_at, timestamp '-infinity')))
+    """
+
+
 def hold_conflicting_rows(
     connection: duckdb.DuckDBPyConnection, outcomes: pl.DataFrame, registry_path: Path | None
 ) -> pl.DataFrame:

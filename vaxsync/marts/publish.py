@@ -25,7 +25,7 @@ from vaxsync.marts.backlog import (
     store_backlog_records,
     update_rematched_backlog,
 )
-from vaxsync.marts.decisions import write_decision_audit
+from vaxsync.marts.decisions import stage_replaced_postings, take_back_replaced_postings, write_decision_audit
 from vaxsync.marts.events import hold_conflicting_rows, shot_id_sql, stage_postings, write_postings
 from vaxsync.marts.quality import store_outcome
 from vaxsync.marts.readmission import archive_readmitted_ledger_rows, record_quarantine_context
@@ -96,6 +96,8 @@ def publish(settings: Settings, work: RunWorkDir) -> dict[str, Any]:
         # A new version of a file replaces the old one's rows: the shots only those rows support are not
         # part of anyone's history for tonight's rules (vaxsync.marts.resends).
         stage_version_changes(connection, read_tonight_versions(work))
+        # Likewise a posting that its reviewer's new decision replaces tonight (vaxsync.marts.decisions).
+        stage_replaced_postings(connection, work)
         # Vaccination-event rules (vaxsync.marts.events): implausible records go to the backlog, copies merge.
         outcomes = hold_conflicting_rows(connection, outcomes, settings.registry_path)
         connection.register("outcomes", outcomes.to_arrow())
@@ -154,6 +156,7 @@ def _write_night(connection: duckdb.DuckDBPyConnection, settings: Settings, run:
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     parameters = {"run_id": run["run_id"], "now": now, "as_of": settings.as_of}
     work = RunWorkDir(settings)
+    take_back_replaced_postings(connection, run_id=run["run_id"])  # before the rows post again
     write_postings(connection, run["run_id"], now)  # shots, sources, dose re-sequencing, shot_conflicts
     connection.execute(
         """

@@ -41,6 +41,7 @@ from vaxsync.core.reasons import BACKLOG_REASON_LABELS, BACKLOG_REASONS, RESOLUT
 from vaxsync.core.reference import reference_path
 from vaxsync.marts.decision_tokens import candidate_message, row_message, with_tokens
 from vaxsync.marts.decisions import rejected_decision_lines
+from vaxsync.marts.resends import resent_shot_changes
 from vaxsync.reports.backlog_summary import bilingual_detail
 from vaxsync.reports.candidate_differences import field_differences
 
@@ -104,6 +105,29 @@ RESOLVED_COLUMNS: tuple[str, ...] = (
     "resolution_vi",
     "resolution_en",
 )
+# What each re-sent file of the province changed, shot by shot (vaxsync.marts.resends.resent_shot_changes).
+RESENT_SHOTS_SHEET = "resent_files"
+RESENT_SHOT_COLUMNS: tuple[str, ...] = (
+    SOURCE_FILE_COLUMN,
+    "recognised_as",
+    "change_vi",
+    "change_en",
+    "citizen_id",  # masked: last 4 characters
+    "vaccine_code",
+    "vaccinated_on",
+    "facility",
+    "lot",
+)
+RESENT_CHANGE_TEXTS: dict[str, tuple[str, str]] = {
+    "added": ("Thêm mới: mũi tiêm chỉ có trong phiên bản mới", "added: a shot only the new version records"),
+    "replaced": (
+        "Thay thế: mũi cũ đã rút, người này có mũi tiêm từ phiên bản mới",
+        "replaced: the old shot is retracted, the person has a shot from the new version",
+    ),
+    "retracted": ("Rút lại: phiên bản mới không còn ghi nhận mũi tiêm này", "retracted: the new version no longer records this shot"),
+    "restored": ("Khôi phục: phiên bản cũ được gửi lại", "restored: the older version was sent again"),
+    "kept": ("Giữ nguyên", "kept"),
+}  # fmt: skip
 # What identifies a row to the people reading it: the first columns of a reason sheet, protected from edits
 # (the decision columns follow them, then the reason, the rest of the row and the candidates).
 KEY_COLUMNS: tuple[str, ...] = (
@@ -198,6 +222,14 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "rejection_vi": ("Lý do không áp dụng", "why not applied (Vietnamese)"),
     "rejection_en": ("Lý do không áp dụng (tiếng Anh)", "why not applied"),
     "rejection_detail": ("Chi tiết", "detail"),
+    # the re-sent files
+    "recognised_as": ("Nhận biết là", "recognised as"),
+    "change_vi": ("Thay đổi", "change (Vietnamese)"),
+    "change_en": ("Thay đổi (tiếng Anh)", "change"),
+    "citizen_id": ("Số định danh (che bớt)", "citizen ID (masked)"),
+    "vaccine_code": ("Vắc xin", "vaccine"),
+    "vaccinated_on": ("Ngày tiêm", "vaccination date"),
+    "lot": ("Số lô", "lot"),
     # the summary tables
     "rank": ("Thứ tự", "rank"),
     "reason_code": ("Mã lý do", "reason code"),
@@ -226,6 +258,8 @@ class ProvinceReport:
     reasons: pl.DataFrame  # counts and age per reason
     # Decision lines (and files) refused tonight, with the reason: REJECTED_DECISION_COLUMNS
     rejected_decisions: pl.DataFrame | None = None
+    # What the province's re-sent files changed tonight, shot by shot: RESENT_SHOT_COLUMNS
+    resent_shots: pl.DataFrame | None = None
 
     @property
     def file_stem(self) -> str:
@@ -437,6 +471,28 @@ def resolved_display(resolved: pl.DataFrame) -> pl.LazyFrame:
     )
 
 
+def resent_shots_display(changes: pl.DataFrame) -> pl.LazyFrame:
+    """The re-sent files' shot changes as the report shows them: the change in Vietnamese and English, the
+    citizen's ID masked, every text cell formula-neutralised."""
+    texts = [
+        pl.col("change")
+        .replace_strict(
+            {code: text[index] for code, text in RESENT_CHANGE_TEXTS.items()}, default=pl.col("change")
+        )
+        .alias(f"change_{suffix}")
+        for index, suffix in ((0, "vi"), (1, "en"))
+    ]
+    return with_text_neutralised(
+        changes.lazy()
+        .with_columns(
+            *texts,
+            masked_citizen_id(pl.col("citizen_id")),
+            pl.col("vaccinated_on").dt.to_string("%Y-%m-%d"),
+        )
+        .select("province_code", *RESENT_SHOT_COLUMNS)
+    )
+
+
 def _resolution_labels(code: pl.Expr) -> list[pl.Expr]:
     return [
         code.replace_strict(
@@ -506,7 +562,8 @@ def build_province_reports(
     run_id: str,
     secret: bytes | None = None,
 ) -> list[ProvinceReport]:
-    """One report per province with open backlog, rows resolved tonight or decisions refused tonight.
+    """One report per province with open backlog, rows resolved tonight, decisions refused tonight or files
+    re-sent tonight.
 
     With the deployment's secret, each row and each candidate carries its signed token (the decision
     intake refuses lines without one)."""
@@ -519,12 +576,19 @@ def build_province_reports(
         shown = with_decision_tokens(shown, rows, offered, run_id=run_id, secret=secret)
     resolved = resolved_display(resolved_rows(connection, run_id=run_id, as_of=as_of)).collect()
     refused = rejected_decision_lines(connection, as_of=as_of)
+    resent = resent_shots_display(resent_shot_changes(connection, as_of=as_of)).collect()
     names = province_names(admin_units)
     rows_by_province = _split_by_province(shown)
     resolved_by_province = _split_by_province(resolved)
     refused_by_province = _split_by_province(refused)
+    resent_by_province = _split_by_province(resent)
     reports = []
-    provinces = rows_by_province.keys() | resolved_by_province.keys() | refused_by_province.keys()
+    provinces = (
+        rows_by_province.keys()
+        | resolved_by_province.keys()
+        | refused_by_province.keys()
+        | resent_by_province.keys()
+    )
     for province_code in sorted(provinces):
         province_rows = rows_by_province.get(province_code, shown.clear().drop("province_code"))
         reports.append(
@@ -540,6 +604,7 @@ def build_province_reports(
                 rejected_decisions=refused_by_province.get(
                     province_code, refused.clear().drop("province_code")
                 ),
+                resent_shots=resent_by_province.get(province_code, resent.clear().drop("province_code")),
             )
         )
     return reports
