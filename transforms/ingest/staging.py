@@ -46,7 +46,7 @@ LOCK_FILE_PREFIX = "~$"
 MIN_HEADER_SCORE_TO_SHOW = 2  # below this the "header" may be a data row: never echo its cells
 MAX_HEADER_CHARS_SHOWN = 40
 # Cells of a repaired workbook are joined with these before the text repair, then split again.
-UNIT_SEPARATOR, RECORD_SEPARATOR = "\x1f", "\x1e"
+UNIT_SEPARATOR, RECORD_SEPARATOR = "\t", "\n"  # joining a workbook's cells for a whole-text repair
 
 
 class Quarantine(Exception):  # noqa: N818 - a verdict on the file, not an error in the code
@@ -182,13 +182,19 @@ def _read_grid(path: Path, state: _ReadState) -> pl.DataFrame:
 
 def _repair_workbook_text(grid: pl.DataFrame, state: _ReadState) -> pl.DataFrame:
     """Apply the whole-file text repairs (legacy fonts, mis-read UTF-8) to a workbook's cells."""
-    rows_as_text = pl.col("cells").list.eval(pl.element().fill_null("")).list.join(UNIT_SEPARATOR)
+    # Tab and newline: no legacy font maps them (VISCII and TCVN3 use other control bytes), so a repair
+    # cannot move a cell; a line break inside a cell becomes a space, as normalize would make it anyway.
+    cell_text = pl.element().fill_null("").str.replace_all(f"[{UNIT_SEPARATOR}{RECORD_SEPARATOR}]", " ")
+    rows_as_text = pl.col("cells").list.eval(cell_text).list.join(UNIT_SEPARATOR)
     text = grid.select(rows_as_text.str.join(RECORD_SEPARATOR)).item() if grid.height else ""
     repaired, repair = repair_text(text)
     if repair is None:
         return grid
+    records = repaired.split(RECORD_SEPARATOR)
+    if len(records) != grid.height:  # a repair must never move a cell to another row
+        raise Quarantine("encoding_unrecognised", f"the {repair} text repair would change the rows")
     state.encoding_repair = repair
-    cells = pl.Series("cells", repaired.split(RECORD_SEPARATOR), dtype=pl.String).str.split(UNIT_SEPARATOR)
+    cells = pl.Series("cells", records, dtype=pl.String).str.split(UNIT_SEPARATOR)
     return grid.with_columns(cells=cells.list.eval(pl.when(pl.element() != "").then(pl.element())))
 
 
