@@ -68,7 +68,9 @@ def sample_rows(exports: Path) -> pl.DataFrame:
         source_file = path.relative_to(exports).as_posix()
         for number, cells in enumerate(lines[1:], start=1):
             row = {"source_file": source_file, "file_hash": source_file, "source_row": number}
-            row.update({raw_column(field): value for field, value in zip(fields, cells, strict=False) if field})
+            row.update(
+                {raw_column(field): value for field, value in zip(fields, cells, strict=False) if field}
+            )
             rows.append(row)
     return pl.DataFrame(rows, schema=STAGED_ROW_SCHEMA)
 

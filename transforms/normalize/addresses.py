@@ -98,7 +98,11 @@ EVERYTHING_LEFT = 1_000_000
 UNIT_LEVELS = ("ward", "district", "province")  # the split columns, innermost first
 RAW_ADDRESS = raw_column("address")
 # The residence as sent (free text and the split columns), and the facility's province.
-ADDRESS_COLUMNS = (RAW_ADDRESS, *(raw_column(level) for level in reversed(UNIT_LEVELS)), "facility_province_code")
+ADDRESS_COLUMNS = (
+    RAW_ADDRESS,
+    *(raw_column(level) for level in reversed(UNIT_LEVELS)),
+    "facility_province_code",
+)
 CODE_COLUMNS = ("province_code", "district_code", "ward_code")
 MIN_FUZZY_SCORE = 85.0
 MIN_FUZZY_KEY_LENGTH = 4

@@ -69,7 +69,9 @@ def phone_number(number: pl.Expr) -> pl.Expr:
     return pl.when(number.str.contains(MOBILE) | number.str.contains(LANDLINE)).then(number)
 
 
-def with_phones(frame: pl.LazyFrame, prefixes: pl.DataFrame, source: str = raw_column("phone")) -> pl.LazyFrame:
+def with_phones(
+    frame: pl.LazyFrame, prefixes: pl.DataFrame, source: str = raw_column("phone")
+) -> pl.LazyFrame:
     """Add phone_number and phone_kind from the phone as written in `source` (a shot's raw_phone as sent)."""
     digits, number = pl.col("_phone_digits"), pl.col("_phone_number")
     return (

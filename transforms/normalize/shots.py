@@ -28,8 +28,10 @@ def lookup_on_distinct(rows: pl.LazyFrame, column: str, derived: list[pl.Expr]) 
     return rows.select(column).unique().with_columns(derived)
 
 
-RAW_NAME, RAW_BIRTH, RAW_SEX, RAW_DOSE = (raw_column(f) for f in ("full_name", "date_of_birth", "sex", "dose"))
-RAW_VACCINE, RAW_VACCINATED, RAW_LOT = (raw_column(f) for f in ("vaccine", "vaccinated_on", "lot"))
+# The staged columns the rules read: the export fields as sent.
+RAW_NAME, RAW_BIRTH, RAW_SEX = raw_column("full_name"), raw_column("date_of_birth"), raw_column("sex")
+RAW_VACCINE, RAW_VACCINATED = raw_column("vaccine"), raw_column("vaccinated_on")
+RAW_DOSE, RAW_LOT = raw_column("dose"), raw_column("lot")
 
 
 def name_lookup(rows: pl.LazyFrame, reference: NormalizeReference) -> pl.LazyFrame:
@@ -108,7 +110,9 @@ def normalize_shots(
         (RAW_SEX, lookup_on_distinct(staged, RAW_SEX, [sex_code(pl.col(RAW_SEX)).alias("sex_code")])),
         (
             RAW_DOSE,
-            lookup_on_distinct(staged, RAW_DOSE, [dose_number(pl.col(RAW_DOSE)).alias("dose_number_reported")]),
+            lookup_on_distinct(
+                staged, RAW_DOSE, [dose_number(pl.col(RAW_DOSE)).alias("dose_number_reported")]
+            ),
         ),
     ]
     frame = staged

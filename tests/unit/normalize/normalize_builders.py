@@ -41,7 +41,8 @@ def as_staged_columns(row: dict[str, Any]) -> dict[str, Any]:
 def staged_frame(rows: Sequence[dict[str, Any]]) -> pl.LazyFrame:
     """Staged rows (STAGED_ROW_SCHEMA): each dict overrides the defaults; source_row counts from 1."""
     records = [
-        as_staged_columns({**STAGED_DEFAULTS, "source_row": index, **row}) for index, row in enumerate(rows, start=1)
+        as_staged_columns({**STAGED_DEFAULTS, "source_row": index, **row})
+        for index, row in enumerate(rows, start=1)
     ]
     return pl.DataFrame(records, schema=STAGED_ROW_SCHEMA).lazy()
 
