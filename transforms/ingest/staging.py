@@ -36,7 +36,7 @@ from transforms.ingest.workbook import (
     read_first_sheet,
 )
 from transforms.normalize.dates import count_locale_swap_repairs
-from vaxsync.core.contracts import DATE_FIELDS, EXPORT_FIELDS, LEDGER_SCHEMA, STAGED_ROW_SCHEMA
+from vaxsync.core.contracts import DATE_FIELDS, EXPORT_FIELDS, LEDGER_SCHEMA, STAGED_ROW_SCHEMA, raw_column
 from vaxsync.core.reasons import QUARANTINE_REASONS
 
 logger = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ def _read_export(
     rows = _staged_rows(staged, mapping, source_file, file_hash)
     metrics = {
         "rows_read": rows.height,
-        "share_blank_id": rows["id_number"].null_count() / rows.height,
+        "share_blank_id": rows[raw_column("id_number")].null_count() / rows.height,
         "count_malformed_rows": int(rows["row_issue"].is_not_null().sum()),
         **count_dropped_rows(classified),
     }
@@ -232,7 +232,7 @@ def _staged_rows(
         source_file=pl.lit(source_file, dtype=pl.String),
         file_hash=pl.lit(file_hash, dtype=pl.String),
         source_row=pl.col("source_row"),
-        **{name: field_value(mapping, name) for name in EXPORT_FIELDS},
+        **{raw_column(name): field_value(mapping, name) for name in EXPORT_FIELDS},
         extra_columns=extra_json,
         row_issue=pl.col("row_issue"),
         cell_kinds=date_cell_marker(mapping.field_columns, DATE_FIELDS)

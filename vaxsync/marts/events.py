@@ -267,7 +267,7 @@ def night_rows_to_post() -> str:
     return f"""
     select o.file_hash, o.source_row, o.source_file, o.citizen_id, o.vaccine_code,
            coalesce(v.family, o.vaccine_code) as vaccine_family, o.vaccinated_date,
-           o.lot_number as lot_key, {facility_key_sql("o.facility_name")} as facility_key,
+           o.lot_number as lot_key, {facility_key_sql("o.raw_facility_name")} as facility_key,
            {shot_id_sql("o.citizen_id", "o.vaccine_code", "o.vaccinated_date")} as own_shot_id,
            false as is_posted, null::timestamp as first_synced_at
     from outcomes o left join event_vaccines v using (vaccine_code)
@@ -368,7 +368,7 @@ def new_shots() -> str:
     select shot_id, citizen_id, vaccine_code,
            cast(coalesce(dose_number_reported, 0) as smallint) as dose_number,
            cast(dose_number_reported as smallint) as dose_number_reported,
-           vaccinated_date as vaccinated_on, facility_name as facility, lot_number as lot,
+           vaccinated_date as vaccinated_on, raw_facility_name as facility, lot_number as lot,
            match_method, coalesce(match_score, 1.0) as match_score
     from night_postings where is_batch_winner and not is_known_shot
     """
@@ -492,7 +492,7 @@ def take_corrected_values(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(
         """
         create or replace temp table refreshed_tonight as
-        select p.shot_id, p.facility_name as facility, p.lot_number as lot,
+        select p.shot_id, p.raw_facility_name as facility, p.lot_number as lot,
                cast(p.dose_number_reported as smallint) as dose_number_reported
         from night_postings p
         where p.file_hash in (select file_hash from tonight_versions where replaces_file_hash is not null)

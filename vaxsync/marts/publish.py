@@ -42,7 +42,7 @@ _OUTCOME_COLUMNS = [
     "file_hash",
     "source_file",
     "source_row",
-    "facility_name",
+    "raw_facility_name",
     "vaccine_code",
     "vaccinated_date",
     "lot_number",
@@ -164,7 +164,7 @@ def _write_night(connection: duckdb.DuckDBPyConnection, settings: Settings, run:
             province_code, facility, candidate_citizen_id, candidate_score, first_seen_on, run_id,
             last_matched_run_id)
         select source_file, file_hash, source_row, backlog_reason, backlog_detail, best_province_code,
-               facility_name, candidate_citizen_id,
+               raw_facility_name, candidate_citizen_id,
                case when candidate_citizen_id is not null then match_score end, $as_of, $run_id, $run_id
         from outcomes where citizen_id is null and not is_rematch
         """,

@@ -110,8 +110,8 @@ def path_arrivals(warehouse_path: Path) -> tuple[dict[str, str], set[tuple[str, 
 def row_key_sql() -> str:
     """What makes two rows 'the same row' across versions: ID, name, vaccination date and vaccine."""
     return """substr(sha256(concat_ws('|', coalesce(id_value, ''), coalesce(name_key, ''),
-                  coalesce(cast(vaccinated_date as varchar), vaccinated_on, ''),
-                  coalesce(vaccine_code, lower(trim(vaccine)), ''))), 1, 24)"""
+                  coalesce(cast(vaccinated_date as varchar), raw_vaccinated_on, ''),
+                  coalesce(vaccine_code, lower(trim(raw_vaccine)), ''))), 1, 24)"""
 
 
 def tonight_row_keys(normalized_file: Path) -> pl.LazyFrame:
@@ -121,7 +121,7 @@ def tonight_row_keys(normalized_file: Path) -> pl.LazyFrame:
             connection.sql(
                 f"""
             select file_hash, source_file, {row_key_sql()} as row_key,
-                   {facility_key_sql("facility_name")} as facility_key, vaccinated_date
+                   {facility_key_sql("raw_facility_name")} as facility_key, vaccinated_date
             from read_parquet($path)
             """,
                 params={"path": normalized_file.as_posix()},

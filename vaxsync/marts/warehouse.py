@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from vaxsync.core.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA
+from vaxsync.core.contracts import EXPORT_FIELDS, NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA, raw_column
 from vaxsync.core.errors import WarehouseLockedError
 from vaxsync.core.settings import Settings
 from vaxsync.core.sql_steps import DuckDBConfig, configure
@@ -316,6 +316,7 @@ def connect(
     try:
         configure(connection, config)
         connection.execute(WAREHOUSE_DDL)
+        rename_raw_backlog_columns(connection)
         connection.execute(backlog_records_ddl())
         yield connection
     finally:
@@ -392,6 +393,22 @@ def snapshot(warehouse_path: Path, copy_path: Path) -> Path:
 # Every column of a staged + normalized row: what a backlog row needs to be shown as sent and re-matched.
 BACKLOG_RECORD_SCHEMA: dict[str, pl.DataType] = {**STAGED_ROW_SCHEMA, **NORMALIZED_EXTRA_SCHEMA}
 _DUCKDB_TYPES = {pl.String: "varchar", pl.Int32: "integer", pl.Int8: "tinyint", pl.Date: "date"}
+
+
+def rename_raw_backlog_columns(connection: duckdb.DuckDBPyConnection) -> None:
+    """A warehouse made before the raw export fields were prefixed keeps them under their field names
+    (`vaccinated_on` text beside synced_shots.vaccinated_on DATE): rename them to raw_<field>, values kept.
+    Runs before backlog_records_ddl, which would otherwise add empty raw_<field> columns beside them."""
+    present = {
+        name
+        for (name,) in connection.execute(
+            "select column_name from duckdb_columns() where table_name = 'backlog_records'"
+            " and schema_name = current_schema() and database_name = current_database()"
+        ).fetchall()
+    }
+    for field in EXPORT_FIELDS:
+        if field in present and raw_column(field) not in present:
+            connection.execute(f"alter table backlog_records rename column {field} to {raw_column(field)}")
 
 
 def backlog_records_ddl() -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from vaxsync.core.contracts import EXPORT_FIELDS
+from vaxsync.core.contracts import EXPORT_FIELDS, raw_column
 from vaxsync.core.decision_sheet import (
     CANDIDATE_TOKEN_COLUMNS,
     CANDIDATES_SHOWN,
@@ -63,8 +63,8 @@ ROW_COLUMNS: tuple[str, ...] = (
     "reason_en",
     "reason_detail",
 )
-# The export fields as the facility sent them (facility_name is the `facility` column), in the export's
-# order except the address parts: smallest unit first, as a Vietnamese address reads.
+# The export fields as the facility sent them (raw_<field>; raw_facility_name is the `facility` column),
+# in the export's order except the address parts: smallest unit first, as a Vietnamese address reads.
 ADDRESS_PARTS_SMALLEST_FIRST: tuple[str, ...] = ("ward", "district", "province")
 
 
@@ -300,13 +300,13 @@ def sheet_name(reason_code: str) -> str:
 def open_backlog_rows(connection: duckdb.DuckDBPyConnection, *, as_of: dt.date) -> pl.DataFrame:
     """One row per open backlog row: where it came from, why it waits, the values as sent, and the
     normalized fields the candidates are compared with (the `_`-prefixed columns)."""
-    sent = ", ".join(f"records.{field} as sent_{field}" for field in SENT_FIELDS)
+    sent = ", ".join(f"records.{raw_column(field)} as sent_{field}" for field in SENT_FIELDS)
     return (
         connection.sql(
             f"""
         select coalesce(backlog.province_code, '{UNKNOWN_PROVINCE}') as province_code,
                backlog.reason_code,
-               coalesce(backlog.facility, records.facility_name, '{UNKNOWN_FACILITY}') as facility,
+               coalesce(backlog.facility, records.raw_facility_name, '{UNKNOWN_FACILITY}') as facility,
                backlog.source_file, backlog.source_row, backlog.first_seen_on,
                date_diff('day', backlog.first_seen_on, $as_of::date) as nights_waited,
                backlog.reason_detail, {sent},

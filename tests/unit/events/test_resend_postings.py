@@ -189,14 +189,14 @@ def export_rows(
 ) -> pl.DataFrame:
     return pl.DataFrame(
         {
-            "file_hash": f"hash-{file}", "source_file": file, "facility_name": facility,
+            "file_hash": f"hash-{file}", "source_file": file, "raw_facility_name": facility,
             "id_value": [f"0010900{n:05d}" for n in people], "name_key": [f"nguyen van {n}" for n in people],
-            "vaccinated_date": dt.date.fromisoformat(on), "vaccinated_on": on, "vaccine_code": "PFIZER",
-            "vaccine": "Pfizer",
+            "vaccinated_date": dt.date.fromisoformat(on), "raw_vaccinated_on": on, "vaccine_code": "PFIZER",
+            "raw_vaccine": "Pfizer",
         },
-        schema={"file_hash": pl.String(), "source_file": pl.String(), "facility_name": pl.String(),
+        schema={"file_hash": pl.String(), "source_file": pl.String(), "raw_facility_name": pl.String(),
                 "id_value": pl.String(), "name_key": pl.String(), "vaccinated_date": pl.Date(),
-                "vaccinated_on": pl.String(), "vaccine_code": pl.String(), "vaccine": pl.String()},
+                "raw_vaccinated_on": pl.String(), "vaccine_code": pl.String(), "raw_vaccine": pl.String()},
     )  # fmt: skip
 
 
@@ -207,7 +207,7 @@ def land_earlier_version(connection: duckdb.DuckDBPyConnection, rows: pl.DataFra
         f"""
         insert into file_versions
         select any_value(source_file), file_hash, any_value(source_file), null, 'first_version', null,
-               mode({facility_key_sql("facility_name")}), min(vaccinated_date), max(vaccinated_date), count(*),
+               mode({facility_key_sql("raw_facility_name")}), min(vaccinated_date), max(vaccinated_date), count(*),
                count(distinct {row_key_sql()}), 'night-1', timestamp '2023-01-31 02:00'
         from earlier_rows group by file_hash;
         insert into file_row_keys select distinct file_hash, {row_key_sql()} from earlier_rows;

@@ -51,7 +51,12 @@ def test_province_reports_mask_sent_ids_and_phones_by_the_core_rules(tmp_path: P
     source_files = {row["file_hash"]: row["source_file"] for row in BACKLOG}
     sent = pl.DataFrame(
         [
-            (source_files[row["file_hash"]], row["source_row"], row.get("id_number"), row.get("phone"))
+            (
+                source_files[row["file_hash"]],
+                row["source_row"],
+                row.get("raw_id_number"),
+                row.get("raw_phone"),
+            )
             for row in RECORDS
         ],
         schema={"source_file": pl.String, "source_row": pl.Int32, "id_number": pl.String, "phone": pl.String},
