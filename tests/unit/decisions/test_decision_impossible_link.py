@@ -45,8 +45,9 @@ OPEN_BACKLOG = pl.DataFrame(
         "reason_code": ["no_confident_match"] * 2,
         "candidate_citizen_id": [None, None],
         "is_posted_by_decision": [False] * 2,
+        "decided_by": [None, None],  # no earlier decision posted these rows
     },
-    schema_overrides={"source_row": pl.Int32, "candidate_citizen_id": pl.String},
+    schema_overrides={"source_row": pl.Int32, "candidate_citizen_id": pl.String, "decided_by": pl.String},
 )
 NO_CANDIDATES = pl.DataFrame(
     schema={
