@@ -436,4 +436,10 @@ RETRACTION_REASONS: dict[str, Reason] = {
         "The posting was withdrawn (for example a reviewer withdrew an accept).",
         "Việc ghi nhận đã được rút lại (ví dụ cán bộ rút lại quyết định chấp nhận).",
     ),
+    "relinked_after_new_snapshot": Reason(
+        "A newer registry snapshot added a citizen who explains the record as well or better: the record"
+        " moved to the person its own ID names, or went to review.",
+        "Bản dữ liệu dân cư mới có thêm một công dân khớp với bản ghi không kém: bản ghi đã chuyển sang"
+        " người có số định danh ghi trên bản ghi, hoặc được chuyển sang rà soát.",
+    ),
 }

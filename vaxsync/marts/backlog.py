@@ -14,7 +14,9 @@ import polars as pl
 from vaxsync.core.settings import Settings
 from vaxsync.core.workdir import RunWorkDir, read_json
 from vaxsync.marts.decisions import decided_rows, read_new_decisions
+from vaxsync.marts.registry_cache import prepared_registry
 from vaxsync.marts.resends import recognise_versions
+from vaxsync.marts.snapshot_changes import CHECKS_FILE_NAME, POSTED_RECHECK, posted_links_to_recheck
 from vaxsync.marts.warehouse import BACKLOG_RECORD_SCHEMA, connect
 
 # Backlog reasons a match against a newer registry (or a reviewer) can resolve. Row-level data errors
@@ -87,7 +89,9 @@ def open_rematchable_records(settings: Settings, registry_hash: str, decided: pl
 
 
 def write_match_input(settings: Settings, work: RunWorkDir) -> dict[str, int]:
-    """match_input.parquet = tonight's normalized rows + the open backlog rows to match again (is_rematch).
+    """match_input.parquet = tonight's normalized rows + the open backlog rows to match again (is_rematch)
+    + the posted probabilistic links a newer snapshot may explain better (is_rematch, posted_citizen_id:
+    vaxsync.marts.snapshot_changes).
 
     Reads tonight's new review decisions first: the rows they name are matched whatever else holds.
     """
@@ -95,15 +99,24 @@ def write_match_input(settings: Settings, work: RunWorkDir) -> dict[str, int]:
     decided = decided_rows(read_new_decisions(settings, work))
     registry_hash = read_json(work.run_file)["registry_hash"]
     tonight = pl.scan_parquet(work.normalized_file).with_columns(
-        is_rematch=pl.lit(False), prior_backlog_reason=pl.lit(None, dtype=pl.String)
+        is_rematch=pl.lit(False),
+        prior_backlog_reason=pl.lit(None, dtype=pl.String),
+        posted_citizen_id=pl.lit(None, dtype=pl.String),
     )
     # A file sent again tonight in a new version replaces its old backlog rows: match only the new ones.
     resent_files = tonight.select("source_file").unique()
     replaced = pl.LazyFrame(
         {"file_hash": recognise_versions(settings.warehouse_path, work)}, schema={"file_hash": pl.String()}
     )
+    registry = prepared_registry(settings, snapshot_hash=registry_hash)
+    rechecks = posted_links_to_recheck(
+        settings.warehouse_path, registry, registry_hash, work.root / CHECKS_FILE_NAME
+    )
+    backlog = open_rematchable_records(settings, registry_hash, decided).with_columns(
+        posted_citizen_id=pl.lit(None, dtype=pl.String)
+    )
     rematch = (
-        open_rematchable_records(settings, registry_hash, decided)
+        pl.concat([backlog, rechecks], how="vertical")
         .lazy()
         .join(resent_files, on="source_file", how="anti")
         .join(replaced, on="file_hash", how="anti")
@@ -115,7 +128,10 @@ def write_match_input(settings: Settings, work: RunWorkDir) -> dict[str, int]:
         pl.scan_parquet(work.match_input_file)
         .select(
             rows_tonight=(~pl.col("is_rematch")).sum(),
-            rows_rematched_from_backlog=pl.col("is_rematch").sum(),
+            rows_rematched_from_backlog=(
+                pl.col("is_rematch") & (pl.col("prior_backlog_reason") != POSTED_RECHECK)
+            ).sum(),
+            rows_posted_rechecked=(pl.col("prior_backlog_reason") == POSTED_RECHECK).sum(),
         )
         .collect()
     )
