@@ -1,10 +1,13 @@
-"""A registry snapshot that drops citizens who already have posted shots: their shots are flagged.
+"""What a new registry snapshot changes for shots already posted.
 
-Each night, inside the publish transaction, every posted shot whose citizen is absent from tonight's
-snapshot gets a shot_conflicts row `citizen_not_in_snapshot` (posted_flagged, on the shot's winning
-source row), and the flag is lifted when a later snapshot has the citizen again. The shots stay
-posted (the registry may have merged or withdrawn an ID; a person decides), but coverage, which
-counts the snapshot's population, cannot place them: the run report and the CLI summary say how many.
+1. A snapshot that drops citizens who already have posted shots: their shots are flagged. Each night,
+   inside the publish transaction, every posted shot whose citizen is absent from tonight's snapshot gets a
+   shot_conflicts row `citizen_not_in_snapshot` (posted_flagged, on the shot's winning source row), and the
+   flag is lifted when a later snapshot has the citizen again. The shots stay posted (the registry may have
+   merged or withdrawn an ID; a person decides), but coverage, which counts the snapshot's population,
+   cannot place them: the run report and the CLI summary say how many.
+2. A snapshot that adds citizens: the probabilistic postings a newcomer may explain better are matched
+   again (below, "posted links a newer snapshot may explain better").
 """
 
 from __future__ import annotations
