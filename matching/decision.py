@@ -124,8 +124,10 @@ NAME_COMPARISONS = ("given_name", "family_name", "middle_name")
 # birth date do not post, however rare the name (an absent person's namesake shares both).
 CONTRADICTING_ID_LEVELS = ("cccd_absent", "cccd_contradicts")
 # Nor when the row's residence and facility lie in another province than the candidate's: a namesake
-# living there explains it as well (a batch sibling does not lift this: siblings never create a link).
+# living there explains it as well. A batch sibling lifts this only when the candidate's own dose, confirmed
+# by ID tonight, was given in this row's province (SIBLING_HERE_COLUMN): the candidate is vaccinated here.
 CONTRADICTING_RESIDENCE_LEVELS = ("different",)
+SIBLING_HERE_COLUMN = "sibling_confirmed_here"
 
 
 def is_thin_evidence(model: MatchModel, columns: list[str]) -> pl.Expr:
@@ -158,6 +160,11 @@ def is_thin_evidence(model: MatchModel, columns: list[str]) -> pl.Expr:
         labels = model.comparison("residence").labels
         codes = [labels.index(label) for label in CONTRADICTING_RESIDENCE_LEVELS if label in labels]
         is_elsewhere = pl.col("level_residence").is_in(codes).fill_null(False)
+        id_labels = model.comparison("id_number").labels if "id_number" in names else []
+        if SIBLING_HERE_COLUMN in columns and "batch_sibling" in id_labels:
+            sibling = id_labels.index("batch_sibling")
+            is_vaccinated_here = pl.col("level_id_number").eq(sibling) & pl.col(SIBLING_HERE_COLUMN)
+            is_elsewhere = is_elsewhere & ~is_vaccinated_here.fill_null(False)
     is_common_name = name_bits < model.thresholds.min_name_bits_without_corroboration
     return ~is_corroborated & (is_common_name | is_id_contradicted | is_elsewhere)
 

@@ -206,7 +206,7 @@ def decide_links(
     odds = _prior_odds(model, top, to_link.height, registry_size)
     count_posted_by_id = int(shots["confirmed_citizen_index"].is_not_null().sum())
     top = _scored(top, odds)
-    decisions = decide(top, model, count_posted_by_id)
+    decisions = decide(_with_sibling_flag(top, to_link), model, count_posted_by_id)
     sibling_update = _siblings_from_posts(shots, decisions)
     if sibling_update.height:
         rescored_shots = sibling_update["shot_index"].implode()
@@ -217,7 +217,7 @@ def decide_links(
         with LinkageDatabase(updated, _citizens_of(registry, pairs), vocabulary) as database:
             again = database.top_candidates(pairs, model)
         top = pl.concat([top.filter(~pl.col("shot_index").is_in(rescored_shots)), _scored(again, odds)])
-        decisions = decide(top, model, count_posted_by_id)
+        decisions = decide(_with_sibling_flag(top, to_link), model, count_posted_by_id)
     decisions = _rechecked_links_held(decisions, to_link)
     model.fitted["count_sibling_rescored"] = sibling_update.height
     named = _citizens_of(registry, top.select("citizen_index")).select("citizen_index", "citizen_id")
@@ -394,11 +394,29 @@ def _sibling_key() -> pl.Expr:
 
 
 def _with_siblings_from_confirmed(shots: pl.DataFrame) -> pl.DataFrame:
-    """sibling_citizen_index: the one citizen that the row's same-person rows were confirmed to by ID."""
-    confirmed = shots.filter(pl.col("confirmed_citizen_index").is_not_null()).select(
+    """sibling_citizen_index: the one citizen that the row's same-person rows were confirmed to by ID;
+    sibling_confirmed_here: one of those rows was vaccinated in the row's facility province (the citizen
+    gets vaccinated where this row was, whatever the row's address says)."""
+    is_confirmed = pl.col("confirmed_citizen_index").is_not_null()
+    confirmed = shots.filter(is_confirmed).select(
         "sibling_key", pl.col("confirmed_citizen_index").alias("citizen_index")
     )
-    return _attach_siblings(shots, confirmed)
+    here = (
+        shots.filter(
+            is_confirmed & pl.col("sibling_key").is_not_null() & pl.col("facility_province").is_not_null()
+        )
+        .select("sibling_key", "facility_province")
+        .unique()
+        .with_columns(sibling_confirmed_here=pl.lit(True))
+    )
+    return (
+        _attach_siblings(shots, confirmed)
+        .join(here, on=["sibling_key", "facility_province"], how="left", maintain_order="left")
+        .with_columns(
+            sibling_confirmed_here=pl.col("sibling_confirmed_here").fill_null(False)
+            & pl.col("sibling_citizen_index").is_not_null()
+        )
+    )
 
 
 def _attach_siblings(shots: pl.DataFrame, linked: pl.DataFrame) -> pl.DataFrame:
@@ -553,6 +571,16 @@ def _prior_odds(
         "outside": odds.log2_outside,
     }
     return odds
+
+
+def _with_sibling_flag(top: pl.DataFrame, to_link: pl.DataFrame) -> pl.DataFrame:
+    """Each candidate with its row's sibling_confirmed_here, which matching.decision reads."""
+    return top.join(
+        to_link.select("shot_index", "sibling_confirmed_here"),
+        on="shot_index",
+        how="left",
+        maintain_order="left",
+    )
 
 
 def _scored(evidence: pl.DataFrame, odds: PriorOdds) -> pl.DataFrame:
