@@ -395,8 +395,8 @@ def _sibling_key() -> pl.Expr:
 
 def _with_siblings_from_confirmed(shots: pl.DataFrame) -> pl.DataFrame:
     """sibling_citizen_index: the one citizen that the row's same-person rows were confirmed to by ID;
-    sibling_confirmed_here: one of those rows was vaccinated in the row's facility province (the citizen
-    gets vaccinated where this row was, whatever the row's address says)."""
+    sibling_confirmed_here: one of those rows was vaccinated in the province where this row was, and this
+    row lives there or gives no address (the citizen gets vaccinated where this row's person lives)."""
     is_confirmed = pl.col("confirmed_citizen_index").is_not_null()
     confirmed = shots.filter(is_confirmed).select(
         "sibling_key", pl.col("confirmed_citizen_index").alias("citizen_index")
@@ -409,12 +409,16 @@ def _with_siblings_from_confirmed(shots: pl.DataFrame) -> pl.DataFrame:
         .unique()
         .with_columns(sibling_confirmed_here=pl.lit(True))
     )
+    # The row lives where it was vaccinated (or gives no address): a row vaccinated in the candidate's
+    # province while its address lies elsewhere is a visitor, perhaps the candidate's namesake.
+    lives_here = pl.col("province").is_null() | (pl.col("province") == pl.col("facility_province"))
     return (
         _attach_siblings(shots, confirmed)
         .join(here, on=["sibling_key", "facility_province"], how="left", maintain_order="left")
         .with_columns(
             sibling_confirmed_here=pl.col("sibling_confirmed_here").fill_null(False)
             & pl.col("sibling_citizen_index").is_not_null()
+            & lives_here.fill_null(False)
         )
     )
 

@@ -264,3 +264,18 @@ def test_a_residence_in_another_province_posts_only_when_the_candidate_is_vaccin
         .with_columns(sibling_confirmed_here=pl.lit(sibling_here))
     )
     assert decide(candidates, model)["decision"].item() == expected, description
+
+
+@pytest.mark.parametrize(("sibling_here", "expected"), [(False, "review_required"), (True, "posted")])
+def test_a_common_name_posts_when_the_candidates_dose_confirmed_by_id_was_given_here(
+    sibling_here: bool, expected: str
+) -> None:
+    model = load_model()
+    model.thresholds = FIXED
+    candidates = _with_levels(
+        ranked([(0.99999, 30.0, None)]),
+        **COMMON_NAME_AND_BIRTH_DATE,
+        residence="facility_in_province",
+        id_number="batch_sibling",
+    ).with_columns(sibling_confirmed_here=pl.lit(sibling_here))
+    assert decide(candidates, model)["decision"].item() == expected
