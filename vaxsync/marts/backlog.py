@@ -11,6 +11,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from matching.probabilistic import POSTED_CITIZEN_COLUMN
 from vaxsync.core.settings import Settings
 from vaxsync.core.workdir import RunWorkDir, read_json
 from vaxsync.marts.decisions import decided_rows, read_new_decisions
@@ -99,9 +100,9 @@ def write_match_input(settings: Settings, work: RunWorkDir) -> dict[str, int]:
     decided = decided_rows(read_new_decisions(settings, work))
     registry_hash = read_json(work.run_file)["registry_hash"]
     tonight = pl.scan_parquet(work.normalized_file).with_columns(
-        is_rematch=pl.lit(False),
-        prior_backlog_reason=pl.lit(None, dtype=pl.String),
-        posted_citizen_id=pl.lit(None, dtype=pl.String),
+        pl.lit(False).alias("is_rematch"),
+        pl.lit(None, dtype=pl.String).alias("prior_backlog_reason"),
+        pl.lit(None, dtype=pl.String).alias(POSTED_CITIZEN_COLUMN),
     )
     # A file sent again tonight in a new version replaces its old backlog rows: match only the new ones.
     resent_files = tonight.select("source_file").unique()
@@ -113,7 +114,7 @@ def write_match_input(settings: Settings, work: RunWorkDir) -> dict[str, int]:
         settings.warehouse_path, registry, registry_hash, work.root / CHECKS_FILE_NAME
     )
     backlog = open_rematchable_records(settings, registry_hash, decided).with_columns(
-        posted_citizen_id=pl.lit(None, dtype=pl.String)
+        pl.lit(None, dtype=pl.String).alias(POSTED_CITIZEN_COLUMN)
     )
     rematch = (
         pl.concat([backlog, rechecks], how="vertical")

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from matching.probabilistic import POSTED_CITIZEN_COLUMN
 from vaxsync.marts.events import retract_postings
 from vaxsync.marts.warehouse import BACKLOG_RECORD_SCHEMA
 
@@ -175,7 +176,11 @@ def posted_links_to_recheck(
     """The stored records (BACKLOG_RECORD_SCHEMA + prior_backlog_reason, posted_citizen_id) of the posted
     probabilistic links to match again tonight. Every active posting not yet checked against this snapshot
     is checked; the verdicts go to checks_path, which publish reads to record the check."""
-    schema = {**BACKLOG_RECORD_SCHEMA, "prior_backlog_reason": pl.String(), "posted_citizen_id": pl.String()}
+    schema = {
+        **BACKLOG_RECORD_SCHEMA,
+        "prior_backlog_reason": pl.String(),
+        POSTED_CITIZEN_COLUMN: pl.String(),
+    }
     stored = _unchecked_postings(warehouse_path, registry_hash)
     if stored.is_empty():
         pl.DataFrame(schema=_CHECK_SCHEMA).write_parquet(checks_path)
@@ -185,7 +190,7 @@ def posted_links_to_recheck(
         pl.col("citizen_id").alias("id_value"), id_owner=pl.col("citizen_id")
     ).join(own_ids, on="id_value", how="semi")
     stored = stored.rename({"namesakes": "namesakes_before", "citizen_namesakes": "citizen_namesakes_before"})
-    tonight = link_namesakes(registry, stored.with_columns(citizen_id=pl.col("posted_citizen_id")))
+    tonight = link_namesakes(registry, stored.with_columns(citizen_id=pl.col(POSTED_CITIZEN_COLUMN)))
     checked = tonight.join(
         own_id_owner.collect(), on="id_value", how="left", maintain_order="left"
     ).with_columns(
@@ -194,7 +199,7 @@ def posted_links_to_recheck(
         | (
             (pl.col("id_kind") == "cccd")
             & pl.col("id_owner").is_not_null()
-            & (pl.col("id_owner") != pl.col("posted_citizen_id"))
+            & (pl.col("id_owner") != pl.col(POSTED_CITIZEN_COLUMN))
         )
     )
     checked.select(list(_CHECK_SCHEMA)).cast(_CHECK_SCHEMA).write_parquet(checks_path)  # type: ignore[arg-type]
@@ -219,7 +224,7 @@ def _unchecked_postings(warehouse_path: Path, registry_hash: str) -> pl.DataFram
             return pl.DataFrame()
         return connection.sql(
             f"""
-            select {columns}, p.citizen_id as posted_citizen_id, p.namesakes, p.citizen_namesakes
+            select {columns}, p.citizen_id as {POSTED_CITIZEN_COLUMN}, p.namesakes, p.citizen_namesakes
             from probabilistic_postings p
             join backlog_records r using (file_hash, source_row)
             join shot_sources s using (file_hash, source_row)
