@@ -20,7 +20,7 @@ import polars as pl
 
 from matching.probabilistic import POSTED_CITIZEN_COLUMN
 from vaxsync.marts.events import retract_postings
-from vaxsync.marts.warehouse import BACKLOG_RECORD_SCHEMA
+from vaxsync.marts.warehouse import BACKLOG_RECORD_SCHEMA, connect
 
 CODE = "citizen_not_in_snapshot"
 POSTED_FLAGGED = "posted_flagged"
@@ -216,12 +216,8 @@ def _unchecked_postings(warehouse_path: Path, registry_hash: str) -> pl.DataFram
     if not warehouse_path.exists():
         return pl.DataFrame()
     columns = ", ".join(f"r.{name}" for name in BACKLOG_RECORD_SCHEMA)
-    with duckdb.connect(str(warehouse_path), read_only=True) as connection:
-        known = connection.execute(
-            "select count(*) from information_schema.tables where table_name = 'probabilistic_postings'"
-        ).fetchall()[0][0]
-        if not known:
-            return pl.DataFrame()
+    with connect(warehouse_path) as connection:
+        ensure_link_tables(connection)
         return connection.sql(
             f"""
             select {columns}, p.citizen_id as {POSTED_CITIZEN_COLUMN}, p.namesakes, p.citizen_namesakes
