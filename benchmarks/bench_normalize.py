@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from transforms.normalize import load_reference, normalize_shots
-from vaxsync.core.contracts import STAGED_ROW_SCHEMA
+from vaxsync.core.contracts import STAGED_ROW_SCHEMA, raw_column
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 HEADERS = {
@@ -68,7 +68,9 @@ def sample_rows(exports: Path) -> pl.DataFrame:
         source_file = path.relative_to(exports).as_posix()
         for number, cells in enumerate(lines[1:], start=1):
             row = {"source_file": source_file, "file_hash": source_file, "source_row": number}
-            row.update({field: value for field, value in zip(fields, cells, strict=False) if field})
+            row.update(
+                {raw_column(field): value for field, value in zip(fields, cells, strict=False) if field}
+            )
             rows.append(row)
     return pl.DataFrame(rows, schema=STAGED_ROW_SCHEMA)
 
@@ -81,10 +83,10 @@ def scaled(base: pl.DataFrame, rows: int) -> pl.DataFrame:
                 (pl.col("source_file") + f"#{copy}").alias("source_file"),
                 (pl.col("file_hash") + f"#{copy}").alias("file_hash"),
                 pl.when(pl.int_range(pl.len()) % 3 == 0)
-                .then(pl.col("full_name") + f" {copy % 97}")
-                .otherwise(pl.col("full_name"))
-                .alias("full_name"),
-                (pl.lit(f"Số {copy} ") + pl.col("address")).alias("address"),
+                .then(pl.col("raw_full_name") + f" {copy % 97}")
+                .otherwise(pl.col("raw_full_name"))
+                .alias("raw_full_name"),
+                (pl.lit(f"Số {copy} ") + pl.col("raw_address")).alias("raw_address"),
             )
         )
     return pl.concat(copies).head(rows)
@@ -103,8 +105,8 @@ def main() -> None:
     shots = normalize_shots(staged.lazy(), as_of=dt.date(2023, 1, 31), reference=reference).collect()
     wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
     print(
-        f"rows={shots.height:,} distinct_names={staged['full_name'].n_unique():,} "
-        f"distinct_addresses={staged['address'].n_unique():,} wall_s={wall:.1f} cpu_s={cpu:.1f}"
+        f"rows={shots.height:,} distinct_names={staged['raw_full_name'].n_unique():,} "
+        f"distinct_addresses={staged['raw_address'].n_unique():,} wall_s={wall:.1f} cpu_s={cpu:.1f}"
     )
 
 

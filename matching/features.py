@@ -19,6 +19,7 @@ import polars as pl
 
 from transforms.normalize.names import FOLDED_TITLES, marked_name_key
 from transforms.normalize.text import fold, fold_key
+from vaxsync.core.contracts import raw_column
 
 CITIZEN_ID_KINDS = ("cccd", "cmnd12")
 LEGACY_ID_KINDS = ("cmnd9",)
@@ -179,7 +180,7 @@ def shot_name_text(shots: pl.LazyFrame) -> pl.DataFrame:
     return verify_marked_tokens(
         shots.select(
             *name_text(clean, pl.col("family_name_key"), pl.col("middle_name_key"), pl.col("given_name_key")),
-            *given_first_reading(pl.col("full_name")),
+            *given_first_reading(pl.col(raw_column("full_name"))),
             name_hash=pl.col("name_key").hash(),
         ).collect()
     )

@@ -31,7 +31,7 @@ def prepare_registry(registry: pl.LazyFrame, *, reference: NormalizeReference | 
         .drop("_name_clean")
     )
     prepared = citizens.join(cleaned, on="full_name", how="left", nulls_equal=True, maintain_order="left")
-    prepared = with_phones(prepared, reference.phone_prefixes)
+    prepared = with_phones(prepared, reference.phone_prefixes, source="phone")
     return prepared.with_columns(pl.col("phone_number").alias("phone")).select(
         *[pl.col(name).cast(dtype) for name, dtype in REGISTRY_SCHEMA.items()],
         *NAME_KEY_COLUMNS,

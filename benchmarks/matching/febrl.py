@@ -17,7 +17,7 @@ import datetime as dt
 import polars as pl
 
 from transforms.normalize.text import fold_key
-from vaxsync.core.contracts import NORMALIZED_EXTRA_SCHEMA, REGISTRY_SCHEMA
+from vaxsync.core.contracts import NORMALIZED_EXTRA_SCHEMA, REGISTRY_SCHEMA, raw_column
 
 SOURCE_FILE = "febrl4/dataset4b.csv"
 VACCINATED_ON = dt.date(2022, 1, 1)
@@ -107,7 +107,7 @@ def febrl4_inputs() -> tuple[pl.LazyFrame, pl.LazyFrame, pl.DataFrame]:
         pl.lit(SOURCE_FILE).alias("source_file"),
         pl.lit("febrl4").alias("file_hash"),
         pl.col("row").cast(pl.Int32).alias("source_row"),
-        "full_name",
+        pl.col("full_name").alias(raw_column("full_name")),
         pl.col("full_name").alias("full_name_clean"),
         "name_key",
         "family_name_key",

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import fastexcel
 import polars as pl
 import pytest
 
 from vaxsync.core.contracts import REGISTRY_SCHEMA
+from vaxsync.core.decision_sheet import header_code
 from vaxsync.core.settings import Settings
 from vaxsync.marts.warehouse import conservation_violations
 from vaxsync.orchestration.pipeline import run_nightly
@@ -186,10 +188,67 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         warehouse_path=root / "warehouse.duckdb", work_dir=root / "report_work", as_of=NIGHTS[1]
     )
     return {
+        "root": root,
         "warehouse": root / "warehouse.duckdb",
         "nights": (night_1, night_2, night_3),
         "night_2_report": build_run_report(settings, run_ids[1]),
     }
+
+
+def test_the_facilitys_province_report_says_what_each_resent_file_changed(nights: dict[str, Any]) -> None:
+    folder = nights["root"] / "reports" / NIGHTS[1].isoformat() / "provinces" / "01"
+    workbook = fastexcel.read_excel(folder / f"mismatch_01_{NIGHTS[1].isoformat()}.xlsx")
+    assert "resent_files" in workbook.sheet_names
+    sheet = workbook.load_sheet_by_name("resent_files", dtypes="string").to_polars()
+    sheet = sheet.rename({name: header_code(name) for name in sheet.columns})
+    changes = {
+        (row["source_file"], row["change_en"].split(":")[0], row["citizen_id"], row["vaccine_code"], row["vaccinated_on"])
+        for row in sheet.iter_rows(named=True)
+    }  # fmt: skip
+
+    def masked(person: str) -> str:
+        return "********" + PEOPLE[person][0][-4:]
+
+    a, renamed = PATHS["a"], PATHS["renamed_v2"]
+    assert changes == {
+        (a, "added", masked("vero"), "VERO_CELL", "2021-09-08"),
+        (a, "added", masked("astra"), "PFIZER", "2021-11-10"),
+        (a, "added", masked("astra"), "PFIZER", "2021-12-20"),
+        (a, "replaced", masked("vero"), "VERO_CELL", "2021-09-01"),
+        (a, "replaced", masked("astra"), "ASTRAZENECA", "2021-11-10"),
+        (a, "retracted", masked("deleted"), "MODERNA", "2022-03-01"),
+        (a, "kept", masked("vero"), "VERO_CELL", "2021-10-06"),
+        (a, "kept", masked("copied"), "ASTRAZENECA", "2021-10-01"),
+        (a, "kept", masked("child"), "MODERNA", "2022-04-20"),
+        (renamed, "retracted", masked("filler9"), "PFIZER", "2021-08-15"),
+        *{(renamed, "kept", masked(person), "PFIZER", "2021-08-15") for person in FILLERS[:9]},
+    }
+    # The per-file counts agree with file_version_changes (replaced shots are among the retracted ones).
+    night_2 = nights["nights"][1]
+    for change in night_2["file_version_changes"].iter_rows(named=True):
+        rows = (
+            sheet.filter(pl.col("source_file") == change["source_file"])["change_en"]
+            .str.split(":")
+            .list.first()
+        )
+        assert (rows == "kept").sum() == change["shots_kept"]
+        assert (rows == "added").sum() == change["shots_added"]
+        assert rows.is_in(["retracted", "replaced"]).sum() == change["shots_retracted"]
+        assert (rows == "replaced").sum() == change["shots_replaced"]
+    page = (folder / f"mismatch_01_{NIGHTS[1].isoformat()}.html").read_text(encoding="utf-8")
+    assert 'id="resent_files"' in page and "Tệp gửi lại" in page and PATHS["renamed_v2"] in page
+    for person in ("vero", "astra", "deleted", "copied", "child"):  # IDs only masked, in both files
+        assert PEOPLE[person][0] not in page
+        assert not any(sheet.select(pl.all().str.contains(PEOPLE[person][0], literal=True).any()).row(0))
+
+
+def test_a_province_report_lists_only_its_own_resent_files(nights: dict[str, Any]) -> None:
+    provinces = nights["root"] / "reports" / NIGHTS[1].isoformat() / "provinces"
+    for folder in provinces.iterdir():
+        if folder.name == "01":
+            continue
+        workbook = fastexcel.read_excel(folder / f"mismatch_{folder.name}_{NIGHTS[1].isoformat()}.xlsx")
+        assert "resent_files" not in workbook.sheet_names
 
 
 def doses(night: dict[str, pl.DataFrame], person: str) -> list[tuple[str, str]]:
@@ -328,3 +387,62 @@ def test_the_run_report_says_what_each_resent_file_changed(nights: dict[str, Any
     )
     page = render_run_report_html(report)
     assert "Files sent again (2)" in page and PATHS["renamed_v2"] in page
+
+
+# --- a row held against a shot that a re-send retracts -------------------------------------------------------
+
+HELD_PATHS = {"a": "01_Ha_Noi/01001001/thang_11.csv", "c": "01_Ha_Noi/01009001/thang_11.csv"}
+
+
+def run_night(root: Path, as_of: dt.date) -> dict[str, pl.DataFrame]:
+    """One night, run twice: the second run changes nothing; the warehouse conserves every row."""
+    settings = Settings(
+        registry_path=root / "registry.parquet",
+        landing_dir=root / "landing",
+        warehouse_path=root / "warehouse.duckdb",
+        reports_dir=root / "reports",
+        decisions_dir=root / "decisions",
+        as_of=as_of,
+    )
+    run_nightly(settings)
+    after = snapshot(root / "warehouse.duckdb")
+    run_nightly(settings)
+    assert all(snapshot(root / "warehouse.duckdb")[name].equals(frame) for name, frame in after.items())
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as connection:
+        assert conservation_violations(connection) == []
+    return after
+
+
+def write_held_export(root: Path, name: str, lines: list[str]) -> None:
+    path = root / "landing" / HELD_PATHS[name]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(HEADER + "".join(lines), encoding="utf-8")
+
+
+def test_a_row_held_against_a_shot_that_a_resend_retracts_posts_that_night(tmp_path: Path) -> None:
+    """Night 1 posts facility A's AstraZeneca; night 2 facility C reports Pfizer the same day for the same
+    person: held as two_products_same_day. Night 3, A's corrected file drops its AstraZeneca row: the
+    AstraZeneca is retracted and C's Pfizer, nothing else holding it, posts the same night."""
+    write_registry(tmp_path / "registry.parquet")
+    kept = line("vero", "Vero Cell", "2021-10-06", "V2", 2)
+    write_held_export(tmp_path, "a", [kept, line("astra", "AstraZeneca", "2021-11-10", "A1", 1)])
+    night_1 = run_night(tmp_path, NIGHTS[0])
+    assert doses(night_1, "astra") == [("2021-11-10", "ASTRAZENECA")]
+    write_held_export(tmp_path, "c", [line("astra", "Pfizer", "2021-11-10", "P1", 1, facility=FACILITY_C)])
+    night_2 = run_night(tmp_path, NIGHTS[1])
+    held = night_2["unposted_backlog"].filter(pl.col("source_file") == HELD_PATHS["c"])
+    assert held["reason_code"].to_list() == ["two_products_same_day"]
+    assert doses(night_2, "astra") == [("2021-11-10", "ASTRAZENECA")]
+    write_held_export(tmp_path, "a", [kept])
+    night_3 = run_night(tmp_path, NIGHTS[2])
+    assert doses(night_3, "astra") == [("2021-11-10", "PFIZER")]
+    resolved = night_3["unposted_backlog"].filter(pl.col("source_file") == HELD_PATHS["c"]).row(0, named=True)
+    assert (resolved["resolution"], resolved["resolved_shot_id"]) == (
+        "rematched",
+        night_3["synced_shots"].filter(pl.col("citizen_id") == PEOPLE["astra"][0])["shot_id"].item(),
+    )
+    retracted = night_3["retracted_shots"]
+    assert retracted.select("vaccine_code", "retraction_reason").rows() == [
+        ("ASTRAZENECA", "superseded_by_new_version")
+    ]
+    assert doses(night_3, "vero") == [("2021-10-06", "VERO_CELL")]

@@ -36,7 +36,7 @@ from transforms.ingest.workbook import (
     read_first_sheet,
 )
 from transforms.normalize.dates import count_locale_swap_repairs
-from vaxsync.core.contracts import DATE_FIELDS, EXPORT_FIELDS, LEDGER_SCHEMA, STAGED_ROW_SCHEMA
+from vaxsync.core.contracts import DATE_FIELDS, EXPORT_FIELDS, LEDGER_SCHEMA, STAGED_ROW_SCHEMA, raw_column
 from vaxsync.core.reasons import QUARANTINE_REASONS
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ LOCK_FILE_PREFIX = "~$"
 MIN_HEADER_SCORE_TO_SHOW = 2  # below this the "header" may be a data row: never echo its cells
 MAX_HEADER_CHARS_SHOWN = 40
 # Cells of a repaired workbook are joined with these before the text repair, then split again.
-UNIT_SEPARATOR, RECORD_SEPARATOR = "\x1f", "\x1e"
+UNIT_SEPARATOR, RECORD_SEPARATOR = "\t", "\n"  # joining a workbook's cells for a whole-text repair
 
 
 class Quarantine(Exception):  # noqa: N818 - a verdict on the file, not an error in the code
@@ -140,7 +140,7 @@ def _read_export(
     rows = _staged_rows(staged, mapping, source_file, file_hash)
     metrics = {
         "rows_read": rows.height,
-        "share_blank_id": rows["id_number"].null_count() / rows.height,
+        "share_blank_id": rows[raw_column("id_number")].null_count() / rows.height,
         "count_malformed_rows": int(rows["row_issue"].is_not_null().sum()),
         **count_dropped_rows(classified),
     }
@@ -182,13 +182,19 @@ def _read_grid(path: Path, state: _ReadState) -> pl.DataFrame:
 
 def _repair_workbook_text(grid: pl.DataFrame, state: _ReadState) -> pl.DataFrame:
     """Apply the whole-file text repairs (legacy fonts, mis-read UTF-8) to a workbook's cells."""
-    rows_as_text = pl.col("cells").list.eval(pl.element().fill_null("")).list.join(UNIT_SEPARATOR)
+    # Tab and newline: no legacy font maps them (VISCII and TCVN3 use other control bytes), so a repair
+    # cannot move a cell; a line break inside a cell becomes a space, as normalize would make it anyway.
+    cell_text = pl.element().fill_null("").str.replace_all(f"[{UNIT_SEPARATOR}{RECORD_SEPARATOR}]", " ")
+    rows_as_text = pl.col("cells").list.eval(cell_text).list.join(UNIT_SEPARATOR)
     text = grid.select(rows_as_text.str.join(RECORD_SEPARATOR)).item() if grid.height else ""
     repaired, repair = repair_text(text)
     if repair is None:
         return grid
+    records = repaired.split(RECORD_SEPARATOR)
+    if len(records) != grid.height:  # a repair must never move a cell to another row
+        raise Quarantine("encoding_unrecognised", f"the {repair} text repair would change the rows")
     state.encoding_repair = repair
-    cells = pl.Series("cells", repaired.split(RECORD_SEPARATOR), dtype=pl.String).str.split(UNIT_SEPARATOR)
+    cells = pl.Series("cells", records, dtype=pl.String).str.split(UNIT_SEPARATOR)
     return grid.with_columns(cells=cells.list.eval(pl.when(pl.element() != "").then(pl.element())))
 
 
@@ -226,7 +232,7 @@ def _staged_rows(
         source_file=pl.lit(source_file, dtype=pl.String),
         file_hash=pl.lit(file_hash, dtype=pl.String),
         source_row=pl.col("source_row"),
-        **{name: field_value(mapping, name) for name in EXPORT_FIELDS},
+        **{raw_column(name): field_value(mapping, name) for name in EXPORT_FIELDS},
         extra_columns=extra_json,
         row_issue=pl.col("row_issue"),
         cell_kinds=date_cell_marker(mapping.field_columns, DATE_FIELDS)

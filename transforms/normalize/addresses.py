@@ -35,6 +35,7 @@ import polars as pl
 from rapidfuzz import fuzz, process
 
 from transforms.normalize.text import EAGER_ENGINE, collapse_spaces, fold, repair_mojibake
+from vaxsync.core.contracts import raw_column
 
 UNIT_WORDS = r"thanh pho|tinh|quan|huyen|thi xa|phuong|xa|thi tran"
 LEVEL_OF_UNIT_WORD = {
@@ -94,7 +95,14 @@ SPLIT_COLUMN_POSITION = 1_000  # split ward/district/province columns sit right 
 PIECES_MARKER = "@pieces "
 PIECES_PER_SEGMENT = 64  # a segment typed without commas is read in pieces: positions pos * 64 + piece
 EVERYTHING_LEFT = 1_000_000
-ADDRESS_COLUMNS = ("address", "province", "district", "ward", "facility_province_code")
+UNIT_LEVELS = ("ward", "district", "province")  # the split columns, innermost first
+RAW_ADDRESS = raw_column("address")
+# The residence as sent (free text and the split columns), and the facility's province.
+ADDRESS_COLUMNS = (
+    RAW_ADDRESS,
+    *(raw_column(level) for level in reversed(UNIT_LEVELS)),
+    "facility_province_code",
+)
 CODE_COLUMNS = ("province_code", "district_code", "ward_code")
 MIN_FUZZY_SCORE = 85.0
 MIN_FUZZY_KEY_LENGTH = 4
@@ -267,7 +275,7 @@ def _best_fuzzy_codes(
 def segment_rows(frame: pl.LazyFrame) -> pl.LazyFrame:
     """(row_nr, segment_pos, segment): the address's raw segments left to right, then the split ward,
     district and province columns (marked with their level) to their right."""
-    segments = pl.col("address").str.split(",")
+    segments = pl.col(RAW_ADDRESS).str.split(",")
     # An address typed without any separator is read piece by piece too (see segment_pieces).
     single = pl.when(segments.list.len() == 1).then(
         pl.concat_list(pl.lit(PIECES_MARKER) + segments.list.first())
@@ -278,12 +286,12 @@ def segment_rows(frame: pl.LazyFrame) -> pl.LazyFrame:
         .explode("segment", "segment_pos")
     )
     split_columns = [
-        frame.filter(pl.col(level).str.strip_chars() != "").select(
+        frame.filter(pl.col(raw_column(level)).str.strip_chars() != "").select(
             "row_nr",
             pl.lit(SPLIT_COLUMN_POSITION + offset, dtype=pl.Int64).alias("segment_pos"),
-            pl.format("@{} {}", pl.lit(level), pl.col(level)).alias("segment"),
+            pl.format("@{} {}", pl.lit(level), pl.col(raw_column(level))).alias("segment"),
         )
-        for offset, level in enumerate(("ward", "district", "province"))
+        for offset, level in enumerate(UNIT_LEVELS)
     ]
     return pl.concat([from_address.select("row_nr", "segment_pos", "segment"), *split_columns])
 
@@ -425,20 +433,20 @@ def resolve_address_frame(addresses: pl.DataFrame, index: AdminUnitIndex) -> pl.
 def resolve_admin_codes(
     frame: pl.LazyFrame, index: AdminUnitIndex, *, lookup_source: pl.LazyFrame | None = None
 ) -> pl.LazyFrame:
-    """Add province_code, district_code, ward_code to a frame with address, province, district, ward
-    and facility_province_code. Each distinct combination, street part cut off (taken from
+    """Add province_code, district_code, ward_code to a frame with ADDRESS_COLUMNS (raw_address,
+    raw_province, raw_district, raw_ward as sent, and facility_province_code). Each distinct combination, street part cut off (taken from
     `lookup_source`, by default the frame itself), is resolved once.
 
     The distinct combinations are collected here, before the plan that joins them back runs: resolving
     runs queries of its own, and a query run inside another query's callback (map_batches) panicked the
     streaming engine one night in two."""
-    units = unit_part(pl.col("address")).alias("_units")
+    units = unit_part(pl.col(RAW_ADDRESS)).alias("_units")
     source = frame if lookup_source is None else lookup_source
     distinct = (
-        source.select(units.alias("address"), *ADDRESS_COLUMNS[1:]).unique().collect(engine=EAGER_ENGINE)
+        source.select(units.alias(RAW_ADDRESS), *ADDRESS_COLUMNS[1:]).unique().collect(engine=EAGER_ENGINE)
     )
     typed = distinct.cast(ADDRESS_SCHEMA)  # type: ignore[arg-type]
-    resolved = resolve_address_frame(typed, index).rename({"address": "_units"})
+    resolved = resolve_address_frame(typed, index).rename({RAW_ADDRESS: "_units"})
     keys = ["_units", *ADDRESS_COLUMNS[1:]]
     return (
         frame.with_columns(units)

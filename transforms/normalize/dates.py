@@ -18,6 +18,8 @@ import datetime as dt
 import polars as pl
 import polars.selectors as cs
 
+from vaxsync.core.contracts import raw_column
+
 # Texts are matched lower-cased and NFC: "T" of ISO datetimes is "t", "CH" is "ch".
 # AM/PM words: English, and Vietnamese (SA/CH as LibreOffice vi-VN writes them, sáng/trưa/chiều/
 # tối/đêm). Only the date is kept, so a clock time is recognised, not interpreted.
@@ -306,8 +308,8 @@ def count_locale_swap_repairs(staged: pl.LazyFrame, file_key: pl.Expr) -> int:
     frame = staged
     for field, prefix in DATE_FIELD_PREFIXES:
         frame = frame.join(
-            date_readings(staged, field, prefix),
-            on=field,
+            date_readings(staged, raw_column(field), prefix),
+            on=raw_column(field),
             how="left",
             nulls_equal=True,
             maintain_order="left",
@@ -329,7 +331,7 @@ def with_dates(
     file_key: pl.Expr,
     lookup_source: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
-    """Add vaccinated_date, birth_date, birth_date_alt, birth_year from date_of_birth/vaccinated_on.
+    """Add vaccinated_date, birth_date, birth_date_alt, birth_year from raw_date_of_birth/raw_vaccinated_on.
 
     Two-digit birth years take the latest century that leaves the person at least `min_age_years`
     old on the vaccination date; two-digit vaccination years are 20yy. birth_date follows the file's
@@ -343,15 +345,15 @@ def with_dates(
     shot_swapped = pick_reading("_shot", "swapped", latest_year=VACCINATION_LATEST_YEAR)
     frame = (
         frame.join(
-            date_readings(source, "date_of_birth", "_birth"),
-            on="date_of_birth",
+            date_readings(source, raw_column("date_of_birth"), "_birth"),
+            on=raw_column("date_of_birth"),
             how="left",
             nulls_equal=True,
             maintain_order="left",
         )
         .join(
-            date_readings(source, "vaccinated_on", "_shot"),
-            on="vaccinated_on",
+            date_readings(source, raw_column("vaccinated_on"), "_shot"),
+            on=raw_column("vaccinated_on"),
             how="left",
             nulls_equal=True,
             maintain_order="left",
@@ -430,7 +432,7 @@ def held_when_maybe_swapped() -> list[pl.Expr]:
     ).fill_null(False)
     detail = pl.format(
         "{} (a date cell read as {}; day and month may be swapped: {})",
-        pl.col("vaccinated_on").str.strip_chars(),
+        pl.col(raw_column("vaccinated_on")).str.strip_chars(),
         date,
         day_month_swapped(date),
     )

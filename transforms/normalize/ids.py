@@ -18,6 +18,7 @@ from collections.abc import Collection
 import polars as pl
 
 from transforms.normalize.text import blank_to_null
+from vaxsync.core.contracts import raw_column
 
 ID_KINDS = ("cccd", "cmnd9", "cmnd12", "passport", "bhyt", "other", "missing", "unrecoverable")
 SCIENTIFIC = r"^[0-9]+(?:[.,][0-9]+)?[eE][+-]?[0-9]+$"
@@ -134,13 +135,13 @@ def cccd_birth_year(value: pl.Expr, kind: pl.Expr) -> pl.Expr:
 
 
 def with_ids(frame: pl.LazyFrame, *, as_of_year: int, province_codes: Collection[str]) -> pl.LazyFrame:
-    """Add id_kind, id_value and the decoded CCCD fields from the raw `id_number` column."""
+    """Add id_kind, id_value and the decoded CCCD fields from the raw_id_number column (as sent)."""
     cleaned, restored = pl.col("_id_cleaned"), pl.col("_id_restored")
     kind, value = pl.col("id_kind"), pl.col("id_value")
     return (
         frame.with_columns(
-            clean_id_text(pl.col("id_number")).alias("_id_cleaned"),
-            is_unrecoverable_id(pl.col("id_number")).alias("_id_unrecoverable"),
+            clean_id_text(pl.col(raw_column("id_number"))).alias("_id_cleaned"),
+            is_unrecoverable_id(pl.col(raw_column("id_number"))).alias("_id_unrecoverable"),
         )
         .with_columns(restore_leading_zeros(cleaned).alias("_id_restored"))
         .with_columns(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from transforms.normalize.text import blank_to_null
+from vaxsync.core.contracts import raw_column
 
 MOBILE = r"^0(?:3[2-9]|5[25689]|7[06-9]|8[1-9]|9[0-46-9])[0-9]{7}$"
 LANDLINE = r"^02[0-9]{9}$"
@@ -68,11 +69,13 @@ def phone_number(number: pl.Expr) -> pl.Expr:
     return pl.when(number.str.contains(MOBILE) | number.str.contains(LANDLINE)).then(number)
 
 
-def with_phones(frame: pl.LazyFrame, prefixes: pl.DataFrame) -> pl.LazyFrame:
-    """Add phone_number and phone_kind from the raw `phone` column."""
+def with_phones(
+    frame: pl.LazyFrame, prefixes: pl.DataFrame, source: str = raw_column("phone")
+) -> pl.LazyFrame:
+    """Add phone_number and phone_kind from the phone as written in `source` (a shot's raw_phone as sent)."""
     digits, number = pl.col("_phone_digits"), pl.col("_phone_number")
     return (
-        frame.with_columns(phone_digits(pl.col("phone")).alias("_phone_digits"))
+        frame.with_columns(phone_digits(pl.col(source)).alias("_phone_digits"))
         .with_columns(national_number(digits).alias("_phone_number"))
         .with_columns(convert_old_mobile(number, prefixes).alias("_phone_number"))
         .with_columns(

@@ -13,13 +13,13 @@ import datetime as dt
 import polars as pl
 
 from transforms.normalize import dates, ids, names, phones, vaccines
-from transforms.normalize.addresses import facility_province_code, resolve_admin_codes
+from transforms.normalize.addresses import ADDRESS_COLUMNS, facility_province_code, resolve_admin_codes
 from transforms.normalize.dose import dose_number
 from transforms.normalize.reference import NormalizeReference, load_reference, province_2025_code
 from transforms.normalize.rejects import is_blank, reject_reason_and_detail
 from transforms.normalize.sex import sex_code
 from transforms.normalize.text import blank_to_null
-from vaxsync.core.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA
+from vaxsync.core.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA, raw_column
 from vaxsync.core.settings import CAMPAIGN_START
 
 
@@ -28,11 +28,17 @@ def lookup_on_distinct(rows: pl.LazyFrame, column: str, derived: list[pl.Expr]) 
     return rows.select(column).unique().with_columns(derived)
 
 
+# The staged columns the rules read: the export fields as sent.
+RAW_NAME, RAW_BIRTH, RAW_SEX = raw_column("full_name"), raw_column("date_of_birth"), raw_column("sex")
+RAW_VACCINE, RAW_VACCINATED = raw_column("vaccine"), raw_column("vaccinated_on")
+RAW_DOSE, RAW_LOT = raw_column("dose"), raw_column("lot")
+
+
 def name_lookup(rows: pl.LazyFrame, reference: NormalizeReference) -> pl.LazyFrame:
-    """full_name -> full_name_clean and the four name keys, per distinct raw name."""
+    """raw_full_name -> full_name_clean and the four name keys, per distinct raw name."""
     cleaned = names.full_name_lookup(
-        rows.select("full_name"),
-        "full_name",
+        rows.select(RAW_NAME),
+        RAW_NAME,
         surnames=reference.surnames,
         surname_statistics=reference.surname_statistics,
     )
@@ -40,11 +46,11 @@ def name_lookup(rows: pl.LazyFrame, reference: NormalizeReference) -> pl.LazyFra
 
 
 def vaccine_lookup(rows: pl.LazyFrame, reference: NormalizeReference) -> pl.LazyFrame:
-    """vaccine -> vaccine_code, vaccine_detail, per distinct raw text."""
-    raw, variants, catalogue = pl.col("vaccine"), reference.vaccine_variants, reference.vaccines
+    """raw_vaccine -> vaccine_code, vaccine_detail, per distinct raw text."""
+    raw, variants, catalogue = pl.col(RAW_VACCINE), reference.vaccine_variants, reference.vaccines
     return lookup_on_distinct(
         rows,
-        "vaccine",
+        RAW_VACCINE,
         [
             vaccines.vaccine_code(raw, variants, catalogue).alias("vaccine_code"),
             vaccines.vaccine_unknown_detail(raw, variants, catalogue).alias("vaccine_detail"),
@@ -55,18 +61,18 @@ def vaccine_lookup(rows: pl.LazyFrame, reference: NormalizeReference) -> pl.Lazy
 def reject_columns(*, as_of: dt.date, campaign_start: dt.date) -> list[pl.Expr]:
     missing = {
         "full_name": pl.col("full_name_clean").is_null(),
-        "date_of_birth": is_blank(blank_to_null(pl.col("date_of_birth"))),  # "chưa có", "KXĐ": missing
-        "vaccine": is_blank(pl.col("vaccine")),
-        "vaccinated_on": is_blank(pl.col("vaccinated_on")),
+        "date_of_birth": is_blank(blank_to_null(pl.col(RAW_BIRTH))),  # "chưa có", "KXĐ": missing
+        "vaccine": is_blank(pl.col(RAW_VACCINE)),
+        "vaccinated_on": is_blank(pl.col(RAW_VACCINATED)),
     }
     return reject_reason_and_detail(
         row_issue=pl.col("row_issue"),
         missing=missing,
         vaccine_code=pl.col("vaccine_code"),
         vaccine_detail=pl.col("vaccine_detail"),
-        vaccinated_raw=pl.col("vaccinated_on"),
+        vaccinated_raw=pl.col(RAW_VACCINATED),
         vaccinated_date=pl.col("vaccinated_date"),
-        birth_raw=pl.col("date_of_birth"),
+        birth_raw=pl.col(RAW_BIRTH),
         birth_year=pl.col("birth_year"),
         campaign_start=campaign_start,
         as_of=as_of,
@@ -99,19 +105,21 @@ def normalize_shots(
     # join keeps the left order, so rows come out in the order they came in.
     lookups = [
         ("source_file", facility),
-        ("full_name", name_lookup(staged, reference)),
-        ("vaccine", vaccine_lookup(staged, reference)),
-        ("sex", lookup_on_distinct(staged, "sex", [sex_code(pl.col("sex")).alias("sex_code")])),
+        (RAW_NAME, name_lookup(staged, reference)),
+        (RAW_VACCINE, vaccine_lookup(staged, reference)),
+        (RAW_SEX, lookup_on_distinct(staged, RAW_SEX, [sex_code(pl.col(RAW_SEX)).alias("sex_code")])),
         (
-            "dose",
-            lookup_on_distinct(staged, "dose", [dose_number(pl.col("dose")).alias("dose_number_reported")]),
+            RAW_DOSE,
+            lookup_on_distinct(
+                staged, RAW_DOSE, [dose_number(pl.col(RAW_DOSE)).alias("dose_number_reported")]
+            ),
         ),
     ]
     frame = staged
     for column, lookup in lookups:
         frame = frame.join(lookup, on=column, how="left", nulls_equal=True, maintain_order="left")
     address_source = (
-        staged.select("address", "province", "district", "ward", "source_file")
+        staged.select(*ADDRESS_COLUMNS[:-1], "source_file")
         .unique()
         .join(facility, on="source_file", how="left", nulls_equal=True)
     )
@@ -126,7 +134,7 @@ def normalize_shots(
         file_key=pl.coalesce("file_hash", "source_file"),
         lookup_source=staged,
     )
-    lot = blank_to_null(pl.col("lot")).str.to_uppercase().str.replace_all(r"\s+", "")
+    lot = blank_to_null(pl.col(RAW_LOT)).str.to_uppercase().str.replace_all(r"\s+", "")
     frame = frame.with_columns(
         lot.alias("lot_number"),
         pl.when(pl.col("province_code").is_not_null()).then(pl.lit(ADMIN_ERA)).alias("admin_era"),

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import polars as pl
 
-# The canonical export fields, after header mapping. Every staged row carries all of them as String
-# (null when the file has no such column); `address` OR the split province/district/ward columns.
+# The canonical export fields that header synonyms map to. Every staged row carries all of them as String,
+# as sent, in the column raw_column(field) (null when the file has no such column); `address` OR the split
+# province/district/ward columns.
 EXPORT_FIELDS: tuple[str, ...] = (
     "facility_name",
     "full_name",
@@ -26,6 +27,15 @@ EXPORT_FIELDS: tuple[str, ...] = (
     "vaccinated_on",
 )
 
+RAW_PREFIX = "raw_"
+
+
+def raw_column(field: str) -> str:
+    """The column holding an export field's text as sent: prefixed, so that it never shares a name with a
+    typed column of a later layer (raw `vaccinated_on` text vs synced_shots.vaccinated_on DATE)."""
+    return f"{RAW_PREFIX}{field}"
+
+
 # The export fields that hold dates: a workbook records which of them came from date cells.
 DATE_FIELDS: tuple[str, ...] = ("date_of_birth", "vaccinated_on")
 
@@ -37,7 +47,7 @@ STAGED_ROW_SCHEMA: dict[str, pl.DataType] = {
     "source_file": pl.String(),  # posix path relative to the landing folder
     "file_hash": pl.String(),  # sha256 of the file's bytes: identifies the file version
     "source_row": pl.Int32(),  # 1-based data row number, header excluded
-    **{field: pl.String() for field in EXPORT_FIELDS},
+    **{raw_column(field): pl.String() for field in EXPORT_FIELDS},  # raw_facility_name ... raw_vaccinated_on
     "extra_columns": pl.String(),  # JSON object of unmapped columns, null when none
     "row_issue": pl.String(),  # null, or a reason code found while reading (e.g. malformed_row)
     # Workbooks only: which DATE_FIELDS came from date cells, "<field>=<kind>" joined by ";", kind one

@@ -8,45 +8,47 @@ ones that post as resolved (`unposted_backlog.resolved_run_id`, `resolution`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import duckdb
 import polars as pl
 
 from matching.probabilistic import POSTED_CITIZEN_COLUMN
+from vaxsync.core.reasons import REMATCHABLE_REASONS
 from vaxsync.core.settings import Settings
 from vaxsync.core.workdir import RunWorkDir, read_json
-from vaxsync.marts.decisions import decided_rows, read_new_decisions
+from vaxsync.marts.decisions import decided_rows, read_new_decisions, replacing_rows
+from vaxsync.marts.events import held_rows_freed_by_retraction
 from vaxsync.marts.registry_cache import prepared_registry
 from vaxsync.marts.resends import recognise_versions
 from vaxsync.marts.snapshot_changes import CHECKS_FILE_NAME, POSTED_RECHECK, posted_links_to_recheck
 from vaxsync.marts.warehouse import BACKLOG_RECORD_SCHEMA, connect
 
-# Backlog reasons a match against a newer registry (or a reviewer) can resolve. Row-level data errors
-# (unknown vaccine, invalid dates) need a resent file instead; a reviewer's rejection stands until a
-# corrected ID arrives, so the same candidates are never auto-posted behind the reviewer's back.
-REMATCHABLE_REASONS: tuple[str, ...] = (
-    "no_usable_id",
-    "id_not_in_registry",
-    "id_contradicted",
-    "id_ambiguous",
-    "no_confident_match",
-    "review_required",
-    "shot_after_death",
-    "shot_before_birth",
-    "reviewer_rejected",  # matched again only so that a corrected ID can arrive; never auto-posted
-    "below_approved_age",  # held before it became a flag: matched again, it posts with the flag
-)
+# Which backlog reasons a match can resolve is the catalogue's `rematchable` facet (REMATCHABLE_REASONS).
+# reviewer_rejected is matched again only so that a corrected ID can arrive: a reviewer's rejection stands,
+# so the same candidates are never auto-posted behind the reviewer's back. below_approved_age was held
+# before it became a flag: matched again, it posts with the flag.
 # Rejected on their night only because the vaccination date was after that night's as-of (or before the
 # campaign start): matched once the date is inside tonight's range, when nothing else was wrong with them.
 RECHECKED_DATE_REASON = "vaccination_date_out_of_range"
 
 
-def open_rematchable_records(settings: Settings, registry_hash: str, decided: pl.DataFrame) -> pl.DataFrame:
+def open_rematchable_records(
+    settings: Settings,
+    registry_hash: str,
+    decided: pl.DataFrame,
+    replaced_file_hashes: Sequence[str] = (),
+    replacing: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """The open backlog rows worth matching tonight, with their stored values and their current reason.
 
     A row is matched again when the registry snapshot changed since its last match, or when a reviewer's
     decision names it; otherwise tonight's answer would be last night's, and a re-run must change nothing.
     A row held as vaccination_date_out_of_range whose date is inside tonight's range (a later as-of) is
     matched too, its reject lifted: then its reason changes, so a re-run does not pick it again.
+    A row held against a posted shot that is retracted (or retires tonight: `replaced_file_hashes`) is
+    matched again too (vaxsync.marts.events.held_rows_freed_by_retraction). So is a row an earlier decision
+    posted whose reviewer decides it again tonight (`replacing`: vaxsync.marts.decisions.replacing_rows).
     """
     schema = {**BACKLOG_RECORD_SCHEMA, "prior_backlog_reason": pl.String()}
     if not settings.warehouse_path.exists():
@@ -60,13 +62,31 @@ def open_rematchable_records(settings: Settings, registry_hash: str, decided: pl
     )
     with connect(settings.warehouse_path, memory_limit=settings.duckdb_memory_limit) as connection:
         connection.register("decided_rows", decided.to_arrow())
+        connection.register(
+            "tonight_replaced_files",
+            pl.DataFrame(
+                {"file_hash": list(replaced_file_hashes)}, schema={"file_hash": pl.String()}
+            ).to_arrow(),
+        )
+        keys = {"file_hash": pl.String(), "source_row": pl.Int32()}
+        connection.register(
+            "replacing_rows", (replacing if replacing is not None else pl.DataFrame(schema=keys)).to_arrow()
+        )
         records = connection.sql(
             f"""
-            with dated as (
+            with freed as ({held_rows_freed_by_retraction()}),
+            candidates as (
+                select * from open_backlog
+                union all by name
+                select * from unposted_backlog
+                where resolved_run_id is not null and superseded_by_file_hash is null
+                  and (file_hash, source_row) in (select file_hash, source_row from replacing_rows)
+            ),
+            dated as (
                 select b.*, r.reject_reason = $date_reason
                             and r.vaccinated_date between $campaign_start and $as_of
                             and r.birth_year is not null as date_now_in_range
-                from open_backlog b join backlog_records r using (file_hash, source_row)
+                from candidates b join backlog_records r using (file_hash, source_row)
             )
             select {columns}, b.reason_code as prior_backlog_reason
             from dated b
@@ -77,6 +97,9 @@ def open_rematchable_records(settings: Settings, registry_hash: str, decided: pl
                    and (r.reject_reason is null or b.date_now_in_range)
                    and (last_match.registry_hash is distinct from $registry_hash
                         or (b.file_hash, b.source_row) in (select file_hash, source_row from decided_rows)))
+               or (b.file_hash, b.source_row) in (select file_hash, source_row from freed)
+               or ((b.file_hash, b.source_row) in (select file_hash, source_row from replacing_rows)
+                   and r.reject_reason is null)
             """,
             params={
                 "reasons": list(REMATCHABLE_REASONS),
@@ -97,7 +120,8 @@ def write_match_input(settings: Settings, work: RunWorkDir) -> dict[str, int]:
     Reads tonight's new review decisions first: the rows they name are matched whatever else holds.
     """
 
-    decided = decided_rows(read_new_decisions(settings, work))
+    lines = read_new_decisions(settings, work)
+    decided = decided_rows(lines)
     registry_hash = read_json(work.run_file)["registry_hash"]
     tonight = pl.scan_parquet(work.normalized_file).with_columns(
         pl.lit(False).alias("is_rematch"),
@@ -106,16 +130,15 @@ def write_match_input(settings: Settings, work: RunWorkDir) -> dict[str, int]:
     )
     # A file sent again tonight in a new version replaces its old backlog rows: match only the new ones.
     resent_files = tonight.select("source_file").unique()
-    replaced = pl.LazyFrame(
-        {"file_hash": recognise_versions(settings.warehouse_path, work)}, schema={"file_hash": pl.String()}
-    )
+    replaced_hashes = recognise_versions(settings.warehouse_path, work)
+    replaced = pl.LazyFrame({"file_hash": replaced_hashes}, schema={"file_hash": pl.String()})
     registry = prepared_registry(settings, snapshot_hash=registry_hash)
     rechecks = posted_links_to_recheck(
         settings.warehouse_path, registry, registry_hash, work.root / CHECKS_FILE_NAME
     )
-    backlog = open_rematchable_records(settings, registry_hash, decided).with_columns(
-        pl.lit(None, dtype=pl.String).alias(POSTED_CITIZEN_COLUMN)
-    )
+    backlog = open_rematchable_records(
+        settings, registry_hash, decided, replaced_hashes, replacing_rows(lines)
+    ).with_columns(pl.lit(None, dtype=pl.String).alias(POSTED_CITIZEN_COLUMN))
     rematch = (
         pl.concat([backlog, rechecks], how="vertical")
         .lazy()

@@ -19,6 +19,7 @@ import duckdb
 import polars as pl
 
 from matching.deterministic import confirm_candidates
+from vaxsync.core.clinical_rules import is_impossible_link
 from vaxsync.core.decision_sheet import (
     CANDIDATE_TOKEN_COLUMNS,
     CANDIDATES_SHOWN,
@@ -38,7 +39,7 @@ from vaxsync.core.decision_sheet import (
     WITHDRAW_DECISION,
     header_code,
 )
-from vaxsync.core.reasons import DECISION_FILE_REASONS, DECISION_REJECTIONS
+from vaxsync.core.reasons import DECISION_FILE_REASONS, DECISION_REJECTIONS, DECISION_RESOLUTIONS
 from vaxsync.core.settings import Settings
 from vaxsync.core.workdir import RunWorkDir, read_json
 from vaxsync.marts.decision_files import (
@@ -58,11 +59,8 @@ log = logging.getLogger(__name__)
 HEADER_SEARCH_LINES = 10  # the header row (with a `decision` cell) is among a sheet's first lines
 EARLIEST_DECISION_DATE = dt.date(2021, 1, 1)  # a stated decision date before the campaign is not kept
 REVIEWER_REJECTED = "reviewer_rejected"
-DECISION_RESOLUTIONS = (
-    "review_accepted",
-    "corrected_id",
-)  # unposted_backlog.resolution of a decision's posting
 WITHDRAWN_POSTING = "posting_withdrawn"  # vaxsync.core.reasons.RETRACTION_REASONS
+REPLACED_POSTING = "posting_replaced"  # vaxsync.core.reasons.RETRACTION_REASONS: the reviewer decided again
 
 # The cells a decision line is read from (header code -> line column); a formula in any of them refuses the line.
 LINE_FIELDS: dict[str, str] = {
@@ -96,6 +94,8 @@ DECISION_LINE_SCHEMA: dict[str, pl.DataType] = {
     "note": pl.String(),
     "has_formula": pl.Boolean(),
     "is_decidable": pl.Boolean(),  # passes the checks that need no matching (set once all files are read)
+    # a decidable line replacing its reviewer's own decision that posted the row (set with is_decidable)
+    "replaces_own_decision": pl.Boolean(),
 }
 
 AUDIT_SCHEMA: dict[str, pl.DataType] = {
@@ -175,6 +175,7 @@ def read_decision_file(decision_file: DecisionFile, settings: Settings, read_at:
         file_province_code=pl.lit(decision_file.province_code, dtype=pl.String),
         has_formula=pl.col("has_formula") | reviewer_is_formula | stated_on_is_formula,
         is_decidable=pl.lit(None, dtype=pl.Boolean),
+        replaces_own_decision=pl.lit(None, dtype=pl.Boolean),
     )
     return lines.select(list(DECISION_LINE_SCHEMA)).cast(DECISION_LINE_SCHEMA)  # type: ignore[arg-type]
 
@@ -304,27 +305,47 @@ def decided_rows(lines: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def replacing_rows(lines: pl.DataFrame) -> pl.DataFrame:
+    """file_hash, source_row of rows an earlier decision posted that their own reviewer decides again tonight:
+    matched again (like an open row) so that the new decision replaces the old posting in one night."""
+    return (
+        lines.filter(
+            pl.col("is_decidable").fill_null(False) & pl.col("replaces_own_decision").fill_null(False)
+        )
+        .select(*_row_key_parts())
+        .drop_nulls()
+        .unique()
+        .sort("file_hash", "source_row")
+    )
+
+
 def _with_decidable_flag(lines: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     """`is_decidable`: the line passes the checks that need no matching (folder, formula, reviewer, decision,
     the row's token, and for an accept a candidate offered now that its token signs)."""
 
     if lines.is_empty() or not settings.warehouse_path.exists():
-        return lines.with_columns(is_decidable=pl.lit(True))
+        return lines.with_columns(is_decidable=pl.lit(True), replaces_own_decision=pl.lit(False))
     secret = decision_secret(settings)
-    _, candidates = _backlog_and_candidates(settings)
+    backlog, candidates = _backlog_and_candidates(settings)
     parsed = _parsed_lines(lines, secret)
     chosen = _chosen_candidates(parsed, candidates, secret)
-    flagged = parsed.join(chosen, on="line_id", how="left").select(
-        "line_id",
-        is_decidable=pl.col("file_province_code").is_not_null()
-        & ~pl.col("has_formula")
-        & (pl.col("reviewer").fill_null("").str.strip_chars() != "")
-        & pl.col("kind").is_not_null()
-        & pl.col("is_row_token_valid")
-        & ((pl.col("kind") != "accept") | pl.col("offered_citizen_id").is_not_null()),
+    flagged = (
+        parsed.join(chosen, on="line_id", how="left")
+        .join(backlog, on=["file_hash", "source_row"], how="left")
+        .select(
+            "line_id",
+            is_decidable=pl.col("file_province_code").is_not_null()
+            & ~pl.col("has_formula")
+            & (pl.col("reviewer").fill_null("").str.strip_chars() != "")
+            & pl.col("kind").is_not_null()
+            & pl.col("is_row_token_valid")
+            & ((pl.col("kind") != "accept") | pl.col("offered_citizen_id").is_not_null()),
+            replaces_own_decision=_replaces_own_decision().fill_null(False),
+        )
     )
     return (
         lines.with_row_index("line_id")
+        .drop("is_decidable", "replaces_own_decision")
         .join(flagged, on="line_id", how="left")
         .sort("line_id")
         .drop("line_id")
@@ -363,8 +384,8 @@ def validate_decisions(
 ) -> pl.DataFrame:
     """Audit rows (AUDIT_SCHEMA): each line applied, or rejected with a DECISION_REJECTIONS code.
 
-    open_backlog: file_hash, source_row, province_code, reason_code, candidate_citizen_id, is_posted_by_decision
-      (the open rows, and the rows an earlier decision posted).
+    open_backlog: file_hash, source_row, province_code, reason_code, candidate_citizen_id, is_posted_by_decision,
+      decided_by (the open rows, and the rows an earlier decision posted, with that decision's reviewer).
     candidates (offered now, every rank): file_hash, source_row, candidate_rank, citizen_id, match_probability,
       impossible_reason.
     registry: citizen_id + CONFIRMATION_REGISTRY_COLUMNS. matchable_rows: file_hash, source_row, vaccinated_date
@@ -491,12 +512,7 @@ def _rejection_reason() -> pl.Expr:
     is_row_key_mismatch = pl.col("stated_source_row").is_not_null() & (
         pl.col("stated_source_row").cast(pl.Int32, strict=False) != pl.col("source_row")
     ).fill_null(True)
-    vaccinated = pl.col("vaccinated_date")
-    is_impossible = (
-        pl.col("impossible_reason").is_not_null()
-        | (vaccinated < pl.col("registry_date_of_birth")).fill_null(False)
-        | (vaccinated > pl.col("registry_date_of_death")).fill_null(False)
-    )
+    is_impossible = pl.col("impossible_reason").is_not_null() | is_impossible_link()
     kind = pl.col("kind")
     return (
         pl.when(pl.col("file_province_code").is_null())
@@ -523,18 +539,19 @@ def _rejection_reason() -> pl.Expr:
         .then(pl.lit("nothing_to_withdraw"))
         .when(kind == WITHDRAW_DECISION)
         .then(None)
-        .when(pl.col("is_posted_by_decision"))
+        .when(pl.col("is_posted_by_decision") & ~_replaces_own_decision().fill_null(False))
         .then(pl.lit("already_decided"))
-        .when(pl.col("is_matchable").is_null())
-        .then(pl.lit("row_not_matchable"))
-        .when(kind == REJECT_DECISION)
-        .then(None)
+        # An accept's own checks come first: a stale or forged accept does not make its row matched tonight.
         .when((kind == "accept") & ~pl.col("has_candidate_token").fill_null(False))
         .then(pl.lit("candidate_not_offered"))
         .when((kind == "accept") & ~pl.col("is_candidate_token_sound").fill_null(False))
         .then(pl.lit("token_invalid"))
         .when((kind == "accept") & pl.col("offered_citizen_id").is_null())
         .then(pl.lit("decision_stale"))
+        .when(pl.col("is_matchable").is_null())
+        .then(pl.lit("row_not_matchable"))
+        .when(kind == REJECT_DECISION)
+        .then(None)
         .when((kind == CORRECTED_DECISION) & ~pl.col("corrected_id").fill_null("").str.contains(r"^\d{12}$"))
         .then(pl.lit("malformed_id"))
         .when(~pl.col("is_registered"))
@@ -543,6 +560,21 @@ def _rejection_reason() -> pl.Expr:
         .then(pl.lit("correction_not_confirmed"))
         .when(is_impossible)
         .then(pl.lit("impossible_link"))
+    )
+
+
+def _reviewer_key(reviewer: pl.Expr) -> pl.Expr:
+    """A reviewer's name compared without case, Unicode form or repeated spaces."""
+    return reviewer.str.normalize("NFC").str.strip_chars().str.to_lowercase().str.replace_all(r"\s+", " ")
+
+
+def _replaces_own_decision() -> pl.Expr:
+    """A new decision (not a withdrawal) on a row that the same reviewer's earlier decision posted: it
+    replaces that decision in one night. Another reviewer's posted decision must be withdrawn first."""
+    return (
+        pl.col("is_posted_by_decision")
+        & pl.col("kind").is_in(["accept", REJECT_DECISION, CORRECTED_DECISION])
+        & (_reviewer_key(pl.col("reviewer")) == _reviewer_key(pl.col("decided_by")))
     )
 
 
@@ -583,7 +615,8 @@ def apply_review_decisions(settings: Settings, work: RunWorkDir, matches: pl.Dat
     unconfirmed = audit.filter(pl.col("rejection_reason") == "correction_not_confirmed").select(
         "file_hash", "source_row", "rejection_detail"
     )
-    return _override_matches(matches, applied, still_rejected, unconfirmed)
+    replaced = replacing_rows(pl.read_parquet(work.decision_lines_file))
+    return _override_matches(matches, applied, still_rejected, unconfirmed, replaced)
 
 
 def _override_matches(
@@ -591,7 +624,11 @@ def _override_matches(
     applied: pl.DataFrame,
     still_rejected: pl.DataFrame,
     unconfirmed: pl.DataFrame | None = None,
+    replaced: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
+    """`replaced`: rows whose posting by an earlier decision is replaced tonight (replacing_rows). Their old
+    posting is taken back at publish whatever happens: without an applied decision tonight they never keep
+    the automatic match (that would post the dose a second time), they wait in review."""
     keys = ["file_hash", "source_row"]
     withdrawn = applied.filter(pl.col("decision") == WITHDRAW_DECISION).select(keys)
     decisive = applied.filter(pl.col("decision") != WITHDRAW_DECISION)
@@ -617,14 +654,29 @@ def _override_matches(
         .unique(keys)
         .select(*keys, unconfirmed_detail="rejection_detail")
     )
+    replaced_rows = (
+        (
+            replaced
+            if replaced is not None
+            else pl.DataFrame(schema={"file_hash": pl.String(), "source_row": pl.Int32()})
+        )
+        .select(keys)
+        .cast({"file_hash": pl.String, "source_row": pl.Int32})
+        .join(decisive, on=keys, how="anti")
+        .unique(keys)
+        .with_columns(is_replacement_refused=pl.lit(True))
+    )
     is_decided = pl.col("is_decided").fill_null(False)
     is_rejected_now = is_decided & pl.col("decided_citizen_id").is_null()
     is_held = pl.col("is_held").fill_null(False) | is_rejected_now
-    is_unconfirmed = pl.col("unconfirmed_detail").is_not_null() & ~is_held
+    is_unconfirmed = (
+        pl.col("unconfirmed_detail").is_not_null() | pl.col("is_replacement_refused").fill_null(False)
+    ) & ~is_held
     return (
         matches.join(decided, on=keys, how="left")
         .join(held, on=keys, how="left")
         .join(unconfirmed_rows, on=keys, how="left")
+        .join(replaced_rows, on=keys, how="left")
         .with_columns(
             citizen_id=pl.when(is_held | is_unconfirmed)
             .then(None)
@@ -650,12 +702,14 @@ def _override_matches(
             .otherwise("match_reason"),
             match_detail=pl.when(is_held)
             .then(pl.lit("a reviewer rejected the offered candidates"))
-            .when(is_unconfirmed)
+            .when(is_unconfirmed & pl.col("unconfirmed_detail").is_not_null())
             .then(
                 pl.concat_str(
                     pl.lit("a reviewer's corrected ID did not confirm ("), "unconfirmed_detail", pl.lit(")")
                 )
             )
+            .when(is_unconfirmed)
+            .then(pl.lit("a reviewer's new decision replacing their posted one was refused"))
             .when(is_decided)
             .then(pl.lit("decided by a reviewer"))
             .otherwise("match_detail"),
@@ -718,12 +772,17 @@ def _file_summaries(summaries: pl.DataFrame, audit: pl.DataFrame) -> pl.DataFram
 def _backlog_and_candidates(settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
     with connect(settings.warehouse_path, memory_limit=settings.duckdb_memory_limit) as connection:
         # The open rows, and the rows an earlier decision posted (a reviewer may withdraw that decision).
+        # decided_by: the reviewer of the decision that posted the row (the row's last applied decision).
         open_backlog = connection.sql(
-            f"""select file_hash, source_row, coalesce(province_code, '??') as province_code, reason_code,
-                       candidate_citizen_id, resolved_run_id is not null as is_posted_by_decision
-                from unposted_backlog
-                where superseded_by_file_hash is null
-                  and (resolved_run_id is null or resolution in {DECISION_RESOLUTIONS})"""
+            f"""select b.file_hash, b.source_row, coalesce(b.province_code, '??') as province_code, b.reason_code,
+                       b.candidate_citizen_id, b.resolved_run_id is not null as is_posted_by_decision,
+                       case when b.resolved_run_id is not null then d.decided_by end as decided_by
+                from unposted_backlog b
+                left join (select file_hash, source_row, arg_max(reviewer, decided_at) as decided_by
+                           from review_decisions where status = 'applied' and decision <> '{WITHDRAW_DECISION}'
+                           group by file_hash, source_row) d using (file_hash, source_row)
+                where b.superseded_by_file_hash is null
+                  and (b.resolved_run_id is null or b.resolution in {DECISION_RESOLUTIONS})"""
         ).pl()
         candidates = connection.sql(
             """
@@ -778,11 +837,7 @@ def write_decision_audit(connection: duckdb.DuckDBPyConnection, work: RunWorkDir
 def withdraw_decided_postings(
     connection: duckdb.DuckDBPyConnection, audit: pl.DataFrame, *, run_id: str
 ) -> None:
-    """The rows whose posting a reviewer withdrew tonight go back to the open backlog, in review.
-
-    vaxsync.marts.events.retract_postings retracts each shot no other row supports (kept in `retracted_shots`) and
-    re-sequences the citizen's doses. The row then leaves `shot_sources` and its file's ledger moves it from
-    posted (or duplicate) back to backlog, so the row is in exactly one place again: the open backlog."""
+    """The rows whose posting a reviewer withdrew tonight go back to the open backlog, in review."""
 
     withdrawn = audit.filter(
         (pl.col("status") == "applied") & (pl.col("decision") == WITHDRAW_DECISION)
@@ -793,11 +848,85 @@ def withdraw_decided_postings(
             join tonight_withdrawn w using (file_hash, source_row)
             where b.resolved_run_id is not null and b.resolution in {DECISION_RESOLUTIONS}"""
     ).pl()
+    taken = _take_back_postings(
+        connection, posted, run_id=run_id, reason=WITHDRAWN_POSTING,
+        detail="a reviewer withdrew the decision that posted it",
+    )  # fmt: skip
+    if taken:
+        log.info("withdrew %d postings made by earlier review decisions", taken)
+
+
+def stage_replaced_postings(connection: duckdb.DuckDBPyConnection, work: RunWorkDir) -> None:
+    """Before the event rules: `replaced_postings`, the rows an earlier decision posted that their reviewer
+    decides again tonight (matched again tonight: replacing_rows), and the shots only they support join
+    `retiring_shots` (vaxsync.marts.resends), so that tonight's rules do not see the posting being replaced:
+    the row's new decision neither merges into it nor is held against it."""
+    lines = (
+        pl.read_parquet(work.decision_lines_file)
+        if work.decision_lines_file.exists()
+        else pl.DataFrame(schema=DECISION_LINE_SCHEMA)
+    )
+    connection.register("tonight_replacing_rows", replacing_rows(lines).to_arrow())
+    connection.execute(
+        f"""
+        create or replace temp table replaced_postings as
+        select b.file_hash, b.source_row from unposted_backlog b
+        join tonight_replacing_rows r using (file_hash, source_row)
+        where b.resolved_run_id is not null and b.resolution in {DECISION_RESOLUTIONS}
+          and b.superseded_by_file_hash is null
+          and (b.file_hash, b.source_row) in (
+              select file_hash, source_row from read_parquet($path) where is_rematch)
+        """,
+        {"path": work.match_input_file.as_posix()},
+    )
+    connection.execute(
+        "create temp table if not exists version_changes (old_file_hash varchar, new_file_hash varchar)"
+    )
+    connection.execute("create temp table if not exists retiring_shots (shot_id varchar)")
+    connection.execute(
+        """
+        insert into retiring_shots
+        select s.shot_id from shot_sources s
+        left join replaced_postings r using (file_hash, source_row)
+        where s.inactive_reason is null
+          and s.shot_id in (select shot_id from shot_sources join replaced_postings using (file_hash, source_row))
+          and s.shot_id not in (select shot_id from retiring_shots)
+        group by s.shot_id
+        having bool_and(r.file_hash is not null or s.file_hash in (select old_file_hash from version_changes))
+        """
+    )
+
+
+def take_back_replaced_postings(connection: duckdb.DuckDBPyConnection, *, run_id: str) -> None:
+    """Inside the night's transaction, before tonight's postings are written: the postings that tonight's
+    decisions replace are taken back (retracted as `posting_replaced` unless another row supports the shot),
+    so the row, matched again tonight, posts once, on the citizen of its new decision, or waits in review."""
+    connection.execute(
+        "create temp table if not exists replaced_postings (file_hash varchar, source_row integer)"
+    )
+    replaced = connection.sql("select file_hash, source_row from replaced_postings").pl()
+    taken = _take_back_postings(
+        connection, replaced, run_id=run_id, reason=REPLACED_POSTING,
+        detail="its reviewer replaced the decision that posted it",
+    )  # fmt: skip
+    if taken:
+        log.info("replaced %d postings made by earlier review decisions", taken)
+
+
+def _take_back_postings(
+    connection: duckdb.DuckDBPyConnection, posted: pl.DataFrame, *, run_id: str, reason: str, detail: str
+) -> int:
+    """Rows posted by earlier decisions go back to the open backlog, in review; returns how many.
+
+    vaxsync.marts.events.retract_postings retracts each shot no other row supports (kept in `retracted_shots`
+    with `reason`) and re-sequences the citizen's doses. The row then leaves `shot_sources` and its file's
+    ledger moves it from posted (or duplicate) back to backlog, so the row is in exactly one place again:
+    the open backlog (from where a decision of tonight may post it again)."""
     if posted.is_empty():
-        return
+        return 0
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    retract_postings(connection, posted, run_id=run_id, now=now, reason=WITHDRAWN_POSTING)
-    connection.register("withdrawn_postings", posted.to_arrow())
+    retract_postings(connection, posted, run_id=run_id, now=now, reason=reason)
+    connection.register("taken_back_postings", posted.select("file_hash", "source_row").to_arrow())
     connection.execute(
         """
         update ingest_ledger set rows_posted = ingest_ledger.rows_posted - moved.posted,
@@ -806,24 +935,24 @@ def withdraw_decided_postings(
         from (
             select s.file_hash, count(*) filter (where not s.is_duplicate) as posted,
                    count(*) filter (where s.is_duplicate) as duplicate
-            from shot_sources s join withdrawn_postings w using (file_hash, source_row) group by s.file_hash
+            from shot_sources s join taken_back_postings w using (file_hash, source_row) group by s.file_hash
         ) as moved
         where ingest_ledger.file_hash = moved.file_hash and ingest_ledger.status = 'loaded'
         """
     )
     connection.execute(
-        "delete from shot_sources where (file_hash, source_row) in (select file_hash, source_row from withdrawn_postings)"
+        """delete from shot_sources
+           where (file_hash, source_row) in (select file_hash, source_row from taken_back_postings)"""
     )
     connection.execute(
         """
         update unposted_backlog set resolved_run_id = null, resolution = null, resolved_shot_id = null,
-            reason_code = 'review_required', reason_detail = 'a reviewer withdrew the decision that posted it',
-            last_matched_run_id = $run_id
-        where (file_hash, source_row) in (select file_hash, source_row from withdrawn_postings)
+            reason_code = 'review_required', reason_detail = $detail, last_matched_run_id = $run_id
+        where (file_hash, source_row) in (select file_hash, source_row from taken_back_postings)
         """,
-        {"run_id": run_id},
+        {"run_id": run_id, "detail": detail},
     )
-    log.info("withdrew %d postings made by earlier review decisions", posted.height)
+    return posted.height
 
 
 def accepted_decision_pairs(settings: Settings) -> pl.DataFrame:

@@ -25,7 +25,7 @@ from vaxsync.marts.backlog import (
     store_backlog_records,
     update_rematched_backlog,
 )
-from vaxsync.marts.decisions import write_decision_audit
+from vaxsync.marts.decisions import stage_replaced_postings, take_back_replaced_postings, write_decision_audit
 from vaxsync.marts.events import hold_conflicting_rows, shot_id_sql, stage_postings, write_postings
 from vaxsync.marts.quality import store_outcome
 from vaxsync.marts.readmission import archive_readmitted_ledger_rows, record_quarantine_context
@@ -50,7 +50,7 @@ _OUTCOME_COLUMNS = [
     "file_hash",
     "source_file",
     "source_row",
-    "facility_name",
+    "raw_facility_name",
     "vaccine_code",
     "vaccinated_date",
     "lot_number",
@@ -104,6 +104,8 @@ def publish(settings: Settings, work: RunWorkDir) -> dict[str, Any]:
         # A new version of a file replaces the old one's rows: the shots only those rows support are not
         # part of anyone's history for tonight's rules (vaxsync.marts.resends).
         stage_version_changes(connection, read_tonight_versions(work))
+        # Likewise a posting that its reviewer's new decision replaces tonight (vaxsync.marts.decisions).
+        stage_replaced_postings(connection, work)
         # Posted links checked again against a newer snapshot: those that stand leave tonight's rows.
         outcomes = settle_rechecked_links(connection, outcomes)
         # Vaccination-event rules (vaxsync.marts.events): implausible records go to the backlog, copies merge.
@@ -164,6 +166,7 @@ def _write_night(connection: duckdb.DuckDBPyConnection, settings: Settings, run:
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     parameters = {"run_id": run["run_id"], "now": now, "as_of": settings.as_of}
     work = RunWorkDir(settings)
+    take_back_replaced_postings(connection, run_id=run["run_id"])  # before the rows post again
     withdraw_relinked_postings(connection, run["run_id"], now)  # vaxsync.marts.snapshot_changes
     write_postings(connection, run["run_id"], now)  # shots, sources, dose re-sequencing, shot_conflicts
     connection.execute(
@@ -172,7 +175,7 @@ def _write_night(connection: duckdb.DuckDBPyConnection, settings: Settings, run:
             province_code, facility, candidate_citizen_id, candidate_score, first_seen_on, run_id,
             last_matched_run_id)
         select source_file, file_hash, source_row, backlog_reason, backlog_detail, best_province_code,
-               facility_name, candidate_citizen_id,
+               raw_facility_name, candidate_citizen_id,
                case when candidate_citizen_id is not null then match_score end, $as_of, $run_id, $run_id
         from outcomes where citizen_id is null and not is_rematch
         """,

@@ -12,7 +12,9 @@ A new version is recognised
   RESEND_MIN_ROW_OVERLAP of the rows identical in (ID, name, vaccination date, vaccine) on both sides,
   with exactly one such earlier version; otherwise the file is a new file and replaces nothing;
 - again (flip-flop): an older version landing again at its path becomes the active version once more
-  (discover lists it as `rearrived`; its rows are reinstated, the newer version's are superseded).
+  (discover lists it as `rearrived`; its rows are reinstated, the newer version's are superseded) — only
+  where the lineage's active version lives; elsewhere (its own old path after a rename) it is a copy of the
+  old version (`old_version_copy`) and replaces nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from transforms.normalize.addresses import facility_province_code
+from transforms.normalize.reference import load_reference
+from vaxsync.core.decision_sheet import UNKNOWN_PROVINCE
+from vaxsync.core.settings import Settings
+from vaxsync.core.sql_steps import DuckDBConfig, in_memory
 from vaxsync.core.workdir import RunWorkDir, read_json
 from vaxsync.marts.events import facility_key_sql
 from vaxsync.marts.warehouse import WAREHOUSE_DDL, connect
@@ -42,7 +49,8 @@ TONIGHT_VERSION_SCHEMA = pl.Schema(
         "file_hash": pl.String(),
         "lineage": pl.String(),  # the path of the lineage's first version
         "replaces_file_hash": pl.String(),  # the lineage's active version before tonight, null for a new file
-        "recognised_as": pl.String(),  # first_version | same_path | renamed | reused_name | rearrived
+        # first_version | same_path | renamed | reused_name | rearrived | old_version_copy
+        "recognised_as": pl.String(),
         "row_overlap": pl.Float64(),  # renamed: share of identical rows; else null
         "facility_key": pl.String(),
         "first_vaccinated_on": pl.Date(),
@@ -56,6 +64,7 @@ TONIGHT_VERSION_SCHEMA = pl.Schema(
 # their path). One row per arrival; the latest arrival of a lineage is its active version.
 ARRIVALS_SQL = """
     select source_file, file_hash, lineage, arrived_at from file_versions
+    where recognised_as <> 'old_version_copy'
     union all
     select l.source_file, l.file_hash, l.source_file, l.ingested_at from ingest_ledger l
     where l.status = 'loaded'
@@ -101,18 +110,18 @@ def path_arrivals(warehouse_path: Path) -> tuple[dict[str, str], set[tuple[str, 
 def row_key_sql() -> str:
     """What makes two rows 'the same row' across versions: ID, name, vaccination date and vaccine."""
     return """substr(sha256(concat_ws('|', coalesce(id_value, ''), coalesce(name_key, ''),
-                  coalesce(cast(vaccinated_date as varchar), vaccinated_on, ''),
-                  coalesce(vaccine_code, lower(trim(vaccine)), ''))), 1, 24)"""
+                  coalesce(cast(vaccinated_date as varchar), raw_vaccinated_on, ''),
+                  coalesce(vaccine_code, lower(trim(raw_vaccine)), ''))), 1, 24)"""
 
 
 def tonight_row_keys(normalized_file: Path) -> pl.LazyFrame:
     """file_hash, source_file, row_key, facility_key, vaccinated_date of tonight's loaded rows."""
-    with duckdb.connect() as connection:
+    with in_memory(DuckDBConfig.of(Settings())) as connection:
         return (
             connection.sql(
                 f"""
             select file_hash, source_file, {row_key_sql()} as row_key,
-                   {facility_key_sql("facility_name")} as facility_key, vaccinated_date
+                   {facility_key_sql("raw_facility_name")} as facility_key, vaccinated_date
             from read_parquet($path)
             """,
                 params={"path": normalized_file.as_posix()},
@@ -149,7 +158,7 @@ def _warehouse_or_empty(warehouse_path: Path) -> Iterator[duckdb.DuckDBPyConnect
         with connect(warehouse_path) as connection:
             yield connection
         return
-    connection = duckdb.connect()
+    connection = in_memory(DuckDBConfig.of(Settings()))
     try:
         connection.execute(WAREHOUSE_DDL)
         yield connection
@@ -166,7 +175,7 @@ version_facts as (
     select file_hash, any_value(facility_key) as facility_key, any_value(first_vaccinated_on) as first_vaccinated_on,
            any_value(last_vaccinated_on) as last_vaccinated_on, any_value(rows) as rows,
            any_value(distinct_keys) as distinct_keys
-    from file_versions where recognised_as <> 'rearrived' group by file_hash
+    from file_versions where recognised_as not in ('rearrived', 'old_version_copy') group by file_hash
 ),
 path_lineage as (
     select source_file, arg_max(lineage, arrived_at) as lineage from arrivals group by source_file
@@ -210,6 +219,20 @@ renamed_candidates as (
     group by f.file_hash, a.lineage, f.distinct_keys, v.distinct_keys
     having count(*) / greatest(f.distinct_keys, v.distinct_keys) >= $min_overlap
 ),
+-- An older version landing again where the lineage's active version lives (or the active version itself,
+-- after a newer one was quarantined) is a flip-flop: it becomes the active version again. Landing at a path
+-- where the active version does not live (its own old path, after the file was renamed), it is a copy of
+-- that old version: recorded (so the next night does not list it again), it replaces nothing.
+rearrivals as (
+    select t.source_file, t.file_hash, l.lineage, a.active_file_hash,
+           bool_or(a.active_file_hash = t.file_hash or x.source_file = t.source_file) as is_flip_flop
+    from tonight_rearrived t
+    join (select file_hash, source_file, arg_max(lineage, arrived_at) as lineage from arrivals
+          group by file_hash, source_file) l using (file_hash, source_file)
+    join active a on a.lineage = l.lineage
+    join arrivals x on x.lineage = a.lineage and x.file_hash = a.active_file_hash
+    group by all
+),
 -- Conservative: one candidate for the file, and no other file of tonight claiming that lineage.
 renamed as (
     select file_hash, lineage, row_overlap from renamed_candidates
@@ -229,15 +252,12 @@ left join renamed r using (file_hash)
 left join reused_path u using (file_hash)
 left join active a on a.lineage = coalesce(s.lineage, r.lineage)
 union all
--- Recorded even when it is still the active version (a newer one was quarantined): the path's last seen
--- content is then this one again, so the next night does not list it again.
-select t.source_file, t.file_hash, l.lineage, nullif(a.active_file_hash, t.file_hash), 'rearrived', null,
+select r.source_file, r.file_hash, r.lineage,
+       case when r.is_flip_flop then nullif(r.active_file_hash, r.file_hash) end,
+       case when r.is_flip_flop then 'rearrived' else 'old_version_copy' end, null,
        v.facility_key, v.first_vaccinated_on, v.last_vaccinated_on, v.rows, v.distinct_keys
-from tonight_rearrived t
-join (select file_hash, source_file, arg_max(lineage, arrived_at) as lineage from arrivals
-      group by file_hash, source_file) l using (file_hash, source_file)
-join active a on a.lineage = l.lineage
-left join version_facts v on v.file_hash = t.file_hash
+from rearrivals r
+left join version_facts v on v.file_hash = r.file_hash
 """
 
 
@@ -312,7 +332,8 @@ def record_file_versions(
         insert into file_row_keys
         select distinct file_hash, {row_key_sql()} from read_parquet($path)
         where not is_rematch
-          and file_hash in (select file_hash from tonight_versions where recognised_as <> 'rearrived')
+          and file_hash in (select file_hash from tonight_versions
+                            where recognised_as not in ('rearrived', 'old_version_copy'))
           and file_hash not in (select file_hash from file_row_keys)
         """,
         {"path": work.match_input_file.as_posix()},
@@ -386,3 +407,87 @@ def resent_file_changes(connection: duckdb.DuckDBPyConnection, run_id: str) -> l
     names = ("source_file", "recognised_as", "shots_kept", "shots_added", "shots_retracted", "shots_replaced",
              "shots_restored")  # fmt: skip
     return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+# --- the facility's province report: what each re-sent file changed -------------------------------------------
+
+RESENT_SHOT_CHANGES = ("added", "replaced", "retracted", "restored", "kept")  # the report's order
+RESENT_SHOT_SCHEMA = pl.Schema(
+    {
+        "province_code": pl.String(),  # the re-sent file's facility province (from its landing path), or ??
+        "source_file": pl.String(),  # the version that landed (its path)
+        "recognised_as": pl.String(),
+        "change": pl.String(),  # RESENT_SHOT_CHANGES
+        "citizen_id": pl.String(),  # unmasked: the report masks it
+        "vaccine_code": pl.String(),
+        "vaccinated_on": pl.Date(),
+        "facility": pl.String(),
+        "lot": pl.String(),
+    }
+)
+
+# One row per shot a night's replacing version kept, added, retracted (replaced: retracted where the same
+# citizen got a shot from the new version) or restored: the same definitions as file_version_changes' counts.
+_RESENT_SHOTS_SQL = """
+with versions as (
+    select run_id, source_file, file_hash, recognised_as from file_version_changes
+    where run_id in (select run_id from pipeline_runs where as_of = $as_of)
+),
+added as (
+    select v.run_id, v.source_file, v.file_hash, v.recognised_as, s.*
+    from versions v
+    join shot_sources src on src.file_hash = v.file_hash and src.run_id = v.run_id and not src.is_duplicate
+    join synced_shots s on s.shot_id = src.shot_id and s.run_id = v.run_id
+),
+retracted as (
+    select v.run_id, v.source_file, v.file_hash, v.recognised_as, r.* exclude (run_id)
+    from versions v join retracted_shots r on r.retracted_run_id = v.run_id and r.retracted_by_file_hash = v.file_hash
+),
+restored as (
+    select distinct v.run_id, v.source_file, v.file_hash, v.recognised_as, r.shot_id
+    from versions v join retracted_shots r on r.restored_run_id = v.run_id
+    join shot_sources src on src.shot_id = r.shot_id and src.file_hash = v.file_hash and src.inactive_reason is null
+)
+select source_file, recognised_as, 'added' as change, citizen_id, vaccine_code, vaccinated_on, facility, lot
+from added
+union all
+select r.source_file, r.recognised_as,
+       case when exists (select 1 from added a where a.file_hash = r.file_hash and a.run_id = r.run_id
+                                                 and a.citizen_id = r.citizen_id)
+            then 'replaced' else 'retracted' end,
+       r.citizen_id, r.vaccine_code, r.vaccinated_on, r.facility, r.lot
+from retracted r
+union all
+select v.source_file, v.recognised_as, 'restored', s.citizen_id, s.vaccine_code, s.vaccinated_on, s.facility, s.lot
+from restored v join synced_shots s using (shot_id)
+union all
+select distinct v.source_file, v.recognised_as, 'kept', s.citizen_id, s.vaccine_code, s.vaccinated_on, s.facility,
+       s.lot
+from versions v
+join shot_sources src on src.file_hash = v.file_hash and src.inactive_reason is null
+join synced_shots s on s.shot_id = src.shot_id
+where s.run_id <> v.run_id
+  and s.shot_id not in (select shot_id from restored r where r.run_id = v.run_id and r.file_hash = v.file_hash)
+"""
+
+
+def resent_shot_changes(connection: duckdb.DuckDBPyConnection, *, as_of: dt.date) -> pl.DataFrame:
+    """What the night's re-sent file versions changed, shot by shot (RESENT_SHOT_SCHEMA), for the province
+    reports; each file goes to its facility's province. By the night's as-of, so a re-run writes the same
+    report."""
+    changes = connection.sql(_RESENT_SHOTS_SQL, params={"as_of": as_of}).pl()
+    province = facility_province_code(pl.col("source_file"), load_reference().province_codes)
+    order = {change: position for position, change in enumerate(RESENT_SHOT_CHANGES)}
+    return (
+        changes.with_columns(province_code=province.fill_null(UNKNOWN_PROVINCE))
+        .select(list(RESENT_SHOT_SCHEMA))
+        .cast(RESENT_SHOT_SCHEMA)
+        .sort(
+            "province_code",
+            "source_file",
+            pl.col("change").replace_strict(order, return_dtype=pl.Int8),
+            "vaccinated_on",
+            "citizen_id",
+            "vaccine_code",
+        )
+    )

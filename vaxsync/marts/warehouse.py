@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -15,9 +16,10 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from vaxsync.core.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA
+from vaxsync.core.contracts import EXPORT_FIELDS, NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA, raw_column
 from vaxsync.core.errors import WarehouseLockedError
 from vaxsync.core.settings import Settings
+from vaxsync.core.sql_steps import DuckDBConfig, configure
 
 # Grain and columns of each published table; docs/data-contract.md explains them.
 WAREHOUSE_DDL = """
@@ -296,28 +298,41 @@ order by r.finished_at desc;
 def connect(
     warehouse_path: Path,
     *,
-    memory_limit: str = "4GB",
-    threads: int = 2,
+    memory_limit: str | None = None,
+    threads: int | None = None,
     lock_wait_seconds: float | None = None,
+    config: DuckDBConfig | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse with bounded memory and a spill folder beside it, creating tables if needed.
 
-    The warehouse holds personal data: it is created owner-only. When another process holds it (an
-    analyst's session), opening is retried for lock_wait_seconds (default: the setting), then
-    WarehouseLockedError."""
+    Limits and the SQL debug switch come from `config` (default: the settings, DuckDBConfig.of);
+    memory_limit and threads, when given, override it. The warehouse holds personal data: it is created
+    owner-only. When another process holds it (an analyst's session), opening is retried for
+    lock_wait_seconds (default: the setting), then WarehouseLockedError."""
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    config = _warehouse_config(warehouse_path, config or DuckDBConfig.of(Settings()), memory_limit, threads)
     connection = open_when_free(warehouse_path, lock_wait_seconds=lock_wait_seconds)
     make_owner_only(warehouse_path)
     try:
-        spill_dir = warehouse_path.parent / "duckdb_spill"
-        connection.execute(f"set memory_limit = '{memory_limit}'")
-        connection.execute(f"set threads = {int(threads)}")
-        connection.execute(f"set temp_directory = '{spill_dir.as_posix()}'")
+        configure(connection, config)
         connection.execute(WAREHOUSE_DDL)
+        rename_raw_backlog_columns(connection)
         connection.execute(backlog_records_ddl())
         yield connection
     finally:
         connection.close()
+
+
+def _warehouse_config(
+    warehouse_path: Path, config: DuckDBConfig, memory_limit: str | None, threads: int | None
+) -> DuckDBConfig:
+    """The config with the caller's overrides, spilling beside the warehouse unless a folder is set."""
+    return dataclasses.replace(
+        config,
+        memory_limit=memory_limit or config.memory_limit,
+        threads=threads or config.threads,
+        temp_directory=config.temp_directory or warehouse_path.parent / "duckdb_spill",
+    )
 
 
 _LOCK_HOLDER = re.compile(r"PID (\d+)")
@@ -378,6 +393,22 @@ def snapshot(warehouse_path: Path, copy_path: Path) -> Path:
 # Every column of a staged + normalized row: what a backlog row needs to be shown as sent and re-matched.
 BACKLOG_RECORD_SCHEMA: dict[str, pl.DataType] = {**STAGED_ROW_SCHEMA, **NORMALIZED_EXTRA_SCHEMA}
 _DUCKDB_TYPES = {pl.String: "varchar", pl.Int32: "integer", pl.Int8: "tinyint", pl.Date: "date"}
+
+
+def rename_raw_backlog_columns(connection: duckdb.DuckDBPyConnection) -> None:
+    """A warehouse made before the raw export fields were prefixed keeps them under their field names
+    (`vaccinated_on` text beside synced_shots.vaccinated_on DATE): rename them to raw_<field>, values kept.
+    Runs before backlog_records_ddl, which would otherwise add empty raw_<field> columns beside them."""
+    present = {
+        name
+        for (name,) in connection.execute(
+            "select column_name from duckdb_columns() where table_name = 'backlog_records'"
+            " and schema_name = current_schema() and database_name = current_database()"
+        ).fetchall()
+    }
+    for field in EXPORT_FIELDS:
+        if field in present and raw_column(field) not in present:
+            connection.execute(f"alter table backlog_records rename column {field} to {raw_column(field)}")
 
 
 def backlog_records_ddl() -> str:

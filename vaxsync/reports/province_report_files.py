@@ -60,6 +60,8 @@ from vaxsync.reports.province_reports import (
     COLUMN_LABELS,
     KEY_COLUMNS,
     PRIVATE_FOLDER_MODE,
+    RESENT_CHANGE_TEXTS,
+    RESENT_SHOTS_SHEET,
     WHY_COLUMNS,
     ProvinceReport,
     build_province_reports,
@@ -206,8 +208,34 @@ def render_xlsx(report: ProvinceReport) -> bytes:
         worksheet.autofilter(0, 0, report.resolved.height, report.resolved.width - 1)
         worksheet.protect("", SHEET_PROTECTION)
         _set_up_print(worksheet, report, "Đã xử lý / Resolved", header_row=0)
+    if report.resent_shots is not None and not report.resent_shots.is_empty():
+        _write_resent_sheet(workbook.add_worksheet(RESENT_SHOTS_SHEET), report, formats)
     workbook.close()
     return buffer.getvalue()
+
+
+def _write_resent_sheet(worksheet: Worksheet, report: ProvinceReport, formats: _Formats) -> None:
+    """What the province's re-sent files changed tonight, shot by shot (read-only, like `resolved`)."""
+    assert report.resent_shots is not None
+    _write_frame(worksheet, report.resent_shots, formats, first_row=0)
+    _set_widths(worksheet, [report.resent_shots])
+    _set_row_heights(worksheet, report.resent_shots, first_row=1)
+    worksheet.freeze_panes(1, 1)
+    worksheet.autofilter(0, 0, report.resent_shots.height, report.resent_shots.width - 1)
+    worksheet.protect("", SHEET_PROTECTION)
+    _set_up_print(worksheet, report, "Tệp gửi lại / Files sent again", header_row=0)
+
+
+def resent_file_counts(report: ProvinceReport) -> pl.DataFrame:
+    """Per re-sent file: how many shots each change concerns (the HTML section's first table)."""
+    if report.resent_shots is None or report.resent_shots.is_empty():
+        return pl.DataFrame()
+    return report.resent_shots.group_by("source_file", "recognised_as", maintain_order=True).agg(
+        *[
+            (pl.col("change_en") == english).sum().alias(change)
+            for change, (_, english) in RESENT_CHANGE_TEXTS.items()
+        ]
+    )
 
 
 def reason_title(reason_code: str) -> str:
@@ -596,6 +624,8 @@ def render_html(report: ProvinceReport) -> str:
         sections=sections,
         resolved=report.resolved,
         rejected_decisions=report.rejected_decisions,
+        resent_shots=report.resent_shots if report.resent_shots is not None else pl.DataFrame(),
+        resent_files=resent_file_counts(report),
         labels=COLUMN_LABELS,
         candidate_ranks=range(1, CANDIDATES_SHOWN + 1),
         candidate_fields=CANDIDATE_FIELDS,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from vaxsync.core.contracts import EXPORT_FIELDS, raw_column
 from vaxsync.core.decision_sheet import (
     CANDIDATE_TOKEN_COLUMNS,
     CANDIDATES_SHOWN,
@@ -40,7 +41,9 @@ from vaxsync.core.reasons import BACKLOG_REASON_LABELS, BACKLOG_REASONS, RESOLUT
 from vaxsync.core.reference import reference_path
 from vaxsync.marts.decision_tokens import candidate_message, row_message, with_tokens
 from vaxsync.marts.decisions import rejected_decision_lines
+from vaxsync.marts.resends import resent_shot_changes
 from vaxsync.reports.backlog_summary import bilingual_detail
+from vaxsync.reports.candidate_differences import field_differences
 
 log = logging.getLogger(__name__)
 
@@ -60,22 +63,22 @@ ROW_COLUMNS: tuple[str, ...] = (
     "reason_en",
     "reason_detail",
 )
-# The export fields as the facility sent them (facility_name is the `facility` column).
-SENT_FIELDS: tuple[str, ...] = (
-    "full_name",
-    "date_of_birth",
-    "sex",
-    "id_number",
-    "phone",
-    "address",
-    "ward",
-    "district",
-    "province",
-    "vaccine",
-    "lot",
-    "dose",
-    "vaccinated_on",
-)
+# The export fields as the facility sent them (raw_<field>; raw_facility_name is the `facility` column),
+# in the export's order except the address parts: smallest unit first, as a Vietnamese address reads.
+ADDRESS_PARTS_SMALLEST_FIRST: tuple[str, ...] = ("ward", "district", "province")
+
+
+def sent_fields() -> tuple[str, ...]:
+    """EXPORT_FIELDS without facility_name, the address parts' places filled smallest unit first."""
+    address_parts = iter(ADDRESS_PARTS_SMALLEST_FIRST)
+    return tuple(
+        next(address_parts) if field in ADDRESS_PARTS_SMALLEST_FIRST else field
+        for field in EXPORT_FIELDS
+        if field != "facility_name"
+    )
+
+
+SENT_FIELDS: tuple[str, ...] = sent_fields()
 SENT_COLUMNS: tuple[str, ...] = tuple(f"sent_{field}" for field in SENT_FIELDS)
 # Per candidate, side by side; the `differs` column lists the fields that differ from the row.
 CANDIDATE_FIELDS: tuple[str, ...] = ("id", "name", "birth_date", "sex", "phone", "ward_district")
@@ -102,6 +105,29 @@ RESOLVED_COLUMNS: tuple[str, ...] = (
     "resolution_vi",
     "resolution_en",
 )
+# What each re-sent file of the province changed, shot by shot (vaxsync.marts.resends.resent_shot_changes).
+RESENT_SHOTS_SHEET = "resent_files"
+RESENT_SHOT_COLUMNS: tuple[str, ...] = (
+    SOURCE_FILE_COLUMN,
+    "recognised_as",
+    "change_vi",
+    "change_en",
+    "citizen_id",  # masked: last 4 characters
+    "vaccine_code",
+    "vaccinated_on",
+    "facility",
+    "lot",
+)
+RESENT_CHANGE_TEXTS: dict[str, tuple[str, str]] = {
+    "added": ("Thêm mới: mũi tiêm chỉ có trong phiên bản mới", "added: a shot only the new version records"),
+    "replaced": (
+        "Thay thế: mũi cũ đã rút, người này có mũi tiêm từ phiên bản mới",
+        "replaced: the old shot is retracted, the person has a shot from the new version",
+    ),
+    "retracted": ("Rút lại: phiên bản mới không còn ghi nhận mũi tiêm này", "retracted: the new version no longer records this shot"),
+    "restored": ("Khôi phục: phiên bản cũ được gửi lại", "restored: the older version was sent again"),
+    "kept": ("Giữ nguyên", "kept"),
+}  # fmt: skip
 # What identifies a row to the people reading it: the first columns of a reason sheet, protected from edits
 # (the decision columns follow them, then the reason, the rest of the row and the candidates).
 KEY_COLUMNS: tuple[str, ...] = (
@@ -196,6 +222,14 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "rejection_vi": ("Lý do không áp dụng", "why not applied (Vietnamese)"),
     "rejection_en": ("Lý do không áp dụng (tiếng Anh)", "why not applied"),
     "rejection_detail": ("Chi tiết", "detail"),
+    # the re-sent files
+    "recognised_as": ("Nhận biết là", "recognised as"),
+    "change_vi": ("Thay đổi", "change (Vietnamese)"),
+    "change_en": ("Thay đổi (tiếng Anh)", "change"),
+    "citizen_id": ("Số định danh (che bớt)", "citizen ID (masked)"),
+    "vaccine_code": ("Vắc xin", "vaccine"),
+    "vaccinated_on": ("Ngày tiêm", "vaccination date"),
+    "lot": ("Số lô", "lot"),
     # the summary tables
     "rank": ("Thứ tự", "rank"),
     "reason_code": ("Mã lý do", "reason code"),
@@ -224,6 +258,8 @@ class ProvinceReport:
     reasons: pl.DataFrame  # counts and age per reason
     # Decision lines (and files) refused tonight, with the reason: REJECTED_DECISION_COLUMNS
     rejected_decisions: pl.DataFrame | None = None
+    # What the province's re-sent files changed tonight, shot by shot: RESENT_SHOT_COLUMNS
+    resent_shots: pl.DataFrame | None = None
 
     @property
     def file_stem(self) -> str:
@@ -264,13 +300,13 @@ def sheet_name(reason_code: str) -> str:
 def open_backlog_rows(connection: duckdb.DuckDBPyConnection, *, as_of: dt.date) -> pl.DataFrame:
     """One row per open backlog row: where it came from, why it waits, the values as sent, and the
     normalized fields the candidates are compared with (the `_`-prefixed columns)."""
-    sent = ", ".join(f"records.{field} as sent_{field}" for field in SENT_FIELDS)
+    sent = ", ".join(f"records.{raw_column(field)} as sent_{field}" for field in SENT_FIELDS)
     return (
         connection.sql(
             f"""
         select coalesce(backlog.province_code, '{UNKNOWN_PROVINCE}') as province_code,
                backlog.reason_code,
-               coalesce(backlog.facility, records.facility_name, '{UNKNOWN_FACILITY}') as facility,
+               coalesce(backlog.facility, records.raw_facility_name, '{UNKNOWN_FACILITY}') as facility,
                backlog.source_file, backlog.source_row, backlog.first_seen_on,
                date_diff('day', backlog.first_seen_on, $as_of::date) as nights_waited,
                backlog.reason_detail, {sent},
@@ -298,7 +334,7 @@ def latest_candidates(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         create or replace temp table latest_candidate_runs as
         select file_hash, source_row, max(run_id) as run_id from review_candidates group by all;
         select candidates.file_hash, candidates.source_row, candidates.candidate_rank,
-               candidates.citizen_id, candidates.match_probability
+               candidates.citizen_id, candidates.match_probability, candidates.comparison
         from review_candidates as candidates
         join latest_candidate_runs as latest
             on latest.file_hash = candidates.file_hash and latest.source_row = candidates.source_row
@@ -348,34 +384,6 @@ def candidate_details(
         .join(wards, left_on="registry_ward_code", right_on="ward_code", how="left")
         .with_columns(pl.col("ward_district").fill_null(pl.col("registry_ward_code")))
     )
-
-
-def _name_form(name: pl.Expr) -> pl.Expr:
-    return name.str.normalize("NFC").str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
-
-
-def _both_and_differ(left: pl.Expr, right: pl.Expr) -> pl.Expr:
-    """True when both values are known and differ; a missing value is not highlighted."""
-    return (left != right).fill_null(False)
-
-
-def field_differences() -> dict[str, pl.Expr]:
-    """Per candidate field, whether the candidate's value differs from the row's (normalized) value."""
-    both_dates = pl.col("_birth_date").is_not_null() & pl.col("registry_birth_date").is_not_null()
-    both_wards = pl.col("_ward_code").is_not_null() & pl.col("registry_ward_code").is_not_null()
-    return {
-        "id": _both_and_differ(pl.col("_id"), pl.col("citizen_id"))
-        & _both_and_differ(pl.col("_id"), pl.col("legacy_id")).or_(pl.col("legacy_id").is_null()),
-        "name": _both_and_differ(_name_form(pl.col("_full_name")), _name_form(pl.col("name"))),
-        "birth_date": pl.when(both_dates)
-        .then(pl.col("_birth_date") != pl.col("registry_birth_date"))
-        .otherwise(_both_and_differ(pl.col("_birth_year"), pl.col("registry_birth_year"))),
-        "sex": _both_and_differ(pl.col("_sex"), pl.col("registry_sex")),
-        "phone": _both_and_differ(pl.col("_phone"), pl.col("registry_phone")),
-        "ward_district": pl.when(both_wards)
-        .then(pl.col("_ward_code") != pl.col("registry_ward_code"))
-        .otherwise(_both_and_differ(pl.col("_district_code"), pl.col("registry_district_code"))),
-    }
 
 
 def candidate_display(compared: pl.LazyFrame) -> pl.LazyFrame:
@@ -463,6 +471,28 @@ def resolved_display(resolved: pl.DataFrame) -> pl.LazyFrame:
     )
 
 
+def resent_shots_display(changes: pl.DataFrame) -> pl.LazyFrame:
+    """The re-sent files' shot changes as the report shows them: the change in Vietnamese and English, the
+    citizen's ID masked, every text cell formula-neutralised."""
+    texts = [
+        pl.col("change")
+        .replace_strict(
+            {code: text[index] for code, text in RESENT_CHANGE_TEXTS.items()}, default=pl.col("change")
+        )
+        .alias(f"change_{suffix}")
+        for index, suffix in ((0, "vi"), (1, "en"))
+    ]
+    return with_text_neutralised(
+        changes.lazy()
+        .with_columns(
+            *texts,
+            masked_citizen_id(pl.col("citizen_id")),
+            pl.col("vaccinated_on").dt.to_string("%Y-%m-%d"),
+        )
+        .select("province_code", *RESENT_SHOT_COLUMNS)
+    )
+
+
 def _resolution_labels(code: pl.Expr) -> list[pl.Expr]:
     return [
         code.replace_strict(
@@ -532,7 +562,8 @@ def build_province_reports(
     run_id: str,
     secret: bytes | None = None,
 ) -> list[ProvinceReport]:
-    """One report per province with open backlog, rows resolved tonight or decisions refused tonight.
+    """One report per province with open backlog, rows resolved tonight, decisions refused tonight or files
+    re-sent tonight.
 
     With the deployment's secret, each row and each candidate carries its signed token (the decision
     intake refuses lines without one)."""
@@ -545,12 +576,19 @@ def build_province_reports(
         shown = with_decision_tokens(shown, rows, offered, run_id=run_id, secret=secret)
     resolved = resolved_display(resolved_rows(connection, run_id=run_id, as_of=as_of)).collect()
     refused = rejected_decision_lines(connection, as_of=as_of)
+    resent = resent_shots_display(resent_shot_changes(connection, as_of=as_of)).collect()
     names = province_names(admin_units)
     rows_by_province = _split_by_province(shown)
     resolved_by_province = _split_by_province(resolved)
     refused_by_province = _split_by_province(refused)
+    resent_by_province = _split_by_province(resent)
     reports = []
-    provinces = rows_by_province.keys() | resolved_by_province.keys() | refused_by_province.keys()
+    provinces = (
+        rows_by_province.keys()
+        | resolved_by_province.keys()
+        | refused_by_province.keys()
+        | resent_by_province.keys()
+    )
     for province_code in sorted(provinces):
         province_rows = rows_by_province.get(province_code, shown.clear().drop("province_code"))
         reports.append(
@@ -566,6 +604,7 @@ def build_province_reports(
                 rejected_decisions=refused_by_province.get(
                     province_code, refused.clear().drop("province_code")
                 ),
+                resent_shots=resent_by_province.get(province_code, resent.clear().drop("province_code")),
             )
         )
     return reports

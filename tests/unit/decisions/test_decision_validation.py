@@ -9,7 +9,13 @@ import pytest
 
 from vaxsync.core.reasons import DECISION_REJECTIONS
 from vaxsync.marts.decision_tokens import candidate_token, row_token
-from vaxsync.marts.decisions import DECISION_LINE_SCHEMA, _override_matches, decided_rows, validate_decisions
+from vaxsync.marts.decisions import (
+    DECISION_LINE_SCHEMA,
+    _override_matches,
+    decided_rows,
+    replacing_rows,
+    validate_decisions,
+)
 
 HASH = "f" * 64
 PROVINCE = "01"
@@ -29,6 +35,7 @@ OPEN_BACKLOG = pl.DataFrame(
         ],
         "candidate_citizen_id": [CANDIDATE_1, None, CANDIDATE_1, None, None, CANDIDATE_2],
         "is_posted_by_decision": [False] * 5 + [True],  # row 6 was posted by an accept on an earlier night
+        "decided_by": [None] * 5 + ["Lê Văn C"],  # by another reviewer than this file's
     },
     schema_overrides={"source_row": pl.Int32},
 )  # fmt: skip
@@ -319,3 +326,89 @@ def test_decided_rows_are_the_parsed_row_keys_of_lines_that_may_apply() -> None:
         {**signed_line(3, "reject"), "is_decidable": False},  # e.g. a stale accept: its row is not re-matched
     )
     assert decided_rows(lines).rows() == [(HASH, 1)]
+
+
+# --- a reviewer replacing their own decision that posted a row --------------------------------------------
+
+# Row 6 was posted on an earlier night by Trần Thị B's own `corrected`; tonight it is matched again.
+OWN_POSTING = OPEN_BACKLOG.with_columns(
+    decided_by=pl.when(pl.col("source_row") == 6).then(pl.lit("Trần  thị b")).otherwise("decided_by")
+)
+MATCHABLE_WITH_6 = pl.concat([MATCHABLE, MATCHABLE.head(1).with_columns(source_row=pl.lit(6, pl.Int32))])
+
+
+def validate_own(*lines: dict[str, object], **overrides: object) -> pl.DataFrame:
+    return validate_decisions(
+        decision_lines(*lines, **overrides),
+        OWN_POSTING,
+        CANDIDATES,
+        REGISTRY,
+        MATCHABLE_WITH_6,
+        secret=SECRET,
+    )
+
+
+def test_a_reviewer_replaces_their_own_posted_decision_which_is_checked_like_any_decision() -> None:
+    # The same reviewer (names compared without case or repeated spaces) corrects the ID again.
+    assert outcome(validate_own(signed_line(6, "corrected", CORRECTED))) == ("applied", None, CORRECTED)
+    assert outcome(validate_own(signed_line(6, "reject"))) == ("applied", None, None)
+    # The new ID must confirm like any ID: a girl born in 2016 for a man born in 1990 is refused.
+    refused = validate_own(signed_line(6, "corrected", GIRL_2016))
+    assert outcome(refused) == ("rejected", "correction_not_confirmed", None)
+    assert outcome(validate_own(signed_line(6, "corrected", "001099999999"))) == (
+        "rejected",
+        "id_not_in_registry",
+        None,
+    )
+    # Another reviewer's line on the same row: the posting stands, it must be withdrawn first.
+    other = validate_own(signed_line(6, "corrected", CORRECTED), reviewer="Phạm Văn D")
+    assert outcome(other) == ("rejected", "already_decided", None)
+    # Withdrawing stays possible for anyone with the row's token.
+    assert outcome(validate_own(signed_line(6, "withdraw"), reviewer="Phạm Văn D")) == ("applied", None, None)
+
+
+def test_only_decidable_lines_of_the_rows_own_reviewer_make_a_posted_row_replaced() -> None:
+    lines = decision_lines(
+        signed_line(6, "corrected", CORRECTED),
+        signed_line(1, "accept 2"),
+        signed_line(6, "corrected", CORRECTED),
+    ).with_columns(
+        is_decidable=pl.Series([True, True, False]), replaces_own_decision=pl.Series([True, False, True])
+    )
+    assert replacing_rows(lines).rows() == [(HASH, 6)]
+
+
+def test_a_replaced_posting_never_keeps_the_automatic_match() -> None:
+    matches = pl.concat(
+        [
+            MATCHES,
+            MATCHES.head(1).with_columns(
+                source_row=pl.lit(6, pl.Int32), citizen_id=pl.lit(CANDIDATE_2), match_method=pl.lit("id_exact"),
+                match_score=pl.lit(1.0), match_reason=pl.lit(None, pl.String),
+            ),
+        ]
+    )  # fmt: skip
+    replaced = pl.DataFrame(
+        {"file_hash": [HASH], "source_row": [6]}, schema_overrides={"source_row": pl.Int32}
+    )
+    # The replacing correction did not confirm: the row waits in review, not on tonight's automatic match.
+    refused = validate_own(signed_line(6, "corrected", GIRL_2016))
+    unconfirmed = refused.filter(pl.col("rejection_reason") == "correction_not_confirmed")
+    held = _override_matches(matches, refused.clear(), EARLIER_REJECTIONS.clear(), unconfirmed, replaced)
+    row = held.filter(pl.col("source_row") == 6).row(0, named=True)
+    assert (row["citizen_id"], row["match_reason"]) == (None, "review_required")
+    # Refused for any other reason (here: two lines disagreeing), the row waits in review too.
+    conflicting = validate_own(signed_line(6, "corrected", CORRECTED), signed_line(6, "reject"))
+    assert set(conflicting["rejection_reason"]) == {"conflicting_decisions"}
+    held = _override_matches(matches, conflicting.clear(), EARLIER_REJECTIONS.clear(), None, replaced)
+    assert held.filter(pl.col("source_row") == 6).select("citizen_id", "match_reason").row(0) == (
+        None,
+        "review_required",
+    )
+    # Applied, it posts on the new citizen.
+    applied = validate_own(signed_line(6, "corrected", CORRECTED))
+    posted = _override_matches(matches, applied, EARLIER_REJECTIONS.clear(), None, replaced)
+    assert posted.filter(pl.col("source_row") == 6).select("citizen_id", "match_method").row(0) == (
+        CORRECTED,
+        "review_decision",
+    )

@@ -14,7 +14,7 @@ from event_builders import ADULT, CHILD, post_night, row, table, write_registry
 
 from vaxsync.core.settings import Settings
 from vaxsync.core.workdir import RunWorkDir, write_json
-from vaxsync.marts.events import facility_key_sql, retract_postings
+from vaxsync.marts.events import facility_key_sql, held_rows_freed_by_retraction, retract_postings
 from vaxsync.marts.resends import (
     TONIGHT_VERSION_SCHEMA,
     path_arrivals,
@@ -27,6 +27,7 @@ from vaxsync.marts.resends import (
 from vaxsync.marts.warehouse import connect
 
 NOW = dt.datetime(2023, 2, 1, 2, 0)
+ROW_KEY_SCHEMA = {"file_hash": pl.String(), "source_row": pl.Int32()}
 
 
 @pytest.fixture
@@ -188,14 +189,14 @@ def export_rows(
 ) -> pl.DataFrame:
     return pl.DataFrame(
         {
-            "file_hash": f"hash-{file}", "source_file": file, "facility_name": facility,
+            "file_hash": f"hash-{file}", "source_file": file, "raw_facility_name": facility,
             "id_value": [f"0010900{n:05d}" for n in people], "name_key": [f"nguyen van {n}" for n in people],
-            "vaccinated_date": dt.date.fromisoformat(on), "vaccinated_on": on, "vaccine_code": "PFIZER",
-            "vaccine": "Pfizer",
+            "vaccinated_date": dt.date.fromisoformat(on), "raw_vaccinated_on": on, "vaccine_code": "PFIZER",
+            "raw_vaccine": "Pfizer",
         },
-        schema={"file_hash": pl.String(), "source_file": pl.String(), "facility_name": pl.String(),
+        schema={"file_hash": pl.String(), "source_file": pl.String(), "raw_facility_name": pl.String(),
                 "id_value": pl.String(), "name_key": pl.String(), "vaccinated_date": pl.Date(),
-                "vaccinated_on": pl.String(), "vaccine_code": pl.String(), "vaccine": pl.String()},
+                "raw_vaccinated_on": pl.String(), "vaccine_code": pl.String(), "raw_vaccine": pl.String()},
     )  # fmt: skip
 
 
@@ -206,7 +207,7 @@ def land_earlier_version(connection: duckdb.DuckDBPyConnection, rows: pl.DataFra
         f"""
         insert into file_versions
         select any_value(source_file), file_hash, any_value(source_file), null, 'first_version', null,
-               mode({facility_key_sql("facility_name")}), min(vaccinated_date), max(vaccinated_date), count(*),
+               mode({facility_key_sql("raw_facility_name")}), min(vaccinated_date), max(vaccinated_date), count(*),
                count(distinct {row_key_sql()}), 'night-1', timestamp '2023-01-31 02:00'
         from earlier_rows group by file_hash;
         insert into file_row_keys select distinct file_hash, {row_key_sql()} from earlier_rows;
@@ -364,3 +365,119 @@ def test_a_kept_shot_takes_the_corrected_lot_and_dose_number(
     assert kept == [(shot_id, "L1", 1)]  # same dose, corrected values
     assert table(warehouse, "select count(*) from retracted_shots").item() == 0
     assert table(warehouse, "select conflict_code from shot_conflicts").rows() == []  # dose 1 of 1 now
+
+
+def test_an_old_version_landing_again_away_from_the_active_version_is_a_copy_not_a_flip_flop(
+    tmp_path: Path, registry: Path
+) -> None:
+    """a.csv is renamed b.csv in its corrected version; later a.csv holds other content, then the old
+    content again. The lineage's active version (b.csv) stays: the old content is a copy of the old version."""
+    settings = Settings(warehouse_path=tmp_path / "warehouse.duckdb", work_dir=tmp_path / "work")
+    renamed = [
+        {**version("b.csv", "a.csv", "renamed", "a.csv")},
+    ]
+    with connect(settings.warehouse_path) as connection:
+        first = [version("a.csv", "a.csv", "first_version"), version("c.csv", "c.csv", "first_version")]
+        stage_version_changes(connection, pl.DataFrame(first, schema=TONIGHT_VERSION_SCHEMA))
+        post_night(connection, ORIGINAL, registry, "night-1")
+        record_arrivals(connection, "night-1", NOW)
+        stage_version_changes(connection, pl.DataFrame(renamed, schema=TONIGHT_VERSION_SCHEMA))
+        post_night(connection, [{**r, "file_hash": "hash-b.csv", "source_file": "b.csv"} for r in CORRECTED],
+                   registry, "night-2")  # fmt: skip
+        record_arrivals(connection, "night-2", NOW + dt.timedelta(days=1))
+        corrected_doses = doses(connection)
+        connection.execute(
+            """
+            insert into ingest_ledger (source_file, file_hash, status, rows_read, rows_posted, rows_duplicate,
+                                       rows_backlog, run_id, ingested_at)
+            values ('a.csv', 'hash-a.csv', 'loaded', 5, 5, 0, 0, 'night-1', timestamp '2023-02-01 02:00'),
+                   ('b.csv', 'hash-b.csv', 'loaded', 3, 3, 0, 0, 'night-2', timestamp '2023-02-02 02:00'),
+                   ('a.csv', 'hash-other', 'quarantined', 0, 0, 0, 0, 'night-3', timestamp '2023-02-03 02:00')
+            """
+        )
+    last_seen, loaded = path_arrivals(settings.warehouse_path)
+    # What discover sees: a.csv's old content, loaded there before, after other content: listed as rearrived.
+    assert last_seen["a.csv"] == "hash-other" and ("a.csv", "hash-a.csv") in loaded
+    work = RunWorkDir(settings)
+    work.reset()
+    export_rows("a.csv", range(0)).write_parquet(work.normalized_file)
+    write_json(
+        work.discovered_file, [{"source_file": "a.csv", "file_hash": "hash-a.csv", "status": "rearrived"}]
+    )
+    assert recognise_versions(settings.warehouse_path, work) == []  # it replaces nothing
+    arrival = read_tonight_versions(work).row(0, named=True)
+    assert (arrival["recognised_as"], arrival["lineage"], arrival["replaces_file_hash"]) == (
+        "old_version_copy",
+        "a.csv",
+        None,
+    )
+    with connect(settings.warehouse_path) as connection:
+        stage_version_changes(connection, read_tonight_versions(work))
+        post_night(connection, [], registry, "night-4")
+        record_arrivals(connection, "night-4", NOW + dt.timedelta(days=3))
+        assert doses(connection) == corrected_doses  # the retracted AstraZeneca and Moderna stay retracted
+        assert (
+            table(connection, "select count(*) from retracted_shots where restored_run_id is not null").item()
+            == 0
+        )
+    assert path_arrivals(settings.warehouse_path)[0]["a.csv"] == "hash-a.csv"  # the next night reads nothing
+    # The next night, b.csv's version is still the lineage's active one: a.csv landing again is still a copy.
+    work.reset()
+    export_rows("a.csv", range(0)).write_parquet(work.normalized_file)
+    write_json(
+        work.discovered_file, [{"source_file": "b.csv", "file_hash": "hash-b.csv", "status": "rearrived"}]
+    )
+    recognise_versions(settings.warehouse_path, work)
+    assert read_tonight_versions(work)["recognised_as"].to_list() == [
+        "rearrived"
+    ]  # the active version itself
+
+
+def test_a_row_held_against_a_withdrawn_posting_is_matched_again_once(
+    warehouse: duckdb.DuckDBPyConnection, registry: Path
+) -> None:
+    """Night 1 posts a.csv's AstraZeneca; night 2 holds b.csv's Pfizer the same day against it; night 3
+    withdraws the AstraZeneca's posting. From then on b.csv's row is freed (matched again) until it is
+    evaluated again."""
+    post_night(warehouse, [row(3, "ASTRAZENECA", "2021-11-10", lot="AZ1", file="a.csv")], registry, "night-1")
+    routed = post_night(
+        warehouse, [row(1, "PFIZER", "2021-11-10", lot="P1", file="b.csv")], registry, "night-2"
+    )
+    assert routed["backlog_reason"].to_list() == ["two_products_same_day"]
+    warehouse.execute(
+        """
+        insert into unposted_backlog (source_file, file_hash, source_row, reason_code, first_seen_on, run_id,
+                                      last_matched_run_id)
+        values ('b.csv', 'hash-b.csv', 1, 'two_products_same_day', date '2023-02-01', 'night-2', 'night-2');
+        insert into pipeline_runs (run_id, as_of, registry_hash, landing_hash, files_new, files_quarantined,
+            rows_in, rows_posted, rows_duplicate, rows_backlog, outcome, started_at, finished_at)
+        values ('night-2', date '2023-02-01', 'r', 'l', 1, 0, 1, 0, 0, 1, 'published',
+                timestamp '2023-02-01 01:00', timestamp '2023-02-01 01:30');
+        create temp table tonight_replaced_files (file_hash varchar);
+        """
+    )
+
+    def freed() -> list[tuple[str, int]]:
+        return warehouse.sql(held_rows_freed_by_retraction()).fetchall()
+
+    assert freed() == []  # the AstraZeneca is still posted
+    # A re-send replacing a.csv tonight retires the AstraZeneca: the row is freed the same night.
+    warehouse.execute("insert into tonight_replaced_files values ('hash-a.csv')")
+    assert freed() == [("hash-b.csv", 1)]
+    warehouse.execute("delete from tonight_replaced_files")
+    withdrawn = pl.DataFrame({"file_hash": ["hash-a.csv"], "source_row": [3]}, schema=ROW_KEY_SCHEMA)
+    warehouse.execute("begin transaction")
+    retract_postings(warehouse, withdrawn, run_id="night-3", now=NOW, reason="posting_withdrawn")
+    warehouse.execute("commit")
+    assert freed() == [("hash-b.csv", 1)]  # retracted since the row was last evaluated
+    # Evaluated again on a night after the retraction (and still held, say): not picked again.
+    warehouse.execute(
+        """
+        insert into pipeline_runs (run_id, as_of, registry_hash, landing_hash, files_new, files_quarantined,
+            rows_in, rows_posted, rows_duplicate, rows_backlog, outcome, started_at, finished_at)
+        values ('night-4', date '2023-02-03', 'r', 'l', 0, 0, 0, 0, 0, 0, 'published',
+                timestamp '2023-02-03 01:00', timestamp '2023-02-03 01:30');
+        update unposted_backlog set last_matched_run_id = 'night-4';
+        """
+    )
+    assert freed() == []

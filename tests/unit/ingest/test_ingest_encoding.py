@@ -145,9 +145,9 @@ def test_each_encoding_reads_back_the_unicode_names(
     assert (staged.ledger["encoding"], staged.ledger["encoding_repair"]) == (encoding, repair)
     assert staged.ledger["file_format"] == file_format
     assert staged.rows is not None
-    names = [unicodedata.normalize("NFC", name) for name in staged.rows["full_name"].to_list()]
+    names = [unicodedata.normalize("NFC", name) for name in staged.rows["raw_full_name"].to_list()]
     assert names == [expected_name(name) for name in NAMES]
-    assert staged.rows["facility_name"].to_list() == [expected_name(row[11]) for row in ROWS]
+    assert staged.rows["raw_facility_name"].to_list() == [expected_name(row[11]) for row in ROWS]
 
 
 @pytest.mark.parametrize(

@@ -68,7 +68,7 @@ def test_every_row_reads_back_the_dates_sent(
         (pl.col("vaccinated_date") != pl.col("true_shot")).fill_null(True)
         | (pl.col("birth_date") != pl.col("true_birth")).fill_null(True)
     )
-    assert wrong.select("source_row", "date_of_birth", "vaccinated_on", "cell_kinds").rows() == []
+    assert wrong.select("source_row", "raw_date_of_birth", "raw_vaccinated_on", "cell_kinds").rows() == []
     assert rows["reject_reason"].null_count() == rows.height
     swappable = (pl.col("true_shot").dt.day() <= 12) & (
         pl.col("true_shot").dt.day() != pl.col("true_shot").dt.month()

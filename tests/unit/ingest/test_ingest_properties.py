@@ -19,6 +19,7 @@ from vaxsync.core.contracts import LEDGER_SCHEMA, STAGED_ROW_SCHEMA
 from vaxsync.core.reasons import QUARANTINE_REASONS
 
 UNFORESEEN = "the file could not be parsed"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -82,4 +83,14 @@ def test_an_intact_export_loads_every_data_row(tmp_path_factory, export: tuple[b
     _, staged = stage(tmp_path_factory.mktemp("landing"), "export.csv", content)
     assert staged.ledger["status"] == "loaded", staged.ledger["quarantine_detail"]  # type: ignore[attr-defined]
     assert staged.ledger["rows_read"] == data_rows  # type: ignore[attr-defined]
+    assert_one_sound_ledger_row(staged)
+
+
+def test_a_workbook_whose_cells_a_legacy_font_repair_would_split_is_read_or_quarantined_for_a_reason(
+    tmp_path: Path,
+) -> None:
+    """Found by the workbook property: cells holding control bytes that VISCII maps to letters made the
+    whole-text repair split rows, and polars failed on the uneven columns (an unforeseen error)."""
+    content = (FIXTURES / "encodings" / "viscii_control_characters.xlsx").read_bytes()
+    _, staged = stage(tmp_path, "DS_tiem.xlsx", content)
     assert_one_sound_ledger_row(staged)

@@ -63,10 +63,10 @@ def test_staged_rows_line_up_with_truth_rows(staged_samples: list[StagedExport],
     joined = truth.join(rows, on=["source_file", "source_row"], how="full", coalesce=True)
 
     assert joined.height == truth.height == rows.height
-    assert joined["full_name"].null_count() == 0
+    assert joined["raw_full_name"].null_count() == 0
     complete = joined.filter(~pl.col("corruptions").list.contains("truncated_row"))
-    assert complete["vaccine"].null_count() == 0
-    assert complete["vaccinated_on"].null_count() == 0
+    assert complete["raw_vaccine"].null_count() == 0
+    assert complete["raw_vaccinated_on"].null_count() == 0
     assert complete["row_issue"].null_count() == complete.height
 
 

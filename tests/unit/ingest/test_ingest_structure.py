@@ -33,8 +33,8 @@ def test_the_separator_is_sniffed(tmp_path: Path, separator: str, line_end: str)
 
     rows = _loaded_rows(staged)
     assert staged.ledger["delimiter"] == separator
-    assert rows["full_name"].to_list() == NAMES
-    assert rows["address"].to_list() == [row[6] for row in ROWS]  # commas inside quoted addresses survive
+    assert rows["raw_full_name"].to_list() == NAMES
+    assert rows["raw_address"].to_list() == [row[6] for row in ROWS]  # commas inside quoted addresses survive
 
 
 def test_staged_rows_and_ledger_follow_the_contracts(tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ def test_preamble_rows_above_the_header_are_skipped(
     rows = _loaded_rows(staged)
     assert staged.ledger["header_line"] == header_line
     assert rows["source_row"].to_list() == list(range(1, len(ROWS) + 1))
-    assert rows["full_name"].to_list() == NAMES
+    assert rows["raw_full_name"].to_list() == NAMES
 
 
 @pytest.mark.parametrize(
@@ -87,7 +87,7 @@ def test_trailing_total_rows_are_dropped(tmp_path: Path, total_row: list[str]) -
     staged = _stage(tmp_path, render_delimited([VN_HEADER, *ROWS, BLANK_ROW, total_row]))
 
     rows = _loaded_rows(staged)
-    assert rows["full_name"].to_list() == NAMES
+    assert rows["raw_full_name"].to_list() == NAMES
     assert rows["row_issue"].null_count() == len(ROWS)
     assert staged.raw_metrics["count_total_rows_dropped"] == 1
     assert staged.raw_metrics["count_blank_rows_dropped"] == 1
@@ -99,7 +99,7 @@ def test_a_person_whose_name_looks_like_a_total_label_is_kept(tmp_path: Path) ->
 
     rows = _loaded_rows(_stage(tmp_path, render_delimited([VN_HEADER, *ROWS, tong, tong_thi])))
 
-    assert rows["full_name"].to_list()[-2:] == ["TONG", "Tống Thị Ngọc"]
+    assert rows["raw_full_name"].to_list()[-2:] == ["TONG", "Tống Thị Ngọc"]
 
 
 def test_blank_rows_are_dropped_and_data_rows_numbered_without_them(tmp_path: Path) -> None:
@@ -112,7 +112,7 @@ def test_blank_rows_are_dropped_and_data_rows_numbered_without_them(tmp_path: Pa
     staged = _stage(tmp_path, text)
 
     rows = _loaded_rows(staged)
-    assert rows.select("source_row", "full_name").rows() == list(enumerate(NAMES, start=1))
+    assert rows.select("source_row", "raw_full_name").rows() == list(enumerate(NAMES, start=1))
     assert staged.raw_metrics["count_blank_rows_dropped"] == 3
 
 
@@ -120,7 +120,7 @@ def test_a_header_printed_again_mid_file_is_dropped(tmp_path: Path) -> None:
     staged = _stage(tmp_path, render_delimited([VN_HEADER, *ROWS[:6], VN_HEADER, *ROWS[6:]]))
 
     rows = _loaded_rows(staged)
-    assert rows.select("source_row", "full_name").rows() == list(enumerate(NAMES, start=1))
+    assert rows.select("source_row", "raw_full_name").rows() == list(enumerate(NAMES, start=1))
     assert staged.raw_metrics["count_header_repeats_dropped"] == 1
 
 
@@ -134,8 +134,12 @@ def test_a_truncated_last_line_is_a_malformed_row_and_the_rest_loads(tmp_path: P
     assert rows.height == len(ROWS)
     assert rows["row_issue"].to_list() == [None] * (len(ROWS) - 1) + ["malformed_row"]
     last = rows.row(-1, named=True)
-    assert (last["source_row"], last["full_name"], last["date_of_birth"]) == (12, NAMES[-1], ROWS[-1][2])
-    assert last["facility_name"] is None
+    assert (last["source_row"], last["raw_full_name"], last["raw_date_of_birth"]) == (
+        12,
+        NAMES[-1],
+        ROWS[-1][2],
+    )
+    assert last["raw_facility_name"] is None
 
 
 def test_a_truncated_line_inside_a_quoted_field_is_malformed(tmp_path: Path) -> None:
@@ -145,7 +149,7 @@ def test_a_truncated_line_inside_a_quoted_field_is_malformed(tmp_path: Path) -> 
     rows = _loaded_rows(_stage(tmp_path, truncated))
 
     assert rows["row_issue"].to_list()[-1] == "malformed_row"
-    assert rows["full_name"].to_list() == NAMES
+    assert rows["raw_full_name"].to_list() == NAMES
 
 
 def test_a_row_with_too_many_fields_is_malformed_and_keeps_the_overflow(tmp_path: Path) -> None:
@@ -166,7 +170,7 @@ def test_a_quoted_field_may_span_lines(tmp_path: Path) -> None:
 
     rows = _loaded_rows(_stage(tmp_path, render_delimited([VN_HEADER, multi_line, *ROWS[1:]])))
 
-    assert rows["address"][0] == "Số 5 Nguyễn Văn Linh\nPhường Mỹ Xá"
+    assert rows["raw_address"][0] == "Số 5 Nguyễn Văn Linh\nPhường Mỹ Xá"
     assert rows["source_row"].to_list() == list(range(1, len(ROWS) + 1))
     assert rows["row_issue"].null_count() == len(ROWS)
 
@@ -179,7 +183,7 @@ def test_duplicate_headers_are_kept_apart_and_repeated_fields_coalesced(tmp_path
     staged = _stage(tmp_path, render_delimited([header, cccd_row, cmnd_row]))
 
     rows = _loaded_rows(staged)
-    assert rows["id_number"].to_list() == ["001185012345", "023456789"]
+    assert rows["raw_id_number"].to_list() == ["001185012345", "023456789"]
     assert json.loads(rows["extra_columns"][1]) == {
         "Số CMND": "023456789",
         "Ghi chú": None,
@@ -239,12 +243,12 @@ def test_each_header_style_maps_to_the_canonical_fields(tmp_path: Path, style: s
 
     rows = _loaded_rows(staged)
     assert json.loads(str(staged.ledger["unknown_columns"])) == []
-    assert rows["full_name"].to_list() == NAMES
-    assert rows["date_of_birth"].to_list() == [row[2] for row in ROWS]
-    assert rows["id_number"].to_list() == [row[4] or None for row in ROWS]
-    assert rows["vaccine"].to_list() == [row[7] for row in ROWS]
-    assert rows["vaccinated_on"].to_list() == [row[10] for row in ROWS]
-    assert rows["facility_name"].to_list() == [row[11] for row in ROWS]
+    assert rows["raw_full_name"].to_list() == NAMES
+    assert rows["raw_date_of_birth"].to_list() == [row[2] for row in ROWS]
+    assert rows["raw_id_number"].to_list() == [row[4] or None for row in ROWS]
+    assert rows["raw_vaccine"].to_list() == [row[7] for row in ROWS]
+    assert rows["raw_vaccinated_on"].to_list() == [row[10] for row in ROWS]
+    assert rows["raw_facility_name"].to_list() == [row[11] for row in ROWS]
 
 
 def test_split_address_columns_map_to_province_district_ward(tmp_path: Path) -> None:
@@ -283,15 +287,17 @@ def test_split_address_columns_map_to_province_district_ward(tmp_path: Path) -> 
 
     rows = _loaded_rows(_stage(tmp_path, render_delimited([header, *rows_in])))
 
-    assert rows.select("province", "district", "ward").rows() == [tuple(row[3:6]) for row in rows_in]
-    assert rows["address"].null_count() == 2
+    assert rows.select("raw_province", "raw_district", "raw_ward").rows() == [
+        tuple(row[3:6]) for row in rows_in
+    ]
+    assert rows["raw_address"].null_count() == 2
 
 
 def test_many_blank_lines_above_the_header_are_skipped(tmp_path: Path) -> None:
     staged = _stage(tmp_path, "\r\n" * 200 + render_delimited([VN_HEADER, *ROWS]))
 
     assert staged.ledger["header_line"] == 201
-    assert _loaded_rows(staged)["full_name"].to_list() == NAMES
+    assert _loaded_rows(staged)["raw_full_name"].to_list() == NAMES
 
 
 @pytest.mark.parametrize(
@@ -310,7 +316,7 @@ def test_a_quoted_field_never_joins_or_splits_rows(tmp_path: Path, cell: str, wh
 
     read = _loaded_rows(_stage(tmp_path, render_delimited([VN_HEADER, *rows])))
 
-    assert read["full_name"].to_list() == NAMES[:4], why
+    assert read["raw_full_name"].to_list() == NAMES[:4], why
     assert read["row_issue"].null_count() == 4, why
 
 
@@ -320,4 +326,4 @@ def test_a_stray_quote_in_an_unquoted_field_opens_nothing(tmp_path: Path) -> Non
     read = _loaded_rows(_stage(tmp_path, text))
 
     assert read.height == len(ROWS)
-    assert read["full_name"][0] == 'Nguyễn Thị "Hồng'
+    assert read["raw_full_name"][0] == 'Nguyễn Thị "Hồng'

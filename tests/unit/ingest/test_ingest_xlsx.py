@@ -12,6 +12,7 @@ import xlsxwriter
 from ingest_export_files import VN_HEADER, export_rows, to_tcvn3_surface
 
 from transforms.ingest import stage_export, workbook
+from vaxsync.core.contracts import raw_column
 
 ROWS = export_rows()
 
@@ -68,7 +69,7 @@ def test_excel_cells_become_text_without_losing_information(
     staged = stage_export(tmp_path, "export.xlsx")
 
     assert staged.rows is not None
-    assert staged.rows[field][0] == staged_text
+    assert staged.rows[raw_column(field)][0] == staged_text
 
 
 def test_title_rows_above_the_header_and_the_first_sheet_only(tmp_path: Path) -> None:
@@ -87,7 +88,7 @@ def test_title_rows_above_the_header_and_the_first_sheet_only(tmp_path: Path) ->
     )
     assert ledger["header_line"] == 4
     assert staged.rows["source_row"].to_list() == list(range(1, len(ROWS) + 1))
-    assert staged.rows["full_name"].to_list() == [row[1] for row in ROWS]
+    assert staged.rows["raw_full_name"].to_list() == [row[1] for row in ROWS]
 
 
 def test_tcvn3_text_in_workbook_cells_is_converted(tmp_path: Path) -> None:
@@ -98,8 +99,8 @@ def test_tcvn3_text_in_workbook_cells_is_converted(tmp_path: Path) -> None:
 
     assert staged.ledger["encoding_repair"] == "tcvn3"
     assert staged.rows is not None
-    assert staged.rows["full_name"][0] == "Nguyễn Thị Hồng"
-    assert staged.rows["id_number"].to_list() == [row[4] or None for row in ROWS]
+    assert staged.rows["raw_full_name"][0] == "Nguyễn Thị Hồng"
+    assert staged.rows["raw_id_number"].to_list() == [row[4] or None for row in ROWS]
 
 
 # --- workbooks that would kill the process that parses them -----------------------------------------
@@ -176,7 +177,7 @@ def test_a_workbook_that_aborts_its_reader_is_quarantined_and_the_next_file_load
     assert "reader died" in str(refused.ledger["quarantine_detail"])
     assert loaded.ledger["status"] == "loaded"
     assert loaded.rows is not None
-    assert loaded.rows["full_name"].to_list() == [row[1] for row in ROWS]
+    assert loaded.rows["raw_full_name"].to_list() == [row[1] for row in ROWS]
 
 
 def test_many_rows_are_refused_by_dimension_or_by_count(

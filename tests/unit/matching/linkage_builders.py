@@ -20,7 +20,7 @@ SHOT_SCHEMA = {
     "source_file": pl.String(),
     "file_hash": pl.String(),
     "source_row": pl.Int32(),
-    "full_name": pl.String(),  # the name as typed (staged), before cleaning
+    "raw_full_name": pl.String(),  # the name as typed (staged), before cleaning
     **NORMALIZED_EXTRA_SCHEMA,
 }
 
@@ -69,7 +69,7 @@ def shot_row(
         "source_file": "01_Ha_Noi/01001001/export.csv",
         "file_hash": "batch",
         "source_row": source_row,
-        "full_name": full_name,
+        "raw_full_name": full_name,
         "full_name_clean": full_name,
         "birth_date": born if isinstance(born, dt.date) else None,
         "birth_date_alt": None,

@@ -7,9 +7,10 @@ from typing import Any
 
 import polars as pl
 
-from vaxsync.core.contracts import STAGED_ROW_SCHEMA
+from vaxsync.core.contracts import EXPORT_FIELDS, STAGED_ROW_SCHEMA, raw_column
 
-# One plausible staged row: a Pfizer first dose in Hồ Chí Minh City.
+# One plausible staged row: a Pfizer first dose in Hồ Chí Minh City. Export fields by their canonical
+# name; staged_frame puts each in its raw_<field> column.
 STAGED_DEFAULTS: dict[str, Any] = {
     "source_file": "79_Ho_Chi_Minh/79760001/export_20210820_001.csv",
     "file_hash": "hash-79760001-1",
@@ -32,9 +33,17 @@ STAGED_DEFAULTS: dict[str, Any] = {
 }
 
 
+def as_staged_columns(row: dict[str, Any]) -> dict[str, Any]:
+    """A row keyed by export field (as sent) -> keyed by staged column (raw_<field>)."""
+    return {raw_column(name) if name in EXPORT_FIELDS else name: value for name, value in row.items()}
+
+
 def staged_frame(rows: Sequence[dict[str, Any]]) -> pl.LazyFrame:
     """Staged rows (STAGED_ROW_SCHEMA): each dict overrides the defaults; source_row counts from 1."""
-    records = [{**STAGED_DEFAULTS, "source_row": index, **row} for index, row in enumerate(rows, start=1)]
+    records = [
+        as_staged_columns({**STAGED_DEFAULTS, "source_row": index, **row})
+        for index, row in enumerate(rows, start=1)
+    ]
     return pl.DataFrame(records, schema=STAGED_ROW_SCHEMA).lazy()
 
 

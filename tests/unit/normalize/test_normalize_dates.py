@@ -18,7 +18,7 @@ def read_dates(rows: list[tuple[str, str | None, str | None]]) -> list[tuple[obj
     """rows: (file, date_of_birth, vaccinated_on) -> (birth_date, birth_date_alt, birth_year, vaccinated_date)."""
     frame = pl.LazyFrame(
         rows,
-        schema={"file_hash": pl.String, "date_of_birth": pl.String, "vaccinated_on": pl.String},
+        schema={"file_hash": pl.String, "raw_date_of_birth": pl.String, "raw_vaccinated_on": pl.String},
         orient="row",
     )
     result = with_dates(

@@ -31,8 +31,8 @@ def dated(rows: list[tuple[str | None, str | None, str | None]], file: str = "f"
         [(file, *row) for row in rows],
         schema={
             "file_hash": pl.String,
-            "date_of_birth": pl.String,
-            "vaccinated_on": pl.String,
+            "raw_date_of_birth": pl.String,
+            "raw_vaccinated_on": pl.String,
             "cell_kinds": pl.String,
         },
         orient="row",
@@ -227,7 +227,7 @@ def test_evidence_is_per_file() -> None:
 def test_a_doubtful_vaccination_date_holds_the_row_with_both_readings() -> None:
     frame = pl.DataFrame(
         {
-            "vaccinated_on": ["2021-05-08", "2021-05-08", "2021-05-08"],
+            "raw_vaccinated_on": ["2021-05-08", "2021-05-08", "2021-05-08"],
             "vaccinated_date": [D(2021, 5, 8)] * 3,
             "date_repair": [
                 f"{LOCALE_SWAP_DOUBTFUL}:vaccinated_on",
@@ -251,8 +251,8 @@ def test_the_ledger_count_of_repairs() -> None:
     staged = pl.LazyFrame(
         {
             "file_hash": ["a", "a", "a", "b"],
-            "date_of_birth": ["1985-12-03", "30/07/1991", "1978-05-11", "1985-12-03"],
-            "vaccinated_on": ["2021-05-08", "25/08/2021", "2021-10-26", "2021-05-08"],
+            "raw_date_of_birth": ["1985-12-03", "30/07/1991", "1978-05-11", "1985-12-03"],
+            "raw_vaccinated_on": ["2021-05-08", "25/08/2021", "2021-10-26", "2021-05-08"],
             "cell_kinds": [cells(US_CELL, US_CELL), None, cells(US_CELL, US_CELL), cells("date_day_first")],
         }
     )

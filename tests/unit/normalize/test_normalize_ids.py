@@ -10,7 +10,7 @@ from transforms.normalize.reference import NormalizeReference
 
 
 def normalized_id(raw: str | None, reference: NormalizeReference) -> dict[str, object]:
-    frame = pl.LazyFrame({"id_number": [raw]}, schema={"id_number": pl.String})
+    frame = pl.LazyFrame({"raw_id_number": [raw]}, schema={"raw_id_number": pl.String})
     return (
         with_ids(frame, as_of_year=2023, province_codes=reference.province_codes).collect().row(0, named=True)
     )

@@ -10,7 +10,7 @@ from transforms.normalize.reference import NormalizeReference
 
 
 def normalized_phones(raws: list[str | None], reference: NormalizeReference) -> list[tuple[str | None, str]]:
-    frame = pl.LazyFrame({"phone": raws}, schema={"phone": pl.String})
+    frame = pl.LazyFrame({"raw_phone": raws}, schema={"raw_phone": pl.String})
     result = with_phones(frame, reference.phone_prefixes).collect()
     return list(zip(result["phone_number"].to_list(), result["phone_kind"].to_list(), strict=True))
 

@@ -18,7 +18,7 @@ import pytest
 from transforms.normalize import normalize_shots
 from transforms.normalize.reference import NormalizeReference
 from transforms.registry import prepare_registry
-from vaxsync.core.contracts import STAGED_ROW_SCHEMA
+from vaxsync.core.contracts import STAGED_ROW_SCHEMA, raw_column
 
 HEADERS = {
     "họ và tên": "full_name",
@@ -66,7 +66,7 @@ def stage_plain_csv(path: Path, source_file: str) -> list[dict[str, object]] | N
     rows = []
     for number, cells in enumerate(lines[1:], start=1):
         row: dict[str, object] = {"source_file": source_file, "file_hash": source_file, "source_row": number}
-        row.update({field: value for field, value in zip(fields, cells, strict=False) if field})
+        row.update({raw_column(field): value for field, value in zip(fields, cells, strict=False) if field})
         row["row_issue"] = "malformed_row" if len(cells) != len(fields) else None
         rows.append(row)
     return rows

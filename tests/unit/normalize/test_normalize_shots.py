@@ -127,7 +127,7 @@ def test_reject_detail_never_shows_an_id_or_a_phone(reference: NormalizeReferenc
         "vaccination_date_invalid",
         "birth_date_invalid",
     ]
-    for detail, id_number, phone in result.select("reject_detail", "id_number", "phone").iter_rows():
+    for detail, id_number, phone in result.select("reject_detail", "raw_id_number", "raw_phone").iter_rows():
         assert id_number not in detail and phone not in detail
         assert "[number hidden]" in detail
 

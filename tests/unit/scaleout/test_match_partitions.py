@@ -132,6 +132,9 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         as_of=AS_OF,
         partition_store=f"memory://vaxsync-partitions-{uuid.uuid4().hex}",
         match_partition_rows=60,
+        # its own warehouse: the default (data/demo) may hold a demo night's match models, whose m history
+        # the partitioned fit would read and the one-pass link would not
+        warehouse_path=tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb",
     )
     plan = plan_partitions(settings, shots, registry, input_counts={})
     gathered = [gather_partition(settings, partition) for partition in plan["partitions"]]
