@@ -295,7 +295,7 @@ def place_relinked_rows(
             province_code, facility, candidate_citizen_id, candidate_score, first_seen_on, run_id,
             last_matched_run_id)
         select o.source_file, o.file_hash, o.source_row, o.backlog_reason, o.backlog_detail,
-               o.best_province_code, o.facility_name, o.candidate_citizen_id,
+               o.best_province_code, o.raw_facility_name, o.candidate_citizen_id,
                case when o.candidate_citizen_id is not null then o.match_score end, $as_of, $run_id, $run_id
         from ({unposted}) as o
         where not exists (select 1 from unposted_backlog b
