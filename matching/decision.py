@@ -138,15 +138,19 @@ NAME_COMPARISONS = ("given_name", "family_name", "middle_name")
 # birth date do not post, however rare the name (an absent person's namesake shares both).
 CONTRADICTING_ID_LEVELS = ("cccd_absent", "cccd_contradicts")
 # Nor when the row's residence and facility lie in another province than the candidate's: a namesake
-# living there explains it as well (a batch sibling does not lift this: siblings never create a link).
+# living there explains it as well. A batch sibling is corroboration only when the candidate's own dose,
+# confirmed by ID tonight, was given in this row's province (SIBLING_HERE_COLUMN): the candidate is
+# vaccinated here (a sibling that was itself linked on probability never counts).
 CONTRADICTING_RESIDENCE_LEVELS = ("different",)
+SIBLING_HERE_COLUMN = "sibling_confirmed_here"
 
 
 def is_thin_evidence(model: MatchModel, columns: list[str]) -> pl.Expr:
     """A link resting on a common name and a birth date (or year) alone: no phone, ward or district, or ID
     agrees, and the name parts are worth fewer bits than the model's floor. A namesake, or a person absent
     from the registry who shares the name and birth date, explains it as well: never posted (review).
-    A batch sibling is no corroboration: siblings support a link, they never create one. Nor does a rare
+    A batch sibling is no corroboration (siblings support a link, they never create one), unless the
+    candidate's own dose, confirmed by ID tonight, was given in this row's province. Nor does a rare
     name outweigh the row's own ID contradicting the candidate's (CONTRADICTING_ID_LEVELS).
     False when the candidates carry no levels (scores from elsewhere)."""
     names = {c.name for c in model.comparisons if f"level_{c.name}" in columns}
@@ -161,6 +165,11 @@ def is_thin_evidence(model: MatchModel, columns: list[str]) -> pl.Expr:
     name_bits = pl.sum_horizontal(
         [pl.col(f"weight_{name}").fill_null(0.0) for name in NAME_COMPARISONS if name in names]
     )
+    id_labels = model.comparison("id_number").labels if "id_number" in names else []
+    if SIBLING_HERE_COLUMN in columns and "batch_sibling" in id_labels:
+        # The candidate's own dose, confirmed by ID tonight, was given in this row's province.
+        sibling = id_labels.index("batch_sibling")
+        corroborated.append(pl.col("level_id_number").eq(sibling) & pl.col(SIBLING_HERE_COLUMN))
     is_corroborated = pl.any_horizontal(corroborated).fill_null(False) if corroborated else pl.lit(False)
     is_id_contradicted = pl.lit(False)
     if "id_number" in names:

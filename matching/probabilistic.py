@@ -49,6 +49,9 @@ MODEL_FILE_NAME = "matching_model.json"
 ID_EDIT_RULES = ("cccd_one_edit", "legacy_id_one_edit")
 # Upper bound of the share of absent people's rows that carry their own well-formed CCCD.
 MAX_ABSENT_ID_SHARE = 0.9
+# Optional input column: the citizen an earlier night posted this row to, when the row is matched again
+# because a newer snapshot added citizens who may explain it better (vaxsync.marts.snapshot_changes).
+POSTED_CITIZEN_COLUMN = "posted_citizen_id"
 
 
 @dataclass
@@ -225,7 +228,7 @@ def decide_links(
     odds = _prior_odds(model, top, to_link.height, registry_size)
     count_posted_by_id = int(shots["confirmed_citizen_index"].is_not_null().sum())
     top = _scored(top, odds)
-    decisions = decide(top, model, count_posted_by_id)
+    decisions = decide(_with_sibling_flag(top, to_link), model, count_posted_by_id)
     sibling_update = _siblings_from_posts(shots, decisions)
     if sibling_update.height:
         rescored_shots = sibling_update["shot_index"].implode()
@@ -238,7 +241,8 @@ def decide_links(
         ) as database:
             again = database.top_candidates(pairs, model)
         top = pl.concat([top.filter(~pl.col("shot_index").is_in(rescored_shots)), _scored(again, odds)])
-        decisions = decide(top, model, count_posted_by_id)
+        decisions = decide(_with_sibling_flag(top, to_link), model, count_posted_by_id)
+    decisions = _rechecked_links_held(decisions, to_link)
     model.fitted["count_sibling_rescored"] = sibling_update.height
     named = _citizens_of(registry, top.select("citizen_index")).select("citizen_index", "citizen_id")
     blocking_report = combined_blocking_report([part.blocking_report for part in evidence])
@@ -308,10 +312,31 @@ def encode_inputs(
         [registry_frame, estimation.term_frequencies(registry_frame, model)], how="horizontal"
     )
     shot_frame = shot_records(matchable, encode_names(shot_names, vocabulary))
+    shot_frame = _with_posted_citizen(shot_frame, matchable, registry_frame)
     return LinkInputs(
         shots=_shot_context(shot_frame, registry_frame, deterministic),
         registry=registry_frame,
         vocabulary=vocabulary,
+    )
+
+
+def _with_posted_citizen(
+    shots: pl.DataFrame, matchable: pl.LazyFrame, registry: pl.DataFrame
+) -> pl.DataFrame:
+    """posted_citizen_index: the citizen an earlier night posted the row to (null for every other row)."""
+    if POSTED_CITIZEN_COLUMN not in matchable.collect_schema().names():
+        return shots.with_columns(posted_citizen_index=pl.lit(None, pl.UInt32))
+    posted = matchable.select(
+        "file_hash", "source_row", pl.col(POSTED_CITIZEN_COLUMN).alias("citizen_id")
+    ).collect()
+    indexed = posted.join(
+        registry.select("citizen_id", pl.col("citizen_index").alias("posted_citizen_index")),
+        on="citizen_id",
+        how="left",
+        maintain_order="left",
+    )
+    return shots.join(
+        indexed.drop("citizen_id"), on=["file_hash", "source_row"], how="left", maintain_order="left"
     )
 
 
@@ -393,11 +418,33 @@ def _sibling_key() -> pl.Expr:
 
 
 def _with_siblings_from_confirmed(shots: pl.DataFrame) -> pl.DataFrame:
-    """sibling_citizen_index: the one citizen that the row's same-person rows were confirmed to by ID."""
-    confirmed = shots.filter(pl.col("confirmed_citizen_index").is_not_null()).select(
+    """sibling_citizen_index: the one citizen that the row's same-person rows were confirmed to by ID;
+    sibling_confirmed_here: one of those rows was vaccinated in the province where this row was, and this
+    row lives there or gives no address (the citizen gets vaccinated where this row's person lives)."""
+    is_confirmed = pl.col("confirmed_citizen_index").is_not_null()
+    confirmed = shots.filter(is_confirmed).select(
         "sibling_key", pl.col("confirmed_citizen_index").alias("citizen_index")
     )
-    return _attach_siblings(shots, confirmed)
+    here = (
+        shots.filter(
+            is_confirmed & pl.col("sibling_key").is_not_null() & pl.col("facility_province").is_not_null()
+        )
+        .select("sibling_key", "facility_province")
+        .unique()
+        .with_columns(sibling_confirmed_here=pl.lit(True))
+    )
+    # The row lives where it was vaccinated (or gives no address): a row vaccinated in the candidate's
+    # province while its address lies elsewhere is a visitor, perhaps the candidate's namesake.
+    lives_here = pl.col("province").is_null() | (pl.col("province") == pl.col("facility_province"))
+    return (
+        _attach_siblings(shots, confirmed)
+        .join(here, on=["sibling_key", "facility_province"], how="left", maintain_order="left")
+        .with_columns(
+            sibling_confirmed_here=pl.col("sibling_confirmed_here").fill_null(False)
+            & pl.col("sibling_citizen_index").is_not_null()
+            & lives_here.fill_null(False)
+        )
+    )
 
 
 def _attach_siblings(shots: pl.DataFrame, linked: pl.DataFrame) -> pl.DataFrame:
@@ -557,6 +604,16 @@ def _prior_odds(
     return odds
 
 
+def _with_sibling_flag(top: pl.DataFrame, to_link: pl.DataFrame) -> pl.DataFrame:
+    """Each candidate with its row's sibling_confirmed_here, which matching.decision reads."""
+    return top.join(
+        to_link.select("shot_index", "sibling_confirmed_here"),
+        on="shot_index",
+        how="left",
+        maintain_order="left",
+    )
+
+
 def _scored(evidence: pl.DataFrame, odds: PriorOdds) -> pl.DataFrame:
     return (
         with_probabilities(evidence, odds)
@@ -585,6 +642,30 @@ def _siblings_from_posts(shots: pl.DataFrame, decisions: pl.DataFrame) -> pl.Dat
     # Support, never creation: only a row its own evidence already put in review is scored again.
     undecided = decisions.filter(pl.col("decision") == "review_required").select("shot_index")
     return found.join(undecided, on="shot_index").select("shot_index", "sibling_citizen_index")
+
+
+def _rechecked_links_held(decisions: pl.DataFrame, to_link: pl.DataFrame) -> pl.DataFrame:
+    """A posted link checked again, because the snapshot added citizens who may explain the row, stays
+    only when tonight's evidence posts it to the same citizen. Any other outcome, a newcomer posted on
+    probability included, goes to review with its candidates: a link never moves on probability alone
+    (the ID pass moves it when the row's own ID now names a registered person and confirms)."""
+    posted_before = to_link.filter(pl.col("posted_citizen_index").is_not_null()).select(
+        "shot_index", "posted_citizen_index"
+    )
+    if posted_before.is_empty():
+        return decisions
+    is_same_posting = (pl.col("decision") == "posted") & (
+        pl.col("citizen_index") == pl.col("posted_citizen_index")
+    )
+    return (
+        decisions.join(posted_before, on="shot_index", how="left", maintain_order="left")
+        .with_columns(
+            decision=pl.when(pl.col("posted_citizen_index").is_null() | is_same_posting)
+            .then(pl.col("decision"))
+            .otherwise(pl.lit("review_required"))
+        )
+        .drop("posted_citizen_index")
+    )
 
 
 def _apply_siblings(shots: pl.DataFrame, update: pl.DataFrame) -> pl.DataFrame:

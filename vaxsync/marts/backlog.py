@@ -13,12 +13,15 @@ from collections.abc import Sequence
 import duckdb
 import polars as pl
 
+from matching.probabilistic import POSTED_CITIZEN_COLUMN
 from vaxsync.core.reasons import REMATCHABLE_REASONS
 from vaxsync.core.settings import Settings
 from vaxsync.core.workdir import RunWorkDir, read_json
 from vaxsync.marts.decisions import decided_rows, read_new_decisions, replacing_rows
 from vaxsync.marts.events import held_rows_freed_by_retraction
+from vaxsync.marts.registry_cache import prepared_registry
 from vaxsync.marts.resends import recognise_versions
+from vaxsync.marts.snapshot_changes import CHECKS_FILE_NAME, POSTED_RECHECK, posted_links_to_recheck
 from vaxsync.marts.warehouse import BACKLOG_RECORD_SCHEMA, connect
 
 # Which backlog reasons a match can resolve is the catalogue's `rematchable` facet (REMATCHABLE_REASONS).
@@ -110,7 +113,9 @@ def open_rematchable_records(
 
 
 def write_match_input(settings: Settings, work: RunWorkDir) -> dict[str, int]:
-    """match_input.parquet = tonight's normalized rows + the open backlog rows to match again (is_rematch).
+    """match_input.parquet = tonight's normalized rows + the open backlog rows to match again (is_rematch)
+    + the posted probabilistic links a newer snapshot may explain better (is_rematch, posted_citizen_id:
+    vaxsync.marts.snapshot_changes).
 
     Reads tonight's new review decisions first: the rows they name are matched whatever else holds.
     """
@@ -119,14 +124,23 @@ def write_match_input(settings: Settings, work: RunWorkDir) -> dict[str, int]:
     decided = decided_rows(lines)
     registry_hash = read_json(work.run_file)["registry_hash"]
     tonight = pl.scan_parquet(work.normalized_file).with_columns(
-        is_rematch=pl.lit(False), prior_backlog_reason=pl.lit(None, dtype=pl.String)
+        pl.lit(False).alias("is_rematch"),
+        pl.lit(None, dtype=pl.String).alias("prior_backlog_reason"),
+        pl.lit(None, dtype=pl.String).alias(POSTED_CITIZEN_COLUMN),
     )
     # A file sent again tonight in a new version replaces its old backlog rows: match only the new ones.
     resent_files = tonight.select("source_file").unique()
     replaced_hashes = recognise_versions(settings.warehouse_path, work)
     replaced = pl.LazyFrame({"file_hash": replaced_hashes}, schema={"file_hash": pl.String()})
+    registry = prepared_registry(settings, snapshot_hash=registry_hash)
+    rechecks = posted_links_to_recheck(
+        settings.warehouse_path, registry, registry_hash, work.root / CHECKS_FILE_NAME
+    )
+    backlog = open_rematchable_records(
+        settings, registry_hash, decided, replaced_hashes, replacing_rows(lines)
+    ).with_columns(pl.lit(None, dtype=pl.String).alias(POSTED_CITIZEN_COLUMN))
     rematch = (
-        open_rematchable_records(settings, registry_hash, decided, replaced_hashes, replacing_rows(lines))
+        pl.concat([backlog, rechecks], how="vertical")
         .lazy()
         .join(resent_files, on="source_file", how="anti")
         .join(replaced, on="file_hash", how="anti")
@@ -138,7 +152,10 @@ def write_match_input(settings: Settings, work: RunWorkDir) -> dict[str, int]:
         pl.scan_parquet(work.match_input_file)
         .select(
             rows_tonight=(~pl.col("is_rematch")).sum(),
-            rows_rematched_from_backlog=pl.col("is_rematch").sum(),
+            rows_rematched_from_backlog=(
+                pl.col("is_rematch") & (pl.col("prior_backlog_reason") != POSTED_RECHECK)
+            ).sum(),
+            rows_posted_rechecked=(pl.col("prior_backlog_reason") == POSTED_RECHECK).sum(),
         )
         .collect()
     )

@@ -29,13 +29,21 @@ from vaxsync.marts.decisions import stage_replaced_postings, take_back_replaced_
 from vaxsync.marts.events import hold_conflicting_rows, shot_id_sql, stage_postings, write_postings
 from vaxsync.marts.quality import store_outcome
 from vaxsync.marts.readmission import archive_readmitted_ledger_rows, record_quarantine_context
+from vaxsync.marts.registry_cache import prepared_registry
 from vaxsync.marts.resends import (
     read_tonight_versions,
     record_file_versions,
     stage_version_changes,
     supersede_replaced_backlog,
 )
-from vaxsync.marts.snapshot_changes import flag_shots_of_missing_citizens
+from vaxsync.marts.snapshot_changes import (
+    CHECKS_FILE_NAME,
+    flag_shots_of_missing_citizens,
+    place_relinked_rows,
+    record_probabilistic_postings,
+    settle_rechecked_links,
+    withdraw_relinked_postings,
+)
 from vaxsync.marts.warehouse import connect
 
 _OUTCOME_COLUMNS = [
@@ -98,6 +106,8 @@ def publish(settings: Settings, work: RunWorkDir) -> dict[str, Any]:
         stage_version_changes(connection, read_tonight_versions(work))
         # Likewise a posting that its reviewer's new decision replaces tonight (vaxsync.marts.decisions).
         stage_replaced_postings(connection, work)
+        # Posted links checked again against a newer snapshot: those that stand leave tonight's rows.
+        outcomes = settle_rechecked_links(connection, outcomes)
         # Vaccination-event rules (vaxsync.marts.events): implausible records go to the backlog, copies merge.
         outcomes = hold_conflicting_rows(connection, outcomes, settings.registry_path)
         connection.register("outcomes", outcomes.to_arrow())
@@ -157,6 +167,7 @@ def _write_night(connection: duckdb.DuckDBPyConnection, settings: Settings, run:
     parameters = {"run_id": run["run_id"], "now": now, "as_of": settings.as_of}
     work = RunWorkDir(settings)
     take_back_replaced_postings(connection, run_id=run["run_id"])  # before the rows post again
+    withdraw_relinked_postings(connection, run["run_id"], now)  # vaxsync.marts.snapshot_changes
     write_postings(connection, run["run_id"], now)  # shots, sources, dose re-sequencing, shot_conflicts
     connection.execute(
         """
@@ -171,6 +182,15 @@ def _write_night(connection: duckdb.DuckDBPyConnection, settings: Settings, run:
         {"as_of": settings.as_of, "run_id": run["run_id"]},
     )
     update_rematched_backlog(connection, run["run_id"], work)
+    place_relinked_rows(connection, run["run_id"], now, settings.as_of, run["registry_hash"])
+    record_probabilistic_postings(
+        connection,
+        prepared_registry(settings, snapshot_hash=run["registry_hash"]),
+        run_id=run["run_id"],
+        registry_hash=run["registry_hash"],
+        match_input_path=work.match_input_file,
+        checks_path=work.root / CHECKS_FILE_NAME,
+    )
     supersede_replaced_backlog(connection)
     record_file_versions(connection, work, run["run_id"], now)
     _write_review_candidates(connection, settings, run["run_id"])

@@ -234,3 +234,48 @@ def test_a_rare_name_and_a_birth_date_post_unless_the_rows_own_id_contradicts(
         ranked([(0.99999, 30.0, None)]), **COMMON_NAME_AND_BIRTH_DATE, id_number=id_level
     ).with_columns(weight_given_name=pl.lit(9.0))
     assert decide(candidates, model)["decision"].item() == expected
+
+
+@pytest.mark.parametrize(
+    ("description", "id_level", "sibling_here", "expected"),
+    [
+        ("living in another province, nothing else", "missing", False, "review_required"),
+        ("... a sibling confirmed by ID elsewhere", "batch_sibling", False, "review_required"),
+        ("... a sibling confirmed by ID in this row's province", "batch_sibling", True, "posted"),
+        ("... that flag, but the sibling is another candidate's", "missing", True, "review_required"),
+    ],
+)
+def test_a_residence_in_another_province_posts_only_when_the_candidate_is_vaccinated_here(
+    description: str, id_level: str, sibling_here: bool, expected: str
+) -> None:
+    """A rare name (9 bits each part), the birth date, the row's residence in another province than the
+    candidate's: a namesake living there explains it as well, unless the candidate's own dose, confirmed
+    by ID tonight, was given in this row's province."""
+    model = load_model()
+    model.thresholds = FIXED
+    candidates = (
+        _with_levels(
+            ranked([(0.99999, 30.0, None)]),
+            **COMMON_NAME_AND_BIRTH_DATE,
+            residence="different",
+            id_number=id_level,
+        )
+        .with_columns(weight_given_name=pl.lit(9.0), weight_family_name=pl.lit(9.0))
+        .with_columns(sibling_confirmed_here=pl.lit(sibling_here))
+    )
+    assert decide(candidates, model)["decision"].item() == expected, description
+
+
+@pytest.mark.parametrize(("sibling_here", "expected"), [(False, "review_required"), (True, "posted")])
+def test_a_common_name_posts_when_the_candidates_dose_confirmed_by_id_was_given_here(
+    sibling_here: bool, expected: str
+) -> None:
+    model = load_model()
+    model.thresholds = FIXED
+    candidates = _with_levels(
+        ranked([(0.99999, 30.0, None)]),
+        **COMMON_NAME_AND_BIRTH_DATE,
+        residence="facility_in_province",
+        id_number="batch_sibling",
+    ).with_columns(sibling_confirmed_here=pl.lit(sibling_here))
+    assert decide(candidates, model)["decision"].item() == expected
