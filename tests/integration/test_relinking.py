@@ -10,6 +10,7 @@ the same snapshot, checks nothing again.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import duckdb
@@ -175,3 +176,25 @@ def test_nothing_is_lost_and_a_snapshot_is_checked_once(nights: dict[str, object
     checked = query(nights, "select distinct checked_registry_hash from probabilistic_postings")
     night_2_hash = query(nights, f"select registry_hash from pipeline_runs where run_id = '{runs[1]}'").item()
     assert checked["checked_registry_hash"].to_list() == [night_2_hash]
+
+
+def test_the_run_report_counts_the_changed_postings(nights: dict[str, object]) -> None:
+    """The run of night 2 that changed the postings counts them in its report; its re-run changed none."""
+    root = nights["root"]
+    assert isinstance(root, Path)
+    audit = query(nights, "select run_id, outcome, count(*) as n from relinked_postings group by 1, 2")
+    (run_id,) = audit["run_id"].unique().to_list()
+    expected = dict(zip(audit["outcome"], audit["n"], strict=True))
+    runs = root / "reports" / NIGHT_2.isoformat() / "runs"
+    report = json.loads((runs / run_id / "run_report.json").read_text())
+    assert report["relinked_postings"] == {
+        "moved_by_id": expected.get("moved_by_id", 0),
+        "sent_to_backlog": expected.get("sent_to_backlog", 0),
+    }
+    assert "Posted links re-checked after a new snapshot" in (runs / run_id / "run_report.html").read_text()
+    reruns = [
+        json.loads(path.read_text()) for path in runs.glob("*/run_report.json") if path.parent.name != run_id
+    ]
+    assert reruns and all(
+        rerun["relinked_postings"] == {"moved_by_id": 0, "sent_to_backlog": 0} for rerun in reruns
+    )

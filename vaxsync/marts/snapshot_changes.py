@@ -55,12 +55,26 @@ def flag_shots_of_missing_citizens(
     )
 
 
+RELINK_OUTCOMES = ("moved_by_id", "sent_to_backlog")
+
+
 def count_flagged_shots(connection: duckdb.DuckDBPyConnection) -> int:
     """Posted shots whose citizen is not in the latest snapshot."""
     rows = connection.execute(
         "select count(distinct shot_id) from shot_conflicts where conflict_code = ?", [CODE]
     ).fetchall()
     return int(rows[0][0])
+
+
+def relinked_posting_counts(connection: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int]:
+    """Tonight's posted links that a newer snapshot changed, by outcome (relinked_postings)."""
+    ensure_link_tables(connection)  # a warehouse whose nights never re-checked a link has none yet
+    counts = dict(
+        connection.execute(
+            "select outcome, count(*) from relinked_postings where run_id = ? group by 1", [run_id]
+        ).fetchall()
+    )
+    return {outcome: int(counts.get(outcome, 0)) for outcome in RELINK_OUTCOMES}
 
 
 # --- posted links a newer snapshot may explain better -------------------------------------------------------

@@ -25,7 +25,7 @@ from vaxsync.core.settings import Settings
 from vaxsync.core.workdir import RunWorkDir, read_json, write_private
 from vaxsync.marts.decisions import review_decision_counts
 from vaxsync.marts.resends import resend_counts, resent_file_changes
-from vaxsync.marts.snapshot_changes import count_flagged_shots
+from vaxsync.marts.snapshot_changes import count_flagged_shots, relinked_posting_counts
 from vaxsync.marts.warehouse import connect, conservation_violations
 from vaxsync.reports.backlog_summary import backlog_summary
 from vaxsync.reports.run_report_contract import (
@@ -38,6 +38,7 @@ from vaxsync.reports.run_report_contract import (
     OpenBacklog,
     PublishCounts,
     QuarantinedFile,
+    RelinkedPostings,
     ReportIndexEntry,
     ResentFile,
     ReviewDecisionCounts,
@@ -85,7 +86,13 @@ def build_run_report(settings: Settings, run_id: str) -> RunReport:
             resent_files=_resent_files(connection, run_id),
             validation=_validation(connection, run_id, work, source_files),
             review_decisions=_review_decisions(connection, run_id),
+            relinked_postings=_relinked_postings(connection, run_id),
         )
+
+
+def _relinked_postings(connection: duckdb.DuckDBPyConnection, run_id: str) -> RelinkedPostings:
+    counts = relinked_posting_counts(connection, run_id)
+    return RelinkedPostings(moved_by_id=counts["moved_by_id"], sent_to_backlog=counts["sent_to_backlog"])
 
 
 def _run_row(connection: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any] | None:

@@ -157,6 +157,13 @@ class ReviewDecisionCounts(TypedDict):
     lines_rejected_by_reason: dict[str, int]
 
 
+class RelinkedPostings(TypedDict):
+    """Posted probabilistic links a newer snapshot changed tonight (vaxsync.marts.snapshot_changes)."""
+
+    moved_by_id: int  # the row's own ID now confirms another citizen: the dose moved, the old shot retracted
+    sent_to_backlog: int  # a newcomer may explain it: the old shot retracted, the row in review
+
+
 class RunReport(TypedDict):
     report_version: int
     generated_at: str
@@ -168,6 +175,7 @@ class RunReport(TypedDict):
     resent_files: list[ResentFile]
     validation: list[SuiteSummary]
     review_decisions: ReviewDecisionCounts
+    relinked_postings: RelinkedPostings
 
 
 class ReportIndexEntry(TypedDict):
