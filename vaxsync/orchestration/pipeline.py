@@ -315,7 +315,7 @@ def normalize_batch(settings: Settings, on_step: Callable[[int, int], None] | No
     its rows are held back, never half-published. on_step(done, 4) follows its four steps.
     """
 
-    quality.start_importing_validation()  # loads while normalize_shots runs (a DAG task's own process)
+    start_importing_validation()  # loads while normalize_shots runs (a DAG task's own process)
     work = RunWorkDir(settings)
     started = time.perf_counter()
     staged_files = sorted(work.staged_dir.glob("*.parquet"))
@@ -425,6 +425,7 @@ def publish_batch(settings: Settings) -> StageResult:
     When a critical expectation stops the publish, the run report (outcome 'not published', with the
     validation page) is still written, then the error is raised to fail the task."""
 
+    start_importing_validation()  # a DAG task's own process: GX loads while publish reads its inputs
     work = RunWorkDir(settings)
     started = time.perf_counter()
     try:
@@ -469,6 +470,9 @@ def run_nightly(
 ) -> StageResult:
     """Run every stage in order, as the DAG does, in this process."""
     started = time.perf_counter()
+    # GX takes 8-15 CPU seconds to import: it loads in a thread from the night's first second, so that
+    # discover and ingest (in worker processes beyond one batch) cover it before validation needs it.
+    start_importing_validation()
     progress = on_progress or (lambda stage, done, total: None)
     stage_done = on_stage_done or (lambda stage, seconds, counts: None)
     new_files = discover_new_exports(settings)
@@ -477,7 +481,6 @@ def run_nightly(
         "discover", time.perf_counter() - started, read_json(work.run_file)["stage_counts"]["discover"]
     )
     ingest_started = time.perf_counter()
-    start_importing_validation()  # GX takes seconds to import: it loads while ingest runs
     progress("ingest", 0, len(new_files))
     for done in _ingest_all(settings, new_files):
         progress("ingest", done, len(new_files))
