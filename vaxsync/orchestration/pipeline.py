@@ -372,13 +372,19 @@ def plan_match_partitions(settings: Settings) -> list[str]:
     whole night, and the rows to link split into partitions by province. Returns the partition names."""
 
     work = RunWorkDir(settings)
-    registry = prepared_registry(settings, snapshot_hash=read_json(work.run_file)["registry_hash"])
+    snapshot_hash = read_json(work.run_file)["registry_hash"]
+    registry = prepared_registry(settings, snapshot_hash=snapshot_hash)
     input_counts = write_match_input(settings, work)
     # Tonight's review decisions, validated now: the accepted links are labelled pairs for the fit.
     accepted_pairs = validate_tonight_decisions(settings, work)
     shots = pl.scan_parquet(work.match_input_file)
     plan = plan_partitions(
-        settings, shots, registry, input_counts=input_counts, accepted_pairs=accepted_pairs
+        settings,
+        shots,
+        registry,
+        input_counts=input_counts,
+        accepted_pairs=accepted_pairs,
+        snapshot_hash=snapshot_hash,  # the registry's encoding is cached per snapshot
     )
     return list(plan["partitions"])
 
