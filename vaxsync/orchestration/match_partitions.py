@@ -110,9 +110,7 @@ def plan_partitions(
     storage.remove_tree(store.root)  # a re-run starts from nothing: no partition of an older plan
     deterministic = match_by_id(shots, registry).collect()
     model = load_model().copy()
-    cached = (
-        encoded_registry(settings, snapshot_hash=snapshot_hash, model=model) if snapshot_hash else None
-    )
+    cached = encoded_registry(settings, snapshot_hash=snapshot_hash, model=model) if snapshot_hash else None
     inputs = encode_inputs(shots, registry, deterministic, model, encoded_registry=cached)
     # m rests on every published night's ID-confirmed pairs plus tonight's: stable whatever else lands.
     m_history = accumulated_m_counts(model, stored_match_models(settings.warehouse_path))
