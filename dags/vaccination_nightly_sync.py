@@ -21,7 +21,6 @@ from vaxsync.core.settings import Settings
 
 LOCAL_TIMEZONE = pendulum.timezone("Asia/Ho_Chi_Minh")
 NIGHTLY_AT_ONE = "0 1 * * *"  # after facilities' end-of-day uploads
-CAMPAIGN_START = pendulum.datetime(2021, 3, 8, tz=LOCAL_TIMEZONE)  # first night a backfill can replay
 INGEST_CONCURRENCY = 4  # files read at once: each holds one export in memory
 # Match partitions run at once per DAG (each holds the registry's blocking keys and its own rows), and the
 # Airflow pool they draw slots from: create it to cap them across DAGs and runs (docs/deployment.md).
@@ -62,6 +61,14 @@ def as_of_for(run_moment: dt.datetime) -> dt.date:
     01:00 in Hanoi is 18:00 UTC the day before, so the UTC date would be a day early.
     """
     return pendulum.instance(run_moment).in_timezone(LOCAL_TIMEZONE).date()
+
+
+def midnight_in_vietnam(day: dt.date) -> pendulum.DateTime:
+    return pendulum.datetime(day.year, day.month, day.day, tz=LOCAL_TIMEZONE)
+
+
+# The first night a backfill can replay: the campaign start setting (as the tasks' Settings read it).
+CAMPAIGN_START = midnight_in_vietnam(Settings().campaign_start)
 
 
 def _pipeline() -> ModuleType:

@@ -6,30 +6,21 @@ block larger than the rule's max_block_size is split on the rule's refine_on col
 large after that is dropped for that rule (the other rules still reach its people), so the candidate set
 grows linearly with the shots, never quadratically.
 
-The SQL is a list of named steps (`blocking_steps`); `run_blocking(debug=True)` prints each step and
-its row count as it runs.
+The SQL is a list of named steps (`blocking_steps`, run by vaxsync.core.sql_steps); with the SQL debug
+switch on, each step's row count and seconds are logged as it runs.
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from dataclasses import dataclass
 
 import duckdb
 import polars as pl
 
 from matching.model import BlockingRule
-
-log = logging.getLogger(__name__)
+from vaxsync.core.sql_steps import DuckDBConfig, SqlStep, in_memory, run_steps
 
 PAIR_SCHEMA = {"shot_index": pl.UInt32(), "citizen_index": pl.UInt32(), "rule_mask": pl.Int32()}
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    sql: str
 
 
 def _key_sql(columns: list[str]) -> str:
@@ -66,50 +57,50 @@ def _registry_keys_sql(rule_id: int, rule: BlockingRule) -> str:
         f"SELECT {rule_id}::UTINYINT AS rule_id, citizen_index, {_key_sql(keys)} AS block_key, "
         f"CASE WHEN {refine_present} THEN {refine} END AS refine_key "
         f"FROM registry WHERE {_not_null_sql(keys)} "
-        f"AND {_key_sql(keys)} IN (SELECT block_key FROM shot_keys WHERE rule_id = {rule_id})"
+        f"AND {_key_sql(keys)} IN (SELECT block_key FROM blocking__shot_keys WHERE rule_id = {rule_id})"
     )
 
 
-def blocking_steps(rules: list[BlockingRule], list_columns: set[str]) -> list[Step]:
+def blocking_steps(rules: list[BlockingRule], list_columns: set[str]) -> list[SqlStep]:
     """The named SQL steps, in order; each creates a temporary table of the same name."""
     shot_keys = " UNION ALL ".join(_shot_keys_sql(i, rule, list_columns) for i, rule in enumerate(rules))
     registry_keys = " UNION ALL ".join(_registry_keys_sql(i, rule) for i, rule in enumerate(rules))
     rule_rows = ", ".join(f"({i}, {rule.max_block_size}, '{rule.name}')" for i, rule in enumerate(rules))
     return [
-        Step(
-            "blocking_rules", f"SELECT * FROM (VALUES {rule_rows}) AS t(rule_id, max_block_size, rule_name)"
+        SqlStep(
+            "blocking__rules", f"SELECT * FROM (VALUES {rule_rows}) AS t(rule_id, max_block_size, rule_name)"
         ),
-        Step("shot_keys", shot_keys),
-        Step("registry_keys", registry_keys),
-        Step(
-            "block_sizes",
-            "SELECT rule_id, block_key, count(*) AS block_size FROM registry_keys GROUP BY rule_id, block_key",
+        SqlStep("blocking__shot_keys", shot_keys),
+        SqlStep("blocking__registry_keys", registry_keys),
+        SqlStep(
+            "blocking__block_sizes",
+            "SELECT rule_id, block_key, count(*) AS block_size FROM blocking__registry_keys GROUP BY rule_id, block_key",
         ),
-        Step(
-            "refined_block_sizes",
+        SqlStep(
+            "blocking__refined_block_sizes",
             "SELECT k.rule_id, k.block_key, k.refine_key, count(*) AS refined_size "
-            "FROM registry_keys k JOIN block_sizes b USING (rule_id, block_key) "
-            "JOIN blocking_rules USING (rule_id) "
+            "FROM blocking__registry_keys k JOIN blocking__block_sizes b USING (rule_id, block_key) "
+            "JOIN blocking__rules USING (rule_id) "
             "WHERE b.block_size > max_block_size AND k.refine_key IS NOT NULL "
             "GROUP BY k.rule_id, k.block_key, k.refine_key",
         ),
-        Step(
-            "rule_pairs",
+        SqlStep(
+            "blocking__rule_pairs",
             # A small block pairs everyone; a big one only pairs within its refinement, if that is small.
             "SELECT s.rule_id, s.shot_index, r.citizen_index "
-            "FROM shot_keys s JOIN registry_keys r USING (rule_id, block_key) "
-            "JOIN block_sizes b USING (rule_id, block_key) JOIN blocking_rules USING (rule_id) "
-            "LEFT JOIN refined_block_sizes f ON f.rule_id = s.rule_id AND f.block_key = s.block_key "
+            "FROM blocking__shot_keys s JOIN blocking__registry_keys r USING (rule_id, block_key) "
+            "JOIN blocking__block_sizes b USING (rule_id, block_key) JOIN blocking__rules USING (rule_id) "
+            "LEFT JOIN blocking__refined_block_sizes f ON f.rule_id = s.rule_id AND f.block_key = s.block_key "
             "AND f.refine_key = s.refine_key "
             "WHERE b.block_size <= max_block_size "
             "OR (s.refine_key = r.refine_key AND f.refined_size <= max_block_size)",
         ),
-        Step(
-            "candidate_pairs",
+        SqlStep(
+            "blocking__candidate_pairs",
             # One 64-bit key per pair groups faster than two columns.
             "SELECT (pair_key >> 32)::UINTEGER AS shot_index, (pair_key & 4294967295)::UINTEGER AS citizen_index, "
             "rule_mask FROM (SELECT (shot_index::UBIGINT << 32) | citizen_index AS pair_key, "
-            "bit_or(1::INTEGER << rule_id) AS rule_mask FROM rule_pairs GROUP BY pair_key)",
+            "bit_or(1::INTEGER << rule_id) AS rule_mask FROM blocking__rule_pairs GROUP BY pair_key)",
         ),
     ]
 
@@ -126,13 +117,13 @@ def run_blocking(
     rules: list[BlockingRule],
     *,
     true_pairs: pl.DataFrame | None = None,
-    threads: int = 2,
-    memory_limit: str = "1500MB",
-    debug: bool = False,
+    duckdb_config: DuckDBConfig | None = None,
 ) -> BlockingOutput:
     """Run the blocking steps on shot and registry records (with their blocking key columns).
 
     true_pairs (shot_index, citizen_index), when given, adds the blocking recall of each rule and the union.
+    duckdb_config: the connection's limits and debug switch (the orchestration passes the settings');
+    None leaves DuckDB's defaults.
     """
     list_columns = {name for name, dtype in shots.schema.items() if isinstance(dtype, pl.List)}
     key_columns = {"shot_index", *(c for rule in rules for c in (*rule.keys, *rule.refine_on))}
@@ -140,7 +131,7 @@ def run_blocking(
         "citizen_index",
         *(c for rule in rules for c in (*rule.registry_side_keys, *rule.refine_on)),
     }
-    with duckdb.connect(config={"threads": threads, "memory_limit": memory_limit}) as con:
+    with in_memory(duckdb_config or DuckDBConfig()) as con:
         con.execute("SET preserve_insertion_order = false")
         for name, frame in (
             ("shots", shots.select(sorted(key_columns))),
@@ -149,14 +140,8 @@ def run_blocking(
             con.register("incoming_frame", frame.to_arrow())
             con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM incoming_frame")
             con.unregister("incoming_frame")
-        for step in blocking_steps(rules, list_columns):
-            started = time.perf_counter()
-            con.execute(f"CREATE TEMP TABLE {step.name} AS {step.sql}")
-            log.debug("blocking step %s: %.2fs", step.name, time.perf_counter() - started)
-            if debug:
-                count = con.execute(f"SELECT count(*) FROM {step.name}").fetchone()
-                log.info("blocking step %s: %s rows\n%s", step.name, count[0] if count else 0, step.sql)
-        pairs = con.sql("SELECT * FROM candidate_pairs").pl()
+        run_steps(con, blocking_steps(rules, list_columns))
+        pairs = con.sql("SELECT * FROM blocking__candidate_pairs").pl()
         report = _blocking_report(con, true_pairs)
     return BlockingOutput(pairs=pairs.cast(PAIR_SCHEMA), report=report)
 
@@ -173,23 +158,23 @@ def _blocking_report(con: duckdb.DuckDBPyConnection, true_pairs: pl.DataFrame | 
         con.sql(
             f"""
         WITH split AS (
-            SELECT rule_id, count(*) AS count_blocks_split FROM block_sizes JOIN blocking_rules USING (rule_id)
+            SELECT rule_id, count(*) AS count_blocks_split FROM blocking__block_sizes JOIN blocking__rules USING (rule_id)
             WHERE block_size > max_block_size GROUP BY rule_id
         ),
         per_rule AS (
             SELECT p.rule_id, count(*) AS count_pairs, count(DISTINCT p.shot_index) AS count_shots_with_candidates,
                    {recall} AS recall
-            FROM rule_pairs p {true_join} GROUP BY p.rule_id
+            FROM blocking__rule_pairs p {true_join} GROUP BY p.rule_id
         ),
         union_all_rules AS (
             SELECT count(*) AS count_pairs, count(DISTINCT p.shot_index) AS count_shots_with_candidates,
                    {recall} AS recall
-            FROM candidate_pairs p {true_join}
+            FROM blocking__candidate_pairs p {true_join}
         )
         SELECT r.rule_id, r.rule_name AS blocking_rule, coalesce(p.count_pairs, 0) AS count_pairs,
                coalesce(p.count_shots_with_candidates, 0) AS count_shots_with_candidates,
                coalesce(s.count_blocks_split, 0) AS count_blocks_split, p.recall
-        FROM blocking_rules r LEFT JOIN per_rule p USING (rule_id) LEFT JOIN split s USING (rule_id)
+        FROM blocking__rules r LEFT JOIN per_rule p USING (rule_id) LEFT JOIN split s USING (rule_id)
         UNION ALL
         SELECT NULL, 'union', count_pairs, count_shots_with_candidates,
                (SELECT coalesce(sum(count_blocks_split), 0) FROM split), recall

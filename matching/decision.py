@@ -16,9 +16,18 @@ import numpy as np
 import polars as pl
 
 from matching.model import AgeRules, MatchModel, Thresholds
+from vaxsync.core.clinical_rules import (
+    SHOT_AFTER_DEATH,
+    SHOT_BEFORE_BIRTH,
+    PersonDates,
+    min_vaccination_age_years,
+    oldest_possible_age_sql,
+    shot_after_death_sql,
+    shot_before_birth_sql,
+)
 
-IMPOSSIBLE_DEATH = "shot_after_death"
-IMPOSSIBLE_BIRTH = "shot_before_birth"
+IMPOSSIBLE_DEATH = SHOT_AFTER_DEATH
+IMPOSSIBLE_BIRTH = SHOT_BEFORE_BIRTH
 IMPOSSIBLE_TOO_YOUNG = "too_young_for_vaccination"
 IMPOSSIBLE_CHILD_ADULT = "child_adult_mismatch"
 # Codes carried through SQL (small integers), in the order the checks are made.
@@ -29,20 +38,25 @@ IMPOSSIBLE_REASONS = {
     4: IMPOSSIBLE_CHILD_ADULT,
 }
 REVIEW_CANDIDATES = 3
+# The candidate's dates as the scored pairs carry them.
+CANDIDATE_DATES = PersonDates("registry_birth_date", "registry_birth_year", "registry_date_of_death")
 
 
 def impossible_link_sql(rules: AgeRules) -> str:
     """SQL code of why the shot cannot be this candidate's (see IMPOSSIBLE_REASONS), or NULL.
 
-    Ages are in whole calendar years, rounded in the candidate's favour, so only clear cases are rejected.
+    Death and birth are vaxsync.core.clinical_rules' impossible link (with its year-only fallback). Ages
+    are in whole calendar years, rounded in the candidate's favour, so only clear cases are rejected;
+    the youngest vaccinable age is the vaccine catalogue's.
     """
-    vaccinated_year = "year(vaccinated_date)"
-    shot_is_child = f"({vaccinated_year} - birth_year < {rules.adult_age_years})"
-    candidate_is_child = f"({vaccinated_year} - registry_birth_year < {rules.adult_age_years})"
+    vaccinated = "vaccinated_date"
+    candidate_age = oldest_possible_age_sql(vaccinated, "registry_birth_year")
+    shot_is_child = f"({oldest_possible_age_sql(vaccinated, 'birth_year')} < {rules.adult_age_years})"
+    candidate_is_child = f"({candidate_age} < {rules.adult_age_years})"
     return f"""(CASE
-        WHEN vaccinated_date > registry_date_of_death THEN 1
-        WHEN vaccinated_date < coalesce(registry_birth_date, make_date(registry_birth_year, 1, 1)) THEN 2
-        WHEN {vaccinated_year} - registry_birth_year < {rules.min_age_at_vaccination_years} THEN 3
+        WHEN {shot_after_death_sql(vaccinated, CANDIDATE_DATES)} THEN 1
+        WHEN {shot_before_birth_sql(vaccinated, CANDIDATE_DATES)} THEN 2
+        WHEN {candidate_age} < {min_vaccination_age_years()} THEN 3
         WHEN {shot_is_child} <> {candidate_is_child}
              AND abs(birth_year - registry_birth_year) > {rules.child_adult_birth_year_tolerance} THEN 4
     END)::TINYINT"""

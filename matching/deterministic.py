@@ -10,6 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from matching.similarity import jaro_winkler, levenshtein_distance
+from vaxsync.core.clinical_rules import REGISTRY_DATES, impossible_link
 
 # id_kind values whose number is looked up as a citizen_id (a 12-digit CMND carried over to the CCCD).
 CITIZEN_ID_KINDS = ("cccd", "cmnd12")
@@ -165,15 +166,7 @@ def confirm_candidates(candidates: pl.LazyFrame) -> pl.LazyFrame:
 
 def impossible_link_reason() -> pl.Expr:
     """A confirmed link is still impossible when the shot falls after death or before birth."""
-    return (
-        pl.when(pl.col("vaccinated_date") > pl.col("registry_date_of_death"))
-        .then(pl.lit("shot_after_death"))
-        .when(
-            pl.col("vaccinated_date")
-            < pl.coalesce(pl.col("registry_date_of_birth"), pl.date(pl.col("registry_birth_year"), 1, 1))
-        )
-        .then(pl.lit("shot_before_birth"))
-    )
+    return impossible_link("vaccinated_date", REGISTRY_DATES)
 
 
 def match_by_id(shots: pl.LazyFrame, registry: pl.LazyFrame) -> pl.LazyFrame:

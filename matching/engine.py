@@ -2,20 +2,19 @@
 
 The encoded shot and registry records are registered once; index pairs (shot_index, citizen_index) go in,
 and the SQL generated from the model turns them into levels (for fitting) or into each shot's top
-candidates with probabilities (for deciding). The SQL is a list of named steps; `debug=True` logs each
-step's SQL and row count. Name similarities are computed once per distinct pair of vocabulary codes,
-in Python with rapidfuzz (matching.similarity), and joined in.
+candidates with probabilities (for deciding). The SQL is a list of named steps run by
+vaxsync.core.sql_steps: the pair steps are views, so each query plans as one, and with the SQL debug
+switch on every step is materialised and its row count and seconds logged. Name similarities are
+computed once per distinct pair of vocabulary codes, in Python with rapidfuzz (matching.similarity),
+and joined in.
 """
 
 from __future__ import annotations
 
-import logging
 import math
-from dataclasses import dataclass
 from itertools import count
 from types import TracebackType
 
-import duckdb
 import numpy as np
 import polars as pl
 from rapidfuzz import distance, process
@@ -26,19 +25,12 @@ from matching.features import COMMON_COLUMNS, REGISTRY_ONLY_COLUMNS, SHOT_ONLY_C
 from matching.model import Comparison, MatchModel
 from matching.pairs import SHOT_CONTEXT_DTYPES
 from matching.similarity import jaro_winkler
-
-log = logging.getLogger(__name__)
+from vaxsync.core.sql_steps import DuckDBConfig, Form, SqlStep, in_memory, run_steps
 
 SHOT_CONTEXT_COLUMNS = list(SHOT_CONTEXT_DTYPES)
 SHOT_PAIR_COLUMNS = [*COMMON_COLUMNS, *SHOT_ONLY_COLUMNS, *SHOT_CONTEXT_COLUMNS]
 TF_FLOOR = 1e-9
 CANDIDATES_KEPT = 3
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    sql: str
 
 
 def _tf_columns(registry: pl.DataFrame) -> list[str]:
@@ -54,15 +46,14 @@ class LinkageDatabase:
         registry: pl.DataFrame,
         vocabulary: Vocabulary,
         *,
-        threads: int = 2,
-        memory_limit: str = "1500MB",
-        debug: bool = False,
+        duckdb_config: DuckDBConfig | None = None,
     ) -> None:
+        """duckdb_config: the connection's limits and debug switch (the orchestration passes the
+        settings'); None leaves DuckDB's defaults."""
         self.vocabulary = vocabulary
-        self.debug = debug
         self._names = (f"pairs_{n}" for n in count())
         self.registry_columns = [*COMMON_COLUMNS, *REGISTRY_ONLY_COLUMNS, *_tf_columns(registry)]
-        self.con = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit})
+        self.con = in_memory(duckdb_config or DuckDBConfig())
         self.con.execute("SET preserve_insertion_order = false")
         self.replace_shots(shots)
         self._load("registry", registry.select("citizen_index", *self.registry_columns))
@@ -101,21 +92,24 @@ class LinkageDatabase:
         self._load(name, index_pairs.select(*columns, flag.alias("id_within_one_edit")))
         return name
 
-    def _record_steps(self, pairs_table: str) -> list[Step]:
+    def _record_steps(self, pairs_table: str) -> list[SqlStep]:
         """The pairs joined with both records, name parts aligned to the candidate's order."""
         shot_columns = ", ".join(f"s.{column}" for column in SHOT_PAIR_COLUMNS)
         registry_columns = ", ".join(f"r.{column} AS registry_{column}" for column in self.registry_columns)
         return [
-            Step(
-                "pair_records",
+            SqlStep(
+                "engine__pair_records",
                 f"SELECT p.shot_index, p.citizen_index, p.id_within_one_edit, {shot_columns}, {registry_columns}, "
                 f"{self.vocabulary.code_of('')} AS empty_word "
                 f"FROM {pairs_table} p JOIN shots s USING (shot_index) JOIN registry r USING (citizen_index)",
+                Form.VIEW,
             ),
-            Step("pair_aligned", f"SELECT *, {ALIGNED_NAME_SQL} FROM pair_records"),
+            SqlStep(
+                "engine__pair_aligned", f"SELECT *, {ALIGNED_NAME_SQL} FROM engine__pair_records", Form.VIEW
+            ),
         ]
 
-    def _pair_steps(self, pairs_table: str, model: MatchModel) -> list[Step]:
+    def _pair_steps(self, pairs_table: str, model: MatchModel) -> list[SqlStep]:
         """The record steps, then name similarities joined in, then one level per comparison."""
         similarity_columns = ", ".join(
             f"{alias}.similarity AS {prefix}_similarity, {alias}.edit_distance AS {prefix}_edit_distance, "
@@ -132,22 +126,18 @@ class LinkageDatabase:
         tf = ", ".join(f"registry_{column}" for column in self.registry_columns if column.startswith("tf_"))
         return [
             *self._record_steps(pairs_table),
-            Step("pair_measured", f"SELECT p.*, {similarity_columns} FROM pair_aligned p {similarity_joins}"),
-            Step(
-                "pair_levels",
+            SqlStep(
+                "engine__pair_measured",
+                f"SELECT p.*, {similarity_columns} FROM engine__pair_aligned p {similarity_joins}",
+                Form.VIEW,
+            ),
+            SqlStep(
+                "engine__pair_levels",
                 f"SELECT shot_index, citizen_index, registry_ward, {levels}, {tf}, "
-                f"{impossible_link_sql(model.age_rules)} AS impossible_code FROM pair_measured",
+                f"{impossible_link_sql(model.age_rules)} AS impossible_code FROM engine__pair_measured",
+                Form.VIEW,
             ),
         ]
-
-    @staticmethod
-    def _with_clause(steps: list[Step]) -> str:
-        return "WITH " + ",\n".join(f"{step.name} AS ({step.sql})" for step in steps)
-
-    def _run(self, name: str, sql: str) -> duckdb.DuckDBPyRelation:
-        if self.debug:
-            log.info("step %s:\n%s", name, sql)
-        return self.con.sql(sql)
 
     # --- name similarity ----------------------------------------------------------------------------
 
@@ -157,7 +147,7 @@ class LinkageDatabase:
         Aligned parts come from the shot's written reading or its given-name-first one, so both are scored.
         """
         part_pairs = " UNION ".join(
-            f"SELECT {left} AS left_code, {right} AS right_code FROM pair_codes"
+            f"SELECT {left} AS left_code, {right} AS right_code FROM engine__pair_codes"
             for left, right in (
                 ("given", "registry_given"),
                 ("family", "registry_family"),
@@ -167,18 +157,22 @@ class LinkageDatabase:
                 ("alt_middle", "registry_middle"),
             )
         )
-        new_pairs = self._run(
-            "name_code_pairs",
+        pair_codes = SqlStep(
+            "engine__pair_codes",
             f"""
-            WITH pair_codes AS (
-                SELECT s.given, s.family, s.middle, s.alt_family, s.alt_given, s.alt_middle, r.given AS registry_given,
-                       r.family AS registry_family, r.middle AS registry_middle
-                FROM {pairs_table} p JOIN shots s USING (shot_index) JOIN registry r USING (citizen_index)
-            )
+            SELECT s.given, s.family, s.middle, s.alt_family, s.alt_given, s.alt_middle, r.given AS registry_given,
+                   r.family AS registry_family, r.middle AS registry_middle
+            FROM {pairs_table} p JOIN shots s USING (shot_index) JOIN registry r USING (citizen_index)
+            """,
+            Form.VIEW,
+        )
+        run_steps(self.con, [pair_codes])
+        new_pairs = self.con.sql(
+            f"""
             SELECT * FROM ({part_pairs}) c
             WHERE left_code <> right_code AND NOT EXISTS (SELECT 1 FROM name_similarity n
                 WHERE n.left_code = c.left_code AND n.right_code = c.right_code)
-            """,
+            """
         ).pl()
         if new_pairs.height == 0:
             return
@@ -194,8 +188,10 @@ class LinkageDatabase:
         table = self._register_pairs(index_pairs)
         self._add_name_similarities(table)
         level_columns = ", ".join(f"level_{c.name}" for c in model.comparisons)
-        sql = f"{self._with_clause(self._pair_steps(table, model))} SELECT shot_index, citizen_index, {level_columns}, impossible_code FROM pair_levels"
-        result = self._run("levels", sql).pl()
+        run_steps(self.con, self._pair_steps(table, model))
+        result = self.con.sql(
+            f"SELECT shot_index, citizen_index, {level_columns}, impossible_code FROM engine__pair_levels"
+        ).pl()
         self.con.execute(f"DROP TABLE {table}")
         return result
 
@@ -209,12 +205,16 @@ class LinkageDatabase:
         """
         table = self._register_pairs(index_pairs)
         self._add_name_similarities(table)
-        steps = self._pair_steps(table, model)
-        scored = f"CREATE OR REPLACE TEMP TABLE scored_pairs AS {self._with_clause(steps)} {self._scored_select(model)}"
-        self._run("scored_pairs", scored)
-        self._run("shot_masses", "CREATE OR REPLACE TEMP TABLE shot_masses AS " + _shot_masses_sql())
-        result = self._run("top_candidates", self._top_sql(model)).pl()
-        self.con.execute(f"DROP TABLE scored_pairs; DROP TABLE shot_masses; DROP TABLE {table}")
+        steps = [
+            *self._pair_steps(table, model),
+            SqlStep("engine__scored_pairs", self._scored_select(model)),
+            SqlStep("engine__shot_masses", _shot_masses_sql()),
+        ]
+        run_steps(self.con, steps)
+        result = self.con.sql(self._top_sql(model)).pl()
+        self.con.execute(
+            f"DROP TABLE engine__scored_pairs; DROP TABLE engine__shot_masses; DROP TABLE {table}"
+        )
         return result
 
     def _scored_select(self, model: MatchModel) -> str:
@@ -223,7 +223,7 @@ class LinkageDatabase:
         person_weight = " + ".join(person_weight_sql(c) for c in model.comparisons)
         return (
             f"SELECT shot_index, citizen_index, registry_ward, {levels}, impossible_code, "
-            f"{evidence} AS evidence_weight, {person_weight} AS person_weight FROM pair_levels"
+            f"{evidence} AS evidence_weight, {person_weight} AS person_weight FROM engine__pair_levels"
         )
 
     def _top_sql(self, model: MatchModel) -> str:
@@ -235,7 +235,7 @@ class LinkageDatabase:
                 SELECT s.*, m.log2_match_mass, m.log2_household_mass,
                        row_number() OVER (PARTITION BY s.shot_index ORDER BY s.evidence_weight DESC, s.citizen_index)::INTEGER
                            AS candidate_rank
-                FROM scored_pairs s JOIN shot_masses m USING (shot_index)
+                FROM engine__scored_pairs s JOIN engine__shot_masses m USING (shot_index)
                 QUALIFY candidate_rank <= {CANDIDATES_KEPT}
             ),
             with_tf AS (SELECT k.*, {tf_columns} FROM ranked k JOIN registry r USING (citizen_index))
@@ -259,7 +259,7 @@ def _shot_masses_sql() -> str:
             SELECT shot_index, arg_max(citizen_index, evidence_weight) AS top_citizen,
                    arg_max(registry_ward, evidence_weight) AS top_ward,
                    max(evidence_weight) AS top_match, max({household}) AS top_household
-            FROM scored_pairs GROUP BY shot_index
+            FROM engine__scored_pairs GROUP BY shot_index
         )
         SELECT shot_index,
                any_value(top_match) + log2(sum(pow(2.0, evidence_weight - top_match))) AS log2_match_mass,
@@ -267,7 +267,7 @@ def _shot_masses_sql() -> str:
                    CASE WHEN citizen_index = top_citizen OR registry_ward IS DISTINCT FROM top_ward
                         THEN pow(2.0, {household} - top_household) ELSE 0.0 END
                )) AS log2_household_mass
-        FROM scored_pairs JOIN tops USING (shot_index) GROUP BY shot_index
+        FROM engine__scored_pairs JOIN tops USING (shot_index) GROUP BY shot_index
     """
 
 

@@ -82,7 +82,7 @@ class Thresholds:
 
 @dataclass
 class AgeRules:
-    min_age_at_vaccination_years: int
+    # The youngest vaccinable age is not here: it is the vaccine catalogue's (vaxsync.core.clinical_rules).
     adult_age_years: int
     child_adult_birth_year_tolerance: int
 

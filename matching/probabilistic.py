@@ -38,6 +38,7 @@ from matching.features import (
 from matching.model import MatchModel, load_model
 from matching.pairs import registry_as_shots
 from matching.posterior import PriorOdds, estimate_share, with_probabilities
+from vaxsync.core.sql_steps import DuckDBConfig
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ def link_probabilistically(
     truth: pl.DataFrame | None = None,
     accepted_pairs: pl.DataFrame | None = None,
     m_history: dict[str, list[float]] | None = None,
+    duckdb_config: DuckDBConfig | None = None,
 ) -> LinkResult:
     """Link the matchable shots that `deterministic` (MATCH_SCHEMA) left without a citizen.
 
@@ -102,14 +104,17 @@ def link_probabilistically(
 
     The steps, which the partitioned match stage (vaxsync.orchestration.match_partitions) runs separately: encode and
     fit once, gather evidence (per partition), decide once. truth (file_hash, source_row, true_citizen_id),
-    for evaluation only, adds blocking recall.
+    for evaluation only, adds blocking recall. duckdb_config: limits of the DuckDB connections (None:
+    DuckDB's defaults).
     """
     timer = _Timer()
     model = (model or load_model()).copy()
     inputs = encode_inputs(shots, registry, deterministic, model)
     timer.lap("prepare")
-    with LinkageDatabase(inputs.shots, inputs.registry, inputs.vocabulary) as database:
-        _fit(model, inputs, database, accepted_pairs, m_history)
+    with LinkageDatabase(
+        inputs.shots, inputs.registry, inputs.vocabulary, duckdb_config=duckdb_config
+    ) as database:
+        _fit(model, inputs, database, accepted_pairs, m_history, duckdb_config)
         timer.lap("fit")
         to_link = inputs.shots.filter(pl.col("is_to_link"))
         evidence = gather_evidence(
@@ -119,9 +124,17 @@ def link_probabilistically(
             model,
             truth=truth,
             database=database,
+            duckdb_config=duckdb_config,
         )
     timer.skip(evidence.timings)
-    result = decide_links(inputs.shots, inputs.registry.lazy(), inputs.vocabulary, model, [evidence])
+    result = decide_links(
+        inputs.shots,
+        inputs.registry.lazy(),
+        inputs.vocabulary,
+        model,
+        [evidence],
+        duckdb_config=duckdb_config,
+    )
     if workdir is not None:
         model.save(workdir / MODEL_FILE_NAME)
     timer.lap("decide")
@@ -134,6 +147,7 @@ def fit_model(
     inputs: LinkInputs,
     accepted_pairs: pl.DataFrame | None = None,
     m_history: dict[str, list[float]] | None = None,
+    duckdb_config: DuckDBConfig | None = None,
 ) -> None:
     """Fit the model (in place) on every matchable shot of the run: once per run, before any partition.
 
@@ -141,8 +155,10 @@ def fit_model(
     rows, used as labelled pairs for m with the ID-confirmed ones (rows or citizens not found are ignored).
     m_history: earlier nights' labelled-pair level counts (matching.estimation.accumulated_m_counts).
     """
-    with LinkageDatabase(inputs.shots, inputs.registry, inputs.vocabulary) as database:
-        _fit(model, inputs, database, accepted_pairs, m_history)
+    with LinkageDatabase(
+        inputs.shots, inputs.registry, inputs.vocabulary, duckdb_config=duckdb_config
+    ) as database:
+        _fit(model, inputs, database, accepted_pairs, m_history, duckdb_config)
 
 
 def gather_evidence(
@@ -153,6 +169,7 @@ def gather_evidence(
     *,
     truth: pl.DataFrame | None = None,
     database: LinkageDatabase | None = None,
+    duckdb_config: DuckDBConfig | None = None,
 ) -> Evidence:
     """Blocking and comparisons for these to-link shots against the whole registry, with the fitted model.
 
@@ -172,6 +189,7 @@ def gather_evidence(
         registry_blocking_keys(registry_lazy.select(key_columns).collect()),
         model.blocking_rules,
         true_pairs=true_pairs,
+        duckdb_config=duckdb_config,
     )
     timer.lap("blocking")
     pairs = _with_id_edit_flag(blocking.pairs, model)
@@ -179,7 +197,9 @@ def gather_evidence(
         top = database.top_candidates(pairs, model)
     else:
         candidates = _citizens_of(registry_lazy, pairs)
-        with LinkageDatabase(to_link, candidates, vocabulary) as partition_database:
+        with LinkageDatabase(
+            to_link, candidates, vocabulary, duckdb_config=duckdb_config
+        ) as partition_database:
             top = partition_database.top_candidates(pairs, model)
     timer.lap("compare")
     return Evidence(pairs=pairs, top=top, blocking_report=blocking.report, timings=timer.laps)
@@ -191,6 +211,8 @@ def decide_links(
     vocabulary: Vocabulary,
     model: MatchModel,
     evidence: list[Evidence],
+    *,
+    duckdb_config: DuckDBConfig | None = None,
 ) -> LinkResult:
     """Turn every partition's evidence into decisions, with the run-wide prior and auto-post threshold.
 
@@ -211,7 +233,9 @@ def decide_links(
         pairs = pl.concat(
             [part.pairs.lazy().filter(pl.col("shot_index").is_in(rescored_shots)) for part in evidence]
         ).collect()
-        with LinkageDatabase(updated, _citizens_of(registry, pairs), vocabulary) as database:
+        with LinkageDatabase(
+            updated, _citizens_of(registry, pairs), vocabulary, duckdb_config=duckdb_config
+        ) as database:
             again = database.top_candidates(pairs, model)
         top = pl.concat([top.filter(~pl.col("shot_index").is_in(rescored_shots)), _scored(again, odds)])
         decisions = decide(top, model, count_posted_by_id)
@@ -439,6 +463,7 @@ def _fit(
     database: LinkageDatabase,
     accepted_pairs: pl.DataFrame | None = None,
     m_history: dict[str, list[float]] | None = None,
+    duckdb_config: DuckDBConfig | None = None,
 ) -> None:
     """Fit u, m and u_household (matching.estimation), then the batch-sibling level."""
     labelled = inputs.shots.filter(pl.col("id_owner_index").is_not_null()).select(
@@ -449,7 +474,9 @@ def _fit(
     def household_database(pairs: pl.DataFrame) -> LinkageDatabase:
         """Registry citizens of the household pairs, shaped as shots, to compare with their housemates."""
         members = inputs.registry.filter(pl.col("citizen_index").is_in(pairs["shot_index"].implode()))
-        return LinkageDatabase(registry_as_shots(members), inputs.registry, inputs.vocabulary)
+        return LinkageDatabase(
+            registry_as_shots(members), inputs.registry, inputs.vocabulary, duckdb_config=duckdb_config
+        )
 
     estimation.fit(
         model,

@@ -20,6 +20,7 @@ import polars as pl
 import polars.selectors as cs
 
 from validation.suites import CRITICAL
+from vaxsync.core.masking import masked_key as mask_key_value  # validation's public name for it
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -153,15 +154,6 @@ def describe_critical_failures(outcome: SuiteOutcome) -> str:
             + (f" ({failure.detail})" if failure.detail else "")
         )
     return "\n".join(lines)
-
-
-def mask_key_value(value: object) -> str:
-    """Show enough of a key to find it, never a whole long value (an ID, a hash, a name)."""
-    text = str(value)
-    if isinstance(value, int | float) or len(text) <= 8:
-        return text
-    shown = min(len(text) // 4, 6)
-    return f"{text[:shown]}…{text[-shown:]}"
 
 
 def _validate(pandas_frame: pd.DataFrame, suite: ExpectationSuite) -> ExpectationSuiteValidationResult:

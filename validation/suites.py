@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from vaxsync.core.clinical_rules import latest_vaccinable_birth_year, min_vaccination_age_years
 from vaxsync.core.contracts import ID_KINDS, MATCH_METHODS
 from vaxsync.core.reasons import BACKLOG_REASONS
 
@@ -33,7 +34,6 @@ MAX_SHARE_BLANK_ID = 0.30
 MAX_SHARE_UNPARSABLE_DATES = 0.05
 
 MAX_AGE_YEARS = 120  # older than this is a typing error, not a person
-MIN_VACCINATION_AGE_YEARS = 5  # Vietnam vaccinated children against COVID-19 from age 5
 SEX_CODES = ("M", "F")
 MAX_PLAUSIBLE_DOSE_NUMBER = 5  # two primary doses and at most three boosters were given
 MIN_SHARE_SEX_KNOWN = 0.9
@@ -157,10 +157,10 @@ def build_normalized_shots_suite(
             ),
             gxe.ExpectColumnValuesToBeBetween(
                 column="birth_year",
-                max_value=as_of.year - MIN_VACCINATION_AGE_YEARS,
+                max_value=latest_vaccinable_birth_year(as_of),
                 row_condition=matchable,
                 severity=FailureSeverity.WARNING,
-                description="Children under five were not vaccinated against COVID-19.",
+                description=f"Children under {min_vaccination_age_years()} were not vaccinated against COVID-19.",
             ),
             gxe.ExpectColumnValuesToNotBeNull(
                 column="sex_code",

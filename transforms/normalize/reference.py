@@ -23,6 +23,7 @@ from transforms.normalize.addresses import AdminUnitIndex
 from transforms.normalize.names import SurnameStatistics, surname_statistics
 from transforms.normalize.text import fold_key
 from transforms.normalize.vaccines import vaccine_key
+from vaxsync.core.clinical_rules import min_vaccination_age_years
 from vaxsync.core.reference import REFERENCE_DIR
 
 SURNAME_SHARE = 0.5  # a registry word used as a surname at least this often counts as a surname
@@ -45,7 +46,7 @@ class NormalizeReference:
 
     @property
     def min_vaccination_age(self) -> int:
-        return int(self.vaccines["min_age_years"].min())  # type: ignore[arg-type]
+        return min_vaccination_age_years()
 
     def with_registry(self, registry: pl.LazyFrame) -> NormalizeReference:
         """Add the registry's surname statistics (for titles and given-name-first order)."""

@@ -11,29 +11,8 @@ import datetime as dt
 
 import polars as pl
 
-from vaxsync.core.reasons import BACKLOG_REASONS
-
-REJECT_PRIORITY = (
-    "malformed_row",
-    "required_value_missing",
-    "vaccine_unknown",
-    "vaccination_date_invalid",
-    "vaccination_date_out_of_range",
-    "birth_date_invalid",
-)
-if not set(REJECT_PRIORITY) <= set(BACKLOG_REASONS):
-    raise ImportError(
-        f"reject codes missing from BACKLOG_REASONS: {set(REJECT_PRIORITY) - set(BACKLOG_REASONS)}"
-    )
-
-
-# Nine or more digits (spaces or dots between allowed) could be an ID or a phone typed in the wrong
-# column; details never show them. Dates have at most eight digits.
-LONG_NUMBER = r"[0-9](?:[ .]?[0-9]){8,}"
-
-
-def without_long_numbers(text: pl.Expr) -> pl.Expr:
-    return text.str.replace_all(LONG_NUMBER, "[number hidden]")
+from vaxsync.core.masking import without_long_numbers
+from vaxsync.core.reasons import BACKLOG_REASONS, REJECT_PRIORITY
 
 
 def is_blank(raw: pl.Expr) -> pl.Expr:
@@ -69,6 +48,7 @@ def reject_reason_and_detail(
     vaccinated_text = vaccinated_raw.str.strip_chars()
     out_of_range = ~vaccinated_date.is_between(campaign_start, as_of)
     range_text = f"campaign {campaign_start} to {as_of}"
+    # One rule per code of REJECT_PRIORITY (the reason catalogue ranks them): (applies, detail).
     rules: dict[str, tuple[pl.Expr, pl.Expr]] = {
         "malformed_row": (row_issue.is_not_null(), row_issue),
         "required_value_missing": (missing_text.is_not_null(), pl.format("missing: {}", missing_text)),

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     campaign_start: dt.date = CAMPAIGN_START
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: int = 2
+    # Matching's in-memory DuckDB: lower, since the linkage's polars frames share the process.
+    match_duckdb_memory_limit: str = "1500MB"
+    # Where DuckDB spills; unset: the warehouse's beside it (duckdb_spill/), matching's in the run's work folder.
+    duckdb_temp_directory: Path | None = None
+    # Materialise every SQL step as a table and log its row count and seconds (vaxsync.core.sql_steps).
+    sql_debug: bool = False
     # Processes staging export files in `vaxsync run` (batches of files); 0: one per CPU.
     ingest_processes: int = 0
     # Accept an as-of before the campaign start or before the last published night (an operator's override).

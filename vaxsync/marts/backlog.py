@@ -11,27 +11,17 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from vaxsync.core.reasons import REMATCHABLE_REASONS
 from vaxsync.core.settings import Settings
 from vaxsync.core.workdir import RunWorkDir, read_json
 from vaxsync.marts.decisions import decided_rows, read_new_decisions
 from vaxsync.marts.resends import recognise_versions
 from vaxsync.marts.warehouse import BACKLOG_RECORD_SCHEMA, connect
 
-# Backlog reasons a match against a newer registry (or a reviewer) can resolve. Row-level data errors
-# (unknown vaccine, invalid dates) need a resent file instead; a reviewer's rejection stands until a
-# corrected ID arrives, so the same candidates are never auto-posted behind the reviewer's back.
-REMATCHABLE_REASONS: tuple[str, ...] = (
-    "no_usable_id",
-    "id_not_in_registry",
-    "id_contradicted",
-    "id_ambiguous",
-    "no_confident_match",
-    "review_required",
-    "shot_after_death",
-    "shot_before_birth",
-    "reviewer_rejected",  # matched again only so that a corrected ID can arrive; never auto-posted
-    "below_approved_age",  # held before it became a flag: matched again, it posts with the flag
-)
+# Which backlog reasons a match can resolve is the catalogue's `rematchable` facet (REMATCHABLE_REASONS).
+# reviewer_rejected is matched again only so that a corrected ID can arrive: a reviewer's rejection stands,
+# so the same candidates are never auto-posted behind the reviewer's back. below_approved_age was held
+# before it became a flag: matched again, it posts with the flag.
 # Rejected on their night only because the vaccination date was after that night's as-of (or before the
 # campaign start): matched once the date is inside tonight's range, when nothing else was wrong with them.
 RECHECKED_DATE_REASON = "vaccination_date_out_of_range"

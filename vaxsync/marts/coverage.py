@@ -1,8 +1,8 @@
 """Coverage tables for analysts: how many people reached dose 1, a complete primary series, booster 1, booster 2.
 
 Built in DuckDB, from the registry snapshot (the denominator, read straight from its Parquet) and
-synced_shots (the numerator), as a list of named SQL steps run in one transaction; then exported as
-Parquet partitioned by province. The tables hold counts only. docs/coverage.md states the grain and
+synced_shots (the numerator), as named SQL steps (vaxsync.core.sql_steps) run in one transaction; then
+exported as Parquet partitioned by province. The tables hold counts only. docs/coverage.md states the grain and
 every definition; the DDL below states each table's grain too.
 """
 
@@ -17,6 +17,7 @@ import duckdb
 
 from vaxsync.core.reference import REFERENCE_DIR
 from vaxsync.core.settings import Settings
+from vaxsync.core.sql_steps import DuckDBConfig, Form, SqlStep, run_steps
 from vaxsync.marts.warehouse import connect
 
 MILESTONES = ("dose_1", "primary_complete", "booster_1", "booster_2")  # in the order people reach them
@@ -95,13 +96,13 @@ def build_coverage(settings: Settings) -> dict[str, Any]:
     Replaces the previous build, so running it twice gives the same tables and files. Returns counts only.
     """
     started = time.perf_counter()
-    with connect(
-        settings.warehouse_path, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
-    ) as connection:
+    with connect(settings.warehouse_path, config=DuckDBConfig.of(settings)) as connection:
         connection.begin()
         try:
-            for _step_name, sql in coverage_steps(settings):
-                connection.execute(sql)
+            run_steps(connection, person_steps(settings))
+            # The per-dose table is the largest; free it before the tables are built.
+            connection.execute(f"drop table coverage_person_doses; {COVERAGE_DDL}")
+            run_steps(connection, table_steps(settings))
             connection.commit()
         except BaseException:
             connection.rollback()
@@ -128,17 +129,25 @@ def build_coverage(settings: Settings) -> dict[str, Any]:
     }
 
 
-def coverage_steps(settings: Settings) -> list[tuple[str, str]]:
-    """The build as named SQL steps, in order; print them to debug one step at a time."""
+def person_steps(settings: Settings) -> list[SqlStep]:
+    """The build's first half: reference data, the population and the date each person reached each milestone."""
     return [
-        ("reference", _reference_sql()),
-        ("population", _population_sql(settings)),
-        ("person_doses", _person_doses_sql(settings)),
-        ("person_milestones", _person_milestones_sql()),
-        ("tables", COVERAGE_DDL),
-        ("coverage_by_area", _coverage_by_area_sql(settings)),
-        ("coverage_weekly", _coverage_weekly_sql(settings)),
-        *((name, f"create or replace view {name} as {sql}") for name, sql in COVERAGE_VIEWS.items()),
+        *_reference_steps(),
+        SqlStep("coverage__population", _population_sql(settings), target="coverage_population"),
+        SqlStep("coverage__person_doses", _person_doses_sql(settings), target="coverage_person_doses"),
+        *_person_milestones_steps(),
+    ]
+
+
+def table_steps(settings: Settings) -> list[SqlStep]:
+    """The build's second half: the coverage tables (created by COVERAGE_DDL) filled, and their views."""
+    return [
+        SqlStep("coverage__by_area", _coverage_by_area_sql(settings), Form.INSERT, target="coverage_by_area"),
+        *_coverage_weekly_steps(settings),
+        *(
+            SqlStep(f"coverage__{name}", sql, Form.SAVED_VIEW, target=name)
+            for name, sql in COVERAGE_VIEWS.items()
+        ),
     ]
 
 
@@ -164,19 +173,34 @@ def _quoted(path: Path) -> str:
     return "'" + path.as_posix().replace("'", "''") + "'"
 
 
-def _reference_sql() -> str:
+def _reference_steps() -> list[SqlStep]:
     """Province names in both eras, district names, and each product's primary-series length."""
-    return f"""
-        create or replace temp table coverage_provinces as
-        select province_code, province_name, province_code_2025, province_name_2025
-        from read_csv({_quoted(REFERENCE_DIR / "province_2025_map.csv")}, all_varchar = true);
-        create or replace temp table coverage_districts as
-        select distinct district_code, district_name
-        from read_parquet({_quoted(REFERENCE_DIR / "admin_units_2021.parquet")});
-        create or replace temp table coverage_products as
-        select vaccine_code, primary_doses::integer as primary_doses
-        from read_csv({_quoted(REFERENCE_DIR / "vaccines.csv")}, all_varchar = true);
-    """
+    return [
+        SqlStep(
+            "coverage__provinces",
+            f"""
+            select province_code, province_name, province_code_2025, province_name_2025
+            from read_csv({_quoted(REFERENCE_DIR / "province_2025_map.csv")}, all_varchar = true)
+            """,
+            target="coverage_provinces",
+        ),
+        SqlStep(
+            "coverage__districts",
+            f"""
+            select distinct district_code, district_name
+            from read_parquet({_quoted(REFERENCE_DIR / "admin_units_2021.parquet")})
+            """,
+            target="coverage_districts",
+        ),
+        SqlStep(
+            "coverage__products",
+            f"""
+            select vaccine_code, primary_doses::integer as primary_doses
+            from read_csv({_quoted(REFERENCE_DIR / "vaccines.csv")}, all_varchar = true)
+            """,
+            target="coverage_products",
+        ),
+    ]
 
 
 def _population_sql(settings: Settings) -> str:
@@ -186,7 +210,6 @@ def _population_sql(settings: Settings) -> str:
     """
     as_of = f"date '{settings.as_of.isoformat()}'"
     return f"""
-        create or replace temp table coverage_population as
         with registry as (
             select citizen_id, sex, province_code, district_code, date_of_death,
                    coalesce(date_of_birth, make_date(birth_year, 7, 1)) as born_on
@@ -216,7 +239,6 @@ def _person_doses_sql(settings: Settings) -> str:
     A mixed primary series needs as many doses as the longest schedule among the products given so far.
     """
     return f"""
-        create or replace temp table coverage_person_doses as
         select shots.citizen_id, shots.vaccinated_on,
                row_number() over by_date as dose_sequence,
                max(coalesce(products.primary_doses, {UNKNOWN_PRODUCT_PRIMARY_DOSES})) over (
@@ -230,17 +252,17 @@ def _person_doses_sql(settings: Settings) -> str:
     """
 
 
-def _person_milestones_sql() -> str:
+def _person_milestones_steps() -> list[SqlStep]:
     """The date each person reached each milestone (null: not reached).
 
     The primary series completes at the first dose whose sequence number reaches the doses needed so far;
     booster 1 and booster 2 are the next two doses after it.
     """
-    return """
-        create or replace temp table coverage_primary_completion as
+    primary_completion = """
         select citizen_id, min(dose_sequence) filter (where dose_sequence >= primary_doses_needed) as completed_at_dose
-        from coverage_person_doses group by citizen_id;
-        create or replace temp table coverage_person_milestones as
+        from coverage_person_doses group by citizen_id
+    """
+    person_milestones = """
         select doses.citizen_id,
                min(doses.vaccinated_on) filter (where doses.dose_sequence = 1) as dose_1_on,
                min(doses.vaccinated_on) filter (where doses.dose_sequence = completion.completed_at_dose)
@@ -250,14 +272,16 @@ def _person_milestones_sql() -> str:
                min(doses.vaccinated_on) filter (where doses.dose_sequence = completion.completed_at_dose + 2)
                    as booster_2_on
         from coverage_person_doses doses join coverage_primary_completion completion using (citizen_id)
-        group by doses.citizen_id;
-        drop table coverage_person_doses;
+        group by doses.citizen_id
     """
+    return [
+        SqlStep("coverage__primary_completion", primary_completion, target="coverage_primary_completion"),
+        SqlStep("coverage__person_milestones", person_milestones, target="coverage_person_milestones"),
+    ]
 
 
 def _coverage_by_area_sql(settings: Settings) -> str:
     return f"""
-        insert into coverage_by_area
         with cells as (
             select population.province_code, population.district_code, population.age_band, population.sex,
                    count(*) as count_population,
@@ -282,7 +306,7 @@ def _coverage_by_area_sql(settings: Settings) -> str:
     """
 
 
-def _coverage_weekly_sql(settings: Settings) -> str:
+def _coverage_weekly_steps(settings: Settings) -> list[SqlStep]:
     """Cumulative people and people reached by each week's end, per province and milestone.
 
     People born before the campaign's first week count from that week on.
@@ -290,16 +314,17 @@ def _coverage_weekly_sql(settings: Settings) -> str:
     as_of = f"date '{settings.as_of.isoformat()}'"
     first_week = f"date_trunc('week', date '{settings.campaign_start.isoformat()}')::date"
     milestone_dates = ", ".join(f"{milestone}_on" for milestone in MILESTONES)
-    return f"""
-        create or replace temp table coverage_weeks as
+    weeks = f"""
         select week_start::date as week_start, least(week_start::date + 6, {as_of}) as week_end
-        from generate_series({first_week}, date_trunc('week', {as_of})::date, interval 7 day) as weeks(week_start);
-        create or replace temp table coverage_births_by_week as
+        from generate_series({first_week}, date_trunc('week', {as_of})::date, interval 7 day) as weeks(week_start)
+    """
+    births_by_week = f"""
         select province_code, greatest(coalesce(date_trunc('week', born_on)::date, {first_week}), {first_week})
                    as week_start,
                count(*) as count_born
-        from coverage_population group by all;
-        create or replace temp table coverage_reached_by_week as
+        from coverage_population group by all
+    """
+    reached_by_week = f"""
         with reached as (
             unpivot (
                 select population.province_code, {milestone_dates}
@@ -308,8 +333,9 @@ def _coverage_weekly_sql(settings: Settings) -> str:
         )
         select province_code, replace(milestone_column, '_on', '') as milestone,
                greatest(date_trunc('week', reached_on)::date, {first_week}) as week_start, count(*) as count_reached
-        from reached group by all;
-        insert into coverage_weekly
+        from reached group by all
+    """
+    weekly = f"""
         with grid as (
             select weeks.week_start, weeks.week_end, provinces.province_code, milestones.milestone
             from coverage_weeks weeks
@@ -330,3 +356,9 @@ def _coverage_weekly_sql(settings: Settings) -> str:
         left join coverage_provinces provinces on provinces.province_code = grid.province_code
         window by_week as (partition by grid.province_code, grid.milestone order by grid.week_start)
     """
+    return [
+        SqlStep("coverage__weeks", weeks, target="coverage_weeks"),
+        SqlStep("coverage__births_by_week", births_by_week, target="coverage_births_by_week"),
+        SqlStep("coverage__reached_by_week", reached_by_week, target="coverage_reached_by_week"),
+        SqlStep("coverage__weekly", weekly, Form.INSERT, target="coverage_weekly"),
+    ]

@@ -18,10 +18,10 @@ import os
 import secrets
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from vaxsync.core.settings import Settings
+from vaxsync.core.sql_steps import DuckDBConfig, in_memory
 from vaxsync.marts.decision_files import private_folder
 
 SECRET_FILE_NAME = "decision_secret"  # beside the warehouse, 0600, made on first use
@@ -64,7 +64,7 @@ def macs(messages: pl.Series, secret: bytes) -> pl.Series:
     key = key.ljust(_BLOCK_BYTES, b"\0")
     pads = {"inner": bytes(b ^ 0x36 for b in key), "outer": bytes(b ^ 0x5C for b in key)}
     frame = pl.DataFrame({"message": messages}, schema={"message": pl.String}).with_row_index("position")
-    with duckdb.connect() as connection:
+    with in_memory(DuckDBConfig.of(Settings())) as connection:
         connection.register("messages", frame.to_arrow())
         result = connection.sql(
             f"""

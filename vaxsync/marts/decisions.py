@@ -19,6 +19,7 @@ import duckdb
 import polars as pl
 
 from matching.deterministic import confirm_candidates
+from vaxsync.core.clinical_rules import is_impossible_link
 from vaxsync.core.decision_sheet import (
     CANDIDATE_TOKEN_COLUMNS,
     CANDIDATES_SHOWN,
@@ -38,7 +39,7 @@ from vaxsync.core.decision_sheet import (
     WITHDRAW_DECISION,
     header_code,
 )
-from vaxsync.core.reasons import DECISION_FILE_REASONS, DECISION_REJECTIONS
+from vaxsync.core.reasons import DECISION_FILE_REASONS, DECISION_REJECTIONS, DECISION_RESOLUTIONS
 from vaxsync.core.settings import Settings
 from vaxsync.core.workdir import RunWorkDir, read_json
 from vaxsync.marts.decision_files import (
@@ -58,10 +59,6 @@ log = logging.getLogger(__name__)
 HEADER_SEARCH_LINES = 10  # the header row (with a `decision` cell) is among a sheet's first lines
 EARLIEST_DECISION_DATE = dt.date(2021, 1, 1)  # a stated decision date before the campaign is not kept
 REVIEWER_REJECTED = "reviewer_rejected"
-DECISION_RESOLUTIONS = (
-    "review_accepted",
-    "corrected_id",
-)  # unposted_backlog.resolution of a decision's posting
 WITHDRAWN_POSTING = "posting_withdrawn"  # vaxsync.core.reasons.RETRACTION_REASONS
 
 # The cells a decision line is read from (header code -> line column); a formula in any of them refuses the line.
@@ -491,12 +488,7 @@ def _rejection_reason() -> pl.Expr:
     is_row_key_mismatch = pl.col("stated_source_row").is_not_null() & (
         pl.col("stated_source_row").cast(pl.Int32, strict=False) != pl.col("source_row")
     ).fill_null(True)
-    vaccinated = pl.col("vaccinated_date")
-    is_impossible = (
-        pl.col("impossible_reason").is_not_null()
-        | (vaccinated < pl.col("registry_date_of_birth")).fill_null(False)
-        | (vaccinated > pl.col("registry_date_of_death")).fill_null(False)
-    )
+    is_impossible = pl.col("impossible_reason").is_not_null() | is_impossible_link()
     kind = pl.col("kind")
     return (
         pl.when(pl.col("file_province_code").is_null())

@@ -3,7 +3,8 @@
 Follows the immunization registries' vaccination-level de-duplication (CDC/AIRA, "Vaccination Level
 De-duplication in Immunization Information Systems"); docs/events.md states every rule. Each rule is a
 small function emitting DuckDB SQL over the night's matched rows and the same citizens' posted shots,
-run as temp tables in the publish connection. Nothing here loops over rows.
+run as named temp-table steps (vaxsync.core.sql_steps) in the publish connection. Nothing here loops
+over rows.
 
 Publish calls, in order:
 1. `hold_conflicting_rows` before registering `outcomes`: rows whose record is medically implausible go
@@ -22,20 +23,19 @@ import duckdb
 import polars as pl
 
 from transforms.normalize.reference import load_reference
-from vaxsync.core.reasons import HELD_CONFLICTS
+from vaxsync.core.clinical_rules import age_at_vaccination_sql
+from vaxsync.core.reasons import HOLD_PRIORITY, SEQUENCE_FLAGS
+from vaxsync.core.sql_steps import SqlStep, run_steps
 
 ROW_KEYS = ["file_hash", "source_row"]
 
 # What a conflict does to the row: hold it in the backlog for review, or post it with a flag.
 HELD_IN_BACKLOG = "held_in_backlog"
 POSTED_FLAGGED = "posted_flagged"
-# Conflicts that risk a wrong medical record hold the row; the first that applies is its backlog reason.
-HOLD_PRIORITY: tuple[str, ...] = HELD_CONFLICTS
-# Conflicts of a record with the product's rules that do not make it doubtful: the dose happened, so it
-# posts (and counts in coverage) with the flag, as immunization registries record invalid doses.
-RECORD_FLAGS: tuple[str, ...] = ("below_approved_age",)
-# Conflicts with the person's own sequence post the dose and flag it; recomputed when the sequence changes.
-SEQUENCE_FLAGS: tuple[str, ...] = ("dose_number_mismatch", "interval_too_short")
+# Which conflict holds a row (HOLD_PRIORITY: those that risk a wrong medical record, the first that applies
+# is its backlog reason) and which post the dose flagged (RECORD_FLAGS: the dose happened, so it posts and
+# counts in coverage, as immunization registries record invalid doses; SEQUENCE_FLAGS: recomputed when the
+# person's sequence changes) is a facet of the code in the reason catalogue (vaxsync.core.reasons).
 
 
 def shot_id_sql(
@@ -81,12 +81,12 @@ def given_before_approval() -> str:
 
 def below_approved_age() -> str:
     """A product given below its approved age: posted, flagged (RECORD_FLAGS). With only a birth year
-    known, the oldest possible age is used, so a row is flagged only when the person was certainly too young."""
-    return """
+    known, the oldest possible age is used, so a row is flagged only when the person was certainly too young
+    (vaxsync.core.clinical_rules.age_at_vaccination_sql)."""
+    age_years = age_at_vaccination_sql("n.vaccinated_date", "b.date_of_birth", "b.birth_year")
+    return f"""
     with aged as (
-        select n.*, v.min_age_years, b.date_of_birth is null as is_year_only,
-               coalesce(date_sub('year', b.date_of_birth, n.vaccinated_date),
-                        year(n.vaccinated_date) - b.birth_year) as age_years
+        select n.*, v.min_age_years, b.date_of_birth is null as is_year_only, {age_years} as age_years
         from event_night_rows n
         join event_vaccines v using (vaccine_code)
         join event_birth_dates b using (citizen_id)
@@ -153,32 +153,7 @@ def hold_conflicting_rows(
         *ROW_KEYS, "citizen_id", "vaccine_code", "vaccinated_date"
     )
     connection.register("event_candidates", matched.to_arrow())
-    connection.execute(
-        """
-        create or replace temp table event_night_rows as
-        select c.*, coalesce(v.family, c.vaccine_code) as vaccine_family
-        from event_candidates c left join event_vaccines v using (vaccine_code)
-        """
-    )
-    _stage_birth_dates(connection, registry_path)
-    connection.execute(
-        """
-        create or replace temp table event_day_products as
-        select citizen_id, vaccinated_date, vaccine_family, vaccine_code, null::varchar as shot_id
-        from event_night_rows
-        union all
-        select s.citizen_id, s.vaccinated_on, coalesce(v.family, s.vaccine_code), s.vaccine_code, s.shot_id
-        from synced_shots s left join event_vaccines v using (vaccine_code)
-        where s.citizen_id in (select citizen_id from event_night_rows)
-          and s.shot_id not in (select shot_id from retiring_shots)
-        """
-    )
-    held_rules = union_all(HOLD_RULES)
-    connection.execute(f"create or replace temp table event_held_conflicts as {held_rules}")
-    connection.execute(f"create or replace temp table event_record_flags as {union_all(RECORD_RULES)}")
-    connection.execute(
-        f"create or replace temp table event_posted_flags as {posted_shots_with_a_second_product()}"
-    )
+    run_steps(connection, conflict_steps(registry_path))
     held = connection.sql(
         """
         select file_hash, source_row,
@@ -191,21 +166,54 @@ def hold_conflicting_rows(
     return route_held_rows_to_backlog(outcomes, held)
 
 
-def _stage_birth_dates(connection: duckdb.DuckDBPyConnection, registry_path: Path | None) -> None:
+def conflict_steps(registry_path: Path | None) -> list[SqlStep]:
+    """The steps of hold_conflicting_rows, over `event_candidates` (tonight's matched rows)."""
+    return [
+        SqlStep(
+            "events__night_rows",
+            """
+            select c.*, coalesce(v.family, c.vaccine_code) as vaccine_family
+            from event_candidates c left join event_vaccines v using (vaccine_code)
+            """,
+            target="event_night_rows",
+        ),
+        _birth_dates_step(registry_path),
+        SqlStep(
+            "events__day_products",
+            """
+            select citizen_id, vaccinated_date, vaccine_family, vaccine_code, null::varchar as shot_id
+            from event_night_rows
+            union all
+            select s.citizen_id, s.vaccinated_on, coalesce(v.family, s.vaccine_code), s.vaccine_code, s.shot_id
+            from synced_shots s left join event_vaccines v using (vaccine_code)
+            where s.citizen_id in (select citizen_id from event_night_rows)
+              and s.shot_id not in (select shot_id from retiring_shots)
+            """,
+            target="event_day_products",
+        ),
+        SqlStep("events__held_conflicts", union_all(HOLD_RULES), target="event_held_conflicts"),
+        SqlStep("events__record_flags", union_all(RECORD_RULES), target="event_record_flags"),
+        SqlStep("events__posted_flags", posted_shots_with_a_second_product(), target="event_posted_flags"),
+    ]
+
+
+def _birth_dates_step(registry_path: Path | None) -> SqlStep:
     """`event_birth_dates`: the registry birth date (or year) of tonight's matched citizens."""
     if registry_path is None:
-        connection.execute(
-            """create or replace temp table event_birth_dates
-               (citizen_id varchar, date_of_birth date, birth_year integer)"""
+        return SqlStep(
+            "events__birth_dates",
+            "select null::varchar as citizen_id, null::date as date_of_birth, null::integer as birth_year "
+            "where false",
+            target="event_birth_dates",
         )
-        return
-    connection.execute(
+    return SqlStep(
+        "events__birth_dates",
         """
-        create or replace temp table event_birth_dates as
         select citizen_id, date_of_birth, birth_year from read_parquet($registry)
         where citizen_id in (select citizen_id from event_night_rows)
         """,
-        {"registry": str(registry_path)},
+        params={"registry": str(registry_path)},
+        target="event_birth_dates",
     )
 
 
@@ -229,7 +237,6 @@ def route_held_rows_to_backlog(outcomes: pl.DataFrame, held: pl.DataFrame) -> pl
 def night_rows_to_post() -> str:
     """Tonight's matched rows (after holds), with their product family and comparison keys."""
     return f"""
-    create or replace temp table event_night_postings as
     select o.file_hash, o.source_row, o.source_file, o.citizen_id, o.vaccine_code,
            coalesce(v.family, o.vaccine_code) as vaccine_family, o.vaccinated_date,
            o.lot_number as lot_key, {facility_key_sql("o.facility_name")} as facility_key,
@@ -243,7 +250,6 @@ def night_rows_to_post() -> str:
 def event_members() -> str:
     """Tonight's rows plus the posted shots of the same citizens and product families."""
     return f"""
-    create or replace temp table event_members as
     select * from event_night_postings
     union all by name
     select s.citizen_id, s.vaccine_code, coalesce(v.family, s.vaccine_code) as vaccine_family,
@@ -260,7 +266,6 @@ def event_members() -> str:
 def adjacent_day_links() -> str:
     """A day joins the day before when a copy on each shares the lot (known) and the facility."""
     return """
-    create or replace temp table event_day_links as
     select distinct later.citizen_id, later.vaccine_family, later.vaccinated_date
     from event_members later
     join event_members earlier
@@ -273,7 +278,6 @@ def adjacent_day_links() -> str:
 def number_events() -> str:
     """Same citizen and family: each day not linked to the day before starts a new event (gaps and islands)."""
     return """
-    create or replace temp table event_days as
     select d.citizen_id, d.vaccine_family, d.vaccinated_date,
            sum(case when l.vaccinated_date is null then 1 else 0 end) over (
                partition by d.citizen_id, d.vaccine_family order by d.vaccinated_date
@@ -286,7 +290,6 @@ def number_events() -> str:
 def rank_copies() -> str:
     """Within an event: a posted shot first (the earliest posted), then a copy with a lot, then file order."""
     return """
-    create or replace temp table event_ranked as
     select m.*, e.event_number,
            row_number() over (
                partition by m.citizen_id, m.vaccine_family, e.event_number
@@ -303,7 +306,6 @@ def rank_copies() -> str:
 def choose_winners() -> str:
     """One winner per event with tonight's rows, and why it won; its content hash is the event's shot_id."""
     return """
-    create or replace temp table event_winners as
     select citizen_id, vaccine_family, event_number, own_shot_id as shot_id,
            vaccine_code as winner_vaccine_code, vaccinated_date as winner_vaccinated_date,
            is_posted or own_shot_id in (select shot_id from synced_shots) as is_known_shot,
@@ -319,7 +321,6 @@ def choose_winners() -> str:
 def night_postings() -> str:
     """Every matched row of the night with its event's shot_id, and how it joined the winner."""
     return """
-    create or replace temp table night_postings as
     select o.*, w.shot_id, r.rank_in_event = 1 as is_batch_winner, w.is_known_shot, w.win_reason,
            case when r.rank_in_event = 1 then null
                 when r.vaccinated_date = w.winner_vaccinated_date and r.vaccine_code = w.winner_vaccine_code
@@ -336,7 +337,6 @@ def night_postings() -> str:
 def new_shots() -> str:
     """The winners new to the warehouse; dose numbers are provisional until re-sequenced on write."""
     return """
-    create or replace temp table new_shots as
     select shot_id, citizen_id, vaccine_code,
            cast(coalesce(dose_number_reported, 0) as smallint) as dose_number,
            cast(dose_number_reported as smallint) as dose_number_reported,
@@ -346,15 +346,15 @@ def new_shots() -> str:
     """
 
 
-EVENT_STEPS: tuple[Callable[[], str], ...] = (
-    night_rows_to_post,
-    event_members,
-    adjacent_day_links,
-    number_events,
-    rank_copies,
-    choose_winners,
-    night_postings,
-    new_shots,
+POSTING_STEPS: tuple[SqlStep, ...] = (
+    SqlStep("events__rows_to_post", night_rows_to_post(), target="event_night_postings"),
+    SqlStep("events__members", event_members(), target="event_members"),
+    SqlStep("events__day_links", adjacent_day_links(), target="event_day_links"),
+    SqlStep("events__days", number_events(), target="event_days"),
+    SqlStep("events__ranked", rank_copies(), target="event_ranked"),
+    SqlStep("events__winners", choose_winners(), target="event_winners"),
+    SqlStep("events__night_postings", night_postings(), target="night_postings"),
+    SqlStep("events__new_shots", new_shots(), target="new_shots"),
 )
 
 
@@ -362,8 +362,7 @@ def stage_postings(connection: duckdb.DuckDBPyConnection) -> None:
     """Temp tables `night_postings` (one row per matched row of `outcomes`) and `new_shots`."""
     register_vaccine_catalogue(connection)
     connection.execute("create temp table if not exists retiring_shots (shot_id varchar)")
-    for step in EVENT_STEPS:
-        connection.execute(step())
+    run_steps(connection, POSTING_STEPS)
 
 
 # --- 3. writing: shots, sources, dose sequence, conflicts ---------------------------------------------------

@@ -25,6 +25,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from vaxsync.core.settings import Settings
+from vaxsync.core.sql_steps import DuckDBConfig, in_memory
 from vaxsync.core.workdir import RunWorkDir, read_json
 from vaxsync.marts.events import facility_key_sql
 from vaxsync.marts.warehouse import WAREHOUSE_DDL, connect
@@ -107,7 +109,7 @@ def row_key_sql() -> str:
 
 def tonight_row_keys(normalized_file: Path) -> pl.LazyFrame:
     """file_hash, source_file, row_key, facility_key, vaccinated_date of tonight's loaded rows."""
-    with duckdb.connect() as connection:
+    with in_memory(DuckDBConfig.of(Settings())) as connection:
         return (
             connection.sql(
                 f"""
@@ -149,7 +151,7 @@ def _warehouse_or_empty(warehouse_path: Path) -> Iterator[duckdb.DuckDBPyConnect
         with connect(warehouse_path) as connection:
             yield connection
         return
-    connection = duckdb.connect()
+    connection = in_memory(DuckDBConfig.of(Settings()))
     try:
         connection.execute(WAREHOUSE_DDL)
         yield connection

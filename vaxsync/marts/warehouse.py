@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import polars as pl
 from vaxsync.core.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA
 from vaxsync.core.errors import WarehouseLockedError
 from vaxsync.core.settings import Settings
+from vaxsync.core.sql_steps import DuckDBConfig, configure
 
 # Grain and columns of each published table; docs/data-contract.md explains them.
 WAREHOUSE_DDL = """
@@ -296,28 +298,40 @@ order by r.finished_at desc;
 def connect(
     warehouse_path: Path,
     *,
-    memory_limit: str = "4GB",
-    threads: int = 2,
+    memory_limit: str | None = None,
+    threads: int | None = None,
     lock_wait_seconds: float | None = None,
+    config: DuckDBConfig | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse with bounded memory and a spill folder beside it, creating tables if needed.
 
-    The warehouse holds personal data: it is created owner-only. When another process holds it (an
-    analyst's session), opening is retried for lock_wait_seconds (default: the setting), then
-    WarehouseLockedError."""
+    Limits and the SQL debug switch come from `config` (default: the settings, DuckDBConfig.of);
+    memory_limit and threads, when given, override it. The warehouse holds personal data: it is created
+    owner-only. When another process holds it (an analyst's session), opening is retried for
+    lock_wait_seconds (default: the setting), then WarehouseLockedError."""
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    config = _warehouse_config(warehouse_path, config or DuckDBConfig.of(Settings()), memory_limit, threads)
     connection = open_when_free(warehouse_path, lock_wait_seconds=lock_wait_seconds)
     make_owner_only(warehouse_path)
     try:
-        spill_dir = warehouse_path.parent / "duckdb_spill"
-        connection.execute(f"set memory_limit = '{memory_limit}'")
-        connection.execute(f"set threads = {int(threads)}")
-        connection.execute(f"set temp_directory = '{spill_dir.as_posix()}'")
+        configure(connection, config)
         connection.execute(WAREHOUSE_DDL)
         connection.execute(backlog_records_ddl())
         yield connection
     finally:
         connection.close()
+
+
+def _warehouse_config(
+    warehouse_path: Path, config: DuckDBConfig, memory_limit: str | None, threads: int | None
+) -> DuckDBConfig:
+    """The config with the caller's overrides, spilling beside the warehouse unless a folder is set."""
+    return dataclasses.replace(
+        config,
+        memory_limit=memory_limit or config.memory_limit,
+        threads=threads or config.threads,
+        temp_directory=config.temp_directory or warehouse_path.parent / "duckdb_spill",
+    )
 
 
 _LOCK_HOLDER = re.compile(r"PID (\d+)")

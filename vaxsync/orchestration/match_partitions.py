@@ -35,6 +35,7 @@ from matching.features import Vocabulary
 from matching.model import MatchModel, load_model
 from matching.probabilistic import Evidence, decide_links, encode_inputs, fit_model, gather_evidence
 from vaxsync.core.settings import Settings
+from vaxsync.core.sql_steps import DuckDBConfig
 from vaxsync.marts.registry_cache import encoded_registry
 from vaxsync.marts.warehouse import stored_match_models
 from vaxsync.orchestration import storage
@@ -114,7 +115,7 @@ def plan_partitions(
     inputs = encode_inputs(shots, registry, deterministic, model, encoded_registry=cached)
     # m rests on every published night's ID-confirmed pairs plus tonight's: stable whatever else lands.
     m_history = accumulated_m_counts(model, stored_match_models(settings.warehouse_path))
-    fit_model(model, inputs, accepted_pairs, m_history)
+    fit_model(model, inputs, accepted_pairs, m_history, DuckDBConfig.of_matching(settings))
     encoded = inputs.shots.with_columns(partition=partition_of(inputs.shots, settings.match_partition_rows))
     storage.write_parquet(deterministic, store.deterministic_file)
     storage.write_parquet(encoded, store.shots_file)
@@ -196,7 +197,13 @@ def gather_partition(settings: Settings, partition: str) -> dict[str, Any]:
     started = time.perf_counter()
     model = MatchModel.from_dict(storage.read_json(store.model_file))
     to_link = storage.read_parquet(store.partition_file(partition, "shots"))
-    evidence = gather_evidence(to_link, storage.scan_parquet(store.registry_file), _vocabulary(store), model)
+    evidence = gather_evidence(
+        to_link,
+        storage.scan_parquet(store.registry_file),
+        _vocabulary(store),
+        model,
+        duckdb_config=DuckDBConfig.of_matching(settings),
+    )
     pairs = evidence.pairs.lazy().collect()  # a frame here; only combine reads them back as a scan
     storage.write_parquet(pairs, store.partition_file(partition, "pairs"))
     storage.write_parquet(evidence.top, store.partition_file(partition, "top"))
@@ -237,7 +244,12 @@ def combine_partitions(settings: Settings, model_path: Path) -> tuple[pl.DataFra
         for partition in plan["partitions"]
     ]
     linked = decide_links(
-        shots, storage.scan_parquet(store.registry_file), _vocabulary(store), model, evidence
+        shots,
+        storage.scan_parquet(store.registry_file),
+        _vocabulary(store),
+        model,
+        evidence,
+        duckdb_config=DuckDBConfig.of_matching(settings),
     )
     model.save(model_path)
     return storage.read_parquet(store.deterministic_file), linked, plan

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from vaxsync.core.contracts import EXPORT_FIELDS
 from vaxsync.core.decision_sheet import (
     CANDIDATE_TOKEN_COLUMNS,
     CANDIDATES_SHOWN,
@@ -41,6 +42,7 @@ from vaxsync.core.reference import reference_path
 from vaxsync.marts.decision_tokens import candidate_message, row_message, with_tokens
 from vaxsync.marts.decisions import rejected_decision_lines
 from vaxsync.reports.backlog_summary import bilingual_detail
+from vaxsync.reports.candidate_differences import field_differences
 
 log = logging.getLogger(__name__)
 
@@ -60,22 +62,22 @@ ROW_COLUMNS: tuple[str, ...] = (
     "reason_en",
     "reason_detail",
 )
-# The export fields as the facility sent them (facility_name is the `facility` column).
-SENT_FIELDS: tuple[str, ...] = (
-    "full_name",
-    "date_of_birth",
-    "sex",
-    "id_number",
-    "phone",
-    "address",
-    "ward",
-    "district",
-    "province",
-    "vaccine",
-    "lot",
-    "dose",
-    "vaccinated_on",
-)
+# The export fields as the facility sent them (facility_name is the `facility` column), in the export's
+# order except the address parts: smallest unit first, as a Vietnamese address reads.
+ADDRESS_PARTS_SMALLEST_FIRST: tuple[str, ...] = ("ward", "district", "province")
+
+
+def sent_fields() -> tuple[str, ...]:
+    """EXPORT_FIELDS without facility_name, the address parts' places filled smallest unit first."""
+    address_parts = iter(ADDRESS_PARTS_SMALLEST_FIRST)
+    return tuple(
+        next(address_parts) if field in ADDRESS_PARTS_SMALLEST_FIRST else field
+        for field in EXPORT_FIELDS
+        if field != "facility_name"
+    )
+
+
+SENT_FIELDS: tuple[str, ...] = sent_fields()
 SENT_COLUMNS: tuple[str, ...] = tuple(f"sent_{field}" for field in SENT_FIELDS)
 # Per candidate, side by side; the `differs` column lists the fields that differ from the row.
 CANDIDATE_FIELDS: tuple[str, ...] = ("id", "name", "birth_date", "sex", "phone", "ward_district")
@@ -298,7 +300,7 @@ def latest_candidates(connection: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         create or replace temp table latest_candidate_runs as
         select file_hash, source_row, max(run_id) as run_id from review_candidates group by all;
         select candidates.file_hash, candidates.source_row, candidates.candidate_rank,
-               candidates.citizen_id, candidates.match_probability
+               candidates.citizen_id, candidates.match_probability, candidates.comparison
         from review_candidates as candidates
         join latest_candidate_runs as latest
             on latest.file_hash = candidates.file_hash and latest.source_row = candidates.source_row
@@ -348,34 +350,6 @@ def candidate_details(
         .join(wards, left_on="registry_ward_code", right_on="ward_code", how="left")
         .with_columns(pl.col("ward_district").fill_null(pl.col("registry_ward_code")))
     )
-
-
-def _name_form(name: pl.Expr) -> pl.Expr:
-    return name.str.normalize("NFC").str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
-
-
-def _both_and_differ(left: pl.Expr, right: pl.Expr) -> pl.Expr:
-    """True when both values are known and differ; a missing value is not highlighted."""
-    return (left != right).fill_null(False)
-
-
-def field_differences() -> dict[str, pl.Expr]:
-    """Per candidate field, whether the candidate's value differs from the row's (normalized) value."""
-    both_dates = pl.col("_birth_date").is_not_null() & pl.col("registry_birth_date").is_not_null()
-    both_wards = pl.col("_ward_code").is_not_null() & pl.col("registry_ward_code").is_not_null()
-    return {
-        "id": _both_and_differ(pl.col("_id"), pl.col("citizen_id"))
-        & _both_and_differ(pl.col("_id"), pl.col("legacy_id")).or_(pl.col("legacy_id").is_null()),
-        "name": _both_and_differ(_name_form(pl.col("_full_name")), _name_form(pl.col("name"))),
-        "birth_date": pl.when(both_dates)
-        .then(pl.col("_birth_date") != pl.col("registry_birth_date"))
-        .otherwise(_both_and_differ(pl.col("_birth_year"), pl.col("registry_birth_year"))),
-        "sex": _both_and_differ(pl.col("_sex"), pl.col("registry_sex")),
-        "phone": _both_and_differ(pl.col("_phone"), pl.col("registry_phone")),
-        "ward_district": pl.when(both_wards)
-        .then(pl.col("_ward_code") != pl.col("registry_ward_code"))
-        .otherwise(_both_and_differ(pl.col("_district_code"), pl.col("registry_district_code"))),
-    }
 
 
 def candidate_display(compared: pl.LazyFrame) -> pl.LazyFrame:

@@ -13,8 +13,8 @@ import polars as pl
 import pytest
 from event_builders import ADULT, CHILD, YEAR_ONLY_CHILD, post_night, row, table, write_registry
 
-from vaxsync.core.reasons import BACKLOG_REASONS, HELD_CONFLICTS, SHOT_CONFLICTS
-from vaxsync.marts.events import HOLD_PRIORITY, RECORD_FLAGS, SEQUENCE_FLAGS
+from vaxsync.core.reasons import BACKLOG_REASONS, HELD_CONFLICTS, RECORD_FLAGS, SHOT_CONFLICTS
+from vaxsync.marts.events import HOLD_PRIORITY, SEQUENCE_FLAGS
 from vaxsync.marts.warehouse import connect
 
 

@@ -23,13 +23,13 @@ from run_report_night import (
 )
 
 from validation import mask_key_value
+from vaxsync.core.masking import masked_digit_runs as mask_digit_runs
 from vaxsync.core.workdir import RunWorkDir, write_json
 from vaxsync.marts.warehouse import connect
 from vaxsync.reports.run_report import (
     REPORT_HTML,
     REPORT_JSON,
     build_run_report,
-    mask_digit_runs,
     write_run_report,
 )
 
