@@ -271,7 +271,7 @@ def _instrument(meter: Meter) -> None:
             surname_step = step("normalize: registry surname statistics (once per snapshot)")
             _patch(module_name, "registry_surname_statistics", surname_step)
     with contextlib.suppress(AttributeError):
-        encode_step = step("match: encode registry (once per snapshot)")
+        encode_step = step("match: registry encoding (built once per snapshot, then read)")
         _patch("vaxsync.orchestration.match_partitions", "encoded_registry", encode_step)
 
     def linkage(original: Callable[..., Any]) -> Callable[..., Any]:
