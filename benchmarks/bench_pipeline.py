@@ -260,15 +260,19 @@ def _instrument(meter: Meter) -> None:
 
         return wrapped
 
-    _patch("validation", "run_suite", run_suite)
-    _patch(
-        "vaxsync.marts.registry_cache",
-        "prepared_registry",
-        step("match: prepare registry (once per snapshot)"),
-    )
+    # Wrapped where the pipeline looks them up: a `from x import f` binding is the caller's own name.
+    for module_name in ("validation", "vaxsync.marts.quality", "vaxsync.marts.publish"):
+        with contextlib.suppress(AttributeError):
+            _patch(module_name, "run_suite", run_suite)
+    for module_name in ("vaxsync.marts.registry_cache", "vaxsync.orchestration.pipeline"):
+        with contextlib.suppress(AttributeError):
+            _patch(module_name, "prepared_registry", step("match: prepare registry (once per snapshot)"))
+        with contextlib.suppress(AttributeError):
+            surname_step = step("normalize: registry surname statistics (once per snapshot)")
+            _patch(module_name, "registry_surname_statistics", surname_step)
     with contextlib.suppress(AttributeError):
-        surname_step = step("normalize: registry surname statistics (once per snapshot)")
-        _patch("vaxsync.marts.registry_cache", "registry_surname_statistics", surname_step)
+        encode_step = step("match: registry encoding (built once per snapshot, then read)")
+        _patch("vaxsync.orchestration.match_partitions", "encoded_registry", encode_step)
 
     def linkage(original: Callable[..., Any]) -> Callable[..., Any]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -287,6 +291,10 @@ def _instrument(meter: Meter) -> None:
     ):
         with contextlib.suppress(AttributeError):
             _patch("vaxsync.orchestration.pipeline", function_name, step(step_name))
+    # run_nightly calls the match stage's steps itself (not match_batch): the first one opens the stage,
+    # outside its own step so that the step's parent is the match stage.
+    with contextlib.suppress(AttributeError):
+        _patch("vaxsync.orchestration.pipeline", "plan_match_partitions", stage("match"))
 
     def evidence(original: Callable[..., Any]) -> Callable[..., Any]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:

@@ -72,6 +72,13 @@ class Vocabulary:
         words = pl.concat([column.cast(pl.String) for column in columns]).drop_nulls().unique().sort()
         return cls(words=words)
 
+    def extended_with(self, *columns: pl.Series) -> Vocabulary:
+        """This vocabulary plus the columns' words it lacks, appended (sorted) after its own: every
+        word already in it keeps its code."""
+        words = pl.concat([column.cast(pl.String) for column in columns]).drop_nulls().unique()
+        new_words = words.filter(~words.is_in(self.words.implode())).sort()
+        return Vocabulary(words=pl.concat([self.words, new_words]))
+
     def encode(self, text: pl.Expr) -> pl.Expr:
         return text.cast(pl.Enum(self.words)).to_physical()
 

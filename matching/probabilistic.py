@@ -300,22 +300,45 @@ def _citizens_of(registry: pl.LazyFrame, pairs: pl.DataFrame) -> pl.DataFrame:
 # --- inputs -------------------------------------------------------------------------------------------------
 
 
+@dataclass
+class EncodedRegistry:
+    """The registry encoded with its own words only: it depends on the snapshot and the model's
+    term-frequency columns, never on a night's shots, so it can be built once per snapshot."""
+
+    records: pl.DataFrame  # every citizen, encoded, with term frequencies
+    vocabulary: Vocabulary  # the registry's words; a night's new words are appended after them
+
+
+def encode_registry(registry: pl.LazyFrame, model: MatchModel) -> EncodedRegistry:
+    """Encode the registry (with term frequencies) in a vocabulary of its own words."""
+    registry_names = registry_name_text(registry)
+    vocabulary = Vocabulary.of(*registry_names.drop("name_hash"))
+    records = registry_records(registry, encode_names(registry_names, vocabulary))
+    records = pl.concat([records, estimation.term_frequencies(records, model)], how="horizontal")
+    return EncodedRegistry(records=records, vocabulary=vocabulary)
+
+
 def encode_inputs(
-    shots: pl.LazyFrame, registry: pl.LazyFrame, deterministic: pl.DataFrame, model: MatchModel
+    shots: pl.LazyFrame,
+    registry: pl.LazyFrame,
+    deterministic: pl.DataFrame,
+    model: MatchModel,
+    *,
+    encoded_registry: EncodedRegistry | None = None,
 ) -> LinkInputs:
-    """Encode the matchable shots and the registry (with term frequencies), and add each shot's context."""
+    """Encode the matchable shots and the registry (with term frequencies), and add each shot's context.
+
+    encoded_registry: encode_registry(registry, model) built earlier (once per snapshot); the shots'
+    words the registry lacks get codes after the registry's, so the registry's codes stay as they were."""
     matchable = shots.filter(pl.col("reject_reason").is_null())
-    registry_names, shot_names = registry_name_text(registry), shot_name_text(matchable)
-    vocabulary = Vocabulary.of(*registry_names.drop("name_hash"), *shot_names.drop("name_hash"))
-    registry_frame = registry_records(registry, encode_names(registry_names, vocabulary))
-    registry_frame = pl.concat(
-        [registry_frame, estimation.term_frequencies(registry_frame, model)], how="horizontal"
-    )
+    encoded = encoded_registry or encode_registry(registry, model)
+    shot_names = shot_name_text(matchable)
+    vocabulary = encoded.vocabulary.extended_with(*shot_names.drop("name_hash"))
     shot_frame = shot_records(matchable, encode_names(shot_names, vocabulary))
     shot_frame = _with_posted_citizen(shot_frame, matchable, registry_frame)
     return LinkInputs(
-        shots=_shot_context(shot_frame, registry_frame, deterministic),
-        registry=registry_frame,
+        shots=_shot_context(shot_frame, encoded.records, deterministic),
+        registry=encoded.records,
         vocabulary=vocabulary,
     )
 

@@ -1,5 +1,6 @@
-"""The registry's prepared form (normalized name keys) and its surname statistics (for normalizing
-names), each built once per snapshot and reused.
+"""The registry's prepared form (normalized name keys), its encoding for matching (name codes, blocking
+columns, term frequencies) and its surname statistics (for normalizing names), each built once per
+snapshot and reused.
 
 Keyed by the snapshot's content hash, so a changed snapshot is prepared again and an unchanged one
 costs only a read: both read every registry name, which at 10 million citizens takes minutes.
@@ -8,12 +9,16 @@ The cache holds names, birth dates and IDs: its folder is 0700 and its files 060
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
 
+from matching.features import Vocabulary
+from matching.model import MatchModel
+from matching.probabilistic import EncodedRegistry, encode_registry
 from transforms.normalize.names import SurnameStatistics, surname_statistics
 from transforms.registry import prepare_registry
 from vaxsync.core.contracts import REGISTRY_SCHEMA
@@ -35,6 +40,47 @@ def prepared_registry(settings: Settings, *, snapshot_hash: str) -> pl.LazyFrame
             prepare_registry(pl.scan_parquet(settings.registry_path)).sink_parquet(temporary)
         os.replace(temporary, cached)
     return pl.scan_parquet(cached)
+
+
+# Part of the encoded registry's cache key: raise it when the encoding (matching.features) changes, so
+# that a snapshot encoded by older code is encoded again.
+REGISTRY_ENCODING_VERSION = 1
+
+
+def encoded_registry(settings: Settings, *, snapshot_hash: str, model: MatchModel) -> EncodedRegistry:
+    """matching.probabilistic.encode_registry of the snapshot with this content hash, from the cache or
+    built once (from the prepared registry) and cached: a later night of the same snapshot reads it
+    instead of encoding every citizen again. Keyed also by the model's term-frequency columns (the only
+    part of the model the encoding reads) and REGISTRY_ENCODING_VERSION."""
+
+    folder = cache_dir(settings)
+    records_file = folder / f"{snapshot_hash}.encoded.{_encoding_key(model)}.parquet"
+    words_file = records_file.with_suffix(".vocabulary.parquet")
+    if not (records_file.exists() and words_file.exists()):
+        encoded = encode_registry(prepared_registry(settings, snapshot_hash=snapshot_hash), model)
+        private_folder(folder)
+        with owner_only_files():
+            # the vocabulary first: records present without their words would be read as complete
+            _write_replacing(encoded.vocabulary.words.to_frame("word"), words_file)
+            _write_replacing(encoded.records, records_file)
+        return encoded
+    return EncodedRegistry(
+        records=pl.read_parquet(records_file),
+        vocabulary=Vocabulary(words=pl.read_parquet(words_file)["word"]),
+    )
+
+
+def _encoding_key(model: MatchModel) -> str:
+    columns = sorted({column for c in model.comparisons for column in c.term_frequency.values()})
+    signature = f"v{REGISTRY_ENCODING_VERSION}:{','.join(columns)}"
+    return hashlib.sha256(signature.encode("utf-8")).hexdigest()[:12]
+
+
+def _write_replacing(frame: pl.DataFrame, path: Path) -> None:
+    """Write through a temporary file, so that a crash never leaves a half-written cache file."""
+    temporary = path.with_suffix(".parquet.tmp")
+    frame.write_parquet(temporary)
+    os.replace(temporary, path)
 
 
 def registry_surname_statistics(settings: Settings, *, snapshot_hash: str) -> SurnameStatistics:

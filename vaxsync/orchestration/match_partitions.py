@@ -36,6 +36,7 @@ from matching.model import MatchModel, load_model
 from matching.probabilistic import Evidence, decide_links, encode_inputs, fit_model, gather_evidence
 from vaxsync.core.settings import Settings
 from vaxsync.core.sql_steps import DuckDBConfig
+from vaxsync.marts.registry_cache import encoded_registry
 from vaxsync.marts.warehouse import stored_match_models
 from vaxsync.orchestration import storage
 
@@ -95,19 +96,23 @@ def plan_partitions(
     *,
     input_counts: dict[str, int],
     accepted_pairs: pl.DataFrame | None = None,
+    snapshot_hash: str | None = None,
 ) -> dict[str, Any]:
     """Run the ID pass, encode both sides, fit the model once, and write the partitions' inputs.
 
     Returns the plan (also saved as plan.json): the partition names in order, their row counts and the
     match input's counts (carried to the stage's result). accepted_pairs: reviewer-accepted links, labelled
-    data for the fit (matching.probabilistic.fit_model).
+    data for the fit (matching.probabilistic.fit_model). snapshot_hash: the registry snapshot's content
+    hash, whose encoding is then read from the registry cache (built on the snapshot's first night)
+    instead of encoding the whole registry again; without it the registry is encoded here.
     """
 
     store = PartitionStore(settings)
     storage.remove_tree(store.root)  # a re-run starts from nothing: no partition of an older plan
     deterministic = match_by_id(shots, registry).collect()
     model = load_model().copy()
-    inputs = encode_inputs(shots, registry, deterministic, model)
+    cached = encoded_registry(settings, snapshot_hash=snapshot_hash, model=model) if snapshot_hash else None
+    inputs = encode_inputs(shots, registry, deterministic, model, encoded_registry=cached)
     # m rests on every published night's ID-confirmed pairs plus tonight's: stable whatever else lands.
     m_history = accumulated_m_counts(model, stored_match_models(settings.warehouse_path))
     fit_model(model, inputs, accepted_pairs, m_history, DuckDBConfig.of_matching(settings))

@@ -315,7 +315,7 @@ def normalize_batch(settings: Settings, on_step: Callable[[int, int], None] | No
     its rows are held back, never half-published. on_step(done, 4) follows its four steps.
     """
 
-    quality.start_importing_validation()  # loads while normalize_shots runs (a DAG task's own process)
+    start_importing_validation()  # loads while normalize_shots runs (a DAG task's own process)
     work = RunWorkDir(settings)
     started = time.perf_counter()
     staged_files = sorted(work.staged_dir.glob("*.parquet"))
@@ -372,13 +372,19 @@ def plan_match_partitions(settings: Settings) -> list[str]:
     whole night, and the rows to link split into partitions by province. Returns the partition names."""
 
     work = RunWorkDir(settings)
-    registry = prepared_registry(settings, snapshot_hash=read_json(work.run_file)["registry_hash"])
+    snapshot_hash = read_json(work.run_file)["registry_hash"]
+    registry = prepared_registry(settings, snapshot_hash=snapshot_hash)
     input_counts = write_match_input(settings, work)
     # Tonight's review decisions, validated now: the accepted links are labelled pairs for the fit.
     accepted_pairs = validate_tonight_decisions(settings, work)
     shots = pl.scan_parquet(work.match_input_file)
     plan = plan_partitions(
-        settings, shots, registry, input_counts=input_counts, accepted_pairs=accepted_pairs
+        settings,
+        shots,
+        registry,
+        input_counts=input_counts,
+        accepted_pairs=accepted_pairs,
+        snapshot_hash=snapshot_hash,  # the registry's encoding is cached per snapshot
     )
     return list(plan["partitions"])
 
@@ -425,6 +431,7 @@ def publish_batch(settings: Settings) -> StageResult:
     When a critical expectation stops the publish, the run report (outcome 'not published', with the
     validation page) is still written, then the error is raised to fail the task."""
 
+    start_importing_validation()  # a DAG task's own process: GX loads while publish reads its inputs
     work = RunWorkDir(settings)
     started = time.perf_counter()
     try:
@@ -469,6 +476,9 @@ def run_nightly(
 ) -> StageResult:
     """Run every stage in order, as the DAG does, in this process."""
     started = time.perf_counter()
+    # GX takes 8-15 CPU seconds to import: it loads in a thread from the night's first second, so that
+    # discover and ingest (in worker processes beyond one batch) cover it before validation needs it.
+    start_importing_validation()
     progress = on_progress or (lambda stage, done, total: None)
     stage_done = on_stage_done or (lambda stage, seconds, counts: None)
     new_files = discover_new_exports(settings)
@@ -477,7 +487,6 @@ def run_nightly(
         "discover", time.perf_counter() - started, read_json(work.run_file)["stage_counts"]["discover"]
     )
     ingest_started = time.perf_counter()
-    start_importing_validation()  # GX takes seconds to import: it loads while ingest runs
     progress("ingest", 0, len(new_files))
     for done in _ingest_all(settings, new_files):
         progress("ingest", done, len(new_files))

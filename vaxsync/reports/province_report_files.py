@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import io
+import json
 import logging
 from pathlib import Path
 
@@ -44,6 +46,7 @@ from vaxsync.core.decision_sheet import (
     ROW_KEY_COLUMN,
     RUN_ID_KEY,
     SUMMARY_SHEET,
+    TOKEN_COLUMNS,
 )
 from vaxsync.core.masking import neutralised_text
 from vaxsync.core.reasons import BACKLOG_REASON_LABELS, BACKLOG_REASONS
@@ -649,11 +652,60 @@ def html_print_class(column: str) -> str:
     return "" if column in KEY_COLUMNS or column in WHY_COLUMNS else "wide"
 
 
-def write_province_reports(settings: Settings, *, run_id: str) -> list[Path]:
-    """Write tonight's per-province XLSX and HTML reports; returns their paths.
+# --- which provinces to render -----------------------------------------------------------------------------
 
-    Files of an earlier run of the same night for a province that has nothing left are removed, so a
-    re-run leaves exactly tonight's reports."""
+# Where the last rendering of each province is recorded (province -> fingerprint, as-of, files), in the
+# reports folder. Codes, dates, paths and hashes only: no personal data.
+RENDERED_INDEX_NAME = "province_reports_rendered.json"
+# Part of every fingerprint: raise it when the rendering changes, so that every province renders again.
+RENDERING_VERSION = 1
+# What changes from night to night without the province's backlog or decisions changing: the nights a row
+# has waited (and the age counts built from them) and the run's signatures. A kept report shows them as of
+# the night it was written.
+NIGHTLY_COLUMNS = frozenset({"nights_waited", *TOKEN_COLUMNS})
+
+
+def report_fingerprint(report: ProvinceReport) -> str:
+    """A hash of what a province's report says about its backlog and decisions: its open rows (reason,
+    row as sent, candidates), the rows resolved tonight and the decisions refused tonight, without
+    NIGHTLY_COLUMNS. Two nights with the same fingerprint show the same rows, decisions and candidates."""
+    digest = hashlib.sha256(
+        f"v{RENDERING_VERSION}|{pl.__version__}|{report.province_code}|{report.province_name}".encode()
+    )
+    for frame in (report.rows, report.resolved, report.rejected_decisions):
+        if frame is None:
+            digest.update(b"|none")
+            continue
+        content = frame.drop([name for name in frame.columns if name in NIGHTLY_COLUMNS])
+        digest.update(f"|{content.height}|{content.schema}".encode())
+        for seed in (0, 1):  # two 64-bit row hashes: a changed row going unnoticed is out of reach
+            digest.update(content.hash_rows(seed=seed).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _rendered_index(reports_dir: Path) -> dict[str, dict[str, object]]:
+    path = reports_dir / RENDERED_INDEX_NAME
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _kept_files(entry: dict[str, object] | None, fingerprint: str, settings: Settings) -> list[Path] | None:
+    """The files of the province's last rendering, when they show what tonight's report would (same
+    fingerprint), are still there, and are of this night or an earlier one; else None."""
+    if entry is None or entry.get("fingerprint") != fingerprint:
+        return None
+    if str(entry.get("as_of", "")) > settings.as_of.isoformat():
+        return None
+    files = [settings.reports_dir / str(name) for name in entry.get("files", [])]  # type: ignore[attr-defined]
+    return files if files and all(path.is_file() for path in files) else None
+
+
+def write_province_reports(settings: Settings, *, run_id: str) -> list[Path]:
+    """Write tonight's per-province XLSX and HTML reports; returns the paths of every province's report.
+
+    Only provinces whose backlog or decisions changed are rendered (report_fingerprint): a province whose
+    fingerprint equals its last rendering's keeps those files (an incremental night re-rendered every
+    province's whole backlog). Files of an earlier run of the same night for a province that has nothing
+    left, or that kept an older night's files, are removed, so a re-run leaves exactly tonight's reports."""
 
     admin_units = pl.scan_parquet(ADMIN_UNITS_PATH)
     registry = pl.scan_parquet(settings.registry_path)
@@ -671,21 +723,42 @@ def write_province_reports(settings: Settings, *, run_id: str) -> list[Path]:
     provinces_dir = settings.reports_dir / settings.as_of.isoformat() / "provinces"
     # Where staff drop each province's filled report: one owner-only folder per province, ready tonight.
     prepare_province_folders(settings.decisions_dir, [report.province_code for report in reports])
+    rendered_before = _rendered_index(settings.reports_dir)
+    rendered: dict[str, dict[str, object]] = {}
     written: list[Path] = []
+    kept = 0
     for report in reports:
-        folder = provinces_dir / province_folder(report.province_code)
-        folder.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
-        written.append(write_private(folder / f"{report.file_stem}.xlsx", render_xlsx(report)))
-        written.append(
-            write_private(folder / f"{report.file_stem}.html", render_html(report).encode("utf-8"))
-        )
+        fingerprint = report_fingerprint(report)
+        files = _kept_files(rendered_before.get(report.province_code), fingerprint, settings)
+        if files is None:
+            files = _render(report, provinces_dir / province_folder(report.province_code))
+        else:
+            kept += 1
+        written.extend(files)
+        rendered[report.province_code] = {
+            "fingerprint": fingerprint,
+            "as_of": str(files[0].relative_to(settings.reports_dir).parts[0]),
+            "files": [str(path.relative_to(settings.reports_dir)) for path in files],
+        }
     _remove_stale_reports(provinces_dir, keep=set(written))
+    index = json.dumps(rendered, indent=1, sort_keys=True).encode("utf-8")
+    write_private(settings.reports_dir / RENDERED_INDEX_NAME, index)
     log.info(
-        "wrote mismatch reports for %d provinces (%d open rows)",
+        "mismatch reports for %d provinces (%d open rows): %d rendered, %d unchanged kept",
         len(reports),
         sum(report.rows.height for report in reports),
+        len(reports) - kept,
+        kept,
     )
     return written
+
+
+def _render(report: ProvinceReport, folder: Path) -> list[Path]:
+    folder.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
+    return [
+        write_private(folder / f"{report.file_stem}.xlsx", render_xlsx(report)),
+        write_private(folder / f"{report.file_stem}.html", render_html(report).encode("utf-8")),
+    ]
 
 
 def _remove_stale_reports(provinces_dir: Path, *, keep: set[Path]) -> None:
