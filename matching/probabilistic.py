@@ -335,7 +335,7 @@ def encode_inputs(
     shot_names = shot_name_text(matchable)
     vocabulary = encoded.vocabulary.extended_with(*shot_names.drop("name_hash"))
     shot_frame = shot_records(matchable, encode_names(shot_names, vocabulary))
-    shot_frame = _with_posted_citizen(shot_frame, matchable, registry_frame)
+    shot_frame = _with_posted_citizen(shot_frame, matchable, encoded.records)
     return LinkInputs(
         shots=_shot_context(shot_frame, encoded.records, deterministic),
         registry=encoded.records,

@@ -704,8 +704,9 @@ def write_province_reports(settings: Settings, *, run_id: str) -> list[Path]:
 
     Only provinces whose backlog or decisions changed are rendered (report_fingerprint): a province whose
     fingerprint equals its last rendering's keeps those files (an incremental night re-rendered every
-    province's whole backlog). Files of an earlier run of the same night for a province that has nothing
-    left, or that kept an older night's files, are removed, so a re-run leaves exactly tonight's reports."""
+    province's whole backlog), copied into tonight's folder under their own names (which carry the night
+    they show). Files of an earlier run of the same night for a province that has nothing left are
+    removed, so a re-run leaves exactly tonight's reports."""
 
     admin_units = pl.scan_parquet(ADMIN_UNITS_PATH)
     registry = pl.scan_parquet(settings.registry_path)
@@ -729,15 +730,20 @@ def write_province_reports(settings: Settings, *, run_id: str) -> list[Path]:
     kept = 0
     for report in reports:
         fingerprint = report_fingerprint(report)
-        files = _kept_files(rendered_before.get(report.province_code), fingerprint, settings)
+        folder = provinces_dir / province_folder(report.province_code)
+        before = rendered_before.get(report.province_code)
+        files = _kept_files(before, fingerprint, settings)
+        shows_night = settings.as_of.isoformat()
         if files is None:
-            files = _render(report, provinces_dir / province_folder(report.province_code))
+            files = _render(report, folder)
         else:
+            files = _copied_into(files, folder)  # staff find every province in tonight's folder
+            shows_night = str(before["as_of"])  # type: ignore[index]
             kept += 1
         written.extend(files)
         rendered[report.province_code] = {
             "fingerprint": fingerprint,
-            "as_of": str(files[0].relative_to(settings.reports_dir).parts[0]),
+            "as_of": shows_night,  # the night the files show
             "files": [str(path.relative_to(settings.reports_dir)) for path in files],
         }
     _remove_stale_reports(provinces_dir, keep=set(written))
@@ -751,6 +757,16 @@ def write_province_reports(settings: Settings, *, run_id: str) -> list[Path]:
         kept,
     )
     return written
+
+
+def _copied_into(files: list[Path], folder: Path) -> list[Path]:
+    """An unchanged province's files, copied under their own names (which carry the night they show)
+    into tonight's folder; already there on a re-run of the same night."""
+    folder.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
+    return [
+        path if path.parent == folder else write_private(folder / path.name, path.read_bytes())
+        for path in files
+    ]
 
 
 def _render(report: ProvinceReport, folder: Path) -> list[Path]:
