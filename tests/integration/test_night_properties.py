@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
 from synth import SynthConfig, generate
+from transforms.ingest import stage_export
 from vaxsync.core.reasons import QUARANTINE_REASONS
 from vaxsync.core.settings import Settings
 from vaxsync.marts.warehouse import conservation_violations
@@ -59,6 +60,10 @@ def ledger_rows(warehouse: Path) -> list[tuple[str, str, str | None, int, int | 
         return connection.sql(
             "select source_file, status, quarantine_reason, rows_read, rows_estimated from ingest_ledger"
         ).fetchall()
+
+
+def loads(landing: Path, export: LandedFile) -> bool:
+    return stage_export(landing, export.path).ledger["status"] == "loaded"
 
 
 def violations(warehouse: Path) -> list[tuple[str, str]]:
@@ -109,3 +114,34 @@ def test_any_mix_of_files_gives_a_complete_night(
     )
     assert summary["rows_in_quarantined_files"] == in_quarantine
     assert (settings_.reports_dir / AS_OF.isoformat() / "run_report.json").exists()
+
+
+def test_copies_of_a_loaded_export_in_the_same_night_keep_conservation(
+    synth_night: tuple[Path, list[LandedFile]],
+) -> None:
+    """Found by the property above: two byte-identical copies of a loaded file were reported as 'rows
+    placed from a file not loaded' (they share its content hash)."""
+    registry, exports = synth_night
+    original = next(export for export in exports if loads(registry.parent / "landing", export))
+    files = [
+        original,
+        *(LandedFile(f"copies/{n}_{Path(original.path).name}", original.content) for n in (1, 2)),
+    ]
+    night = Path(tempfile.mkdtemp(prefix="copies-", dir=registry.parent))
+    land(night / "landing", files)
+    settings_ = Settings(
+        registry_path=registry,
+        landing_dir=night / "landing",
+        warehouse_path=registry.parent / f"{night.name}.duckdb",
+        work_dir=night / "work",
+        reports_dir=night / "reports",
+        decisions_dir=night / "decisions",
+        as_of=AS_OF,
+        ingest_processes=1,
+    )
+
+    run_nightly(settings_)
+
+    statuses = sorted(row[1] for row in ledger_rows(settings_.warehouse_path))
+    assert statuses == ["duplicate_content", "duplicate_content", "loaded"]
+    assert violations(settings_.warehouse_path) == []
