@@ -476,12 +476,13 @@ def run_nightly(
 ) -> StageResult:
     """Run every stage in order, as the DAG does, in this process."""
     started = time.perf_counter()
-    # GX takes 8-15 CPU seconds to import: it loads in a thread from the night's first second, so that
-    # discover and ingest (in worker processes beyond one batch) cover it before validation needs it.
-    start_importing_validation()
     progress = on_progress or (lambda stage, done, total: None)
     stage_done = on_stage_done or (lambda stage, seconds, counts: None)
     new_files = discover_new_exports(settings)
+    # GX takes 8-15 CPU seconds to import, in a thread that holds the GIL for long spans (started before
+    # discover it made discover's 0.2 s of Python take 5 s): it starts once discover is done, while ingest
+    # runs in worker processes or in polars, which release the GIL.
+    start_importing_validation()
     work = RunWorkDir(settings)
     stage_done(
         "discover", time.perf_counter() - started, read_json(work.run_file)["stage_counts"]["discover"]
