@@ -55,6 +55,23 @@ def land(landing: Path, files: list[LandedFile]) -> None:
         path.write_bytes(file.content)
 
 
+def landed_night(registry: Path, files: list[LandedFile], *, prefix: str) -> Settings:
+    """A fresh night folder with the files landed, and its settings."""
+    night = Path(tempfile.mkdtemp(prefix=prefix, dir=registry.parent))
+    land(night / "landing", files)
+    return Settings(
+        registry_path=registry,
+        landing_dir=night / "landing",
+        # warehouses side by side share the registry cache beside them: each night prepares no registry
+        warehouse_path=registry.parent / f"{night.name}.duckdb",
+        work_dir=night / "work",
+        reports_dir=night / "reports",
+        decisions_dir=night / "decisions",
+        as_of=AS_OF,
+        ingest_processes=1,
+    )
+
+
 def ledger_rows(warehouse: Path) -> list[tuple[str, str, str | None, int, int | None]]:
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         return connection.sql(
@@ -86,19 +103,7 @@ def test_any_mix_of_files_gives_a_complete_night(
     mix = data.draw(landing_mixes(max_files=6))
     files = data.draw(st.permutations([*good, *(f for f in mix if f.path not in {g.path for g in good})]))
     note(f"landed: {[(file.path, len(file.content)) for file in files]}")
-    night = Path(tempfile.mkdtemp(prefix=f"night{next(NIGHTS)}-", dir=registry.parent))
-    land(night / "landing", files)
-    settings_ = Settings(
-        registry_path=registry,
-        landing_dir=night / "landing",
-        # warehouses side by side share the registry cache beside them: each night prepares no registry
-        warehouse_path=registry.parent / f"{night.name}.duckdb",
-        work_dir=night / "work",
-        reports_dir=night / "reports",
-        decisions_dir=night / "decisions",
-        as_of=AS_OF,
-        ingest_processes=1,
-    )
+    settings_ = landed_night(registry, files, prefix=f"night{next(NIGHTS)}-")
 
     summary = run_nightly(settings_)
 
@@ -127,18 +132,7 @@ def test_copies_of_a_loaded_export_in_the_same_night_keep_conservation(
         original,
         *(LandedFile(f"copies/{n}_{Path(original.path).name}", original.content) for n in (1, 2)),
     ]
-    night = Path(tempfile.mkdtemp(prefix="copies-", dir=registry.parent))
-    land(night / "landing", files)
-    settings_ = Settings(
-        registry_path=registry,
-        landing_dir=night / "landing",
-        warehouse_path=registry.parent / f"{night.name}.duckdb",
-        work_dir=night / "work",
-        reports_dir=night / "reports",
-        decisions_dir=night / "decisions",
-        as_of=AS_OF,
-        ingest_processes=1,
-    )
+    settings_ = landed_night(registry, files, prefix="copies-")
 
     run_nightly(settings_)
 

@@ -68,7 +68,6 @@ def count_flagged_shots(connection: duckdb.DuckDBPyConnection) -> int:
 
 def relinked_posting_counts(connection: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int]:
     """Tonight's posted links that a newer snapshot changed, by outcome (relinked_postings)."""
-    ensure_link_tables(connection)  # a warehouse whose nights never re-checked a link has none yet
     counts = dict(
         connection.execute(
             "select outcome, count(*) from relinked_postings where run_id = ? group by 1", [run_id]
@@ -93,46 +92,14 @@ def relinked_posting_counts(connection: duckdb.DuckDBPyConnection, run_id: str) 
 #   - the ID pass confirms them to the citizen their own ID names: the posting moves (conclusive);
 #   - otherwise: the posting is withdrawn and the row goes to review with its candidates, the citizen it
 #     was posted to and the newcomer among them (matching.probabilistic never moves a link on probability).
-# Every change is audited in `relinked_postings`; the retracted shot is kept in `retracted_shots`.
+# Every change is audited in `relinked_postings`; the retracted shot is kept in `retracted_shots`
+# (both tables, and probabilistic_postings, are created with the warehouse: vaxsync.marts.warehouse).
 
 PROBABILISTIC = "probabilistic"
 POSTED_RECHECK = "posted_link_recheck"  # prior_backlog_reason of a posted row matched again
 RELINKED = "relinked_after_new_snapshot"  # vaxsync.core.reasons.RETRACTION_REASONS
 ID_METHODS = ("id_exact", "legacy_id_exact")  # matching.deterministic: the row's own ID confirmed it
 CHECKS_FILE_NAME = "posted_link_checks.parquet"
-
-LINK_TABLES_DDL = """
-create table if not exists probabilistic_postings ( -- one row per source row the probabilistic pass posted
-    file_hash varchar not null,
-    source_row integer not null,
-    shot_id varchar not null,
-    citizen_id varchar not null,
-    match_score double not null,
-    match_detail varchar,                       -- the explanation it was posted on, field by field
-    namesakes integer not null,                 -- citizens of the snapshot with the row's folded name and birth year
-    citizen_namesakes integer not null,         -- citizens of the snapshot with the posted citizen's (a typo'd row)
-    registry_hash varchar not null,             -- the snapshot it was decided on
-    checked_registry_hash varchar not null,     -- the last snapshot it was checked against
-    run_id varchar not null,
-    primary key (file_hash, source_row)
-);
-create table if not exists relinked_postings (  -- audit: one row per posting a newer snapshot changed
-    run_id varchar not null,
-    file_hash varchar not null,
-    source_row integer not null,
-    shot_id varchar not null,                   -- the shot it supported (retracted when nothing else supports it)
-    citizen_id varchar not null,                -- the citizen it was posted to
-    outcome varchar not null,                   -- moved_by_id | sent_to_backlog
-    new_citizen_id varchar,                     -- moved_by_id: the citizen its own ID confirmed
-    new_shot_id varchar,
-    backlog_reason varchar,                     -- sent_to_backlog: review_required, or a hold reason
-    candidate_citizen_id varchar,               -- sent_to_backlog: tonight's best candidate
-    match_detail varchar,                       -- tonight's evidence
-    registry_hash varchar not null,             -- the snapshot that changed it
-    relinked_at timestamp not null,
-    primary key (run_id, file_hash, source_row)
-);
-"""
 
 _CHECK_SCHEMA = {
     "file_hash": pl.String(),
@@ -141,10 +108,6 @@ _CHECK_SCHEMA = {
     "citizen_namesakes": pl.Int32(),
     "is_rechecked": pl.Boolean(),
 }
-
-
-def ensure_link_tables(connection: duckdb.DuckDBPyConnection) -> None:
-    connection.execute(LINK_TABLES_DDL)
 
 
 def namesake_counts(registry: pl.LazyFrame, keys: pl.DataFrame) -> pl.DataFrame:
@@ -231,7 +194,6 @@ def _unchecked_postings(warehouse_path: Path, registry_hash: str) -> pl.DataFram
         return pl.DataFrame()
     columns = ", ".join(f"r.{name}" for name in BACKLOG_RECORD_SCHEMA)
     with connect(warehouse_path) as connection:
-        ensure_link_tables(connection)
         return connection.sql(
             f"""
             select {columns}, p.citizen_id as {POSTED_CITIZEN_COLUMN}, p.namesakes, p.citizen_namesakes
@@ -248,7 +210,6 @@ def _unchecked_postings(warehouse_path: Path, registry_hash: str) -> pl.DataFram
 def settle_rechecked_links(connection: duckdb.DuckDBPyConnection, outcomes: pl.DataFrame) -> pl.DataFrame:
     """Before the event rules: rechecked rows that stay on their citizen leave tonight's outcomes (their
     posting stands); the others are listed in the temp table `relinking` for publish to withdraw."""
-    ensure_link_tables(connection)
     rechecked = outcomes.filter(pl.col("prior_backlog_reason") == POSTED_RECHECK).select(
         "file_hash", "source_row", "citizen_id"
     )

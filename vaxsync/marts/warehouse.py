@@ -255,6 +255,36 @@ alter table review_decisions add column if not exists rejection_detail varchar;
 alter table review_decisions add column if not exists report_run_id varchar;  -- the report the line came from
 alter table review_decision_files add column if not exists quarantine_reason varchar;  -- DECISION_FILE_REASONS
 alter table review_decision_files add column if not exists identical_copies integer;  -- copies skipped
+create table if not exists probabilistic_postings ( -- one row per source row the probabilistic pass posted
+    file_hash varchar not null,
+    source_row integer not null,
+    shot_id varchar not null,
+    citizen_id varchar not null,
+    match_score double not null,
+    match_detail varchar,                       -- the explanation it was posted on, field by field
+    namesakes integer not null,                 -- citizens of the snapshot with the row's folded name and birth year
+    citizen_namesakes integer not null,         -- citizens of the snapshot with the posted citizen's (a typo'd row)
+    registry_hash varchar not null,             -- the snapshot it was decided on
+    checked_registry_hash varchar not null,     -- the last snapshot it was checked against
+    run_id varchar not null,
+    primary key (file_hash, source_row)
+);
+create table if not exists relinked_postings (  -- audit: one row per posting a newer snapshot changed
+    run_id varchar not null,
+    file_hash varchar not null,
+    source_row integer not null,
+    shot_id varchar not null,                   -- the shot it supported (retracted when nothing else supports it)
+    citizen_id varchar not null,                -- the citizen it was posted to
+    outcome varchar not null,                   -- moved_by_id | sent_to_backlog
+    new_citizen_id varchar,                     -- moved_by_id: the citizen its own ID confirmed
+    new_shot_id varchar,
+    backlog_reason varchar,                     -- sent_to_backlog: review_required, or a hold reason
+    candidate_citizen_id varchar,               -- sent_to_backlog: tonight's best candidate
+    match_detail varchar,                       -- tonight's evidence
+    registry_hash varchar not null,             -- the snapshot that changed it
+    relinked_at timestamp not null,
+    primary key (run_id, file_hash, source_row)
+);
 create table if not exists ledger_readmissions ( -- one row per quarantined file version read again
     source_file varchar not null,
     file_hash varchar not null,

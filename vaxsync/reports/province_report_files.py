@@ -12,14 +12,12 @@ come first and every sheet is protected except the cells staff fill.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import io
 import json
 import logging
 from pathlib import Path
 
-import jinja2
 import polars as pl
 import xlsxwriter
 from xlsxwriter.format import Format
@@ -73,9 +71,9 @@ from vaxsync.reports.province_reports import (
     province_folder,
     sheet_name,
 )
+from vaxsync.reports.templating import report_environment
 
 log = logging.getLogger(__name__)
-TEMPLATE_DIR = Path(__file__).parent / "templates"
 MIN_COLUMN_WIDTH = 6
 MAX_COLUMN_WIDTH = 48
 DECISION_COLUMN_WIDTH = 14
@@ -589,19 +587,6 @@ def _write_instructions_sheet(worksheet: Worksheet, report: ProvinceReport, form
 # --- HTML -------------------------------------------------------------------------------------------------
 
 
-@functools.cache
-def _html_template() -> jinja2.Template:
-    """Compiled once per process: compiling costs far more than rendering."""
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return environment.get_template("province_report.html.jinja")
-
-
 def render_html(report: ProvinceReport) -> str:
     """One self-contained page: inline CSS, the summary first, then a section per reason."""
     sections = [
@@ -616,27 +601,31 @@ def render_html(report: ProvinceReport) -> str:
         }
         for code in report.reason_codes()
     ]
-    return _html_template().render(
-        report=report,
-        title_vi=TITLE_VI,
-        title_en=TITLE_EN,
-        province_title=province_title(report),
-        summary_lines=summary_lines(report),
-        facilities=report.facilities,
-        reasons=reasons_display(report),
-        sections=sections,
-        resolved=report.resolved,
-        rejected_decisions=report.rejected_decisions,
-        resent_shots=report.resent_shots if report.resent_shots is not None else pl.DataFrame(),
-        resent_files=resent_file_counts(report),
-        labels=COLUMN_LABELS,
-        candidate_ranks=range(1, CANDIDATES_SHOWN + 1),
-        candidate_fields=CANDIDATE_FIELDS,
-        field_labels=CANDIDATE_FIELD_LABELS,
-        decision_columns=DECISION_COLUMNS,
-        differs_fill=DIFFERS_FILL,
-        column_classes=HTML_COLUMN_CLASSES,
-        column_print_class=html_print_class,
+    return (
+        report_environment()
+        .get_template("province_report.html.jinja")
+        .render(
+            report=report,
+            title_vi=TITLE_VI,
+            title_en=TITLE_EN,
+            province_title=province_title(report),
+            summary_lines=summary_lines(report),
+            facilities=report.facilities,
+            reasons=reasons_display(report),
+            sections=sections,
+            resolved=report.resolved,
+            rejected_decisions=report.rejected_decisions,
+            resent_shots=report.resent_shots if report.resent_shots is not None else pl.DataFrame(),
+            resent_files=resent_file_counts(report),
+            labels=COLUMN_LABELS,
+            candidate_ranks=range(1, CANDIDATES_SHOWN + 1),
+            candidate_fields=CANDIDATE_FIELDS,
+            field_labels=CANDIDATE_FIELD_LABELS,
+            decision_columns=DECISION_COLUMNS,
+            differs_fill=DIFFERS_FILL,
+            column_classes=HTML_COLUMN_CLASSES,
+            column_print_class=html_print_class,
+        )
     )
 
 
@@ -733,12 +722,10 @@ def write_province_reports(settings: Settings, *, run_id: str) -> list[Path]:
         folder = provinces_dir / province_folder(report.province_code)
         before = rendered_before.get(report.province_code)
         files = _kept_files(before, fingerprint, settings)
-        shows_night = settings.as_of.isoformat()
-        if files is None:
-            files = _render(report, folder)
-        else:
-            files = _copied_into(files, folder)  # staff find every province in tonight's folder
-            shows_night = str(before["as_of"])  # type: ignore[index]
+        if before is None or files is None:
+            files, shows_night = _render(report, folder), settings.as_of.isoformat()
+        else:  # staff find every province in tonight's folder
+            files, shows_night = _copied_into(files, folder), str(before["as_of"])
             kept += 1
         written.extend(files)
         rendered[report.province_code] = {

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -31,8 +30,8 @@ from vaxsync.reports.run_report_contract import (
     SuiteSummary,
     Timings,
 )
+from vaxsync.reports.templating import report_environment
 
-TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE = "run_report.html.j2"
 # Breakdowns shown inside the stage boxes; the backlog's are in their own section.
 BREAKDOWNS_IN_STAGE_BOXES = frozenset({"files_quarantined_by_reason", "rows_rejected_by_reason"})
@@ -299,14 +298,8 @@ def number(value: object) -> str:
 
 @functools.cache
 def _template() -> jinja2.Template:
-    """Compiled once per process."""
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    """The run report's template, in an overlay of the reports' environment that adds its filters."""
+    environment = report_environment().overlay()
     environment.filters.update(label=label, seconds=seconds, short=short, number=number)
     return environment.get_template(TEMPLATE)
 
