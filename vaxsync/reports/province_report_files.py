@@ -54,9 +54,9 @@ from vaxsync.marts.decision_files import prepare_province_folders
 from vaxsync.marts.decision_tokens import decision_secret
 from vaxsync.marts.warehouse import connect
 from vaxsync.reports.backlog_summary import PRE_2025_SYSTEM, province_label
+from vaxsync.reports.html_tables import candidate_cards, frame_rows, reason_rows
 from vaxsync.reports.province_reports import (
     ADMIN_UNITS_PATH,
-    CANDIDATE_FIELD_LABELS,
     CANDIDATE_FIELDS,
     COLUMN_LABELS,
     KEY_COLUMNS,
@@ -181,9 +181,7 @@ def render_xlsx(report: ProvinceReport) -> bytes:
     if report.rejected_decisions is not None and not report.rejected_decisions.is_empty():
         # First: the decisions the night refused and why, so staff decide those rows again (vaxsync.marts.decisions).
         refused = workbook.add_worksheet(REJECTED_DECISIONS_SHEET)
-        _write_frame(refused, report.rejected_decisions, formats, first_row=0)
-        _set_widths(refused, [report.rejected_decisions])
-        _set_row_heights(refused, report.rejected_decisions, first_row=1)
+        _write_table(refused, report.rejected_decisions, formats)
         refused.freeze_panes(1, 0)
         refused.protect("", SHEET_PROTECTION)
         _set_up_print(refused, report, "Quyết định không áp dụng / Decisions not applied", header_row=0)
@@ -202,9 +200,7 @@ def render_xlsx(report: ProvinceReport) -> bytes:
         _set_up_print(worksheet, report, title, header_row=0)
     if not report.resolved.is_empty():
         worksheet = workbook.add_worksheet(RESOLVED_SHEET)
-        _write_frame(worksheet, report.resolved, formats, first_row=0)
-        _set_widths(worksheet, [report.resolved])
-        _set_row_heights(worksheet, report.resolved, first_row=1)
+        _write_table(worksheet, report.resolved, formats)
         worksheet.freeze_panes(1, 1)
         worksheet.autofilter(0, 0, report.resolved.height, report.resolved.width - 1)
         worksheet.protect("", SHEET_PROTECTION)
@@ -218,9 +214,7 @@ def render_xlsx(report: ProvinceReport) -> bytes:
 def _write_resent_sheet(worksheet: Worksheet, report: ProvinceReport, formats: _Formats) -> None:
     """What the province's re-sent files changed tonight, shot by shot (read-only, like `resolved`)."""
     assert report.resent_shots is not None
-    _write_frame(worksheet, report.resent_shots, formats, first_row=0)
-    _set_widths(worksheet, [report.resent_shots])
-    _set_row_heights(worksheet, report.resent_shots, first_row=1)
+    _write_table(worksheet, report.resent_shots, formats)
     worksheet.freeze_panes(1, 1)
     worksheet.autofilter(0, 0, report.resent_shots.height, report.resent_shots.width - 1)
     worksheet.protect("", SHEET_PROTECTION)
@@ -319,10 +313,22 @@ class _Formats:
         return self.key_header if column in KEY_COLUMNS else self.header
 
 
-def _write_frame(worksheet: Worksheet, frame: pl.DataFrame, formats: _Formats, *, first_row: int) -> None:
+def _write_table(worksheet: Worksheet, frame: pl.DataFrame, formats: _Formats) -> list[int]:
+    """The frame from the sheet's first row, its columns' widths and its rows' heights set; returns the
+    widths (measured once: each measure reads every value)."""
+    widths = column_widths(frame)
+    _write_frame(worksheet, frame, formats, first_row=0, widths=widths)
+    _set_widths(worksheet, [widths])
+    _set_row_heights(worksheet, frame, first_row=1, widths=widths)
+    return widths
+
+
+def _write_frame(
+    worksheet: Worksheet, frame: pl.DataFrame, formats: _Formats, *, first_row: int, widths: list[int]
+) -> None:
     """The header row (each header the Vietnamese label above the column's code, with the Vietnamese and
     English labels as its comment) and each column written whole (xlsxwriter writes the cells)."""
-    worksheet.set_row(first_row, header_height(frame))
+    worksheet.set_row(first_row, header_height(frame, widths))
     for index, column in enumerate(frame.columns):
         worksheet.write_string(first_row, index, header_text(column), formats.column_header(column))
         if column in COLUMN_LABELS:
@@ -330,11 +336,12 @@ def _write_frame(worksheet: Worksheet, frame: pl.DataFrame, formats: _Formats, *
         worksheet.write_column(first_row + 1, index, frame[column].to_list(), formats.cell(column))
 
 
-def header_height(frame: pl.DataFrame) -> int:
-    """Points for the frame's header row: its tallest header (label and code) wrapped in its column."""
+def header_height(frame: pl.DataFrame, widths: list[int]) -> int:
+    """Points for the frame's header row: its tallest header (label and code) wrapped in its column
+    (`widths`: column_widths of the frame)."""
     lines = [
         sum(-(-len(line) // max(width - 1, 1)) for line in header_text(name).splitlines())
-        for name, width in zip(frame.columns, column_widths(frame), strict=True)
+        for name, width in zip(frame.columns, widths, strict=True)
     ]
     return LINE_HEIGHT * max([2, *lines])
 
@@ -380,17 +387,18 @@ def wrapped_lines(frame: pl.DataFrame, widths: list[int]) -> pl.Series:
     return frame.select(pl.max_horizontal(per_column).cast(pl.Int64).alias("lines")).to_series()
 
 
-def _set_row_heights(worksheet: Worksheet, frame: pl.DataFrame, *, first_row: int) -> None:
-    lines = wrapped_lines(frame, column_widths(frame))
+def _set_row_heights(worksheet: Worksheet, frame: pl.DataFrame, *, first_row: int, widths: list[int]) -> None:
+    lines = wrapped_lines(frame, widths)
     for offset in (lines > 1).arg_true().to_list():
         worksheet.set_row(first_row + offset, LINE_HEIGHT * lines[offset])
 
 
-def _set_widths(worksheet: Worksheet, frames: list[pl.DataFrame]) -> None:
-    """Widths of the columns shared by stacked tables: the widest of each column index."""
+def _set_widths(worksheet: Worksheet, tables: list[list[int]]) -> None:
+    """Widths of the columns shared by stacked tables (each its column_widths): the widest of each column
+    index."""
     widths: dict[int, int] = {}
-    for frame in frames:
-        for index, width in enumerate(column_widths(frame)):
+    for table in tables:
+        for index, width in enumerate(table):
             widths[index] = max(widths.get(index, MIN_COLUMN_WIDTH), width)
     for index, width in widths.items():
         worksheet.set_column(index, index, width)
@@ -398,11 +406,8 @@ def _set_widths(worksheet: Worksheet, frames: list[pl.DataFrame]) -> None:
 
 def _write_reason_sheet(worksheet: Worksheet, rows: pl.DataFrame, formats: _Formats) -> None:
     last_row, last_column = rows.height, rows.width - 1
-    _write_frame(worksheet, rows, formats, first_row=0)
-    _set_widths(worksheet, [rows])
-    _set_row_heights(worksheet, rows, first_row=1)
+    widths = _write_table(worksheet, rows, formats)
     # The columns staff fill: wide enough to type in, and unlocked text beyond the written rows too.
-    widths = column_widths(rows)
     for column in DECISION_COLUMNS[1:]:
         index = rows.columns.index(column)
         worksheet.set_column(index, index, max(widths[index], DECISION_COLUMN_WIDTH), formats.decision_cell)
@@ -481,7 +486,8 @@ def _highlight_differing_fields(
 
 def _write_summary_sheet(worksheet: Worksheet, report: ProvinceReport, formats: _Formats) -> None:
     worksheet.write_string(0, 0, f"{TITLE_VI} / {TITLE_EN}", formats.title)
-    for row, line in enumerate(summary_lines(report), start=1):
+    lines = summary_lines(report)
+    for row, line in enumerate(lines, start=1):
         worksheet.write_string(row, 0, line)
     tables = [
         (
@@ -491,8 +497,10 @@ def _write_summary_sheet(worksheet: Worksheet, report: ProvinceReport, formats: 
         ),
         ("Theo lý do và số đêm đã chờ / By reason and nights waited", reasons_display(report)),
     ]
-    row = len(summary_lines(report)) + 2
+    row = len(lines) + 2
+    widths: list[list[int]] = []
     for title, frame in tables:
+        widths.append(column_widths(frame))
         worksheet.write_string(row, 0, title, formats.section)
         if frame.is_empty():
             worksheet.write_string(row + 1, 0, "(không có / none)")
@@ -504,7 +512,7 @@ def _write_summary_sheet(worksheet: Worksheet, report: ProvinceReport, formats: 
             row + 1 + frame.height,
             frame.width - 1,
             {
-                "data": [list(values) for values in frame.iter_rows()],
+                "data": [list(values) for values in frame.rows()],
                 "columns": [
                     {
                         "header": header_text(name),
@@ -516,10 +524,10 @@ def _write_summary_sheet(worksheet: Worksheet, report: ProvinceReport, formats: 
                 "style": "Table Style Light 1",
             },
         )
-        worksheet.set_row(row + 1, header_height(frame))
-        _set_row_heights(worksheet, frame, first_row=row + 2)
+        worksheet.set_row(row + 1, header_height(frame, widths[-1]))
+        _set_row_heights(worksheet, frame, first_row=row + 2, widths=widths[-1])
         row += frame.height + 4
-    _set_widths(worksheet, [frame for _, frame in tables])
+    _set_widths(worksheet, widths)
     worksheet.protect("", SHEET_PROTECTION)
 
 
@@ -594,9 +602,9 @@ def render_html(report: ProvinceReport) -> str:
             "code": code,
             "sheet": sheet_name(code),
             "reason": BACKLOG_REASONS.get(code),
-            "columns": (rows := report.reason_rows(code)).columns,
-            "shown_columns": html_table_columns(rows.columns),
-            "rows": rows.to_dicts(),
+            "shown_columns": (shown := html_table_columns((rows := report.reason_rows(code)).columns)),
+            "cell_classes": {name: html_cell_class(name) for name in shown},
+            "rows": rows,
             "has_candidates": candidate_column(1, "id") in rows.columns,
         }
         for code in report.reason_codes()
@@ -619,12 +627,11 @@ def render_html(report: ProvinceReport) -> str:
             resent_files=resent_file_counts(report),
             labels=COLUMN_LABELS,
             candidate_ranks=range(1, CANDIDATES_SHOWN + 1),
-            candidate_fields=CANDIDATE_FIELDS,
-            field_labels=CANDIDATE_FIELD_LABELS,
-            decision_columns=DECISION_COLUMNS,
             differs_fill=DIFFERS_FILL,
-            column_classes=HTML_COLUMN_CLASSES,
             column_print_class=html_print_class,
+            frame_rows=frame_rows,
+            reason_rows=reason_rows,
+            candidate_cards=candidate_cards,
         )
     )
 
@@ -634,6 +641,11 @@ def html_table_columns(columns: list[str]) -> list[str]:
     label), without the columns staff fill in the XLSX and without the reason the section title gives."""
     hidden = {*DECISION_COLUMNS[1:], "reason_vi", "reason_en"}
     return [name for name in columns if name in COLUMN_LABELS and name not in hidden]
+
+
+def html_cell_class(column: str) -> str:
+    """A reason table cell's classes: what the column holds, then whether it prints."""
+    return f"{HTML_COLUMN_CLASSES.get(column, 'text')} {html_print_class(column)}"
 
 
 def html_print_class(column: str) -> str:
