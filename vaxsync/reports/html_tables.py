@@ -119,7 +119,7 @@ def _frame_row(columns: Columns) -> pl.Expr:
     return pl.concat_str(pl.lit("    <tr>"), *cells, pl.lit("</tr>\n"))
 
 
-def reason_rows(rows: pl.DataFrame, shown: list[str], classes: dict[str, str]) -> Markup:
+def reason_table_rows(rows: pl.DataFrame, shown: list[str], classes: dict[str, str]) -> Markup:
     """A reason table's body rows (a section without candidates): the shown columns, classed by column."""
     return _joined(rows, _reason_row(columns_of(rows), tuple((name, classes[name]) for name in shown)))
 

@@ -16,6 +16,10 @@ import hashlib
 import io
 import json
 import logging
+import multiprocessing
+import os
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -54,7 +58,7 @@ from vaxsync.marts.decision_files import prepare_province_folders
 from vaxsync.marts.decision_tokens import decision_secret
 from vaxsync.marts.warehouse import connect
 from vaxsync.reports.backlog_summary import PRE_2025_SYSTEM, province_label
-from vaxsync.reports.html_tables import candidate_cards, frame_rows, reason_rows
+from vaxsync.reports.html_tables import candidate_cards, frame_rows, reason_table_rows
 from vaxsync.reports.province_reports import (
     ADMIN_UNITS_PATH,
     CANDIDATE_FIELDS,
@@ -630,7 +634,7 @@ def render_html(report: ProvinceReport) -> str:
             differs_fill=DIFFERS_FILL,
             column_print_class=html_print_class,
             frame_rows=frame_rows,
-            reason_rows=reason_rows,
+            reason_table_rows=reason_table_rows,
             candidate_cards=candidate_cards,
         )
     )
@@ -652,6 +656,11 @@ def html_print_class(column: str) -> str:
     """Printed pages keep the key columns and why the row waits; the others are for the screen."""
     return "" if column in KEY_COLUMNS or column in WHY_COLUMNS else "wide"
 
+
+# A second rendering process pays off from about this many open rows in the provinces to render (its
+# start-up imports cost ~1.6 CPU s; rendering costs ~0.5 CPU s per 1,000 rows).
+RENDER_HELPER_MIN_ROWS = 20_000
+HELPER_QUEUE = 2  # provinces handed to the helper and not yet done
 
 # --- which provinces to render -----------------------------------------------------------------------------
 
@@ -728,20 +737,26 @@ def write_province_reports(settings: Settings, *, run_id: str) -> list[Path]:
     rendered_before = _rendered_index(settings.reports_dir)
     rendered: dict[str, dict[str, object]] = {}
     written: list[Path] = []
-    kept = 0
+    kept: dict[str, tuple[list[Path], str]] = {}  # province -> its files copied, the night they show
+    to_render: list[tuple[ProvinceReport, Path]] = []
+    fingerprints = {report.province_code: report_fingerprint(report) for report in reports}
     for report in reports:
-        fingerprint = report_fingerprint(report)
         folder = provinces_dir / province_folder(report.province_code)
         before = rendered_before.get(report.province_code)
-        files = _kept_files(before, fingerprint, settings)
+        files = _kept_files(before, fingerprints[report.province_code], settings)
         if before is None or files is None:
-            files, shows_night = _render(report, folder), settings.as_of.isoformat()
+            to_render.append((report, folder))
         else:  # staff find every province in tonight's folder
-            files, shows_night = _copied_into(files, folder), str(before["as_of"])
-            kept += 1
+            kept[report.province_code] = _copied_into(files, folder), str(before["as_of"])
+    rendered_files = _render_all(to_render)
+    for report in reports:
+        files, shows_night = kept.get(report.province_code) or (
+            rendered_files[report.province_code],
+            settings.as_of.isoformat(),
+        )
         written.extend(files)
         rendered[report.province_code] = {
-            "fingerprint": fingerprint,
+            "fingerprint": fingerprints[report.province_code],
             "as_of": shows_night,  # the night the files show
             "files": [str(path.relative_to(settings.reports_dir)) for path in files],
         }
@@ -752,8 +767,8 @@ def write_province_reports(settings: Settings, *, run_id: str) -> list[Path]:
         "mismatch reports for %d provinces (%d open rows): %d rendered, %d unchanged kept",
         len(reports),
         sum(report.rows.height for report in reports),
-        len(reports) - kept,
-        kept,
+        len(reports) - len(kept),
+        len(kept),
     )
     return written
 
@@ -766,6 +781,36 @@ def _copied_into(files: list[Path], folder: Path) -> list[Path]:
         path if path.parent == folder else write_private(folder / path.name, path.read_bytes())
         for path in files
     ]
+
+
+def _render_all(jobs: list[tuple[ProvinceReport, Path]]) -> dict[str, list[Path]]:
+    """Render each province's files; returns each province's paths.
+
+    Rendering is single-threaded Python (xlsxwriter writes cell by cell), so on a large night a second
+    process (spawned: a fresh interpreter) renders beside this one: this process takes the largest
+    provinces first while the helper starts up, the helper the smallest, until none is left. A small night
+    is rendered here alone: starting the helper (its imports) costs more than it saves."""
+    if (
+        len(jobs) < 2
+        or (os.cpu_count() or 1) < 2
+        or sum(report.rows.height for report, _ in jobs) < (RENDER_HELPER_MIN_ROWS)
+    ):
+        return {report.province_code: _render(report, folder) for report, folder in jobs}
+    pending = deque(sorted(jobs, key=lambda job: job[0].rows.height, reverse=True))
+    files: dict[str, list[Path]] = {}
+    helper_jobs: list[tuple[str, Future[list[Path]]]] = []
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as helper:
+        while pending:
+            # The helper keeps one province queued beyond the one it renders, so it never waits for us.
+            while pending and sum(not future.done() for _, future in helper_jobs) < HELPER_QUEUE:
+                report, folder = pending.pop()
+                helper_jobs.append((report.province_code, helper.submit(_render, report, folder)))
+            if pending:
+                report, folder = pending.popleft()
+                files[report.province_code] = _render(report, folder)
+        for province_code, future in helper_jobs:
+            files[province_code] = future.result()
+    return files
 
 
 def _render(report: ProvinceReport, folder: Path) -> list[Path]:
