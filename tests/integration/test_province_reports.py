@@ -4,7 +4,9 @@ its province's report, and nowhere is an ID or a phone unmasked."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import fastexcel
@@ -14,10 +16,17 @@ import pytest
 from synth import SynthConfig, generate
 from vaxsync.core.decision_sheet import CONTROL_SHEETS, ROW_KEY_COLUMN, UNKNOWN_PROVINCE, header_code
 from vaxsync.core.settings import Settings
+from vaxsync.marts.decision_tokens import decision_secret
 from vaxsync.marts.warehouse import connect
 from vaxsync.orchestration.pipeline import run_nightly
-from vaxsync.reports.province_report_files import write_province_reports
-from vaxsync.reports.province_reports import province_folder
+from vaxsync.reports import province_report_files
+from vaxsync.reports.province_report_files import render_html, write_province_reports
+from vaxsync.reports.province_reports import (
+    ADMIN_UNITS_PATH,
+    ProvinceReport,
+    build_province_reports,
+    province_folder,
+)
 
 AS_OF = dt.date(2023, 1, 31)
 
@@ -91,3 +100,43 @@ def test_no_registry_id_or_phone_appears_unmasked(night: tuple[Settings, list[Pa
         # Every 9+ digit run in a report would be a leak; look them up in the registry's values.
         digit_runs = set(pl.Series([text]).str.extract_all(r"\d{9,}").explode().drop_nulls())
         assert not digit_runs & secrets
+
+
+def per_cell_renderer() -> Callable[[ProvinceReport], str]:
+    """The per-cell template's renderer (tests/unit/reports/per_cell_html.py), the pages' reference."""
+    folder = Path(__file__).parents[1] / "unit" / "reports"
+    spec = importlib.util.spec_from_file_location("per_cell_html", folder / "per_cell_html.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    render: Callable[[ProvinceReport], str] = module.render_html_per_cell
+    return render
+
+
+def test_pages_equal_the_per_cell_templates_and_a_helper_process_writes_the_same_files(
+    night: tuple[Settings, list[Path]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, written = night
+    with connect(settings.warehouse_path) as connection:
+        run_id = connection.sql("select max(run_id) from pipeline_runs").fetchall()[0][0]
+        reports = build_province_reports(
+            connection,
+            registry=pl.scan_parquet(settings.registry_path),
+            admin_units=pl.scan_parquet(ADMIN_UNITS_PATH),
+            as_of=settings.as_of,
+            run_id=run_id,
+            secret=decision_secret(settings),
+        )
+    render_per_cell = per_cell_renderer()
+    assert len(reports) > 5
+    for report in reports:
+        assert render_html(report) == render_per_cell(report)
+    # The same night rendered again into a fresh folder, a second process rendering half of it.
+    again = settings.model_copy(update={"reports_dir": settings.reports_dir.parent / "reports_again"})
+    monkeypatch.setattr(province_report_files, "RENDER_HELPER_MIN_ROWS", 0)
+    written_again = write_province_reports(again, run_id=run_id)
+    assert [path.relative_to(again.reports_dir) for path in written_again] == [
+        path.relative_to(settings.reports_dir) for path in written
+    ]
+    for first, second in zip(written, written_again, strict=True):
+        assert first.read_bytes() == second.read_bytes()
