@@ -307,6 +307,7 @@ class EncodedRegistry:
 
     records: pl.DataFrame  # every citizen, encoded, with term frequencies
     vocabulary: Vocabulary  # the registry's words; a night's new words are appended after them
+    records_file: Path | None = None  # a Parquet file holding exactly `records` (the cache's), if any
 
 
 def encode_registry(registry: pl.LazyFrame, model: MatchModel) -> EncodedRegistry:

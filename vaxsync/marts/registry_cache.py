@@ -63,10 +63,13 @@ def encoded_registry(settings: Settings, *, snapshot_hash: str, model: MatchMode
             # the vocabulary first: records present without their words would be read as complete
             _write_replacing(encoded.vocabulary.words.to_frame("word"), words_file)
             _write_replacing(encoded.records, records_file)
-        return encoded
+        return EncodedRegistry(
+            records=encoded.records, vocabulary=encoded.vocabulary, records_file=records_file
+        )
     return EncodedRegistry(
         records=pl.read_parquet(records_file),
         vocabulary=Vocabulary(words=pl.read_parquet(words_file)["word"]),
+        records_file=records_file,
     )
 
 
