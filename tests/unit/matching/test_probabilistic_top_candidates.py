@@ -63,7 +63,9 @@ pair_rows = st.lists(
 
 @settings(max_examples=150, deadline=None)
 @given(pair_rows)
-def test_masses_and_ranks_follow_their_definition(rows: list[tuple[int, int, int | None, float, float]]) -> None:
+def test_masses_and_ranks_follow_their_definition(
+    rows: list[tuple[int, int, int | None, float, float]],
+) -> None:
     frame = ranked(rows)
     masses = shot_masses(frame)
     expected = expected_masses(rows)
