@@ -164,7 +164,7 @@ class LinkageDatabase:
                    r.family AS registry_family, r.middle AS registry_middle
             FROM {pairs_table} p JOIN shots s USING (shot_index) JOIN registry r USING (citizen_index)
             """,
-            Form.VIEW,
+            Form.TABLE,  # read by six selects below: as a view the join ran six times
         )
         run_steps(self.con, [pair_codes])
         new_pairs = self.con.sql(
@@ -174,6 +174,7 @@ class LinkageDatabase:
                 WHERE n.left_code = c.left_code AND n.right_code = c.right_code)
             """
         ).pl()
+        self.con.execute("DROP TABLE engine__pair_codes")
         if new_pairs.height == 0:
             return
         scored = name_similarities(new_pairs, self.vocabulary)

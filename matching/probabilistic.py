@@ -350,9 +350,12 @@ def _with_posted_citizen(
     """posted_citizen_index: the citizen an earlier night posted the row to (null for every other row)."""
     if POSTED_CITIZEN_COLUMN not in matchable.collect_schema().names():
         return shots.with_columns(posted_citizen_index=pl.lit(None, pl.UInt32))
-    posted = matchable.select(
-        "file_hash", "source_row", pl.col(POSTED_CITIZEN_COLUMN).alias("citizen_id")
-    ).collect()
+    # Only rows re-checked after a snapshot change carry one: the others join nothing (null either way).
+    posted = (
+        matchable.select("file_hash", "source_row", pl.col(POSTED_CITIZEN_COLUMN).alias("citizen_id"))
+        .filter(pl.col("citizen_id").is_not_null())
+        .collect()
+    )
     indexed = posted.join(
         registry.select("citizen_id", pl.col("citizen_index").alias("posted_citizen_index")),
         on="citizen_id",
