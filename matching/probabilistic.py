@@ -525,8 +525,10 @@ def _fit(
     def household_database(pairs: pl.DataFrame) -> LinkageDatabase:
         """Registry citizens of the household pairs, shaped as shots, to compare with their housemates."""
         members = inputs.registry.filter(pl.col("citizen_index").is_in(pairs["shot_index"].implode()))
+        # only the housemates the pairs name, not every citizen: the pairs join on citizen_index
+        housemates = inputs.registry.filter(pl.col("citizen_index").is_in(pairs["citizen_index"].implode()))
         return LinkageDatabase(
-            registry_as_shots(members), inputs.registry, inputs.vocabulary, duckdb_config=duckdb_config
+            registry_as_shots(members), housemates, inputs.vocabulary, duckdb_config=duckdb_config
         )
 
     estimation.fit(
