@@ -164,7 +164,7 @@ class LinkageDatabase:
                    r.family AS registry_family, r.middle AS registry_middle
             FROM {pairs_table} p JOIN shots s USING (shot_index) JOIN registry r USING (citizen_index)
             """,
-            Form.VIEW,
+            Form.TABLE,  # read by six selects below: as a view the join ran six times
         )
         run_steps(self.con, [pair_codes])
         new_pairs = self.con.sql(
@@ -174,6 +174,7 @@ class LinkageDatabase:
                 WHERE n.left_code = c.left_code AND n.right_code = c.right_code)
             """
         ).pl()
+        self.con.execute("DROP TABLE engine__pair_codes")
         if new_pairs.height == 0:
             return
         scored = name_similarities(new_pairs, self.vocabulary)
@@ -201,19 +202,24 @@ class LinkageDatabase:
         evidence_weight is the sum of the field weights (no prior), person_weight the person fields'
         log2(m/u_household). Per shot: log2_match_mass = log2 sum 2^evidence over all its candidates, and
         log2_household_mass the same for the "unregistered household member" alternatives (see
-        _shot_masses_sql). matching.posterior turns them into probabilities.
+        shot_masses). matching.posterior turns them into probabilities. Rows come ordered by shot_index,
+        candidate_rank.
         """
         table = self._register_pairs(index_pairs)
         self._add_name_similarities(table)
-        steps = [
-            *self._pair_steps(table, model),
-            SqlStep("engine__scored_pairs", self._scored_select(model)),
-            SqlStep("engine__shot_masses", _shot_masses_sql()),
-        ]
+        steps = [*self._pair_steps(table, model), SqlStep("engine__scored_pairs", self._scored_select(model))]
         run_steps(self.con, steps)
+        ranked = self.con.sql(
+            "SELECT shot_index, citizen_index, registry_ward, evidence_weight, "
+            "evidence_weight - person_weight AS household_weight FROM engine__scored_pairs "
+            "ORDER BY shot_index, evidence_weight DESC, citizen_index"
+        ).pl()
+        self._load(
+            "engine__top_ranked", shot_masses(ranked).filter(pl.col("candidate_rank") <= CANDIDATES_KEPT)
+        )
         result = self.con.sql(self._top_sql(model)).pl()
         self.con.execute(
-            f"DROP TABLE engine__scored_pairs; DROP TABLE engine__shot_masses; DROP TABLE {table}"
+            f"DROP TABLE engine__scored_pairs; DROP TABLE engine__top_ranked; DROP TABLE {table}"
         )
         return result
 
@@ -232,19 +238,23 @@ class LinkageDatabase:
         field_weights = ", ".join(f"{weight_sql(c)} AS weight_{c.name}" for c in model.comparisons)
         return f"""
             WITH ranked AS (
-                SELECT s.*, m.log2_match_mass, m.log2_household_mass,
-                       row_number() OVER (PARTITION BY s.shot_index ORDER BY s.evidence_weight DESC, s.citizen_index)::INTEGER
-                           AS candidate_rank
-                FROM engine__scored_pairs s JOIN engine__shot_masses m USING (shot_index)
-                QUALIFY candidate_rank <= {CANDIDATES_KEPT}
+                SELECT s.*, k.log2_match_mass, k.log2_household_mass, k.candidate_rank
+                FROM engine__scored_pairs s JOIN engine__top_ranked k USING (shot_index, citizen_index)
             ),
             with_tf AS (SELECT k.*, {tf_columns} FROM ranked k JOIN registry r USING (citizen_index))
             SELECT * EXCLUDE (registry_ward, {", ".join(tf_names)}), {field_weights} FROM with_tf
+            ORDER BY shot_index, candidate_rank
         """
 
 
-def _shot_masses_sql() -> str:
-    """Per shot, in log2: the total match mass of its candidates, and of their household alternatives.
+def shot_masses(ranked: pl.DataFrame) -> pl.DataFrame:
+    """Each candidate's rank within its shot and the shot's masses, in log2: the total match mass of its
+    candidates, and of their household alternatives.
+
+    ranked: shot_index, citizen_index, registry_ward, evidence_weight, household_weight, ordered by
+    shot_index, evidence_weight descending, citizen_index (a total order: the first row of a shot is its
+    top candidate, rank 1). Sums run over each shot's rows in that order, so a night computed twice
+    gives the same bits (a parallel SQL sum adds in whichever order its threads finish).
 
     Each candidate j brings the alternative "an unregistered member of j's household", whose evidence is
     j's household fields only: evidence_weight - person_weight. When j lives in the same ward as the top
@@ -253,22 +263,46 @@ def _shot_masses_sql() -> str:
     (often larger) household evidence: a child's row carrying a parent's ID and phone is the child's,
     not a likely unregistered sibling's.
     """
-    household = "evidence_weight - person_weight"
-    return f"""
-        WITH tops AS (
-            SELECT shot_index, arg_max(citizen_index, evidence_weight) AS top_citizen,
-                   arg_max(registry_ward, evidence_weight) AS top_ward,
-                   max(evidence_weight) AS top_match, max({household}) AS top_household
-            FROM engine__scored_pairs GROUP BY shot_index
+    shot = ranked["shot_index"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, shot[1:] != shot[:-1]]) if shot.size else np.zeros(0, np.int64)
+    sizes = np.diff(np.r_[starts, shot.size])
+    position = np.arange(shot.size) - np.repeat(starts, sizes)
+    evidence = ranked["evidence_weight"].to_numpy()
+    household = ranked["household_weight"].to_numpy()
+    citizen = ranked["citizen_index"].to_numpy()
+    ward = ranked["registry_ward"]
+    ward_missing, ward_code = ward.is_null().to_numpy(), ward.fill_null(0).to_numpy()
+    top_ward_missing = np.repeat(ward_missing[starts], sizes)
+    elsewhere = (ward_missing != top_ward_missing) | (
+        ~ward_missing & (ward_code != np.repeat(ward_code[starts], sizes))
+    )
+    is_own_household = (citizen == np.repeat(citizen[starts], sizes)) | elsewhere
+    top_match = evidence[starts]
+    top_household = np.maximum.reduceat(household, starts) if shot.size else household
+    with np.errstate(divide="ignore"):  # log2(0): no household alternative at all
+        match_mass = top_match + np.log2(
+            _segment_sums(np.exp2(evidence - np.repeat(top_match, sizes)), starts)
         )
-        SELECT shot_index,
-               any_value(top_match) + log2(sum(pow(2.0, evidence_weight - top_match))) AS log2_match_mass,
-               any_value(top_household) + log2(sum(
-                   CASE WHEN citizen_index = top_citizen OR registry_ward IS DISTINCT FROM top_ward
-                        THEN pow(2.0, {household} - top_household) ELSE 0.0 END
-               )) AS log2_household_mass
-        FROM engine__scored_pairs JOIN tops USING (shot_index) GROUP BY shot_index
-    """
+        household_terms = np.where(
+            is_own_household, np.exp2(household - np.repeat(top_household, sizes)), 0.0
+        )
+        household_mass = top_household + np.log2(_segment_sums(household_terms, starts))
+    return pl.DataFrame(
+        {
+            "shot_index": ranked["shot_index"],
+            "citizen_index": ranked["citizen_index"],
+            "candidate_rank": pl.Series(position + 1, dtype=pl.Int32),
+            "log2_match_mass": pl.Series(np.repeat(match_mass, sizes), dtype=pl.Float64),
+            "log2_household_mass": pl.Series(np.repeat(household_mass, sizes), dtype=pl.Float64),
+        }
+    )
+
+
+def _segment_sums(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The sum of each segment values[starts[k]:starts[k+1]] (numpy's fixed summation order)."""
+    if values.size == 0:
+        return values
+    return np.add.reduceat(values, starts)
 
 
 def weight_sql(comparison: Comparison) -> str:

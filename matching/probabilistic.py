@@ -307,6 +307,7 @@ class EncodedRegistry:
 
     records: pl.DataFrame  # every citizen, encoded, with term frequencies
     vocabulary: Vocabulary  # the registry's words; a night's new words are appended after them
+    records_file: Path | None = None  # a Parquet file holding exactly `records` (the cache's), if any
 
 
 def encode_registry(registry: pl.LazyFrame, model: MatchModel) -> EncodedRegistry:
@@ -349,9 +350,12 @@ def _with_posted_citizen(
     """posted_citizen_index: the citizen an earlier night posted the row to (null for every other row)."""
     if POSTED_CITIZEN_COLUMN not in matchable.collect_schema().names():
         return shots.with_columns(posted_citizen_index=pl.lit(None, pl.UInt32))
-    posted = matchable.select(
-        "file_hash", "source_row", pl.col(POSTED_CITIZEN_COLUMN).alias("citizen_id")
-    ).collect()
+    # Only rows re-checked after a snapshot change carry one: the others join nothing (null either way).
+    posted = (
+        matchable.select("file_hash", "source_row", pl.col(POSTED_CITIZEN_COLUMN).alias("citizen_id"))
+        .filter(pl.col("citizen_id").is_not_null())
+        .collect()
+    )
     indexed = posted.join(
         registry.select("citizen_id", pl.col("citizen_index").alias("posted_citizen_index")),
         on="citizen_id",
@@ -521,8 +525,10 @@ def _fit(
     def household_database(pairs: pl.DataFrame) -> LinkageDatabase:
         """Registry citizens of the household pairs, shaped as shots, to compare with their housemates."""
         members = inputs.registry.filter(pl.col("citizen_index").is_in(pairs["shot_index"].implode()))
+        # only the housemates the pairs name, not every citizen: the pairs join on citizen_index
+        housemates = inputs.registry.filter(pl.col("citizen_index").is_in(pairs["citizen_index"].implode()))
         return LinkageDatabase(
-            registry_as_shots(members), inputs.registry, inputs.vocabulary, duckdb_config=duckdb_config
+            registry_as_shots(members), housemates, inputs.vocabulary, duckdb_config=duckdb_config
         )
 
     estimation.fit(

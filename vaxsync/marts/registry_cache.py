@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
@@ -29,6 +29,11 @@ if TYPE_CHECKING:
     from transforms.normalize.names import SurnameStatistics
 
 
+# The cache's files are read back on this machine, several times a night: lz4 writes the medium registry's
+# prepared form in 0.72 CPU s (zstd, polars' default: 1.02) and reads it faster, for 45 MB instead of 33.
+CACHE_COMPRESSION: Final = "lz4"
+
+
 def prepared_registry(settings: Settings, *, snapshot_hash: str) -> pl.LazyFrame:
     """The prepared registry for the snapshot with this content hash (computed once, at discovery)."""
 
@@ -37,7 +42,9 @@ def prepared_registry(settings: Settings, *, snapshot_hash: str) -> pl.LazyFrame
         private_folder(cached.parent)
         temporary = cached.with_suffix(".parquet.tmp")
         with owner_only_files():
-            prepare_registry(pl.scan_parquet(settings.registry_path)).sink_parquet(temporary)
+            prepare_registry(pl.scan_parquet(settings.registry_path)).sink_parquet(
+                temporary, compression=CACHE_COMPRESSION
+            )
         os.replace(temporary, cached)
     return pl.scan_parquet(cached)
 
@@ -63,10 +70,13 @@ def encoded_registry(settings: Settings, *, snapshot_hash: str, model: MatchMode
             # the vocabulary first: records present without their words would be read as complete
             _write_replacing(encoded.vocabulary.words.to_frame("word"), words_file)
             _write_replacing(encoded.records, records_file)
-        return encoded
+        return EncodedRegistry(
+            records=encoded.records, vocabulary=encoded.vocabulary, records_file=records_file
+        )
     return EncodedRegistry(
         records=pl.read_parquet(records_file),
         vocabulary=Vocabulary(words=pl.read_parquet(words_file)["word"]),
+        records_file=records_file,
     )
 
 
@@ -79,7 +89,7 @@ def _encoding_key(model: MatchModel) -> str:
 def _write_replacing(frame: pl.DataFrame, path: Path) -> None:
     """Write through a temporary file, so that a crash never leaves a half-written cache file."""
     temporary = path.with_suffix(".parquet.tmp")
-    frame.write_parquet(temporary)
+    frame.write_parquet(temporary, compression=CACHE_COMPRESSION)
     os.replace(temporary, path)
 
 

@@ -119,7 +119,10 @@ def plan_partitions(
     encoded = inputs.shots.with_columns(partition=partition_of(inputs.shots, settings.match_partition_rows))
     storage.write_parquet(deterministic, store.deterministic_file)
     storage.write_parquet(encoded, store.shots_file)
-    storage.write_parquet(inputs.registry, store.registry_file)
+    if cached is not None and cached.records_file is not None:  # the same rows: copied, not written again
+        storage.copy_file(cached.records_file, store.registry_file)
+    else:
+        storage.write_parquet(inputs.registry, store.registry_file)
     storage.write_parquet(inputs.vocabulary.words.to_frame("word"), store.vocabulary_file)
     storage.write_json(store.model_file, model.to_dict())
     to_link = encoded.filter(pl.col("is_to_link"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,23 @@ def write_parquet(frame: pl.DataFrame, path: UPath) -> UPath:
     with path.open("wb") as handle:
         frame.write_parquet(handle)
     return path
+
+
+def copy_file(source: Path, target: UPath) -> UPath:
+    """Copy a local file (e.g. a cached Parquet file) to a location, whole, like write_parquet: bytes are
+    copied, nothing is encoded or compressed again."""
+    if is_local(target):
+        local = _local(target)
+        with owner_only_files():
+            local.parent.mkdir(parents=True, exist_ok=True)
+            temporary = local.with_name(f".{local.name}.{uuid.uuid4().hex}.tmp")
+            shutil.copyfile(source, temporary)
+        os.replace(temporary, local)
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with source.open("rb") as reader, target.open("wb") as writer:
+        shutil.copyfileobj(reader, writer)
+    return target
 
 
 def scan_parquet(path: UPath) -> pl.LazyFrame:

@@ -9,8 +9,11 @@ import polars as pl
 import pytest
 from linkage_builders import citizen, shot_row, to_registry, to_shots
 
+from matching import estimation
 from matching.deterministic import match_by_id
+from matching.engine import LinkageDatabase
 from matching.model import MatchModel, load_model
+from matching.pairs import registry_as_shots
 from matching.probabilistic import LinkInputs, encode_inputs, fit_model
 
 FAMILIES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ"]
@@ -116,3 +119,30 @@ def test_accepted_links_never_change_u(inputs: tuple[LinkInputs, MatchModel, pl.
     without = fitted(encoded, model, None).comparison("given_name")
     with_accepted = fitted(encoded, model, accepted).comparison("given_name")
     assert [level.u for level in with_accepted.levels] == [level.u for level in without.levels]
+
+
+def test_household_levels_read_only_the_housemates_and_equal_the_whole_registry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """u_household compares registry housemates (citizens sharing a phone): the database holds only the
+    citizens the pairs name, and the fit equals one against the whole registry."""
+    registry_rows = [{**person, "phone": f"09{index // 3:08d}"} for index, person in enumerate(people())]
+    registry, shots = to_registry(registry_rows), to_shots(rows(registry_rows))
+    model = load_model()
+    encoded = encode_inputs(shots, registry, match_by_id(shots, registry).collect(), model)
+    monkeypatch.setattr(estimation, "MIN_HOUSEHOLD_PAIRS", 1)
+
+    fitted_model = fitted(encoded, model, None)
+
+    pairs = estimation.household_pairs(encoded.registry)
+    members = encoded.registry.filter(pl.col("citizen_index").is_in(pairs["shot_index"].implode()))
+    expected = model.copy()
+    with LinkageDatabase(registry_as_shots(members), encoded.registry, encoded.vocabulary) as whole:
+        estimation.estimate_u_household(expected, whole.levels(pairs, expected))
+    assert fitted_model.fitted["household_pairs"] == pairs.height == 60
+    estimated = [c for c in expected.comparisons if c.role == "person" and c.name != "id_number"]
+    assert estimated
+    for comparison in estimated:
+        assert [level.u_household for level in fitted_model.comparison(comparison.name).levels] == [
+            level.u_household for level in comparison.levels
+        ]

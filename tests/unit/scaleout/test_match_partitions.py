@@ -211,3 +211,23 @@ def test_a_second_plan_replaces_the_first(night: dict[str, Any]) -> None:
 
     assert plan["partitions"] == ["part-000"]
     assert not (store.root / "partitions" / "part-001").exists()
+
+
+def test_the_same_night_matched_again_gives_the_same_bits(
+    night: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Idempotent: the whole match stage run again on the same night gives the same decisions, the same
+    candidates and the same scores to the bit (DuckDB hands the pairs over in any order)."""
+    settings = night["settings"].model_copy(
+        update={"partition_store": f"memory://vaxsync-partitions-{uuid.uuid4().hex}"}
+    )
+    shots, registry = pl.scan_parquet(night["normalized"]), pl.scan_parquet(night["registry"])
+    plan = plan_partitions(settings, shots, registry, input_counts={})
+    for partition in plan["partitions"]:
+        gather_partition(settings, partition)
+    _, again, _ = combine_partitions(settings, tmp_path_factory.mktemp("again") / "matching_model.json")
+
+    first = night["linked"]
+    assert_frame_equal(again.matches.sort(KEYS), first.matches.sort(KEYS), check_exact=True)
+    assert_frame_equal(again.review_candidates, first.review_candidates, check_exact=True)
+    assert again.model_used == first.model_used

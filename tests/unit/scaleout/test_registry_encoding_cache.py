@@ -98,5 +98,9 @@ def test_the_cached_encoding_reads_back_as_built(generated: dict[str, Any], tmp_
 
     assert built.records.height == pl.read_parquet(settings.registry_path).height
     assert_frame_equal(read.records, built.records)
+    # the plan copies this file to the partition store instead of writing the records again
+    assert read.records_file == built.records_file
+    assert built.records_file is not None
+    assert_frame_equal(pl.read_parquet(built.records_file), built.records)
     assert read.vocabulary.words.to_list() == built.vocabulary.words.to_list()
     assert all(path.stat().st_mode & 0o077 == 0 for path in registry_cache.cache_dir(settings).iterdir())

@@ -34,6 +34,15 @@ def test_parquet_round_trip_reads_back_the_same_frame(folder: UPath) -> None:
     assert scanned["family"].to_list() == ["Trần", None]
 
 
+def test_a_copied_parquet_file_reads_back_the_same_frame(folder: UPath, tmp_path: Path) -> None:
+    source = tmp_path / "cache.parquet"
+    FRAME.write_parquet(source)
+
+    path = storage.copy_file(source, folder / "registry.parquet")
+
+    assert_frame_equal(storage.read_parquet(path), FRAME)
+
+
 def test_json_round_trip_keeps_unicode(folder: UPath) -> None:
     payload = {"partitions": ["part-000", "part-001"], "note": "Hồ Chí Minh"}
 
@@ -45,8 +54,9 @@ def test_json_round_trip_keeps_unicode(folder: UPath) -> None:
 def test_a_local_write_leaves_no_temporary_file(tmp_path: Path) -> None:
     storage.write_parquet(FRAME, storage.location(tmp_path / "a.parquet"))
     storage.write_json(storage.location(tmp_path / "b.json"), {"x": 1})
+    storage.copy_file(tmp_path / "a.parquet", storage.location(tmp_path / "c.parquet"))
 
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.parquet", "b.json"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.parquet", "b.json", "c.parquet"]
 
 
 def test_remove_tree_removes_everything_below_and_accepts_a_missing_folder(folder: UPath) -> None:
