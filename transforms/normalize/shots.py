@@ -39,6 +39,7 @@ def read_once(staged: pl.LazyFrame) -> pl.LazyFrame:
 RAW_NAME, RAW_BIRTH, RAW_SEX = raw_column("full_name"), raw_column("date_of_birth"), raw_column("sex")
 RAW_VACCINE, RAW_VACCINATED = raw_column("vaccine"), raw_column("vaccinated_on")
 RAW_DOSE, RAW_LOT = raw_column("dose"), raw_column("lot")
+RAW_PHONE, RAW_ID = raw_column("phone"), raw_column("id_number")
 
 
 def name_lookup(rows: pl.LazyFrame, reference: NormalizeReference) -> pl.LazyFrame:
@@ -63,6 +64,21 @@ def vaccine_lookup(rows: pl.LazyFrame, reference: NormalizeReference) -> pl.Lazy
             vaccines.vaccine_unknown_detail(raw, variants, catalogue).alias("vaccine_detail"),
         ],
     )
+
+
+def id_lookup(rows: pl.LazyFrame, *, as_of: dt.date, reference: NormalizeReference) -> pl.LazyFrame:
+    """raw_id_number -> id_kind, id_value and the decoded CCCD fields, per distinct ID text."""
+    distinct = rows.select(RAW_ID).unique()
+    return ids.with_ids(distinct, as_of_year=as_of.year, province_codes=reference.province_codes)
+
+
+def phone_lookup(rows: pl.LazyFrame, reference: NormalizeReference) -> pl.LazyFrame:
+    """raw_phone -> phone_number, phone_kind, per distinct phone text."""
+    return phones.with_phones(rows.select(RAW_PHONE).unique(), reference.phone_prefixes)
+
+
+def lot_number(raw_lot: pl.Expr) -> pl.Expr:
+    return blank_to_null(raw_lot).str.to_uppercase().str.replace_all(r"\s+", "")
 
 
 def reject_columns(*, as_of: dt.date, campaign_start: dt.date) -> list[pl.Expr]:
@@ -112,6 +128,9 @@ def normalize_shots(
     # join keeps the left order, so rows come out in the order they came in.
     lookups = [
         ("source_file", facility),
+        (RAW_PHONE, phone_lookup(staged, reference)),
+        (RAW_ID, id_lookup(staged, as_of=as_of, reference=reference)),
+        (RAW_LOT, lookup_on_distinct(staged, RAW_LOT, [lot_number(pl.col(RAW_LOT)).alias("lot_number")])),
         (RAW_NAME, name_lookup(staged, reference)),
         (RAW_VACCINE, vaccine_lookup(staged, reference)),
         (RAW_SEX, lookup_on_distinct(staged, RAW_SEX, [sex_code(pl.col(RAW_SEX)).alias("sex_code")])),
@@ -131,8 +150,6 @@ def normalize_shots(
         .join(facility, on="source_file", how="left", nulls_equal=True)
     )
     frame = resolve_admin_codes(frame, reference.admin_index, lookup_source=address_source)
-    frame = phones.with_phones(frame, reference.phone_prefixes)
-    frame = ids.with_ids(frame, as_of_year=as_of.year, province_codes=reference.province_codes)
     frame = dates.with_dates(
         frame,
         as_of=as_of,
@@ -141,9 +158,7 @@ def normalize_shots(
         file_key=pl.coalesce("file_hash", "source_file"),
         lookup_source=staged,
     )
-    lot = blank_to_null(pl.col(RAW_LOT)).str.to_uppercase().str.replace_all(r"\s+", "")
     frame = frame.with_columns(
-        lot.alias("lot_number"),
         pl.when(pl.col("province_code").is_not_null()).then(pl.lit(ADMIN_ERA)).alias("admin_era"),
         province_2025_code(pl.col("province_code"), reference).alias("province_code_2025"),
         *reject_columns(as_of=as_of, campaign_start=campaign_start),
