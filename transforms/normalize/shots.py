@@ -13,7 +13,12 @@ import datetime as dt
 import polars as pl
 
 from transforms.normalize import dates, ids, names, phones, vaccines
-from transforms.normalize.addresses import ADDRESS_COLUMNS, facility_province_code, resolve_admin_codes
+from transforms.normalize.addresses import (
+    ADDRESS_COLUMNS,
+    CODE_COLUMNS,
+    facility_province_code,
+    resolve_admin_codes,
+)
 from transforms.normalize.dose import dose_number
 from transforms.normalize.reference import NormalizeReference, load_reference, province_2025_code
 from transforms.normalize.rejects import is_blank, reject_reason_and_detail
@@ -102,6 +107,20 @@ def reject_columns(*, as_of: dt.date, campaign_start: dt.date) -> list[pl.Expr]:
     )
 
 
+def aligned(rows: pl.LazyFrame, column: str, lookup: pl.LazyFrame) -> pl.LazyFrame:
+    """The lookup's columns for each row of `rows`, in row order, to be set beside them. Only the key
+    column is joined: a join gathers every column of its left side, and the normalized frame grew to
+    forty columns over ten joins. The lookup holds each key once (validate="m:1" checks it), so the
+    result has exactly one row per row of `rows`."""
+    return (
+        rows.select(column)
+        .join(lookup, on=column, how="left", nulls_equal=True, maintain_order="left", validate="m:1")
+        .drop(column)
+    )
+
+
+# What the date rules read: the two date texts, the file (month-first detection) and the cell kinds.
+DATE_INPUT_COLUMNS = ["source_file", "file_hash", RAW_BIRTH, RAW_VACCINATED, "cell_kinds"]
 ADMIN_ERA = "2021"  # 2021-22 records use the 63-province units (vietnam-provinces 0.4.3 data)
 
 
@@ -124,8 +143,8 @@ def normalize_shots(
             )
         ],
     )
-    # Lookups read the plain input (`staged`), never the growing frame, so the plan stays small; every
-    # join keeps the left order, so rows come out in the order they came in.
+    # Lookups read the plain input (`staged`), never the growing frame, so the plan stays small. Each
+    # adds its columns beside the staged ones (`aligned`), in the order the rows came in.
     lookups = [
         ("source_file", facility),
         (RAW_PHONE, phone_lookup(staged, reference)),
@@ -141,23 +160,26 @@ def normalize_shots(
             ),
         ),
     ]
-    frame = staged
-    for column, lookup in lookups:
-        frame = frame.join(lookup, on=column, how="left", nulls_equal=True, maintain_order="left")
+    looked_up = [aligned(staged, column, lookup) for column, lookup in lookups]
     address_source = (
         staged.select(*ADDRESS_COLUMNS[:-1], "source_file")
         .unique()
         .join(facility, on="source_file", how="left", nulls_equal=True)
     )
-    frame = resolve_admin_codes(frame, reference.admin_index, lookup_source=address_source)
-    frame = dates.with_dates(
-        frame,
+    addresses = pl.concat([staged.select(ADDRESS_COLUMNS[:-1]), looked_up[0]], how="horizontal")
+    admin_codes = resolve_admin_codes(addresses, reference.admin_index, lookup_source=address_source).select(
+        CODE_COLUMNS
+    )
+    date_fields = staged.select(DATE_INPUT_COLUMNS)
+    date_columns = dates.with_dates(
+        date_fields,
         as_of=as_of,
         campaign_start=campaign_start,
         min_age_years=reference.min_vaccination_age,
         file_key=pl.coalesce("file_hash", "source_file"),
         lookup_source=staged,
-    )
+    ).drop(DATE_INPUT_COLUMNS)
+    frame = pl.concat([staged, *looked_up, admin_codes, date_columns], how="horizontal")
     frame = frame.with_columns(
         pl.when(pl.col("province_code").is_not_null()).then(pl.lit(ADMIN_ERA)).alias("admin_era"),
         province_2025_code(pl.col("province_code"), reference).alias("province_code_2025"),
