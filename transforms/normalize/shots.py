@@ -86,10 +86,15 @@ def lot_number(raw_lot: pl.Expr) -> pl.Expr:
     return blank_to_null(raw_lot).str.to_uppercase().str.replace_all(r"\s+", "")
 
 
+def birth_missing(raw_birth: pl.Expr) -> pl.Expr:
+    """A birth date cell that is blank or a placeholder ("chưa có", "KXĐ")."""
+    return is_blank(blank_to_null(raw_birth))
+
+
 def reject_columns(*, as_of: dt.date, campaign_start: dt.date) -> list[pl.Expr]:
     missing = {
         "full_name": pl.col("full_name_clean").is_null(),
-        "date_of_birth": is_blank(blank_to_null(pl.col(RAW_BIRTH))),  # "chưa có", "KXĐ": missing
+        "date_of_birth": pl.col("_birth_missing"),
         "vaccine": is_blank(pl.col(RAW_VACCINE)),
         "vaccinated_on": is_blank(pl.col(RAW_VACCINATED)),
     }
@@ -152,6 +157,11 @@ def normalize_shots(
         (RAW_LOT, lookup_on_distinct(staged, RAW_LOT, [lot_number(pl.col(RAW_LOT)).alias("lot_number")])),
         (RAW_NAME, name_lookup(staged, reference)),
         (RAW_VACCINE, vaccine_lookup(staged, reference)),
+        # read three times by the reject rules: one column, from the distinct birth texts
+        (
+            RAW_BIRTH,
+            lookup_on_distinct(staged, RAW_BIRTH, [birth_missing(pl.col(RAW_BIRTH)).alias("_birth_missing")]),
+        ),
         (RAW_SEX, lookup_on_distinct(staged, RAW_SEX, [sex_code(pl.col(RAW_SEX)).alias("sex_code")])),
         (
             RAW_DOSE,

@@ -1,9 +1,10 @@
 """The fast paths of normalize_shots give the same rows and values as the plain ones they replaced.
 
-Issue 14 made normalize cheaper without changing a value: the staged rows read once, IDs, phones and
-lots normalised per distinct text, each lookup joined on its key alone and set beside the rows, the
-date parts one column per step, the registry's surname shares counted per distinct name. Each test
-keeps the plain form as the reference (the rules themselves are shared) and compares on many inputs.
+Issue 14 made normalize cheaper without changing a value: the staged rows read once; IDs, phones,
+lots and blank birth dates found per distinct text; each lookup joined on its key alone and set
+beside the rows; the date parts one column per step; the registry's surname shares counted per
+distinct name. Each test keeps the plain form as the reference (the rules themselves are shared)
+and compares on many inputs.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from transforms.normalize.reference import NormalizeReference, province_2025_cod
 from transforms.normalize.sex import sex_code
 from transforms.normalize.shots import (
     RAW_LOT,
+    birth_missing,
     lot_number,
     name_lookup,
     normalize_shots,
@@ -82,6 +84,7 @@ def plain_normalize_shots(staged: pl.LazyFrame, reference: NormalizeReference) -
         file_key=pl.coalesce("file_hash", "source_file"),
         lookup_source=staged,
     )
+    frame = frame.with_columns(birth_missing(pl.col(raw_column("date_of_birth"))).alias("_birth_missing"))
     frame = frame.with_columns(
         lot_number(pl.col(RAW_LOT)).alias("lot_number"),
         pl.when(pl.col("province_code").is_not_null()).then(pl.lit("2021")).alias("admin_era"),
