@@ -2,7 +2,7 @@
 
 Issue 14 made normalize cheaper without changing a value: the staged rows read once; IDs, phones,
 lots and blank birth dates found per distinct text; each lookup joined on its key alone and set
-beside the rows; the date parts one column per step; the registry's surname shares counted per
+beside the rows; the date parts one column per step; a placeholder found with one regex; the registry's surname shares counted per
 distinct name. Each test keeps the plain form as the reference (the rules themselves are shared)
 and compares on many inputs.
 """
@@ -32,6 +32,14 @@ from transforms.normalize.shots import (
     normalize_shots,
     reject_columns,
     vaccine_lookup,
+)
+from transforms.normalize.text import (
+    MAX_PLACEHOLDER_CHARS,
+    PLACEHOLDER_WRAPPING,
+    PLACEHOLDERS,
+    SYMBOLS_ONLY,
+    fold,
+    is_placeholder,
 )
 from vaxsync.core.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA, raw_column
 
@@ -320,3 +328,36 @@ def test_lot_number_is_the_same_rule_per_distinct_value(reference: NormalizeRefe
     lots = ["FK 1234", " fk\t1234 ", "-", "chưa có", "", None]
     result = assert_same_as_plain(staged_frame([{"lot": lot} for lot in lots * 2]), reference)
     assert result["lot_number"].to_list() == ["FK1234", "FK1234", None, None, None, None] * 2
+
+
+def three_test_placeholder(text: pl.Expr) -> pl.Expr:
+    """is_placeholder before issue 14: the folded key tested three ways (and folded three times)."""
+    trimmed = text.str.strip_chars()
+    could_be = (trimmed.str.len_chars() <= MAX_PLACEHOLDER_CHARS) & ~trimmed.str.contains_any(
+        list("123456789")
+    )
+    key = fold(pl.when(could_be).then(trimmed)).str.replace_all(r"\s+", " ")
+    bare = key.str.strip_chars(PLACEHOLDER_WRAPPING)
+    is_one = key.str.contains(SYMBOLS_ONLY) | bare.is_in(PLACEHOLDERS) | (bare == "")
+    return pl.when(trimmed.is_null()).then(None).otherwise(is_one.fill_null(False))
+
+
+wrapped_placeholders = st.builds(
+    lambda before, word, after, upper: (before + word + after).upper() if upper else before + word + after,
+    st.text(alphabet=" ()[].\t-", max_size=3),
+    st.sampled_from(
+        [*PLACEHOLDERS, "chưa có", "KXĐ", "không", "n/a.", "0", "000", "xxx", "--", "?", "Nam", "0912"]
+    ),
+    st.text(alphabet=" ()[].\t-", max_size=3),
+    st.booleans(),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(cells=st.lists(st.one_of(wrapped_placeholders, TEXT, st.none()), min_size=1, max_size=60))
+def test_placeholder_in_one_regex_equals_the_three_tests(cells: list[str | None]) -> None:
+    frame = pl.DataFrame({"cell": cells}, schema={"cell": pl.String})
+    one_regex = frame.select(is_placeholder(pl.col("cell")).alias("is_placeholder")).to_series()
+    assert one_regex.equals(
+        frame.select(three_test_placeholder(pl.col("cell")).alias("is_placeholder")).to_series()
+    )
