@@ -151,7 +151,6 @@ def normalize_shots(
     # Lookups read the plain input (`staged`), never the growing frame, so the plan stays small. Each
     # adds its columns beside the staged ones (`aligned`), in the order the rows came in.
     lookups = [
-        ("source_file", facility),
         (RAW_PHONE, phone_lookup(staged, reference)),
         (RAW_ID, id_lookup(staged, as_of=as_of, reference=reference)),
         (RAW_LOT, lookup_on_distinct(staged, RAW_LOT, [lot_number(pl.col(RAW_LOT)).alias("lot_number")])),
@@ -171,12 +170,13 @@ def normalize_shots(
         ),
     ]
     looked_up = [aligned(staged, column, lookup) for column, lookup in lookups]
+    facility_columns = aligned(staged, "source_file", facility)
     address_source = (
         staged.select(*ADDRESS_COLUMNS[:-1], "source_file")
         .unique()
         .join(facility, on="source_file", how="left", nulls_equal=True)
     )
-    addresses = pl.concat([staged.select(ADDRESS_COLUMNS[:-1]), looked_up[0]], how="horizontal")
+    addresses = pl.concat([staged.select(ADDRESS_COLUMNS[:-1]), facility_columns], how="horizontal")
     admin_codes = resolve_admin_codes(addresses, reference.admin_index, lookup_source=address_source).select(
         CODE_COLUMNS
     )
@@ -189,7 +189,7 @@ def normalize_shots(
         file_key=pl.coalesce("file_hash", "source_file"),
         lookup_source=staged,
     ).drop(DATE_INPUT_COLUMNS)
-    frame = pl.concat([staged, *looked_up, admin_codes, date_columns], how="horizontal")
+    frame = pl.concat([staged, facility_columns, *looked_up, admin_codes, date_columns], how="horizontal")
     frame = frame.with_columns(
         pl.when(pl.col("province_code").is_not_null()).then(pl.lit(ADMIN_ERA)).alias("admin_era"),
         province_2025_code(pl.col("province_code"), reference).alias("province_code_2025"),
