@@ -75,29 +75,43 @@ def excel_serial_date(text: pl.Expr) -> pl.Expr:
     return pl.when(is_serial).then(pl.lit(EXCEL_EPOCH) + pl.duration(days=days))
 
 
-def date_parts(raw: pl.Expr) -> list[pl.Expr]:
-    """The parts of a raw date text: d/m/y parts p1, p2, year_digits; the ISO date; the Excel serial
-    date; a bare year."""
-    text = (
+def date_text(raw: pl.Expr) -> pl.Expr:
+    """A raw date text as the layouts are matched: trimmed, NFC, lowercase, a long date rewritten."""
+    return (
         raw.str.strip_chars()
         .str.normalize("NFC")
         .str.to_lowercase()
         .str.replace(VIETNAMESE_LONG_DATE, "$1/$2/$3")
     )
-    dmy = text.str.extract_groups(DAY_MONTH_YEAR)
-    ymd = text.str.extract_groups(YEAR_MONTH_DAY)
+
+
+def with_date_parts(frame: pl.LazyFrame, raw: pl.Expr) -> pl.LazyFrame:
+    """Add the parts of a raw date text: d/m/y parts p1, p2, year_digits; the ISO date; the Excel
+    serial date; a bare year. One step per column: an expression reading the text or a regex's groups
+    several times would run the regex again for each (the ISO date's parts were read six times)."""
+    text = pl.col("_date_text")
+    dmy, ymd = pl.col("_dmy"), pl.col("_ymd")
 
     def field(groups: pl.Expr, index: int) -> pl.Expr:
         return groups.struct.field(str(index)).cast(pl.Int32, strict=False)
 
-    return [
-        field(dmy, 1).alias("p1"),
-        field(dmy, 2).alias("p2"),
-        dmy.struct.field("3").alias("year_digits"),
-        safe_date(field(ymd, 1), field(ymd, 2), field(ymd, 3)).alias("iso_date"),
-        excel_serial_date(text).alias("serial_date"),
-        text.str.extract(YEAR_ONLY, 1).cast(pl.Int32, strict=False).alias("year_only"),
-    ]
+    return (
+        frame.with_columns(date_text(raw).alias("_date_text"))
+        .with_columns(
+            text.str.extract_groups(DAY_MONTH_YEAR).alias("_dmy"),
+            text.str.extract_groups(YEAR_MONTH_DAY).alias("_ymd"),
+        )
+        .with_columns(
+            field(dmy, 1).alias("p1"),
+            field(dmy, 2).alias("p2"),
+            dmy.struct.field("3").alias("year_digits"),
+            *[field(ymd, index).alias(f"_ymd_{index}") for index in (1, 2, 3)],
+            excel_serial_date(text).alias("serial_date"),
+            text.str.extract(YEAR_ONLY, 1).cast(pl.Int32, strict=False).alias("year_only"),
+        )
+        .with_columns(safe_date(pl.col("_ymd_1"), pl.col("_ymd_2"), pl.col("_ymd_3")).alias("iso_date"))
+        .drop("_date_text", "_dmy", "_ymd", "_ymd_1", "_ymd_2", "_ymd_3")
+    )
 
 
 def day_first_proof(p1: pl.Expr, p2: pl.Expr) -> pl.Expr:
@@ -156,9 +170,7 @@ def date_readings(frame: pl.LazyFrame, column: str, prefix: str) -> pl.LazyFrame
         readings.append(year_without_day(p1, p2, year, pl.col("year_only")).alias(names[3]))
     two_digit_year = pl.when(year_digits.str.len_chars() == 2).then(year_digits.cast(pl.Int32, strict=False))
     return (
-        frame.select(column)
-        .unique()
-        .with_columns(date_parts(pl.col(column)))
+        with_date_parts(frame.select(column).unique(), pl.col(column))
         .with_columns(
             *readings,
             day_first_proof(p1, p2).alias(f"{prefix}_proves_day_first"),

@@ -441,24 +441,39 @@ def with_name_keys(frame: pl.LazyFrame, clean_name: str) -> pl.LazyFrame:
 
 def surname_statistics(registry_names: pl.LazyFrame, *, min_uses: int = 3) -> SurnameStatistics:
     """Surname shares of the registry's words used at least `min_uses` times as a surname or given
-    name. Input: a frame with a `full_name` column."""
+    name. Input: a frame with a `full_name` column.
+
+    Counted per distinct name and then per distinct word, each weighted by how often it occurs: the
+    same sums as counting every citizen's words (integer sums, so the shares are the same floats)."""
     repaired = repaired_names(registry_names.select("full_name"), "full_name", "name_clean")
-    words = registry_names.select("full_name").join(repaired, on="full_name", how="left", nulls_equal=True)
-    words = words.select(pl.col("name_clean").str.split(" ").alias("words")).filter(
+    name_counts = registry_names.group_by("full_name").agg(pl.len().alias("uses"))
+    words = name_counts.join(repaired, on="full_name", how="left", nulls_equal=True)
+    words = words.select(pl.col("name_clean").str.split(" ").alias("words"), "uses").filter(
         pl.col("words").list.len() >= 2
     )
-    uses = pl.concat(
-        [
-            words.select(pl.col("words").list.first().alias("word"), pl.lit(1).alias("is_family")),
-            words.select(pl.col("words").list.last().alias("word"), pl.lit(0).alias("is_family")),
-        ]
-    ).collect()
+    uses = (
+        pl.concat(
+            [
+                words.select(
+                    pl.col("words").list.first().alias("word"), pl.lit(1).alias("is_family"), "uses"
+                ),
+                words.select(pl.col("words").list.last().alias("word"), pl.lit(0).alias("is_family"), "uses"),
+            ]
+        )
+        .group_by("word")
+        .agg(
+            pl.col("uses").sum().alias("count_uses"),
+            (pl.col("uses") * pl.col("is_family")).sum().alias("family_uses"),
+        )
+        .collect()
+    )
 
     def shares(key: pl.Expr) -> dict[str, float]:
         table = (
             uses.group_by(key.alias("key"))
-            .agg(pl.len().alias("count_uses"), pl.col("is_family").mean().alias("family_share"))
+            .agg(pl.col("count_uses").sum(), pl.col("family_uses").sum())
             .filter(pl.col("count_uses") >= min_uses)
+            .with_columns((pl.col("family_uses") / pl.col("count_uses")).alias("family_share"))
         )
         return dict(zip(table["key"].to_list(), table["family_share"].to_list(), strict=True))
 

@@ -27,6 +27,14 @@ PLACEHOLDERS: tuple[str, ...] = (
 SYMBOLS_ONLY = r"^(?:[-_.?/ ]*|0+|x+)$"
 # Brackets and a final full stop around a placeholder: "(không có)", "Chưa có.".
 PLACEHOLDER_WRAPPING = " ()[]."
+# A folded cell that is SYMBOLS_ONLY, or a placeholder (or nothing) in brackets and stops: one regex,
+# the same as stripping PLACEHOLDER_WRAPPING and looking the rest up (no placeholder starts or ends
+# with a wrapping character).
+_WRAPPING_CLASS = "[" + "".join(f"\\{char}" if char in "[]" else char for char in PLACEHOLDER_WRAPPING) + "]"
+PLACEHOLDER_KEY = (
+    f"(?:{SYMBOLS_ONLY})"
+    f"|(?:^{_WRAPPING_CLASS}*(?:{'|'.join(pl.escape_regex(word) for word in PLACEHOLDERS)})?{_WRAPPING_CLASS}*$)"
+)
 MAX_PLACEHOLDER_CHARS = 24  # "(không xác định)" is 16
 
 _VIETNAMESE_BASES = "aăâeêioôơuưy"
@@ -121,8 +129,7 @@ def is_placeholder(text: pl.Expr) -> pl.Expr:
         list("123456789")
     )
     key = fold(pl.when(could_be).then(trimmed)).str.replace_all(r"\s+", " ")
-    bare = key.str.strip_chars(PLACEHOLDER_WRAPPING)
-    is_one = key.str.contains(SYMBOLS_ONLY) | bare.is_in(PLACEHOLDERS) | (bare == "")
+    is_one = key.str.contains(PLACEHOLDER_KEY)  # the key once: each use of it would fold again
     return pl.when(trimmed.is_null()).then(None).otherwise(is_one.fill_null(False))
 
 

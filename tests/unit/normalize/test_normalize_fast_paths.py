@@ -1,0 +1,363 @@
+"""The fast paths of normalize_shots give the same rows and values as the plain ones they replaced.
+
+Issue 14 made normalize cheaper without changing a value: the staged rows read once; IDs, phones,
+lots and blank birth dates found per distinct text; each lookup joined on its key alone and set
+beside the rows; the date parts one column per step; a placeholder found with one regex; the registry's surname shares counted per
+distinct name. Each test keeps the plain form as the reference (the rules themselves are shared)
+and compares on many inputs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from normalize_builders import staged_frame
+from test_normalize_samples import stage_plain_csv
+
+from transforms.normalize import dates, ids, names, phones
+from transforms.normalize.addresses import ADDRESS_COLUMNS, facility_province_code, resolve_admin_codes
+from transforms.normalize.dose import dose_number
+from transforms.normalize.reference import NormalizeReference, province_2025_code
+from transforms.normalize.sex import sex_code
+from transforms.normalize.shots import (
+    RAW_LOT,
+    birth_missing,
+    lot_number,
+    name_lookup,
+    normalize_shots,
+    reject_columns,
+    vaccine_lookup,
+)
+from transforms.normalize.text import (
+    MAX_PLACEHOLDER_CHARS,
+    PLACEHOLDER_WRAPPING,
+    PLACEHOLDERS,
+    SYMBOLS_ONLY,
+    fold,
+    is_placeholder,
+)
+from vaxsync.core.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA, raw_column
+
+AS_OF = dt.date(2023, 1, 31)
+CAMPAIGN_START = dt.date(2021, 3, 8)
+PROPERTY = settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def plain_normalize_shots(staged: pl.LazyFrame, reference: NormalizeReference) -> pl.LazyFrame:
+    """normalize_shots as it was before issue 14: lookups joined onto the growing frame, IDs, phones
+    and lots normalised row by row, every lookup reading the input plan."""
+    staged = staged.select(list(STAGED_ROW_SCHEMA))
+
+    def distinct(column: str, derived: list[pl.Expr]) -> pl.LazyFrame:
+        return staged.select(column).unique().with_columns(derived)
+
+    facility = distinct(
+        "source_file",
+        [
+            facility_province_code(pl.col("source_file"), reference.province_codes).alias(
+                "facility_province_code"
+            )
+        ],
+    )
+    sex, dose = raw_column("sex"), raw_column("dose")
+    frame = staged
+    for column, lookup in [
+        ("source_file", facility),
+        (raw_column("full_name"), name_lookup(staged, reference)),
+        (raw_column("vaccine"), vaccine_lookup(staged, reference)),
+        (sex, distinct(sex, [sex_code(pl.col(sex)).alias("sex_code")])),
+        (dose, distinct(dose, [dose_number(pl.col(dose)).alias("dose_number_reported")])),
+    ]:
+        frame = frame.join(lookup, on=column, how="left", nulls_equal=True, maintain_order="left")
+    address_source = (
+        staged.select(*ADDRESS_COLUMNS[:-1], "source_file")
+        .unique()
+        .join(facility, on="source_file", how="left", nulls_equal=True)
+    )
+    frame = resolve_admin_codes(frame, reference.admin_index, lookup_source=address_source)
+    frame = phones.with_phones(frame, reference.phone_prefixes)
+    frame = ids.with_ids(frame, as_of_year=AS_OF.year, province_codes=reference.province_codes)
+    frame = dates.with_dates(
+        frame,
+        as_of=AS_OF,
+        campaign_start=CAMPAIGN_START,
+        min_age_years=reference.min_vaccination_age,
+        file_key=pl.coalesce("file_hash", "source_file"),
+        lookup_source=staged,
+    )
+    frame = frame.with_columns(birth_missing(pl.col(raw_column("date_of_birth"))).alias("_birth_missing"))
+    frame = frame.with_columns(
+        lot_number(pl.col(RAW_LOT)).alias("lot_number"),
+        pl.when(pl.col("province_code").is_not_null()).then(pl.lit("2021")).alias("admin_era"),
+        province_2025_code(pl.col("province_code"), reference).alias("province_code_2025"),
+        *reject_columns(as_of=AS_OF, campaign_start=CAMPAIGN_START),
+    ).with_columns(dates.held_when_maybe_swapped())
+    return frame.select(
+        *[pl.col(name).cast(dtype) for name, dtype in STAGED_ROW_SCHEMA.items()],
+        *[pl.col(name).cast(dtype) for name, dtype in NORMALIZED_EXTRA_SCHEMA.items()],
+    )
+
+
+def assert_same_as_plain(staged: pl.LazyFrame, reference: NormalizeReference) -> pl.DataFrame:
+    fast = normalize_shots(staged, as_of=AS_OF, campaign_start=CAMPAIGN_START, reference=reference).collect()
+    plain = plain_normalize_shots(staged, reference).collect()
+    assert fast.schema == plain.schema
+    assert fast.equals(plain)  # same rows, same order, same values (nulls included)
+    return fast
+
+
+# Cells as facilities send them: clean, typed oddly, placeholders, damaged by spreadsheets.
+NAMES = [
+    "Nguyễn Văn An",
+    "TRAN THI BICH",
+    "Lê  Hoàng",
+    "Anh Nguyễn Văn Nam",
+    "Nguyễn Hoà",
+    "chưa có",
+    "",
+    None,
+]
+BIRTHS = ["15/06/1985", "6/15/1985", "1985-06-15", "31134", "1985", "00/00/1985", "15/06/85", "x", "", None]
+SHOTS = [
+    "20/08/2021",
+    "08/20/2021",
+    "2021-08-20T09:00:00",
+    "44428",
+    "20/8/21",
+    "ngày 20 tháng 8 năm 2021",
+    None,
+]
+IDS = [
+    "079085001234",
+    "79085001234",
+    "7.9085E+10",
+    "079.085.001.234",
+    "B1234567",
+    "KXĐ",
+    "0",
+    "12345678",
+    None,
+]
+PHONES = [
+    "0912345678",
+    "+84 912 345 678",
+    "84912345678",
+    "01623456789",
+    "912345678",
+    "+1 555 0100",
+    "-",
+    None,
+]
+ADDRESSES = [
+    "12 Lê Lợi, P. Bến Nghé, Q.1, TP.HCM",
+    "Xã Tân Phú, Huyện Tân Châu, Tây Ninh",
+    "Hà Nội",
+    "",
+    None,
+]
+VACCINES = ["Pfizer", "AstraZeneca", "Vero Cell", "Moderna hoặc Pfizer", "Sputnik V", "", None]
+LOTS = ["FK 1234", "fk1234", "-", "", None]
+FILES = ["79_Ho_Chi_Minh/79760001/a.csv", "01_Ha_Noi/01001001/b.csv", "unknown/c.csv"]
+TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=14)
+
+
+def cell(known: list[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.sampled_from(known), TEXT)
+
+
+staged_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "source_file": st.sampled_from(FILES),
+            "full_name": cell(NAMES),
+            "date_of_birth": cell(BIRTHS),
+            "id_number": cell(IDS),
+            "phone": cell(PHONES),
+            "address": cell(ADDRESSES),
+            "vaccine": cell(VACCINES),
+            "lot": cell(LOTS),
+            "vaccinated_on": cell(SHOTS),
+            "sex": cell(["Nam", "Nữ", "1", "0", "?"]),
+            "dose": cell(["Mũi 1", "M2", "Nhắc lại 1", "x"]),
+        }
+    ),
+    min_size=5,
+    max_size=60,
+)
+
+
+@PROPERTY
+@given(rows=staged_rows)
+def test_normalize_shots_equals_the_plain_joins_on_any_rows(
+    rows: list[dict[str, Any]], reference: NormalizeReference
+) -> None:
+    rows = [{**row, "file_hash": row["source_file"]} for row in rows]
+    assert_same_as_plain(staged_frame(rows), reference)
+
+
+def test_normalize_shots_reads_several_parquet_files_as_one_frame(
+    tmp_path: Path, reference: NormalizeReference
+) -> None:
+    rows = [
+        {"source_file": FILES[n % 3], "file_hash": FILES[n % 3], "date_of_birth": BIRTHS[n % len(BIRTHS)]}
+        for n in range(60)
+    ]
+    frame = staged_frame(rows).collect()
+    for index, part in enumerate(frame.partition_by("source_file", maintain_order=True)):
+        part.write_parquet(tmp_path / f"{index}.parquet")
+    scanned = pl.scan_parquet(sorted(tmp_path.glob("*.parquet")))
+    in_memory = pl.concat([pl.read_parquet(path) for path in sorted(tmp_path.glob("*.parquet"))])
+    assert assert_same_as_plain(scanned, reference).equals(
+        normalize_shots(
+            in_memory.lazy(), as_of=AS_OF, campaign_start=CAMPAIGN_START, reference=reference
+        ).collect()
+    )
+
+
+def test_normalize_shots_equals_the_plain_joins_on_the_samples(
+    samples_dir: Path, sample_reference: NormalizeReference
+) -> None:
+    exports = samples_dir / "exports"
+    rows: list[dict[str, object]] = []
+    for path in sorted(exports.rglob("*.csv")):
+        rows += stage_plain_csv(path, path.relative_to(exports).as_posix()) or []
+    staged = pl.DataFrame(rows, schema=STAGED_ROW_SCHEMA).lazy()
+    assert assert_same_as_plain(staged, sample_reference).height == len(rows) > 1000
+
+
+def nested_date_parts(raw: pl.Expr) -> list[pl.Expr]:
+    """The date parts as one nested expression each (before issue 14)."""
+    text = (
+        raw.str.strip_chars()
+        .str.normalize("NFC")
+        .str.to_lowercase()
+        .str.replace(dates.VIETNAMESE_LONG_DATE, "$1/$2/$3")
+    )
+    dmy, ymd = text.str.extract_groups(dates.DAY_MONTH_YEAR), text.str.extract_groups(dates.YEAR_MONTH_DAY)
+
+    def field(groups: pl.Expr, index: int) -> pl.Expr:
+        return groups.struct.field(str(index)).cast(pl.Int32, strict=False)
+
+    return [
+        field(dmy, 1).alias("p1"),
+        field(dmy, 2).alias("p2"),
+        dmy.struct.field("3").alias("year_digits"),
+        dates.safe_date(field(ymd, 1), field(ymd, 2), field(ymd, 3)).alias("iso_date"),
+        dates.excel_serial_date(text).alias("serial_date"),
+        text.str.extract(dates.YEAR_ONLY, 1).cast(pl.Int32, strict=False).alias("year_only"),
+    ]
+
+
+date_texts = st.lists(
+    st.one_of(
+        st.sampled_from([*BIRTHS, *SHOTS, "2021-02-30", "13/13/2021", "14:26 26/10/2021", "1.5"]),
+        st.from_regex(r"\A[0-9]{1,4}[/.\-][0-9]{1,2}[/.\-][0-9]{1,4}( [0-9]{1,2}:[0-9]{2})?\Z"),
+        TEXT,
+    ),
+    min_size=1,
+    max_size=50,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts=date_texts)
+def test_date_parts_step_by_step_equal_the_nested_expressions(texts: list[str | None]) -> None:
+    frame = pl.DataFrame({"raw": texts}, schema={"raw": pl.String})
+    stepwise = dates.with_date_parts(frame.lazy(), pl.col("raw")).collect()
+    nested = frame.with_columns(nested_date_parts(pl.col("raw")))
+    assert stepwise.equals(nested.select(stepwise.columns))
+
+
+def per_use_surname_statistics(registry_names: pl.LazyFrame, *, min_uses: int = 3) -> names.SurnameStatistics:
+    """Surname shares counted over every citizen's first and last word (before issue 14)."""
+    repaired = names.repaired_names(registry_names.select("full_name"), "full_name", "name_clean")
+    words = registry_names.select("full_name").join(repaired, on="full_name", how="left", nulls_equal=True)
+    words = words.select(pl.col("name_clean").str.split(" ").alias("words")).filter(
+        pl.col("words").list.len() >= 2
+    )
+    uses = pl.concat(
+        [
+            words.select(pl.col("words").list.first().alias("word"), pl.lit(1).alias("is_family")),
+            words.select(pl.col("words").list.last().alias("word"), pl.lit(0).alias("is_family")),
+        ]
+    ).collect()
+
+    def shares(key: pl.Expr) -> dict[str, float]:
+        table = (
+            uses.group_by(key.alias("key"))
+            .agg(pl.len().alias("count_uses"), pl.col("is_family").mean().alias("family_share"))
+            .filter(pl.col("count_uses") >= min_uses)
+        )
+        return dict(zip(table["key"].to_list(), table["family_share"].to_list(), strict=True))
+
+    return names.SurnameStatistics(
+        by_spelling=shares(pl.col("word")), by_key=shares(names.fold(pl.col("word")))
+    )
+
+
+registry_names = st.lists(
+    st.one_of(
+        st.builds(
+            " ".join,
+            st.lists(
+                st.sampled_from(["Nguyễn", "Văn", "Thị", "Lê", "An", "Hà", "Ly", "Lý", "Minh", "nguyen"]),
+                max_size=4,
+            ),
+        ),
+        st.none(),
+    ),
+    max_size=120,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(full_names=registry_names)
+def test_surname_statistics_per_distinct_name_equal_the_per_use_counts(full_names: list[str | None]) -> None:
+    registry = pl.DataFrame({"full_name": full_names}, schema={"full_name": pl.String}).lazy()
+    assert names.surname_statistics(registry) == per_use_surname_statistics(registry)
+
+
+def test_lot_number_is_the_same_rule_per_distinct_value(reference: NormalizeReference) -> None:
+    lots = ["FK 1234", " fk\t1234 ", "-", "chưa có", "", None]
+    result = assert_same_as_plain(staged_frame([{"lot": lot} for lot in lots * 2]), reference)
+    assert result["lot_number"].to_list() == ["FK1234", "FK1234", None, None, None, None] * 2
+
+
+def three_test_placeholder(text: pl.Expr) -> pl.Expr:
+    """is_placeholder before issue 14: the folded key tested three ways (and folded three times)."""
+    trimmed = text.str.strip_chars()
+    could_be = (trimmed.str.len_chars() <= MAX_PLACEHOLDER_CHARS) & ~trimmed.str.contains_any(
+        list("123456789")
+    )
+    key = fold(pl.when(could_be).then(trimmed)).str.replace_all(r"\s+", " ")
+    bare = key.str.strip_chars(PLACEHOLDER_WRAPPING)
+    is_one = key.str.contains(SYMBOLS_ONLY) | bare.is_in(PLACEHOLDERS) | (bare == "")
+    return pl.when(trimmed.is_null()).then(None).otherwise(is_one.fill_null(False))
+
+
+wrapped_placeholders = st.builds(
+    lambda before, word, after, upper: (before + word + after).upper() if upper else before + word + after,
+    st.text(alphabet=" ()[].\t-", max_size=3),
+    st.sampled_from(
+        [*PLACEHOLDERS, "chưa có", "KXĐ", "không", "n/a.", "0", "000", "xxx", "--", "?", "Nam", "0912"]
+    ),
+    st.text(alphabet=" ()[].\t-", max_size=3),
+    st.booleans(),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(cells=st.lists(st.one_of(wrapped_placeholders, TEXT, st.none()), min_size=1, max_size=60))
+def test_placeholder_in_one_regex_equals_the_three_tests(cells: list[str | None]) -> None:
+    frame = pl.DataFrame({"cell": cells}, schema={"cell": pl.String})
+    one_regex = frame.select(is_placeholder(pl.col("cell")).alias("is_placeholder")).to_series()
+    assert one_regex.equals(
+        frame.select(three_test_placeholder(pl.col("cell")).alias("is_placeholder")).to_series()
+    )
