@@ -25,7 +25,7 @@ import polars as pl
 from transforms.normalize.reference import load_reference
 from vaxsync.core.clinical_rules import age_at_vaccination_sql
 from vaxsync.core.reasons import HOLD_PRIORITY, SEQUENCE_FLAGS
-from vaxsync.core.sql_steps import SqlStep, run_steps
+from vaxsync.core.sql_steps import SqlStep, is_debug, run_steps
 
 ROW_KEYS = ["file_hash", "source_row"]
 
@@ -391,6 +391,27 @@ def stage_postings(connection: duckdb.DuckDBPyConnection) -> None:
     register_vaccine_catalogue(connection)
     connection.execute("create temp table if not exists retiring_shots (shot_id varchar)")
     run_steps(connection, POSTING_STEPS)
+    drop_intermediate_tables(connection)
+
+
+# What write_postings reads of the steps above; the other steps' tables are only steps on the way.
+STAGED_FOR_WRITING = (
+    "event_held_conflicts",
+    "event_record_flags",
+    "event_posted_flags",
+    "night_postings",
+    "new_shots",
+)
+
+
+def drop_intermediate_tables(connection: duckdb.DuckDBPyConnection) -> None:
+    """Free the event steps' tables that nothing reads after stage_postings (a third of a GiB on a 200k-row
+    night, held until the publish connection closes). Debug mode keeps them, to be queried by name."""
+    if is_debug(connection):
+        return
+    for step in (*conflict_steps(None), *POSTING_STEPS):
+        if step.relation not in STAGED_FOR_WRITING:
+            connection.execute(f"drop table if exists {step.relation}")
 
 
 # --- 3. writing: shots, sources, dose sequence, conflicts ---------------------------------------------------
