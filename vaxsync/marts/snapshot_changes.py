@@ -225,6 +225,8 @@ def settle_rechecked_links(connection: duckdb.DuckDBPyConnection, outcomes: pl.D
     connection.execute("create or replace temp table relinking as select * from relinking_frame")
     keys = ["file_hash", "source_row"]
     unchanged = rechecked.join(relinking.select(keys), on=keys, how="anti")
+    if unchanged.is_empty():  # most nights: no copy of the night's rows
+        return outcomes
     return outcomes.join(unchanged, on=keys, how="anti")
 
 
