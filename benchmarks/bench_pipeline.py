@@ -124,6 +124,7 @@ class Window:
     calls: int = 0
     rows: int | None = None
     peak_tree_rss_gib: float = 0.0  # this process and its children, sampled
+    rss_at_start_gib: float = 0.0  # what the window inherited: its peak is at least this
 
 
 @dataclass
@@ -150,9 +151,11 @@ class Meter:
 
     def _start(self, name: str, parent: str | None) -> None:
         self._fold_peak()
-        self.windows.setdefault(name, Window(name, parent))
+        window = self.windows.setdefault(name, Window(name, parent))
         self._open[name] = (time.perf_counter(), _cpu_seconds())
-        self._peaks[name] = max(self._peaks.get(name, 0), _status_kib("VmRSS"))
+        resident = _status_kib("VmRSS")
+        window.rss_at_start_gib = max(window.rss_at_start_gib, resident / 1024**2)
+        self._peaks[name] = max(self._peaks.get(name, 0), resident)
 
     def _stop(self, name: str) -> None:
         self._fold_peak()
@@ -489,7 +492,10 @@ def table_rows(night: dict[str, Any]) -> list[dict[str, Any]]:
 
 def markdown(title: str, night: dict[str, Any], extra: list[str]) -> str:
     lines = [f"### {title}", ""]
-    lines += ["| stage | wall s | CPU s | peak RSS GiB | rows | rows/s |", "|---|---:|---:|---:|---:|---:|"]
+    lines += [
+        "| stage | wall s | CPU s | peak RSS GiB | RSS at start GiB | rows | rows/s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for row in table_rows(night):
         indent = "&nbsp;&nbsp;└ " if row["level"] else ""
         peak = max(row["peak_rss_gib"], row.get("peak_tree_rss_gib") or 0.0)
@@ -497,13 +503,16 @@ def markdown(title: str, night: dict[str, Any], extra: list[str]) -> str:
         cpu = f"{row['cpu_s']:.1f}" if row["cpu_s"] else ""
         rate = f"{row['rows_per_s']:,}" if row["rows_per_s"] else ""
         count = f"{row['rows']:,}" if row["rows"] else ""
-        lines.append(f"| {indent}{row['name']} | {row['wall_s']:.2f} | {cpu} | {rss} | {count} | {rate} |")
+        inherited = f"{row['rss_at_start_gib']:.2f}" if row.get("rss_at_start_gib") else ""
+        lines.append(
+            f"| {indent}{row['name']} | {row['wall_s']:.2f} | {cpu} | {rss} | {inherited} | {count} | {rate} |"
+        )
     whole = night["whole_process"]
     peak = max(whole.get("max_rss_gib", 0), night.get("peak_rss_gib", 0), night.get("peak_tree_rss_gib", 0))
     rows_in = night["summary"].get("rows_in", 0)
     lines.append(
         f"| **end to end** (`/usr/bin/time -v`; peak: the largest of the stages') | **{whole['wall_s']:.1f}** "
-        f"| {whole.get('cpu_s', 0):.1f} | **{peak:.2f}** | {rows_in:,} | {rows_in / whole['wall_s']:,.0f} |"
+        f"| {whole.get('cpu_s', 0):.1f} | **{peak:.2f}** | | {rows_in:,} | {rows_in / whole['wall_s']:,.0f} |"
     )
     lines += ["", *extra, ""]
     return "\n".join(lines)
