@@ -25,7 +25,7 @@ import polars as pl
 from transforms.normalize.reference import load_reference
 from vaxsync.core.clinical_rules import age_at_vaccination_sql
 from vaxsync.core.reasons import HOLD_PRIORITY, SEQUENCE_FLAGS
-from vaxsync.core.sql_steps import SqlStep, is_debug, run_steps
+from vaxsync.core.sql_steps import Form, SqlStep, is_debug, run_steps
 
 ROW_KEYS = ["file_hash", "source_row"]
 
@@ -380,13 +380,14 @@ def new_shots() -> str:
     """
 
 
+# A step read by one later step only is a view, inlined into the query that reads it (no table held).
 POSTING_STEPS: tuple[SqlStep, ...] = (
-    SqlStep("events__rows_to_post", night_rows_to_post(), target="event_night_postings"),
+    SqlStep("events__rows_to_post", night_rows_to_post(), Form.VIEW, target="event_night_postings"),
     SqlStep("events__members", event_members(), target="event_members"),
-    SqlStep("events__day_links", adjacent_day_links(), target="event_day_links"),
-    SqlStep("events__days", number_events(), target="event_days"),
+    SqlStep("events__day_links", adjacent_day_links(), Form.VIEW, target="event_day_links"),
+    SqlStep("events__days", number_events(), Form.VIEW, target="event_days"),
     SqlStep("events__ranked", rank_copies(), target="event_ranked"),
-    SqlStep("events__winners", choose_winners(), target="event_winners"),
+    SqlStep("events__winners", choose_winners(), Form.VIEW, target="event_winners"),
     SqlStep("events__night_postings", night_postings(), target="night_postings"),
     SqlStep("events__new_shots", new_shots(), target="new_shots"),
 )
@@ -417,7 +418,8 @@ def drop_intermediate_tables(connection: duckdb.DuckDBPyConnection) -> None:
         return
     for step in (*conflict_steps(None), *POSTING_STEPS):
         if step.relation not in STAGED_FOR_WRITING:
-            connection.execute(f"drop table if exists {step.relation}")
+            kind = "view" if step.form is Form.VIEW else "table"
+            connection.execute(f"drop {kind} if exists {step.relation}")
 
 
 # --- 3. writing: shots, sources, dose sequence, conflicts ---------------------------------------------------

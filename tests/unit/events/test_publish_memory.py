@@ -30,7 +30,10 @@ def _temp_tables(tmp_path: Path, config: DuckDBConfig) -> set[str]:
     registry = write_registry(tmp_path / "registry.parquet")
     with connect(tmp_path / "warehouse.duckdb", config=config) as connection:
         post_night(connection, NIGHT, registry, "run-1")
-        names = connection.execute("select table_name from duckdb_tables() where temporary").fetchall()
+        names = connection.execute(
+            "select table_name from duckdb_tables() where temporary"
+            " union all select view_name from duckdb_views() where temporary and not internal"
+        ).fetchall()
     return {name for (name,) in names}
 
 
