@@ -732,11 +732,15 @@ def child_reader(landing: str, out_json: str) -> None:
     Path(out_json).write_text(json.dumps(read_landing_plainly(Path(landing)), indent=1))
 
 
-def run_plain_reader(night_run_dir: Path, landing: Path) -> dict[str, Any]:
+def run_plain_reader(night_run_dir: Path, landing: Path) -> dict[str, Any] | None:
     """The plain reader over the night's landing folder, in a child process of its own."""
     out_json = night_run_dir / "bench_reader.json"
     command = [sys.executable, str(Path(__file__).resolve()), "--child-reader", str(landing), str(out_json)]
-    whole = _timed_command(command, night_run_dir / "bench_reader.log")
+    try:
+        whole = _timed_command(command, night_run_dir / "bench_reader.log")
+    except SystemExit as error:
+        print(f"plain reader run failed: {error}", flush=True)
+        return None
     return {"whole_process": whole, **json.loads(out_json.read_text())}
 
 
@@ -867,9 +871,10 @@ def main() -> None:
             night["plain_reader"] = reader
             splink = run_splink(run_dir, data)
             night["splink"] = splink
-            if splink:
+            if splink and reader:
                 night["plain_pipeline"] = plain_pipeline_comparison(night, reader, splink)
                 extra += plain_pipeline_lines(reader, night["plain_pipeline"])
+            if splink:
                 for result in splink["results"]:
                     summary = result["summary"]
                     extra.append(
