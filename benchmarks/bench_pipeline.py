@@ -14,8 +14,10 @@ decisions of the linkage) are timed by wrapping the functions the pipeline calls
 them. Results go to the terminal and to benchmarks/results/<size>[-incremental].{json,md}, with the
 machine's load average, since the machine may be shared.
 
---splink also links the same normalized data with Splink (benchmarks/matching/splink_runner.py) in a
-second child, for the side-by-side figure (needs `uv sync --group bench`).
+--splink also times "a plain reader + Splink", issue 14's yardstick: a plain reader reads every landing
+file (read_landing_plainly) in a child of its own, and Splink (benchmarks/matching/splink_runner.py) links
+the same normalized data in another child (needs `uv sync --group bench`); it prints and stores the reader
+seconds, Splink's linking seconds, their sum, and the ratios of the night's wall and peak to theirs.
 """
 
 from __future__ import annotations
@@ -35,7 +37,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import polars as pl
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -119,6 +124,7 @@ class Window:
     calls: int = 0
     rows: int | None = None
     peak_tree_rss_gib: float = 0.0  # this process and its children, sampled
+    rss_at_start_gib: float = 0.0  # what the window inherited: its peak is at least this
 
 
 @dataclass
@@ -145,9 +151,11 @@ class Meter:
 
     def _start(self, name: str, parent: str | None) -> None:
         self._fold_peak()
-        self.windows.setdefault(name, Window(name, parent))
+        window = self.windows.setdefault(name, Window(name, parent))
         self._open[name] = (time.perf_counter(), _cpu_seconds())
-        self._peaks[name] = max(self._peaks.get(name, 0), _status_kib("VmRSS"))
+        resident = _status_kib("VmRSS")
+        window.rss_at_start_gib = max(window.rss_at_start_gib, resident / 1024**2)
+        self._peaks[name] = max(self._peaks.get(name, 0), resident)
 
     def _stop(self, name: str) -> None:
         self._fold_peak()
@@ -484,7 +492,10 @@ def table_rows(night: dict[str, Any]) -> list[dict[str, Any]]:
 
 def markdown(title: str, night: dict[str, Any], extra: list[str]) -> str:
     lines = [f"### {title}", ""]
-    lines += ["| stage | wall s | CPU s | peak RSS GiB | rows | rows/s |", "|---|---:|---:|---:|---:|---:|"]
+    lines += [
+        "| stage | wall s | CPU s | peak RSS GiB | RSS at start GiB | rows | rows/s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for row in table_rows(night):
         indent = "&nbsp;&nbsp;└ " if row["level"] else ""
         peak = max(row["peak_rss_gib"], row.get("peak_tree_rss_gib") or 0.0)
@@ -492,13 +503,16 @@ def markdown(title: str, night: dict[str, Any], extra: list[str]) -> str:
         cpu = f"{row['cpu_s']:.1f}" if row["cpu_s"] else ""
         rate = f"{row['rows_per_s']:,}" if row["rows_per_s"] else ""
         count = f"{row['rows']:,}" if row["rows"] else ""
-        lines.append(f"| {indent}{row['name']} | {row['wall_s']:.2f} | {cpu} | {rss} | {count} | {rate} |")
+        inherited = f"{row['rss_at_start_gib']:.2f}" if row.get("rss_at_start_gib") else ""
+        lines.append(
+            f"| {indent}{row['name']} | {row['wall_s']:.2f} | {cpu} | {rss} | {inherited} | {count} | {rate} |"
+        )
     whole = night["whole_process"]
     peak = max(whole.get("max_rss_gib", 0), night.get("peak_rss_gib", 0), night.get("peak_tree_rss_gib", 0))
     rows_in = night["summary"].get("rows_in", 0)
     lines.append(
         f"| **end to end** (`/usr/bin/time -v`; peak: the largest of the stages') | **{whole['wall_s']:.1f}** "
-        f"| {whole.get('cpu_s', 0):.1f} | **{peak:.2f}** | {rows_in:,} | {rows_in / whole['wall_s']:,.0f} |"
+        f"| {whole.get('cpu_s', 0):.1f} | **{peak:.2f}** | | {rows_in:,} | {rows_in / whole['wall_s']:,.0f} |"
     )
     lines += ["", *extra, ""]
     return "\n".join(lines)
@@ -647,6 +661,147 @@ def run_splink(night_run_dir: Path, data: Path) -> dict[str, Any] | None:
     return {"whole_process": whole, **json.loads(out_json.read_text())}
 
 
+# What a plain reader does with each landing file: the separator it looks for in the first line, the
+# encodings it tries in turn (a byte-order mark first), and the file types it knows.
+PLAIN_SEPARATORS = (",", ";", "\t", "|")
+PLAIN_TEXT_SUFFIXES = (".csv", ".txt")
+PLAIN_WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def _plain_text(raw: bytes) -> str:
+    """The file's text the obvious way: UTF-16 or UTF-8 when a byte-order mark says so, else UTF-8, else
+    the Vietnamese Windows code page (with replacement characters where bytes do not fit)."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1258", errors="replace")
+
+
+def _read_plainly(path: Path) -> pl.DataFrame:
+    """One landing file read as a plain reader would: polars read_csv with the separator most frequent in
+    the first line, every column as text; fastexcel's calamine for workbooks (first sheet). Raises on
+    whatever such a reader fails on."""
+    import polars as pl
+
+    if path.suffix.lower() in PLAIN_WORKBOOK_SUFFIXES:
+        return pl.read_excel(path, engine="calamine", infer_schema_length=0)
+    text = _plain_text(path.read_bytes())
+    first_line = text.split("\n", 1)[0]
+    separator = max(PLAIN_SEPARATORS, key=first_line.count)
+    return pl.read_csv(
+        text.encode("utf-8"), separator=separator, infer_schema=False, truncate_ragged_lines=True
+    )
+
+
+def read_landing_plainly(landing: Path) -> dict[str, Any]:
+    """Every landing file read plainly, one after another, and the frames stacked into one (columns by
+    header name, as they come): seconds, files and rows read, files skipped by reason (a type such a
+    reader does not know, or an error it stops on)."""
+    import polars as pl
+
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
+    frames: list[pl.DataFrame] = []
+    skipped: dict[str, int] = {}
+    for path in sorted(item for item in landing.rglob("*") if item.is_file()):
+        reason = None
+        if path.suffix.lower() not in (*PLAIN_TEXT_SUFFIXES, *PLAIN_WORKBOOK_SUFFIXES):
+            reason = f"not a table ({path.suffix.lower() or 'no suffix'})"
+        else:
+            try:
+                frames.append(_read_plainly(path))
+            except Exception as error:  # a plain reader skips what it cannot read; we count it
+                reason = f"failed: {type(error).__name__}"
+        if reason is not None:
+            skipped[reason] = skipped.get(reason, 0) + 1
+    stacked = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu_s": _cpu_seconds() - cpu_started,
+        "peak_rss_gib": _status_kib("VmHWM") / 1024**2,
+        "files_read": len(frames),
+        "rows_read": stacked.height,
+        "columns": stacked.width,
+        "files_skipped": sum(skipped.values()),
+        "skipped_by_reason": skipped,
+    }
+
+
+def child_reader(landing: str, out_json: str) -> None:
+    Path(out_json).write_text(json.dumps(read_landing_plainly(Path(landing)), indent=1))
+
+
+def run_plain_reader(night_run_dir: Path, landing: Path) -> dict[str, Any] | None:
+    """The plain reader over the night's landing folder, in a child process of its own."""
+    out_json = night_run_dir / "bench_reader.json"
+    command = [sys.executable, str(Path(__file__).resolve()), "--child-reader", str(landing), str(out_json)]
+    try:
+        whole = _timed_command(command, night_run_dir / "bench_reader.log")
+    except SystemExit as error:
+        print(f"plain reader run failed: {error}", flush=True)
+        return None
+    return {"whole_process": whole, **json.loads(out_json.read_text())}
+
+
+def plain_pipeline_comparison(
+    night: dict[str, Any], reader: dict[str, Any], splink: dict[str, Any]
+) -> dict[str, Any]:
+    """Issue 14's figures: the plain reader's seconds plus Splink's linking seconds, and the night's wall
+    time and peak memory as shares of theirs (targets: <= 1/3 and <= 1/4)."""
+    result = splink["results"][0]
+    linking = float(result["seconds_probabilistic"])
+    plain = reader["seconds"] + linking
+    splink_peak = float(result["peak_rss_gib"])
+    plain_peak = max(splink_peak, reader["peak_rss_gib"])
+    plain_cpu = reader["cpu_s"] + float(result.get("cpu_seconds_probabilistic", 0.0))
+    night_wall, night_cpu = night["whole_process"]["wall_s"], night["whole_process"].get("cpu_s", 0.0)
+    night_peak = _night_peak_gib(night)
+    return {
+        "reader_s": round(reader["seconds"], 2),
+        "reader_cpu_s": round(reader["cpu_s"], 2),
+        "reader_peak_rss_gib": round(reader["peak_rss_gib"], 3),
+        "reader_files_read": reader["files_read"],
+        "reader_files_skipped": reader["files_skipped"],
+        "splink_linking_s": round(linking, 2),
+        "splink_peak_rss_gib": round(splink_peak, 3),
+        "reader_plus_splink_s": round(plain, 2),
+        "vaxsync_wall_s": round(night_wall, 2),
+        "vaxsync_peak_rss_gib": round(night_peak, 3),
+        "wall_ratio": round(night_wall / plain, 3),
+        # CPU seconds too: steadier than wall time when the machine is shared
+        "reader_plus_splink_cpu_s": round(plain_cpu, 2),
+        "vaxsync_cpu_s": round(night_cpu, 2),
+        "cpu_ratio": round(night_cpu / plain_cpu, 3) if plain_cpu else None,
+        "memory_ratio": round(night_peak / plain_peak, 3),
+    }
+
+
+def _night_peak_gib(night: dict[str, Any]) -> float:
+    whole = night["whole_process"]
+    return float(
+        max(whole.get("max_rss_gib", 0), night.get("peak_rss_gib", 0), night.get("peak_tree_rss_gib", 0))
+    )
+
+
+def plain_pipeline_lines(reader: dict[str, Any], comparison: dict[str, Any]) -> list[str]:
+    skipped = ", ".join(f"{reason}: {count}" for reason, count in sorted(reader["skipped_by_reason"].items()))
+    return [
+        f"Plain reader (polars read_csv with the first line's separator, fastexcel for workbooks): "
+        f"{comparison['reader_s']:.1f} s, {comparison['reader_cpu_s']:.1f} CPU s, "
+        f"{comparison['reader_peak_rss_gib']:.2f} GiB peak; {reader['files_read']} files, "
+        f"{reader['rows_read']:,} rows read; {reader['files_skipped']} skipped ({skipped or 'none'}).",
+        f"Plain reader + Splink linking: {comparison['reader_s']:.1f} + {comparison['splink_linking_s']:.1f} = "
+        f"{comparison['reader_plus_splink_s']:.1f} s. vaxsync wall / (reader + Splink) = "
+        f"{comparison['vaxsync_wall_s']:.1f} / {comparison['reader_plus_splink_s']:.1f} = "
+        f"**{comparison['wall_ratio']:.2f}** (target <= 0.33); in CPU seconds {comparison['vaxsync_cpu_s']:.1f} / "
+        f"{comparison['reader_plus_splink_cpu_s']:.1f} = {comparison['cpu_ratio']:.2f}; vaxsync peak / plain peak (the larger of the "
+        f"reader's and Splink's) = {comparison['vaxsync_peak_rss_gib']:.2f} / "
+        f"{max(comparison['splink_peak_rss_gib'], comparison['reader_peak_rss_gib']):.2f} GiB = "
+        f"**{comparison['memory_ratio']:.2f}** (target <= 0.25).",
+    ]
+
+
 def child_splink(normalized: str, registry: str, truth: str, out_json: str) -> None:
     sys.path.insert(0, str(REPO / "benchmarks" / "matching"))
     from evaluate import _splink
@@ -667,6 +822,9 @@ def main() -> None:
         return
     if len(sys.argv) == 3 and sys.argv[1] == "--child-prepare":
         child_prepare(Path(sys.argv[2]))
+        return
+    if len(sys.argv) == 4 and sys.argv[1] == "--child-reader":
+        child_reader(sys.argv[2], sys.argv[3])
         return
     if len(sys.argv) == 6 and sys.argv[1] == "--child-splink":
         child_splink(*sys.argv[2:])
@@ -709,8 +867,13 @@ def main() -> None:
             _load_note(night),
         ]
         if args.splink:
+            reader = run_plain_reader(run_dir, data / "landing")
+            night["plain_reader"] = reader
             splink = run_splink(run_dir, data)
             night["splink"] = splink
+            if splink and reader:
+                night["plain_pipeline"] = plain_pipeline_comparison(night, reader, splink)
+                extra += plain_pipeline_lines(reader, night["plain_pipeline"])
             if splink:
                 for result in splink["results"]:
                     summary = result["summary"]

@@ -25,7 +25,7 @@ import polars as pl
 from transforms.normalize.reference import load_reference
 from vaxsync.core.clinical_rules import age_at_vaccination_sql
 from vaxsync.core.reasons import HOLD_PRIORITY, SEQUENCE_FLAGS
-from vaxsync.core.sql_steps import SqlStep, run_steps
+from vaxsync.core.sql_steps import Form, SqlStep, is_debug, run_steps
 
 ROW_KEYS = ["file_hash", "source_row"]
 
@@ -263,14 +263,20 @@ def route_held_rows_to_backlog(outcomes: pl.DataFrame, held: pl.DataFrame) -> pl
 
 
 def night_rows_to_post() -> str:
-    """Tonight's matched rows (after holds), with their product family and comparison keys."""
+    """Tonight's matched rows (after holds), with their product family and comparison keys. The facility key
+    is a regular expression: computed once per facility name (thousands), not per row (hundreds of thousands)."""
     return f"""
+    with facility_keys as (
+        select raw_facility_name, {facility_key_sql("raw_facility_name")} as facility_key
+        from (select distinct raw_facility_name from outcomes where citizen_id is not null)
+    )
     select o.file_hash, o.source_row, o.source_file, o.citizen_id, o.vaccine_code,
            coalesce(v.family, o.vaccine_code) as vaccine_family, o.vaccinated_date,
-           o.lot_number as lot_key, {facility_key_sql("o.raw_facility_name")} as facility_key,
+           o.lot_number as lot_key, k.facility_key,
            {shot_id_sql("o.citizen_id", "o.vaccine_code", "o.vaccinated_date")} as own_shot_id,
            false as is_posted, null::timestamp as first_synced_at
     from outcomes o left join event_vaccines v using (vaccine_code)
+    left join facility_keys k on k.raw_facility_name is not distinct from o.raw_facility_name
     where o.citizen_id is not null
     """
 
@@ -374,13 +380,14 @@ def new_shots() -> str:
     """
 
 
+# A step read by one later step only is a view, inlined into the query that reads it (no table held).
 POSTING_STEPS: tuple[SqlStep, ...] = (
-    SqlStep("events__rows_to_post", night_rows_to_post(), target="event_night_postings"),
+    SqlStep("events__rows_to_post", night_rows_to_post(), Form.VIEW, target="event_night_postings"),
     SqlStep("events__members", event_members(), target="event_members"),
-    SqlStep("events__day_links", adjacent_day_links(), target="event_day_links"),
-    SqlStep("events__days", number_events(), target="event_days"),
+    SqlStep("events__day_links", adjacent_day_links(), Form.VIEW, target="event_day_links"),
+    SqlStep("events__days", number_events(), Form.VIEW, target="event_days"),
     SqlStep("events__ranked", rank_copies(), target="event_ranked"),
-    SqlStep("events__winners", choose_winners(), target="event_winners"),
+    SqlStep("events__winners", choose_winners(), Form.VIEW, target="event_winners"),
     SqlStep("events__night_postings", night_postings(), target="night_postings"),
     SqlStep("events__new_shots", new_shots(), target="new_shots"),
 )
@@ -391,6 +398,28 @@ def stage_postings(connection: duckdb.DuckDBPyConnection) -> None:
     register_vaccine_catalogue(connection)
     connection.execute("create temp table if not exists retiring_shots (shot_id varchar)")
     run_steps(connection, POSTING_STEPS)
+    drop_intermediate_tables(connection)
+
+
+# What write_postings reads of the steps above; the other steps' tables are only steps on the way.
+STAGED_FOR_WRITING = (
+    "event_held_conflicts",
+    "event_record_flags",
+    "event_posted_flags",
+    "night_postings",
+    "new_shots",
+)
+
+
+def drop_intermediate_tables(connection: duckdb.DuckDBPyConnection) -> None:
+    """Free the event steps' tables that nothing reads after stage_postings (a third of a GiB on a 200k-row
+    night, held until the publish connection closes). Debug mode keeps them, to be queried by name."""
+    if is_debug(connection):
+        return
+    for step in (*conflict_steps(None), *POSTING_STEPS):
+        if step.relation not in STAGED_FOR_WRITING:
+            kind = "view" if step.form is Form.VIEW else "table"
+            connection.execute(f"drop {kind} if exists {step.relation}")
 
 
 # --- 3. writing: shots, sources, dose sequence, conflicts ---------------------------------------------------
