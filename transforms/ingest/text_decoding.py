@@ -405,3 +405,48 @@ def _looks_binary(raw: bytes) -> bool:
     head = raw[:BINARY_CHECK_BYTES]
     junk = len(head.translate(None, all_bytes_but(JUNK_CONTROL_BYTES)))
     return junk > max(MAX_JUNK_CONTROL_SHARE * len(head), MAX_STRAY_CONTROLS)
+
+
+def decode_export_bytes_many(raws: list[bytes]) -> list[DecodedText | None]:
+    """decode_export_bytes for several files, the same answers: the usual files (ASCII, or sound
+    Vietnamese in UTF-8, nothing to repair) are scored in one query for all; the others one by one."""
+    plain = [_plain_unicode(raw) for raw in raws]
+    samples = {str(index): marked_words_sample(text) for index, (_, text) in _indexed(plain)}
+    scores = syllable_scores(samples) if samples else {}
+    decoded: list[DecodedText | None] = []
+    for index, raw in enumerate(raws):
+        found = plain[index]
+        score = scores.get(str(index))
+        if found is None:
+            decoded.append(decode_export_bytes(raw))
+        elif score is None:  # ASCII: nothing to judge
+            decoded.append(DecodedText(found[1], found[0], None))
+        elif score.share >= 1 - REPAIR_MARGIN:  # as _read_unicode: nothing can beat it
+            candidates = ((found[0], round(score.share, 4)),)
+            decoded.append(DecodedText(found[1], found[0], None, score.share, score.words, candidates))
+        else:
+            decoded.append(decode_export_bytes(raw))
+    return decoded
+
+
+def _indexed(plain: list[tuple[str, str] | None]) -> list[tuple[int, tuple[str, str]]]:
+    """The Unicode texts that need a score (not ASCII), with their positions."""
+    return [(index, found) for index, found in enumerate(plain) if found is not None and found[0] != "ascii"]
+
+
+def _plain_unicode(raw: bytes) -> tuple[str, str] | None:
+    """(encoding, text) when `_decode` reads the bytes as ASCII, or as UTF-8 (with or without a BOM) it
+    only scores and keeps as it is when the text reads as Vietnamese; None for every other path."""
+    if raw.startswith(codecs.BOM_UTF8):
+        try:
+            return "utf-8-sig", raw.decode("utf_8_sig")
+        except UnicodeDecodeError:
+            return None
+    if _unicode_encoding(raw) is not None or _looks_binary(raw) or _has_letter_controls(raw):
+        return None
+    if raw.isascii():
+        return "ascii", raw.decode("ascii")
+    try:
+        return "utf-8", raw.decode("utf_8")
+    except UnicodeDecodeError:
+        return None
