@@ -1,14 +1,14 @@
 """Stage many landed exports at once: the same ledger rows and staged rows as stage_export, file by file.
 
-stage_export costs about thirty small polars queries per file, whatever its size. Here the usual file (a
-CSV/TXT whose text decodes without repair, no quoted field spanning lines) is read in a handful of
-queries for the whole batch: its lines, separator, fields, header row and data rows are columns of one
-frame keyed by `file`, and the rows are staged in one query per distinct header row. Header mapping stays
-per file (a dict from the header's cells), cached since files share headers.
+stage_export costs about thirty small polars queries per file, whatever its size. Here a batch's text
+files are decoded together (text_decoding.decode_export_bytes_many), and their lines, separator, fields,
+header row and data rows are columns of one frame keyed by `file`; the rows are staged in one query per
+distinct header row. Header mapping stays per file (a dict from the header's cells), cached since files
+share headers.
 
-Anything else (a workbook, UTF-16, a text repair, a multi-line record, a file that would be quarantined,
-a batch query failing) goes through stage_export, which stays the reference: the unit tests stage
-landings both ways and compare every ledger column and every staged row.
+Anything else (a workbook, a quoted field spanning lines, a file that would be quarantined, a batch
+query failing) goes through stage_export, which stays the reference: the unit tests stage landings both
+ways and compare every ledger column and every staged row.
 """
 
 from __future__ import annotations
