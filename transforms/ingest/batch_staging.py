@@ -33,11 +33,13 @@ from transforms.ingest.staging import (
     staged_row_columns,
 )
 from transforms.ingest.structure import (
+    HEADER_REPEAT_FIELDS,
     HEADER_SEARCH_ROWS,
     HeaderRow,
     could_be_total_row,
     has_any_value,
     has_total_label,
+    header_repeat_cells,
     header_width,
     malformed_row_issue,
     row_kind,
@@ -69,7 +71,6 @@ class _Layout:
     separator: str
     header: HeaderRow
     mapping: HeaderMapping
-    padded_header: tuple[str | None, ...]  # the header's cells as wide as the data: the mapping's key
 
 
 def stage_exports(landing_dir: Path, files: Sequence[tuple[str, str]]) -> list[StagedExport]:
@@ -119,15 +120,17 @@ def _stage_text_batch(files: list[_TextFile]) -> dict[int, StagedExport]:
     separators = dict(sniff_separators(records.lazy(), FILE).iter_rows())
     grid = _grid(records.filter(pl.col(FILE).is_in(list(separators))), separators)
     layouts = _layouts(grid, separators)
-    by_header: dict[tuple[str | None, ...], list[int]] = {}
-    for position, layout in layouts.items():
-        by_header.setdefault(layout.padded_header, []).append(position)
-    by_position = {file.position: file for file in files}
-    staged: dict[int, StagedExport] = {}
-    for positions in by_header.values():
-        same_header = {position: layouts[position] for position in positions}
-        staged |= _stage_same_header(grid, same_header, [by_position[position] for position in positions])
-    return staged
+    if not layouts:
+        return {}
+    staged_files = [file for file in files if file.position in layouts]
+    classified = _classified(grid, layouts, staged_files)
+    rows_by_file = _staged_rows_by_file(classified, layouts)
+    dropped_by_file = _dropped_rows_by_file(classified)
+    return {
+        file.position: _loaded(file, layouts[file.position], rows, dropped_by_file[file.position])
+        for file in staged_files
+        if (rows := rows_by_file.get(file.position)) is not None  # no data rows: stage_export quarantines
+    }
 
 
 def _single_line_records(files: list[_TextFile]) -> pl.DataFrame:
@@ -201,10 +204,9 @@ def _layouts(grid: pl.DataFrame, separators: dict[int, str]) -> dict[int, _Layou
     ):
         header = HeaderRow(position=line_number - 1, line_number=line_number, score=score, cells=list(cells))
         width = max(header_width(header.cells), (widest_filled if widest_filled is not None else -1) + 1)
-        padded = tuple((header.cells + [None] * width)[:width])
-        mapping = _mapping(padded)
+        mapping = _mapping(tuple((header.cells + [None] * width)[:width]))
         if not mapping.missing_required:
-            layouts[file] = _Layout(separators[file], header, mapping, padded)
+            layouts[file] = _Layout(separators[file], header, mapping)
     return layouts
 
 
@@ -213,65 +215,122 @@ def _mapping(padded_header: tuple[str | None, ...]) -> HeaderMapping:
     return map_header_row(list(padded_header))
 
 
-def _stage_same_header(
-    grid: pl.DataFrame, layouts: dict[int, _Layout], files: list[_TextFile]
-) -> dict[int, StagedExport]:
-    """Classify and stage the rows of files sharing one header row (classify_rows_below_header,
-    data_rows and _staged_rows, grouped by file): the same header cells, so the same mapping."""
-    layout = layouts[files[0].position]  # its header's cells and mapping are every file's
-    header_lines = pl.DataFrame(
+def _classified(grid: pl.DataFrame, layouts: dict[int, _Layout], files: list[_TextFile]) -> pl.DataFrame:
+    """The rows below each file's header with `row_kind` (classify_rows_below_header, for every file at
+    once: each row carries its file's header line, header width and header-repeat cells)."""
+    repeat_cells = [
+        header_repeat_cells(layouts[file.position].header, layouts[file.position].mapping) for file in files
+    ]
+    by_file = pl.DataFrame(
         {
             FILE: [file.position for file in files],
             "header_line": [layouts[file.position].header.line_number for file in files],
+            "header_width": [header_width(layouts[file.position].header.cells) for file in files],
             "source_file": [file.source_file for file in files],
             "file_hash": [file.file_hash for file in files],
+            **{
+                f"repeat_position_{slot}": [
+                    cells[slot][0] if slot < len(cells) else None for cells in repeat_cells
+                ]
+                for slot in range(len(HEADER_REPEAT_FIELDS))
+            },
+            **{
+                f"repeat_cell_{slot}": [
+                    cells[slot][1] if slot < len(cells) else None for cells in repeat_cells
+                ]
+                for slot in range(len(HEADER_REPEAT_FIELDS))
+            },
         },
-        schema={FILE: pl.UInt32, "header_line": pl.Int32, "source_file": pl.String, "file_hash": pl.String},
+        schema={
+            FILE: pl.UInt32,
+            "header_line": pl.Int32,
+            "header_width": pl.Int32,
+            "source_file": pl.String,
+            "file_hash": pl.String,
+            **{f"repeat_position_{slot}": pl.Int64 for slot in range(len(HEADER_REPEAT_FIELDS))},
+            **{f"repeat_cell_{slot}": pl.String for slot in range(len(HEADER_REPEAT_FIELDS))},
+        },
     )
     below = (
         grid.lazy()
-        .join(header_lines.lazy(), on=FILE, maintain_order="left")
+        .join(by_file.lazy(), on=FILE, maintain_order="left")
         .filter(pl.col("line_number") > pl.col("header_line"))
         .with_row_index("grid_index")
     )
-    totals = below.filter(could_be_total_row()).filter(has_total_label()).select("grid_index")
-    classified = below.with_columns(
-        row_kind=row_kind(
-            pl.col("grid_index").is_in(totals.collect().to_series().implode()), layout.header, layout.mapping
+    totals = below.filter(could_be_total_row()).filter(has_total_label()).select("grid_index").collect()
+    is_total = pl.col("grid_index").is_in(totals.to_series().implode())
+    return below.with_columns(row_kind=row_kind(is_total, _repeats_its_header())).collect()
+
+
+def _repeats_its_header() -> pl.Expr:
+    """structure.header_repeat, with each file's header-repeat cells read from the row's columns."""
+    slots = range(len(HEADER_REPEAT_FIELDS))
+    same_cell = [
+        pl.when(pl.col(f"repeat_position_{slot}").is_null())
+        .then(True)
+        .otherwise(
+            pl.col("cells").list.get(pl.col(f"repeat_position_{slot}"), null_on_oob=True)
+            == pl.col(f"repeat_cell_{slot}")
         )
-    ).collect()
+        for slot in slots
+    ]
+    any_cell = pl.any_horizontal([pl.col(f"repeat_position_{slot}").is_not_null() for slot in slots])
+    return any_cell & pl.all_horizontal(same_cell)
+
+
+def _staged_rows_by_file(classified: pl.DataFrame, layouts: dict[int, _Layout]) -> dict[int, pl.DataFrame]:
+    """Each file's staged rows (data_rows and _staged_rows): numbered and checked for every file at once,
+    then selected once per distinct mapping (the columns fields and extra columns are read from)."""
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for position, layout in layouts.items():
+        groups.setdefault(_staging_key(layout.mapping), []).append(position)
+    group_of_file = {
+        position: group for group, positions in enumerate(groups.values()) for position in positions
+    }
     rows = (
         classified.lazy()
         .filter(pl.col("row_kind") == "data")
         .with_columns(
             source_row=pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over(FILE),
-            row_issue=malformed_row_issue(header_width(layout.header.cells)),
+            row_issue=malformed_row_issue(pl.col("header_width")),
+            staging_group=pl.col(FILE).replace_strict(group_of_file, return_dtype=pl.UInt32),
         )
+        .collect()
+    )
+    mappings = [layouts[positions[0]].mapping for positions in groups.values()]
+    plans = [
+        group_rows.lazy()
         .select(
             FILE,
             **staged_row_columns(
-                layout.mapping, pl.col("source_file"), pl.col("file_hash"), with_cell_kinds=False
+                mappings[group], pl.col("source_file"), pl.col("file_hash"), with_cell_kinds=False
             ),
         )
         .cast(STAGED_ROW_SCHEMA)  # type: ignore[arg-type]
-        .collect()
-    )
+        for (group,), group_rows in rows.partition_by("staging_group", as_dict=True).items()
+    ]
+    by_file: dict[int, pl.DataFrame] = {}
+    for staged in pl.collect_all(plans):
+        by_file |= {
+            key[0]: frame for key, frame in staged.partition_by(FILE, as_dict=True, include_key=False).items()
+        }
+    return by_file
+
+
+def _staging_key(mapping: HeaderMapping) -> tuple[object, ...]:
+    """What staged_row_columns reads from a mapping: mappings with equal keys stage the same columns."""
+    extras = tuple((position, mapping.names[position]) for position in mapping.extra_columns)
+    return (tuple(mapping.field_columns.items()), extras)
+
+
+def _dropped_rows_by_file(classified: pl.DataFrame) -> dict[int, dict[str, int]]:
+    """count_dropped_rows for each file."""
     dropped = classified.group_by(FILE).agg(
         count_blank_rows_dropped=(pl.col("row_kind") == "blank").sum(),
         count_total_rows_dropped=(pl.col("row_kind") == "total").sum(),
         count_header_repeats_dropped=(pl.col("row_kind") == "header_repeat").sum(),
     )
-    dropped_by_file = {row.pop(FILE): row for row in dropped.iter_rows(named=True)}
-    rows_by_file = rows.partition_by(FILE, as_dict=True, include_key=False)
-    staged = {}
-    for file in files:
-        file_rows = rows_by_file.get((file.position,))
-        if file_rows is None:
-            continue  # no data rows: stage_export quarantines the file
-        staged[file.position] = _loaded(
-            file, layouts[file.position], file_rows, dropped_by_file[file.position]
-        )
-    return staged
+    return {row.pop(FILE): row for row in dropped.iter_rows(named=True)}
 
 
 def _loaded(file: _TextFile, layout: _Layout, rows: pl.DataFrame, dropped: dict[str, int]) -> StagedExport:
