@@ -287,9 +287,8 @@ def ingest_batches(source_files: list[str], files_per_batch: int = INGEST_BATCH_
 
 
 def _ingest_all(settings: Settings, source_files: list[str]) -> Iterator[int]:
-    """Stage every new file; yields how many are done after each batch. Batches are staged in this
-    process (settings.ingest_processes = 1, the default), or go to a pool of that many processes
-    (spawned: fresh interpreters) when there is more than one batch."""
+    """Stage every new file; yields how many are done after each batch. Batches go to a pool of
+    settings.ingest_processes processes (spawned: fresh interpreters) when there is more than one batch."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
