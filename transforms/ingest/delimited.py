@@ -107,7 +107,9 @@ def split_fields(records: pl.DataFrame, separator: str) -> pl.DataFrame:
     return _split_fields(records.lazy(), separator).collect()
 
 
-def _split_fields(records: pl.LazyFrame, separator: str) -> pl.LazyFrame:
+def _split_fields(records: pl.LazyFrame, separator: str, keys: tuple[str, ...] = ()) -> pl.LazyFrame:
+    """split_fields, lazily; `keys` (e.g. the file of a batch) are kept, and the records sorted by them
+    and their line numbers."""
     sep = re.escape(separator)
     field = f'{sep}("(?:[^"]|"")*"[^{sep}]*|[^{sep}]*)'
     match = pl.element().str.slice(1)  # every match starts with the separator we prepended
@@ -118,8 +120,11 @@ def _split_fields(records: pl.LazyFrame, separator: str) -> pl.LazyFrame:
         .otherwise(match)
     )
     has_quote = pl.col("record").str.contains('"', literal=True)
-    plain = records.filter(~has_quote).select("line_number", cells=pl.col("record").str.split(separator))
+    plain = records.filter(~has_quote).select(
+        *keys, "line_number", cells=pl.col("record").str.split(separator)
+    )
     with_quotes = records.filter(has_quote).select(
+        *keys,
         "line_number",
         cells=(separator + pl.col("record")).str.extract_all(field).list.eval(unquoted),
     )
@@ -128,8 +133,8 @@ def _split_fields(records: pl.LazyFrame, separator: str) -> pl.LazyFrame:
     )
     return (
         pl.concat([plain, with_quotes])
-        .sort("line_number")
-        .select("line_number", cells=blank_to_null)
+        .sort(*keys, "line_number")
+        .select(*keys, "line_number", cells=blank_to_null)
         .with_columns(field_count=pl.col("cells").list.len().cast(pl.Int32))
     )
 
@@ -157,3 +162,47 @@ def sniff_separator(records: pl.DataFrame) -> str:
         consistent = records_with_it if modal_count > 1 else 0
         ranked.append((best_header, consistent, -order, separator))
     return max(ranked)[3]
+
+
+def sniff_separators(records: pl.LazyFrame, file_key: str) -> pl.DataFrame:
+    """sniff_separator for the records of many files at once (`file_key` tells them apart): one row per
+    file that has a non-blank record, with its `separator`. The same choice: the best header, then the
+    most records split into the modal count (a tie on the count goes to the count seen first), then the
+    candidate's order."""
+    head = records.filter(pl.col("record").str.strip_chars() != "").filter(
+        pl.int_range(pl.len()).over(file_key) < SNIFF_RECORDS
+    )
+    grids = pl.concat(
+        [
+            _split_fields(head, separator, (file_key,)).select(
+                file_key,
+                "line_number",
+                "field_count",
+                candidate=pl.lit(order),
+                score=header_score_expr(pl.col("cells")),
+            )
+            for order, separator in enumerate(SEPARATOR_CANDIDATES)
+        ]
+    )
+    per_candidate = [file_key, "candidate"]
+    best_header = grids.group_by(per_candidate).agg(best_header=pl.col("score").max())
+    modal = (
+        grids.group_by(*per_candidate, "field_count")
+        .agg(records_with_it=pl.len(), first_seen=pl.col("line_number").min())
+        .sort(*per_candidate, "records_with_it", "first_seen", descending=[False, False, True, False])
+        .group_by(per_candidate)
+        .first()
+        .select(
+            *per_candidate,
+            consistent=pl.when(pl.col("field_count") > 1).then(pl.col("records_with_it")).otherwise(0),
+        )
+    )
+    separators = pl.Series(SEPARATOR_CANDIDATES, dtype=pl.String)
+    return (
+        best_header.join(modal, on=per_candidate)
+        .sort(file_key, "best_header", "consistent", "candidate", descending=[False, True, True, False])
+        .group_by(file_key, maintain_order=True)
+        .first()
+        .select(file_key, separator=pl.col("candidate").replace_strict(range(3), separators))
+        .collect()
+    )

@@ -69,7 +69,7 @@ class StagedExport:
 
 
 @dataclass
-class _ReadState:
+class ReadState:
     """What is known about a file so far; becomes its ledger row."""
 
     file_format: str = "unknown"
@@ -87,7 +87,7 @@ class _ReadState:
 def stage_export(landing_dir: Path, source_file: str, file_hash: str | None = None) -> StagedExport:
     """Stage `landing_dir / source_file`, or quarantine it with a reason."""
     path = landing_dir / source_file
-    state = _ReadState()
+    state = ReadState()
     size: int | None = None
     try:
         size = path.stat().st_size
@@ -106,12 +106,12 @@ def stage_export(landing_dir: Path, source_file: str, file_hash: str | None = No
     state.dates_repaired = 0
     if rows["cell_kinds"].is_not_null().any():  # only workbooks have date cells
         state.dates_repaired = count_locale_swap_repairs(rows.lazy(), pl.col("file_hash"))
-    ledger = _ledger_row(source_file, file_hash, size, state, status="loaded", rows_read=rows.height)
+    ledger = ledger_row(source_file, file_hash, size, state, status="loaded", rows_read=rows.height)
     return StagedExport(ledger=ledger, rows=rows, raw_metrics=metrics)
 
 
 def _read_export(
-    path: Path, file_hash: str, source_file: str, state: _ReadState
+    path: Path, file_hash: str, source_file: str, state: ReadState
 ) -> tuple[pl.DataFrame, dict[str, float | int]]:
     if path.name.startswith(LOCK_FILE_PREFIX):
         raise Quarantine(
@@ -147,7 +147,7 @@ def _read_export(
     return rows, metrics
 
 
-def _read_grid(path: Path, state: _ReadState) -> pl.DataFrame:
+def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
     with path.open("rb") as handle:
         head = handle.read(8)
     suffix = path.suffix.lower()
@@ -180,7 +180,7 @@ def _read_grid(path: Path, state: _ReadState) -> pl.DataFrame:
     return split_fields(records, state.delimiter)
 
 
-def _repair_workbook_text(grid: pl.DataFrame, state: _ReadState) -> pl.DataFrame:
+def _repair_workbook_text(grid: pl.DataFrame, state: ReadState) -> pl.DataFrame:
     """Apply the whole-file text repairs (legacy fonts, mis-read UTF-8) to a workbook's cells."""
     # Tab and newline: no legacy font maps them (VISCII and TCVN3 use other control bytes), so a repair
     # cannot move a cell; a line break inside a cell becomes a space, as normalize would make it anyway.
@@ -223,29 +223,43 @@ def _missing_columns_detail(mapping: HeaderMapping, header: HeaderRow) -> str:
 def _staged_rows(
     staged: pl.DataFrame, mapping: HeaderMapping, source_file: str, file_hash: str
 ) -> pl.DataFrame:
+    return staged.select(
+        **staged_row_columns(
+            mapping,
+            pl.lit(source_file, dtype=pl.String),
+            pl.lit(file_hash, dtype=pl.String),
+            with_cell_kinds="cell_kinds" in staged.columns,
+        )
+    ).cast(STAGED_ROW_SCHEMA)  # type: ignore[arg-type]
+
+
+def staged_row_columns(
+    mapping: HeaderMapping, source_file: pl.Expr, file_hash: pl.Expr, *, with_cell_kinds: bool
+) -> dict[str, pl.Expr]:
+    """The STAGED_ROW_SCHEMA columns of a file's data rows (cast to the schema by the caller)."""
     extras = [
         pl.col("cells").list.get(position, null_on_oob=True).alias(mapping.names[position])
         for position in mapping.extra_columns
     ]
     extra_json = pl.struct(extras).struct.json_encode() if extras else pl.lit(None, dtype=pl.String)
-    return staged.select(
-        source_file=pl.lit(source_file, dtype=pl.String),
-        file_hash=pl.lit(file_hash, dtype=pl.String),
-        source_row=pl.col("source_row"),
+    return {
+        "source_file": source_file,
+        "file_hash": file_hash,
+        "source_row": pl.col("source_row"),
         **{raw_column(name): field_value(mapping, name) for name in EXPORT_FIELDS},
-        extra_columns=extra_json,
-        row_issue=pl.col("row_issue"),
-        cell_kinds=date_cell_marker(mapping.field_columns, DATE_FIELDS)
-        if "cell_kinds" in staged.columns
+        "extra_columns": extra_json,
+        "row_issue": pl.col("row_issue"),
+        "cell_kinds": date_cell_marker(mapping.field_columns, DATE_FIELDS)
+        if with_cell_kinds
         else pl.lit(None, dtype=pl.String),
-    ).cast(STAGED_ROW_SCHEMA)  # type: ignore[arg-type]
+    }
 
 
-def _ledger_row(
+def ledger_row(
     source_file: str,
     file_hash: str | None,
     size: int | None,
-    state: _ReadState,
+    state: ReadState,
     *,
     status: str,
     rows_read: int,
@@ -280,13 +294,13 @@ def _quarantined(
     source_file: str,
     file_hash: str | None,
     size: int | None,
-    state: _ReadState,
+    state: ReadState,
     reason: str,
     detail: str,
 ) -> StagedExport:
     if state.rows_estimated is None:  # never read into rows: count the lines of a text file
         state.rows_estimated = estimate_rows_from_bytes(path, size, reason)
-    ledger = _ledger_row(
+    ledger = ledger_row(
         source_file,
         file_hash,
         size,

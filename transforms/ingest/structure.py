@@ -76,44 +76,77 @@ def field_value(mapping: HeaderMapping, field: str) -> pl.Expr:
     return pl.coalesce([cell(position) for position in positions])
 
 
-def _header_repeat(header: HeaderRow, mapping: HeaderMapping) -> pl.Expr:
+HEADER_REPEAT_FIELDS = ("full_name", "date_of_birth")
+
+
+def header_repeat_cells(header: HeaderRow, mapping: HeaderMapping) -> list[tuple[int, str]]:
+    """(position, header cell) of the fields by which a repeated header is recognised."""
+    return [
+        (positions[0], header_cell)
+        for field in HEADER_REPEAT_FIELDS
+        if (positions := mapping.field_columns.get(field))
+        and (header_cell := header.cells[positions[0]]) is not None
+    ]
+
+
+def header_repeat(header: HeaderRow, mapping: HeaderMapping) -> pl.Expr:
     """A row whose name and birth-date cells repeat the header's (a header printed again per page)."""
     repeats = [
-        cell(positions[0]) == header.cells[positions[0]]
-        for field in ("full_name", "date_of_birth")
-        if (positions := mapping.field_columns.get(field)) and header.cells[positions[0]] is not None
+        cell(position) == header_cell for position, header_cell in header_repeat_cells(header, mapping)
     ]
     return pl.all_horizontal(repeats) if repeats else pl.lit(False)
 
 
-def classify_rows_below_header(grid: pl.DataFrame, header: HeaderRow, mapping: HeaderMapping) -> pl.DataFrame:
-    """The rows under the header with `row_kind`: data | blank | total | header_repeat."""
-    below = grid.slice(header.position + 1).with_row_index("grid_index")
-    is_blank = ~has_any_value(pl.col("cells"))
+def is_blank_row() -> pl.Expr:
+    return ~has_any_value(pl.col("cells"))
+
+
+def could_be_total_row() -> pl.Expr:
+    """Non-blank and sparse enough to be a total row (its label is checked on these rows only)."""
     filled_cells = pl.col("cells").list.eval(pl.element().is_not_null().sum()).list.first()
-    sparse = below.filter(~is_blank & (filled_cells <= MAX_TOTAL_ROW_CELLS))
-    # The label is the first cell that is not just a number (a total row may still carry an STT).
+    return ~is_blank_row() & (filled_cells <= MAX_TOTAL_ROW_CELLS)
+
+
+def has_total_label() -> pl.Expr:
+    """The row's label, its first cell that is not just a number (a total row may still carry an STT),
+    is a total label."""
     not_a_number = ~pl.element().str.contains(r"^\s*\d+\s*$")
     label = pl.col("cells").list.eval(pl.element().filter(not_a_number)).list.first()
-    totals = sparse.filter(fold_header_expr(label).str.contains(TOTAL_LABEL))["grid_index"]
-    return below.with_columns(
-        row_kind=pl.when(is_blank)
+    return fold_header_expr(label).str.contains(TOTAL_LABEL)
+
+
+def row_kind(is_total: pl.Expr, is_header_repeat: pl.Expr) -> pl.Expr:
+    """data | blank | total | header_repeat, for a row below the header."""
+    return (
+        pl.when(is_blank_row())
         .then(pl.lit("blank"))
-        .when(pl.col("grid_index").is_in(totals.implode()))
+        .when(is_total)
         .then(pl.lit("total"))
-        .when(_header_repeat(header, mapping).fill_null(False))
+        .when(is_header_repeat.fill_null(False))
         .then(pl.lit("header_repeat"))
         .otherwise(pl.lit("data"))
     )
 
 
+def classify_rows_below_header(grid: pl.DataFrame, header: HeaderRow, mapping: HeaderMapping) -> pl.DataFrame:
+    """The rows under the header with `row_kind`: data | blank | total | header_repeat."""
+    below = grid.slice(header.position + 1).with_row_index("grid_index")
+    totals = below.filter(could_be_total_row()).filter(has_total_label())["grid_index"]
+    is_total = pl.col("grid_index").is_in(totals.implode())
+    return below.with_columns(row_kind=row_kind(is_total, header_repeat(header, mapping)))
+
+
+def malformed_row_issue(width: int | pl.Expr) -> pl.Expr:
+    """MALFORMED_ROW when a row has fewer fields than the header spans (`width`), or values beyond it."""
+    overflow = has_any_value(pl.col("cells").list.slice(width))
+    return pl.when((pl.col("field_count") < width) | overflow).then(pl.lit(MALFORMED_ROW))
+
+
 def data_rows(classified: pl.DataFrame, header: HeaderRow) -> pl.DataFrame:
     """The data rows, numbered (source_row), with `row_issue` set on malformed ones."""
-    width = header_width(header.cells)
-    overflow = has_any_value(pl.col("cells").list.slice(width))
     return classified.filter(pl.col("row_kind") == "data").with_columns(
         source_row=pl.int_range(1, pl.len() + 1, dtype=pl.Int32),
-        row_issue=pl.when((pl.col("field_count") < width) | overflow).then(pl.lit(MALFORMED_ROW)),
+        row_issue=malformed_row_issue(header_width(header.cells)),
     )
 
 

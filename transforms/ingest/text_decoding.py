@@ -194,11 +194,16 @@ def _choose(readings: dict[str, str], first_margin: float = 0.0) -> tuple[str, d
     """The best-scoring reading, and every score; ties go to the earliest reading. The first reading
     also wins when no other beats it by more than `first_margin`."""
     scores = syllable_scores(readings)
+    return _best_reading(scores, first_margin), scores
+
+
+def _best_reading(scores: dict[str, SyllableScore], first_margin: float = 0.0) -> str:
+    """_choose's pick among scored readings, in the order they were tried."""
     best = max(score.share for score in scores.values())
-    first = next(iter(readings))
+    first = next(iter(scores))
     if scores[first].share >= best - first_margin - 1e-9:
-        return first, scores
-    return next(label for label in readings if scores[label].share >= best - 1e-9), scores
+        return first
+    return next(label for label in scores if scores[label].share >= best - 1e-9)
 
 
 def _candidate_scores(scores: dict[str, SyllableScore]) -> tuple[tuple[str, float], ...]:
@@ -306,12 +311,22 @@ def _decode_as(raw: bytes, encoding: str) -> str:
 def score_single_byte_candidates(raw: bytes) -> tuple[str, dict[str, SyllableScore]]:
     """The single-byte candidate whose reading of the file's marked words is most Vietnamese, and
     every candidate's score: the whole of detection, on at most SAMPLE_WORDS words."""
+    return _choose(_single_byte_readings(raw))
+
+
+def _single_byte_readings(raw: bytes) -> dict[str, str]:
+    """Each single-byte candidate's reading of the file's marked words, in SINGLE_BYTE_CANDIDATES order."""
     sample = _marked_words_of_bytes(raw)
-    return _choose({encoding: _decode_as(sample, encoding) for encoding in SINGLE_BYTE_CANDIDATES})
+    return {encoding: _decode_as(sample, encoding) for encoding in SINGLE_BYTE_CANDIDATES}
 
 
 def _read_single_byte(raw: bytes) -> DecodedText:
     chosen, scores = score_single_byte_candidates(raw)
+    return _single_byte_text(raw, chosen, scores)
+
+
+def _single_byte_text(raw: bytes, chosen: str, scores: dict[str, SyllableScore]) -> DecodedText:
+    """The file read whole in the chosen single-byte encoding."""
     score = scores[chosen]
     repair = chosen if chosen in LEGACY_FONTS else None
     text = _decode_as(raw, chosen)
@@ -405,3 +420,65 @@ def _looks_binary(raw: bytes) -> bool:
     head = raw[:BINARY_CHECK_BYTES]
     junk = len(head.translate(None, all_bytes_but(JUNK_CONTROL_BYTES)))
     return junk > max(MAX_JUNK_CONTROL_SHARE * len(head), MAX_STRAY_CONTROLS)
+
+
+def decode_export_bytes_many(raws: list[bytes]) -> list[DecodedText | None]:
+    """decode_export_bytes for several files, the same answers, the usual files scored in one query for
+    all: ASCII, sound Vietnamese in UTF-8 or UTF-16 (nothing to repair), and single-byte files (every
+    candidate reading of every file at once). The others are decoded one by one."""
+    plain = {index: found for index, raw in enumerate(raws) if (found := _plain_unicode(raw)) is not None}
+    single_byte = [index for index, raw in enumerate(raws) if index not in plain and _only_single_byte(raw)]
+    readings = {
+        f"{index}": marked_words_sample(text) for index, (label, text) in plain.items() if label != "ascii"
+    }
+    single_byte_readings = {index: _single_byte_readings(raws[index]) for index in single_byte}
+    for index, by_encoding in single_byte_readings.items():
+        readings |= {f"{index}\t{encoding}": reading for encoding, reading in by_encoding.items()}
+    scores = syllable_scores(readings) if readings else {}
+    decoded: dict[int, DecodedText | None] = {}
+    for index, (label, text) in plain.items():
+        score = scores.get(f"{index}")
+        if score is None:  # ASCII: nothing to judge
+            decoded[index] = DecodedText(text, label, None)
+        elif score.share >= 1 - REPAIR_MARGIN:  # as _read_unicode: nothing can beat it
+            candidates = ((label, round(score.share, 4)),)
+            decoded[index] = DecodedText(text, label, None, score.share, score.words, candidates)
+    for index, by_encoding in single_byte_readings.items():
+        file_scores = {encoding: scores[f"{index}\t{encoding}"] for encoding in by_encoding}
+        chosen = _best_reading(file_scores)
+        decoded[index] = _with_cell_repair_score(_single_byte_text(raws[index], chosen, file_scores))
+    return [
+        decoded[index] if index in decoded else decode_export_bytes(raw) for index, raw in enumerate(raws)
+    ]
+
+
+def _plain_unicode(raw: bytes) -> tuple[str, str] | None:
+    """(encoding, text) when `_decode` reads the bytes as ASCII, or as Unicode (a BOM, UTF-16's NULs,
+    valid UTF-8) that it keeps as it is when the text reads as Vietnamese; None for every other path."""
+    unicode = _unicode_encoding(raw)
+    if unicode is not None:
+        label, codec = unicode
+        try:
+            return label, raw.decode(codec)
+        except UnicodeDecodeError:
+            return None
+    if _looks_binary(raw) or _has_letter_controls(raw):
+        return None
+    if raw.isascii():
+        return "ascii", raw.decode("ascii")
+    try:
+        return "utf-8", raw.decode("utf_8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _only_single_byte(raw: bytes) -> bool:
+    """Whether `_decode` reads the bytes with the single-byte candidates alone: no BOM, no UTF-16, not
+    binary, and not UTF-8."""
+    if _unicode_encoding(raw) is not None or _looks_binary(raw):
+        return False
+    try:
+        raw.decode("utf_8")
+    except UnicodeDecodeError:
+        return True
+    return False

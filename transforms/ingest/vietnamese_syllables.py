@@ -90,13 +90,18 @@ def syllable_scores(readings: Mapping[str, str]) -> dict[str, SyllableScore]:
         {"reading": list(readings), "text": list(readings.values())},
         schema={"reading": pl.String, "text": pl.String},
     )
-    scores = (
+    counted = (
         texts.select("reading", word=marked_words(pl.col("text")))
         .explode("word")
         .drop_nulls("word")
         .group_by("reading", "word")
         .agg(occurrences=pl.len())
-        .with_columns(valid=is_vietnamese_syllable(pl.col("word")))
+    )
+    # Readings share most of their words (several files, or one file's candidate encodings): each
+    # distinct word is judged once.
+    judged = counted.select("word").unique().with_columns(valid=is_vietnamese_syllable(pl.col("word")))
+    scores = (
+        counted.join(judged, on="word")
         .group_by("reading")
         .agg(
             words=pl.col("occurrences").sum(),

@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from matching.probabilistic import MODEL_FILE_NAME
-from transforms.ingest import file_content_hash, list_landed_files, stage_export
+from transforms.ingest import file_content_hash, list_landed_files, stage_exports
 from transforms.normalize.reference import load_reference
 from transforms.normalize.shots import normalize_shots
 from validation import CriticalValidationError
@@ -248,22 +248,24 @@ def ingest_export(settings: Settings, source_file: str) -> StageResult:
 
 
 def ingest_exports(settings: Settings, source_files: list[str]) -> list[StageResult]:
-    """Stage a batch of export files one after another in this process; one ledger summary per file.
+    """Stage a batch of export files in this process; one ledger summary per file.
 
-    A batch per task spares a task (and a process start) per file; the files' outputs are independent,
-    so any split into batches stages the same rows."""
+    A batch per task spares a task (and a process start) per file, and the usual text files of a batch
+    are read together (transforms.ingest.batch_staging); the files' outputs are independent, so any
+    split into batches stages the same rows."""
 
     work = RunWorkDir(settings)
     hashes = discovered_hashes(work)  # hashed once, at discovery
+    started = time.perf_counter()
+    staged_files = stage_exports(settings.landing_dir, [(name, hashes[name]) for name in source_files])
+    # files are staged together: each gets an equal share of the batch's time (run.json has one writer
+    # per stage, and ingest runs in parallel tasks)
+    ingest_seconds = round((time.perf_counter() - started) / max(len(source_files), 1), 3)
     results = []
-    for source_file in source_files:
-        started = time.perf_counter()
+    for source_file, staged in zip(source_files, staged_files, strict=True):
         file_hash = hashes[source_file]
-        staged = stage_export(settings.landing_dir, source_file, file_hash)
         if staged.rows is not None:
             staged.rows.write_parquet(work.staged_file(file_hash))
-        # files are ingested in parallel tasks: each keeps its own time (run.json has one writer per stage)
-        ingest_seconds = round(time.perf_counter() - started, 3)
         write_json(work.ledger_file(file_hash), {**staged.ledger, "ingest_seconds": ingest_seconds})
         results.append(
             {

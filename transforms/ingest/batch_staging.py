@@ -1,0 +1,360 @@
+"""Stage many landed exports at once: the same ledger rows and staged rows as stage_export, file by file.
+
+stage_export costs about thirty small polars queries per file, whatever its size. Here a batch's text
+files are decoded together (text_decoding.decode_export_bytes_many), and their lines, separator, fields,
+header row and data rows are columns of one frame keyed by `file`; the rows are staged in one query per
+distinct header row. Header mapping stays per file (a dict from the header's cells), cached since files
+share headers.
+
+Anything else (a workbook, a quoted field spanning lines, a file that would be quarantined, a batch
+query failing) goes through stage_export, which stays the reference: the unit tests stage landings both
+ways and compare every ledger column and every staged row.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import polars as pl
+
+from transforms.ingest.delimited import OPENS_QUOTE, _split_fields, sniff_separators
+from transforms.ingest.header_mapping import HeaderMapping, header_score_expr, map_header_row
+from transforms.ingest.staging import (
+    LOCK_FILE_PREFIX,
+    TEXT_SUFFIXES,
+    ReadState,
+    StagedExport,
+    ledger_row,
+    stage_export,
+    staged_row_columns,
+)
+from transforms.ingest.structure import (
+    HEADER_REPEAT_FIELDS,
+    HEADER_SEARCH_ROWS,
+    HeaderRow,
+    could_be_total_row,
+    has_any_value,
+    has_total_label,
+    header_repeat_cells,
+    header_width,
+    malformed_row_issue,
+    row_kind,
+)
+from transforms.ingest.text_decoding import DecodedText, decode_export_bytes_many
+from transforms.ingest.workbook import WORKBOOK_SUFFIXES, looks_like_workbook
+from vaxsync.core.contracts import STAGED_ROW_SCHEMA, raw_column
+
+logger = logging.getLogger(__name__)
+
+FILE = "file"  # a file's position in the batch
+
+
+@dataclass(frozen=True)
+class _TextFile:
+    """A file the batch path reads: where it is in the batch, and its decoded text."""
+
+    position: int
+    source_file: str
+    file_hash: str
+    size: int
+    decoded: DecodedText
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What the batch found in one file: its separator and header row, and the mapping of that header."""
+
+    separator: str
+    header: HeaderRow
+    mapping: HeaderMapping
+
+
+def stage_exports(landing_dir: Path, files: Sequence[tuple[str, str]]) -> list[StagedExport]:
+    """stage_export for each (source_file, file_hash), in order, reading the usual files as one batch."""
+    staged: dict[int, StagedExport] = {}
+    try:
+        staged = _stage_text_batch(_plain_text_files(landing_dir, files))
+    except Exception as error:  # the batch path is only a shortcut: each file is staged alone instead
+        logger.warning("staging a batch file by file after %s", type(error).__name__)
+        staged = {}
+    return [
+        staged.get(position) or stage_export(landing_dir, source_file, file_hash)
+        for position, (source_file, file_hash) in enumerate(files)
+    ]
+
+
+def _plain_text_files(landing_dir: Path, files: Sequence[tuple[str, str]]) -> list[_TextFile]:
+    """The text files of the batch whose decoding does not quarantine them, decoded."""
+    candidates: list[tuple[int, str, str, bytes]] = []
+    for position, (source_file, file_hash) in enumerate(files):
+        path = landing_dir / source_file
+        suffix = path.suffix.lower()
+        if (
+            path.name.startswith(LOCK_FILE_PREFIX)
+            or suffix not in TEXT_SUFFIXES
+            or suffix in WORKBOOK_SUFFIXES
+        ):
+            continue
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            continue
+        if raw and not looks_like_workbook(raw[:8]):
+            candidates.append((position, source_file, file_hash, raw))
+    decoded = decode_export_bytes_many([raw for *_, raw in candidates])
+    return [
+        _TextFile(position, source_file, file_hash, len(raw), text)
+        for (position, source_file, file_hash, raw), text in zip(candidates, decoded, strict=True)
+        if text is not None and not text.unrecognised and text.text.strip()
+    ]
+
+
+def _stage_text_batch(files: list[_TextFile]) -> dict[int, StagedExport]:
+    if not files:
+        return {}
+    records = _single_line_records(files)
+    separators = dict(sniff_separators(records.lazy(), FILE).iter_rows())
+    grid = _grid(records.filter(pl.col(FILE).is_in(list(separators))), separators)
+    layouts = _layouts(grid, separators)
+    if not layouts:
+        return {}
+    staged_files = [file for file in files if file.position in layouts]
+    classified = _classified(grid, layouts, staged_files)
+    rows_by_file = _staged_rows_by_file(classified, layouts)
+    dropped_by_file = _dropped_rows_by_file(classified)
+    return {
+        file.position: _loaded(file, layouts[file.position], rows, dropped_by_file[file.position])
+        for file in staged_files
+        if (rows := rows_by_file.get(file.position)) is not None  # no data rows: stage_export quarantines
+    }
+
+
+def _single_line_records(files: list[_TextFile]) -> pl.DataFrame:
+    """`file`, `line_number`, `record`: every line of the files in which no quoted field spans lines
+    (split_records reads those files line by line too; the others are left to stage_export)."""
+    texts = pl.DataFrame(
+        {
+            FILE: [file.position for file in files],
+            "text": [_lines_text(file.decoded.text) for file in files],
+        },
+        schema={FILE: pl.UInt32, "text": pl.String},
+    )
+    lines = texts.lazy().select(FILE, record=pl.col("text").str.split("\n")).explode("record")
+    # A line that leaves a quote open is the only way a record spans lines (delimited._group_quoted_lines)
+    opens_quote = pl.col("record").str.contains('"', literal=True) & pl.col("record").str.contains(
+        OPENS_QUOTE
+    )
+    return (
+        lines.with_columns(line_number=(pl.int_range(pl.len()).over(FILE) + 1).cast(pl.Int32))
+        .filter(~opens_quote.any().over(FILE))
+        .select(FILE, "line_number", "record")
+        .collect()
+    )
+
+
+def _lines_text(text: str) -> str:
+    """The text as split_records splits it into lines."""
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").removesuffix("\n")
+
+
+def _grid(records: pl.DataFrame, separators: dict[int, str]) -> pl.DataFrame:
+    """split_fields of each file with its separator: `file`, `line_number`, `cells`, `field_count`, and
+    `last_filled` (the position of a row's last non-blank cell)."""
+    file_separator = pl.col(FILE).replace_strict(separators, return_dtype=pl.String)
+    by_separator = records.lazy().with_columns(separator=file_separator)
+    grids = [
+        _split_fields(by_separator.filter(pl.col("separator") == separator), separator, (FILE,))
+        for separator in sorted(set(separators.values()))
+    ]
+    filled_positions = pl.when(pl.element().is_not_null()).then(pl.int_range(pl.len()))
+    return (
+        pl.concat(grids)
+        .sort(FILE, "line_number")
+        .with_columns(last_filled=pl.col("cells").list.eval(filled_positions).list.max())
+        .collect()
+    )
+
+
+def _layouts(grid: pl.DataFrame, separators: dict[int, str]) -> dict[int, _Layout]:
+    """Each file's header row (find_header_row) and its mapping (as stage_export's _map_columns), for
+    the files whose header maps every required field."""
+    candidates = grid.filter(has_any_value(pl.col("cells"))).filter(
+        pl.int_range(pl.len()).over(FILE) < HEADER_SEARCH_ROWS
+    )
+    headers = (
+        candidates.with_columns(score=header_score_expr(pl.col("cells")).cast(pl.UInt32))
+        .sort(FILE, "score", "line_number", descending=[False, True, False])
+        .group_by(FILE, maintain_order=True)
+        .first()
+        .select(FILE, "line_number", "score", "cells")
+    )
+    widest_below = (
+        grid.join(headers.select(FILE, header_line="line_number"), on=FILE)
+        .filter(pl.col("line_number") > pl.col("header_line"))
+        .group_by(FILE)
+        .agg(widest_filled=pl.col("last_filled").max())
+    )
+    layouts = {}
+    for file, line_number, score, cells, widest_filled in (
+        headers.join(widest_below, on=FILE, how="left").sort(FILE).iter_rows()
+    ):
+        header = HeaderRow(position=line_number - 1, line_number=line_number, score=score, cells=list(cells))
+        width = max(header_width(header.cells), (widest_filled if widest_filled is not None else -1) + 1)
+        mapping = _mapping(tuple((header.cells + [None] * width)[:width]))
+        if not mapping.missing_required:
+            layouts[file] = _Layout(separators[file], header, mapping)
+    return layouts
+
+
+@lru_cache(maxsize=1024)
+def _mapping(padded_header: tuple[str | None, ...]) -> HeaderMapping:
+    return map_header_row(list(padded_header))
+
+
+def _classified(grid: pl.DataFrame, layouts: dict[int, _Layout], files: list[_TextFile]) -> pl.DataFrame:
+    """The rows below each file's header with `row_kind` (classify_rows_below_header, for every file at
+    once: each row carries its file's header line, header width and header-repeat cells)."""
+    repeat_cells = [
+        header_repeat_cells(layouts[file.position].header, layouts[file.position].mapping) for file in files
+    ]
+    by_file = pl.DataFrame(
+        {
+            FILE: [file.position for file in files],
+            "header_line": [layouts[file.position].header.line_number for file in files],
+            "header_width": [header_width(layouts[file.position].header.cells) for file in files],
+            "source_file": [file.source_file for file in files],
+            "file_hash": [file.file_hash for file in files],
+            **{
+                f"repeat_position_{slot}": [
+                    cells[slot][0] if slot < len(cells) else None for cells in repeat_cells
+                ]
+                for slot in range(len(HEADER_REPEAT_FIELDS))
+            },
+            **{
+                f"repeat_cell_{slot}": [
+                    cells[slot][1] if slot < len(cells) else None for cells in repeat_cells
+                ]
+                for slot in range(len(HEADER_REPEAT_FIELDS))
+            },
+        },
+        schema={
+            FILE: pl.UInt32,
+            "header_line": pl.Int32,
+            "header_width": pl.Int32,
+            "source_file": pl.String,
+            "file_hash": pl.String,
+            **{f"repeat_position_{slot}": pl.Int64 for slot in range(len(HEADER_REPEAT_FIELDS))},
+            **{f"repeat_cell_{slot}": pl.String for slot in range(len(HEADER_REPEAT_FIELDS))},
+        },
+    )
+    below = (
+        grid.lazy()
+        .join(by_file.lazy(), on=FILE, maintain_order="left")
+        .filter(pl.col("line_number") > pl.col("header_line"))
+        .with_row_index("grid_index")
+    )
+    totals = below.filter(could_be_total_row()).filter(has_total_label()).select("grid_index").collect()
+    is_total = pl.col("grid_index").is_in(totals.to_series().implode())
+    return below.with_columns(row_kind=row_kind(is_total, _repeats_its_header())).collect()
+
+
+def _repeats_its_header() -> pl.Expr:
+    """structure.header_repeat, with each file's header-repeat cells read from the row's columns."""
+    slots = range(len(HEADER_REPEAT_FIELDS))
+    same_cell = [
+        pl.when(pl.col(f"repeat_position_{slot}").is_null())
+        .then(True)
+        .otherwise(
+            pl.col("cells").list.get(pl.col(f"repeat_position_{slot}"), null_on_oob=True)
+            == pl.col(f"repeat_cell_{slot}")
+        )
+        for slot in slots
+    ]
+    any_cell = pl.any_horizontal([pl.col(f"repeat_position_{slot}").is_not_null() for slot in slots])
+    return any_cell & pl.all_horizontal(same_cell)
+
+
+def _staged_rows_by_file(classified: pl.DataFrame, layouts: dict[int, _Layout]) -> dict[int, pl.DataFrame]:
+    """Each file's staged rows (data_rows and _staged_rows): numbered and checked for every file at once,
+    then selected once per distinct mapping (the columns fields and extra columns are read from)."""
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for position, layout in layouts.items():
+        groups.setdefault(_staging_key(layout.mapping), []).append(position)
+    group_of_file = {
+        position: group for group, positions in enumerate(groups.values()) for position in positions
+    }
+    rows = (
+        classified.lazy()
+        .filter(pl.col("row_kind") == "data")
+        .with_columns(
+            source_row=pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over(FILE),
+            row_issue=malformed_row_issue(pl.col("header_width")),
+            staging_group=pl.col(FILE).replace_strict(group_of_file, return_dtype=pl.UInt32),
+        )
+        .collect()
+    )
+    mappings = [layouts[positions[0]].mapping for positions in groups.values()]
+    plans = [
+        group_rows.lazy()
+        .select(
+            FILE,
+            **staged_row_columns(
+                mappings[group], pl.col("source_file"), pl.col("file_hash"), with_cell_kinds=False
+            ),
+        )
+        .cast(STAGED_ROW_SCHEMA)  # type: ignore[arg-type]
+        for (group,), group_rows in rows.partition_by("staging_group", as_dict=True).items()
+    ]
+    by_file: dict[int, pl.DataFrame] = {}
+    for staged in pl.collect_all(plans):
+        by_file |= {
+            key[0]: frame for key, frame in staged.partition_by(FILE, as_dict=True, include_key=False).items()
+        }
+    return by_file
+
+
+def _staging_key(mapping: HeaderMapping) -> tuple[object, ...]:
+    """What staged_row_columns reads from a mapping: mappings with equal keys stage the same columns."""
+    extras = tuple((position, mapping.names[position]) for position in mapping.extra_columns)
+    return (tuple(mapping.field_columns.items()), extras)
+
+
+def _dropped_rows_by_file(classified: pl.DataFrame) -> dict[int, dict[str, int]]:
+    """count_dropped_rows for each file."""
+    dropped = classified.group_by(FILE).agg(
+        count_blank_rows_dropped=(pl.col("row_kind") == "blank").sum(),
+        count_total_rows_dropped=(pl.col("row_kind") == "total").sum(),
+        count_header_repeats_dropped=(pl.col("row_kind") == "header_repeat").sum(),
+    )
+    return {row.pop(FILE): row for row in dropped.iter_rows(named=True)}
+
+
+def _loaded(file: _TextFile, layout: _Layout, rows: pl.DataFrame, dropped: dict[str, int]) -> StagedExport:
+    """The StagedExport stage_export returns for a loaded text file."""
+    decoded = file.decoded
+    state = ReadState(
+        file_format="utf16_text" if decoded.encoding.startswith("utf-16") else "csv",
+        encoding=decoded.encoding,
+        encoding_repair=decoded.repair,
+        encoding_score=round(decoded.score, 4),
+        delimiter=layout.separator,
+        header_line=layout.header.line_number,
+        column_mapping=layout.mapping.column_mapping_json(),
+        unknown_columns=layout.mapping.unknown_columns_json(),
+        rows_estimated=rows.height,
+        dates_repaired=0,
+    )
+    metrics = {
+        "rows_read": rows.height,
+        "share_blank_id": rows[raw_column("id_number")].null_count() / rows.height,
+        "count_malformed_rows": int(rows["row_issue"].is_not_null().sum()),
+        **{name: int(count) for name, count in dropped.items()},
+    }
+    ledger = ledger_row(
+        file.source_file, file.file_hash, file.size, state, status="loaded", rows_read=rows.height
+    )
+    return StagedExport(ledger=ledger, rows=rows, raw_metrics=metrics)
