@@ -32,7 +32,14 @@ KEY_END_CHARACTERS = 6
 # = + - @ start a formula in Excel, LibreOffice and Google Sheets; tab and CR can hide one.
 FORMULA_TRIGGERS = "=+-@\t\r"
 FORMULA_GUARD = "'"
-_STARTS_A_FORMULA = "^([" + "".join(f"\\x{ord(trigger):02x}" for trigger in FORMULA_TRIGGERS) + "])"
+# xlsxwriter writes a text shaped "<r>...</r>" as raw rich-text XML: a facility's cell "<r>&</r>" would
+# make the whole workbook unreadable, and other such cells would inject markup. Guarded like a formula.
+RICH_TEXT_START, RICH_TEXT_END = "<r>", "</r>"
+_STARTS_A_FORMULA = (
+    "^(["
+    + "".join(f"\\x{ord(trigger):02x}" for trigger in FORMULA_TRIGGERS)
+    + f"]|(?s:{RICH_TEXT_START}.*{RICH_TEXT_END})$)"
+)
 
 
 def masked_tail(value: pl.Expr, *, visible: int) -> pl.Expr:
@@ -87,7 +94,7 @@ def masked_key(value: object) -> str:
 
 
 def formula_neutralised(value: pl.Expr) -> pl.Expr:
-    """The text, with a leading quote when it would otherwise start a formula."""
+    """The text, with a leading quote when it would otherwise start a formula (or be read as rich text)."""
     return value.str.replace(_STARTS_A_FORMULA, f"{FORMULA_GUARD}$1").name.keep()
 
 
@@ -98,4 +105,6 @@ def with_text_neutralised(frame: pl.LazyFrame) -> pl.LazyFrame:
 
 def neutralised_text(value: str) -> str:
     """One piece of text (a title, a sheet cell written outside a frame), formula-neutralised."""
-    return FORMULA_GUARD + value if value[:1] and value[0] in FORMULA_TRIGGERS else value
+    starts_formula = value[:1] != "" and value[0] in FORMULA_TRIGGERS
+    rich_text = value.startswith(RICH_TEXT_START) and value.endswith(RICH_TEXT_END)
+    return FORMULA_GUARD + value if starts_formula or rich_text else value

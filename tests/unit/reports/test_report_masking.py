@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import openpyxl
 import polars as pl
 import pytest
+import xlsxwriter
 
 from vaxsync.core.masking import (
     masked_citizen_id,
@@ -39,6 +43,10 @@ FORMULA_CASES = [
     ("an equals sign inside the text is harmless", "a=b", "a=b"),
     ("plain Vietnamese text is unchanged", "Trạm Y tế", "Trạm Y tế"),
     ("empty text is unchanged", "", ""),
+    ("a rich-text look-alike would be written as raw XML", "<r>&</r>", "'<r>&</r>"),
+    ("a rich-text look-alike over lines", "<r><t>x\n</t></r>", "'<r><t>x\n</t></r>"),
+    ("rich-text tags inside the text are harmless", "a <r>b</r>", "a <r>b</r>"),
+    ("an opening tag alone is harmless", "<r>b", "<r>b"),
 ]
 
 
@@ -70,3 +78,15 @@ def test_text_that_would_start_a_formula_gets_a_leading_quote(
     neutralised = with_text_neutralised(frame).collect()
     assert neutralised.row(0) == (expected, expected, 1)
     assert neutralised_text(value) == expected
+
+
+def test_a_cell_shaped_like_rich_text_leaves_the_workbook_readable(tmp_path: Path) -> None:
+    """xlsxwriter writes '<r>...</r>' texts as raw XML: unguarded, '<r>&</r>' breaks the whole file."""
+    path = tmp_path / "cells.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    values = ["<r>&</r>", "<r><t>injected</t></r>", "=1+1"]
+    for row, value in enumerate(values):
+        workbook.add_worksheet(f"s{row}").write_string(0, 0, neutralised_text(value))
+    workbook.close()
+    opened = openpyxl.load_workbook(path)
+    assert [opened[f"s{row}"]["A1"].value for row in range(len(values))] == [f"'{value}" for value in values]
