@@ -21,7 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
-from transforms.ingest.delimited import OPENS_QUOTE, _split_fields, sniff_separators
+from transforms.ingest.delimited import OPENS_QUOTE, _split_fields, lines_text, sniff_separators
 from transforms.ingest.header_mapping import HeaderMapping, header_score_expr, map_header_row
 from transforms.ingest.staging import (
     LOCK_FILE_PREFIX,
@@ -29,14 +29,17 @@ from transforms.ingest.staging import (
     ReadState,
     StagedExport,
     ledger_row,
+    raw_layer_metrics,
     stage_export,
     staged_row_columns,
+    text_file_format,
 )
 from transforms.ingest.structure import (
     HEADER_REPEAT_FIELDS,
     HEADER_SEARCH_ROWS,
     HeaderRow,
     could_be_total_row,
+    dropped_row_counts,
     has_any_value,
     has_total_label,
     header_repeat_cells,
@@ -46,7 +49,7 @@ from transforms.ingest.structure import (
 )
 from transforms.ingest.text_decoding import DecodedText, decode_export_bytes_many
 from transforms.ingest.workbook import WORKBOOK_SUFFIXES, looks_like_workbook
-from vaxsync.core.contracts import STAGED_ROW_SCHEMA, raw_column
+from vaxsync.core.contracts import STAGED_ROW_SCHEMA
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +142,7 @@ def _single_line_records(files: list[_TextFile]) -> pl.DataFrame:
     texts = pl.DataFrame(
         {
             FILE: [file.position for file in files],
-            "text": [_lines_text(file.decoded.text) for file in files],
+            "text": [lines_text(file.decoded.text) for file in files],
         },
         schema={FILE: pl.UInt32, "text": pl.String},
     )
@@ -154,11 +157,6 @@ def _single_line_records(files: list[_TextFile]) -> pl.DataFrame:
         .select(FILE, "line_number", "record")
         .collect()
     )
-
-
-def _lines_text(text: str) -> str:
-    """The text as split_records splits it into lines."""
-    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").removesuffix("\n")
 
 
 def _grid(records: pl.DataFrame, separators: dict[int, str]) -> pl.DataFrame:
@@ -325,19 +323,18 @@ def _staging_key(mapping: HeaderMapping) -> tuple[object, ...]:
 
 def _dropped_rows_by_file(classified: pl.DataFrame) -> dict[int, dict[str, int]]:
     """count_dropped_rows for each file."""
-    dropped = classified.group_by(FILE).agg(
-        count_blank_rows_dropped=(pl.col("row_kind") == "blank").sum(),
-        count_total_rows_dropped=(pl.col("row_kind") == "total").sum(),
-        count_header_repeats_dropped=(pl.col("row_kind") == "header_repeat").sum(),
-    )
-    return {row.pop(FILE): row for row in dropped.iter_rows(named=True)}
+    dropped = classified.group_by(FILE).agg(**dropped_row_counts())
+    return {
+        row.pop(FILE): {name: int(count) for name, count in row.items()}
+        for row in dropped.iter_rows(named=True)
+    }
 
 
 def _loaded(file: _TextFile, layout: _Layout, rows: pl.DataFrame, dropped: dict[str, int]) -> StagedExport:
     """The StagedExport stage_export returns for a loaded text file."""
     decoded = file.decoded
     state = ReadState(
-        file_format="utf16_text" if decoded.encoding.startswith("utf-16") else "csv",
+        file_format=text_file_format(decoded),
         encoding=decoded.encoding,
         encoding_repair=decoded.repair,
         encoding_score=round(decoded.score, 4),
@@ -348,12 +345,7 @@ def _loaded(file: _TextFile, layout: _Layout, rows: pl.DataFrame, dropped: dict[
         rows_estimated=rows.height,
         dates_repaired=0,
     )
-    metrics = {
-        "rows_read": rows.height,
-        "share_blank_id": rows[raw_column("id_number")].null_count() / rows.height,
-        "count_malformed_rows": int(rows["row_issue"].is_not_null().sum()),
-        **{name: int(count) for name, count in dropped.items()},
-    }
+    metrics = raw_layer_metrics(rows, dropped)
     ledger = ledger_row(
         file.source_file, file.file_hash, file.size, state, status="loaded", rows_read=rows.height
     )

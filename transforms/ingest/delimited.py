@@ -29,10 +29,14 @@ MAX_LINES_PER_RECORD = 20
 SNIFF_RECORDS = 50
 
 
+def lines_text(text: str) -> str:
+    """The text with its BOM and last line end dropped and every line end as "\\n"."""
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").removesuffix("\n")
+
+
 def split_records(text: str) -> pl.DataFrame:
     """One row per record: `line_number` (1-based physical line where it starts) and `record`."""
-    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").removesuffix("\n")
-    lines = pl.Series("line", [text], dtype=pl.String).str.split("\n").explode()
+    lines = pl.Series("line", [lines_text(text)], dtype=pl.String).str.split("\n").explode()
     frame = lines.to_frame().with_row_index("line_index")
     return _group_quoted_lines(frame)
 

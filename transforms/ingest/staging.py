@@ -26,7 +26,7 @@ from transforms.ingest.structure import (
     has_any_value,
     header_width,
 )
-from transforms.ingest.text_decoding import decode_export_bytes, repair_text
+from transforms.ingest.text_decoding import DecodedText, decode_export_bytes, repair_text
 from transforms.ingest.workbook import (
     WORKBOOK_SUFFIXES,
     WorkbookTooLargeError,
@@ -138,13 +138,22 @@ def _read_export(
         state.rows_estimated = 0
         raise Quarantine("no_data_rows", f"a header on line {header.line_number} and no data rows below it")
     rows = _staged_rows(staged, mapping, source_file, file_hash)
-    metrics = {
+    return rows, raw_layer_metrics(rows, count_dropped_rows(classified))
+
+
+def raw_layer_metrics(rows: pl.DataFrame, dropped: dict[str, int]) -> dict[str, float | int]:
+    """A loaded file's measures for the raw layer's validation (StagedExport.raw_metrics)."""
+    return {
         "rows_read": rows.height,
         "share_blank_id": rows[raw_column("id_number")].null_count() / rows.height,
         "count_malformed_rows": int(rows["row_issue"].is_not_null().sum()),
-        **count_dropped_rows(classified),
+        **dropped,
     }
-    return rows, metrics
+
+
+def text_file_format(decoded: DecodedText) -> str:
+    """The ledger's file_format of a text file, from the encoding it was read in."""
+    return "utf16_text" if decoded.encoding.startswith("utf-16") else "csv"
 
 
 def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
@@ -168,7 +177,7 @@ def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
     decoded = decode_export_bytes(raw)
     if decoded is None:
         raise Quarantine("unreadable_file", "no text encoding fits the bytes (binary or corrupt)")
-    state.file_format = "utf16_text" if decoded.encoding.startswith("utf-16") else "csv"
+    state.file_format = text_file_format(decoded)
     state.encoding, state.encoding_repair = decoded.encoding, decoded.repair
     state.encoding_score = round(decoded.score, 4)
     if decoded.unrecognised:

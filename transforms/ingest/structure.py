@@ -150,11 +150,19 @@ def data_rows(classified: pl.DataFrame, header: HeaderRow) -> pl.DataFrame:
     )
 
 
-def count_dropped_rows(classified: pl.DataFrame) -> dict[str, int]:
-    """How many blank, total and repeated header rows below the header were dropped."""
-    kinds = classified["row_kind"]
+def dropped_row_counts() -> dict[str, pl.Expr]:
+    """How many blank, total and repeated header rows below the header were dropped, as expressions."""
+    kind = pl.col("row_kind")
     return {
-        "count_blank_rows_dropped": int((kinds == "blank").sum()),
-        "count_total_rows_dropped": int((kinds == "total").sum()),
-        "count_header_repeats_dropped": int((kinds == "header_repeat").sum()),
+        "count_blank_rows_dropped": (kind == "blank").sum(),
+        "count_total_rows_dropped": (kind == "total").sum(),
+        "count_header_repeats_dropped": (kind == "header_repeat").sum(),
+    }
+
+
+def count_dropped_rows(classified: pl.DataFrame) -> dict[str, int]:
+    """dropped_row_counts of one file's classified rows."""
+    return {
+        name: int(count)
+        for name, count in classified.select(**dropped_row_counts()).row(0, named=True).items()
     }
