@@ -4,6 +4,7 @@ Importing this package does not import Great Expectations (seconds of import tim
 and run_suite do, when called.
 """
 
+from validation.gx_import import import_great_expectations
 from validation.runner import (
     CriticalValidationError,
     ExpectationFailure,
@@ -30,6 +31,7 @@ __all__ = [
     "build_raw_file_metrics_suite",
     "build_synced_shots_suite",
     "describe_critical_failures",
+    "import_great_expectations",
     "mask_key_value",
     "run_suite",
 ]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import polars.selectors as cs
 
+from validation.gx_import import import_great_expectations
 from validation.suites import CRITICAL
 from vaxsync.core.masking import masked_key as mask_key_value  # validation's public name for it
 
@@ -162,6 +163,7 @@ def _validate(pandas_frame: pd.DataFrame, suite: ExpectationSuite) -> Expectatio
     gx_logger = logging.getLogger("great_expectations")
     if gx_logger.level == logging.NOTSET:  # GX logs its own start-up at INFO, flooding task logs
         gx_logger.setLevel(logging.WARNING)
+    import_great_expectations()  # first: imports GX without the modules it would load in vain
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 

@@ -2,7 +2,8 @@
 
 Every expectation carries a severity: CRITICAL failures hold back the rows (or files) they point at;
 WARNING failures are stored with the results and reported, nothing is held back.
-Great Expectations is imported inside each builder: it takes seconds to import, and DAG parsing must not.
+Great Expectations is imported inside each builder (validation.gx_import): it takes seconds to import,
+and DAG parsing must not.
 
 Date bounds are given as datetimes at midnight: run_suite hands GX date columns as datetime64[ns],
 the only temporal dtype GX compares vectorised.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from validation.gx_import import import_great_expectations
 from vaxsync.core.clinical_rules import latest_vaccinable_birth_year, min_vaccination_age_years
 from vaxsync.core.contracts import ID_KINDS, MATCH_METHODS
 from vaxsync.core.reasons import BACKLOG_REASONS
@@ -47,6 +49,7 @@ def build_raw_file_metrics_suite(
 ) -> ExpectationSuite:
     """Raw layer, one row per landed file: source_file, is_required_columns_present, rows_read and the
     shares (0..1) of blank IDs and unparsable dates."""
+    import_great_expectations()  # first: imports GX without the modules it would load in vain
     import great_expectations as gx
     import great_expectations.expectations as gxe
     from great_expectations.expectations.metadata_types import FailureSeverity
@@ -102,6 +105,7 @@ def build_normalized_shots_suite(
     are checked on matchable rows only (reject_reason null): a rejected row is already on its way to
     the backlog with the reason, so its null or out-of-range value is expected there.
     """
+    import_great_expectations()  # first: imports GX without the modules it would load in vain
     import great_expectations as gx
     import great_expectations.expectations as gxe
     from great_expectations.expectations.metadata_types import FailureSeverity
@@ -176,6 +180,7 @@ def build_synced_shots_suite(
     as_of: dt.date, campaign_start: dt.date, vaccine_codes: list[str]
 ) -> ExpectationSuite:
     """synced_shots, one row per real administered dose posted to a citizen."""
+    import_great_expectations()  # first: imports GX without the modules it would load in vain
     import great_expectations as gx
     import great_expectations.expectations as gxe
     from great_expectations.expectations.metadata_types import FailureSeverity

@@ -7,7 +7,6 @@ Synced layer: a critical failure stops the publish (CriticalValidationError).
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import threading
@@ -16,7 +15,12 @@ from typing import Any
 
 import polars as pl
 
-from validation import build_normalized_shots_suite, build_raw_file_metrics_suite, run_suite
+from validation import (
+    build_normalized_shots_suite,
+    build_raw_file_metrics_suite,
+    import_great_expectations,
+    run_suite,
+)
 from vaxsync.core.contracts import LEDGER_SCHEMA
 from vaxsync.core.settings import Settings
 from vaxsync.core.workdir import RunWorkDir, read_json, write_json
@@ -38,7 +42,7 @@ for _name in ("great_expectations", "great_expectations.data_context.types.base"
 def start_importing_validation() -> None:
     """Import Great Expectations (seconds of CPU) in a background thread, so that it loads while the
     stages before validation run (polars and DuckDB release the GIL). Started once per process; the
-    first `import great_expectations` elsewhere simply waits for it (Python's import lock)."""
+    suites' first import of it simply waits for it (validation.gx_import's lock)."""
     global _importing_validation
     if _importing_validation is None:
         _importing_validation = threading.Thread(target=_import_quietly, name="import-gx", daemon=True)
@@ -51,7 +55,7 @@ background_import_seconds: dict[str, float] = {}  # wall and CPU of the backgrou
 def _import_quietly() -> None:
     started, started_cpu = time.perf_counter(), time.thread_time()
     try:
-        importlib.import_module("great_expectations")
+        import_great_expectations()
     except Exception as error:  # the real import, where validation needs it, raises it properly
         log.debug("background import of great_expectations failed: %s", type(error).__name__)
     background_import_seconds.update(wall=time.perf_counter() - started, cpu=time.thread_time() - started_cpu)

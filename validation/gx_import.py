@@ -1,0 +1,114 @@
+"""The one way this project imports Great Expectations: without the modules our suites never use.
+
+`import great_expectations` costs ~7 CPU s, about half of it in modules GX imports for features we
+never run (`python -X importtime`):
+
+- scipy.stats and altair (~2.3 CPU s with narwhals and scipy's optimize, sparse, spatial): GX imports
+  them at module level for its distribution expectations and metrics (KL divergence, KS tests) and their
+  charts, and uses them only inside those expectations' functions. They are deferred: GX gets a
+  placeholder module that imports the real one at its first attribute access, so an expectation that
+  needs them still works, paying for the import then.
+- sqlalchemy (~1 CPU s with its dialects): GX's SQL engine, an optional dependency (extras such as
+  `great-expectations[postgresql]`) that GX imports when it is installed
+  (great_expectations.compatibility.sqlalchemy). Our suites run on GX's pandas engine, so while GX
+  imports, sqlalchemy is reported missing to the importing thread only, and GX takes its own
+  "not installed" branch. Other threads, and later imports, find sqlalchemy as usual. Where sqlalchemy
+  is already imported (an Airflow worker), GX simply uses it.
+
+Everything else GX imports is imported as usual. `tests/unit/validation/test_gx_import.py` checks that
+the suites still run on GX with the same outcomes and that these modules stay unimported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+import threading
+import types
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+# GX imports these at module level, but only its distribution expectations and charts use them.
+DEFERRED_MODULES = ("scipy.stats", "altair")
+# GX's optional SQL engine: while GX imports, its importing thread finds it missing.
+HIDDEN_WHILE_IMPORTING = ("sqlalchemy",)
+
+_importing = threading.Lock()  # one thread imports GX; the others wait for it, then find it imported
+
+
+def import_great_expectations() -> types.ModuleType:
+    """great_expectations, imported once per process without the modules listed above."""
+    with _importing:
+        imported = sys.modules.get("great_expectations")
+        if imported is not None:
+            return imported
+        with _deferred(DEFERRED_MODULES), _hidden_from_this_thread(HIDDEN_WHILE_IMPORTING):
+            return importlib.import_module("great_expectations")
+
+
+class DeferredModule(types.ModuleType):
+    """Stands in for a module until one of its attributes is read, then imports it and reads from it."""
+
+    def __init__(self, spec: importlib.machinery.ModuleSpec) -> None:
+        super().__init__(spec.name)
+        self.__spec__ = spec  # the import system reads it to see that the module is loaded
+        self._deferred_lock = threading.Lock()
+        self._deferred_module: types.ModuleType | None = None
+
+    def __getattr__(self, attribute: str) -> object:  # only called for attributes not set above
+        return getattr(self._real_module(), attribute)
+
+    def _real_module(self) -> types.ModuleType:
+        with self._deferred_lock:
+            if self._deferred_module is None:
+                if sys.modules.get(self.__name__) is self:
+                    del sys.modules[self.__name__]
+                self._deferred_module = importlib.import_module(self.__name__)
+            return self._deferred_module
+
+
+@contextmanager
+def _deferred(names: Sequence[str]) -> Iterator[None]:
+    """Placeholders for names while the block runs: the modules it imports keep them as their globals.
+    Afterwards sys.modules no longer holds them, so a later import anywhere imports the real module."""
+    placed: dict[str, DeferredModule] = {}
+    for name in names:
+        spec = None if name in sys.modules else importlib.util.find_spec(name)
+        if spec is not None:
+            placed[name] = sys.modules[name] = DeferredModule(spec)
+    try:
+        yield
+    finally:
+        for name, placeholder in placed.items():
+            if sys.modules.get(name) is placeholder:
+                del sys.modules[name]
+
+
+class _HiddenFromThread(importlib.abc.MetaPathFinder):
+    """Reports packages as missing to imports made in one thread."""
+
+    def __init__(self, names: Sequence[str], thread_id: int) -> None:
+        self.names = tuple(names)
+        self.thread_id = thread_id
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        hidden = fullname.split(".")[0] in self.names and threading.get_ident() == self.thread_id
+        if hidden:
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+        return None
+
+
+@contextmanager
+def _hidden_from_this_thread(names: Sequence[str]) -> Iterator[None]:
+    """The packages among names not imported yet look missing to this thread while the block runs."""
+    finder = _HiddenFromThread([name for name in names if name not in sys.modules], threading.get_ident())
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
