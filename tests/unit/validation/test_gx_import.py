@@ -13,7 +13,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from validation.gx_import import DEFERRED_MODULES, HIDDEN_WHILE_IMPORTING, DeferredModule, _hidden_from_this_thread
+from validation.gx_import import (
+    DEFERRED_MODULES,
+    HIDDEN_WHILE_IMPORTING,
+    DeferredModule,
+    _hidden_from_this_thread,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -56,7 +61,9 @@ def _validate_in_fresh_process(mode: str, folder: Path) -> dict[str, object]:
 
 
 @pytest.fixture
-def layers_with_failures(tmp_path, good_raw_file_metrics, good_normalized_shots, good_synced_shots, with_value):
+def layers_with_failures(
+    tmp_path, good_raw_file_metrics, good_normalized_shots, good_synced_shots, with_value
+):
     """Each layer's frame with critical and warning failures, so that outcomes name rows."""
     with_value(with_value(good_raw_file_metrics, 1, "rows_read", 0), 2, "share_blank_id", 0.5).with_columns(
         file_hash=pl.Series(["a", "b", "c"])
@@ -101,3 +108,10 @@ def test_hidden_modules_look_missing_to_the_importing_thread_only():
         other.join()
     assert found_elsewhere == [True]
     assert __import__("colorsys").hls_to_rgb(0, 0.5, 0) == (0.5, 0.5, 0.5)
+
+
+def test_a_module_already_imported_is_not_hidden():
+    import colorsys
+
+    with _hidden_from_this_thread(["colorsys"]):
+        assert __import__("colorsys") is colorsys
