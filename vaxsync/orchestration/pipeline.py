@@ -481,7 +481,7 @@ def run_nightly(
     progress = on_progress or (lambda stage, done, total: None)
     stage_done = on_stage_done or (lambda stage, seconds, counts: None)
     new_files = discover_new_exports(settings)
-    # GX takes 8-15 CPU seconds to import, in a thread that holds the GIL for long spans (started before
+    # GX takes seconds of CPU to import (validation.gx_import), in a thread that holds the GIL for long spans (started before
     # discover it made discover's 0.2 s of Python take 5 s): it starts once discover is done, while ingest
     # runs in worker processes or in polars, which release the GIL.
     start_importing_validation()
