@@ -76,7 +76,7 @@ def _deferred(names: Sequence[str]) -> Iterator[None]:
     Afterwards sys.modules no longer holds them, so a later import anywhere imports the real module."""
     placed: dict[str, DeferredModule] = {}
     for name in names:
-        spec = None if name in sys.modules else importlib.util.find_spec(name)
+        spec = None if name in sys.modules else _spec_or_none(name)
         if spec is not None:
             placed[name] = sys.modules[name] = DeferredModule(spec)
     try:
@@ -85,6 +85,14 @@ def _deferred(names: Sequence[str]) -> Iterator[None]:
         for name, placeholder in placed.items():
             if sys.modules.get(name) is placeholder:
                 del sys.modules[name]
+
+
+def _spec_or_none(name: str) -> importlib.machinery.ModuleSpec | None:
+    """Where name would be imported from; None when it is not installed (GX's import then says so)."""
+    try:
+        return importlib.util.find_spec(name)
+    except ModuleNotFoundError:  # a missing parent package
+        return None
 
 
 class _HiddenFromThread(importlib.abc.MetaPathFinder):

@@ -17,6 +17,7 @@ from validation.gx_import import (
     DEFERRED_MODULES,
     HIDDEN_WHILE_IMPORTING,
     DeferredModule,
+    _deferred,
     _hidden_from_this_thread,
 )
 
@@ -115,3 +116,10 @@ def test_a_module_already_imported_is_not_hidden():
 
     with _hidden_from_this_thread(["colorsys"]):
         assert __import__("colorsys") is colorsys
+
+
+def test_a_deferred_module_that_is_not_installed_is_left_to_the_importer():
+    with _deferred(["not_an_installed_package.stats"]):
+        assert "not_an_installed_package.stats" not in sys.modules
+        with pytest.raises(ModuleNotFoundError):
+            __import__("not_an_installed_package.stats")
