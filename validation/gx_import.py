@@ -1,19 +1,19 @@
 """The one way this project imports Great Expectations: without the modules our suites never use.
 
-`import great_expectations` costs ~7 CPU s, about half of it in modules GX imports for features we
-never run (`python -X importtime`):
+In the night's process `import great_expectations` costs 3-3.5 CPU s, and 1.2-1.6 s of it (and ~100 MiB)
+goes to modules GX imports for features we never run (docs/performance.md, round 4):
 
-- scipy.stats and altair (~2.3 CPU s with narwhals and scipy's optimize, sparse, spatial): GX imports
+- scipy.stats and altair (with narwhals and scipy's optimize, sparse, spatial): GX imports
   them at module level for its distribution expectations and metrics (KL divergence, KS tests) and their
   charts, and uses them only inside those expectations' functions. They are deferred: GX gets a
   placeholder module that imports the real one at its first attribute access, so an expectation that
   needs them still works, paying for the import then.
-- sqlalchemy (~1 CPU s with its dialects): GX's SQL engine, an optional dependency (extras such as
+- sqlalchemy (with its dialects): GX's SQL engine, an optional dependency (extras such as
   `great-expectations[postgresql]`) that GX imports when it is installed
   (great_expectations.compatibility.sqlalchemy). Our suites run on GX's pandas engine, so while GX
   imports, sqlalchemy is reported missing to the importing thread only, and GX takes its own
   "not installed" branch. Other threads, and later imports, find sqlalchemy as usual. Where sqlalchemy
-  is already imported (an Airflow worker), GX simply uses it.
+  is already imported (as Airflow may have done), GX simply uses it.
 
 Everything else GX imports is imported as usual. `tests/unit/validation/test_gx_import.py` checks that
 the suites still run on GX with the same outcomes and that these modules stay unimported.
