@@ -241,7 +241,7 @@ def decide_links(
         decisions = decide(_with_sibling_flag(top, to_link), model, count_posted_by_id)
     decisions = _rechecked_links_held(decisions, to_link)
     model.fitted["count_sibling_rescored"] = sibling_update.height
-    named = _citizens_of(registry, top.select("citizen_index")).select("citizen_index", "citizen_id")
+    named = _citizens_of(registry.select("citizen_index", "citizen_id"), top.select("citizen_index"))
     blocking_report = combined_blocking_report([part.blocking_report for part in evidence])
     result = LinkResult(
         matches=_match_rows(to_link, decisions, top, named, model),
