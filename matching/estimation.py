@@ -141,6 +141,22 @@ def random_pairs(model: MatchModel, shot_count: int, registry_size: int) -> pl.D
     )
 
 
+def compared_citizens(
+    model: MatchModel,
+    labelled: pl.DataFrame,
+    shot_count: int,
+    registry_size: int,
+    accepted: pl.DataFrame | None = None,
+) -> pl.Series:
+    """Every citizen_index that fit's pairs can name (labelled, accepted, random): the registry records
+    its database needs, a fraction of the registry."""
+    pairs = [labelled, random_pairs(model, shot_count, registry_size)]
+    if accepted is not None:
+        pairs.append(accepted)
+    citizens = pl.concat([frame.select(pl.col("citizen_index").cast(pl.UInt32)) for frame in pairs])
+    return citizens.to_series().unique()
+
+
 def estimate_u(model: MatchModel, levels: pl.DataFrame) -> None:
     """u of every level from random pairs' levels; a level too rare to count keeps the file's u,
     capped by what the sample allows and floored a decade below one pair in the sample."""

@@ -12,6 +12,7 @@ given-name-first reading of the raw name (family = 2nd word, given = 1st word) f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,7 @@ PASSPORT_KIND_CODE = ID_KIND_CODES["passport"]
 SEX_CODES = {"M": 1, "F": 2}
 
 NAME_PARTS = ("family", "middle", "given")
+NAME_KEY_PARTS = ("family_name_key", "middle_name_key", "given_name_key")
 # Record columns compared pairwise; the registry side appears as registry_<name> in a pair frame.
 COMMON_COLUMNS = [
     "family",
@@ -184,12 +186,30 @@ def registry_name_text(registry: pl.LazyFrame) -> pl.DataFrame:
 
 def shot_name_text(shots: pl.LazyFrame) -> pl.DataFrame:
     clean = marked_name_key(pl.col("full_name_clean"))
-    return verify_marked_tokens(
-        shots.select(
-            *name_text(clean, pl.col("family_name_key"), pl.col("middle_name_key"), pl.col("given_name_key")),
-            *given_first_reading(pl.col(raw_column("full_name"))),
-            name_hash=pl.col("name_key").hash(),
-        ).collect()
+    texts = shots.select("full_name_clean", *NAME_KEY_PARTS, "name_key", raw_column("full_name"))
+    return once_per_distinct(
+        texts,
+        lambda distinct: verify_marked_tokens(
+            distinct.select(
+                *name_text(
+                    clean, pl.col("family_name_key"), pl.col("middle_name_key"), pl.col("given_name_key")
+                ),
+                *given_first_reading(pl.col(raw_column("full_name"))),
+                name_hash=pl.col("name_key").hash(),
+            ).collect()
+        ),
+    )
+
+
+def once_per_distinct(texts: pl.LazyFrame, derive: Callable[[pl.LazyFrame], pl.DataFrame]) -> pl.DataFrame:
+    """derive(texts) row for row, computed once per distinct row of texts: a night's names repeat (200k
+    rows, ~68k distinct) and their string work (folding, splitting) is most of encoding them."""
+    rows = texts.collect()
+    distinct = rows.unique(maintain_order=True)
+    derived = derive(distinct.lazy())
+    keyed = pl.concat([distinct, derived.rename(lambda name: f"derived_{name}")], how="horizontal")
+    return rows.join(keyed, on=rows.columns, how="left", nulls_equal=True, maintain_order="left").select(
+        pl.col(f"derived_{name}").alias(name) for name in derived.columns
     )
 
 

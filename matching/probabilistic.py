@@ -158,10 +158,7 @@ def fit_model(
     rows, used as labelled pairs for m with the ID-confirmed ones (rows or citizens not found are ignored).
     m_history: earlier nights' labelled-pair level counts (matching.estimation.accumulated_m_counts).
     """
-    with LinkageDatabase(
-        inputs.shots, inputs.registry, inputs.vocabulary, duckdb_config=duckdb_config
-    ) as database:
-        _fit(model, inputs, database, accepted_pairs, m_history, duckdb_config)
+    _fit(model, inputs, None, accepted_pairs, m_history, duckdb_config)
 
 
 def gather_evidence(
@@ -244,7 +241,7 @@ def decide_links(
         decisions = decide(_with_sibling_flag(top, to_link), model, count_posted_by_id)
     decisions = _rechecked_links_held(decisions, to_link)
     model.fitted["count_sibling_rescored"] = sibling_update.height
-    named = _citizens_of(registry, top.select("citizen_index")).select("citizen_index", "citizen_id")
+    named = _citizens_of(registry.select("citizen_index", "citizen_id"), top.select("citizen_index"))
     blocking_report = combined_blocking_report([part.blocking_report for part in evidence])
     result = LinkResult(
         matches=_match_rows(to_link, decisions, top, named, model),
@@ -376,7 +373,9 @@ def _shot_context(shots: pl.DataFrame, registry: pl.DataFrame, deterministic: pl
         pl.col("match_reason").alias("id_match_reason"),
         pl.col("candidate_citizen_id").alias("id_candidate_citizen_id"),
     )
-    confirmed_index = registry.select(
+    confirmed_ids = outcome["confirmed_citizen_id"].drop_nulls().implode()
+    # the confirmed citizens only: a join against the whole registry hashes every citizen's ID
+    confirmed_index = registry.filter(pl.col("citizen_id").is_in(confirmed_ids)).select(
         pl.col("citizen_id").alias("confirmed_citizen_id"),
         pl.col("citizen_index").alias("confirmed_citizen_index"),
     )
@@ -397,6 +396,12 @@ def _shot_context(shots: pl.DataFrame, registry: pl.DataFrame, deterministic: pl
 
 def _with_id_owner(shots: pl.DataFrame, registry: pl.DataFrame) -> pl.DataFrame:
     """The registry citizen the shot's ID names (its CCCD, or an old CMND held by exactly one citizen)."""
+    # Only citizens holding one of the shots' numbers can be an owner: the rest of the registry is skipped
+    # (every holder of such a number is kept, so "held by exactly one citizen" still counts them all).
+    numbers = shots["id_number"].drop_nulls().unique().implode()
+    registry = registry.filter(
+        pl.col("citizen_number").is_in(numbers) | pl.col("legacy_number").is_in(numbers)
+    )
     by_citizen = registry.filter(pl.col("citizen_number").is_not_null()).select(
         pl.col("citizen_number").alias("owner_number"), "citizen_index", owner_kind=pl.lit(1, pl.Int8)
     )
@@ -511,16 +516,27 @@ def _true_pairs(
 def _fit(
     model: MatchModel,
     inputs: LinkInputs,
-    database: LinkageDatabase,
+    database: LinkageDatabase | None,
     accepted_pairs: pl.DataFrame | None = None,
     m_history: dict[str, list[float]] | None = None,
     duckdb_config: DuckDBConfig | None = None,
 ) -> None:
-    """Fit u, m and u_household (matching.estimation), then the batch-sibling level."""
+    """Fit u, m and u_household (matching.estimation), then the batch-sibling level. database None: one
+    holding only the citizens the fit's pairs name is opened for it."""
     labelled = inputs.shots.filter(pl.col("id_owner_index").is_not_null()).select(
         "shot_index", pl.col("id_owner_index").alias("citizen_index")
     )
     accepted = None if accepted_pairs is None else accepted_index_pairs(inputs, accepted_pairs)
+    if database is None:
+        citizens = estimation.compared_citizens(
+            model, labelled, inputs.shots.height, inputs.registry.height, accepted
+        )
+        named = inputs.registry.filter(pl.col("citizen_index").is_in(citizens.implode()))
+        with LinkageDatabase(
+            inputs.shots, named, inputs.vocabulary, duckdb_config=duckdb_config
+        ) as own_database:
+            _fit(model, inputs, own_database, accepted_pairs, m_history, duckdb_config)
+        return
 
     def household_database(pairs: pl.DataFrame) -> LinkageDatabase:
         """Registry citizens of the household pairs, shaped as shots, to compare with their housemates."""

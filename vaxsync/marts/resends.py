@@ -119,10 +119,21 @@ def tonight_row_keys(normalized_file: Path) -> pl.LazyFrame:
     with in_memory(DuckDBConfig.of(Settings())) as connection:
         return (
             connection.sql(
+                # the facility key (a regular expression) once per facility name, rows kept in file order
                 f"""
-            select file_hash, source_file, {row_key_sql()} as row_key,
-                   {facility_key_sql("raw_facility_name")} as facility_key, vaccinated_date
-            from read_parquet($path)
+            with tonight as (
+                select file_row_number, file_hash, source_file, {row_key_sql()} as row_key,
+                       raw_facility_name, vaccinated_date
+                from read_parquet($path, file_row_number = true)
+            ),
+            facilities as (
+                select raw_facility_name, {facility_key_sql("raw_facility_name")} as facility_key
+                from (select distinct raw_facility_name from tonight)
+            )
+            select t.file_hash, t.source_file, t.row_key, f.facility_key, t.vaccinated_date
+            from tonight t left join facilities f
+                on f.raw_facility_name is not distinct from t.raw_facility_name
+            order by t.file_row_number
             """,
                 params={"path": normalized_file.as_posix()},
             )
