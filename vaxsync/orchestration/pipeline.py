@@ -241,6 +241,9 @@ def _landing_hash(entries: list[dict[str, str]]) -> str:
 
 
 INGEST_BATCH_FILES = 64  # files per batch (one Airflow task, or one job of the local process pool)
+# A staged file is small, written once and read whole once (by normalize): snappy and no column statistics
+# write it in ~3/4 of the default's time (zstd with statistics: ~1.5 ms per file, most of it fixed).
+STAGED_PARQUET_OPTIONS: dict[str, Any] = {"compression": "snappy", "statistics": False}
 
 
 def ingest_export(settings: Settings, source_file: str) -> StageResult:
@@ -266,7 +269,7 @@ def ingest_exports(settings: Settings, source_files: list[str]) -> list[StageRes
     for source_file, staged in zip(source_files, staged_files, strict=True):
         file_hash = hashes[source_file]
         if staged.rows is not None:
-            staged.rows.write_parquet(work.staged_file(file_hash))
+            staged.rows.write_parquet(work.staged_file(file_hash), **STAGED_PARQUET_OPTIONS)
         write_json(work.ledger_file(file_hash), {**staged.ledger, "ingest_seconds": ingest_seconds})
         results.append(
             {
