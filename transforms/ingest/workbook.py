@@ -539,6 +539,15 @@ def _read_in_reader_process(path: Path, which: SheetChoice) -> dict[str, SheetCe
     return {name: SheetCells(*parts) for name, parts in sheets.items()}
 
 
+def stop_workbook_reader() -> None:
+    """Stop this process's reader process, if one runs (the next workbook read starts another)."""
+    global _reader
+    with _reader_lock:
+        if _reader is not None and _reader.alive():
+            _reader.stop()
+        _reader = None
+
+
 def _death_detail(returncode: int | None) -> str:
     if returncode is not None and returncode < 0:
         try:

@@ -48,9 +48,9 @@ class Settings(BaseSettings):
     duckdb_temp_directory: Path | None = None
     # Materialise every SQL step as a table and log its row count and seconds (vaxsync.core.sql_steps).
     sql_debug: bool = False
-    # Processes staging export files in `vaxsync run` (batches of files); 0: one per CPU. 1 stages them in
-    # the run's own process: ~3 CPU s less (no spawned imports), but there the Great Expectations import
-    # thread competes with ingest for the GIL (docs/performance.md, round 3).
+    # Processes staging export files in `vaxsync run` (batches of files); 0: one per CPU. The run's own
+    # process is one of them, beside n - 1 spawned ones (each pays ~1.6 CPU s of imports); there the Great
+    # Expectations import thread competes with ingest for the GIL (docs/performance.md, rounds 3 and 4).
     ingest_processes: int = 0
     # Accept an as-of before the campaign start or before the last published night (an operator's override).
     force_as_of: bool = False

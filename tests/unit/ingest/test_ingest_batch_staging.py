@@ -22,7 +22,13 @@ from staging_comparison import assert_same_staging
 
 from synth import SynthConfig, generate
 from transforms.ingest import list_landed_files
-from transforms.ingest.text_decoding import decode_export_bytes, decode_export_bytes_many
+from transforms.ingest.text_decoding import (
+    SAMPLE_WORDS,
+    decode_export_bytes,
+    decode_export_bytes_many,
+    marked_words_sample,
+    marked_words_samples,
+)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 PROPERTIES = settings(
@@ -131,6 +137,23 @@ def test_generated_landings_stage_as_file_by_file(tmp_path_factory, landing_file
 @given(raws=st.lists(st.one_of(varied_export(), ANY_CONTENT, st.binary(max_size=400)), max_size=8))
 def test_decoding_many_decodes_as_one_by_one(raws: list[bytes]) -> None:
     assert decode_export_bytes_many(raws) == [decode_export_bytes(raw) for raw in raws]
+
+
+# Letters, marked letters, ASCII controls (marked), whitespace, digits and punctuation (word ends).
+WORDS_AND_MARKS = st.text(alphabet=st.sampled_from("aZđĐễƯ\x01\x7f\x85 \t\r\n,;.-1\"'("), max_size=60)
+
+
+@PROPERTIES
+@given(texts=st.lists(WORDS_AND_MARKS, max_size=6))
+def test_marked_words_of_many_texts_are_those_of_each(texts: list[str]) -> None:
+    assert marked_words_samples(texts) == [marked_words_sample(text) for text in texts]
+
+
+def test_marked_words_of_many_texts_stop_at_the_sample_size() -> None:
+    texts = [" ".join(["Nguyễn", "Van", "x\x01y"] * SAMPLE_WORDS), "ễ"]
+    samples = marked_words_samples(texts)
+    assert samples == [marked_words_sample(text) for text in texts]
+    assert len(samples[0].split("\n")) == SAMPLE_WORDS
 
 
 def test_decoding_many_decodes_the_encoding_fixtures_as_one_by_one() -> None:
