@@ -18,7 +18,7 @@ import duckdb
 from vaxsync.core.reference import REFERENCE_DIR
 from vaxsync.core.settings import Settings
 from vaxsync.core.sql_steps import DuckDBConfig, Form, SqlStep, run_steps
-from vaxsync.marts.warehouse import connect
+from vaxsync.marts.warehouse import connected
 
 MILESTONES = ("dose_1", "primary_complete", "booster_1", "booster_2")  # in the order people reach them
 AGE_BANDS = ("0-4", "5-11", "12-17", "18-49", "50-64", "65+", "unknown")
@@ -90,13 +90,13 @@ def coverage_export_dir(settings: Settings) -> Path:
     return settings.warehouse_path.parent / "exports" / "coverage"
 
 
-def build_coverage(settings: Settings) -> dict[str, Any]:
+def build_coverage(settings: Settings, connection: duckdb.DuckDBPyConnection | None = None) -> dict[str, Any]:
     """(Re)build the coverage tables and views as of settings.as_of, then export them by province.
 
     Replaces the previous build, so running it twice gives the same tables and files. Returns counts only.
     """
     started = time.perf_counter()
-    with connect(settings.warehouse_path, config=DuckDBConfig.of(settings)) as connection:
+    with connected(settings.warehouse_path, connection, config=DuckDBConfig.of(settings)) as connection:
         connection.begin()
         try:
             run_steps(connection, person_steps(settings))

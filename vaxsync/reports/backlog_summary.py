@@ -10,12 +10,13 @@ import functools
 import re
 import string
 
+import duckdb
 import polars as pl
 
 from vaxsync.core.reasons import BACKLOG_REASONS, DETAIL_TERMS, DETAIL_TEXTS, DetailText
 from vaxsync.core.reference import reference_path
 from vaxsync.core.settings import Settings
-from vaxsync.marts.warehouse import connect
+from vaxsync.marts.warehouse import connected
 
 PROVINCE_2025_MAP_PATH = reference_path("province_2025_map.csv")
 # Province codes of the 63-province units (before 2025) and of the 34-province units (2025) collide (80 is
@@ -25,9 +26,9 @@ SYSTEM_2025 = ("mã 2025", "2025 code")
 DETAIL_SEPARATOR = "\n"  # the Vietnamese sentence, then the English one on the next line
 
 
-def backlog_summary(settings: Settings) -> pl.DataFrame:
+def backlog_summary(settings: Settings, connection: duckdb.DuckDBPyConnection | None = None) -> pl.DataFrame:
     """Open backlog rows by province and reason, with the reason explained in English and Vietnamese."""
-    with connect(settings.warehouse_path) as connection:
+    with connected(settings.warehouse_path, connection) as connection:
         summary = connection.sql(
             """
             select coalesce(province_code, '??') as province_code, reason_code, count(*) as count_rows,

@@ -22,6 +22,7 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import xlsxwriter
 from xlsxwriter.format import Format
@@ -56,7 +57,7 @@ from vaxsync.core.settings import Settings
 from vaxsync.core.workdir import write_private
 from vaxsync.marts.decision_files import prepare_province_folders
 from vaxsync.marts.decision_tokens import decision_secret
-from vaxsync.marts.warehouse import connect
+from vaxsync.marts.warehouse import connected
 from vaxsync.reports.backlog_summary import PRE_2025_SYSTEM, province_label
 from vaxsync.reports.html_tables import candidate_cards, frame_rows, reason_table_rows
 from vaxsync.reports.province_reports import (
@@ -710,7 +711,9 @@ def _kept_files(entry: dict[str, object] | None, fingerprint: str, settings: Set
     return files if files and all(path.is_file() for path in files) else None
 
 
-def write_province_reports(settings: Settings, *, run_id: str) -> list[Path]:
+def write_province_reports(
+    settings: Settings, *, run_id: str, connection: duckdb.DuckDBPyConnection | None = None
+) -> list[Path]:
     """Write tonight's per-province XLSX and HTML reports; returns the paths of every province's report.
 
     Only provinces whose backlog or decisions changed are rendered (report_fingerprint): a province whose
@@ -721,8 +724,11 @@ def write_province_reports(settings: Settings, *, run_id: str) -> list[Path]:
 
     admin_units = pl.scan_parquet(ADMIN_UNITS_PATH)
     registry = pl.scan_parquet(settings.registry_path)
-    with connect(
-        settings.warehouse_path, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
+    with connected(
+        settings.warehouse_path,
+        connection,
+        memory_limit=settings.duckdb_memory_limit,
+        threads=settings.duckdb_threads,
     ) as connection:
         reports = build_province_reports(
             connection,

@@ -26,7 +26,7 @@ from vaxsync.core.workdir import RunWorkDir, read_json, write_private
 from vaxsync.marts.decisions import review_decision_counts
 from vaxsync.marts.resends import resend_counts, resent_file_changes
 from vaxsync.marts.snapshot_changes import count_flagged_shots, relinked_posting_counts
-from vaxsync.marts.warehouse import connect, conservation_violations
+from vaxsync.marts.warehouse import connect, connected, conservation_violations
 from vaxsync.reports.backlog_summary import backlog_summary
 from vaxsync.reports.run_report_contract import (
     STAGES,
@@ -65,13 +65,15 @@ ROW_KEY_COLUMNS = ("file_hash", "source_row", "source_file", "shot_id")
 # --- the report as data ----------------------------------------------------------------------------------
 
 
-def build_run_report(settings: Settings, run_id: str) -> RunReport:
+def build_run_report(
+    settings: Settings, run_id: str, connection: duckdb.DuckDBPyConnection | None = None
+) -> RunReport:
     """Everything the report shows, JSON-serialisable. Works for a night that did not publish too
     (outcome 'not published'): then counts and validation come from the work folder alone."""
     work = RunWorkDir(settings)
     run = read_json(work.run_file) if work.run_file.exists() else {"run_id": run_id}
     work_ledgers = _work_ledgers(work)
-    with connect(settings.warehouse_path) as connection:
+    with connected(settings.warehouse_path, connection) as connection:
         run_row = _run_row(connection, run_id)
         ledger = _night_ledger(connection, run_id, work_ledgers)
         source_files = dict(zip(ledger["file_hash"], ledger["source_file"], strict=True))
@@ -425,9 +427,14 @@ def _rounded(value: Any) -> float | None:
 # --- run history ----------------------------------------------------------------------------------------
 
 
-def save_stage_seconds(settings: Settings, run_id: str, stage_seconds: dict[str, float]) -> None:
+def save_stage_seconds(
+    settings: Settings,
+    run_id: str,
+    stage_seconds: dict[str, float],
+    connection: duckdb.DuckDBPyConnection | None = None,
+) -> None:
     """Keep the night's stage times with its pipeline_runs row, for v_run_history. Idempotent."""
-    with connect(settings.warehouse_path) as connection:
+    with connected(settings.warehouse_path, connection) as connection:
         connection.execute(
             "update pipeline_runs set stage_seconds = ? where run_id = ?",
             [json.dumps(stage_seconds), run_id],
@@ -443,15 +450,17 @@ def run_history(warehouse_path: Path, limit: int = 20) -> pl.DataFrame:
 # --- files ----------------------------------------------------------------------------------------------
 
 
-def write_run_report(settings: Settings, run_id: str) -> list[Path]:
+def write_run_report(
+    settings: Settings, run_id: str, connection: duckdb.DuckDBPyConnection | None = None
+) -> list[Path]:
     """Write the run's report, run_report.json and .html (0600), after saving its stage times.
 
     One pair per run, under `<as-of>/runs/<run id>/`, so a re-run never replaces an earlier run's
     report; `<as-of>/run_report.*` is a copy of the night's latest report that did something (a re-run
     that found nothing new leaves it alone), and `<reports>/index.json` lists every run's report."""
-    report = build_run_report(settings, run_id)
+    report = build_run_report(settings, run_id, connection)
     if report["run"]["outcome"] != "not published":
-        save_stage_seconds(settings, run_id, report["timings"]["stage_seconds"])
+        save_stage_seconds(settings, run_id, report["timings"]["stage_seconds"], connection)
     night = settings.reports_dir / settings.as_of.isoformat()
     run_folder = run_report_folder(settings, run_id)
     contents = {
@@ -522,12 +531,14 @@ def _update_report_index(reports_dir: Path, report: RunReport, run_folder: Path)
     write_private(path, json.dumps(index, ensure_ascii=False, indent=1).encode("utf-8"))
 
 
-def write_reports(settings: Settings, *, run_id: str) -> list[Path]:
+def write_reports(
+    settings: Settings, *, run_id: str, connection: duckdb.DuckDBPyConnection | None = None
+) -> list[Path]:
     """The backlog summary by province, and the run report (vaxsync.reports.run_report) with its conservation check."""
 
     folder = settings.reports_dir / settings.as_of.isoformat()
-    summary = backlog_summary(settings)
+    summary = backlog_summary(settings, connection)
     return [
         write_private(folder / "backlog_summary_by_province.csv", summary.write_csv().encode("utf-8")),
-        *write_run_report(settings, run_id),
+        *write_run_report(settings, run_id, connection),
     ]
