@@ -33,7 +33,7 @@ from transforms.ingest.workbook import (
     WorkbookUnreadableError,
     date_cell_marker,
     looks_like_workbook,
-    read_first_sheet,
+    read_sheet_grids,
 )
 from transforms.normalize.dates import count_locale_swap_repairs
 from vaxsync.core.contracts import DATE_FIELDS, EXPORT_FIELDS, LEDGER_SCHEMA, STAGED_ROW_SCHEMA, raw_column
@@ -163,7 +163,7 @@ def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
     if looks_like_workbook(head) or suffix in WORKBOOK_SUFFIXES:
         state.file_format = "xlsx"
         try:
-            grid = read_first_sheet(path)
+            grid = _data_sheets_stacked(read_sheet_grids(path))
         except WorkbookUnreadableError as error:
             raise Quarantine("unreadable_file", f"the workbook cannot be opened ({error})") from error
         except WorkbookTooLargeError as error:
@@ -187,6 +187,38 @@ def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
     records = split_records(decoded.text)
     state.delimiter = sniff_separator(records)
     return split_fields(records, state.delimiter)
+
+
+def _data_sheets_stacked(sheets: list[pl.DataFrame]) -> pl.DataFrame:
+    """The first sheet, followed by the rows below the header of every later sheet whose header row is
+    the first sheet's (a month per sheet): rows on a later sheet are doses too, never silently left.
+
+    A later sheet with the required columns under another header could be mapped wrongly: the file is
+    quarantined. Other sheets (instructions, catalogues, summaries) hold no dose rows and are skipped."""
+    first = sheets[0]
+    header = find_header_row(first)
+    if header is None or len(sheets) == 1:
+        return first
+    own_header = header.cells[: header_width(header.cells)]
+    stacked, next_line = [first], int(first["line_number"].max() or 0) + 1
+    for number, sheet in enumerate(sheets[1:], start=2):
+        other = find_header_row(sheet)
+        if other is None:
+            continue
+        if other.cells[: header_width(other.cells)] == own_header:
+            below = sheet.slice(other.position + 1)
+            stacked.append(
+                below.with_columns(
+                    pl.int_range(next_line, next_line + below.height, dtype=pl.Int32).alias("line_number")
+                )
+            )
+            next_line += below.height
+        elif not map_header_row(other.cells).missing_required:
+            raise Quarantine(
+                "sheets_differ",
+                f"sheet {number} holds the required columns under another header than sheet 1 (line {other.line_number})",
+            )
+    return pl.concat(stacked, how="vertical_relaxed")
 
 
 def _repair_workbook_text(grid: pl.DataFrame, state: ReadState) -> pl.DataFrame:
