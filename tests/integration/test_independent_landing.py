@@ -71,6 +71,8 @@ def test_nothing_is_posted_to_the_wrong_citizen_or_date(first_night: dict[str, p
     posted = first_night["posted"].join(
         truth_of_night(1).with_columns(pl.col("source_row").cast(pl.Int32)), on=["source_file", "source_row"]
     )
-    wrong = (pl.col("citizen_id") != pl.col("true_citizen_id")) | (pl.col("vaccinated_on") != pl.col("true_date"))
+    wrong = (pl.col("citizen_id") != pl.col("true_citizen_id")) | (
+        pl.col("vaccinated_on") != pl.col("true_date")
+    )
     assert posted.filter(wrong.fill_null(True)).height == 0
     assert posted.height > 0.8 * truth_of_night(1).height  # the defects are ones a night can read
