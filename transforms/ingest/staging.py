@@ -190,35 +190,39 @@ def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
 
 
 def _data_sheets_stacked(sheets: list[pl.DataFrame]) -> pl.DataFrame:
-    """The first sheet, followed by the rows below the header of every later sheet whose header row is
-    the first sheet's (a month per sheet): rows on a later sheet are doses too, never silently left.
+    """The first sheet with the required columns (else the first sheet), followed by the rows below the
+    header of every later sheet whose header row is its own (a month per sheet): rows on another sheet
+    are doses too, never silently left. Sheets before it (instructions, a cover) are skipped.
 
     A later sheet with the required columns under another header could be mapped wrongly: the file is
     quarantined. Other sheets (instructions, catalogues, summaries) hold no dose rows and are skipped."""
-    first = sheets[0]
-    header = find_header_row(first)
-    if header is None or len(sheets) == 1:
-        return first
+    headers = [find_header_row(sheet) for sheet in sheets]
+    lead = next((index for index, header in enumerate(headers) if _names_required_fields(header)), 0)
+    header = headers[lead]
+    if header is None:
+        return sheets[lead]
     own_header = header.cells[: header_width(header.cells)]
-    stacked, next_line = [first], int(first["line_number"].max() or 0) + 1
-    for number, sheet in enumerate(sheets[1:], start=2):
-        other = find_header_row(sheet)
+    stacked, next_line = [sheets[lead]], int(sheets[lead]["line_number"].max() or 0) + 1
+    for number in range(lead + 1, len(sheets)):
+        other = headers[number]
         if other is None:
             continue
         if other.cells[: header_width(other.cells)] == own_header:
-            below = sheet.slice(other.position + 1)
-            stacked.append(
-                below.with_columns(
-                    pl.int_range(next_line, next_line + below.height, dtype=pl.Int32).alias("line_number")
-                )
-            )
+            below = sheets[number].slice(other.position + 1)
+            lines = pl.int_range(next_line, next_line + below.height, dtype=pl.Int32)
+            stacked.append(below.with_columns(lines.alias("line_number")))
             next_line += below.height
-        elif not map_header_row(other.cells).missing_required:
+        elif _names_required_fields(other):
             raise Quarantine(
                 "sheets_differ",
-                f"sheet {number} holds the required columns under another header than sheet 1 (line {other.line_number})",
+                f"sheet {number + 1} holds the required columns under another header than sheet {lead + 1}"
+                f" (line {other.line_number})",
             )
     return pl.concat(stacked, how="vertical_relaxed")
+
+
+def _names_required_fields(header: HeaderRow | None) -> bool:
+    return header is not None and not map_header_row(header.cells).missing_required
 
 
 def _repair_workbook_text(grid: pl.DataFrame, state: ReadState) -> pl.DataFrame:

@@ -119,6 +119,21 @@ def test_dose_rows_on_later_sheets_with_the_same_header_are_staged_after_the_fir
     assert staged.ledger["rows_read"] == len(ROWS)
 
 
+def test_dose_rows_behind_an_instructions_sheet_are_staged(tmp_path: Path) -> None:
+    _write_month_sheets(
+        tmp_path / "export.xlsx",
+        {
+            "Hướng dẫn": [["Điền mỗi mũi tiêm một dòng"], ["Họ và tên: chữ in hoa"]],
+            "Tháng 7": [VN_HEADER, *ROWS],
+        },
+    )
+
+    staged = stage_export(tmp_path, "export.xlsx")
+
+    assert staged.rows is not None
+    assert staged.rows["raw_full_name"].to_list() == [row[1] for row in ROWS]
+
+
 def test_a_later_sheet_with_the_required_columns_in_another_layout_quarantines_the_file(
     tmp_path: Path,
 ) -> None:
