@@ -202,7 +202,7 @@ def _data_sheets_stacked(sheets: list[pl.DataFrame]) -> pl.DataFrame:
     if header is None:
         return sheets[lead]
     own_header = header.cells[: header_width(header.cells)]
-    stacked, next_line = [sheets[lead]], int(sheets[lead]["line_number"].max() or 0) + 1
+    stacked, next_line = [sheets[lead]], sheets[lead].height + 1  # line numbers run 1..height
     for number in range(lead + 1, len(sheets)):
         other = headers[number]
         if other is None:
