@@ -390,6 +390,7 @@ def _shot_context(shots: pl.DataFrame, registry: pl.DataFrame, deterministic: pl
             sibling_key=_sibling_key(),
             sibling_citizen_index=pl.lit(None, pl.UInt32),
         )
+        .pipe(_without_registry_namesake_keys, registry)
         .pipe(_with_siblings_from_confirmed)
     )
 
@@ -447,6 +448,20 @@ def _sibling_key() -> pl.Expr:
         .when(pl.col("phone").is_not_null() & pl.col("birth_year").is_not_null())
         .then(pl.struct("name_hash", "birth_year", "phone").hash())
     )
+
+
+def _without_registry_namesake_keys(shots: pl.DataFrame, registry: pl.DataFrame) -> pl.DataFrame:
+    """No sibling key where the registry holds two citizens with it (twins, namesakes born the same
+    day): there the key names no one person, and a namesake's row would lend the other its doses."""
+    shared = (
+        registry.filter(pl.col("name_hash").is_in(shots["name_hash"].drop_nulls().unique().implode()))
+        .select(sibling_key=_sibling_key())
+        .filter(pl.col("sibling_key").is_not_null() & pl.col("sibling_key").is_duplicated())
+        .get_column("sibling_key")
+        .unique()
+    )
+    is_shared = pl.col("sibling_key").is_in(shared.implode())
+    return shots.with_columns(sibling_key=pl.when(~is_shared).then(pl.col("sibling_key")))
 
 
 def _with_siblings_from_confirmed(shots: pl.DataFrame) -> pl.DataFrame:

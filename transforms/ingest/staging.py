@@ -33,7 +33,7 @@ from transforms.ingest.workbook import (
     WorkbookUnreadableError,
     date_cell_marker,
     looks_like_workbook,
-    read_first_sheet,
+    read_sheet_grids,
 )
 from transforms.normalize.dates import count_locale_swap_repairs
 from vaxsync.core.contracts import DATE_FIELDS, EXPORT_FIELDS, LEDGER_SCHEMA, STAGED_ROW_SCHEMA, raw_column
@@ -163,7 +163,7 @@ def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
     if looks_like_workbook(head) or suffix in WORKBOOK_SUFFIXES:
         state.file_format = "xlsx"
         try:
-            grid = read_first_sheet(path)
+            grid = _data_sheets_stacked(read_sheet_grids(path))
         except WorkbookUnreadableError as error:
             raise Quarantine("unreadable_file", f"the workbook cannot be opened ({error})") from error
         except WorkbookTooLargeError as error:
@@ -187,6 +187,42 @@ def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
     records = split_records(decoded.text)
     state.delimiter = sniff_separator(records)
     return split_fields(records, state.delimiter)
+
+
+def _data_sheets_stacked(sheets: list[pl.DataFrame]) -> pl.DataFrame:
+    """The first sheet with the required columns (else the first sheet), followed by the rows below the
+    header of every later sheet whose header row is its own (a month per sheet): rows on another sheet
+    are doses too, never silently left. Sheets before it (instructions, a cover) are skipped.
+
+    A later sheet with the required columns under another header could be mapped wrongly: the file is
+    quarantined. Other sheets (instructions, catalogues, summaries) hold no dose rows and are skipped."""
+    headers = [find_header_row(sheet) for sheet in sheets]
+    lead = next((index for index, header in enumerate(headers) if _names_required_fields(header)), 0)
+    header = headers[lead]
+    if header is None:
+        return sheets[lead]
+    own_header = header.cells[: header_width(header.cells)]
+    stacked, next_line = [sheets[lead]], sheets[lead].height + 1  # line numbers run 1..height
+    for number in range(lead + 1, len(sheets)):
+        other = headers[number]
+        if other is None:
+            continue
+        if other.cells[: header_width(other.cells)] == own_header:
+            below = sheets[number].slice(other.position + 1)
+            lines = pl.int_range(next_line, next_line + below.height, dtype=pl.Int32)
+            stacked.append(below.with_columns(lines.alias("line_number")))
+            next_line += below.height
+        elif _names_required_fields(other):
+            raise Quarantine(
+                "sheets_differ",
+                f"sheet {number + 1} holds the required columns under another header than sheet {lead + 1}"
+                f" (line {other.line_number})",
+            )
+    return pl.concat(stacked, how="vertical_relaxed")
+
+
+def _names_required_fields(header: HeaderRow | None) -> bool:
+    return header is not None and not map_header_row(header.cells).missing_required
 
 
 def _repair_workbook_text(grid: pl.DataFrame, state: ReadState) -> pl.DataFrame:

@@ -373,7 +373,7 @@ def workbook_date_orders(path: Path) -> tuple[str | None, list[str] | None]:
 
 # --- the reader process ----------------------------------------------------------------------------
 
-SheetChoice = Literal["first", "all"]
+SheetChoice = Literal["first", "all", "data"]  # "data": every sheet, each with its date-cell kinds
 
 
 def _load_sheets(path: str, which: SheetChoice) -> dict[str, tuple[pl.DataFrame, pl.DataFrame]]:
@@ -387,10 +387,11 @@ def _load_sheets(path: str, which: SheetChoice) -> dict[str, tuple[pl.DataFrame,
     reader = fastexcel.read_excel(path)
     names = reader.sheet_names[:1] if which == "first" else reader.sheet_names
     sheets = {}
+    orders: tuple[str | None, list[str] | None] | None = None
     for name in names:
         text = reader.load_sheet(name, header_row=None, dtypes="string").to_polars()
         kinds = pl.DataFrame()
-        if which == "first" and text.width:
+        if which != "all" and text.width:
             as_dates = reader.load_sheet(name, header_row=None, dtypes="date").to_polars()
             # A number cell that the date read also converts keeps its digits in `text`: no "-" at 4.
             read_as_date = as_dates.select(pl.all().is_not_null().name.suffix("_is_date"))
@@ -400,7 +401,11 @@ def _load_sheets(path: str, which: SheetChoice) -> dict[str, tuple[pl.DataFrame,
                 .alias(column)
                 for column in text.columns
             )
-            kinds = date_cell_kinds(is_date, *workbook_date_orders(Path(path)))
+            if orders is None:
+                orders = workbook_date_orders(Path(path))
+                kinds = date_cell_kinds(is_date, *orders)
+            else:  # the per-cell orders are the first sheet's: later sheets get the workbook's order
+                kinds = date_cell_kinds(is_date, orders[0], None)
         sheets[name] = (text, kinds)
     return sheets
 
@@ -583,6 +588,20 @@ def read_first_sheet_safely(path: Path) -> SheetCells:
     return sheet
 
 
+def read_data_sheets_safely(path: Path) -> list[SheetCells]:
+    """Every sheet in workbook order, each with its date-cell evidence; the same errors as
+    read_sheets_safely."""
+    check_workbook_bounds(path)
+    sheets = list(_read_in_reader_process(path, "data").values())
+    if not sheets:
+        raise WorkbookUnreadableError("NoSheet")
+    for number, sheet in enumerate(sheets, start=1):
+        if sheet.text.height > MAX_SHEET_ROWS:  # a sheet without <dimension> is only measured once read
+            which = "the first sheet" if number == 1 else f"sheet {number}"
+            raise WorkbookTooLargeError(f"{which} has {sheet.text.height} rows (limit {MAX_SHEET_ROWS})")
+    return sheets
+
+
 GRID_SCHEMA: dict[str, pl.DataType] = {
     "line_number": pl.Int32(),
     "cells": pl.List(pl.String),
@@ -595,7 +614,15 @@ def read_first_sheet(path: Path) -> pl.DataFrame:
     """The first sheet as a grid: `line_number` (1-based sheet row), `cells` (List[String], blank ->
     null), `cell_kinds` (List[String]: null for a text or number cell, else the date cell's kind, see
     SheetCells), `field_count`."""
-    sheet = read_first_sheet_safely(path)
+    return sheet_grid(read_first_sheet_safely(path))
+
+
+def read_sheet_grids(path: Path) -> list[pl.DataFrame]:
+    """Every sheet as a grid (read_first_sheet's columns), in workbook order."""
+    return [sheet_grid(sheet) for sheet in read_data_sheets_safely(path)]
+
+
+def sheet_grid(sheet: SheetCells) -> pl.DataFrame:
     frame = sheet.text
     if frame.width == 0:
         return pl.DataFrame(schema=GRID_SCHEMA)

@@ -39,6 +39,23 @@ YEAR_MONTH_DAY = rf"^{TIME_PREFIX}([0-9]{{4}})[/.\-]([0-9]{{1,2}})[/.\-]([0-9]{{
 VIETNAMESE_LONG_DATE = (
     r"^(?:ngày\s*)?([0-9]{1,2})\s*tháng\s*([0-9]{1,2})\s*(?:năm\s*|,\s*)([0-9]{4}|[0-9]{2})"
 )
+# A month by name ("18 Jul 1997", "08-Mar-2021", "Jul 18, 1997", "29 Tháng Bảy 2021", "5 thg 7 2021"):
+# unambiguous, so rewritten as ISO y-m-d, which no file order turns around. Four-digit years only.
+VI_MONTH_WORDS = {
+    "một": 1, "giêng": 1, "hai": 2, "ba": 3, "tư": 4, "bốn": 4, "năm": 5, "sáu": 6, "bảy": 7,
+    "tám": 8, "chín": 9, "mười": 10, "mười một": 11, "mười hai": 12, "chạp": 12,
+}  # fmt: skip
+EN_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+EN_MONTH_WORD = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+VI_MONTH_WORD = (
+    r"(?:tháng|thg)\.?\s*(?:mười\s+một|mười\s+hai|[0-9]{1,2}|"
+    + "|".join(sorted(VI_MONTH_WORDS, key=len, reverse=True))
+    + ")"
+)
+NAMED_MONTH_DAY_FIRST = rf"^(?:ngày\s*)?([0-9]{{1,2}})[\s\-/.,]*({EN_MONTH_WORD}|{VI_MONTH_WORD})\.?[\s\-/.,]*(?:năm\s*)?([0-9]{{4}})(.*)$"
+NAMED_MONTH_MONTH_FIRST = (
+    rf"^({EN_MONTH_WORD})\.?[\s\-/.]*([0-9]{{1,2}})(?:st|nd|rd|th)?,?\s*([0-9]{{4}})(.*)$"
+)
 YEAR_ONLY = r"^(?:[0-9]{1,2}[/.\-])?((?:18|19|20|21)[0-9]{2})$"  # 1977, or 05/1977 (the month is dropped)
 EXCEL_SERIAL = r"^([0-9]{1,5})(?:[.,][0-9]+)?$"
 EXCEL_EPOCH = dt.date(1899, 12, 30)
@@ -77,11 +94,40 @@ def excel_serial_date(text: pl.Expr) -> pl.Expr:
 
 def date_text(raw: pl.Expr) -> pl.Expr:
     """A raw date text as the layouts are matched: trimmed, NFC, lowercase, a long date rewritten."""
-    return (
+    text = (
         raw.str.strip_chars()
         .str.normalize("NFC")
         .str.to_lowercase()
         .str.replace(VIETNAMESE_LONG_DATE, "$1/$2/$3")
+    )
+    return named_month_as_iso(text)
+
+
+def month_number(word: pl.Expr) -> pl.Expr:
+    """The month a name gives ("jul", "july", "tháng bảy", "thg 7", "tháng mười một"), as text."""
+    bare = word.str.replace(r"^(?:tháng|thg)\.?\s*", "").str.replace_all(r"\s+", " ")
+    names = VI_MONTH_WORDS | {str(n): n for n in range(1, 13)} | {f"0{n}": n for n in range(1, 10)}
+    english = pl.coalesce(
+        pl.when(bare.str.starts_with(prefix)).then(pl.lit(number))
+        for number, prefix in enumerate(EN_MONTHS, 1)
+    )
+    return pl.coalesce(bare.replace_strict(names, default=None, return_dtype=pl.Int32), english).cast(
+        pl.String
+    )
+
+
+def named_month_as_iso(text: pl.Expr) -> pl.Expr:
+    """A date with its month by name, rewritten "yyyy-m-d<rest>"; any other text as it was."""
+    day_first = text.str.extract_groups(NAMED_MONTH_DAY_FIRST)
+    month_first = text.str.extract_groups(NAMED_MONTH_MONTH_FIRST)
+
+    def iso(year: pl.Expr, month_word: pl.Expr, day: pl.Expr, rest: pl.Expr) -> pl.Expr:
+        return pl.concat_str([year, pl.lit("-"), month_number(month_word), pl.lit("-"), day, rest])
+
+    return pl.coalesce(
+        iso(*(day_first.struct.field(str(index)) for index in (3, 2, 1, 4))),
+        iso(*(month_first.struct.field(str(index)) for index in (3, 1, 2, 4))),
+        text,
     )
 
 

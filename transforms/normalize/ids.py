@@ -30,8 +30,9 @@ PASSPORT = r"^[A-Z]{1,2}[0-9]{6,8}$"  # Vietnamese: one letter + 7 digits; forei
 
 
 def clean_id_text(raw: pl.Expr) -> pl.Expr:
-    """Upper case without spaces, dots, dashes or a trailing '.0'; null when blank or a placeholder."""
-    text = blank_to_null(raw).str.to_uppercase()
+    """Upper case without spaces, dots, dashes, a trailing '.0' or a leading apostrophe (Excel's text
+    marker, kept by some exports); null when blank or a placeholder."""
+    text = blank_to_null(raw).str.to_uppercase().str.replace(r"^'", "")
     return text.str.replace(WHOLE_DECIMAL, "${1}").str.replace_all(r"[\s.\-_/]", "")
 
 

@@ -19,6 +19,7 @@ import duckdb
 import polars as pl
 
 from matching.deterministic import confirm_candidates
+from transforms.normalize.ids import clean_id_text, restore_leading_zeros
 from vaxsync.core.clinical_rules import is_impossible_link
 from vaxsync.core.decision_sheet import (
     CANDIDATE_TOKEN_COLUMNS,
@@ -225,7 +226,7 @@ def sheet_lines(grid: pl.DataFrame, sheet_name: str) -> pl.DataFrame | None:
             candidate_tokens=pl.concat_list([cell(column) for column in CANDIDATE_TOKEN_COLUMNS]),
             has_formula=is_formula,
         )
-        .with_columns(pl.col("corrected_id").str.replace_all(r"[\s.\-']", ""))
+        .with_columns(restore_leading_zeros(clean_id_text(pl.col("corrected_id"))).alias("corrected_id"))
         .filter(pl.col("decision").is_not_null() & (pl.col("decision") != ""))
     )
 

@@ -25,6 +25,7 @@ import polars as pl
 from transforms.normalize.reference import load_reference
 from vaxsync.core.clinical_rules import age_at_vaccination_sql
 from vaxsync.core.reasons import HOLD_PRIORITY, SEQUENCE_FLAGS
+from vaxsync.core.settings import CAMPAIGN_START
 from vaxsync.core.sql_steps import Form, SqlStep, is_debug, run_steps
 
 ROW_KEYS = ["file_hash", "source_row"]
@@ -116,7 +117,29 @@ def two_products_same_day() -> str:
     """
 
 
-HOLD_RULES: tuple[Callable[[], str], ...] = (given_before_approval, two_products_same_day)
+def vaccination_date_order_doubtful() -> str:
+    """The citizen's birth date is the row's only read the other way (month first), and its vaccination date
+    reads either way inside the campaign: the row was perhaps written month-first, so its vaccination date
+    is in doubt (a file too small to prove its order). A reviewer's own link is not held again."""
+    swapped = "make_date(year(n.vaccinated_date), day(n.vaccinated_date), month(n.vaccinated_date))"
+    return f"""
+    select n.file_hash, n.source_row, n.citizen_id, 'vaccination_date_order_doubtful' as conflict_code,
+           printf('the birth date agrees only with day and month exchanged; the vaccination date %s may be %s',
+                  n.vaccinated_date, {swapped}) as detail,
+           null::varchar as related_shot_id
+    from event_night_rows n join event_birth_dates b using (citizen_id)
+    where n.birth_date_alt = b.date_of_birth and n.birth_date is distinct from b.date_of_birth
+      and n.match_method is distinct from 'review_decision'
+      and day(n.vaccinated_date) <= 12 and day(n.vaccinated_date) <> month(n.vaccinated_date)
+      and {swapped} >= date '{CAMPAIGN_START.isoformat()}'
+    """
+
+
+HOLD_RULES: tuple[Callable[[], str], ...] = (
+    given_before_approval,
+    two_products_same_day,
+    vaccination_date_order_doubtful,
+)
 RECORD_RULES: tuple[Callable[[], str], ...] = (below_approved_age,)
 
 
@@ -177,8 +200,13 @@ def hold_conflicting_rows(
     """
     register_vaccine_catalogue(connection)
     connection.execute("create temp table if not exists retiring_shots (shot_id varchar)")
+    row_dates = [  # the row's birth date readings: outcomes built elsewhere may not carry them
+        pl.col(name) if name in outcomes.columns else pl.lit(None, pl.Date).alias(name)
+        for name in ("birth_date", "birth_date_alt")
+    ]
+    method = pl.col("match_method") if "match_method" in outcomes.columns else pl.lit(None, pl.String)
     matched = outcomes.filter(pl.col("citizen_id").is_not_null()).select(
-        *ROW_KEYS, "citizen_id", "vaccine_code", "vaccinated_date"
+        *ROW_KEYS, "citizen_id", "vaccine_code", "vaccinated_date", *row_dates, method.alias("match_method")
     )
     connection.register("event_candidates", matched.to_arrow())
     run_steps(connection, conflict_steps(registry_path))

@@ -60,6 +60,8 @@ _OUTCOME_COLUMNS = [
     "facility_province_code",
     "province_code",
     "cccd_province_code",
+    "birth_date",
+    "birth_date_alt",
     "is_rematch",
     "prior_backlog_reason",
 ]

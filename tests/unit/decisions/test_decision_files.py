@@ -252,6 +252,34 @@ def test_header_labels_above_codes_and_reordered_columns_are_read(settings: Sett
     assert lines.select("row_key", "decision", "note").rows() == [(f"{KEY}:1", "reject", "ok")]
 
 
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("001.090.000.009", "001090000009"),
+        (" 001 090 000 009 ", "001090000009"),
+        ("'001090000009", "001090000009"),
+        ("1090000009", "001090000009"),  # a number cell: Excel dropped the leading zeros
+        ("79090000009", "079090000009"),
+        ("79090000009.0", "079090000009"),  # the number cell exported with its decimals
+        ("1.0909E+11", "10909E+11"),  # digits lost for good: stays malformed
+    ],
+)
+def test_a_corrected_id_is_cleaned_as_an_id_column_is(typed: str, read: str) -> None:
+    # One rule for IDs (transforms.normalize.ids): found by h6 with a hurried reviewer's file, where
+    # "79090000009.0" became 13 digits and an 11-digit number cell was refused as malformed_id.
+    grid = pl.DataFrame(
+        {
+            "line_number": [1, 2],
+            "cells": [["(row_key)", "(decision)", "(corrected_id)"], [f"{KEY}:1", "corrected", typed]],
+            "formula_columns": [[], []],
+        },
+        schema={"line_number": pl.Int32, "cells": pl.List(pl.String), "formula_columns": pl.List(pl.Int32)},
+    )
+    lines = sheet_lines(grid, "review_required")
+    assert lines is not None
+    assert lines["corrected_id"].to_list() == [read]
+
+
 def test_decided_at_is_the_intake_time_never_the_files_dates(settings: Settings) -> None:
     for name, year in (("old.csv", 2000), ("future.csv", 2099)):
         path = settings.decisions_dir / "01" / name

@@ -22,6 +22,8 @@ OUTCOME_SCHEMA: dict[str, pl.DataType] = {
     "raw_facility_name": pl.String(),
     "vaccine_code": pl.String(),
     "vaccinated_date": pl.Date(),
+    "birth_date": pl.Date(),
+    "birth_date_alt": pl.Date(),
     "lot_number": pl.String(),
     "dose_number_reported": pl.Int8(),
     "citizen_id": pl.String(),
@@ -55,6 +57,8 @@ def row(
     lot: str | None = "LOT1",
     dose: int | None = None,
     file: str = "night.csv",
+    born: str | None = None,
+    born_alt: str | None = None,
 ) -> dict[str, Any]:
     """One matched input row; the file name stands for the file version (its hash)."""
     return {
@@ -64,6 +68,8 @@ def row(
         "raw_facility_name": facility,
         "vaccine_code": vaccine,
         "vaccinated_date": day(on),
+        "birth_date": day(born) if born else None,
+        "birth_date_alt": day(born_alt) if born_alt else None,
         "lot_number": lot,
         "dose_number_reported": dose,
         "citizen_id": citizen,

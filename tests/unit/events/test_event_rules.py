@@ -227,6 +227,22 @@ CONFLICT_CASES = {
         {1: "given_before_approval"},
         {(1, "given_before_approval", "held_in_backlog"), (1, "below_approved_age", "held_in_backlog")},
     ),
+    # Found by h6: a small file written month-first (nothing in it over 12) whose birth dates agreed only read
+    # the other way; its vaccination dates were posted read day-first, on the wrong day.
+    "birth date agrees only read the other way, vaccination date readable both ways": ConflictCase(
+        [row(1, "PFIZER", "2021-10-08", born="1990-01-05", born_alt="1990-05-01")],
+        {1: "vaccination_date_order_doubtful"},
+        {(1, "vaccination_date_order_doubtful", "held_in_backlog")},
+    ),
+    "birth date agrees only read the other way, vaccination date readable one way": ConflictCase(
+        [row(1, "PFIZER", "2021-10-25", born="1990-01-05", born_alt="1990-05-01"),
+         row(2, "PFIZER", "2021-12-12", born="1990-01-05", born_alt="1990-05-01")],
+        {},
+        set(),
+    ),
+    "birth date agrees as read": ConflictCase(
+        [row(1, "PFIZER", "2021-10-08", born="1990-05-01", born_alt="1990-01-05")], {}, set(),
+    ),
 }  # fmt: skip
 
 

@@ -91,6 +91,64 @@ def test_title_rows_above_the_header_and_the_first_sheet_only(tmp_path: Path) ->
     assert staged.rows["raw_full_name"].to_list() == [row[1] for row in ROWS]
 
 
+def _write_month_sheets(path: Path, sheets: dict[str, list[list[Any]]]) -> None:
+    book = xlsxwriter.Workbook(path)
+    for name, rows in sheets.items():
+        sheet = book.add_worksheet(name)
+        sheet.write_string(0, 0, f"DANH SÁCH TIÊM {name.upper()}")  # each sheet has its own title
+        for row_offset, row in enumerate(rows, start=2):
+            for column, value in enumerate(row):
+                if value:
+                    sheet.write_string(row_offset, column, value)
+    book.close()
+
+
+def test_dose_rows_on_later_sheets_with_the_same_header_are_staged_after_the_first(tmp_path: Path) -> None:
+    # A facility keeps a sheet per month. Found by h6 on an independent landing: only the first sheet
+    # was read, and the later months' rows were in no table (the ledger counted the first sheet only).
+    _write_month_sheets(
+        tmp_path / "export.xlsx",
+        {"Tháng 7": [VN_HEADER, *ROWS[:3]], "Tháng 8": [VN_HEADER, *ROWS[3:], ["Tổng cộng", "9"]]},
+    )
+
+    staged = stage_export(tmp_path, "export.xlsx")
+
+    assert staged.rows is not None and staged.ledger["status"] == "loaded"
+    assert staged.rows["source_row"].to_list() == list(range(1, len(ROWS) + 1))
+    assert staged.rows["raw_full_name"].to_list() == [row[1] for row in ROWS]
+    assert staged.ledger["rows_read"] == len(ROWS)
+
+
+def test_dose_rows_behind_an_instructions_sheet_are_staged(tmp_path: Path) -> None:
+    _write_month_sheets(
+        tmp_path / "export.xlsx",
+        {
+            "Hướng dẫn": [["Điền mỗi mũi tiêm một dòng"], ["Họ và tên: chữ in hoa"]],
+            "Tháng 7": [VN_HEADER, *ROWS],
+        },
+    )
+
+    staged = stage_export(tmp_path, "export.xlsx")
+
+    assert staged.rows is not None
+    assert staged.rows["raw_full_name"].to_list() == [row[1] for row in ROWS]
+
+
+def test_a_later_sheet_with_the_required_columns_in_another_layout_quarantines_the_file(
+    tmp_path: Path,
+) -> None:
+    reordered = [VN_HEADER[:1] + VN_HEADER[2:] + VN_HEADER[1:2]] + [
+        row[:1] + row[2:] + row[1:2] for row in ROWS[3:]
+    ]
+    _write_month_sheets(tmp_path / "export.xlsx", {"Tháng 7": [VN_HEADER, *ROWS[:3]], "Tháng 8": reordered})
+
+    staged = stage_export(tmp_path, "export.xlsx")
+
+    assert staged.rows is None
+    assert staged.ledger["quarantine_reason"] == "sheets_differ"
+    assert "sheet 2" in str(staged.ledger["quarantine_detail"])
+
+
 def test_tcvn3_text_in_workbook_cells_is_converted(tmp_path: Path) -> None:
     legacy_rows = [[to_tcvn3_surface(cell) for cell in row] for row in [VN_HEADER, *ROWS]]
     _write_workbook(tmp_path / "vntime.xlsx", legacy_rows)

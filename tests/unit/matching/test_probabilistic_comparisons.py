@@ -286,3 +286,12 @@ def test_parent_id_on_a_child_row_is_the_household_level() -> None:
 def test_a_row_confirmed_by_id_supports_its_same_person_sibling() -> None:
     confirmed = shot_row(2, "Nguyễn Văn Hùng", BORN, "M", id_kind="cccd", id_value="001090123456")
     assert pair_levels([shot(), confirmed], [candidate()])[0]["id_number"] == "batch_sibling"
+
+
+def test_a_namesake_confirmed_by_id_is_no_sibling_of_a_row_the_other_namesake_may_own() -> None:
+    # The registry holds two citizens with the row's name and birth date (twins, or namesakes born the
+    # same day): the key no longer names one person, so the confirmed namesake lends the row nothing.
+    # Found by h6 on an independent landing, where the second twin's doses were posted to the first.
+    confirmed = shot_row(2, "Nguyễn Văn Hùng", BORN, "M", id_kind="cccd", id_value="001090123456")
+    twin = candidate(citizen_id="001090654321")
+    assert pair_levels([shot(), confirmed], [candidate(), twin])[0]["id_number"] == "missing"

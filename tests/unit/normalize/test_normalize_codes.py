@@ -58,6 +58,12 @@ def test_sex_code(raw: str | None, code: str | None) -> None:
         ("nhắc lại", 3),
         ("bổ sung", 3),
         ("Mũi bổ sung", 3),
+        ("1st", 1),  # ordinals in English and Vietnamese (found by h6 on an independent landing)
+        ("2nd", 2),
+        ("3rd", 3),
+        ("Mũi thứ nhất", 1),
+        ("Mũi thứ hai", 2),
+        ("Lần thứ ba", 3),
         ("Mũi 12", None),
         ("abc", None),
         ("", None),

@@ -83,6 +83,39 @@ def test_vietnamese_and_english_date_times(written: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "written",
+    [
+        "26 Oct 2021",
+        "26-Oct-2021",
+        "26 October 2021 14:26",
+        "Oct 26, 2021",
+        "October 26th, 2021",
+        "26 Tháng Mười 2021",
+        "ngày 26 tháng mười năm 2021",
+        "26 thg 10 2021",
+        "26 tháng 10 2021",
+    ],
+)
+def test_a_month_by_name_is_read(written: str) -> None:
+    # Found by h6 on an independent landing: Excel's "dd mmm yyyy" and Vietnamese month words were
+    # birth_date_invalid / vaccination_date_invalid.
+    assert dated([("15 Jun 1985", written, None)]).select("birth_date", "vaccinated_date").rows() == [
+        (D(1985, 6, 15), D(2021, 10, 26))
+    ]
+
+
+def test_a_month_by_name_is_never_turned_around_in_a_month_first_file() -> None:
+    month_first = [("06/15/1985", "10/26/2021", None)] * 5
+    result = dated(
+        [*month_first, ("15 Jun 1985", "08 Mar 2021", None), ("1 tháng Hai 1990", "Mar 9, 2021", None)]
+    )
+    assert result.select("birth_date", "vaccinated_date").rows()[-2:] == [
+        (D(1985, 6, 15), D(2021, 3, 8)),
+        (D(1990, 2, 1), D(2021, 3, 9)),
+    ]
+
+
+@pytest.mark.parametrize(
     "written", ["26/10/21 02:26 chiềux", "26/10/21 SA", "26/10/21 02:26:61:00", "26/10/21 lúc"]
 )
 def test_a_date_time_with_a_broken_time_is_not_read(written: str) -> None:

@@ -27,6 +27,7 @@ def normalized_id(raw: str | None, reference: NormalizeReference) -> dict[str, o
         ("68094561904", "cccd", "068094561904", "68", "M", 1994),  # Excel dropped the 0
         ("4084207514", "cccd", "004084207514", "04", "M", 1984),  # Excel dropped 00
         ("79012345678.0", "cccd", "079012345678", "79", "M", 1912),  # number cell with its decimals
+        ("'079012345678", "cccd", "079012345678", "79", "M", 1912),  # Excel's text marker kept in a CSV
         ("999123456789", "cmnd12", "999123456789", None, None, None),  # no such province prefix
         ("001812345678", "cmnd12", "001812345678", None, None, None),  # century digit in the future
         ("160658292", "cmnd9", "160658292", None, None, None),

@@ -36,6 +36,14 @@ def test_prepare_registry_adds_keys_and_normalises_phones(reference: NormalizeRe
     assert prepared["full_name"].to_list() == [citizen[2] for citizen in CITIZENS]
 
 
+def test_a_registry_writing_sex_in_words_is_read_by_the_shots_rule(reference: NormalizeReference) -> None:
+    # Found by h6 with a snapshot writing Nam/Nữ: no row's sex agreed, so the ID pass confirmed almost
+    # nothing and every row went to linkage without its sex.
+    worded = registry_frame().with_columns(pl.Series("sex", ["Nam", "Nữ", "female"]))
+    prepared = prepare_registry(worded, reference=reference).collect()
+    assert prepared["sex"].to_list() == ["M", "F", "F"]
+
+
 def test_shot_keys_compare_with_registry_keys(reference: NormalizeReference) -> None:
     shots = staged_frame(
         [{"full_name": "NGUYEN VAN AN"}, {"full_name": "Trần Thị Thuỷ"}, {"full_name": "Bà Hồ  Thị Hoà"}]
