@@ -19,6 +19,7 @@ from synth.defects import DEFECTS
 from transforms.ingest import file_content_hash
 from vaxsync.core.settings import Settings
 from vaxsync.core.workdir import RunWorkDir
+from vaxsync.marts.registry_cache import prepared_registry_file
 from vaxsync.orchestration.pipeline import run_nightly
 
 AS_OF = dt.date(2023, 1, 31)
@@ -152,7 +153,7 @@ def run_and_collect(out: Path) -> dict[str, pl.DataFrame]:
     run_nightly(settings)
     normalized = pl.read_parquet(RunWorkDir(settings).normalized_file)
     snapshot_hash = file_content_hash(settings.registry_path)
-    registry = pl.read_parquet(out / "registry_cache" / f"{snapshot_hash}.parquet")
+    registry = pl.read_parquet(prepared_registry_file(settings, snapshot_hash=snapshot_hash))
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
         backlog = connection.sql("select source_file, source_row, reason_code from unposted_backlog").pl()
         posted = connection.sql(

@@ -34,10 +34,19 @@ if TYPE_CHECKING:
 CACHE_COMPRESSION: Final = "lz4"
 
 
+# Part of every cache file's key: raise it when preparing a snapshot changes (transforms.normalize's
+# rules for registry names or sex, say), so that a snapshot prepared by older code is prepared again.
+REGISTRY_PREPARATION_VERSION = 2
+
+
+def prepared_registry_file(settings: Settings, *, snapshot_hash: str) -> Path:
+    return cache_dir(settings) / f"{snapshot_hash}.prepared-v{REGISTRY_PREPARATION_VERSION}.parquet"
+
+
 def prepared_registry(settings: Settings, *, snapshot_hash: str) -> pl.LazyFrame:
     """The prepared registry for the snapshot with this content hash (computed once, at discovery)."""
 
-    cached = cache_dir(settings) / f"{snapshot_hash}.parquet"
+    cached = prepared_registry_file(settings, snapshot_hash=snapshot_hash)
     if not cached.exists():
         private_folder(cached.parent)
         temporary = cached.with_suffix(".parquet.tmp")
@@ -82,7 +91,7 @@ def encoded_registry(settings: Settings, *, snapshot_hash: str, model: MatchMode
 
 def _encoding_key(model: MatchModel) -> str:
     columns = sorted({column for c in model.comparisons for column in c.term_frequency.values()})
-    signature = f"v{REGISTRY_ENCODING_VERSION}:{','.join(columns)}"
+    signature = f"v{REGISTRY_ENCODING_VERSION}:p{REGISTRY_PREPARATION_VERSION}:{','.join(columns)}"
     return hashlib.sha256(signature.encode("utf-8")).hexdigest()[:12]
 
 
@@ -97,7 +106,9 @@ def registry_surname_statistics(settings: Settings, *, snapshot_hash: str) -> Su
     """transforms.normalize.names.surname_statistics of the snapshot with this content hash, from the
     cache (one row per table and word) or computed once and cached."""
 
-    cached = cache_dir(settings) / f"{snapshot_hash}.surname_statistics.parquet"
+    cached = (
+        cache_dir(settings) / f"{snapshot_hash}.surname_statistics-v{REGISTRY_PREPARATION_VERSION}.parquet"
+    )
     if not cached.exists():
         statistics = surname_statistics(pl.scan_parquet(settings.registry_path).select("full_name"))
         tables = [
