@@ -18,7 +18,7 @@ import duckdb
 import polars as pl
 
 from matching.model import BlockingRule
-from vaxsync.core.sql_steps import DuckDBConfig, SqlStep, in_memory, run_steps
+from vaxsync.core.sql_steps import DuckDBConfig, SqlStep, in_memory, register_frame, run_steps
 
 PAIR_SCHEMA = {"shot_index": pl.UInt32(), "citizen_index": pl.UInt32(), "rule_mask": pl.Int32()}
 
@@ -137,7 +137,7 @@ def run_blocking(
             ("shots", shots.select(sorted(key_columns))),
             ("registry", registry.select(sorted(registry_columns))),
         ):
-            con.register("incoming_frame", frame.to_arrow())
+            register_frame(con, "incoming_frame", frame)
             con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM incoming_frame")
             con.unregister("incoming_frame")
         run_steps(con, blocking_steps(rules, list_columns))
@@ -149,7 +149,7 @@ def run_blocking(
 def _blocking_report(con: duckdb.DuckDBPyConnection, true_pairs: pl.DataFrame | None) -> pl.DataFrame:
     """Pairs, shots reached, blocks split and (with truth) recall, per rule and for the union."""
     if true_pairs is not None:
-        con.register("true_pairs", true_pairs.select("shot_index", "citizen_index").to_arrow())
+        register_frame(con, "true_pairs", true_pairs.select("shot_index", "citizen_index"))
     else:
         con.execute("CREATE TEMP TABLE true_pairs (shot_index UINTEGER, citizen_index UINTEGER)")
     recall = "CASE WHEN (SELECT count(*) FROM true_pairs) > 0 THEN count(t.shot_index)::DOUBLE / (SELECT count(*) FROM true_pairs) END"

@@ -25,7 +25,7 @@ from matching.features import COMMON_COLUMNS, REGISTRY_ONLY_COLUMNS, SHOT_ONLY_C
 from matching.model import Comparison, MatchModel
 from matching.pairs import SHOT_CONTEXT_DTYPES
 from matching.similarity import jaro_winkler
-from vaxsync.core.sql_steps import DuckDBConfig, Form, SqlStep, in_memory, run_steps
+from vaxsync.core.sql_steps import DuckDBConfig, Form, SqlStep, in_memory, register_frame, run_steps
 
 SHOT_CONTEXT_COLUMNS = list(SHOT_CONTEXT_DTYPES)
 SHOT_PAIR_COLUMNS = [*COMMON_COLUMNS, *SHOT_ONLY_COLUMNS, *SHOT_CONTEXT_COLUMNS]
@@ -64,7 +64,7 @@ class LinkageDatabase:
 
     def _load(self, name: str, frame: pl.DataFrame) -> None:
         """Copy a frame into a native DuckDB table (scanned in parallel, unlike one Arrow chunk)."""
-        self.con.register("incoming_frame", frame.to_arrow())
+        register_frame(self.con, "incoming_frame", frame)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM incoming_frame")
         self.con.unregister("incoming_frame")
 
@@ -178,7 +178,7 @@ class LinkageDatabase:
         if new_pairs.height == 0:
             return
         scored = name_similarities(new_pairs, self.vocabulary)
-        self.con.register("new_name_similarity", scored.to_arrow())
+        register_frame(self.con, "new_name_similarity", scored)
         self.con.execute("INSERT INTO name_similarity SELECT * FROM new_name_similarity")
         self.con.unregister("new_name_similarity")
 

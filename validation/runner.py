@@ -9,6 +9,7 @@ their keys are gathered from the polars frame, so GX never builds per-row key di
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import logging
 import os
@@ -103,6 +104,7 @@ def run_suite(frame: pl.DataFrame, suite: ExpectationSuite, *, id_columns: list[
     if missing_id_columns:
         raise ValueError(f"id_columns not in the frame: {missing_id_columns}")
     result = _validate(_to_pandas(frame.select(_columns_read(suite, frame.columns))), suite)
+    _collect_validation_cycles()
     row_keys = frame.select(id_columns)
 
     critical_failures: list[ExpectationFailure] = []
@@ -155,6 +157,14 @@ def describe_critical_failures(outcome: SuiteOutcome) -> str:
             + (f" ({failure.detail})" if failure.detail else "")
         )
     return "\n".join(lines)
+
+
+def _collect_validation_cycles() -> None:
+    """A GX run leaves reference cycles (its metric graph, the exceptions it caught with their tracebacks)
+    that hold the frame's pandas copy and, through the tracebacks' frames, the callers' locals: the whole
+    night's normalized rows stayed resident through match and publish, until Python's next full collection
+    (docs/performance.md, round 4). Collected here, where they are made."""
+    gc.collect()
 
 
 def _validate(pandas_frame: pd.DataFrame, suite: ExpectationSuite) -> ExpectationSuiteValidationResult:

@@ -16,6 +16,7 @@ import polars as pl
 from matching.probabilistic import POSTED_CITIZEN_COLUMN
 from vaxsync.core.reasons import REMATCHABLE_REASONS
 from vaxsync.core.settings import Settings
+from vaxsync.core.sql_steps import register_frame
 from vaxsync.core.workdir import RunWorkDir, read_json
 from vaxsync.marts.decisions import decided_rows, read_new_decisions, replacing_rows
 from vaxsync.marts.events import held_rows_freed_by_retraction
@@ -61,16 +62,15 @@ def open_rematchable_records(
         for name in BACKLOG_RECORD_SCHEMA
     )
     with connect(settings.warehouse_path, memory_limit=settings.duckdb_memory_limit) as connection:
-        connection.register("decided_rows", decided.to_arrow())
-        connection.register(
+        register_frame(connection, "decided_rows", decided)
+        register_frame(
+            connection,
             "tonight_replaced_files",
-            pl.DataFrame(
-                {"file_hash": list(replaced_file_hashes)}, schema={"file_hash": pl.String()}
-            ).to_arrow(),
+            pl.DataFrame({"file_hash": list(replaced_file_hashes)}, schema={"file_hash": pl.String()}),
         )
         keys = {"file_hash": pl.String(), "source_row": pl.Int32()}
-        connection.register(
-            "replacing_rows", (replacing if replacing is not None else pl.DataFrame(schema=keys)).to_arrow()
+        register_frame(
+            connection, "replacing_rows", (replacing if replacing is not None else pl.DataFrame(schema=keys))
         )
         records = connection.sql(
             f"""
@@ -167,7 +167,7 @@ def write_match_input(settings: Settings, work: RunWorkDir) -> dict[str, int]:
 
 def update_rematched_backlog(connection: duckdb.DuckDBPyConnection, run_id: str, work: RunWorkDir) -> None:
     """Re-matched backlog rows that posted tonight are resolved; the others get tonight's reason and candidate."""
-    connection.register("tonight_decided_rows", _applied_decision_rows(work).to_arrow())
+    register_frame(connection, "tonight_decided_rows", _applied_decision_rows(work))
     connection.execute(
         """
         update unposted_backlog set resolved_run_id = $run_id, resolved_shot_id = posted.shot_id,

@@ -21,7 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from vaxsync.core.settings import Settings
-from vaxsync.core.sql_steps import DuckDBConfig, in_memory
+from vaxsync.core.sql_steps import DuckDBConfig, in_memory, register_frame
 from vaxsync.marts.decision_files import private_folder
 
 SECRET_FILE_NAME = "decision_secret"  # beside the warehouse, 0600, made on first use
@@ -65,7 +65,7 @@ def macs(messages: pl.Series, secret: bytes) -> pl.Series:
     pads = {"inner": bytes(b ^ 0x36 for b in key), "outer": bytes(b ^ 0x5C for b in key)}
     frame = pl.DataFrame({"message": messages}, schema={"message": pl.String}).with_row_index("position")
     with in_memory(DuckDBConfig.of(Settings())) as connection:
-        connection.register("messages", frame.to_arrow())
+        register_frame(connection, "messages", frame)
         result = connection.sql(
             f"""
             select left(sha256($outer::blob || unhex(sha256($inner::blob || encode(message)))), {MAC_HEX_CHARS})

@@ -42,6 +42,7 @@ from vaxsync.core.decision_sheet import (
 )
 from vaxsync.core.reasons import DECISION_FILE_REASONS, DECISION_REJECTIONS, DECISION_RESOLUTIONS
 from vaxsync.core.settings import Settings
+from vaxsync.core.sql_steps import register_frame
 from vaxsync.core.workdir import RunWorkDir, read_json
 from vaxsync.marts.decision_files import (
     DecisionFile,
@@ -843,7 +844,7 @@ def withdraw_decided_postings(
     withdrawn = audit.filter(
         (pl.col("status") == "applied") & (pl.col("decision") == WITHDRAW_DECISION)
     ).select("file_hash", "source_row")
-    connection.register("tonight_withdrawn", withdrawn.to_arrow())
+    register_frame(connection, "tonight_withdrawn", withdrawn)
     posted = connection.sql(
         f"""select b.file_hash, b.source_row from unposted_backlog b
             join tonight_withdrawn w using (file_hash, source_row)
@@ -867,7 +868,7 @@ def stage_replaced_postings(connection: duckdb.DuckDBPyConnection, work: RunWork
         if work.decision_lines_file.exists()
         else pl.DataFrame(schema=DECISION_LINE_SCHEMA)
     )
-    connection.register("tonight_replacing_rows", replacing_rows(lines).to_arrow())
+    register_frame(connection, "tonight_replacing_rows", replacing_rows(lines))
     connection.execute(
         f"""
         create or replace temp table replaced_postings as
@@ -927,7 +928,7 @@ def _take_back_postings(
         return 0
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     retract_postings(connection, posted, run_id=run_id, now=now, reason=reason)
-    connection.register("taken_back_postings", posted.select("file_hash", "source_row").to_arrow())
+    register_frame(connection, "taken_back_postings", posted.select("file_hash", "source_row"))
     connection.execute(
         """
         update ingest_ledger set rows_posted = ingest_ledger.rows_posted - moved.posted,

@@ -26,7 +26,7 @@ from transforms.normalize.reference import load_reference
 from vaxsync.core.clinical_rules import age_at_vaccination_sql
 from vaxsync.core.reasons import HOLD_PRIORITY, SEQUENCE_FLAGS
 from vaxsync.core.settings import CAMPAIGN_START
-from vaxsync.core.sql_steps import Form, SqlStep, is_debug, run_steps
+from vaxsync.core.sql_steps import Form, SqlStep, is_debug, register_frame, run_steps
 
 ROW_KEYS = ["file_hash", "source_row"]
 
@@ -62,7 +62,7 @@ def register_vaccine_catalogue(connection: duckdb.DuckDBPyConnection) -> None:
     catalogue = load_reference().vaccines.select(
         "vaccine_code", "family", "approved_in_vietnam_on", "min_age_years", "min_interval_days"
     )
-    connection.register("event_vaccines", catalogue.to_arrow())
+    register_frame(connection, "event_vaccines", catalogue)
 
 
 # --- 1. conflicts that hold a row in the backlog ------------------------------------------------------------
@@ -208,7 +208,7 @@ def hold_conflicting_rows(
     matched = outcomes.filter(pl.col("citizen_id").is_not_null()).select(
         *ROW_KEYS, "citizen_id", "vaccine_code", "vaccinated_date", *row_dates, method.alias("match_method")
     )
-    connection.register("event_candidates", matched.to_arrow())
+    register_frame(connection, "event_candidates", matched)
     run_steps(connection, conflict_steps(registry_path))
     held = connection.sql(
         """
@@ -634,7 +634,7 @@ def retract_postings(
 
     Run it inside the caller's transaction. The rows keep their `shot_sources` row (their place in the
     ledger), marked inactive; returns the retracted shots (shot_id, citizen_id)."""
-    connection.register("withdrawn_rows", source_rows.select(ROW_KEYS).to_arrow())
+    register_frame(connection, "withdrawn_rows", source_rows.select(ROW_KEYS))
     connection.execute(
         """
         update shot_sources set inactive_reason = $reason, inactive_run_id = $run_id

@@ -19,6 +19,7 @@ from transforms.normalize.reference import load_reference
 from validation import CriticalValidationError, build_synced_shots_suite, run_suite
 from vaxsync.core.contracts import LEDGER_SCHEMA
 from vaxsync.core.settings import Settings
+from vaxsync.core.sql_steps import register_frame
 from vaxsync.core.workdir import RunWorkDir, read_json
 from vaxsync.marts.backlog import (
     count_resolved_rows_in_ledger,
@@ -112,8 +113,8 @@ def publish(settings: Settings, work: RunWorkDir) -> dict[str, Any]:
         outcomes = settle_rechecked_links(connection, outcomes)
         # Vaccination-event rules (vaxsync.marts.events): implausible records go to the backlog, copies merge.
         outcomes = hold_conflicting_rows(connection, outcomes, settings.registry_path)
-        connection.register("outcomes", outcomes.to_arrow())
-        connection.register("night_ledger", ledgers.to_arrow())
+        register_frame(connection, "outcomes", outcomes)
+        register_frame(connection, "night_ledger", ledgers)
         stage_postings(connection)
         new_shots = connection.sql("select * from new_shots").pl()
         _validate_new_shots(settings, work, new_shots)
@@ -224,12 +225,13 @@ def _write_review_candidates(connection: duckdb.DuckDBPyConnection, settings: Se
                 for name in field_columns
             ]
         ).struct.json_encode()
-        connection.register(
+        register_frame(
+            connection,
             "night_review_candidates",
             candidates.select(
                 "file_hash", "source_row", "candidate_rank", "citizen_id", "match_probability", "match_weight",
                 "impossible_reason", comparison.alias("comparison"),
-            ).to_arrow(),
+            ),
         )  # fmt: skip
         # A row re-matched tonight gets tonight's candidates: the ones its next report shows.
         connection.execute(

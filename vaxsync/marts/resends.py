@@ -31,7 +31,7 @@ from transforms.normalize.addresses import facility_province_code
 from transforms.normalize.reference import load_reference
 from vaxsync.core.decision_sheet import UNKNOWN_PROVINCE
 from vaxsync.core.settings import Settings
-from vaxsync.core.sql_steps import DuckDBConfig, in_memory
+from vaxsync.core.sql_steps import DuckDBConfig, in_memory, register_frame
 from vaxsync.core.workdir import RunWorkDir, read_json
 from vaxsync.marts.events import facility_key_sql
 from vaxsync.marts.warehouse import WAREHOUSE_DDL, connect
@@ -151,11 +151,11 @@ def recognise_versions(warehouse_path: Path, work: RunWorkDir) -> list[str]:
         schema={"source_file": pl.String(), "file_hash": pl.String(), "status": pl.String()},
     ).select("source_file", "file_hash")
     with _warehouse_or_empty(warehouse_path) as connection:
-        connection.register("tonight_rows", rows.to_arrow())
-        connection.register("tonight_rearrived", rearrived.to_arrow())
+        register_frame(connection, "tonight_rows", rows)
+        register_frame(connection, "tonight_rearrived", rearrived)
         versions = connection.sql(_RECOGNISE_SQL, params={"min_overlap": RESEND_MIN_ROW_OVERLAP}).pl()
         versions = versions.cast(TONIGHT_VERSION_SCHEMA).select(list(TONIGHT_VERSION_SCHEMA))
-        connection.register("tonight_versions", versions.to_arrow())
+        register_frame(connection, "tonight_versions", versions)
         replaced = connection.sql(f"select distinct old_file_hash from ({superseded_tonight()})").fetchall()
     versions.write_parquet(versions_file(work))
     return sorted(file_hash for (file_hash,) in replaced)
@@ -295,7 +295,7 @@ def stage_version_changes(connection: duckdb.DuckDBPyConnection, versions: pl.Da
     """Temp tables `tonight_versions` (TONIGHT_VERSION_SCHEMA), `version_changes` (old -> new file hash) and
     `retiring_shots` (posted shots that only superseded rows support: the event rules must not see them as
     the person's history)."""
-    connection.register("tonight_versions_frame", versions.cast(TONIGHT_VERSION_SCHEMA).to_arrow())
+    register_frame(connection, "tonight_versions_frame", versions.cast(TONIGHT_VERSION_SCHEMA))
     connection.execute(
         "create or replace temp table tonight_versions as select * from tonight_versions_frame"
     )

@@ -19,6 +19,7 @@ import duckdb
 import polars as pl
 
 from matching.probabilistic import POSTED_CITIZEN_COLUMN
+from vaxsync.core.sql_steps import register_frame
 from vaxsync.marts.events import retract_postings
 from vaxsync.marts.warehouse import BACKLOG_RECORD_SCHEMA, connect
 
@@ -213,7 +214,7 @@ def settle_rechecked_links(connection: duckdb.DuckDBPyConnection, outcomes: pl.D
     rechecked = outcomes.filter(pl.col("prior_backlog_reason") == POSTED_RECHECK).select(
         "file_hash", "source_row", "citizen_id"
     )
-    connection.register("rechecked_rows", rechecked.to_arrow())
+    register_frame(connection, "rechecked_rows", rechecked)
     relinking = connection.sql(
         """
         select p.file_hash, p.source_row, p.shot_id, p.citizen_id
@@ -221,7 +222,7 @@ def settle_rechecked_links(connection: duckdb.DuckDBPyConnection, outcomes: pl.D
         where r.citizen_id is distinct from p.citizen_id
         """
     ).pl()
-    connection.register("relinking_frame", relinking.to_arrow())
+    register_frame(connection, "relinking_frame", relinking)
     connection.execute("create or replace temp table relinking as select * from relinking_frame")
     keys = ["file_hash", "source_row"]
     unchanged = rechecked.join(relinking.select(keys), on=keys, how="anti")
@@ -330,7 +331,7 @@ def record_probabilistic_postings(
     """Keep what tonight's probabilistic postings were decided on (and their rows' values, for a later
     check), and record that the postings checked tonight were checked against this snapshot."""
     if checks_path.exists():
-        connection.register("posted_link_checks", pl.read_parquet(checks_path).to_arrow())
+        register_frame(connection, "posted_link_checks", pl.read_parquet(checks_path))
         connection.execute(
             """
             update probabilistic_postings set namesakes = c.namesakes, citizen_namesakes = c.citizen_namesakes,
@@ -355,7 +356,7 @@ def record_probabilistic_postings(
     evidence = posted.join(
         counted.select(*keys, "namesakes", "citizen_namesakes"), on=keys, how="left"
     ).with_columns(pl.col("namesakes", "citizen_namesakes").fill_null(0))
-    connection.register("tonight_probabilistic", evidence.to_arrow())
+    register_frame(connection, "tonight_probabilistic", evidence)
     connection.execute(
         """
         insert or replace into probabilistic_postings

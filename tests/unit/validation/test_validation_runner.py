@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import pytest
@@ -141,3 +143,25 @@ def test_importing_validation_does_not_import_great_expectations():
     )
 
     assert completed.stdout.strip() == "False"
+
+
+def test_run_suite_leaves_nothing_holding_its_callers_rows(normalized_shots_suite, good_normalized_shots):
+    # GX leaves reference cycles whose frames reach up to run_suite's callers: the night's normalized rows
+    # stayed resident until Python's next full collection, through match and publish.
+    class Rows:
+        """Stands for a caller's frame of rows; only its lifetime matters."""
+
+    survivors: list[weakref.ref[Rows]] = []
+
+    def caller() -> None:
+        rows = Rows()
+        survivors.append(weakref.ref(rows))
+        run_suite(good_normalized_shots, normalized_shots_suite, id_columns=NORMALIZED_KEYS)
+
+    gc.collect()
+    gc.disable()  # only reference counting frees now, as between Python's occasional full collections
+    try:
+        caller()
+        assert survivors[0]() is None
+    finally:
+        gc.enable()
