@@ -43,7 +43,7 @@ def write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     )
 
     def write_one(report: dict[str, Any]) -> list[Path]:
-        monkeypatch.setattr(run_report, "build_run_report", lambda settings, run_id: report)
+        monkeypatch.setattr(run_report, "build_run_report", lambda settings, run_id, connection=None: report)
         return write_run_report(settings, report["run"]["run_id"])
 
     return write_one
