@@ -646,9 +646,14 @@ def run_splink(night_run_dir: Path, data: Path) -> dict[str, Any] | None:
     """Link the night's normalized rows (those the ID pass left) with Splink 5 in a child process, through
     benchmarks/matching/evaluate.py (`uv sync --group bench`); its wall time, peak RSS and quality."""
     normalized = next((night_run_dir / "work").glob("*/normalized.parquet"), None)
-    prepared = (night_run_dir / "registry_cache").glob("*.parquet")
-    registry = next((path for path in prepared if path.name.count(".") == 1), None)  # <sha256>.parquet
+    from vaxsync.marts.registry_cache import REGISTRY_PREPARATION_VERSION
+
+    prepared = (night_run_dir / "registry_cache").glob(f"*.prepared-v{REGISTRY_PREPARATION_VERSION}.parquet")
+    registry = next(prepared, None)
     if normalized is None or registry is None:
+        print(
+            f"splink run skipped: no normalized rows or prepared registry under {night_run_dir}", flush=True
+        )
         return None
     out_json = night_run_dir / "bench_splink.json"
     command = [sys.executable, str(Path(__file__).resolve()), "--child-splink"]

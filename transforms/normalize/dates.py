@@ -93,14 +93,14 @@ def excel_serial_date(text: pl.Expr) -> pl.Expr:
 
 
 def date_text(raw: pl.Expr) -> pl.Expr:
-    """A raw date text as the layouts are matched: trimmed, NFC, lowercase, a long date rewritten."""
-    text = (
+    """A raw date text as the layouts are matched: trimmed, NFC, lowercase, a long date rewritten (a date
+    with its month by name: named_month_as_iso, a step of its own in with_date_parts)."""
+    return (
         raw.str.strip_chars()
         .str.normalize("NFC")
         .str.to_lowercase()
         .str.replace(VIETNAMESE_LONG_DATE, "$1/$2/$3")
     )
-    return named_month_as_iso(text)
 
 
 def month_number(word: pl.Expr) -> pl.Expr:
@@ -143,6 +143,8 @@ def with_date_parts(frame: pl.LazyFrame, raw: pl.Expr) -> pl.LazyFrame:
 
     return (
         frame.with_columns(date_text(raw).alias("_date_text"))
+        # a step of its own: inside one expression polars would clean the text again for each of its reads
+        .with_columns(named_month_as_iso(text).alias("_date_text"))
         .with_columns(
             text.str.extract_groups(DAY_MONTH_YEAR).alias("_dmy"),
             text.str.extract_groups(YEAR_MONTH_DAY).alias("_ymd"),
