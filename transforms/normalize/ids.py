@@ -8,7 +8,10 @@ so a 12-digit number that decodes (valid province prefix, a century up to now, a
 future) is a `cccd` whichever card it came from; one that does not decode is `cmnd12`. Excel drops
 leading zeros: 11 digits get "0" back, 10 digits "00", when the restored prefix is a real province;
 8 digits are a 9-digit CMND that lost its "0". Scientific notation (1.09901E+11) or a decimal with
-digits after the point has lost digits for good: `unrecoverable`, never repaired into an ID.
+digits after the point has lost digits for good: `unrecoverable`, never repaired into an ID. So has a
+number of ten digits or more with at most six significant ones (790123000000): the scientific text a
+spreadsheet showed ("7.90123E+11", six digits at most) read back as a number when the file was opened
+again (LibreOffice and Excel do this to a CSV, and the workbook or CSV they save holds the zeros).
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ SCIENTIFIC = r"^[0-9]+(?:[.,][0-9]+)?[eE][+-]?[0-9]+$"
 DECIMAL = r"^[0-9]+[.,][0-9]+$"
 DOT_GROUPED = r"^[0-9]{1,3}(?:\.[0-9]{3})+$"  # 001.084.344.545: dots as digit-group separators
 WHOLE_DECIMAL = r"^([0-9]+)[.,]0+$"  # 79012345678.0: a number cell exported with its zero decimals
+# A number read back from the scientific text a spreadsheet showed: no leading zero (it was a number),
+# ten digits or more, and at most this many significant ones (Excel's General format shows six,
+# "7.90123E+11"). A real ID ends in the zeros this needs about once in 10^4 (10 digits) to 10^6 (12).
+ROUNDED_NUMBER = r"^[1-9][0-9]{9,}$"
+MAX_SHOWN_SIGNIFICANT_DIGITS = 6
 BHYT = r"^[A-Z]{2}[1-5][0-9]{12}$"
 PASSPORT = r"^[A-Z]{1,2}[0-9]{6,8}$"  # Vietnamese: one letter + 7 digits; foreign ones vary a little
 
@@ -37,12 +45,18 @@ def clean_id_text(raw: pl.Expr) -> pl.Expr:
 
 
 def is_unrecoverable_id(raw: pl.Expr) -> pl.Expr:
-    """Scientific notation or a decimal with real fraction digits: the ID's digits are lost."""
-    text = raw.str.strip_chars()
+    """Scientific notation, a decimal with real fraction digits, or a number rounded to the digits a
+    spreadsheet showed (ROUNDED_NUMBER): the ID's digits are lost. Excel's text marker (a leading
+    apostrophe) and no-break spaces around the cell are no part of the number."""
+    text = raw.str.strip_chars().str.strip_chars("\u00a0").str.replace(r"^'", "")
     is_lossy_decimal = (
         text.str.contains(DECIMAL) & ~text.str.contains(DOT_GROUPED) & ~text.str.contains(WHOLE_DECIMAL)
     )
-    return (text.str.contains(SCIENTIFIC) | is_lossy_decimal).fill_null(False)
+    digits = text.str.replace(WHOLE_DECIMAL, "${1}")
+    is_rounded = digits.str.contains(ROUNDED_NUMBER) & (
+        digits.str.strip_chars_end("0").str.len_chars() <= MAX_SHOWN_SIGNIFICANT_DIGITS
+    )
+    return (text.str.contains(SCIENTIFIC) | is_lossy_decimal | is_rounded).fill_null(False)
 
 
 def restore_leading_zeros(cleaned: pl.Expr) -> pl.Expr:

@@ -36,6 +36,15 @@ def normalized_id(raw: str | None, reference: NormalizeReference) -> dict[str, o
         ("1.09901E+11", "unrecoverable", None, None, None, None),
         ("6.0913E+09", "unrecoverable", None, None, None, None),
         ("109901234567.5", "unrecoverable", None, None, None, None),
+        ("'7.90123E+11", "unrecoverable", None, None, None, None),  # Excel's text marker before it
+        ("7.90123E+11\u00a0", "unrecoverable", None, None, None, None),
+        # "7.90123E+11" / "7.91235E+10" opened again by a spreadsheet: a number, the lost digits zeros
+        ("790123000000", "unrecoverable", None, None, None, None),
+        ("79123500000", "unrecoverable", None, None, None, None),
+        ("79123500000.0", "unrecoverable", None, None, None, None),
+        ("1234560000", "unrecoverable", None, None, None, None),
+        ("79123450000", "cccd", "079123450000", "79", "F", 1923),  # seven significant digits: not shown rounded
+        ("079123000000", "cccd", "079123000000", "79", "F", 1923),  # text with its zero: never a number
         ("C1234567", "passport", "C1234567", None, None, None),
         ("n80986629", "passport", "N80986629", None, None, None),
         ("DN4010123456789", "bhyt", "DN4010123456789", None, None, None),
