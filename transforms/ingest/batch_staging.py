@@ -203,7 +203,8 @@ def _layouts(grid: pl.DataFrame, separators: dict[int, str]) -> dict[int, _Layou
         header = HeaderRow(position=line_number - 1, line_number=line_number, score=score, cells=list(cells))
         width = max(header_width(header.cells), (widest_filled if widest_filled is not None else -1) + 1)
         mapping = _mapping(tuple((header.cells + [None] * width)[:width]))
-        if not mapping.missing_required:
+        wide = mapping.dose_columns or mapping.repeats_dose_fields  # wide templates: stage_export
+        if not mapping.missing_required and not wide:
             layouts[file] = _Layout(separators[file], header, mapping)
     return layouts
 

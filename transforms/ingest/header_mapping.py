@@ -4,12 +4,18 @@ A header matches a synonym when both fold to the same key: bracketed notes dropp
 (dd/mm/yyyy)"), diacritics stripped, đ→d, lowercase, and everything but letters, digits and '#'
 removed.
 So "Họ và tên", "Ho va ten", "HO_TEN"... fold to "hovaten"/"hoten", both listed in the table.
+
+A wide template gives later doses columns of their own: "Ngày tiêm mũi 2", "Vắc xin (mũi 2)",
+"NGAY_TIEM_MUI_3", "Mũi 2 - Ngày tiêm". A header that is a per-dose field's synonym with a dose number
+(before or after it, in a bracket or not) is that field of that dose (`HeaderMapping.dose_columns`);
+staging stages one row per dose (transforms/ingest/wide_doses.py).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from functools import cache
 
 import polars as pl
@@ -21,13 +27,25 @@ SYNONYMS_PATH = reference_path("header_synonyms.csv")
 
 # Canonical name for recognised columns that carry nothing to stage (the STT row counter).
 IGNORED_FIELD = "_ignore"
+# Fields a wide template repeats per dose. Without a dose number such a column is the first dose's; a
+# vaccine or facility column is every dose's when no dose has its own (a lot is never shared).
+PER_DOSE_FIELDS = ("vaccinated_on", "vaccine", "lot", "facility_name")
+SHARED_DOSE_FIELDS = ("vaccine", "facility_name")
+DOSE_FIELD = "dose"  # a wide file's dose number is its columns' (the dose column is kept raw)
+# A folded header "<field><unit><n>" or "<unit><n><field>": "ngaytiemmui2", "vacxinlan2", "mui2ngaytiem".
+_DOSE_UNIT = r"(?:muitiem|mui|lantiem|lan|dose)"
+DOSE_AFTER = re.compile(rf"^(?P<base>[a-z#]+?){_DOSE_UNIT}?(?:so|thu)?(?P<dose>[1-9])$")
+DOSE_BEFORE = re.compile(rf"^{_DOSE_UNIT}(?:so|thu)?(?P<dose>[1-9])(?P<base>[a-z#]+)$")
+DOSE_GROUP = re.compile(rf"^{_DOSE_UNIT}(?:so|thu)?[1-9]$")  # "Mũi 2" over a dose's columns
 
 
-def fold_header_expr(header: pl.Expr) -> pl.Expr:
-    """The folded matching key of a header cell (see module docstring)."""
+def fold_header_expr(header: pl.Expr, *, keep_notes: bool = False) -> pl.Expr:
+    """The folded matching key of a header cell (see module docstring); with `keep_notes` the text in
+    brackets is kept ("Ngày tiêm (mũi 2)" -> "ngaytiemmui2")."""
+    if not keep_notes:
+        header = header.str.replace_all(r"\([^)]*\)|\[[^\]]*\]", "")
     return (
-        header.str.replace_all(r"\([^)]*\)|\[[^\]]*\]", "")
-        .str.normalize("NFD")
+        header.str.normalize("NFD")
         .str.replace_all(r"\p{M}", "")
         .str.replace_many(["đ", "Đ", "Ð"], ["d", "d", "d"])  # Ð (U+00D0) is a common look-alike of Đ
         .str.to_lowercase()
@@ -35,12 +53,24 @@ def fold_header_expr(header: pl.Expr) -> pl.Expr:
     )
 
 
-def fold_headers(headers: list[str | None]) -> list[str]:
+def fold_headers(headers: list[str | None], *, keep_notes: bool = False) -> list[str]:
     """Fold a short list of header cells (one file's header row)."""
     folded = (
-        pl.Series("header", headers, dtype=pl.String).to_frame().select(fold_header_expr(pl.col("header")))
+        pl.Series("header", headers, dtype=pl.String)
+        .to_frame()
+        .select(fold_header_expr(pl.col("header"), keep_notes=keep_notes))
     )
     return [key or "" for key in folded.to_series().to_list()]
+
+
+def dose_numbered_field(key: str) -> tuple[str, int] | None:
+    """(per-dose field, dose number) of a folded header naming one dose's column, else None."""
+    lookup = synonym_lookup()
+    for pattern in (DOSE_AFTER, DOSE_BEFORE):
+        found = pattern.match(key)
+        if found and lookup.get(found["base"]) in PER_DOSE_FIELDS:
+            return lookup[found["base"]], int(found["dose"])
+    return None
 
 
 @cache
@@ -57,6 +87,24 @@ def synonym_lookup() -> dict[str, str]:
     return dict(zip(folded["key"], folded["canonical_field"], strict=True))
 
 
+def with_dose_group_labels(header: list[str | None], above: list[str | None]) -> list[str | None]:
+    """A two-row header ("Mũi 1" and "Mũi 2" over merged cells, the field names below them): each
+    per-dose field name under a dose label prefixed with it ("Mũi 2 Ngày tiêm"). A merged cell's text sits
+    in its first column: a label covers the columns to its right up to the next non-blank cell above."""
+    above = (above + [None] * len(header))[: len(header)]
+    keys = fold_headers(above)
+    if not any(DOSE_GROUP.match(key) for key in keys):
+        return header
+    lookup = synonym_lookup()
+    labelled, label = [], None
+    for cell, over, key, own_key in zip(header, above, keys, fold_headers(header), strict=True):
+        if over is not None and over.strip():
+            label = over.strip() if DOSE_GROUP.match(key) else None
+        per_dose = lookup.get(own_key) in PER_DOSE_FIELDS
+        labelled.append(f"{label} {cell}" if label and cell and per_dose else cell)
+    return labelled
+
+
 @dataclass(frozen=True)
 class HeaderMapping:
     """How one file's header row maps onto the canonical export fields.
@@ -69,14 +117,78 @@ class HeaderMapping:
     field_columns: dict[str, tuple[int, ...]]  # canonical field -> column positions, in file order
     extra_columns: tuple[int, ...]  # positions of columns kept as raw JSON (unknown + repeats)
     unknown_columns: tuple[int, ...]  # positions of headers the synonym table does not know
+    # A wide template's numbered columns: dose number -> per-dose field -> column positions.
+    dose_columns: dict[int, dict[str, tuple[int, ...]]] = field(default_factory=dict)
 
     @property
     def missing_required(self) -> list[str]:
-        return [field for field in REQUIRED_FIELDS if field not in self.field_columns]
+        numbered = {name for columns in self.dose_columns.values() for name in columns}
+        return [name for name in REQUIRED_FIELDS if name not in self.field_columns and name not in numbered]
+
+    @property
+    def repeats_dose_fields(self) -> bool:
+        """A per-dose field fed by several plain columns (a dose group row above may tell them apart)."""
+        return any(len(self.field_columns.get(name, ())) > 1 for name in PER_DOSE_FIELDS)
+
+    @property
+    def dose_numbers(self) -> tuple[int, ...]:
+        """The doses a wide template has columns for (1 also for its plain date column); () when narrow."""
+        if not self.dose_columns:
+            return ()
+        plain_first = "vaccinated_on" in self.field_columns
+        return tuple(sorted({*self.dose_columns, *((1,) if plain_first else ())}))
+
+    def own_dose_columns(self, dose: int) -> tuple[int, ...]:
+        """The columns that belong to one dose alone: a row holds that dose when one of them is filled."""
+        own = [position for positions in self.dose_columns.get(dose, {}).values() for position in positions]
+        if dose == 1:
+            plain = [self.field_columns.get(name, ()) for name in PER_DOSE_FIELDS if not self._shared(name)]
+            own += [position for positions in plain for position in positions]
+        return tuple(sorted(own))
+
+    def _shared(self, name: str) -> bool:
+        """A plain column of `name` is every dose's: no dose has a column of its own for it."""
+        return name in SHARED_DOSE_FIELDS and not any(
+            name in columns for columns in self.dose_columns.values()
+        )
+
+    def for_dose(self, dose: int) -> HeaderMapping:
+        """A wide template seen as the narrow one of one dose: its per-dose fields read from that dose's
+        columns (a plain column is the first dose's, or every dose's when shared); other columns as they
+        are; the dose column and the plain columns a numbered first dose repeats kept raw."""
+        field_columns = {
+            name: positions
+            for name, positions in self.field_columns.items()
+            if name not in PER_DOSE_FIELDS and name != DOSE_FIELD
+        }
+        numbered_first = self.dose_columns.get(1, {})
+        kept_raw = [*self.field_columns.get(DOSE_FIELD, ())]
+        for name in PER_DOSE_FIELDS:
+            plain = self.field_columns.get(name, ())
+            positions = self.dose_columns.get(dose, {}).get(name, ())
+            if dose == 1 or self._shared(name):
+                positions += plain
+            if name in numbered_first:
+                kept_raw += plain
+            if positions:
+                field_columns[name] = positions
+        return HeaderMapping(
+            names=self.names,
+            field_columns=field_columns,
+            extra_columns=tuple(sorted({*self.extra_columns, *kept_raw})),
+            unknown_columns=self.unknown_columns,
+        )
 
     def column_mapping_json(self) -> str:
+        """{header: field}; a wide template's numbered columns as "<field>#<dose>"."""
         mapping = {
-            self.names[pos]: field for field, positions in self.field_columns.items() for pos in positions
+            self.names[pos]: name for name, positions in self.field_columns.items() for pos in positions
+        }
+        mapping |= {
+            self.names[pos]: f"{name}#{dose}"
+            for dose, columns in self.dose_columns.items()
+            for name, positions in columns.items()
+            for pos in positions
         }
         ordered = dict(sorted(mapping.items(), key=lambda item: self.names.index(item[0])))
         return json.dumps(ordered, ensure_ascii=False)
@@ -107,24 +219,35 @@ def map_header_row(headers: list[str | None]) -> HeaderMapping:
     """Map one header row; blank header cells over empty columns are dropped by the caller."""
     lookup = synonym_lookup()
     field_columns: dict[str, list[int]] = {}
+    dose_columns: dict[int, dict[str, list[int]]] = {}
     extra: list[int] = []
     unknown: list[int] = []
-    for position, key in enumerate(fold_headers(headers)):
-        field = lookup.get(key) if key else None  # a blank header names nothing
-        if field == IGNORED_FIELD:
+    keys = zip(fold_headers(headers), fold_headers(headers, keep_notes=True), strict=True)
+    for position, (key, noted_key) in enumerate(keys):
+        numbered = dose_numbered_field(key) or dose_numbered_field(noted_key)
+        if numbered is not None:
+            dose_field, dose = numbered
+            dose_columns.setdefault(dose, {}).setdefault(dose_field, []).append(position)
             continue
-        if field is None:
+        name = lookup.get(key) if key else None  # a blank header names nothing
+        if name == IGNORED_FIELD:
+            continue
+        if name is None:
             unknown.append(position)
             extra.append(position)
             continue
-        if field in field_columns:
+        if name in field_columns:
             extra.append(position)  # a repeated field: coalesced, and kept raw so no value is lost
-        field_columns.setdefault(field, []).append(position)
+        field_columns.setdefault(name, []).append(position)
     return HeaderMapping(
         names=unique_header_names(headers),
-        field_columns={field: tuple(positions) for field, positions in field_columns.items()},
+        field_columns={name: tuple(positions) for name, positions in field_columns.items()},
         extra_columns=tuple(extra),
         unknown_columns=tuple(unknown),
+        dose_columns={
+            dose: {name: tuple(positions) for name, positions in columns.items()}
+            for dose, columns in sorted(dose_columns.items())
+        },
     )
 
 

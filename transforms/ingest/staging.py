@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from transforms.ingest.delimited import sniff_separator, split_fields, split_records
-from transforms.ingest.header_mapping import HeaderMapping, map_header_row
+from transforms.ingest.header_mapping import HeaderMapping, map_header_row, with_dose_group_labels
 from transforms.ingest.landing import file_content_hash
 from transforms.ingest.structure import (
     HeaderRow,
@@ -27,6 +27,7 @@ from transforms.ingest.structure import (
     header_width,
 )
 from transforms.ingest.text_decoding import DecodedText, decode_export_bytes, repair_text
+from transforms.ingest.wide_doses import stage_doses
 from transforms.ingest.workbook import (
     WORKBOOK_SUFFIXES,
     WorkbookTooLargeError,
@@ -254,7 +255,11 @@ def _map_columns(grid: pl.DataFrame, header: HeaderRow) -> HeaderMapping:
         if below.select(pl.col("cells").list.get(position, null_on_oob=True).is_not_null().any()).item()
     ]
     width = max([width, *(position + 1 for position in filled_beyond)])
-    return map_header_row((header.cells + [None] * width)[:width])
+    cells = (header.cells + [None] * width)[:width]
+    if header.position > 0:  # "Mũi 1" / "Mũi 2" over a wide template's columns
+        above = grid["cells"][header.position - 1]
+        cells = with_dose_group_labels(cells, above.to_list() if above is not None else [])
+    return map_header_row(cells)
 
 
 def _missing_columns_detail(mapping: HeaderMapping, header: HeaderRow) -> str:
@@ -268,14 +273,13 @@ def _missing_columns_detail(mapping: HeaderMapping, header: HeaderRow) -> str:
 def _staged_rows(
     staged: pl.DataFrame, mapping: HeaderMapping, source_file: str, file_hash: str
 ) -> pl.DataFrame:
-    return staged.select(
-        **staged_row_columns(
-            mapping,
-            pl.lit(source_file, dtype=pl.String),
-            pl.lit(file_hash, dtype=pl.String),
-            with_cell_kinds="cell_kinds" in staged.columns,
-        )
-    ).cast(STAGED_ROW_SCHEMA)  # type: ignore[arg-type]
+    def columns(mapping: HeaderMapping) -> dict[str, pl.Expr]:
+        file, version = pl.lit(source_file, dtype=pl.String), pl.lit(file_hash, dtype=pl.String)
+        return staged_row_columns(mapping, file, version, with_cell_kinds="cell_kinds" in staged.columns)
+
+    if mapping.dose_columns:  # a wide template: one row per dose
+        return stage_doses(staged.lazy(), mapping, columns).collect().cast(STAGED_ROW_SCHEMA)  # type: ignore[arg-type]
+    return staged.select(**columns(mapping)).cast(STAGED_ROW_SCHEMA)  # type: ignore[arg-type]
 
 
 def staged_row_columns(

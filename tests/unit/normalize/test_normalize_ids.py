@@ -43,7 +43,7 @@ def normalized_id(raw: str | None, reference: NormalizeReference) -> dict[str, o
         ("79123500000", "unrecoverable", None, None, None, None),
         ("79123500000.0", "unrecoverable", None, None, None, None),
         ("1234560000", "unrecoverable", None, None, None, None),
-        ("79123450000", "cccd", "079123450000", "79", "F", 1923),  # seven significant digits: not shown rounded
+        ("79123450000", "cccd", "079123450000", "79", "F", 1923),  # seven significant digits
         ("079123000000", "cccd", "079123000000", "79", "F", 1923),  # text with its zero: never a number
         ("C1234567", "passport", "C1234567", None, None, None),
         ("n80986629", "passport", "N80986629", None, None, None),
