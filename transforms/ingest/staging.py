@@ -16,6 +16,7 @@ import polars as pl
 from transforms.ingest.delimited import sniff_separator, split_fields, split_records
 from transforms.ingest.header_mapping import HeaderMapping, map_header_row, with_dose_group_labels
 from transforms.ingest.landing import file_content_hash
+from transforms.ingest.sheets import SheetsDiffer, stack_data_sheets
 from transforms.ingest.structure import (
     HeaderRow,
     classify_rows_below_header,
@@ -83,6 +84,7 @@ class ReadState:
     unknown_columns: str | None = None
     rows_estimated: int | None = None  # the data rows the file seems to hold, as far as it was read
     dates_repaired: int | None = None  # date cells swapped back (normalize repairs the same cells)
+    skipped_sheets: str | None = None  # JSON: the workbook's sheets holding no dose rows (sheets.py)
 
 
 def stage_export(landing_dir: Path, source_file: str, file_hash: str | None = None) -> StagedExport:
@@ -164,12 +166,15 @@ def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
     if looks_like_workbook(head) or suffix in WORKBOOK_SUFFIXES:
         state.file_format = "xlsx"
         try:
-            grid = _data_sheets_stacked(read_sheet_grids(path))
+            stacked = stack_data_sheets(read_sheet_grids(path))
+        except SheetsDiffer as error:
+            raise Quarantine("sheets_differ", str(error)) from error
         except WorkbookUnreadableError as error:
             raise Quarantine("unreadable_file", f"the workbook cannot be opened ({error})") from error
         except WorkbookTooLargeError as error:
             raise Quarantine("workbook_too_large", str(error)) from error
-        return _repair_workbook_text(grid, state)
+        state.skipped_sheets = stacked.skipped_json()
+        return _repair_workbook_text(stacked.grid, state)
     if suffix not in TEXT_SUFFIXES:
         raise Quarantine(
             "unsupported_format", f"the file type {suffix or '(none)'!r} is not CSV, TXT or XLSX"
@@ -188,42 +193,6 @@ def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
     records = split_records(decoded.text)
     state.delimiter = sniff_separator(records)
     return split_fields(records, state.delimiter)
-
-
-def _data_sheets_stacked(sheets: list[pl.DataFrame]) -> pl.DataFrame:
-    """The first sheet with the required columns (else the first sheet), followed by the rows below the
-    header of every later sheet whose header row is its own (a month per sheet): rows on another sheet
-    are doses too, never silently left. Sheets before it (instructions, a cover) are skipped.
-
-    A later sheet with the required columns under another header could be mapped wrongly: the file is
-    quarantined. Other sheets (instructions, catalogues, summaries) hold no dose rows and are skipped."""
-    headers = [find_header_row(sheet) for sheet in sheets]
-    lead = next((index for index, header in enumerate(headers) if _names_required_fields(header)), 0)
-    header = headers[lead]
-    if header is None:
-        return sheets[lead]
-    own_header = header.cells[: header_width(header.cells)]
-    stacked, next_line = [sheets[lead]], sheets[lead].height + 1  # line numbers run 1..height
-    for number in range(lead + 1, len(sheets)):
-        other = headers[number]
-        if other is None:
-            continue
-        if other.cells[: header_width(other.cells)] == own_header:
-            below = sheets[number].slice(other.position + 1)
-            lines = pl.int_range(next_line, next_line + below.height, dtype=pl.Int32)
-            stacked.append(below.with_columns(lines.alias("line_number")))
-            next_line += below.height
-        elif _names_required_fields(other):
-            raise Quarantine(
-                "sheets_differ",
-                f"sheet {number + 1} holds the required columns under another header than sheet {lead + 1}"
-                f" (line {other.line_number})",
-            )
-    return pl.concat(stacked, how="vertical_relaxed")
-
-
-def _names_required_fields(header: HeaderRow | None) -> bool:
-    return header is not None and not map_header_row(header.cells).missing_required
 
 
 def _repair_workbook_text(grid: pl.DataFrame, state: ReadState) -> pl.DataFrame:
@@ -333,6 +302,7 @@ def ledger_row(
         "rows_read": rows_read,
         "rows_estimated": state.rows_estimated,
         "dates_repaired": state.dates_repaired,
+        "skipped_sheets": state.skipped_sheets,
     }
     assert list(row) == list(LEDGER_SCHEMA), "ledger row out of step with LEDGER_SCHEMA"
     return row

@@ -588,14 +588,14 @@ def read_first_sheet_safely(path: Path) -> SheetCells:
     return sheet
 
 
-def read_data_sheets_safely(path: Path) -> list[SheetCells]:
-    """Every sheet in workbook order, each with its date-cell evidence; the same errors as
+def read_data_sheets_safely(path: Path) -> dict[str, SheetCells]:
+    """Every sheet by name, in workbook order, each with its date-cell evidence; the same errors as
     read_sheets_safely."""
     check_workbook_bounds(path)
-    sheets = list(_read_in_reader_process(path, "data").values())
+    sheets = _read_in_reader_process(path, "data")
     if not sheets:
         raise WorkbookUnreadableError("NoSheet")
-    for number, sheet in enumerate(sheets, start=1):
+    for number, sheet in enumerate(sheets.values(), start=1):
         if sheet.text.height > MAX_SHEET_ROWS:  # a sheet without <dimension> is only measured once read
             which = "the first sheet" if number == 1 else f"sheet {number}"
             raise WorkbookTooLargeError(f"{which} has {sheet.text.height} rows (limit {MAX_SHEET_ROWS})")
@@ -617,9 +617,9 @@ def read_first_sheet(path: Path) -> pl.DataFrame:
     return sheet_grid(read_first_sheet_safely(path))
 
 
-def read_sheet_grids(path: Path) -> list[pl.DataFrame]:
-    """Every sheet as a grid (read_first_sheet's columns), in workbook order."""
-    return [sheet_grid(sheet) for sheet in read_data_sheets_safely(path)]
+def read_sheet_grids(path: Path) -> dict[str, pl.DataFrame]:
+    """Every sheet as a grid (read_first_sheet's columns), by name in workbook order."""
+    return {name: sheet_grid(sheet) for name, sheet in read_data_sheets_safely(path).items()}
 
 
 def sheet_grid(sheet: SheetCells) -> pl.DataFrame:

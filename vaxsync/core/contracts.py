@@ -83,6 +83,9 @@ LEDGER_SCHEMA: dict[str, pl.DataType] = {
     # Workbook date cells whose day/month swap by a spreadsheet locale was repaired (transforms.normalize.dates:
     # the same count normalize repairs); 0 for text files, null when quarantined.
     "dates_repaired": pl.Int64(),
+    # Workbooks: JSON [{"sheet": name, "rows": non-blank rows}] of the sheets skipped as holding no dose rows
+    # (instructions, catalogues, summaries: transforms/ingest/sheets.py); null when none, and for text files.
+    "skipped_sheets": pl.String(),
 }
 
 # normalized_shots: one row per staged row (same grain), parsed and canonicalised.

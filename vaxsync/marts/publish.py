@@ -256,7 +256,8 @@ def _write_ledger(connection: duckdb.DuckDBPyConnection, parameters: dict[str, A
         insert into ingest_ledger (source_file, file_hash, file_size_bytes, file_format, encoding,
             encoding_repair, delimiter, header_line, column_mapping, unknown_columns, status,
             quarantine_reason, quarantine_detail, rows_read, rows_posted, rows_duplicate, rows_backlog,
-            raw_validation, run_id, ingested_at, rows_estimated, dates_repaired, encoding_score)
+            raw_validation, run_id, ingested_at, rows_estimated, dates_repaired, encoding_score,
+            skipped_sheets)
         with counts as (
             select file_hash,
                    count(*) filter (where citizen_id is not null) as rows_posted_or_merged,
@@ -271,7 +272,8 @@ def _write_ledger(connection: duckdb.DuckDBPyConnection, parameters: dict[str, A
                l.quarantine_reason, l.quarantine_detail, coalesce(l.rows_read, 0),
                coalesce(c.rows_posted_or_merged, 0) - coalesce(m.rows_duplicate, 0),
                coalesce(m.rows_duplicate, 0), coalesce(c.rows_backlog, 0),
-               l.raw_validation, $run_id, $now, l.rows_estimated, l.dates_repaired, l.encoding_score
+               l.raw_validation, $run_id, $now, l.rows_estimated, l.dates_repaired, l.encoding_score,
+               l.skipped_sheets
         from night_ledger l
         left join counts c on c.file_hash = l.file_hash and l.status = 'loaded'
         left join merged m on m.file_hash = l.file_hash and l.status = 'loaded'

@@ -186,6 +186,8 @@ alter table ingest_ledger add column if not exists rows_estimated bigint;
 alter table ingest_ledger add column if not exists dates_repaired bigint;
 -- The chosen text encoding's score: share of sampled words that are Vietnamese syllables (contracts.LEDGER_SCHEMA).
 alter table ingest_ledger add column if not exists encoding_score double;
+-- A workbook's sheets skipped as holding no dose rows, JSON [{sheet, rows}] (contracts.LEDGER_SCHEMA).
+alter table ingest_ledger add column if not exists skipped_sheets varchar;
 -- File re-sends (vaxsync/marts/resends.py, docs/backlog.md): a source row stops supporting its shot when a newer
 -- version of its file replaces it (or its posting is withdrawn); a shot no active row supports is retracted.
 alter table shot_sources add column if not exists superseded_by_file_hash varchar;
