@@ -42,7 +42,10 @@ RECENT_DATE_LIKE = (
 
 
 class SheetsDiffer(Exception):  # noqa: N818 - a verdict on the workbook, raised to the stager
-    """A sheet holds dose rows in another layout than the lead sheet's; str() is a one-line detail."""
+    """A sheet holds dose rows in another layout than the lead sheet's; str() is a one-line detail,
+    `rows` the non-blank rows of the sheets that hold doses (the lead's below its header)."""
+
+    rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -73,15 +76,22 @@ def stack_data_sheets(sheets: dict[str, pl.DataFrame]) -> StackedSheets:
     lead = next((index for index, mapping in enumerate(mappings) if _names_required(mapping)), None)
     if lead is None:  # no sheet names the required columns: the first is read (and quarantined)
         return StackedSheets(sheets[names[0]], ())
-    lead_mapping = mappings[lead]
-    assert lead_mapping is not None
+    lead_mapping, lead_header = mappings[lead], headers[lead]
+    assert lead_mapping is not None and lead_header is not None
     stacked, skipped = [sheets[names[lead]]], []
     next_line = sheets[names[lead]].height + 1  # line numbers run 1..height
     for index, name in enumerate(names):
         header = headers[index]
         if index == lead or header is None:  # an empty sheet holds nothing to account for
             continue
-        rows = _rows_in_lead_layout(sheets[name], header, mappings[index], lead_mapping, index + 1, lead + 1)
+        try:
+            rows = _rows_in_lead_layout(
+                sheets[name], header, mappings[index], lead_mapping, index + 1, lead + 1
+            )
+        except SheetsDiffer as verdict:
+            verdict.rows = sum(map(_count_filled, stacked[1:]), _count_filled(sheets[name]))
+            verdict.rows += _count_filled(stacked[0].slice(lead_header.position + 1))
+            raise
         if rows is None:
             skipped.append(SkippedSheet(name, _count_filled(sheets[name])))
             continue

@@ -168,6 +168,7 @@ def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
         try:
             stacked = stack_data_sheets(read_sheet_grids(path))
         except SheetsDiffer as error:
+            state.rows_estimated = error.rows
             raise Quarantine("sheets_differ", str(error)) from error
         except WorkbookUnreadableError as error:
             raise Quarantine("unreadable_file", f"the workbook cannot be opened ({error})") from error

@@ -95,3 +95,4 @@ def test_doses_in_another_layout_on_a_later_sheet_quarantine_the_file(
     assert staged.ledger["quarantine_detail"] == (
         "sheet 2 holds rows that look like doses in another layout than sheet 1"
     )
+    assert staged.ledger["rows_estimated"] == len(ROWS)  # both sheets' rows, counted as in quarantine
