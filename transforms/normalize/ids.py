@@ -24,15 +24,16 @@ from transforms.normalize.text import blank_to_null
 from vaxsync.core.contracts import raw_column
 
 ID_KINDS = ("cccd", "cmnd9", "cmnd12", "passport", "bhyt", "other", "missing", "unrecoverable")
-SCIENTIFIC = r"^[0-9]+(?:[.,][0-9]+)?[eE][+-]?[0-9]+$"
+SCIENTIFIC = r"^'?[0-9]+(?:[.,][0-9]+)?[eE][+-]?[0-9]+$"  # after Excel's text marker too
 DECIMAL = r"^[0-9]+[.,][0-9]+$"
 DOT_GROUPED = r"^[0-9]{1,3}(?:\.[0-9]{3})+$"  # 001.084.344.545: dots as digit-group separators
 WHOLE_DECIMAL = r"^([0-9]+)[.,]0+$"  # 79012345678.0: a number cell exported with its zero decimals
 # A number read back from the scientific text a spreadsheet showed: no leading zero (it was a number),
-# ten digits or more, and at most this many significant ones (Excel's General format shows six,
-# "7.90123E+11"). A real ID ends in the zeros this needs about once in 10^4 (10 digits) to 10^6 (12).
-ROUNDED_NUMBER = r"^[1-9][0-9]{9,}$"
-MAX_SHOWN_SIGNIFICANT_DIGITS = 6
+# ten digits or more, at most six significant ones (Excel's General format shows six, "7.90123E+11"),
+# maybe zero decimals. A real ID ends in the zeros this needs about once in 10^4 (10 digits) to 10^6 (12).
+ROUNDED_NUMBER = (
+    r"^[1-9](?:[0-9]{5}0{4,}|[0-9]{4}0{5,}|[0-9]{3}0{6,}|[0-9]{2}0{7,}|[0-9]0{8,}|0{9,})(?:[.,]0+)?$"
+)
 BHYT = r"^[A-Z]{2}[1-5][0-9]{12}$"
 PASSPORT = r"^[A-Z]{1,2}[0-9]{6,8}$"  # Vietnamese: one letter + 7 digits; foreign ones vary a little
 
@@ -46,17 +47,14 @@ def clean_id_text(raw: pl.Expr) -> pl.Expr:
 
 def is_unrecoverable_id(raw: pl.Expr) -> pl.Expr:
     """Scientific notation, a decimal with real fraction digits, or a number rounded to the digits a
-    spreadsheet showed (ROUNDED_NUMBER): the ID's digits are lost. Excel's text marker (a leading
-    apostrophe) and no-break spaces around the cell are no part of the number."""
-    text = raw.str.strip_chars().str.strip_chars("\u00a0").str.replace(r"^'", "")
+    spreadsheet showed (ROUNDED_NUMBER): the ID's digits are lost."""
+    text = raw.str.strip_chars()  # Unicode white space, the no-break space included
     is_lossy_decimal = (
         text.str.contains(DECIMAL) & ~text.str.contains(DOT_GROUPED) & ~text.str.contains(WHOLE_DECIMAL)
     )
-    digits = text.str.replace(WHOLE_DECIMAL, "${1}")
-    is_rounded = digits.str.contains(ROUNDED_NUMBER) & (
-        digits.str.strip_chars_end("0").str.len_chars() <= MAX_SHOWN_SIGNIFICANT_DIGITS
+    return (text.str.contains(SCIENTIFIC) | is_lossy_decimal | text.str.contains(ROUNDED_NUMBER)).fill_null(
+        False
     )
-    return (text.str.contains(SCIENTIFIC) | is_lossy_decimal | is_rounded).fill_null(False)
 
 
 def restore_leading_zeros(cleaned: pl.Expr) -> pl.Expr:
