@@ -52,9 +52,8 @@ def is_unrecoverable_id(raw: pl.Expr) -> pl.Expr:
     is_lossy_decimal = (
         text.str.contains(DECIMAL) & ~text.str.contains(DOT_GROUPED) & ~text.str.contains(WHOLE_DECIMAL)
     )
-    return (text.str.contains(SCIENTIFIC) | is_lossy_decimal | text.str.contains(ROUNDED_NUMBER)).fill_null(
-        False
-    )
+    is_rounded = text.str.contains(ROUNDED_NUMBER)
+    return (text.str.contains(SCIENTIFIC) | is_lossy_decimal | is_rounded).fill_null(False)
 
 
 def restore_leading_zeros(cleaned: pl.Expr) -> pl.Expr:
