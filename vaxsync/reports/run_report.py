@@ -44,6 +44,7 @@ from vaxsync.reports.run_report_contract import (
     ReviewDecisionCounts,
     RunHeader,
     RunReport,
+    SkippedSheet,
     SlowFile,
     Stages,
     SuiteSummary,
@@ -85,6 +86,7 @@ def build_run_report(
             conservation=_conservation(connection, ledger, source_files),
             timings=_timings(run, run_row, work_ledgers),
             quarantined_files=_quarantined_files(ledger),
+            skipped_sheets=_skipped_sheets(ledger),
             resent_files=_resent_files(connection, run_id),
             validation=_validation(connection, run_id, work, source_files),
             review_decisions=_review_decisions(connection, run_id),
@@ -113,6 +115,7 @@ _LEDGER_COLUMNS: dict[str, pl.DataType | type[pl.DataType]] = {
     "rows_duplicate": pl.Int64,
     "rows_backlog": pl.Int64,
     "rows_estimated": pl.Int64,  # a quarantined file's data rows, estimated (contracts.LEDGER_SCHEMA)
+    "skipped_sheets": pl.String,  # JSON: a workbook's sheets holding no dose rows (contracts.LEDGER_SCHEMA)
 }
 
 
@@ -289,6 +292,19 @@ def _quarantined_files(ledger: pl.DataFrame) -> list[QuarantinedFile]:
             rows_estimated=row["rows_estimated"],
         )
         for row in quarantined.iter_rows(named=True)
+    ]
+
+
+def _skipped_sheets(ledger: pl.DataFrame) -> list[SkippedSheet]:
+    """The sheets the night's workbooks held besides their dose rows, so that a reader can check none
+    held doses (a loop over files, not rows)."""
+    skipped = ledger.filter(pl.col("skipped_sheets").is_not_null()).sort("source_file")
+    return [
+        SkippedSheet(
+            source_file=source_file, sheet=masked_digit_runs(entry["sheet"]) or "", rows=entry["rows"]
+        )
+        for source_file, sheets in skipped.select("source_file", "skipped_sheets").iter_rows()
+        for entry in json.loads(sheets)
     ]
 
 

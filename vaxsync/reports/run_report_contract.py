@@ -110,6 +110,14 @@ class QuarantinedFile(TypedDict):
     rows_estimated: int | None
 
 
+class SkippedSheet(TypedDict):
+    """A workbook sheet read as holding no dose rows (instructions, a summary): the ledger's skipped_sheets."""
+
+    source_file: str
+    sheet: str  # digit runs masked to their last 3 digits
+    rows: int  # its non-blank rows
+
+
 class ResentFile(TypedDict):
     source_file: str
     recognised_as: str
@@ -172,6 +180,7 @@ class RunReport(TypedDict):
     conservation: Conservation
     timings: Timings
     quarantined_files: list[QuarantinedFile]
+    skipped_sheets: list[SkippedSheet]
     resent_files: list[ResentFile]
     validation: list[SuiteSummary]
     review_decisions: ReviewDecisionCounts

@@ -21,6 +21,8 @@ HASH_HELD = "5e5e5e5e1b3d5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8"
 FILE_LOADED = "01_Ha_Noi/01279002/DS_tiem_01279002_01-01-2022_1.csv"
 FILE_EMPTY = "72_Tay_Ninh/72712001/export_rong.csv"
 FILE_HELD = "46_Thua_Thien_Hue/46190001/tiem_chung_003.xlsx"
+# The loaded file's notes sheet, and a sheet named after a person's phone (the report masks it).
+SKIPPED_SHEETS = '[{"sheet": "Hướng dẫn", "rows": 3}, {"sheet": "Gọi 0912345678", "rows": 1}]'
 # Personal values a careless result or detail could carry; the report must not show them.
 CITIZEN_ID = "001175012345"
 PHONE = "0912345678"
@@ -153,15 +155,15 @@ def _write_warehouse(settings: Settings) -> None:
             """
             insert into ingest_ledger by name
             select * from (values
-                (?, ?, 'loaded', null, null, 6, 3, 1, 2),
-                (?, ?, 'quarantined', 'empty_file', 'the file is 0 bytes', 0, 0, 0, 0),
-                (?, ?, 'quarantined', 'validation_failed', ?, 4, 0, 0, 0)
+                (?, ?, 'loaded', null, null, 6, 3, 1, 2, ?),
+                (?, ?, 'quarantined', 'empty_file', 'the file is 0 bytes', 0, 0, 0, 0, null),
+                (?, ?, 'quarantined', 'validation_failed', ?, 4, 0, 0, 0, null)
             ) as t(source_file, file_hash, status, quarantine_reason, quarantine_detail, rows_read,
-                   rows_posted, rows_duplicate, rows_backlog)
+                   rows_posted, rows_duplicate, rows_backlog, skipped_sheets)
             cross join (select ? as run_id, ?::timestamp as ingested_at)
             """,
             [
-                FILE_LOADED, HASH_LOADED, FILE_EMPTY, HASH_EMPTY, FILE_HELD, HASH_HELD,
+                FILE_LOADED, HASH_LOADED, SKIPPED_SHEETS, FILE_EMPTY, HASH_EMPTY, FILE_HELD, HASH_HELD,
                 f"normalized_shots: expect_column_values_to_be_in_set; caller {PHONE} ID {CITIZEN_ID}",
                 RUN_ID, now,
             ],

@@ -121,6 +121,17 @@ def test_timings_per_stage_and_slowest_files(written):
     assert "12.2" in page  # normalize, to one decimal
 
 
+def test_workbook_sheets_skipped_as_holding_no_doses_are_listed(written):
+    report, page = written
+
+    assert report["skipped_sheets"] == [
+        {"source_file": FILE_LOADED, "sheet": "Hướng dẫn", "rows": 3},
+        {"source_file": FILE_LOADED, "sheet": "Gọi *******678", "rows": 1},
+    ]
+    assert "Workbook sheets not read (2)" in page
+    assert "Hướng dẫn" in page
+
+
 def test_quarantined_files_are_listed_with_reason_and_masked_detail(written):
     report, _ = written
 
