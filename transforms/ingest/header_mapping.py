@@ -92,12 +92,13 @@ def with_dose_group_labels(header: list[str | None], above: list[str | None]) ->
     per-dose field name under a dose label prefixed with it ("Mũi 2 Ngày tiêm"). A merged cell's text sits
     in its first column: a label covers the columns to its right up to the next non-blank cell above."""
     above = (above + [None] * len(header))[: len(header)]
-    keys = fold_headers(above)
-    if not any(DOSE_GROUP.match(key) for key in keys):
-        return header
+    keys, own_keys = fold_headers(above), fold_headers(header)
     lookup = synonym_lookup()
+    fields = [lookup.get(key) for key in own_keys if lookup.get(key) in PER_DOSE_FIELDS]
+    if len(fields) == len(set(fields)) or not any(DOSE_GROUP.match(key) for key in keys):
+        return header  # labels only tell apart a per-dose field the header repeats (batch staging's test)
     labelled, label = [], None
-    for cell, over, key, own_key in zip(header, above, keys, fold_headers(header), strict=True):
+    for cell, over, key, own_key in zip(header, above, keys, own_keys, strict=True):
         if over is not None and over.strip():
             label = over.strip() if DOSE_GROUP.match(key) else None
         per_dose = lookup.get(own_key) in PER_DOSE_FIELDS

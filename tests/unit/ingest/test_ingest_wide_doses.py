@@ -155,6 +155,21 @@ def test_dose_labels_over_a_two_row_header_tell_the_doses_apart(tmp_path: Path) 
 
 
 def test_a_group_row_without_dose_labels_changes_nothing() -> None:
-    header = ["Họ và tên", "Ngày sinh", "Ngày tiêm"]
+    header = ["Họ và tên", "Ngày sinh", "Ngày tiêm", "Ngày tiêm"]
 
     assert with_dose_group_labels(header, ["Thông tin cá nhân", None, "Tiêm chủng"]) == header
+
+
+def test_a_dose_label_over_columns_the_header_does_not_repeat_changes_nothing(tmp_path: Path) -> None:
+    # A title "Mũi 1" over a list of first doses: read as before, the same in a batch and alone.
+    header = ["Họ và tên", "Ngày sinh", "Vắc xin", "Mũi tiêm", "Ngày tiêm"]
+    assert with_dose_group_labels(header, ["", "", "Mũi 1"]) == header
+    write(
+        tmp_path,
+        "first_doses.csv",
+        render_delimited([["", "", "Mũi 1"], header, ["An", "1990", "Pfizer", "1", "05/08/2021"]]),
+    )
+
+    (staged,) = assert_same_staging(tmp_path, ["first_doses.csv"])
+
+    assert _rows(staged).select("source_row", "raw_dose").rows() == [(1, "1")]
