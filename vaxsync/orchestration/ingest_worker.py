@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import time
@@ -120,6 +121,8 @@ class IngestWorker:
 
 def serve() -> None:
     """The worker's loop: stage each requested batch until stdin closes."""
+    # Ctrl-C reaches the whole process group: the run's process stops its workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests = sys.stdin.buffer
     # Answers go to a copy of stdout; what else writes to stdout (a library's print) goes to stderr.
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
