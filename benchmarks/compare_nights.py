@@ -4,7 +4,8 @@
 
 Each argument is the folder holding a night's `wh.duckdb`, `work/` and `reports/` (as `vaxsync run
 --warehouse <dir>/wh.duckdb --reports <dir>/reports` leaves them). Compared: every parquet file of the
-work folder (values and row order; when only the order differs it says so), every warehouse table
+work folder (values and row order; when only the order differs it says so; the staged rows as one frame by file
+and row, whatever their split into staged files), every warehouse table
 (rows as a sorted set) and every report file (bytes). Columns that record when or in which run
 something happened are left out. Prints file and table names, shapes and the names of the columns
 that differ: never a value (the tables hold personal data). Exits 1 when anything differs.
@@ -43,8 +44,10 @@ def as_comparable(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
 
 
 def compare_work_files(a: Path, b: Path) -> int:
-    differences = 0
+    differences = compare_staged_rows(a, b)
     for path_a in sorted((a / "work").rglob("*.parquet")):
+        if path_a.parent.name == "staged":
+            continue
         path_b = b / path_a.relative_to(a)
         if not path_b.exists():
             print("MISSING", path_b.relative_to(b))
@@ -59,6 +62,30 @@ def compare_work_files(a: Path, b: Path) -> int:
             note = " (same rows, another order)" if sorted_a.equals(sorted_b) else ""
         differences += not same
         print("ok  " if same else "DIFF", path_a.relative_to(a), frame_a.shape, note)
+    return differences
+
+
+def compare_staged_rows(a: Path, b: Path) -> int:
+    """Each night's staged rows as one frame in (file_hash, source_row) order: how the rows are split
+    into staged files (one per file, or one per ingest batch) is not compared."""
+    differences = 0
+    for folder_a in sorted((a / "work").rglob("staged")):
+        folder_b = b / folder_a.relative_to(a)
+        frames = [
+            pl.read_parquet(sorted(folder.glob("*.parquet"))).sort(
+                "file_hash", "source_row", maintain_order=True
+            )
+            if list(folder.glob("*.parquet"))
+            else None
+            for folder in (folder_a, folder_b)
+        ]
+        frame_a, frame_b = frames
+        same = (frame_a is None and frame_b is None) or (
+            frame_a is not None and frame_b is not None and frame_a.equals(frame_b)
+        )
+        differences += not same
+        shape = frame_a.shape if frame_a is not None else (0, 0)
+        print("ok  " if same else "DIFF", folder_a.relative_to(a), "(staged rows by file_hash)", shape)
     return differences
 
 

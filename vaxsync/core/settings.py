@@ -49,8 +49,8 @@ class Settings(BaseSettings):
     # Materialise every SQL step as a table and log its row count and seconds (vaxsync.core.sql_steps).
     sql_debug: bool = False
     # Processes staging export files in `vaxsync run` (batches of files); 0: one per CPU. The run's own
-    # process is one of them, beside n - 1 spawned ones (each pays ~1.6 CPU s of imports); there the Great
-    # Expectations import thread competes with ingest for the GIL (docs/performance.md, rounds 3 and 4).
+    # process is one of them, beside n - 1 worker processes (each pays ~0.5 CPU s of imports); there the
+    # Great Expectations import thread competes with ingest for the GIL (docs/performance.md, rounds 3-5).
     ingest_processes: int = 0
     # Accept an as-of before the campaign start or before the last published night (an operator's override).
     force_as_of: bool = False

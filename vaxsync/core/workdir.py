@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -19,6 +20,9 @@ from typing import Any
 from vaxsync.core.settings import Settings
 
 OWNER_ONLY_UMASK = 0o077
+# A staged batch file is written once and read whole once (by normalize): snappy and no column statistics
+# write it in ~3/4 of the default's time.
+STAGED_PARQUET_OPTIONS: dict[str, Any] = {"compression": "snappy", "statistics": False}
 
 
 class RunWorkDir:
@@ -92,8 +96,15 @@ class RunWorkDir:
     def published_file(self) -> Path:
         return self.root / "published.json"
 
-    def staged_file(self, file_hash: str) -> Path:
-        return self.staged_dir / f"{file_hash}.parquet"
+    def staged_batch_file(self, file_hashes: list[str]) -> Path:
+        """The staged rows of a batch of files (one parquet per batch: a file costs ~1 ms to write,
+        whatever its size); each row's file_hash says which file it came from. Named by the batch's
+        hashes, so a batch staged again replaces its own file."""
+        batch = hashlib.sha256("\n".join(file_hashes).encode("ascii")).hexdigest()
+        return self.staged_dir / f"{batch}.parquet"
+
+    def staged_files(self) -> list[Path]:
+        return sorted(self.staged_dir.glob("*.parquet")) if self.staged_dir.exists() else []
 
     def ledger_file(self, file_hash: str) -> Path:
         return self.ledger_dir / f"{file_hash}.json"

@@ -23,7 +23,7 @@ from validation import (
 )
 from vaxsync.core.contracts import LEDGER_SCHEMA
 from vaxsync.core.settings import Settings
-from vaxsync.core.workdir import RunWorkDir, read_json, write_json
+from vaxsync.core.workdir import STAGED_PARQUET_OPTIONS, RunWorkDir, read_json, write_json
 
 log = logging.getLogger(__name__)
 _importing_validation: threading.Thread | None = None
@@ -115,6 +115,7 @@ def validate_normalized_layer(
     held_back = {str(key[0]) for key in outcome.failing_keys()}
     for file_hash in held_back:
         _quarantine_after_validation(work, file_hash, outcome)
+    _drop_staged_rows(work, held_back)
     return held_back
 
 
@@ -142,7 +143,24 @@ def _quarantine_after_validation(work: RunWorkDir, file_hash: str, outcome: Any)
         quarantine_detail=f"{outcome.suite_name}: {', '.join(failed)}",
     )
     write_json(path, ledger)
-    work.staged_file(file_hash).unlink(missing_ok=True)
+
+
+def _drop_staged_rows(work: RunWorkDir, file_hashes: set[str]) -> None:
+    """Take the held-back files' rows out of the staged batch files, so that normalize run again never
+    reads them (a batch file holds the rows of the batch's other files too)."""
+    if not file_hashes:
+        return
+    for path in work.staged_files():
+        staged = pl.read_parquet(path)
+        kept = staged.filter(~pl.col("file_hash").is_in(sorted(file_hashes)))
+        if kept.height == staged.height:
+            continue
+        if kept.is_empty():
+            path.unlink()
+            continue
+        temporary = path.with_suffix(".parquet.tmp")  # not a *.parquet until complete
+        kept.write_parquet(temporary, **STAGED_PARQUET_OPTIONS)
+        temporary.replace(path)
 
 
 def store_outcome(work: RunWorkDir, outcome: Any) -> None:

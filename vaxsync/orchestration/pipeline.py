@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import logging
 import os
+import select
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -20,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from matching.probabilistic import MODEL_FILE_NAME
-from transforms.ingest import file_content_hash, list_landed_files, stage_exports, stop_workbook_reader
+from transforms.ingest import file_content_hash, list_landed_files, stop_workbook_reader
 from transforms.normalize.reference import load_reference
 from transforms.normalize.shots import normalize_shots
 from validation import CriticalValidationError
@@ -28,7 +29,13 @@ from vaxsync.core.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA
 from vaxsync.core.errors import InputError
 from vaxsync.core.settings import Settings
 from vaxsync.core.sql_steps import DuckDBConfig
-from vaxsync.core.workdir import RunWorkDir, expired_work_dirs, read_json, remove_work_dirs, write_json
+from vaxsync.core.workdir import (
+    RunWorkDir,
+    expired_work_dirs,
+    read_json,
+    remove_work_dirs,
+    write_json,
+)
 from vaxsync.marts import quality
 from vaxsync.marts.backlog import write_match_input
 from vaxsync.marts.coverage import build_coverage
@@ -45,6 +52,7 @@ from vaxsync.marts.registry_cache import (
 from vaxsync.marts.resends import path_arrivals
 from vaxsync.marts.snapshot_changes import count_flagged_shots
 from vaxsync.marts.warehouse import connect, known_ledger_entries, open_when_free
+from vaxsync.orchestration.ingest_worker import IngestWorker, ingest_exports
 from vaxsync.orchestration.match_partitions import combine_partitions, gather_partition, plan_partitions
 from vaxsync.reports.province_report_files import write_province_reports
 from vaxsync.reports.run_report import write_reports, write_run_report
@@ -228,11 +236,6 @@ def _check_writable_folder(folder: Path, what: str) -> None:
         raise InputError(f"{what} is not writable: {folder}")
 
 
-def discovered_hashes(work: RunWorkDir) -> dict[str, str]:
-    """source_file -> content hash, as discovery computed them for this night."""
-    return {entry["source_file"]: entry["file_hash"] for entry in read_json(work.discovered_file)}
-
-
 def _landing_hash(entries: list[dict[str, str]]) -> str:
     listing = "\n".join(f"{entry['source_file']}\t{entry['file_hash']}" for entry in entries)
     return hashlib.sha256(listing.encode("utf-8")).hexdigest()
@@ -242,45 +245,11 @@ def _landing_hash(entries: list[dict[str, str]]) -> str:
 
 
 INGEST_BATCH_FILES = 64  # files per batch (one Airflow task, or one job of the local process pool)
-# A staged file is small, written once and read whole once (by normalize): snappy and no column statistics
-# write it in ~3/4 of the default's time (zstd with statistics: ~1.5 ms per file, most of it fixed).
-STAGED_PARQUET_OPTIONS: dict[str, Any] = {"compression": "snappy", "statistics": False}
 
 
 def ingest_export(settings: Settings, source_file: str) -> StageResult:
     """Stage one export file (or quarantine it) into the run's work folder; return its ledger summary."""
     return ingest_exports(settings, [source_file])[0]
-
-
-def ingest_exports(settings: Settings, source_files: list[str]) -> list[StageResult]:
-    """Stage a batch of export files in this process; one ledger summary per file.
-
-    A batch per task spares a task (and a process start) per file, and the usual text files of a batch
-    are read together (transforms.ingest.batch_staging); the files' outputs are independent, so any
-    split into batches stages the same rows."""
-
-    work = RunWorkDir(settings)
-    hashes = discovered_hashes(work)  # hashed once, at discovery
-    started = time.perf_counter()
-    staged_files = stage_exports(settings.landing_dir, [(name, hashes[name]) for name in source_files])
-    # files are staged together: each gets an equal share of the batch's time (run.json has one writer
-    # per stage, and ingest runs in parallel tasks)
-    ingest_seconds = round((time.perf_counter() - started) / max(len(source_files), 1), 3)
-    results = []
-    for source_file, staged in zip(source_files, staged_files, strict=True):
-        file_hash = hashes[source_file]
-        if staged.rows is not None:
-            staged.rows.write_parquet(work.staged_file(file_hash), **STAGED_PARQUET_OPTIONS)
-        write_json(work.ledger_file(file_hash), {**staged.ledger, "ingest_seconds": ingest_seconds})
-        results.append(
-            {
-                "file_hash": file_hash,
-                "status": staged.ledger["status"],
-                "quarantine_reason": staged.ledger["quarantine_reason"],
-                "rows_read": staged.ledger["rows_read"],
-            }
-        )
-    return results
 
 
 def ingest_batches(source_files: list[str], files_per_batch: int = INGEST_BATCH_FILES) -> list[list[str]]:
@@ -293,37 +262,37 @@ def ingest_batches(source_files: list[str], files_per_batch: int = INGEST_BATCH_
 
 def _ingest_all(settings: Settings, source_files: list[str]) -> Iterator[int]:
     """Stage every new file; yields how many are done after each batch. With settings.ingest_processes
-    above one (and more than one batch), this process stages batches too, beside a pool of the others
-    (spawned: fresh interpreters, each paying the imports, ~1.6 CPU s)."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-
+    above one (and more than one batch), this process stages batches from the front of the list while
+    the others, worker processes (ingest_worker.IngestWorker: ~0.5 CPU s of imports each), take them
+    from the back."""
     batches = deque(ingest_batches(source_files))
     processes = min(settings.ingest_processes or os.cpu_count() or 1, len(batches))
+    workers = [IngestWorker() for _ in range(processes - 1)]
     done = 0
-    if processes <= 1:
-        for batch in batches:
-            done += len(ingest_exports(settings, batch))
-            yield done
-        stop_workbook_reader()  # this process's reader: its memory is not needed after ingest
-        return
-    workers = processes - 1
-    running: set[Future[list[StageResult]]] = set()
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        while batches or running:
+    try:
+        while batches or any(worker.pending for worker in workers):
             # each worker has a batch queued behind the one it stages, so it never waits for this process
-            while batches and len(running) < 2 * workers:
-                running.add(pool.submit(ingest_exports, settings, batches.pop()))
-            if batches:  # this process takes batches from the front, the pool from the back
+            for worker in workers:
+                while batches and worker.pending < 2:
+                    worker.submit(settings, batches.pop())
+            if batches:
                 done += len(ingest_exports(settings, batches.popleft()))
                 yield done
-            finished, _ = wait(running, timeout=0 if batches else None, return_when=FIRST_COMPLETED)
-            for future in finished:
-                running.remove(future)
-                done += len(future.result())
+            waiting = [worker for worker in workers if worker.pending]
+            if not waiting:
+                continue
+            answered, _, _ = select.select(waiting, [], [], 0 if batches else None)
+            for worker in answered:
+                done += len(worker.result())
                 yield done
-    stop_workbook_reader()  # this process's reader: its memory is not needed after ingest
+    except BaseException:
+        for worker in workers:
+            worker.process.kill()  # its batches are of no use now
+        raise
+    finally:
+        for worker in workers:
+            worker.close()
+        stop_workbook_reader()  # this process's reader: its memory is not needed after ingest
 
 
 # --- normalize ------------------------------------------------------------------------------------------
@@ -339,7 +308,7 @@ def normalize_batch(settings: Settings, on_step: Callable[[int, int], None] | No
     start_importing_validation()  # loads while normalize_shots runs (a DAG task's own process)
     work = RunWorkDir(settings)
     started = time.perf_counter()
-    staged_files = sorted(work.staged_dir.glob("*.parquet"))
+    staged_files = work.staged_files()
     statistics = registry_surname_statistics(
         settings, snapshot_hash=read_json(work.run_file)["registry_hash"]
     )
@@ -347,7 +316,8 @@ def normalize_batch(settings: Settings, on_step: Callable[[int, int], None] | No
     step = on_step or (lambda done, total: None)
     step(1, 4)
     if staged_files:
-        staged = pl.scan_parquet(staged_files)
+        # in file-hash order, as when each file had its own staged parquet (a batch file holds several)
+        staged = pl.scan_parquet(staged_files).sort("file_hash", maintain_order=True)
         normalized = normalize_shots(
             staged, as_of=settings.as_of, campaign_start=settings.campaign_start, reference=reference
         ).collect()

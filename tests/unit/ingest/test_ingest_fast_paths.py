@@ -75,12 +75,22 @@ def test_a_batch_stages_the_files_as_one_by_one(tmp_path: Path) -> None:
         )
         work = RunWorkDir(settings)
         ledgers = [read_json(work.ledger_file(result["file_hash"])) for result in results]
-        staged = sorted(path.name for path in work.staged_dir.glob("*.parquet"))
+        staged_files = work.staged_files()
+        staged = pl.read_parquet(staged_files).sort("file_hash", "source_row")
         outputs.append(
-            ([{k: v for k, v in ledger.items() if k != "ingest_seconds"} for ledger in ledgers], staged)
+            (
+                [{k: v for k, v in ledger.items() if k != "ingest_seconds"} for ledger in ledgers],
+                staged,
+                len(staged_files),
+            )
         )
 
-    assert outputs[0] == outputs[1]
-    assert [ledger["status"] for ledger in outputs[0][0]] == ["loaded", "loaded", "quarantined"]
-    assert len(outputs[0][1]) == 2
+    (batch_ledgers, batch_rows, batch_files), (single_ledgers, single_rows, single_files) = outputs
+    assert batch_ledgers == single_ledgers
+    assert [ledger["status"] for ledger in batch_ledgers] == ["loaded", "loaded", "quarantined"]
+    assert batch_rows.equals(single_rows)
+    assert batch_rows["file_hash"].unique().sort().to_list() == sorted(
+        ledger["file_hash"] for ledger in batch_ledgers if ledger["status"] == "loaded"
+    )
+    assert (batch_files, single_files) == (1, 2)  # one staged file per batch with rows: [a, b], [c]
     assert ingest_batches(["a", "b", "c", "d", "e"], 2) == [["a", "b"], ["c", "d"], ["e"]]
