@@ -244,6 +244,7 @@ def date_readings(frame: pl.LazyFrame, column: str, prefix: str) -> pl.LazyFrame
             pl.coalesce(two_digit_year, named_yy).alias(f"{prefix}_yy"),
             safe_date(2000 + named_day, named_month, named_yy).alias(f"{prefix}_named_year_first"),
             named_yy.is_not_null().alias(f"{prefix}_named_short_year"),
+            p1.is_not_null().alias(f"{prefix}_is_dmy"),
         )
         .drop("p1", "p2", "year_digits", "iso_date", "serial_date", "year_only", *NAMED_PARTS)
     )
@@ -265,20 +266,51 @@ def two_digit_named_month_read(
     return pl.when(pl.col(f"{prefix}_named_short_year") & ~is_read).then(None).otherwise(date)
 
 
+def file_order_proofs(prefixes: tuple[str, ...], file_key: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """How many of a file's date values prove day-first, and how many month-first."""
+    day_first = pl.sum_horizontal(f"{p}_proves_day_first" for p in prefixes).sum().over(file_key)
+    month_first = pl.sum_horizontal(f"{p}_proves_month_first" for p in prefixes).sum().over(file_key)
+    return day_first, month_first
+
+
 def file_date_order(prefixes: tuple[str, ...], file_key: pl.Expr) -> pl.Expr:
     """'month_first' or 'day_first' when a file's date values prove one order by a clear majority;
     null when the file proves neither, or both about equally (a mixed file).
 
     A majority, not unanimity: in a month-first file a row typed with day and month exchanged is a
     lone day-first proof, and must not flip the whole file back to day-first."""
-    day_first = pl.sum_horizontal(f"{p}_proves_day_first" for p in prefixes).sum().over(file_key)
-    month_first = pl.sum_horizontal(f"{p}_proves_month_first" for p in prefixes).sum().over(file_key)
+    day_first, month_first = file_order_proofs(prefixes, file_key)
     return (
         pl.when(month_first > FILE_ORDER_MAJORITY * day_first)
         .then(pl.lit(MONTH_FIRST))
         .when(day_first > FILE_ORDER_MAJORITY * month_first)
         .then(pl.lit(DAY_FIRST))
     )
+
+
+def proven_file_order(prefixes: tuple[str, ...], file_key: pl.Expr) -> pl.Expr:
+    """The order a file's date values prove with not one value proving the other; else null. Stricter
+    than file_date_order: a lone value the other way may be a row typed in that order."""
+    day_first, month_first = file_order_proofs(prefixes, file_key)
+    return (
+        pl.when((month_first > 0) & (day_first == 0))
+        .then(pl.lit(MONTH_FIRST))
+        .when((day_first > 0) & (month_first == 0))
+        .then(pl.lit(DAY_FIRST))
+    )
+
+
+def vaccination_date_order(proven_order: pl.Expr, shot_cell_kind: pl.Expr) -> pl.Expr:
+    """`vaccination_date_order`: the file's proven order, for a vaccination date read from d/m/y text in
+    that order (not a date cell, not damaged by a locale); else null. Read by the event rule
+    vaccination_date_order_doubtful: a row whose order is proven is not held as possibly month-first."""
+    read_by_order = (
+        pl.col("_shot_is_dmy")
+        & shot_cell_kind.is_null()
+        & pl.col("_shot_swap_verdict").is_null()
+        & pl.col("vaccinated_date").is_not_null()
+    )
+    return pl.when(read_by_order.fill_null(False)).then(proven_order)
 
 
 def pick_reading(prefix: str, kind: str, *, latest_year: pl.Expr | int) -> pl.Expr:
@@ -434,8 +466,11 @@ def with_dates(
     proven order (day-first when unproven); birth_date_alt is the day/month swap of any birth date
     that has one (day <= 12, day != month): the other reading of an ambiguous value, and a weaker
     candidate for a row typed with day and month exchanged. The readings come from `lookup_source`
-    (default: the frame itself; pass the plain input to keep plans small)."""
+    (default: the frame itself; pass the plain input to keep plans small). vaccination_date_order: see
+    `vaccination_date_order`."""
     source = frame if lookup_source is None else lookup_source
+    has_kinds = "cell_kinds" in frame.collect_schema().names()
+    cell_kinds = pl.col("cell_kinds") if has_kinds else pl.lit(None, dtype=pl.String)
     order = pl.col("_date_order")
     latest_birth_year = pl.col("vaccinated_date").dt.year().fill_null(as_of.year) - min_age_years
     shot_swapped = pick_reading("_shot", "swapped", latest_year=VACCINATION_LATEST_YEAR)
@@ -454,7 +489,10 @@ def with_dates(
             nulls_equal=True,
             maintain_order="left",
         )
-        .with_columns(file_date_order(("_birth", "_shot"), file_key).alias("_date_order"))
+        .with_columns(
+            file_date_order(("_birth", "_shot"), file_key).alias("_date_order"),
+            proven_file_order(("_birth", "_shot"), file_key).alias("_proven_date_order"),
+        )
     )
     shot_read = ordered_reading("_shot", order, latest_year=VACCINATION_LATEST_YEAR)
     frame = with_locale_swap_verdicts(frame, file_key).with_columns(
@@ -488,9 +526,12 @@ def with_dates(
                 pl.coalesce(pl.col("birth_date").dt.year().cast(pl.Int32), pl.col("_birth_year_only")), as_of
             ).alias("birth_year"),
             date_repair_marker().alias("date_repair"),
+            vaccination_date_order(
+                pl.col("_proven_date_order"), date_cell_kind(cell_kinds, "vaccinated_on")
+            ).alias("vaccination_date_order"),
         )
     )
-    return frame.drop(cs.starts_with("_birth_", "_shot_"), "_date_order")
+    return frame.drop(cs.starts_with("_birth_", "_shot_"), "_date_order", "_proven_date_order")
 
 
 def repaired_vaccination_date(as_read: pl.Expr, *, campaign_start: dt.date, as_of: dt.date) -> list[pl.Expr]:

@@ -63,6 +63,7 @@ _OUTCOME_COLUMNS = [
     "cccd_province_code",
     "birth_date",
     "birth_date_alt",
+    "vaccination_date_order",
     "is_rematch",
     "prior_backlog_reason",
 ]
@@ -112,7 +113,9 @@ def publish(settings: Settings, work: RunWorkDir) -> dict[str, Any]:
         # Posted links checked again against a newer snapshot: those that stand leave tonight's rows.
         outcomes = settle_rechecked_links(connection, outcomes)
         # Vaccination-event rules (vaxsync.marts.events): implausible records go to the backlog, copies merge.
-        outcomes = hold_conflicting_rows(connection, outcomes, settings.registry_path)
+        outcomes = hold_conflicting_rows(
+            connection, outcomes, settings.registry_path, campaign_start=settings.campaign_start
+        )
         register_frame(connection, "outcomes", outcomes)
         register_frame(connection, "night_ledger", ledgers)
         stage_postings(connection)

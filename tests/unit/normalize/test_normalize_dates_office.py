@@ -391,3 +391,31 @@ def test_a_birth_date_with_a_month_by_name_and_a_two_digit_year() -> None:
     # 15-Jun-85 can only be 1985 (no month has 85 days); 15-Jun-21 may be 2015-06-21.
     result = dated([("15-Jun-85", "08-Mar-21", None), ("15-Jun-21", "08-Mar-21", None)])
     assert result.select("birth_date", "birth_year").rows() == [(D(1985, 6, 15), 1985), (None, None)]
+
+
+# --- whether a row's vaccination date was read in a proven order ------------------------------------------
+
+
+def test_the_vaccination_date_order_is_passed_on_only_when_the_file_proves_it() -> None:
+    # A day over 12 elsewhere in the file proves its order; a file proving neither, or both, proves nothing;
+    # a value not written d/m/y (ISO, a month by name, a date cell) was not read by the file's order.
+    day_first = dated([("15/06/1985", "25/10/2021", None), ("05/06/1985", "08/10/2021", None)], "a")
+    month_first = dated([("06/15/1985", "10/25/2021 8:55 PM", None), ("2002-03-02", "12/06/2021", None)], "b")
+    unproven = dated([("05/06/1985", "08/10/2021", None)], "c")
+    mixed = dated(
+        [("15/06/1985", "08/10/2021", None), ("06/15/1985", "08/10/2021", None)]
+        + [("25/06/1985", "", None)] * 5,
+        "d",
+    )
+    not_dmy = dated(
+        [("15/06/1985", "2021-10-08", None), ("15/06/1985", "08 Oct 2021", None),
+         ("15/06/1985", "2021-10-08", cells("date")), ("15/06/1985", "25/10/2021", None)],
+        "e",
+    )  # fmt: skip
+    order = "vaccination_date_order"
+    assert day_first[order].to_list() == ["day_first", "day_first"]
+    assert month_first[order].to_list() == ["month_first", "month_first"]
+    assert month_first["vaccinated_date"].to_list() == [D(2021, 10, 25), D(2021, 12, 6)]
+    assert unproven[order].to_list() == [None]
+    assert mixed[order].to_list()[:2] == [None, None]
+    assert not_dmy[order].to_list() == [None, None, None, "day_first"]
