@@ -165,6 +165,9 @@ def test_each_decision_and_the_replacement_are_in_the_audit(nights: dict[str, An
         ("corrected", GIRL, "rejected", "correction_not_confirmed", None, "lần 4"),
     ]
     assert nights["audit"]["after_shot_id"].is_null().to_list() == [False, False, True]
+    # Nights 3 and 4 each replace the reviewer's posted decision (night 4's line is refused, yet it takes
+    # the posting back): the audit says so.
+    assert nights["audit"]["replaces_earlier_decision"].to_list() == [False, True, True]
 
 
 def test_a_replacement_that_does_not_confirm_takes_the_posting_back_and_posts_nothing(
