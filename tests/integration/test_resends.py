@@ -478,29 +478,40 @@ def test_a_row_held_against_a_shot_that_a_resend_retracts_posts_that_night(tmp_p
 STALE_PATHS = {"v": "01_Ha_Noi/01001002/ds_tiem.csv", "old_renamed": "01_Ha_Noi/01001002/ds_tiem_ban_cu.csv"}
 
 
+@pytest.mark.parametrize(
+    "corrected",
+    [("filler10",), ("filler8", "filler9", "filler10")],
+    ids=["one row corrected: 10 of 11 rows still shared", "three corrected: 8 of 11 shared, under 80 %"],
+)
 def test_an_old_version_landed_again_under_a_new_name_does_not_roll_back_the_correction(
-    tmp_path: Path,
+    tmp_path: Path, corrected: tuple[str, ...]
 ) -> None:
-    """Night 1 posts a file with filler10's date wrong; night 2 corrects it at the same path. Night 3 the
-    night-1 export lands again under a new name, byte-different (saved with CRLF): it shares 10 of 11 rows
-    with the current version, enough for a renamed re-send, but all 11 with the version it replaced. It
-    must not replace the correction (the wrong date posted again): its rows wait for review, nothing is
-    retracted, and filler10 keeps the corrected date only."""
+    """Night 1 posts a file with some dates wrong; night 2 corrects them at the same path. Night 3 the
+    night-1 export lands again under a new name, byte-different (saved with CRLF): it shares all 11 rows
+    with the version the correction replaced, and fewer with the current one (10: enough for a renamed
+    re-send; or 8, too few, so before it was a new file whose wrong dates posted beside the corrected
+    ones). It must not replace the correction nor add to it: its rows wait for review, nothing is posted
+    or retracted, and each corrected person keeps the corrected date only."""
     write_registry(tmp_path / "registry.parquet")
-    common = [line(p, "Pfizer", "2021-08-15", "R1", 1, facility="TYT Phường Trúc Bạch") for p in FILLERS[:10]]
-    wrong = line("filler10", "Pfizer", "2021-08-01", "R1", 1, facility="TYT Phường Trúc Bạch")
-    fixed = line("filler10", "Pfizer", "2021-08-16", "R1", 1, facility="TYT Phường Trúc Bạch")
+
+    def export(dates: dict[str, str]) -> str:
+        rows = [
+            line(p, "Pfizer", dates.get(p, "2021-08-15"), "R1", 1, facility="TYT Phường Trúc Bạch")
+            for p in FILLERS[:11]
+        ]
+        return HEADER + "".join(rows)
+
     landing = tmp_path / "landing"
     (landing / STALE_PATHS["v"]).parent.mkdir(parents=True)
-    (landing / STALE_PATHS["v"]).write_text(HEADER + "".join([*common, wrong]), encoding="utf-8")
+    (landing / STALE_PATHS["v"]).write_text(export(dict.fromkeys(corrected, "2021-08-01")), encoding="utf-8")
     run_night(tmp_path, NIGHTS[0])
-    (landing / STALE_PATHS["v"]).write_text(HEADER + "".join([*common, fixed]), encoding="utf-8")
+    (landing / STALE_PATHS["v"]).write_text(export(dict.fromkeys(corrected, "2021-08-16")), encoding="utf-8")
     night_2 = run_night(tmp_path, NIGHTS[1])
-    assert doses(night_2, "filler10") == [("2021-08-16", "PFIZER")]
-    old = (HEADER + "".join([*common, wrong])).replace("\n", "\r\n")
+    assert all(doses(night_2, person) == [("2021-08-16", "PFIZER")] for person in corrected)
+    old = export(dict.fromkeys(corrected, "2021-08-01")).replace("\n", "\r\n")
     (landing / STALE_PATHS["old_renamed"]).write_bytes(old.encode("utf-8"))
     night_3 = run_night(tmp_path, NIGHTS[2])
-    assert doses(night_3, "filler10") == [("2021-08-16", "PFIZER")]
+    assert all(doses(night_3, person) == [("2021-08-16", "PFIZER")] for person in corrected)
     assert night_3["synced_shots"].equals(night_2["synced_shots"])
     assert night_3["retracted_shots"].equals(night_2["retracted_shots"])
     arrival = night_3["file_versions"].filter(pl.col("source_file") == STALE_PATHS["old_renamed"])

@@ -10,10 +10,11 @@ A new version is recognised
   it is plainly another file under a reused name (no period in common and not one row in common);
 - under a new name, conservatively: same main facility, overlapping vaccination period, and at least
   RESEND_MIN_ROW_OVERLAP of the rows identical in (ID, name, vaccination date, vaccine) on both sides,
-  with exactly one such earlier version; otherwise the file is a new file and replaces nothing. A renamed
-  file whose rows agree better with a version the lineage already replaced is that old version landed
-  again (`old_version_renamed`): it must not roll back the corrections, so it replaces nothing and its rows
-  wait for review (older_version_resent);
+  with exactly one such earlier version; otherwise the file is a new file and replaces nothing. A file
+  under a new name sharing that many rows with a version a lineage already replaced, and more than with
+  its active version, is that old version landed again (`old_version_renamed`): it must neither roll back
+  the corrections nor post its old rows beside them, so it replaces nothing and its rows wait for review
+  (older_version_resent);
 - again (flip-flop): an older version landing again at its path becomes the active version once more
   (discover lists it as `rearrived`; its rows are reinstated, the newer version's are superseded) — only
   where the lineage's active version lives; elsewhere (its own old path after a rename) it is a copy of the
@@ -256,20 +257,31 @@ renamed_or_old as (
     select file_hash, lineage, row_overlap from renamed_candidates
     qualify count(*) over (partition by file_hash) = 1 and count(*) over (partition by lineage) = 1
 ),
--- An older version of the lineage landed again under a new name (byte-different, so not known by its
--- hash): its rows agree with a version the lineage already replaced better than with the active one.
--- Replacing the active version would roll back its corrections: it replaces nothing (old_version_renamed).
-old_renamed as (
-    select r.file_hash, r.row_overlap from renamed_or_old r
-    join files f using (file_hash)
-    join active a using (lineage)
-    join (select distinct lineage, file_hash from arrivals) x
-      on x.lineage = r.lineage and x.file_hash <> a.active_file_hash
+-- Every loaded version (active or replaced) that a new file overlaps, from the same facility and period.
+version_overlaps as (
+    select f.file_hash, x.lineage, x.file_hash = a.active_file_hash as is_active,
+           count(*) / greatest(f.distinct_keys, v.distinct_keys) as row_overlap
+    from files f
+    join (select distinct file_hash, row_key from tonight_rows) t on t.file_hash = f.file_hash
+    join file_row_keys k on k.row_key = t.row_key
+    join (select distinct lineage, file_hash from arrivals) x on x.file_hash = k.file_hash
+    join active a on a.lineage = x.lineage
     join version_facts v on v.file_hash = x.file_hash
-    join file_row_keys k on k.file_hash = x.file_hash
-    join (select distinct file_hash, row_key from tonight_rows) t on t.file_hash = r.file_hash and t.row_key = k.row_key
-    group by r.file_hash, r.row_overlap, x.file_hash, f.distinct_keys, v.distinct_keys
-    having count(*) / greatest(f.distinct_keys, v.distinct_keys) > r.row_overlap
+    where f.file_hash not in (select file_hash from same_path)
+      and v.facility_key = f.facility_key
+      and v.first_vaccinated_on <= f.last_vaccinated_on and f.first_vaccinated_on <= v.last_vaccinated_on
+    group by f.file_hash, x.lineage, x.file_hash, a.active_file_hash, f.distinct_keys, v.distinct_keys
+),
+-- An older version of a lineage landed again under a new name (byte-different, so not known by its hash):
+-- it shares at least the renamed share of rows with a version the lineage already replaced, and more than
+-- with the active version. Replacing the active version would roll back its corrections, and posting it as
+-- a new file would add its old rows beside them: it replaces nothing and its rows wait for review.
+old_renamed as (
+    select o.file_hash, max(coalesce(c.row_overlap, 0)) as row_overlap
+    from version_overlaps o
+    left join version_overlaps c on c.file_hash = o.file_hash and c.lineage = o.lineage and c.is_active
+    where not o.is_active and o.row_overlap >= $min_overlap and o.row_overlap > coalesce(c.row_overlap, 0)
+    group by o.file_hash
 ),
 renamed as (select * from renamed_or_old where file_hash not in (select file_hash from old_renamed))
 select f.source_file, f.file_hash,
