@@ -10,10 +10,13 @@ an ID that does not confirm: the posting is retracted and the row waits in revie
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import openpyxl
 import polars as pl
 import pytest
 
@@ -165,6 +168,9 @@ def test_each_decision_and_the_replacement_are_in_the_audit(nights: dict[str, An
         ("corrected", GIRL, "rejected", "correction_not_confirmed", None, "lần 4"),
     ]
     assert nights["audit"]["after_shot_id"].is_null().to_list() == [False, False, True]
+    # Nights 3 and 4 each replace the reviewer's posted decision (night 4's line is refused, yet it takes
+    # the posting back): the audit says so.
+    assert nights["audit"]["replaces_earlier_decision"].to_list() == [False, True, True]
 
 
 def test_a_replacement_that_does_not_confirm_takes_the_posting_back_and_posts_nothing(
@@ -180,3 +186,68 @@ def test_a_replacement_that_does_not_confirm_takes_the_posting_back_and_posts_no
     assert "did not confirm" in row["reason_detail"]
     ledger = unconfirmed["ingest_ledger"].select("rows_posted", "rows_backlog").row(0)
     assert ledger == (1, 1)
+
+
+def hurried_workbook(report: Path, out: Path, profile: Path, decision: str, corrected_id: str) -> None:
+    """The night-1 report filled as a hurried reviewer does (a sloppy decision word, the ID typed with dots
+    or spaces, the date re-typed, two blank lines inserted above the row, the reviewer's name with spaces and
+    a title), then opened and saved again by LibreOffice Calc."""
+    book = openpyxl.load_workbook(report)
+    book["instructions"]["B2"] = f"  {REVIEWER}  (CB tiêm chủng)"
+    for sheet in book.worksheets:
+        codes = [str(cell.value or "").split("(")[-1].rstrip(")") for cell in sheet[1]]
+        if "decision" not in codes:
+            continue
+        column = {code: index for index, code in enumerate(codes)}
+        rows = [row for row in sheet.iter_rows(min_row=2) if row[column["source_file"]].value]
+        for row in rows:
+            row[column["decision"]].value = decision
+            row[column["corrected_id"]].value = corrected_id
+            sent = row[column["sent_vaccinated_on"]]
+            sent.value = str(sent.value).replace("-", "/")
+        if rows:
+            sheet.insert_rows(rows[0][0].row, 2)
+    typed = profile.parent / f"typed_{out.stem}.xlsx"
+    book.save(typed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["soffice", "--headless", f"-env:UserInstallation={profile.as_uri()}", "--convert-to", "xlsx",
+         "--outdir", str(out.parent), str(typed)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    typed_out = out.parent / typed.name
+    typed_out.rename(out)
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
+def test_a_hurried_reviewers_libreoffice_workbooks_replace_the_posting_once(tmp_path: Path) -> None:
+    write_registry(tmp_path / "registry.parquet")
+    export = tmp_path / "landing/01_Ha_Noi/01001001/tiem_chung.csv"
+    export.parent.mkdir(parents=True)
+    export.write_text(EXPORT, encoding="utf-8")
+    warehouse = tmp_path / "warehouse.duckdb"
+
+    def night(as_of: dt.date) -> None:
+        run_nightly(
+            Settings(
+                registry_path=tmp_path / "registry.parquet", landing_dir=tmp_path / "landing",
+                warehouse_path=warehouse, reports_dir=tmp_path / "reports",
+                decisions_dir=tmp_path / "decisions", as_of=as_of,
+            )
+        )  # fmt: skip
+
+    night(NIGHTS[0])
+    (report,) = (tmp_path / "reports").rglob("*.xlsx")
+    decisions, profile = tmp_path / "decisions" / report.parent.name, tmp_path / "office_profile"
+    hurried_workbook(report, decisions / "da_duyet.xlsx", profile, " Corrected ", "001.090.000.011")
+    night(NIGHTS[1])
+    hurried_workbook(report, decisions / "da_duyet_lai.xlsx", profile, "corrected", "001 090 000012")
+    night(NIGHTS[2])
+    shots = query(warehouse, "select citizen_id from synced_shots order by all")["citizen_id"].to_list()
+    assert shots == [RIGHT_TWIN, GIRL]  # the man's dose once, on the right twin
+    audit = query(warehouse, "select status, corrected_id, replaces_earlier_decision from review_decisions")
+    assert sorted(audit.rows()) == [("applied", WRONG_TWIN, False), ("applied", RIGHT_TWIN, True)]
+    reached = query(warehouse, "select sum(count_reached) from coverage_by_area where milestone = 'dose_1'")
+    assert reached.item() == 2
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        assert conservation_violations(connection) == []

@@ -141,6 +141,7 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     write_registry(root / "registry.parquet")
 
     run_ids: list[str] = []
+    coverage: list[pl.DataFrame] = []  # each night's coverage_by_area (the table holds the latest night only)
 
     def run_twice(as_of: dt.date) -> dict[str, pl.DataFrame]:
         settings = Settings(
@@ -153,6 +154,7 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         )
         run_ids.append(run_nightly(settings)["run_id"])
         after = snapshot(root / "warehouse.duckdb")
+        coverage.append(query(root / "warehouse.duckdb", "select * from coverage_by_area"))
         run_nightly(settings)  # the same night again
         again = snapshot(root / "warehouse.duckdb")
         for name, frame in after.items():
@@ -191,6 +193,7 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "root": root,
         "warehouse": root / "warehouse.duckdb",
         "nights": (night_1, night_2, night_3),
+        "coverage": coverage,
         "night_2_report": build_run_report(settings, run_ids[1]),
     }
 
@@ -365,6 +368,30 @@ def test_coverage_counts_the_doses_below_the_approved_age(nights: dict[str, Any]
     assert reached.rows() == [(1, 1)]
 
 
+def test_coverage_counts_a_replaced_dose_once(nights: dict[str, Any]) -> None:
+    # Night 2 replaces astra's AstraZeneca by Pfizer the same day: the citizen is in retracted_shots and in
+    # synced_shots. Coverage reads posted doses only: astra (and copied, AstraZeneca + Pfizer) completed
+    # the primary series with two doses; counting the retracted one too would make a booster.
+    night_2 = nights["nights"][1]
+    astra = PEOPLE["astra"][0]
+    assert astra in night_2["retracted_shots"]["citizen_id"].to_list()
+    assert doses(night_2, "astra") == [("2021-11-10", "PFIZER"), ("2021-12-20", "PFIZER")]
+    women = (
+        nights["coverage"][1]
+        .filter((pl.col("age_band") == "18-49") & (pl.col("sex") == "F"))
+        .group_by("milestone")
+        .agg(pl.col("count_reached").sum(), pl.col("count_population").sum())
+    )
+    reached = dict(
+        zip(women["milestone"], women.select("count_reached", "count_population").rows(), strict=True)
+    )
+    assert reached == {"dose_1": (2, 2), "primary_complete": (2, 2), "booster_1": (0, 2), "booster_2": (0, 2)}
+    posted = night_2["synced_shots"]
+    assert nights["coverage"][1].filter(pl.col("milestone") == "dose_1")["count_reached"].sum() == (
+        posted["citizen_id"].n_unique()
+    )
+
+
 def test_the_run_report_says_what_each_resent_file_changed(nights: dict[str, Any]) -> None:
     report = nights["night_2_report"]
     changes = {item["source_file"]: item for item in report["resent_files"]}
@@ -446,3 +473,48 @@ def test_a_row_held_against_a_shot_that_a_resend_retracts_posts_that_night(tmp_p
         ("ASTRAZENECA", "superseded_by_new_version")
     ]
     assert doses(night_3, "vero") == [("2021-10-06", "VERO_CELL")]
+
+
+STALE_PATHS = {"v": "01_Ha_Noi/01001002/ds_tiem.csv", "old_renamed": "01_Ha_Noi/01001002/ds_tiem_ban_cu.csv"}
+
+
+@pytest.mark.parametrize(
+    "corrected",
+    [("filler10",), ("filler8", "filler9", "filler10")],
+    ids=["one row corrected: 10 of 11 rows still shared", "three corrected: 8 of 11 shared, under 80 %"],
+)
+def test_an_old_version_landed_again_under_a_new_name_does_not_roll_back_the_correction(
+    tmp_path: Path, corrected: tuple[str, ...]
+) -> None:
+    """Night 1 posts a file with some dates wrong; night 2 corrects them at the same path. Night 3 the
+    night-1 export lands again under a new name, byte-different (saved with CRLF): it shares all 11 rows
+    with the version the correction replaced, and fewer with the current one (10: enough for a renamed
+    re-send; or 8, too few, so before it was a new file whose wrong dates posted beside the corrected
+    ones). It must not replace the correction nor add to it: its rows wait for review, nothing is posted
+    or retracted, and each corrected person keeps the corrected date only."""
+    write_registry(tmp_path / "registry.parquet")
+
+    def export(dates: dict[str, str]) -> str:
+        rows = [
+            line(p, "Pfizer", dates.get(p, "2021-08-15"), "R1", 1, facility="TYT Phường Trúc Bạch")
+            for p in FILLERS[:11]
+        ]
+        return HEADER + "".join(rows)
+
+    landing = tmp_path / "landing"
+    (landing / STALE_PATHS["v"]).parent.mkdir(parents=True)
+    (landing / STALE_PATHS["v"]).write_text(export(dict.fromkeys(corrected, "2021-08-01")), encoding="utf-8")
+    run_night(tmp_path, NIGHTS[0])
+    (landing / STALE_PATHS["v"]).write_text(export(dict.fromkeys(corrected, "2021-08-16")), encoding="utf-8")
+    night_2 = run_night(tmp_path, NIGHTS[1])
+    assert all(doses(night_2, person) == [("2021-08-16", "PFIZER")] for person in corrected)
+    old = export(dict.fromkeys(corrected, "2021-08-01")).replace("\n", "\r\n")
+    (landing / STALE_PATHS["old_renamed"]).write_bytes(old.encode("utf-8"))
+    night_3 = run_night(tmp_path, NIGHTS[2])
+    assert all(doses(night_3, person) == [("2021-08-16", "PFIZER")] for person in corrected)
+    assert night_3["synced_shots"].equals(night_2["synced_shots"])
+    assert night_3["retracted_shots"].equals(night_2["retracted_shots"])
+    arrival = night_3["file_versions"].filter(pl.col("source_file") == STALE_PATHS["old_renamed"])
+    assert arrival.select("recognised_as", "replaces_file_hash").rows() == [("old_version_renamed", None)]
+    held = night_3["unposted_backlog"].filter(pl.col("source_file") == STALE_PATHS["old_renamed"])
+    assert held.height == 11 and set(held["reason_code"]) == {"older_version_resent"}

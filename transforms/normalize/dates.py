@@ -40,7 +40,9 @@ VIETNAMESE_LONG_DATE = (
     r"^(?:ngày\s*)?([0-9]{1,2})\s*tháng\s*([0-9]{1,2})\s*(?:năm\s*|,\s*)([0-9]{4}|[0-9]{2})"
 )
 # A month by name ("18 Jul 1997", "08-Mar-2021", "Jul 18, 1997", "29 Tháng Bảy 2021", "5 thg 7 2021"):
-# unambiguous, so rewritten as ISO y-m-d, which no file order turns around. Four-digit years only.
+# unambiguous, so rewritten as ISO y-m-d, which no file order turns around. Day first, a two-digit year
+# ("08-Mar-21", "08-Thg3-21") may also be read year first (2008-03-21): rewritten "named:d/m/yy" and read
+# only when the year-first reading cannot be meant (`two_digit_named_month_read`).
 VI_MONTH_WORDS = {
     "một": 1, "giêng": 1, "hai": 2, "ba": 3, "tư": 4, "bốn": 4, "năm": 5, "sáu": 6, "bảy": 7,
     "tám": 8, "chín": 9, "mười": 10, "mười một": 11, "mười hai": 12, "chạp": 12,
@@ -52,7 +54,9 @@ VI_MONTH_WORD = (
     + "|".join(sorted(VI_MONTH_WORDS, key=len, reverse=True))
     + ")"
 )
-NAMED_MONTH_DAY_FIRST = rf"^(?:ngày\s*)?([0-9]{{1,2}})[\s\-/.,]*({EN_MONTH_WORD}|{VI_MONTH_WORD})\.?[\s\-/.,]*(?:năm\s*)?([0-9]{{4}})(.*)$"
+NAMED_MONTH_DAY_FIRST = rf"^(?:ngày\s*)?([0-9]{{1,2}})[\s\-/.,]*({EN_MONTH_WORD}|{VI_MONTH_WORD})\.?[\s\-/.,]*(?:năm\s*)?([0-9]{{4}}|[0-9]{{2}})((?:[^0-9].*)?)$"
+NAMED_SHORT_YEAR = "named:"  # the prefix of a rewritten month by name with a two-digit year
+NAMED_SHORT_YEAR_DATE = rf"^{NAMED_SHORT_YEAR}([0-9]{{1,2}})/([0-9]{{1,2}})/([0-9]{{2}}){TIME_SUFFIX}$"
 NAMED_MONTH_MONTH_FIRST = (
     rf"^({EN_MONTH_WORD})\.?[\s\-/.]*([0-9]{{1,2}})(?:st|nd|rd|th)?,?\s*([0-9]{{4}})(.*)$"
 )
@@ -71,6 +75,9 @@ LOCALE_SWAP_REPAIRED = (
 LOCALE_SWAP_DOUBTFUL = "day_month_maybe_swapped"  # some evidence, not conclusive: both readings kept / held
 MIN_DATE_CELLS_FOR_DAY_EVIDENCE = 5  # a day <= 12 in 5 cells of real dates happens about once in 100 files
 DATE_FIELD_PREFIXES = (("date_of_birth", "_birth"), ("vaccinated_on", "_shot"))
+
+
+NAMED_PARTS = ("named_day", "named_month", "named_yy")
 
 
 def safe_date(year: pl.Expr, month: pl.Expr, day: pl.Expr) -> pl.Expr:
@@ -117,15 +124,20 @@ def month_number(word: pl.Expr) -> pl.Expr:
 
 
 def named_month_as_iso(text: pl.Expr) -> pl.Expr:
-    """A date with its month by name, rewritten "yyyy-m-d<rest>"; any other text as it was."""
+    """A date with its month by name, rewritten "yyyy-m-d<rest>" (a two-digit year day first:
+    "named:d/m/yy<rest>"); any other text as it was."""
     day_first = text.str.extract_groups(NAMED_MONTH_DAY_FIRST)
     month_first = text.str.extract_groups(NAMED_MONTH_MONTH_FIRST)
 
     def iso(year: pl.Expr, month_word: pl.Expr, day: pl.Expr, rest: pl.Expr) -> pl.Expr:
         return pl.concat_str([year, pl.lit("-"), month_number(month_word), pl.lit("-"), day, rest])
 
+    day, month_word, year, rest = (day_first.struct.field(str(index)) for index in (1, 2, 3, 4))
+    short_year = pl.concat_str(
+        [pl.lit(NAMED_SHORT_YEAR), day, pl.lit("/"), month_number(month_word), pl.lit("/"), year, rest]
+    )
     return pl.coalesce(
-        iso(*(day_first.struct.field(str(index)) for index in (3, 2, 1, 4))),
+        pl.when(year.str.len_chars() == 2).then(short_year).otherwise(iso(year, month_word, day, rest)),
         iso(*(month_first.struct.field(str(index)) for index in (3, 1, 2, 4))),
         text,
     )
@@ -133,10 +145,11 @@ def named_month_as_iso(text: pl.Expr) -> pl.Expr:
 
 def with_date_parts(frame: pl.LazyFrame, raw: pl.Expr) -> pl.LazyFrame:
     """Add the parts of a raw date text: d/m/y parts p1, p2, year_digits; the ISO date; the Excel
-    serial date; a bare year. One step per column: an expression reading the text or a regex's groups
+    serial date; a bare year; the day, month and two-digit year of a month by name (NAMED_PARTS). One
+    step per column: an expression reading the text or a regex's groups
     several times would run the regex again for each (the ISO date's parts were read six times)."""
     text = pl.col("_date_text")
-    dmy, ymd = pl.col("_dmy"), pl.col("_ymd")
+    dmy, ymd, named = pl.col("_dmy"), pl.col("_ymd"), pl.col("_named")
 
     def field(groups: pl.Expr, index: int) -> pl.Expr:
         return groups.struct.field(str(index)).cast(pl.Int32, strict=False)
@@ -148,17 +161,19 @@ def with_date_parts(frame: pl.LazyFrame, raw: pl.Expr) -> pl.LazyFrame:
         .with_columns(
             text.str.extract_groups(DAY_MONTH_YEAR).alias("_dmy"),
             text.str.extract_groups(YEAR_MONTH_DAY).alias("_ymd"),
+            text.str.extract_groups(NAMED_SHORT_YEAR_DATE).alias("_named"),
         )
         .with_columns(
             field(dmy, 1).alias("p1"),
             field(dmy, 2).alias("p2"),
             dmy.struct.field("3").alias("year_digits"),
             *[field(ymd, index).alias(f"_ymd_{index}") for index in (1, 2, 3)],
+            *[field(named, index).alias(name) for index, name in enumerate(NAMED_PARTS, 1)],
             excel_serial_date(text).alias("serial_date"),
             text.str.extract(YEAR_ONLY, 1).cast(pl.Int32, strict=False).alias("year_only"),
         )
         .with_columns(safe_date(pl.col("_ymd_1"), pl.col("_ymd_2"), pl.col("_ymd_3")).alias("iso_date"))
-        .drop("_date_text", "_dmy", "_ymd", "_ymd_1", "_ymd_2", "_ymd_3")
+        .drop("_date_text", "_dmy", "_ymd", "_named", "_ymd_1", "_ymd_2", "_ymd_3")
     )
 
 
@@ -206,14 +221,17 @@ def reading_columns(prefix: str, century: int) -> list[str]:
 
 def date_readings(frame: pl.LazyFrame, column: str, prefix: str) -> pl.LazyFrame:
     """Per distinct value of `column`: its order proofs, the two-digit year (null for 4 digits) and
-    every reading: for each century, day-first, month-first, swapped, and the year without a day."""
+    every reading: for each century, day-first, month-first, swapped, and the year without a day. A
+    month by name with a two-digit year also has `<prefix>_named_year_first`, its reading year first
+    (20dd-m-yy: null when no date), and `<prefix>_named_short_year`."""
     p1, p2, year_digits = pl.col("p1"), pl.col("p2"), pl.col("year_digits")
-    other = pl.coalesce("iso_date", "serial_date")
+    named_day, named_month, named_yy = (pl.col(name) for name in NAMED_PARTS)
     readings = []
     for century in CENTURIES:
         year = year_in_century(year_digits, century)
+        named = safe_date(century + named_yy, named_month, named_day)
         names = reading_columns(prefix, century)
-        dmy = dmy_readings(p1, p2, year, other)
+        dmy = dmy_readings(p1, p2, year, pl.coalesce("iso_date", "serial_date", named))
         readings += [reading.alias(name) for reading, name in zip(dmy, names[:3], strict=True)]
         readings.append(year_without_day(p1, p2, year, pl.col("year_only")).alias(names[3]))
     two_digit_year = pl.when(year_digits.str.len_chars() == 2).then(year_digits.cast(pl.Int32, strict=False))
@@ -223,10 +241,36 @@ def date_readings(frame: pl.LazyFrame, column: str, prefix: str) -> pl.LazyFrame
             *readings,
             day_first_proof(p1, p2).alias(f"{prefix}_proves_day_first"),
             month_first_proof(p1, p2).alias(f"{prefix}_proves_month_first"),
-            two_digit_year.alias(f"{prefix}_yy"),
+            pl.coalesce(two_digit_year, named_yy).alias(f"{prefix}_yy"),
+            safe_date(2000 + named_day, named_month, named_yy).alias(f"{prefix}_named_year_first"),
+            named_yy.is_not_null().alias(f"{prefix}_named_short_year"),
+            p1.is_not_null().alias(f"{prefix}_is_dmy"),
         )
-        .drop("p1", "p2", "year_digits", "iso_date", "serial_date", "year_only")
+        .drop("p1", "p2", "year_digits", "iso_date", "serial_date", "year_only", *NAMED_PARTS)
     )
+
+
+def two_digit_named_month_read(
+    prefix: str, date: pl.Expr, *, window: tuple[dt.date, dt.date] | None = None
+) -> pl.Expr:
+    """`date`, unless the text is a month by name with a two-digit year that could be meant year first
+    ("21-Mar-22": 2022-03-21 or 2021-03-22): then null, never a guess. With a `window` (a vaccination
+    date: the campaign), the day-first reading must fall inside it and the year-first one outside; without
+    (a birth date), the year-first reading must be no date at all ("15-Jun-85")."""
+    year_first = pl.col(f"{prefix}_named_year_first")
+    if window is None:
+        is_read = year_first.is_null()
+    else:
+        inside = date.is_between(*window).fill_null(False)
+        is_read = inside & ~year_first.is_between(*window).fill_null(False)
+    return pl.when(pl.col(f"{prefix}_named_short_year") & ~is_read).then(None).otherwise(date)
+
+
+def file_order_proofs(prefixes: tuple[str, ...], file_key: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """How many of a file's date values prove day-first, and how many month-first."""
+    day_first = pl.sum_horizontal(f"{p}_proves_day_first" for p in prefixes).sum().over(file_key)
+    month_first = pl.sum_horizontal(f"{p}_proves_month_first" for p in prefixes).sum().over(file_key)
+    return day_first, month_first
 
 
 def file_date_order(prefixes: tuple[str, ...], file_key: pl.Expr) -> pl.Expr:
@@ -235,14 +279,38 @@ def file_date_order(prefixes: tuple[str, ...], file_key: pl.Expr) -> pl.Expr:
 
     A majority, not unanimity: in a month-first file a row typed with day and month exchanged is a
     lone day-first proof, and must not flip the whole file back to day-first."""
-    day_first = pl.sum_horizontal(f"{p}_proves_day_first" for p in prefixes).sum().over(file_key)
-    month_first = pl.sum_horizontal(f"{p}_proves_month_first" for p in prefixes).sum().over(file_key)
+    day_first, month_first = file_order_proofs(prefixes, file_key)
     return (
         pl.when(month_first > FILE_ORDER_MAJORITY * day_first)
         .then(pl.lit(MONTH_FIRST))
         .when(day_first > FILE_ORDER_MAJORITY * month_first)
         .then(pl.lit(DAY_FIRST))
     )
+
+
+def proven_file_order(prefixes: tuple[str, ...], file_key: pl.Expr) -> pl.Expr:
+    """The order a file's date values prove with not one value proving the other; else null. Stricter
+    than file_date_order: a lone value the other way may be a row typed in that order."""
+    day_first, month_first = file_order_proofs(prefixes, file_key)
+    return (
+        pl.when((month_first > 0) & (day_first == 0))
+        .then(pl.lit(MONTH_FIRST))
+        .when((day_first > 0) & (month_first == 0))
+        .then(pl.lit(DAY_FIRST))
+    )
+
+
+def vaccination_date_order(proven_order: pl.Expr, shot_cell_kind: pl.Expr) -> pl.Expr:
+    """`vaccination_date_order`: the file's proven order, for a vaccination date read from d/m/y text in
+    that order (not a date cell, not damaged by a locale); else null. Read by the event rule
+    vaccination_date_order_doubtful: a row whose order is proven is not held as possibly month-first."""
+    read_by_order = (
+        pl.col("_shot_is_dmy")
+        & shot_cell_kind.is_null()
+        & pl.col("_shot_swap_verdict").is_null()
+        & pl.col("vaccinated_date").is_not_null()
+    )
+    return pl.when(read_by_order.fill_null(False)).then(proven_order)
 
 
 def pick_reading(prefix: str, kind: str, *, latest_year: pl.Expr | int) -> pl.Expr:
@@ -398,8 +466,11 @@ def with_dates(
     proven order (day-first when unproven); birth_date_alt is the day/month swap of any birth date
     that has one (day <= 12, day != month): the other reading of an ambiguous value, and a weaker
     candidate for a row typed with day and month exchanged. The readings come from `lookup_source`
-    (default: the frame itself; pass the plain input to keep plans small)."""
+    (default: the frame itself; pass the plain input to keep plans small). vaccination_date_order: see
+    `vaccination_date_order`."""
     source = frame if lookup_source is None else lookup_source
+    has_kinds = "cell_kinds" in frame.collect_schema().names()
+    cell_kinds = pl.col("cell_kinds") if has_kinds else pl.lit(None, dtype=pl.String)
     order = pl.col("_date_order")
     latest_birth_year = pl.col("vaccinated_date").dt.year().fill_null(as_of.year) - min_age_years
     shot_swapped = pick_reading("_shot", "swapped", latest_year=VACCINATION_LATEST_YEAR)
@@ -418,11 +489,15 @@ def with_dates(
             nulls_equal=True,
             maintain_order="left",
         )
-        .with_columns(file_date_order(("_birth", "_shot"), file_key).alias("_date_order"))
+        .with_columns(
+            file_date_order(("_birth", "_shot"), file_key).alias("_date_order"),
+            proven_file_order(("_birth", "_shot"), file_key).alias("_proven_date_order"),
+        )
     )
+    shot_read = ordered_reading("_shot", order, latest_year=VACCINATION_LATEST_YEAR)
     frame = with_locale_swap_verdicts(frame, file_key).with_columns(
         in_campaign_or_swapped(
-            ordered_reading("_shot", order, latest_year=VACCINATION_LATEST_YEAR),
+            two_digit_named_month_read("_shot", shot_read, window=(campaign_start, as_of)),
             pl.when(order.is_null()).then(shot_swapped),
             campaign_start=campaign_start,
             as_of=as_of,
@@ -436,7 +511,11 @@ def with_dates(
             plausible_birth(
                 pl.when(pl.col("_birth_swap_verdict") == LOCALE_SWAP_REPAIRED)
                 .then(pl.col("_birth_cell_swapped"))
-                .otherwise(ordered_reading("_birth", order, latest_year=latest_birth_year)),
+                .otherwise(
+                    two_digit_named_month_read(
+                        "_birth", ordered_reading("_birth", order, latest_year=latest_birth_year)
+                    )
+                ),
                 as_of,
             ).alias("birth_date"),
             pick_reading("_birth", "year", latest_year=latest_birth_year).alias("_birth_year_only"),
@@ -447,9 +526,12 @@ def with_dates(
                 pl.coalesce(pl.col("birth_date").dt.year().cast(pl.Int32), pl.col("_birth_year_only")), as_of
             ).alias("birth_year"),
             date_repair_marker().alias("date_repair"),
+            vaccination_date_order(
+                pl.col("_proven_date_order"), date_cell_kind(cell_kinds, "vaccinated_on")
+            ).alias("vaccination_date_order"),
         )
     )
-    return frame.drop(cs.starts_with("_birth_", "_shot_"), "_date_order")
+    return frame.drop(cs.starts_with("_birth_", "_shot_"), "_date_order", "_proven_date_order")
 
 
 def repaired_vaccination_date(as_read: pl.Expr, *, campaign_start: dt.date, as_of: dt.date) -> list[pl.Expr]:

@@ -121,6 +121,8 @@ AUDIT_SCHEMA: dict[str, pl.DataType] = {
     "before_candidate_citizen_id": pl.String(),
     "after_citizen_id": pl.String(),
     "match_probability": pl.Float64(),
+    # the line replaces a decision that stood on the row (`replaces_earlier_decision`)
+    "replaces_earlier_decision": pl.Boolean(),
 }
 
 FILE_SUMMARY_SCHEMA: dict[str, pl.DataType] = {
@@ -435,6 +437,7 @@ def validate_decisions(
             province_code=pl.col("file_province_code"),
             match_probability=pl.when(pl.col("kind") == "accept").then(pl.col("match_probability")),
         )
+        .with_columns(replaces_earlier_decision=replaces_earlier_decision())
         .with_columns(
             after_citizen_id=pl.when(pl.col("status") == "applied").then(pl.col("after_citizen_id"))
         )
@@ -443,6 +446,16 @@ def validate_decisions(
         .collect()
         .cast(AUDIT_SCHEMA)  # type: ignore[arg-type]
     )
+
+
+def replaces_earlier_decision() -> pl.Expr:
+    """A line (not a withdrawal) that replaces a decision standing on its row: its reviewer's own decision
+    that posted the row (that posting is taken back whatever the new line's outcome: replacing_rows), or,
+    applied, an earlier rejection (the row waits as reviewer_rejected)."""
+    replaces_own = pl.col("is_decidable").fill_null(False) & pl.col("replaces_own_decision").fill_null(False)
+    replaces_rejection = (pl.col("status") == "applied") & (pl.col("before_reason_code") == REVIEWER_REJECTED)
+    is_new_decision = pl.col("kind").is_in(["accept", REJECT_DECISION, CORRECTED_DECISION]).fill_null(False)
+    return is_new_decision & (replaces_own | replaces_rejection.fill_null(False))
 
 
 def _parsed_lines(lines: pl.DataFrame, secret: bytes) -> pl.DataFrame:
@@ -812,11 +825,11 @@ def write_decision_audit(connection: duckdb.DuckDBPyConnection, work: RunWorkDir
         insert into review_decisions (decision_file_hash, sheet_name, sheet_row, reviewer, decided_at, file_hash,
             source_row, province_code, decision, corrected_id, status, rejection_reason, before_reason_code,
             before_candidate_citizen_id, after_citizen_id, after_shot_id, run_id, note, stated_decided_on,
-            rejection_detail, report_run_id)
+            rejection_detail, report_run_id, replaces_earlier_decision)
         select d.decision_file_hash, d.sheet_name, d.sheet_row, d.reviewer, d.decided_at, d.file_hash, d.source_row,
                d.province_code, d.decision, d.corrected_id, d.status, d.rejection_reason, d.before_reason_code,
                d.before_candidate_citizen_id, d.after_citizen_id, p.shot_id, $run_id, d.note, d.stated_decided_on,
-               d.rejection_detail, d.report_run_id
+               d.rejection_detail, d.report_run_id, d.replaces_earlier_decision
         from read_parquet($path) d
         left join night_postings p
           on d.status = 'applied' and p.file_hash = d.file_hash and p.source_row = d.source_row

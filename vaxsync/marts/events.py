@@ -25,7 +25,6 @@ import polars as pl
 from transforms.normalize.reference import load_reference
 from vaxsync.core.clinical_rules import age_at_vaccination_sql
 from vaxsync.core.reasons import HOLD_PRIORITY, SEQUENCE_FLAGS
-from vaxsync.core.settings import CAMPAIGN_START
 from vaxsync.core.sql_steps import Form, SqlStep, is_debug, register_frame, run_steps
 
 ROW_KEYS = ["file_hash", "source_row"]
@@ -119,8 +118,10 @@ def two_products_same_day() -> str:
 
 def vaccination_date_order_doubtful() -> str:
     """The citizen's birth date is the row's only read the other way (month first), and its vaccination date
-    reads either way inside the campaign: the row was perhaps written month-first, so its vaccination date
-    is in doubt (a file too small to prove its order). A reviewer's own link is not held again."""
+    reads either way inside the campaign (from `$campaign_start`, the setting): the row was perhaps written
+    month-first, so its vaccination date is in doubt (a file too small to prove its order). Not held: a row
+    whose file proves the order its date was read in (`vaccination_date_order`, from normalize), and a
+    reviewer's own link."""
     swapped = "make_date(year(n.vaccinated_date), day(n.vaccinated_date), month(n.vaccinated_date))"
     return f"""
     select n.file_hash, n.source_row, n.citizen_id, 'vaccination_date_order_doubtful' as conflict_code,
@@ -129,9 +130,9 @@ def vaccination_date_order_doubtful() -> str:
            null::varchar as related_shot_id
     from event_night_rows n join event_birth_dates b using (citizen_id)
     where n.birth_date_alt = b.date_of_birth and n.birth_date is distinct from b.date_of_birth
-      and n.match_method is distinct from 'review_decision'
+      and n.match_method is distinct from 'review_decision' and n.vaccination_date_order is null
       and day(n.vaccinated_date) <= 12 and day(n.vaccinated_date) <> month(n.vaccinated_date)
-      and {swapped} >= date '{CAMPAIGN_START.isoformat()}'
+      and {swapped} >= $campaign_start
     """
 
 
@@ -189,7 +190,11 @@ def held_rows_freed_by_retraction() -> str:
 
 
 def hold_conflicting_rows(
-    connection: duckdb.DuckDBPyConnection, outcomes: pl.DataFrame, registry_path: Path | None
+    connection: duckdb.DuckDBPyConnection,
+    outcomes: pl.DataFrame,
+    registry_path: Path | None,
+    *,
+    campaign_start: dt.date,
 ) -> pl.DataFrame:
     """The outcomes with every matched row that breaks a hold rule moved to the backlog.
 
@@ -200,16 +205,20 @@ def hold_conflicting_rows(
     """
     register_vaccine_catalogue(connection)
     connection.execute("create temp table if not exists retiring_shots (shot_id varchar)")
-    row_dates = [  # the row's birth date readings: outcomes built elsewhere may not carry them
-        pl.col(name) if name in outcomes.columns else pl.lit(None, pl.Date).alias(name)
-        for name in ("birth_date", "birth_date_alt")
+    row_dates = [  # the row's date readings: outcomes built elsewhere may not carry them (then: unproven)
+        pl.col(name) if name in outcomes.columns else pl.lit(None, dtype).alias(name)
+        for name, dtype in (
+            ("birth_date", pl.Date()),
+            ("birth_date_alt", pl.Date()),
+            ("vaccination_date_order", pl.String()),
+        )
     ]
     method = pl.col("match_method") if "match_method" in outcomes.columns else pl.lit(None, pl.String)
     matched = outcomes.filter(pl.col("citizen_id").is_not_null()).select(
         *ROW_KEYS, "citizen_id", "vaccine_code", "vaccinated_date", *row_dates, method.alias("match_method")
     )
     register_frame(connection, "event_candidates", matched)
-    run_steps(connection, conflict_steps(registry_path))
+    run_steps(connection, conflict_steps(registry_path, campaign_start))
     held = connection.sql(
         """
         select file_hash, source_row,
@@ -222,7 +231,7 @@ def hold_conflicting_rows(
     return route_held_rows_to_backlog(outcomes, held)
 
 
-def conflict_steps(registry_path: Path | None) -> list[SqlStep]:
+def conflict_steps(registry_path: Path | None, campaign_start: dt.date) -> list[SqlStep]:
     """The steps of hold_conflicting_rows, over `event_candidates` (tonight's matched rows)."""
     return [
         SqlStep(
@@ -247,7 +256,12 @@ def conflict_steps(registry_path: Path | None) -> list[SqlStep]:
             """,
             target="event_day_products",
         ),
-        SqlStep("events__held_conflicts", union_all(HOLD_RULES), target="event_held_conflicts"),
+        SqlStep(
+            "events__held_conflicts",
+            union_all(HOLD_RULES),
+            params={"campaign_start": campaign_start},
+            target="event_held_conflicts",
+        ),
         SqlStep("events__record_flags", union_all(RECORD_RULES), target="event_record_flags"),
         SqlStep("events__posted_flags", posted_shots_with_a_second_product(), target="event_posted_flags"),
     ]
@@ -444,7 +458,7 @@ def drop_intermediate_tables(connection: duckdb.DuckDBPyConnection) -> None:
     night, held until the publish connection closes). Debug mode keeps them, to be queried by name."""
     if is_debug(connection):
         return
-    for step in (*conflict_steps(None), *POSTING_STEPS):
+    for step in (*conflict_steps(None, dt.date.min), *POSTING_STEPS):  # the names only
         if step.relation not in STAGED_FOR_WRITING:
             kind = "view" if step.form is Form.VIEW else "table"
             connection.execute(f"drop {kind} if exists {step.relation}")

@@ -32,6 +32,7 @@ from vaxsync.marts.quality import store_outcome
 from vaxsync.marts.readmission import archive_readmitted_ledger_rows, record_quarantine_context
 from vaxsync.marts.registry_cache import prepared_registry
 from vaxsync.marts.resends import (
+    hold_rows_of_old_versions,
     read_tonight_versions,
     record_file_versions,
     stage_version_changes,
@@ -63,6 +64,7 @@ _OUTCOME_COLUMNS = [
     "cccd_province_code",
     "birth_date",
     "birth_date_alt",
+    "vaccination_date_order",
     "is_rematch",
     "prior_backlog_reason",
 ]
@@ -106,13 +108,18 @@ def publish(settings: Settings, work: RunWorkDir) -> dict[str, Any]:
             return _summary_from_warehouse(connection, run["run_id"])
         # A new version of a file replaces the old one's rows: the shots only those rows support are not
         # part of anyone's history for tonight's rules (vaxsync.marts.resends).
-        stage_version_changes(connection, read_tonight_versions(work))
+        versions = read_tonight_versions(work)
+        stage_version_changes(connection, versions)
+        # ... and an old version landed again under a new name replaces nothing: its rows wait for review.
+        outcomes = hold_rows_of_old_versions(outcomes, versions)
         # Likewise a posting that its reviewer's new decision replaces tonight (vaxsync.marts.decisions).
         stage_replaced_postings(connection, work)
         # Posted links checked again against a newer snapshot: those that stand leave tonight's rows.
         outcomes = settle_rechecked_links(connection, outcomes)
         # Vaccination-event rules (vaxsync.marts.events): implausible records go to the backlog, copies merge.
-        outcomes = hold_conflicting_rows(connection, outcomes, settings.registry_path)
+        outcomes = hold_conflicting_rows(
+            connection, outcomes, settings.registry_path, campaign_start=settings.campaign_start
+        )
         register_frame(connection, "outcomes", outcomes)
         register_frame(connection, "night_ledger", ledgers)
         stage_postings(connection)

@@ -10,7 +10,11 @@ A new version is recognised
   it is plainly another file under a reused name (no period in common and not one row in common);
 - under a new name, conservatively: same main facility, overlapping vaccination period, and at least
   RESEND_MIN_ROW_OVERLAP of the rows identical in (ID, name, vaccination date, vaccine) on both sides,
-  with exactly one such earlier version; otherwise the file is a new file and replaces nothing;
+  with exactly one such earlier version; otherwise the file is a new file and replaces nothing. A file
+  under a new name sharing that many rows with a version a lineage already replaced, and more than with
+  its active version, is that old version landed again (`old_version_renamed`): it must neither roll back
+  the corrections nor post its old rows beside them, so it replaces nothing and its rows wait for review
+  (older_version_resent);
 - again (flip-flop): an older version landing again at its path becomes the active version once more
   (discover lists it as `rearrived`; its rows are reinstated, the newer version's are superseded) — only
   where the lineage's active version lives; elsewhere (its own old path after a rename) it is a copy of the
@@ -30,6 +34,7 @@ import polars as pl
 from transforms.normalize.addresses import facility_province_code
 from transforms.normalize.reference import load_reference
 from vaxsync.core.decision_sheet import UNKNOWN_PROVINCE
+from vaxsync.core.reasons import REMATCHABLE_REASONS
 from vaxsync.core.settings import Settings
 from vaxsync.core.sql_steps import DuckDBConfig, in_memory, register_frame
 from vaxsync.core.workdir import RunWorkDir, read_json
@@ -41,6 +46,8 @@ from vaxsync.marts.warehouse import WAREHOUSE_DDL, connect
 RESEND_MIN_ROW_OVERLAP = 0.8
 
 VERSIONS_FILE_NAME = "file_versions.parquet"
+OLD_VERSION_RENAMED = "old_version_renamed"
+OLDER_VERSION_REASON = "older_version_resent"
 
 # tonight's versions: one row per file version arriving tonight (new content, or an older one again)
 TONIGHT_VERSION_SCHEMA = pl.Schema(
@@ -49,9 +56,9 @@ TONIGHT_VERSION_SCHEMA = pl.Schema(
         "file_hash": pl.String(),
         "lineage": pl.String(),  # the path of the lineage's first version
         "replaces_file_hash": pl.String(),  # the lineage's active version before tonight, null for a new file
-        # first_version | same_path | renamed | reused_name | rearrived | old_version_copy
+        # first_version | same_path | renamed | reused_name | rearrived | old_version_copy | old_version_renamed
         "recognised_as": pl.String(),
-        "row_overlap": pl.Float64(),  # renamed: share of identical rows; else null
+        "row_overlap": pl.Float64(),  # renamed, old_version_renamed: share of rows identical to the active version
         "facility_key": pl.String(),
         "first_vaccinated_on": pl.Date(),
         "last_vaccinated_on": pl.Date(),
@@ -186,7 +193,8 @@ version_facts as (
     select file_hash, any_value(facility_key) as facility_key, any_value(first_vaccinated_on) as first_vaccinated_on,
            any_value(last_vaccinated_on) as last_vaccinated_on, any_value(rows) as rows,
            any_value(distinct_keys) as distinct_keys
-    from file_versions where recognised_as not in ('rearrived', 'old_version_copy') group by file_hash
+    from file_versions where recognised_as not in ('rearrived', 'old_version_copy', 'old_version_renamed')
+    group by file_hash
 ),
 path_lineage as (
     select source_file, arg_max(lineage, arrived_at) as lineage from arrivals group by source_file
@@ -245,21 +253,51 @@ rearrivals as (
     group by all
 ),
 -- Conservative: one candidate for the file, and no other file of tonight claiming that lineage.
-renamed as (
+renamed_or_old as (
     select file_hash, lineage, row_overlap from renamed_candidates
     qualify count(*) over (partition by file_hash) = 1 and count(*) over (partition by lineage) = 1
-)
+),
+-- Every loaded version (active or replaced) that a new file overlaps, from the same facility and period.
+version_overlaps as (
+    select f.file_hash, x.lineage, x.file_hash = a.active_file_hash as is_active,
+           count(*) / greatest(f.distinct_keys, v.distinct_keys) as row_overlap
+    from files f
+    join (select distinct file_hash, row_key from tonight_rows) t on t.file_hash = f.file_hash
+    join file_row_keys k on k.row_key = t.row_key
+    join (select distinct lineage, file_hash from arrivals) x on x.file_hash = k.file_hash
+    join active a on a.lineage = x.lineage
+    join version_facts v on v.file_hash = x.file_hash
+    where f.file_hash not in (select file_hash from same_path)
+      and v.facility_key = f.facility_key
+      and v.first_vaccinated_on <= f.last_vaccinated_on and f.first_vaccinated_on <= v.last_vaccinated_on
+    group by f.file_hash, x.lineage, x.file_hash, a.active_file_hash, f.distinct_keys, v.distinct_keys
+),
+-- An older version of a lineage landed again under a new name (byte-different, so not known by its hash):
+-- it shares at least the renamed share of rows with a version the lineage already replaced, and more than
+-- with the active version. Replacing the active version would roll back its corrections, and posting it as
+-- a new file would add its old rows beside them: it replaces nothing and its rows wait for review.
+old_renamed as (
+    select o.file_hash, max(coalesce(c.row_overlap, 0)) as row_overlap
+    from version_overlaps o
+    left join version_overlaps c on c.file_hash = o.file_hash and c.lineage = o.lineage and c.is_active
+    where not o.is_active and o.row_overlap >= $min_overlap and o.row_overlap > coalesce(c.row_overlap, 0)
+    group by o.file_hash
+),
+renamed as (select * from renamed_or_old where file_hash not in (select file_hash from old_renamed))
 select f.source_file, f.file_hash,
        coalesce(s.lineage, r.lineage,
                 case when u.file_hash is not null then f.source_file || '@' || left(f.file_hash, 12) end,
                 f.source_file) as lineage,
        a.active_file_hash as replaces_file_hash,
        case when s.lineage is not null then 'same_path' when r.lineage is not null then 'renamed'
+            when o.file_hash is not null then '{OLD_VERSION_RENAMED}'
             when u.file_hash is not null then 'reused_name' else 'first_version' end as recognised_as,
-       r.row_overlap, f.facility_key, f.first_vaccinated_on, f.last_vaccinated_on, f.rows, f.distinct_keys
+       coalesce(r.row_overlap, o.row_overlap) as row_overlap, f.facility_key, f.first_vaccinated_on, f.last_vaccinated_on,
+       f.rows, f.distinct_keys
 from files f
 left join same_path s using (file_hash)
 left join renamed r using (file_hash)
+left join (select distinct file_hash, row_overlap from old_renamed) o using (file_hash)
 left join reused_path u using (file_hash)
 left join active a on a.lineage = coalesce(s.lineage, r.lineage)
 union all
@@ -344,10 +382,34 @@ def record_file_versions(
         select distinct file_hash, {row_key_sql()} from read_parquet($path)
         where not is_rematch
           and file_hash in (select file_hash from tonight_versions
-                            where recognised_as not in ('rearrived', 'old_version_copy'))
+                            where recognised_as not in ('rearrived', 'old_version_copy', $old_renamed))
           and file_hash not in (select file_hash from file_row_keys)
         """,
-        {"path": work.match_input_file.as_posix()},
+        {"path": work.match_input_file.as_posix(), "old_renamed": OLD_VERSION_RENAMED},
+    )
+
+
+def hold_rows_of_old_versions(outcomes: pl.DataFrame, versions: pl.DataFrame) -> pl.DataFrame:
+    """The outcomes with every row of tonight's old_version_renamed files in the backlog as
+    older_version_resent (its matched citizen kept as the candidate): posting them would put back what a
+    newer version corrected. A row already unposted keeps its reason unless the nightly re-match could
+    post it later."""
+    old_versions = versions.filter(pl.col("recognised_as") == OLD_VERSION_RENAMED)["file_hash"]
+    reason = pl.col("backlog_reason")
+    is_held = pl.col("file_hash").is_in(old_versions.implode()) & (
+        pl.col("citizen_id").is_not_null() | reason.is_in(list(REMATCHABLE_REASONS)).fill_null(False)
+    )
+    detail = (
+        "the file repeats a version of its file that a newer version already replaced (landed again under a"
+        " new name); a person checks which version is current"
+    )
+    return outcomes.with_columns(
+        citizen_id=pl.when(is_held).then(pl.lit(None, pl.String)).otherwise("citizen_id"),
+        candidate_citizen_id=pl.when(is_held)
+        .then(pl.coalesce("citizen_id", "candidate_citizen_id"))
+        .otherwise("candidate_citizen_id"),
+        backlog_reason=pl.when(is_held).then(pl.lit(OLDER_VERSION_REASON)).otherwise(reason),
+        backlog_detail=pl.when(is_held).then(pl.lit(detail)).otherwise("backlog_detail"),
     )
 
 

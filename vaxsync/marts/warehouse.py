@@ -255,6 +255,8 @@ alter table review_decisions add column if not exists note varchar;  -- the revi
 alter table review_decisions add column if not exists stated_decided_on date;  -- a date the file states
 alter table review_decisions add column if not exists rejection_detail varchar;
 alter table review_decisions add column if not exists report_run_id varchar;  -- the report the line came from
+-- the line replaced a decision that stood on its row (its reviewer's posted one, or a rejection)
+alter table review_decisions add column if not exists replaces_earlier_decision boolean;
 alter table review_decision_files add column if not exists quarantine_reason varchar;  -- DECISION_FILE_REASONS
 alter table review_decision_files add column if not exists identical_copies integer;  -- copies skipped
 create table if not exists probabilistic_postings ( -- one row per source row the probabilistic pass posted

@@ -412,3 +412,19 @@ def test_a_replaced_posting_never_keeps_the_automatic_match() -> None:
         CORRECTED,
         "review_decision",
     )
+
+
+def test_the_audit_says_which_lines_replace_an_earlier_decision() -> None:
+    # Row 1: a first decision. Row 5 waits as reviewer_rejected: a correction that applies replaces that
+    # rejection. Row 6 was posted by this reviewer's own accept: the new line replaces it (the posting is
+    # taken back) even though it cannot apply (the row is not matchable tonight).
+    first_and_after_reject = validate(signed_line(1, "Accept 1"), signed_line(5, "corrected", CORRECTED))
+    assert first_and_after_reject.select("status", "replaces_earlier_decision").rows() == [
+        ("applied", False),
+        ("applied", True),
+    ]
+    own = validate(
+        signed_line(6, " ok "), signed_line(6, "corrected", CORRECTED), signed_line(6, "withdraw"),
+        reviewer="Lê Văn C", is_decidable=True, replaces_own_decision=True,
+    )  # fmt: skip
+    assert own["replaces_earlier_decision"].to_list() == [False, True, False]

@@ -13,6 +13,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from vaxsync.core.settings import CAMPAIGN_START
 from vaxsync.marts.events import hold_conflicting_rows, stage_postings, write_postings
 
 OUTCOME_SCHEMA: dict[str, pl.DataType] = {
@@ -24,6 +25,7 @@ OUTCOME_SCHEMA: dict[str, pl.DataType] = {
     "vaccinated_date": pl.Date(),
     "birth_date": pl.Date(),
     "birth_date_alt": pl.Date(),
+    "vaccination_date_order": pl.String(),
     "lot_number": pl.String(),
     "dose_number_reported": pl.Int8(),
     "citizen_id": pl.String(),
@@ -59,6 +61,7 @@ def row(
     file: str = "night.csv",
     born: str | None = None,
     born_alt: str | None = None,
+    order: str | None = None,
 ) -> dict[str, Any]:
     """One matched input row; the file name stands for the file version (its hash)."""
     return {
@@ -70,6 +73,7 @@ def row(
         "vaccinated_date": day(on),
         "birth_date": day(born) if born else None,
         "birth_date_alt": day(born_alt) if born_alt else None,
+        "vaccination_date_order": order,
         "lot_number": lot,
         "dose_number_reported": dose,
         "citizen_id": citizen,
@@ -98,10 +102,15 @@ def write_registry(path: Path) -> Path:
 
 
 def post_night(
-    connection: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]], registry: Path, run_id: str
+    connection: duckdb.DuckDBPyConnection,
+    rows: list[dict[str, Any]],
+    registry: Path,
+    run_id: str,
+    *,
+    campaign_start: dt.date = CAMPAIGN_START,
 ) -> pl.DataFrame:
     """Publish the rows' events; returns the outcomes with held rows moved to the backlog."""
-    routed = hold_conflicting_rows(connection, outcomes(rows), registry)
+    routed = hold_conflicting_rows(connection, outcomes(rows), registry, campaign_start=campaign_start)
     connection.register("outcomes", routed.to_arrow())
     stage_postings(connection)
     connection.execute("begin transaction")

@@ -5,6 +5,7 @@ Each case publishes one or two tiny nights into a warehouse in tmp_path (docs/ev
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -240,6 +241,13 @@ CONFLICT_CASES = {
         {},
         set(),
     ),
+    # ... but not when the file proves its order (a day over 12 elsewhere in it, nothing the other way): the
+    # vaccination date was read in that order (h6's independent landing held 5 correct rows).
+    "birth date agrees only read the other way, in a file proven day-first": ConflictCase(
+        [row(1, "PFIZER", "2021-10-08", born="1990-01-05", born_alt="1990-05-01", order="day_first")],
+        {},
+        set(),
+    ),
     "birth date agrees as read": ConflictCase(
         [row(1, "PFIZER", "2021-10-08", born="1990-05-01", born_alt="1990-01-05")], {}, set(),
     ),
@@ -259,6 +267,20 @@ def test_conflicts_are_flagged_or_held(
     posted_rows = set(sources(warehouse)["source_row"])
     assert posted_rows == {r["source_row"] for r in case.rows} - set(case.held)
     assert conflicts(warehouse) == case.flags
+
+
+def test_a_doubtful_order_is_judged_by_the_configured_campaign_start(
+    warehouse: duckdb.DuckDBPyConnection, registry: Path
+) -> None:
+    # 2021-10-08 read the other way is 2021-08-10: before a campaign that started 2021-09-01 (the setting,
+    # VAXSYNC_CAMPAIGN_START), so it cannot be meant; 2021-10-09 read the other way is inside.
+    rows = [
+        row(1, "PFIZER", "2021-10-08", born="1990-01-05", born_alt="1990-05-01"),
+        row(2, "MODERNA", "2021-11-10", born="1990-01-05", born_alt="1990-05-01"),
+    ]
+    routed = post_night(warehouse, rows, registry, "night-1", campaign_start=dt.date(2021, 9, 1))
+    held = routed.filter(pl.col("citizen_id").is_null())
+    assert held.select("source_row", "backlog_reason").rows() == [(2, "vaccination_date_order_doubtful")]
 
 
 def test_a_second_product_after_posting_is_held_and_the_posted_shot_flagged(

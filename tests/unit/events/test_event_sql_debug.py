@@ -11,6 +11,7 @@ import pytest
 from event_builders import CHILD, post_night, row, table, write_registry
 from polars.testing import assert_frame_equal
 
+from vaxsync.core.settings import CAMPAIGN_START
 from vaxsync.core.sql_steps import DuckDBConfig
 from vaxsync.marts.events import POSTING_STEPS, conflict_steps
 from vaxsync.marts.warehouse import connect
@@ -60,7 +61,7 @@ def test_debug_mode_posts_the_same_and_counts_every_step(
         assert_frame_equal(debugged[name], frame, check_row_order=True)
     assert normal["shot_conflicts"].height > 0 and normal["synced_shots"].height > 0
     logged = [(record.args[0], record.args[1]) for record in caplog.records]  # type: ignore[index]
-    step_names = [step.name for step in (*conflict_steps(None), *POSTING_STEPS)]
+    step_names = [step.name for step in (*conflict_steps(None, CAMPAIGN_START), *POSTING_STEPS)]
     assert [name for name, _ in logged] == step_names * 2  # two nights
     first_night = dict(logged[: len(step_names)])
     assert first_night["events__night_rows"] == len(NIGHT_ONE)

@@ -13,12 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from vaxsync.core.settings import CAMPAIGN_START
 from vaxsync.core.sql_steps import DuckDBConfig
 from vaxsync.marts.events import POSTING_STEPS, STAGED_FOR_WRITING, conflict_steps
 from vaxsync.marts.snapshot_changes import PROBABILISTIC, record_probabilistic_postings
 from vaxsync.marts.warehouse import BACKLOG_RECORD_SCHEMA, connect
 
-STEP_TABLES = {step.relation for step in (*conflict_steps(None), *POSTING_STEPS)}
+STEP_TABLES = {step.relation for step in (*conflict_steps(None, CAMPAIGN_START), *POSTING_STEPS)}
 NIGHT = [
     row(1, "PFIZER", "2021-10-01"),
     row(2, "PFIZER", "2021-10-01", facility="BV 3"),

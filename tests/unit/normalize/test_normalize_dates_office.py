@@ -351,3 +351,71 @@ def test_cells_of_a_workbook_with_mixed_date_formats_are_never_swapped_for_sure(
     )
     assert result["vaccinated_date"].to_list() == [D(2021, 5, 8), D(2021, 10, 26), D(2021, 8, 25)]
     assert result["date_repair"].to_list() == [f"{LOCALE_SWAP_DOUBTFUL}:vaccinated_on", None, None]
+
+
+# --- a month by name with a two-digit year ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("08-Mar-21", D(2021, 3, 8)),  # 2008-03-21, year first, is before the campaign
+        ("8/Mar/21", D(2021, 3, 8)),
+        ("08-Thg3-21", D(2021, 3, 8)),
+        ("08 thg 3 21", D(2021, 3, 8)),
+        ("26-Oct-21 14:26", D(2021, 10, 26)),  # 2026-10-21 is after the as-of
+        ("12-Oct-22", D(2022, 10, 12)),  # 2012-10-22: before the campaign
+    ],
+)
+def test_a_month_by_name_with_a_two_digit_year_is_read_when_only_day_first_fits(
+    written: str, read: dt.date
+) -> None:
+    # Found on hurried exports (Excel's dd-mmm-yy): these were vaccination_date_invalid.
+    assert dated([("15/06/1985", written, None)])["vaccinated_date"].to_list() == [read]
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "21-Mar-22",  # 2022-03-21 or 2021-03-22: both in the campaign
+        "22-Jan-21",  # 2021-01-22 is before the campaign, 2022-01-21 inside: never read year first
+        "08-Mar-19",  # neither reading is in the campaign
+        "08-Mar-2",
+    ],
+)
+def test_a_month_by_name_with_a_two_digit_year_is_not_guessed(written: str) -> None:
+    assert dated([("15/06/1985", written, None)])["vaccinated_date"].to_list() == [None]
+
+
+def test_a_birth_date_with_a_month_by_name_and_a_two_digit_year() -> None:
+    # 15-Jun-85 can only be 1985 (no month has 85 days); 15-Jun-21 may be 2015-06-21.
+    result = dated([("15-Jun-85", "08-Mar-21", None), ("15-Jun-21", "08-Mar-21", None)])
+    assert result.select("birth_date", "birth_year").rows() == [(D(1985, 6, 15), 1985), (None, None)]
+
+
+# --- whether a row's vaccination date was read in a proven order ------------------------------------------
+
+
+def test_the_vaccination_date_order_is_passed_on_only_when_the_file_proves_it() -> None:
+    # A day over 12 elsewhere in the file proves its order; a file proving neither, or both, proves nothing;
+    # a value not written d/m/y (ISO, a month by name, a date cell) was not read by the file's order.
+    day_first = dated([("15/06/1985", "25/10/2021", None), ("05/06/1985", "08/10/2021", None)], "a")
+    month_first = dated([("06/15/1985", "10/25/2021 8:55 PM", None), ("2002-03-02", "12/06/2021", None)], "b")
+    unproven = dated([("05/06/1985", "08/10/2021", None)], "c")
+    mixed = dated(
+        [("15/06/1985", "08/10/2021", None), ("06/15/1985", "08/10/2021", None)]
+        + [("25/06/1985", "", None)] * 5,
+        "d",
+    )
+    not_dmy = dated(
+        [("15/06/1985", "2021-10-08", None), ("15/06/1985", "08 Oct 2021", None),
+         ("15/06/1985", "2021-10-08", cells("date")), ("15/06/1985", "25/10/2021", None)],
+        "e",
+    )  # fmt: skip
+    order = "vaccination_date_order"
+    assert day_first[order].to_list() == ["day_first", "day_first"]
+    assert month_first[order].to_list() == ["month_first", "month_first"]
+    assert month_first["vaccinated_date"].to_list() == [D(2021, 10, 25), D(2021, 12, 6)]
+    assert unproven[order].to_list() == [None]
+    assert mixed[order].to_list()[:2] == [None, None]
+    assert not_dmy[order].to_list() == [None, None, None, "day_first"]

@@ -252,6 +252,10 @@ def nested_date_parts(raw: pl.Expr) -> list[pl.Expr]:
         dates.safe_date(field(ymd, 1), field(ymd, 2), field(ymd, 3)).alias("iso_date"),
         dates.excel_serial_date(text).alias("serial_date"),
         text.str.extract(dates.YEAR_ONLY, 1).cast(pl.Int32, strict=False).alias("year_only"),
+        *[
+            field(text.str.extract_groups(dates.NAMED_SHORT_YEAR_DATE), index).alias(name)
+            for index, name in enumerate(dates.NAMED_PARTS, 1)
+        ],
     ]
 
 

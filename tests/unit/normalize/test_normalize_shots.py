@@ -43,6 +43,7 @@ def test_a_clean_row_is_fully_normalized(reference: NormalizeReference) -> None:
         "birth_date": dt.date(1985, 6, 15),
         "birth_date_alt": None,
         "date_repair": None,
+        "vaccination_date_order": "day_first",  # 15/06/1985 and 20/08/2021 prove it
         "birth_year": 1985,
         "sex_code": "M",
         "id_kind": "cccd",
