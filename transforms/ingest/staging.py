@@ -15,7 +15,7 @@ import polars as pl
 
 from transforms.ingest.delimited import sniff_separator, split_fields, split_records
 from transforms.ingest.header_mapping import HeaderMapping, map_header_row
-from transforms.ingest.landing import file_content_hash
+from transforms.ingest.landing import file_content_hash, landed_path
 from transforms.ingest.structure import (
     HeaderRow,
     classify_rows_below_header,
@@ -86,7 +86,7 @@ class ReadState:
 
 def stage_export(landing_dir: Path, source_file: str, file_hash: str | None = None) -> StagedExport:
     """Stage `landing_dir / source_file`, or quarantine it with a reason."""
-    path = landing_dir / source_file
+    path = landed_path(landing_dir, source_file)
     state = ReadState()
     size: int | None = None
     try:

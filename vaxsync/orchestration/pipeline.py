@@ -20,7 +20,13 @@ from typing import Any
 import polars as pl
 
 from matching.probabilistic import MODEL_FILE_NAME
-from transforms.ingest import file_content_hash, list_landed_files, stage_exports, stop_workbook_reader
+from transforms.ingest import (
+    file_content_hash,
+    landed_path,
+    list_landed_files,
+    stage_exports,
+    stop_workbook_reader,
+)
 from transforms.normalize.reference import load_reference
 from transforms.normalize.shots import normalize_shots
 from validation import CriticalValidationError
@@ -80,7 +86,7 @@ def discover_new_exports(settings: Settings) -> list[str]:
     landed_files = list_landed_files(settings.landing_dir)
     last_seen_at_path, loaded_pairs = path_arrivals(settings.warehouse_path)  # vaxsync.marts.resends
     for source_file in landed_files:
-        file_hash = file_content_hash(settings.landing_dir / source_file)
+        file_hash = file_content_hash(landed_path(settings.landing_dir, source_file))
         if (source_file, file_hash) in known_pairs:
             # An older version landing again where other content was last seen: it is the current one again.
             if (

@@ -1,0 +1,68 @@
+"""Landed files that people and other tools make, each through a whole night: the night completes and
+every file reaches the ledger, read or quarantined with a reason.
+
+Tried and held without a change (round 5, h6): names with spaces, NFD-decomposed Vietnamese, a newline,
+`=HYPERLINK(...)`, 240 two-byte characters, a leading dot, `..`, an upper-case `.CSV`; sub-folders five
+deep; a FIFO, a broken link and a link to the landing folder itself (not listed, no loop); a zip and a
+0-byte file named .xlsx; NUL bytes, mixed CR / LF / CRLF line ends, a BOM before a title block, an
+unclosed quote, a file cut mid-row while being written (its full version next night supersedes it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+from click.testing import Result
+from operations_builders import invoke, write_landing, write_registry
+
+HANOI = "01_Ha_Noi/01001001"
+
+
+def night(tmp_path: Path) -> Result:
+    """A night over the landing folder as it is."""
+    registry = tmp_path / "registry.parquet"
+    if not registry.exists():
+        write_registry(registry)
+    return invoke(
+        [
+            "run",
+            "--registry", str(registry),
+            "--landing", str(tmp_path / "landing"),
+            "--warehouse", str(tmp_path / "wh" / "warehouse.duckdb"),
+            "--reports", str(tmp_path / "reports"),
+            "--as-of", "2022-01-31",
+        ]
+    )  # fmt: skip
+
+
+def ledger(tmp_path: Path) -> list[tuple[str, str, str | None, int]]:
+    """(source_file, status, quarantine_reason, rows_posted) of each ledger row, sorted."""
+    with duckdb.connect(str(tmp_path / "wh" / "warehouse.duckdb"), read_only=True) as connection:
+        rows = connection.execute(
+            "select source_file, status, quarantine_reason, rows_posted from ingest_ledger"
+        ).fetchall()
+    return sorted(rows)
+
+
+def land_copy(tmp_path: Path, name: bytes | str, content: bytes | None = None) -> None:
+    """A copy of the builders' export (one dose) under `name`, inside the landing folder."""
+    landing = write_landing(tmp_path / "landing")
+    export = landing / HANOI / "DS_tiem.csv"
+    data = export.read_bytes() if content is None else content
+    export.unlink()
+    target = os.fsencode(landing) + b"/" + os.fsencode(name)
+    with open(target, "wb") as handle:
+        handle.write(data)
+
+
+def test_a_file_name_that_is_not_utf8_is_read_under_an_escaped_name(tmp_path: Path) -> None:
+    # A Windows client writing CP1258 names ("Danh sách tiêm.csv"): on main the night stopped with
+    # UnicodeEncodeError (surrogates not allowed) before any work.
+    land_copy(tmp_path, HANOI.encode() + b"/Danh s\xe1ch ti\xeam.csv")
+
+    result = night(tmp_path)
+
+    assert result.exit_code == 0, result.output
+    assert ledger(tmp_path) == [(f"{HANOI}/Danh s\\xe1ch ti\\xeam.csv", "loaded", None, 1)]
