@@ -34,6 +34,13 @@ def landed_path(landing_dir: Path, source_file: str) -> Path:
     return landing_dir / os.fsdecode(raw)
 
 
+def unreadable_file_key(source_file: str) -> str:
+    """The ledger's file_hash for a landed file that cannot be read (permissions): the same for the
+    path each night, so its quarantine is recorded once; the file's real content, once readable, has
+    another hash and is read as new."""
+    return hashlib.sha256(f"unreadable file\0{source_file}".encode()).hexdigest()
+
+
 def _printable_name(name: str) -> str:
     return os.fsencode(name).decode("utf-8", "backslashreplace")
 

@@ -26,6 +26,7 @@ from transforms.ingest import (
     list_landed_files,
     stage_exports,
     stop_workbook_reader,
+    unreadable_file_key,
 )
 from transforms.normalize.reference import load_reference
 from transforms.normalize.shots import normalize_shots
@@ -86,7 +87,10 @@ def discover_new_exports(settings: Settings) -> list[str]:
     landed_files = list_landed_files(settings.landing_dir)
     last_seen_at_path, loaded_pairs = path_arrivals(settings.warehouse_path)  # vaxsync.marts.resends
     for source_file in landed_files:
-        file_hash = file_content_hash(landed_path(settings.landing_dir, source_file))
+        try:
+            file_hash = file_content_hash(landed_path(settings.landing_dir, source_file))
+        except OSError:  # not ours to read (permissions): ingest quarantines it, the night goes on
+            file_hash = unreadable_file_key(source_file)
         if (source_file, file_hash) in known_pairs:
             # An older version landing again where other content was last seen: it is the current one again.
             if (

@@ -11,9 +11,12 @@ unclosed quote, a file cut mid-row while being written (its full version next ni
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pytest
 from click.testing import Result
 from operations_builders import invoke, write_landing, write_registry
 
@@ -66,3 +69,36 @@ def test_a_file_name_that_is_not_utf8_is_read_under_an_escaped_name(tmp_path: Pa
 
     assert result.exit_code == 0, result.output
     assert ledger(tmp_path) == [(f"{HANOI}/Danh s\\xe1ch ti\\xeam.csv", "loaded", None, 1)]
+
+
+def test_a_file_the_night_may_not_read_is_quarantined_and_read_once_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An upload left owner-only by another account: on main PermissionError at discovery stopped the
+    # whole night (every province) with exit 2. Root reads anything, so the refusal is simulated.
+    land_copy(tmp_path, f"{HANOI}/DS_tiem.csv")
+    blocked = tmp_path / "landing" / HANOI / "DS_tiem.csv"
+    monkeypatch.setattr(Path, "open", refusing(Path.open, blocked))
+
+    first = night(tmp_path)
+
+    assert first.exit_code == 0, first.output
+    assert ledger(tmp_path) == [(f"{HANOI}/DS_tiem.csv", "quarantined", "unreadable_file", 0)]
+
+    monkeypatch.undo()
+    second = night(tmp_path)
+
+    assert second.exit_code == 0, second.output
+    assert [row[1:] for row in ledger(tmp_path)] == [
+        ("loaded", None, 1),
+        ("quarantined", "unreadable_file", 0),
+    ]
+
+
+def refusing(open_path: Callable[..., Any], blocked: Path) -> Callable[..., Any]:
+    def guarded(path: Path, *args: Any, **kwargs: Any) -> Any:
+        if path == blocked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return open_path(path, *args, **kwargs)
+
+    return guarded
