@@ -34,6 +34,13 @@ def landed_path(landing_dir: Path, source_file: str) -> Path:
     return landing_dir / os.fsdecode(raw)
 
 
+def outside_landing(landing_dir: Path, path: Path) -> bool:
+    """Whether a landed path is a link to a file outside the landing folder. Such a file is never read:
+    a link dropped by an uploader would otherwise publish (and show in reports) whatever the night's
+    account may read, e.g. another province's exports."""
+    return path.is_symlink() and not path.resolve().is_relative_to(landing_dir.resolve())
+
+
 def unreadable_file_key(source_file: str) -> str:
     """The ledger's file_hash for a landed file that cannot be read (permissions): the same for the
     path each night, so its quarantine is recorded once; the file's real content, once readable, has

@@ -102,3 +102,25 @@ def refusing(open_path: Callable[..., Any], blocked: Path) -> Callable[..., Any]
         return open_path(path, *args, **kwargs)
 
     return guarded
+
+
+def test_a_link_to_a_file_outside_the_landing_folder_is_not_read(tmp_path: Path) -> None:
+    # An uploader's symlink to a file only the night's account may read (another province's export):
+    # on main its rows were posted and shown in this province's report.
+    elsewhere = tmp_path / "elsewhere" / "other_province.csv"
+    elsewhere.parent.mkdir()
+    land_copy(tmp_path, f"{HANOI}/inside.csv")
+    elsewhere.write_bytes(
+        (tmp_path / "landing" / HANOI / "inside.csv").read_bytes().replace(b"15/08", b"16/08")
+    )
+    (tmp_path / "landing" / HANOI / "link.csv").symlink_to(elsewhere)
+    (tmp_path / "landing" / HANOI / "link_inside.csv").symlink_to(tmp_path / "landing" / HANOI / "inside.csv")
+
+    result = night(tmp_path)
+
+    assert result.exit_code == 0, result.output
+    assert ledger(tmp_path) == [
+        (f"{HANOI}/inside.csv", "loaded", None, 1),
+        (f"{HANOI}/link.csv", "quarantined", "unsupported_format", 0),
+        (f"{HANOI}/link_inside.csv", "duplicate_content", None, 0),
+    ]
