@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -48,6 +49,8 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except OperatorError as error:
             raise fail(str(error)) from None
+        except ValidationError as error:  # a VAXSYNC_* variable the settings cannot use
+            raise fail(settings_problem(error)) from None
         except Exception as error:
             if no_space_left(error):
                 raise fail(
@@ -60,6 +63,13 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise
 
     return guarded
+
+
+def settings_problem(error: ValidationError) -> str:
+    """The first unusable setting as one line, named as its environment variable."""
+    first = error.errors()[0]
+    name = "_".join(str(part) for part in first["loc"]).upper()
+    return f"VAXSYNC_{name}={first['input']!r} is not usable: {first['msg']}"
 
 
 def _parse_date(value: str | None, option: str = "--as-of") -> dt.date:

@@ -34,7 +34,7 @@ from validation import CriticalValidationError
 from vaxsync.core.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA
 from vaxsync.core.errors import InputError
 from vaxsync.core.settings import Settings
-from vaxsync.core.sql_steps import DuckDBConfig
+from vaxsync.core.sql_steps import DuckDBConfig, memory_limit_accepted
 from vaxsync.core.workdir import RunWorkDir, expired_work_dirs, read_json, remove_work_dirs, write_json
 from vaxsync.marts import quality
 from vaxsync.marts.backlog import write_match_input
@@ -52,6 +52,7 @@ from vaxsync.marts.registry_cache import (
 from vaxsync.marts.resends import path_arrivals
 from vaxsync.marts.snapshot_changes import count_flagged_shots
 from vaxsync.marts.warehouse import connect, known_ledger_entries, open_when_free
+from vaxsync.orchestration import storage
 from vaxsync.orchestration.match_partitions import combine_partitions, gather_partition, plan_partitions
 from vaxsync.reports.province_report_files import write_province_reports
 from vaxsync.reports.run_report import write_reports, write_run_report
@@ -154,7 +155,26 @@ def _check_inputs(settings: Settings) -> None:
     problem = registry_snapshot_problem(settings.registry_path)
     if problem:
         raise InputError(problem)
+    if settings.partition_store:
+        _check_partition_store(settings.partition_store)
+    for variable, limit in [
+        ("VAXSYNC_DUCKDB_MEMORY_LIMIT", settings.duckdb_memory_limit),
+        ("VAXSYNC_MATCH_DUCKDB_MEMORY_LIMIT", settings.match_duckdb_memory_limit),
+    ]:
+        if not memory_limit_accepted(limit):
+            raise InputError(
+                f"{variable}={limit!r} is not usable: not a memory size DuckDB accepts, e.g. 4GB"
+            )
     _check_as_of(settings)
+
+
+def _check_partition_store(url: str) -> None:
+    """An object store whose file system is not installed (s3fs) or not known would stop the night at
+    the match stage, after ingest and normalize."""
+    try:
+        storage.location(url).fs  # noqa: B018 - loads the protocol's file system
+    except (ImportError, ValueError) as error:
+        raise InputError(f"partition store {url} cannot be used: {error}") from None
 
 
 def _check_as_of(settings: Settings) -> None:

@@ -90,6 +90,36 @@ def test_a_date_that_is_not_iso_is_one_line(tmp_path: Path) -> None:
     assert_one_line_error(invoke(run_args(tmp_path, "--as-of", "31/01/2023")), "not an ISO date")
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        # Each a traceback on main: pydantic's ValidationError, or DuckDB's parser at the first query.
+        (
+            "VAXSYNC_WAREHOUSE_LOCK_WAIT_SECONDS",
+            "abc",
+            "VAXSYNC_WAREHOUSE_LOCK_WAIT_SECONDS='abc' is not usable",
+        ),
+        ("VAXSYNC_DUCKDB_MEMORY_LIMIT", "lots", "VAXSYNC_DUCKDB_MEMORY_LIMIT='lots' is not usable"),
+        ("VAXSYNC_DUCKDB_MEMORY_LIMIT", "0GB", "not a memory size DuckDB accepts"),
+        ("VAXSYNC_MATCH_DUCKDB_MEMORY_LIMIT", "1500", "VAXSYNC_MATCH_DUCKDB_MEMORY_LIMIT='1500'"),
+        ("VAXSYNC_DUCKDB_THREADS", "0", "greater than or equal to 1"),
+        (
+            "VAXSYNC_PARTITION_STORE",
+            "s3://bucket/vaxsync",
+            "partition store s3://bucket/vaxsync cannot be used",
+        ),
+        ("VAXSYNC_PARTITION_STORE", "sftp2://host/x", "Unsupported filesystem"),
+    ],
+)
+def test_an_unusable_environment_setting_is_one_line_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    assert_one_line_error(invoke(run_args(tmp_path, "--as-of", "2023-01-31")), expected)
+    assert not (tmp_path / "wh" / "warehouse.duckdb").exists()
+
+
 def test_a_work_folder_that_cannot_be_created_is_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder", encoding="utf-8")
