@@ -187,6 +187,12 @@ def _check_as_of(settings: Settings) -> None:
             f"--as-of {settings.as_of} is before the campaign start {settings.campaign_start}"
             " (pass --force if that is really meant)"
         )
+    latest = dt.date.today() + dt.timedelta(days=1)  # a night run just after midnight in UTC+7 is a day ahead
+    if settings.as_of > latest:
+        raise InputError(
+            f"--as-of {settings.as_of} is after today {dt.date.today()}: shots dated up to it would post, and"
+            " every later night would stand before it (pass --force if that is really meant)"
+        )
     last = _last_published_as_of(settings)
     if last is not None and settings.as_of < last:
         raise InputError(

@@ -73,6 +73,21 @@ def test_an_as_of_before_the_campaign_is_refused_unless_forced(tmp_path: Path) -
     _check_as_of(forced)  # no error
 
 
+def test_an_as_of_after_tomorrow_is_refused_unless_forced(tmp_path: Path) -> None:
+    # A typo (2203 for 2023) ran on main: shots dated up to 2203 could post, and every correct night
+    # after it was refused as earlier than the last published one.
+    from vaxsync.core.settings import Settings
+    from vaxsync.orchestration.pipeline import _check_as_of
+
+    typo = dt.date.today() + dt.timedelta(days=2)
+    result = invoke(run_args(tmp_path, "--as-of", typo.isoformat()))
+    assert_one_line_error(result, f"--as-of {typo} is after today", "--force")
+    assert not (tmp_path / "wh" / "warehouse.duckdb").exists()
+    tomorrow = dt.date.today() + dt.timedelta(days=1)  # a night started just after midnight in UTC+7
+    _check_as_of(Settings(warehouse_path=tmp_path / "absent.duckdb", as_of=tomorrow))  # no error
+    _check_as_of(Settings(warehouse_path=tmp_path / "absent.duckdb", as_of=typo, force_as_of=True))
+
+
 def test_an_as_of_earlier_than_the_last_published_night_is_refused(tmp_path: Path) -> None:
     warehouse = tmp_path / "wh" / "warehouse.duckdb"
     with connect(warehouse) as connection:
