@@ -88,6 +88,20 @@ def test_an_as_of_after_tomorrow_is_refused_unless_forced(tmp_path: Path) -> Non
     _check_as_of(Settings(warehouse_path=tmp_path / "absent.duckdb", as_of=typo, force_as_of=True))
 
 
+@pytest.mark.parametrize("kind", ["registry snapshot", "empty file", "folder"])
+def test_a_warehouse_that_is_not_a_duckdb_file_is_one_line(tmp_path: Path, kind: str) -> None:
+    # A traceback on main (DuckDB's IOException) for the first two.
+    warehouse = tmp_path / "mistake"
+    if kind == "registry snapshot":
+        write_registry(warehouse)
+    elif kind == "empty file":
+        warehouse.touch()
+    else:
+        warehouse.mkdir()
+    result = invoke(run_args(tmp_path, "--as-of", "2023-01-31", warehouse=warehouse))
+    assert_one_line_error(result, "warehouse is", str(warehouse))
+
+
 def test_an_as_of_earlier_than_the_last_published_night_is_refused(tmp_path: Path) -> None:
     warehouse = tmp_path / "wh" / "warehouse.duckdb"
     with connect(warehouse) as connection:
