@@ -153,6 +153,7 @@ def _check_inputs(settings: Settings) -> None:
     if settings.warehouse_path.is_file() and not os.access(settings.warehouse_path, os.W_OK):
         raise InputError(f"warehouse is not writable: {settings.warehouse_path}")
     _check_warehouse_file(settings.warehouse_path)
+    _check_outputs_outside_landing(settings)
     problem = registry_snapshot_problem(settings.registry_path)
     if problem:
         raise InputError(problem)
@@ -180,6 +181,21 @@ def _check_warehouse_file(warehouse_path: Path) -> None:
         header = handle.read(12)
     if header[8:12] != b"DUCK":
         raise InputError(f"warehouse is not a DuckDB database file: {warehouse_path}")
+
+
+def _check_outputs_outside_landing(settings: Settings) -> None:
+    """What the night writes (the warehouse's folder with its cache and exports, the work folder, the
+    reports) and the reviewers' decisions must not lie inside the landing folder: the next night would
+    list them as facility exports, and a report workbook's rows could be read as doses."""
+    landing = settings.landing_dir.resolve()
+    for what, folder in [
+        ("warehouse folder", settings.warehouse_path.parent),
+        ("work folder", settings.work_base_dir),
+        ("reports folder", settings.reports_dir),
+        ("decisions folder", settings.decisions_dir),
+    ]:
+        if folder.resolve().is_relative_to(landing):
+            raise InputError(f"{what} is inside the landing folder {settings.landing_dir}: {folder}")
 
 
 def _check_partition_store(url: str) -> None:

@@ -102,6 +102,26 @@ def test_a_warehouse_that_is_not_a_duckdb_file_is_one_line(tmp_path: Path, kind:
     assert_one_line_error(result, "warehouse is", str(warehouse))
 
 
+@pytest.mark.parametrize("folder", ["warehouse", "work", "reports", "decisions"])
+def test_outputs_inside_the_landing_folder_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str
+) -> None:
+    # On main the next night listed the night's own files as exports (162 quarantined on the sample's
+    # second night: the registry cache, coverage exports, the decision secret) and a report workbook
+    # inside the landing folder could be read as doses.
+    inside = tmp_path / "landing" / "out"
+    args = run_args(tmp_path, "--as-of", "2023-01-31")
+    if folder == "warehouse":
+        args[args.index("--warehouse") + 1] = str(inside / "warehouse.duckdb")
+    elif folder == "decisions":
+        monkeypatch.setenv("VAXSYNC_DECISIONS_DIR", str(inside))
+    else:
+        args += [f"--{folder.replace('work', 'work-dir')}", str(inside)]
+
+    assert_one_line_error(invoke(args), f"{folder} folder is inside the landing folder")
+    assert not inside.exists()
+
+
 def test_an_as_of_earlier_than_the_last_published_night_is_refused(tmp_path: Path) -> None:
     warehouse = tmp_path / "wh" / "warehouse.duckdb"
     with connect(warehouse) as connection:
