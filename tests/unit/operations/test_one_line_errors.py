@@ -57,6 +57,23 @@ def test_duplicate_citizen_ids_are_counted_never_shown(tmp_path: Path) -> None:
     assert "001200000000" not in line
 
 
+@pytest.mark.parametrize("cleanup", ["padded", "dashed"])
+def test_citizen_ids_that_are_not_twelve_digits_are_counted_never_shown(tmp_path: Path, cleanup: str) -> None:
+    # A CHAR(13) export pads every ID: on main the night ran, linkage posted to the padded IDs and the
+    # synced layer's validation failed the whole night (exit 3, nothing published), every night.
+    ids = pl.col("citizen_id")
+    odd = ids + " " if cleanup == "padded" else ids.str.slice(0, 3) + "-" + ids.str.slice(3)
+    frame = registry_frame().with_columns(
+        pl.when(pl.int_range(pl.len()) < 2).then(odd).otherwise(ids).alias("citizen_id")
+    )
+    registry = write_registry(tmp_path / "registry.parquet", frame)
+
+    line = assert_one_line_error(
+        invoke(run_args(tmp_path, registry=registry)), "2 citizen_id values that are not 12 digits"
+    )
+    assert not any(citizen_id.strip() in line for citizen_id in frame["citizen_id"])
+
+
 def test_an_empty_snapshot_is_refused(tmp_path: Path) -> None:
     registry = write_registry(tmp_path / "registry.parquet", registry_frame().clear())
     assert_one_line_error(invoke(run_args(tmp_path, registry=registry)), "0 rows")
