@@ -202,6 +202,8 @@ def runs(
 ) -> None:
     """List recent runs: outcome, duration, row counts, validation failures and seconds per stage."""
 
+    if limit < 1:
+        raise InputError(f"--limit must be at least 1: {limit}")
     if not warehouse.is_file():
         raise InputError(f"warehouse not found: {warehouse}")
     with connect(warehouse) as connection:

@@ -51,7 +51,7 @@ from vaxsync.marts.registry_cache import (
 )
 from vaxsync.marts.resends import path_arrivals
 from vaxsync.marts.snapshot_changes import count_flagged_shots
-from vaxsync.marts.warehouse import connect, known_ledger_entries, open_when_free
+from vaxsync.marts.warehouse import connect, known_ledger_entries, open_when_free, warehouse_file_problem
 from vaxsync.orchestration import storage
 from vaxsync.orchestration.match_partitions import combine_partitions, gather_partition, plan_partitions
 from vaxsync.reports.province_report_files import write_province_reports
@@ -152,7 +152,9 @@ def _check_inputs(settings: Settings) -> None:
     _check_writable_folder(settings.work_base_dir, "work folder")
     if settings.warehouse_path.is_file() and not os.access(settings.warehouse_path, os.W_OK):
         raise InputError(f"warehouse is not writable: {settings.warehouse_path}")
-    _check_warehouse_file(settings.warehouse_path)
+    problem = warehouse_file_problem(settings.warehouse_path)
+    if problem:
+        raise InputError(problem)
     _check_outputs_outside_landing(settings)
     problem = registry_snapshot_problem(settings.registry_path)
     if problem:
@@ -168,19 +170,6 @@ def _check_inputs(settings: Settings) -> None:
                 f"{variable}={limit!r} is not usable: not a memory size DuckDB accepts, e.g. 4GB"
             )
     _check_as_of(settings)
-
-
-def _check_warehouse_file(warehouse_path: Path) -> None:
-    """An existing warehouse path is a DuckDB file (its header carries DUCK at byte 8): not the registry
-    snapshot, a folder, an empty file or another file passed by mistake."""
-    if warehouse_path.is_dir():
-        raise InputError(f"warehouse is a folder, expected a DuckDB file: {warehouse_path}")
-    if not warehouse_path.is_file():
-        return
-    with warehouse_path.open("rb") as handle:
-        header = handle.read(12)
-    if header[8:12] != b"DUCK":
-        raise InputError(f"warehouse is not a DuckDB database file: {warehouse_path}")
 
 
 def _check_outputs_outside_landing(settings: Settings) -> None:

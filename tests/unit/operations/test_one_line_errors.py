@@ -119,6 +119,34 @@ def test_a_warehouse_that_is_not_a_duckdb_file_is_one_line(tmp_path: Path, kind:
     assert_one_line_error(result, "warehouse is", str(warehouse))
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["runs"],
+        ["runs", "--limit", "3"],
+        ["readmit", "--reason", "unreadable_file"],
+        ["snapshot-warehouse", "--out", "copy.duckdb"],
+    ],
+)
+def test_every_command_refuses_a_warehouse_that_is_not_a_duckdb_file_in_one_line(
+    tmp_path: Path, command: list[str]
+) -> None:
+    # DuckDB's IOException was a traceback on main for each command.
+    warehouse = write_registry(tmp_path / "registry.parquet")
+    args = [*command, "--warehouse", str(warehouse)]
+    if "--out" in args:
+        args[args.index("--out") + 1] = str(tmp_path / "copy.duckdb")
+
+    assert_one_line_error(invoke(args), "warehouse is not a DuckDB database file")
+
+
+def test_a_negative_number_of_runs_is_one_line(tmp_path: Path) -> None:
+    with connect(tmp_path / "warehouse.duckdb"):
+        pass
+    result = invoke(["runs", "--warehouse", str(tmp_path / "warehouse.duckdb"), "--limit", "-5"])
+    assert_one_line_error(result, "--limit")  # DuckDB's BinderException (negative LIMIT) on main
+
+
 @pytest.mark.parametrize("folder", ["warehouse", "work", "reports", "decisions"])
 def test_outputs_inside_the_landing_folder_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str
