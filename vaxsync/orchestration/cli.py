@@ -46,6 +46,9 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(command)
     def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
+            # The environment alone, checked before any work: options override its values in the
+            # command's settings, but the stages read the environment again (a bad value failed mid-night).
+            Settings()
             return command(*args, **kwargs)
         except OperatorError as error:
             raise fail(str(error)) from None

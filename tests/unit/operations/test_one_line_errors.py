@@ -203,6 +203,9 @@ def test_a_date_that_is_not_iso_is_one_line(tmp_path: Path) -> None:
             "partition store s3://bucket/vaxsync cannot be used",
         ),
         ("VAXSYNC_PARTITION_STORE", "sftp2://host/x", "Unsupported filesystem"),
+        # Values of settings the options override: still read by the stages (on main, after normalize).
+        ("VAXSYNC_FORCE_AS_OF", "maybe", "VAXSYNC_FORCE_AS_OF='maybe' is not usable"),
+        ("VAXSYNC_AS_OF", "31/01/2023", "VAXSYNC_AS_OF='31/01/2023' is not usable"),
     ],
 )
 def test_an_unusable_environment_setting_is_one_line_before_any_work(
