@@ -4,16 +4,18 @@ See docs/ingestion.md for the encodings, structures and header names handled.
 """
 
 from transforms.ingest.batch_staging import stage_exports
-from transforms.ingest.landing import file_content_hash, list_landed_files
+from transforms.ingest.landing import file_content_hash, landed_path, list_landed_files, unreadable_file_key
 from transforms.ingest.staging import StagedExport, ledger_frame, stage_export
 from transforms.ingest.workbook import stop_workbook_reader
 
 __all__ = [
     "StagedExport",
     "file_content_hash",
+    "landed_path",
     "ledger_frame",
     "list_landed_files",
     "stage_export",
     "stage_exports",
     "stop_workbook_reader",
+    "unreadable_file_key",
 ]

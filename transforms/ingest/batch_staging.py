@@ -23,6 +23,7 @@ import polars as pl
 
 from transforms.ingest.delimited import OPENS_QUOTE, _split_fields, lines_text, sniff_separators
 from transforms.ingest.header_mapping import HeaderMapping, header_score_expr, map_header_row
+from transforms.ingest.landing import landed_path, outside_landing
 from transforms.ingest.staging import (
     LOCK_FILE_PREFIX,
     TEXT_SUFFIXES,
@@ -94,10 +95,11 @@ def _plain_text_files(landing_dir: Path, files: Sequence[tuple[str, str]]) -> li
     """The text files of the batch whose decoding does not quarantine them, decoded."""
     candidates: list[tuple[int, str, str, bytes]] = []
     for position, (source_file, file_hash) in enumerate(files):
-        path = landing_dir / source_file
+        path = landed_path(landing_dir, source_file)
         suffix = path.suffix.lower()
         if (
             path.name.startswith(LOCK_FILE_PREFIX)
+            or outside_landing(landing_dir, path)
             or suffix not in TEXT_SUFFIXES
             or suffix in WORKBOOK_SUFFIXES
         ):

@@ -6,9 +6,10 @@ record had, which is how a short or overlong row is recognised.
 
 - Records: physical lines, joined while a quoted field is open, each line read as RFC 4180 fields
   (a quoted field may hold separators and doubled quotes; a line holding only a quote opens a field
-  with a line break in it). A quote inside an unquoted field opens nothing. If a record would
+  with a line break in it). A quote inside an unquoted field opens nothing. If one quoted field would
   swallow more than MAX_LINES_PER_RECORD lines (a stray opening quote), every physical line is its
-  own record instead, so one bad quote cannot eat the rest of a file.
+  own record instead, so one bad quote cannot eat the rest of a file. A record of many short quoted
+  fields may span more lines (a header of wrapped bilingual labels: 'Họ và tên\n(Full name)').
 - Fields: RFC 4180 quoting (doubled quotes inside quoted fields). A malformed field is kept as
   its raw text, never dropped.
 - Separator: comma, semicolon or tab, sniffed: the candidate that yields the best header row
@@ -90,8 +91,7 @@ def _group_quoted_lines(frame: pl.DataFrame) -> pl.DataFrame:
     grouped = with_state.with_columns(
         record_id=(~pl.col("inside_after")).cast(pl.UInt32).cum_sum().shift(1, fill_value=0)
     )
-    longest_record = grouped.group_by("record_id").len()["len"].max()
-    if longest_record is not None and int(longest_record) > MAX_LINES_PER_RECORD:  # type: ignore[arg-type]
+    if _longest_quoted_field_lines(with_state) > MAX_LINES_PER_RECORD:
         return as_lines  # a stray opening quote would swallow the lines after it
     return (
         grouped.group_by("record_id", maintain_order=True)
@@ -101,6 +101,19 @@ def _group_quoted_lines(frame: pl.DataFrame) -> pl.DataFrame:
         )
         .drop("record_id")
     )
+
+
+def _longest_quoted_field_lines(with_state: pl.DataFrame) -> int:
+    """The most physical lines one quoted field spans: a line that starts inside a quote and holds no
+    quote continues the same field. A record may span many lines (a header of 50 wrapped bilingual
+    labels spans 51, each field two), a single field only a few; a stray quote makes one field of
+    every line after it."""
+    continues_field = pl.col("inside_after").shift(1, fill_value=False) & ~pl.col("line").str.contains(
+        '"', literal=True
+    )
+    runs = with_state.select(run=continues_field.rle()).unnest("run")
+    longest = runs.filter(pl.col("value"))["len"].max()
+    return 1 + (0 if longest is None else int(longest))  # type: ignore[arg-type]
 
 
 def split_fields(records: pl.DataFrame, separator: str) -> pl.DataFrame:

@@ -3,17 +3,53 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 from pathlib import Path
+
+# A byte of a file name that is not UTF-8, as the ledger writes it (Python's backslashreplace).
+_ESCAPED_BYTE = re.compile(rb"\\x([0-9a-f]{2})")
 
 
 def list_landed_files(landing_dir: Path) -> list[str]:
     """Every regular file under `landing_dir` as a sorted posix path relative to it.
 
-    Junk, lock files and empty files are listed too: each must reach the ledger.
+    Junk, lock files and empty files are listed too: each must reach the ledger. A name that is not
+    UTF-8 (a Windows client writing CP1258 or CP437 names) is listed with its odd bytes as `\\xe1`, a
+    text the ledger can hold; `landed_path` finds the file again.
     """
     return sorted(
-        path.relative_to(landing_dir).as_posix() for path in landing_dir.rglob("*") if path.is_file()
+        _printable_name(path.relative_to(landing_dir).as_posix())
+        for path in landing_dir.rglob("*")
+        if path.is_file()
     )
+
+
+def landed_path(landing_dir: Path, source_file: str) -> Path:
+    """The file a listed name stands for (its escaped bytes restored when no file has the name as is)."""
+    path = landing_dir / source_file
+    if "\\x" not in source_file or path.exists():
+        return path
+    raw = _ESCAPED_BYTE.sub(lambda byte: bytes([int(byte[1], 16)]), source_file.encode("utf-8"))
+    return landing_dir / os.fsdecode(raw)
+
+
+def outside_landing(landing_dir: Path, path: Path) -> bool:
+    """Whether a landed path is a link to a file outside the landing folder. Such a file is never read:
+    a link dropped by an uploader would otherwise publish (and show in reports) whatever the night's
+    account may read, e.g. another province's exports."""
+    return path.is_symlink() and not path.resolve().is_relative_to(landing_dir.resolve())
+
+
+def unreadable_file_key(source_file: str) -> str:
+    """The ledger's file_hash for a landed file that cannot be read (permissions): the same for the
+    path each night, so its quarantine is recorded once; the file's real content, once readable, has
+    another hash and is read as new."""
+    return hashlib.sha256(f"unreadable file\0{source_file}".encode()).hexdigest()
+
+
+def _printable_name(name: str) -> str:
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def file_content_hash(path: Path) -> str:

@@ -15,7 +15,7 @@ import polars as pl
 
 from transforms.ingest.delimited import sniff_separator, split_fields, split_records
 from transforms.ingest.header_mapping import HeaderMapping, map_header_row, with_dose_group_labels
-from transforms.ingest.landing import file_content_hash
+from transforms.ingest.landing import file_content_hash, landed_path, outside_landing
 from transforms.ingest.sheets import SheetsDiffer, stack_data_sheets
 from transforms.ingest.structure import (
     HeaderRow,
@@ -89,12 +89,14 @@ class ReadState:
 
 def stage_export(landing_dir: Path, source_file: str, file_hash: str | None = None) -> StagedExport:
     """Stage `landing_dir / source_file`, or quarantine it with a reason."""
-    path = landing_dir / source_file
+    path = landed_path(landing_dir, source_file)
     state = ReadState()
     size: int | None = None
     try:
         size = path.stat().st_size
         file_hash = file_hash or file_content_hash(path)
+        if outside_landing(landing_dir, path):
+            raise Quarantine("unsupported_format", "a link to a file outside the landing folder (not read)")
         rows, metrics = _read_export(path, file_hash, source_file, state)
     except Quarantine as verdict:
         return _quarantined(path, source_file, file_hash, size, state, verdict.reason, verdict.detail)

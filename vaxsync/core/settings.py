@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     as_of: dt.date = Field(default_factory=dt.date.today)
     campaign_start: dt.date = CAMPAIGN_START
     duckdb_memory_limit: str = "4GB"
-    duckdb_threads: int = 2
+    duckdb_threads: int = Field(default=2, ge=1)
     # Matching's in-memory DuckDB: lower, since the linkage's polars frames share the process.
     match_duckdb_memory_limit: str = "1500MB"
     # Where DuckDB spills; unset: the warehouse's beside it (duckdb_spill/), matching's in the run's work folder.

@@ -144,6 +144,18 @@ class DuckDBConfig:
         )
 
 
+def memory_limit_accepted(limit: str) -> bool:
+    """Whether DuckDB's own parser takes the limit ('lots', '1500' and '0GB' it refuses, the last at the
+    first query): checked before any work, since a refused limit would stop the night mid-way."""
+    try:
+        with duckdb.connect(":memory:") as connection:
+            connection.execute(f"set memory_limit = {_literal(limit)}")
+            connection.execute("select current_setting('memory_limit')")
+    except duckdb.Error:
+        return False
+    return True
+
+
 def configure(connection: duckdb.DuckDBPyConnection, config: DuckDBConfig) -> duckdb.DuckDBPyConnection:
     """Apply the config's limits and debug switch to an open connection: the one place that does."""
     if config.memory_limit is not None:

@@ -21,6 +21,7 @@ from matching.model import MatchModel
 from matching.probabilistic import EncodedRegistry, encode_registry
 from transforms.normalize.names import SurnameStatistics, surname_statistics
 from transforms.registry import prepare_registry
+from validation.suites import CITIZEN_ID_PATTERN
 from vaxsync.core.contracts import REGISTRY_SCHEMA
 from vaxsync.core.settings import Settings
 from vaxsync.core.workdir import owner_only_files, private_folder
@@ -145,7 +146,9 @@ _INTEGER_TYPES = (pl.Int16, pl.Int32, pl.Int64, pl.UInt16, pl.UInt32)
 
 def registry_snapshot_problem(path: Path) -> str | None:
     """Why the snapshot cannot be used, in one line, or None. Reads the Parquet footer (columns, types,
-    row count), then scans citizen_id once for blanks and duplicates."""
+    row count), then scans citizen_id once for blanks, duplicates and IDs that are not 12 digits (a
+    padded CHAR column, dashes: no row would confirm by ID, and a linkage posting to such an ID fails the
+    night's validation, so nothing is published, night after night)."""
 
     try:
         schema = pl.read_parquet_schema(path)
@@ -165,14 +168,17 @@ def registry_snapshot_problem(path: Path) -> str | None:
         rows=pl.len(),
         blank=pl.col("citizen_id").is_null().sum() + (pl.col("citizen_id").str.strip_chars() == "").sum(),
         distinct=pl.col("citizen_id").drop_nulls().n_unique(),
+        malformed=(~pl.col("citizen_id").str.contains(CITIZEN_ID_PATTERN)).sum(),
     )
-    rows, blank, distinct = ids.collect().row(0)
+    rows, blank, distinct, malformed = ids.collect().row(0)
     if rows == 0:
         return f"registry snapshot has no citizens (0 rows): {path}"
     if blank:
         return f"registry snapshot has {blank} rows without a citizen_id: {path}"
     if distinct < rows:
         return f"registry snapshot has {rows - distinct} duplicate citizen_id values: {path}"
+    if malformed:
+        return f"registry snapshot has {malformed} citizen_id values that are not 12 digits: {path}"
     return None
 
 

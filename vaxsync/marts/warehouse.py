@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 
 from vaxsync.core.contracts import EXPORT_FIELDS, NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA, raw_column
-from vaxsync.core.errors import WarehouseLockedError
+from vaxsync.core.errors import InputError, WarehouseLockedError
 from vaxsync.core.settings import Settings
 from vaxsync.core.sql_steps import DuckDBConfig, configure
 
@@ -391,6 +391,9 @@ def open_when_free(
     """duckdb.connect, retried while another process holds the file's lock (DuckDB allows one writer
     process, and a reader only when no writer), then WarehouseLockedError naming the holder's PID."""
 
+    problem = warehouse_file_problem(warehouse_path)
+    if problem:
+        raise InputError(problem)
     wait = Settings().warehouse_lock_wait_seconds if lock_wait_seconds is None else lock_wait_seconds
     deadline = time.monotonic() + wait
     pause = 0.2
@@ -410,6 +413,21 @@ def open_when_free(
                 ) from None
             time.sleep(min(pause, remaining))
             pause = min(pause * 2, 2.0)
+
+
+def warehouse_file_problem(warehouse_path: Path) -> str | None:
+    """Why an existing warehouse path cannot be the warehouse, or None: a folder, or a file that is not
+    DuckDB's (its header carries DUCK at byte 8), such as the registry snapshot or an empty file passed
+    by mistake. DuckDB's own refusal is a traceback."""
+    if warehouse_path.is_dir():
+        return f"warehouse is a folder, expected a DuckDB file: {warehouse_path}"
+    if not warehouse_path.is_file():
+        return None
+    with warehouse_path.open("rb") as handle:
+        header = handle.read(12)
+    if header[8:12] != b"DUCK":
+        return f"warehouse is not a DuckDB database file: {warehouse_path}"
+    return None
 
 
 def make_owner_only(warehouse_path: Path) -> None:

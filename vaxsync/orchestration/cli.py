@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -45,9 +46,14 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(command)
     def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
+            # The environment alone, checked before any work: options override its values in the
+            # command's settings, but the stages read the environment again (a bad value failed mid-night).
+            Settings()
             return command(*args, **kwargs)
         except OperatorError as error:
             raise fail(str(error)) from None
+        except ValidationError as error:  # a VAXSYNC_* variable the settings cannot use
+            raise fail(settings_problem(error)) from None
         except Exception as error:
             if no_space_left(error):
                 raise fail(
@@ -60,6 +66,13 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise
 
     return guarded
+
+
+def settings_problem(error: ValidationError) -> str:
+    """The first unusable setting as one line, named as its environment variable."""
+    first = error.errors()[0]
+    name = "_".join(str(part) for part in first["loc"]).upper()
+    return f"VAXSYNC_{name}={first['input']!r} is not usable: {first['msg']}"
 
 
 def _parse_date(value: str | None, option: str = "--as-of") -> dt.date:
@@ -192,6 +205,8 @@ def runs(
 ) -> None:
     """List recent runs: outcome, duration, row counts, validation failures and seconds per stage."""
 
+    if limit < 1:
+        raise InputError(f"--limit must be at least 1: {limit}")
     if not warehouse.is_file():
         raise InputError(f"warehouse not found: {warehouse}")
     with connect(warehouse) as connection:

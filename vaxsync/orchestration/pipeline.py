@@ -21,14 +21,20 @@ from typing import Any
 import polars as pl
 
 from matching.probabilistic import MODEL_FILE_NAME
-from transforms.ingest import file_content_hash, list_landed_files, stop_workbook_reader
+from transforms.ingest import (
+    file_content_hash,
+    landed_path,
+    list_landed_files,
+    stop_workbook_reader,
+    unreadable_file_key,
+)
 from transforms.normalize.reference import load_reference
 from transforms.normalize.shots import normalize_shots
 from validation import CriticalValidationError
 from vaxsync.core.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA
 from vaxsync.core.errors import InputError
 from vaxsync.core.settings import Settings
-from vaxsync.core.sql_steps import DuckDBConfig
+from vaxsync.core.sql_steps import DuckDBConfig, memory_limit_accepted
 from vaxsync.core.workdir import (
     RunWorkDir,
     expired_work_dirs,
@@ -51,7 +57,8 @@ from vaxsync.marts.registry_cache import (
 )
 from vaxsync.marts.resends import path_arrivals
 from vaxsync.marts.snapshot_changes import count_flagged_shots
-from vaxsync.marts.warehouse import connect, known_ledger_entries, open_when_free
+from vaxsync.marts.warehouse import connect, known_ledger_entries, open_when_free, warehouse_file_problem
+from vaxsync.orchestration import storage
 from vaxsync.orchestration.ingest_worker import IngestWorker, ingest_exports
 from vaxsync.orchestration.match_partitions import combine_partitions, gather_partition, plan_partitions
 from vaxsync.reports.province_report_files import write_province_reports
@@ -88,7 +95,10 @@ def discover_new_exports(settings: Settings) -> list[str]:
     landed_files = list_landed_files(settings.landing_dir)
     last_seen_at_path, loaded_pairs = path_arrivals(settings.warehouse_path)  # vaxsync.marts.resends
     for source_file in landed_files:
-        file_hash = file_content_hash(settings.landing_dir / source_file)
+        try:
+            file_hash = file_content_hash(landed_path(settings.landing_dir, source_file))
+        except OSError:  # not ours to read (permissions): ingest quarantines it, the night goes on
+            file_hash = unreadable_file_key(source_file)
         if (source_file, file_hash) in known_pairs:
             # An older version landing again where other content was last seen: it is the current one again.
             if (
@@ -149,10 +159,48 @@ def _check_inputs(settings: Settings) -> None:
     _check_writable_folder(settings.work_base_dir, "work folder")
     if settings.warehouse_path.is_file() and not os.access(settings.warehouse_path, os.W_OK):
         raise InputError(f"warehouse is not writable: {settings.warehouse_path}")
+    problem = warehouse_file_problem(settings.warehouse_path)
+    if problem:
+        raise InputError(problem)
+    _check_outputs_outside_landing(settings)
     problem = registry_snapshot_problem(settings.registry_path)
     if problem:
         raise InputError(problem)
+    if settings.partition_store:
+        _check_partition_store(settings.partition_store)
+    for variable, limit in [
+        ("VAXSYNC_DUCKDB_MEMORY_LIMIT", settings.duckdb_memory_limit),
+        ("VAXSYNC_MATCH_DUCKDB_MEMORY_LIMIT", settings.match_duckdb_memory_limit),
+    ]:
+        if not memory_limit_accepted(limit):
+            raise InputError(
+                f"{variable}={limit!r} is not usable: not a memory size DuckDB accepts, e.g. 4GB"
+            )
     _check_as_of(settings)
+
+
+def _check_outputs_outside_landing(settings: Settings) -> None:
+    """What the night writes (the warehouse's folder with its cache and exports, the work folder, the
+    reports) and the reviewers' decisions must not lie inside the landing folder: the next night would
+    list them as facility exports, and a report workbook's rows could be read as doses."""
+    landing = settings.landing_dir.resolve()
+    for what, folder in [
+        ("warehouse folder", settings.warehouse_path.parent),
+        ("work folder", settings.work_base_dir),
+        ("reports folder", settings.reports_dir),
+        ("decisions folder", settings.decisions_dir),
+    ]:
+        if folder.resolve().is_relative_to(landing):
+            raise InputError(f"{what} is inside the landing folder {settings.landing_dir}: {folder}")
+
+
+def _check_partition_store(url: str) -> None:
+    """An object store whose file system is not installed (s3fs) or not known would stop the night at
+    the match stage, after ingest and normalize."""
+    try:
+        storage.location(url).fs  # noqa: B018 - loads the protocol's file system
+    except (ImportError, ValueError) as error:
+        raise InputError(f"partition store {url} cannot be used: {error}") from None
 
 
 def _check_as_of(settings: Settings) -> None:
@@ -164,6 +212,12 @@ def _check_as_of(settings: Settings) -> None:
         raise InputError(
             f"--as-of {settings.as_of} is before the campaign start {settings.campaign_start}"
             " (pass --force if that is really meant)"
+        )
+    latest = dt.date.today() + dt.timedelta(days=1)  # a night run just after midnight in UTC+7 is a day ahead
+    if settings.as_of > latest:
+        raise InputError(
+            f"--as-of {settings.as_of} is after today {dt.date.today()}: shots dated up to it would post, and"
+            " every later night would stand before it (pass --force if that is really meant)"
         )
     last = _last_published_as_of(settings)
     if last is not None and settings.as_of < last:

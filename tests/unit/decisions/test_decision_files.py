@@ -234,6 +234,29 @@ def test_a_semicolon_cp1258_csv_with_a_ragged_line_is_read_whole(settings: Setti
     ]
 
 
+def test_a_report_sheet_saved_as_excels_unicode_text_is_read(settings: Settings) -> None:
+    # Excel's "Unicode Text": UTF-16 with a BOM, tabs, CRLF, and the report's labels wrapped over two
+    # lines inside quotes ('Quyết định\n(decision)'), 50 columns. On main the header record spanned more
+    # than 20 lines, the text was read line by line and the file refused as no_decision_column.
+    labels = {"row_key": "Mã dòng (không sửa)", "decision": "Quyết định", "reviewer": "Người xem xét"}
+    codes = ["row_key", "decision", "reviewer", *[f"candidate_{index}_detail" for index in range(47)]]
+    header = [f'"{labels.get(code, "Thông tin")}\n({code})"' for code in codes]
+    lines = [
+        header,
+        [f"{KEY}:1", "accept 1", "Trần Thị Bích", *[""] * 47],
+        [f"{KEY}:2", "reject", "Trần Thị Bích"],
+    ]
+    text = "".join("\t".join(line) + "\r\n" for line in lines)
+    (settings.decisions_dir / "01" / "review_required.txt").write_bytes(
+        b"\xff\xfe" + text.encode("utf-16-le")
+    )
+
+    lines_read, files = night(settings)
+
+    assert files.select("status", "reviewer").row(0) == ("read", "Trần Thị Bích")
+    assert lines_read["decision"].to_list() == ["accept 1", "reject"]
+
+
 def test_header_labels_above_codes_and_reordered_columns_are_read(settings: Settings) -> None:
     grid = pl.DataFrame(
         {

@@ -327,3 +327,26 @@ def test_a_stray_quote_in_an_unquoted_field_opens_nothing(tmp_path: Path) -> Non
 
     assert read.height == len(ROWS)
     assert read["raw_full_name"][0] == 'Nguyễn Thị "Hồng'
+
+
+def test_a_header_of_many_wrapped_bilingual_labels_is_one_record(tmp_path: Path) -> None:
+    # 'Họ và tên\n(Full name)' in each of 24 header cells: the header record spans 25 lines. On main any
+    # record over 20 lines read the file line by line, and the file was quarantined as
+    # missing_required_columns (found by h6 with an Excel "Unicode text" save of a report sheet).
+    header = [f"{label}\n(column {index})" for index, label in enumerate([*VN_HEADER, *["Ghi chú"] * 12])]
+    rows = [[*row, *[""] * 12] for row in ROWS]
+
+    read = _loaded_rows(_stage(tmp_path, render_delimited([header, *rows])))
+
+    assert read["raw_full_name"].to_list() == NAMES
+    assert read["row_issue"].null_count() == len(ROWS)
+
+
+def test_a_stray_opening_quote_does_not_swallow_the_rows_after_it(tmp_path: Path) -> None:
+    rows = [[*ROWS[0][:1], '"' + ROWS[0][1], *ROWS[0][2:]], *export_rows(40)[1:]]
+    text = render_delimited([VN_HEADER]) + "".join(",".join(row) + "\r\n" for row in rows)
+
+    read = _loaded_rows(_stage(tmp_path, text))
+
+    assert read.height == 40
+    assert read["raw_full_name"][1:].to_list() == [row[1] for row in export_rows(40)[1:]]

@@ -57,6 +57,23 @@ def test_duplicate_citizen_ids_are_counted_never_shown(tmp_path: Path) -> None:
     assert "001200000000" not in line
 
 
+@pytest.mark.parametrize("cleanup", ["padded", "dashed"])
+def test_citizen_ids_that_are_not_twelve_digits_are_counted_never_shown(tmp_path: Path, cleanup: str) -> None:
+    # A CHAR(13) export pads every ID: on main the night ran, linkage posted to the padded IDs and the
+    # synced layer's validation failed the whole night (exit 3, nothing published), every night.
+    ids = pl.col("citizen_id")
+    odd = ids + " " if cleanup == "padded" else ids.str.slice(0, 3) + "-" + ids.str.slice(3)
+    frame = registry_frame().with_columns(
+        pl.when(pl.int_range(pl.len()) < 2).then(odd).otherwise(ids).alias("citizen_id")
+    )
+    registry = write_registry(tmp_path / "registry.parquet", frame)
+
+    line = assert_one_line_error(
+        invoke(run_args(tmp_path, registry=registry)), "2 citizen_id values that are not 12 digits"
+    )
+    assert not any(citizen_id.strip() in line for citizen_id in frame["citizen_id"])
+
+
 def test_an_empty_snapshot_is_refused(tmp_path: Path) -> None:
     registry = write_registry(tmp_path / "registry.parquet", registry_frame().clear())
     assert_one_line_error(invoke(run_args(tmp_path, registry=registry)), "0 rows")
@@ -71,6 +88,83 @@ def test_an_as_of_before_the_campaign_is_refused_unless_forced(tmp_path: Path) -
     )
     forced = Settings(warehouse_path=tmp_path / "absent.duckdb", as_of=dt.date(2019, 1, 1), force_as_of=True)
     _check_as_of(forced)  # no error
+
+
+def test_an_as_of_after_tomorrow_is_refused_unless_forced(tmp_path: Path) -> None:
+    # A typo (2203 for 2023) ran on main: shots dated up to 2203 could post, and every correct night
+    # after it was refused as earlier than the last published one.
+    from vaxsync.core.settings import Settings
+    from vaxsync.orchestration.pipeline import _check_as_of
+
+    typo = dt.date.today() + dt.timedelta(days=2)
+    result = invoke(run_args(tmp_path, "--as-of", typo.isoformat()))
+    assert_one_line_error(result, f"--as-of {typo} is after today", "--force")
+    assert not (tmp_path / "wh" / "warehouse.duckdb").exists()
+    tomorrow = dt.date.today() + dt.timedelta(days=1)  # a night started just after midnight in UTC+7
+    _check_as_of(Settings(warehouse_path=tmp_path / "absent.duckdb", as_of=tomorrow))  # no error
+    _check_as_of(Settings(warehouse_path=tmp_path / "absent.duckdb", as_of=typo, force_as_of=True))
+
+
+@pytest.mark.parametrize("kind", ["registry snapshot", "empty file", "folder"])
+def test_a_warehouse_that_is_not_a_duckdb_file_is_one_line(tmp_path: Path, kind: str) -> None:
+    # A traceback on main (DuckDB's IOException) for the first two.
+    warehouse = tmp_path / "mistake"
+    if kind == "registry snapshot":
+        write_registry(warehouse)
+    elif kind == "empty file":
+        warehouse.touch()
+    else:
+        warehouse.mkdir()
+    result = invoke(run_args(tmp_path, "--as-of", "2023-01-31", warehouse=warehouse))
+    assert_one_line_error(result, "warehouse is", str(warehouse))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["runs"],
+        ["runs", "--limit", "3"],
+        ["readmit", "--reason", "unreadable_file"],
+        ["snapshot-warehouse", "--out", "copy.duckdb"],
+    ],
+)
+def test_every_command_refuses_a_warehouse_that_is_not_a_duckdb_file_in_one_line(
+    tmp_path: Path, command: list[str]
+) -> None:
+    # DuckDB's IOException was a traceback on main for each command.
+    warehouse = write_registry(tmp_path / "registry.parquet")
+    args = [*command, "--warehouse", str(warehouse)]
+    if "--out" in args:
+        args[args.index("--out") + 1] = str(tmp_path / "copy.duckdb")
+
+    assert_one_line_error(invoke(args), "warehouse is not a DuckDB database file")
+
+
+def test_a_negative_number_of_runs_is_one_line(tmp_path: Path) -> None:
+    with connect(tmp_path / "warehouse.duckdb"):
+        pass
+    result = invoke(["runs", "--warehouse", str(tmp_path / "warehouse.duckdb"), "--limit", "-5"])
+    assert_one_line_error(result, "--limit")  # DuckDB's BinderException (negative LIMIT) on main
+
+
+@pytest.mark.parametrize("folder", ["warehouse", "work", "reports", "decisions"])
+def test_outputs_inside_the_landing_folder_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str
+) -> None:
+    # On main the next night listed the night's own files as exports (162 quarantined on the sample's
+    # second night: the registry cache, coverage exports, the decision secret) and a report workbook
+    # inside the landing folder could be read as doses.
+    inside = tmp_path / "landing" / "out"
+    args = run_args(tmp_path, "--as-of", "2023-01-31")
+    if folder == "warehouse":
+        args[args.index("--warehouse") + 1] = str(inside / "warehouse.duckdb")
+    elif folder == "decisions":
+        monkeypatch.setenv("VAXSYNC_DECISIONS_DIR", str(inside))
+    else:
+        args += [f"--{folder.replace('work', 'work-dir')}", str(inside)]
+
+    assert_one_line_error(invoke(args), f"{folder} folder is inside the landing folder")
+    assert not inside.exists()
 
 
 def test_an_as_of_earlier_than_the_last_published_night_is_refused(tmp_path: Path) -> None:
@@ -88,6 +182,39 @@ def test_an_as_of_earlier_than_the_last_published_night_is_refused(tmp_path: Pat
 
 def test_a_date_that_is_not_iso_is_one_line(tmp_path: Path) -> None:
     assert_one_line_error(invoke(run_args(tmp_path, "--as-of", "31/01/2023")), "not an ISO date")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        # Each a traceback on main: pydantic's ValidationError, or DuckDB's parser at the first query.
+        (
+            "VAXSYNC_WAREHOUSE_LOCK_WAIT_SECONDS",
+            "abc",
+            "VAXSYNC_WAREHOUSE_LOCK_WAIT_SECONDS='abc' is not usable",
+        ),
+        ("VAXSYNC_DUCKDB_MEMORY_LIMIT", "lots", "VAXSYNC_DUCKDB_MEMORY_LIMIT='lots' is not usable"),
+        ("VAXSYNC_DUCKDB_MEMORY_LIMIT", "0GB", "not a memory size DuckDB accepts"),
+        ("VAXSYNC_MATCH_DUCKDB_MEMORY_LIMIT", "1500", "VAXSYNC_MATCH_DUCKDB_MEMORY_LIMIT='1500'"),
+        ("VAXSYNC_DUCKDB_THREADS", "0", "greater than or equal to 1"),
+        (
+            "VAXSYNC_PARTITION_STORE",
+            "s3://bucket/vaxsync",
+            "partition store s3://bucket/vaxsync cannot be used",
+        ),
+        ("VAXSYNC_PARTITION_STORE", "sftp2://host/x", "Unsupported filesystem"),
+        # Values of settings the options override: still read by the stages (on main, after normalize).
+        ("VAXSYNC_FORCE_AS_OF", "maybe", "VAXSYNC_FORCE_AS_OF='maybe' is not usable"),
+        ("VAXSYNC_AS_OF", "31/01/2023", "VAXSYNC_AS_OF='31/01/2023' is not usable"),
+    ],
+)
+def test_an_unusable_environment_setting_is_one_line_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    assert_one_line_error(invoke(run_args(tmp_path, "--as-of", "2023-01-31")), expected)
+    assert not (tmp_path / "wh" / "warehouse.duckdb").exists()
 
 
 def test_a_work_folder_that_cannot_be_created_is_one_line(tmp_path: Path) -> None:
