@@ -35,6 +35,9 @@ DOSE_FIELD = "dose"  # a wide file's dose number is its columns' (the dose colum
 # A folded header "<field><unit><n>" or "<unit><n><field>": "ngaytiemmui2", "vacxinlan2", "mui2ngaytiem".
 _DOSE_UNIT = r"(?:muitiem|mui|lantiem|lan|dose)"
 DOSE_AFTER = re.compile(rf"^(?P<base>[a-z#]+?){_DOSE_UNIT}?(?:so|thu)?(?P<dose>[1-9])$")
+# In brackets a number needs its dose word: "Ngày tiêm (mũi 2)" is dose 2, "Ngày tiêm (7)" is column 7 of
+# a form that numbers its columns (common in Vietnamese templates).
+DOSE_AFTER_NAMED = re.compile(rf"^(?P<base>[a-z#]+?){_DOSE_UNIT}(?:so|thu)?(?P<dose>[1-9])$")
 DOSE_BEFORE = re.compile(rf"^{_DOSE_UNIT}(?:so|thu)?(?P<dose>[1-9])(?P<base>[a-z#]+)$")
 DOSE_GROUP = re.compile(rf"^{_DOSE_UNIT}(?:so|thu)?[1-9]$")  # "Mũi 2" over a dose's columns
 
@@ -63,10 +66,11 @@ def fold_headers(headers: list[str | None], *, keep_notes: bool = False) -> list
     return [key or "" for key in folded.to_series().to_list()]
 
 
-def dose_numbered_field(key: str) -> tuple[str, int] | None:
-    """(per-dose field, dose number) of a folded header naming one dose's column, else None."""
+def dose_numbered_field(key: str, *, dose_word_required: bool = False) -> tuple[str, int] | None:
+    """(per-dose field, dose number) of a folded header naming one dose's column, else None; with
+    `dose_word_required` (a key folded with its bracketed notes) the number must follow a dose word."""
     lookup = synonym_lookup()
-    for pattern in (DOSE_AFTER, DOSE_BEFORE):
+    for pattern in (DOSE_AFTER_NAMED if dose_word_required else DOSE_AFTER, DOSE_BEFORE):
         found = pattern.match(key)
         if found and lookup.get(found["base"]) in PER_DOSE_FIELDS:
             return lookup[found["base"]], int(found["dose"])
@@ -225,7 +229,7 @@ def map_header_row(headers: list[str | None]) -> HeaderMapping:
     unknown: list[int] = []
     keys = zip(fold_headers(headers), fold_headers(headers, keep_notes=True), strict=True)
     for position, (key, noted_key) in enumerate(keys):
-        numbered = dose_numbered_field(key) or dose_numbered_field(noted_key)
+        numbered = dose_numbered_field(key) or dose_numbered_field(noted_key, dose_word_required=True)
         if numbered is not None:
             dose_field, dose = numbered
             dose_columns.setdefault(dose, {}).setdefault(dose_field, []).append(position)

@@ -62,6 +62,17 @@ def test_headers_with_numbers_that_name_no_dose_stay_as_they_were() -> None:
     assert mapping.field_columns == {"full_name": (0,), "date_of_birth": (2,), "vaccinated_on": (3,)}
 
 
+def test_a_form_s_column_numbers_in_brackets_name_no_dose() -> None:
+    header = ["STT\n(0)", "Họ và tên\n(1)", "Tên vắc xin\n(7)", "Số lô\n(8)", "Mũi tiêm\n(9)", "Ngày tiêm\n(10)"]
+
+    mapping = map_header_row(header)
+
+    assert mapping.dose_columns == {}
+    assert mapping.field_columns["vaccine"] == (2,)
+    assert mapping.field_columns["lot"] == (3,)
+    assert mapping.field_columns["vaccinated_on"] == (5,)
+
+
 def test_a_wide_template_is_staged_one_row_per_dose(tmp_path: Path) -> None:
     staged = stage_export(tmp_path, write(tmp_path, "wide.csv", render_delimited([WIDE_HEADER, *WIDE_ROWS])))
 
