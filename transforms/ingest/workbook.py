@@ -106,7 +106,8 @@ def check_workbook_bounds(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
             _check_zip_bounds(archive)
-    except (zipfile.BadZipFile, OSError, KeyError, EOFError, ValueError, zlib.error):  # zlib: damaged member
+    # zlib: a damaged member; NotImplementedError: a member's zip version or compression zipfile lacks
+    except (zipfile.BadZipFile, OSError, KeyError, EOFError, ValueError, zlib.error, NotImplementedError):
         return
 
 
@@ -366,7 +367,7 @@ def workbook_date_orders(path: Path) -> tuple[str | None, list[str] | None]:
         with path.open("rb") as handle:
             is_xls = handle.read(len(OLE2_MAGIC)) == OLE2_MAGIC
         return xls_date_orders(path) if is_xls else (None, None)
-    except (OSError, KeyError, EOFError, ValueError, zlib.error):  # zlib: damaged member
+    except (OSError, KeyError, EOFError, ValueError, zlib.error, NotImplementedError):  # as above
         pass
     return None, None
 
