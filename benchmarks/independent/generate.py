@@ -704,6 +704,7 @@ class Landing:
 
     def render(self, row: Row, template: str, style: str, plain: bool) -> dict[str, str]:
         person = self.b.citizens[row.person]
+        row.defects = []
         province, district, ward = self.address(person, row)
         sex = "" if self.b.chance("sex_missing") else {"M": "Nam", "F": "Nữ"}[person.sex]
         if sex and self.b.chance("sex_wrong"):
@@ -793,17 +794,35 @@ class Landing:
         ext = {"csv": "csv", "csv_bom_semicolon": "csv", "utf16": "txt", "xlsx": "xlsx"}[fmt]
         name = f"{folder}/{facility}/DS_tiem_{facility}_{stamp}_{number:03d}.{ext}"
         rendered = [self.render(r, template, style, plain) for r in rows]
-        self.emit(name, template, fmt, rendered, rows, "post")
+        defects = [sorted(set(r.defects)) for r in rows]
+        self.emit(name, template, fmt, rendered, rows, "post", defects)
         if b.chance("resent_files"):  # sent again, with a few IDs filled in
             fixed = [dict(cells) for cells in rendered]
             id_col = TEMPLATES[template][4]
-            for cells, row in zip(fixed, rows, strict=True):
+            fixed_defects = [list(d) for d in defects]
+            for cells, row, row_defects in zip(fixed, rows, fixed_defects, strict=True):
                 if not cells[id_col] and b.citizens[row.person].in_registry and rng.random() < 0.5:
                     cells[id_col] = b.citizens[row.person].cid
-            self.emit(name.replace(f".{ext}", f"_gui_lai.{ext}"), template, fmt, fixed, rows, "resent")
+                    row_defects.remove("id_missing")
+            self.emit(
+                name.replace(f".{ext}", f"_gui_lai.{ext}"),
+                template,
+                fmt,
+                fixed,
+                rows,
+                "resent",
+                fixed_defects,
+            )
 
     def emit(
-        self, name: str, template: str, fmt: str, rendered: list[dict[str, str]], rows: list[Row], kind: str
+        self,
+        name: str,
+        template: str,
+        fmt: str,
+        rendered: list[dict[str, str]],
+        rows: list[Row],
+        kind: str,
+        defects: list[list[str]],
     ) -> None:
         header = TEMPLATES[template]
         table = [[str(i), *[cells[h] for h in header[1:]]] for i, cells in enumerate(rendered, start=1)]
@@ -823,7 +842,7 @@ class Landing:
             encoding = {"csv": "utf-8", "csv_bom_semicolon": "utf-8-sig", "utf16": "utf-16"}[fmt]
             path.write_bytes(buffer.getvalue().encode(encoding))
         seen: set[int] = set()
-        for i, row in enumerate(rows, start=1):
+        for i, (row, row_defects) in enumerate(zip(rows, defects, strict=True), start=1):
             person = self.b.citizens[row.person]
             first = row.dup_group not in seen
             seen.add(row.dup_group)
@@ -837,12 +856,11 @@ class Landing:
                     "dup_group": row.dup_group,
                     "kind": kind if first else "duplicate_in_file",
                     "person_kind": person.kind,
-                    "defects": sorted(set(row.defects)),
+                    "defects": row_defects,
                     "file_format": fmt,
                     "template": template,
                 }
             )
-            row.defects = []
 
 
 def profile_rates(profile: str, seed: int) -> dict[str, float]:

@@ -6,6 +6,8 @@ Counts, over the warehouse's active postings (shot_sources rows without an inact
 - wrong citizen: the row's shot is posted to a citizen other than the row's true one (or the row's person
   is not in the registry); wrong date: the right citizen, another vaccination date;
 - both per 10,000 posted rows; recall: rows of registered people posted to them / such rows;
+- wrong citizen "distinguishable": without the rows of a person absent from the registry that carry no ID
+  and exactly a registered namesake's name, birth date, sex and district (no row-level evidence separates them);
 - rows not accounted for: data rows of loaded files in neither shot_sources nor the open or resolved backlog.
 Prints figures and counts by defect class only: no IDs or names (it is run on synthetic data, but its
 output is committed to docs).
@@ -24,14 +26,14 @@ import polars as pl
 def score(data: Path, warehouse: Path) -> dict[str, object]:
     truth = pl.read_parquet(data / "truth.parquet")
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        posted = con.execute(
+        posted = con.sql(
             "SELECT s.source_file, s.source_row, s.is_duplicate, p.citizen_id, p.vaccinated_on, p.match_method "
             "FROM shot_sources s JOIN synced_shots p USING (shot_id) WHERE s.inactive_reason IS NULL"
         ).to_arrow_table()
-        backlog = con.execute(
+        backlog = con.sql(
             "SELECT DISTINCT source_file, source_row, reason_code FROM unposted_backlog WHERE superseded_by_file_hash IS NULL"
         ).to_arrow_table()
-        quarantined = con.execute(
+        quarantined = con.sql(
             "SELECT source_file FROM ingest_ledger WHERE status <> 'loaded'"
         ).to_arrow_table()
     posted, backlog, quarantined = (pl.DataFrame(pl.from_arrow(t)) for t in (posted, backlog, quarantined))
@@ -53,6 +55,12 @@ def score(data: Path, warehouse: Path) -> dict[str, object]:
     )
     lost = accounted.filter(~pl.col("posted") & pl.col("reason_code").is_null() & ~pl.col("in_quarantine"))
     n_posted = rows["posted"].sum()
+    # The row carries exactly its registered namesake's name, birth date, sex and district, and no ID:
+    # nothing in it tells them apart (reported apart, not hidden).
+    indistinguishable = (pl.col("person_kind") == "absent_namesake_same_dob") & pl.col(
+        "defects"
+    ).list.contains("id_missing")
+    n_distinguishable_wrong = rows.filter(pl.col("wrong_citizen") & ~indistinguishable).height
     registered = rows.filter(pl.col("true_citizen_id").is_not_null())
     right = registered.filter(pl.col("posted") & ~pl.col("wrong_citizen") & ~pl.col("wrong_date"))
     wrong = rows.filter(pl.col("wrong_citizen") | pl.col("wrong_date"))
@@ -71,6 +79,8 @@ def score(data: Path, warehouse: Path) -> dict[str, object]:
         "wrong_citizen": int(rows["wrong_citizen"].sum()),
         "wrong_date": int(rows["wrong_date"].sum()),
         "wrong_citizen_per_10k": round(1e4 * rows["wrong_citizen"].sum() / max(n_posted, 1), 2),
+        "wrong_citizen_distinguishable": n_distinguishable_wrong,
+        "wrong_citizen_distinguishable_per_10k": round(1e4 * n_distinguishable_wrong / max(n_posted, 1), 2),
         "wrong_date_per_10k": round(1e4 * rows["wrong_date"].sum() / max(n_posted, 1), 2),
         "recall": round(right.height / max(registered.height, 1), 4),
         "rows_not_accounted_for": lost.height,
