@@ -25,6 +25,7 @@ import io
 import json
 import random
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -319,7 +320,7 @@ class Citizen:
         return " ".join(p for p in self.name if p)
 
 
-def weighted(rng: random.Random, pairs: list[tuple[str, float]]) -> str:
+def weighted(rng: random.Random, pairs: Sequence[tuple[str, float]]) -> str:
     return rng.choices([p for p, _ in pairs], [w for _, w in pairs])[0]
 
 

@@ -54,7 +54,8 @@ def score(data: Path, warehouse: Path) -> dict[str, object]:
         in_quarantine=pl.col("source_file").is_in(quarantined["source_file"].implode()),
     )
     lost = accounted.filter(~pl.col("posted") & pl.col("reason_code").is_null() & ~pl.col("in_quarantine"))
-    n_posted = rows["posted"].sum()
+    n_posted = int(rows["posted"].sum())
+    n_wrong_citizen, n_wrong_date = int(rows["wrong_citizen"].sum()), int(rows["wrong_date"].sum())
     # The row carries exactly its registered namesake's name, birth date, sex and district, and no ID:
     # nothing in it tells them apart (reported apart, not hidden).
     indistinguishable = (pl.col("person_kind") == "absent_namesake_same_dob") & pl.col(
@@ -75,13 +76,13 @@ def score(data: Path, warehouse: Path) -> dict[str, object]:
     )
     return {
         "rows": rows.height,
-        "posted_rows": int(n_posted),
-        "wrong_citizen": int(rows["wrong_citizen"].sum()),
-        "wrong_date": int(rows["wrong_date"].sum()),
-        "wrong_citizen_per_10k": round(1e4 * rows["wrong_citizen"].sum() / max(n_posted, 1), 2),
+        "posted_rows": n_posted,
+        "wrong_citizen": n_wrong_citizen,
+        "wrong_date": n_wrong_date,
+        "wrong_citizen_per_10k": round(1e4 * n_wrong_citizen / max(n_posted, 1), 2),
         "wrong_citizen_distinguishable": n_distinguishable_wrong,
         "wrong_citizen_distinguishable_per_10k": round(1e4 * n_distinguishable_wrong / max(n_posted, 1), 2),
-        "wrong_date_per_10k": round(1e4 * rows["wrong_date"].sum() / max(n_posted, 1), 2),
+        "wrong_date_per_10k": round(1e4 * n_wrong_date / max(n_posted, 1), 2),
         "recall": round(right.height / max(registered.height, 1), 4),
         "rows_not_accounted_for": lost.height,
         "backlog_reasons": dict(
