@@ -133,6 +133,18 @@ CORROBORATING_LEVELS = {
     "residence": ("ward", "district"),
     "id_number": ("exact", "one_edit", "household"),
 }
+# Corroboration that names the person, not the place: a namesake in the same district shares the ward or
+# district, never the phone or the ID.
+IDENTIFYING_COMPARISONS = ("phone", "id_number")
+# The row's own well-formed CCCD, which the registry lacks: the person may be absent from the registry, and
+# an absent person's namesake (same name, birth date, district) shares the place. Only an identifier posts.
+# (A contradicting ID the registry holds is someone else's, mostly the family's: the place still counts.)
+ABSENT_ID_LEVELS = ("cccd_absent",)
+# Birth-date levels that pin the day (a known slip of the same date included). The others (same year and
+# month, a year apart, the year alone) are shared by a namesake born the same year, the domain's hard case
+# of a person absent from the registry whose namesake (same name, birth year and district) is in it: the
+# district does not tell them apart; the ward (a namesake of that year there is far rarer) or an identifier does.
+FULL_BIRTH_DATE_LEVELS = ("exact", "alternative_reading", "day_month_swapped")
 NAME_COMPARISONS = ("given_name", "family_name", "middle_name")
 # ID levels that say the row's own ID is not the candidate's: with nothing else corroborating, name and
 # birth date do not post, however rare the name (an absent person's namesake shares both).
@@ -151,17 +163,22 @@ def is_thin_evidence(model: MatchModel, columns: list[str]) -> pl.Expr:
     from the registry who shares the name and birth date, explains it as well: never posted (review).
     A batch sibling is no corroboration (siblings support a link, they never create one), unless the
     candidate's own dose, confirmed by ID tonight, was given in this row's province. Nor does a rare
-    name outweigh the row's own ID contradicting the candidate's (CONTRADICTING_ID_LEVELS).
+    name outweigh the row's own ID contradicting the candidate's (CONTRADICTING_ID_LEVELS); with an ID
+    absent from the registry (ABSENT_ID_LEVELS) only an identifier (phone, ID, the candidate's dose confirmed
+    here) corroborates, and with a birth date agreeing only in part an identifier or the ward: a namesake
+    lives in the same district.
     False when the candidates carry no levels (scores from elsewhere)."""
     names = {c.name for c in model.comparisons if f"level_{c.name}" in columns}
     if not names.intersection(NAME_COMPARISONS):
         return pl.lit(False)
-    corroborated = [
-        pl.col(f"level_{name}").is_in([model.comparison(name).labels.index(label) for label in labels])
+    agreeing = {
+        name: pl.col(f"level_{name}").is_in([model.comparison(name).labels.index(label) for label in labels])
         for name, wanted in CORROBORATING_LEVELS.items()
         if name in names
         for labels in [[label for label in wanted if label in model.comparison(name).labels]]
-    ]
+    }
+    identifying = [agrees for name, agrees in agreeing.items() if name in IDENTIFYING_COMPARISONS]
+    corroborated = list(agreeing.values())
     name_bits = pl.sum_horizontal(
         [pl.col(f"weight_{name}").fill_null(0.0) for name in NAME_COMPARISONS if name in names]
     )
@@ -169,20 +186,38 @@ def is_thin_evidence(model: MatchModel, columns: list[str]) -> pl.Expr:
     if SIBLING_HERE_COLUMN in columns and "batch_sibling" in id_labels:
         # The candidate's own dose, confirmed by ID tonight, was given in this row's province.
         sibling = id_labels.index("batch_sibling")
-        corroborated.append(pl.col("level_id_number").eq(sibling) & pl.col(SIBLING_HERE_COLUMN))
+        here = pl.col("level_id_number").eq(sibling) & pl.col(SIBLING_HERE_COLUMN)
+        corroborated.append(here)
+        identifying.append(here)
     is_corroborated = pl.any_horizontal(corroborated).fill_null(False) if corroborated else pl.lit(False)
-    is_id_contradicted = pl.lit(False)
-    if "id_number" in names:
-        labels = model.comparison("id_number").labels
-        codes = [labels.index(label) for label in CONTRADICTING_ID_LEVELS if label in labels]
-        is_id_contradicted = pl.col("level_id_number").is_in(codes).fill_null(False)
-    is_elsewhere = pl.lit(False)
-    if "residence" in names:
-        labels = model.comparison("residence").labels
-        codes = [labels.index(label) for label in CONTRADICTING_RESIDENCE_LEVELS if label in labels]
-        is_elsewhere = pl.col("level_residence").is_in(codes).fill_null(False)
+    is_identified = pl.any_horizontal(identifying).fill_null(False) if identifying else pl.lit(False)
+    is_id_contradicted = _has_level(model, names, "id_number", CONTRADICTING_ID_LEVELS)
+    is_elsewhere = _has_level(model, names, "residence", CONTRADICTING_RESIDENCE_LEVELS)
     is_common_name = name_bits < model.thresholds.min_name_bits_without_corroboration
-    return ~is_corroborated & (is_common_name | is_id_contradicted | is_elsewhere)
+    weak = ~is_corroborated & (is_common_name | is_id_contradicted | is_elsewhere)
+    is_id_absent = _has_level(model, names, "id_number", ABSENT_ID_LEVELS)
+    return weak | (~is_identified & (is_id_absent | _namesake_of_the_year(model, names)))
+
+
+def _has_level(model: MatchModel, names: set[str], comparison: str, wanted: tuple[str, ...]) -> pl.Expr:
+    """The pair's level of this comparison is one of these labels (false when the comparison is absent)."""
+    if comparison not in names:
+        return pl.lit(False)
+    labels = model.comparison(comparison).labels
+    return (
+        pl.col(f"level_{comparison}")
+        .is_in([labels.index(label) for label in wanted if label in labels])
+        .fill_null(False)
+    )
+
+
+def _namesake_of_the_year(model: MatchModel, names: set[str]) -> pl.Expr:
+    """The birth date agrees only in part (FULL_BIRTH_DATE_LEVELS) and the ward does not agree."""
+    if "birth_date" not in names:
+        return pl.lit(False)
+    return ~_has_level(model, names, "birth_date", FULL_BIRTH_DATE_LEVELS) & ~_has_level(
+        model, names, "residence", ("ward",)
+    )
 
 
 def explanation(model: MatchModel) -> pl.Expr:

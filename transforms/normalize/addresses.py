@@ -177,9 +177,14 @@ class AdminUnitIndex:
     wards_by_district: pl.DataFrame
     wards_by_province: pl.DataFrame
     province_codes: frozenset[str]
+    # Parent: a 2021 province; children: the wards of every 2021 province merged with it in 2025.
+    wards_by_merged_province: pl.DataFrame
+    ward_parents: pl.DataFrame  # ward_code -> its 2021 province_code and district_code
 
     @classmethod
-    def build(cls, units: pl.DataFrame, aliases: pl.DataFrame) -> AdminUnitIndex:
+    def build(
+        cls, units: pl.DataFrame, aliases: pl.DataFrame, province_2025_map: pl.DataFrame | None = None
+    ) -> AdminUnitIndex:
         provinces = units.select("province_code", "province_name").unique()
         districts = units.select("province_code", "district_code", "district_name").unique()
         wards = units.filter(pl.col("ward_code").is_not_null())
@@ -201,7 +206,27 @@ class AdminUnitIndex:
             wards_by_district=ward_candidates,
             wards_by_province=unique_in_province,
             province_codes=frozenset(provinces["province_code"].to_list()),
+            wards_by_merged_province=_merged_province_wards(wards, province_2025_map),
+            ward_parents=wards.select("ward_code", "province_code", "district_code").unique("ward_code"),
         )
+
+
+def _merged_province_wards(wards: pl.DataFrame, province_2025_map: pl.DataFrame | None) -> pl.DataFrame:
+    """Ward candidates whose parent is a 2021 province and whose children are the wards of the 2021
+    provinces merged with it in 2025 (a post-2025 address names the merged province by the name of one
+    of them: Bình Định's communes under "Tỉnh Gia Lai"), names unique across the merged province."""
+    empty = _candidates(wards.clear(), "province_code", "ward_name", "ward_code")
+    if province_2025_map is None:
+        return empty
+    groups = province_2025_map.select("province_code", "province_code_2025").filter(
+        pl.col("province_code").n_unique().over("province_code_2025") > 1
+    )
+    in_group = wards.join(groups, on="province_code").rename({"province_code": "ward_province"})
+    expanded = in_group.join(groups, on="province_code_2025").filter(
+        pl.col("province_code") != pl.col("ward_province")
+    )
+    candidates = _candidates(expanded, "province_code", "ward_name", "ward_code")
+    return candidates.filter(pl.col("unit_code").n_unique().over("parent_code", "unit_compact") == 1)
 
 
 def _candidates(
@@ -414,17 +439,33 @@ def resolve_address_frame(addresses: pl.DataFrame, index: AdminUnitIndex) -> pl.
             _rightmost_match(segments, in_province, index.wards_by_province, ward_levels, "ward"),
         ]
     )
+    # No ward of that name in the province the text names (not the facility's): a province merged with
+    # it in 2025 may hold it.
+    unplaced = in_province.join(provinces, on="row_nr", how="semi").join(wards, on="row_nr", how="anti")
+    merged = _rightmost_match(
+        segments, unplaced, index.wards_by_merged_province, ward_levels, "merged_ward"
+    ).join(
+        index.ward_parents.rename(
+            {
+                "ward_code": "merged_ward_code",
+                "province_code": "merged_province",
+                "district_code": "merged_district",
+            }
+        ),
+        on="merged_ward_code",
+    )
     found_any = pl.any_horizontal(pl.col(*CODE_COLUMNS).is_not_null())
     codes = (
         with_province.join(districts, on="row_nr", how="left")
         .join(wards, on="row_nr", how="left")
+        .join(merged, on="row_nr", how="left")
         .select(
             "row_nr",
             pl.when(found_any)
-            .then(pl.coalesce("province_code", "facility_province_code"))
+            .then(pl.coalesce("merged_province", "province_code", "facility_province_code"))
             .alias("province_code"),
-            "district_code",
-            "ward_code",
+            pl.coalesce("merged_district", "district_code").alias("district_code"),
+            pl.coalesce("merged_ward_code", "ward_code").alias("ward_code"),
         )
     )
     return rows.join(codes, on="row_nr", how="left").select(*ADDRESS_COLUMNS, *CODE_COLUMNS)

@@ -93,14 +93,15 @@ def _load_files(reference_dir: Path) -> NormalizeReference:
     variants = variants.unique(["match_kind", "variant_key"], keep="first", maintain_order=True)
     admin_units = pl.read_parquet(reference_dir / "admin_units_2021.parquet")
     aliases = _read_csv(reference_dir / "province_aliases.csv")
+    province_2025_map = _read_csv(reference_dir / "province_2025_map.csv")
     surnames = _read_csv(reference_dir / "vn_surnames.csv").select(fold_key(pl.col("surname")))
     return NormalizeReference(
         vaccines=vaccines,
         vaccine_variants=variants,
         phone_prefixes=_read_csv(reference_dir / "phone_prefix_2018.csv"),
         admin_units=admin_units,
-        province_2025_map=_read_csv(reference_dir / "province_2025_map.csv"),
-        admin_index=AdminUnitIndex.build(admin_units, aliases),
+        province_2025_map=province_2025_map,
+        admin_index=AdminUnitIndex.build(admin_units, aliases, province_2025_map),
         surnames=frozenset(surnames["surname"].to_list()),
     )
 

@@ -279,3 +279,66 @@ def test_a_common_name_posts_when_the_candidates_dose_confirmed_by_id_was_given_
         id_number="batch_sibling",
     ).with_columns(sibling_confirmed_here=pl.lit(sibling_here))
     assert decide(candidates, model)["decision"].item() == expected
+
+
+@pytest.mark.parametrize(
+    ("description", "levels", "expected"),
+    [
+        (
+            "the row's own CCCD, absent from the registry, and the ward agrees",
+            {"id_number": "cccd_absent", "residence": "ward"},
+            "review_required",
+        ),
+        (
+            "... and the district agrees",
+            {"id_number": "cccd_absent", "residence": "district"},
+            "review_required",
+        ),
+        ("... and the phone agrees", {"id_number": "cccd_absent", "phone": "exact"}, "posted"),
+        (
+            "same year and month, another day, the district agrees",
+            {"birth_date": "year_month", "residence": "district"},
+            "review_required",
+        ),
+        (
+            "the year alone, the ward agrees",
+            {"birth_date": "year_only", "residence": "ward"},
+            "posted",
+        ),
+        (
+            "the year alone, only the facility's province",
+            {"birth_date": "year_only", "residence": "facility_in_province"},
+            "review_required",
+        ),
+        (
+            "a family member's ID the registry holds, the ward agrees",
+            {"id_number": "cccd_contradicts", "residence": "ward"},
+            "posted",
+        ),
+        ("a year apart, nothing else", {"birth_date": "year_off_by_one"}, "review_required"),
+        ("the year alone, the phone agrees", {"birth_date": "year_only", "phone": "exact"}, "posted"),
+        (
+            "same year and month, the ID one edit away",
+            {"birth_date": "year_month", "id_number": "one_edit"},
+            "posted",
+        ),
+        ("the full birth date, the district agrees", {"residence": "district"}, "posted"),
+        (
+            "day and month exchanged, the ward agrees",
+            {"birth_date": "day_month_swapped", "residence": "ward"},
+            "posted",
+        ),
+    ],
+)
+def test_a_namesake_in_the_same_district_is_told_apart_only_by_an_identifier(
+    description: str, levels: dict[str, str], expected: str
+) -> None:
+    """A rare name (9 bits each part). A person absent from the registry whose namesake (same name, birth
+    year and district) is in it shares the district, often the ward: with the row's own CCCD absent from the
+    registry only the phone or the ID posts the link; with a birth date agreeing only in part, those or the ward."""
+    model = load_model()
+    model.thresholds = FIXED
+    candidates = _with_levels(
+        ranked([(0.99999, 30.0, None)]), **{**COMMON_NAME_AND_BIRTH_DATE, **levels}
+    ).with_columns(weight_given_name=pl.lit(9.0), weight_family_name=pl.lit(9.0))
+    assert decide(candidates, model)["decision"].item() == expected, description

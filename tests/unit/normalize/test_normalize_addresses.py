@@ -129,3 +129,38 @@ def test_facility_province_is_the_parent_when_the_text_names_none(reference: Nor
         "Xã Nhựt Ninh",
     )
     assert resolved_names(reference, "Tổ 5", facility_province_code="80") == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("address", "province", "ward", "expected"),
+    [
+        # After 1 July 2025 Bình Định is part of Gia Lai: its commune under the merged province's name.
+        ("Xã Nhơn Khánh, Tỉnh Gia Lai", None, None, ("Tỉnh Bình Định", "Thị xã An Nhơn", "Xã Nhơn Khánh")),
+        (None, "Tỉnh Gia Lai", "Xã Nhơn Khánh", ("Tỉnh Bình Định", "Thị xã An Nhơn", "Xã Nhơn Khánh")),
+        (
+            "68 Trần Hưng Đạo, Xã Ngọc Chấn, Tỉnh Lào Cai",
+            None,
+            None,
+            ("Tỉnh Yên Bái", "Huyện Yên Bình", "Xã Ngọc Chấn"),
+        ),
+        # A ward the named province holds stays there.
+        ("Phường Yên Đỗ, Tỉnh Gia Lai", None, None, ("Tỉnh Gia Lai", None, "Phường Yên Đỗ")),
+        # Unmerged provinces and unknown wards are untouched.
+        ("Xã Không Có, Tỉnh Gia Lai", None, None, ("Tỉnh Gia Lai", None, None)),
+    ],
+)
+def test_a_commune_under_the_name_of_the_province_it_was_merged_into(
+    address: str | None,
+    province: str | None,
+    ward: str | None,
+    expected: Names,
+    reference: NormalizeReference,
+) -> None:
+    assert resolved_names(reference, address, province=province, ward=ward) == expected
+
+
+def test_a_merged_province_is_searched_only_when_the_text_names_a_province(
+    reference: NormalizeReference,
+) -> None:
+    """With no province in the text the facility's province is the parent, and its 2025 partners are not."""
+    assert resolved_names(reference, "Xã Nhơn Khánh", facility_province_code="64") == (None, None, None)
