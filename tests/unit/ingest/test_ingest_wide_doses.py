@@ -63,7 +63,14 @@ def test_headers_with_numbers_that_name_no_dose_stay_as_they_were() -> None:
 
 
 def test_a_form_s_column_numbers_in_brackets_name_no_dose() -> None:
-    header = ["STT\n(0)", "Họ và tên\n(1)", "Tên vắc xin\n(7)", "Số lô\n(8)", "Mũi tiêm\n(9)", "Ngày tiêm\n(10)"]
+    header = [
+        "STT\n(0)",
+        "Họ và tên\n(1)",
+        "Tên vắc xin\n(7)",
+        "Số lô\n(8)",
+        "Mũi tiêm\n(9)",
+        "Ngày tiêm\n(10)",
+    ]
 
     mapping = map_header_row(header)
 
