@@ -141,13 +141,8 @@ def run_blocking(
     }
     with in_memory(duckdb_config or DuckDBConfig()) as con:
         con.execute("SET preserve_insertion_order = false")
-        for name, frame in (
-            ("shots", shots.select(sorted(key_columns))),
-            ("registry", registry.select(sorted(registry_columns))),
-        ):
-            register_frame(con, "incoming_frame", frame)
-            con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM incoming_frame")
-            con.unregister("incoming_frame")
+        register_frame(con, "shots", shots.select(sorted(key_columns)))
+        register_frame(con, "registry", registry.select(sorted(registry_columns)))
         run_steps(con, blocking_steps(rules, list_columns))
         pairs = con.sql("SELECT * FROM blocking__candidate_pairs").pl()
         report = _blocking_report(con, true_pairs)
