@@ -13,8 +13,8 @@ from linkage_builders import to_registry, to_shots
 from polars.testing import assert_frame_equal
 from test_probabilistic_linkage import CASES, SPECIAL, confirmed_rows, filler_citizens
 
-from matching.deterministic import match_by_id
 from matching import engine
+from matching.deterministic import match_by_id
 from matching.engine import LinkageDatabase, shot_masses
 from matching.model import load_model
 from matching.probabilistic import encode_inputs
