@@ -85,15 +85,23 @@ def blocking_steps(rules: list[BlockingRule], list_columns: set[str]) -> list[Sq
             "GROUP BY k.rule_id, k.block_key, k.refine_key",
         ),
         SqlStep(
-            "blocking__rule_pairs",
+            "blocking__pairable_keys",
             # A small block pairs everyone; a big one only pairs within its refinement, if that is small.
+            # Sizes are joined on the registry's side first: one pass over the joins of all four tables
+            # per shot-and-citizen row held 0.2-0.4 GiB in DuckDB on the medium night (two threads).
+            "SELECT k.rule_id, k.block_key, k.refine_key, k.citizen_index, "
+            "b.block_size <= u.max_block_size AS pairs_whole_block "
+            "FROM blocking__registry_keys k JOIN blocking__block_sizes b USING (rule_id, block_key) "
+            "JOIN blocking__rules u USING (rule_id) "
+            "LEFT JOIN blocking__refined_block_sizes f ON f.rule_id = k.rule_id AND f.block_key = k.block_key "
+            "AND f.refine_key = k.refine_key "
+            "WHERE b.block_size <= u.max_block_size OR f.refined_size <= u.max_block_size",
+        ),
+        SqlStep(
+            "blocking__rule_pairs",
             "SELECT s.rule_id, s.shot_index, r.citizen_index "
-            "FROM blocking__shot_keys s JOIN blocking__registry_keys r USING (rule_id, block_key) "
-            "JOIN blocking__block_sizes b USING (rule_id, block_key) JOIN blocking__rules USING (rule_id) "
-            "LEFT JOIN blocking__refined_block_sizes f ON f.rule_id = s.rule_id AND f.block_key = s.block_key "
-            "AND f.refine_key = s.refine_key "
-            "WHERE b.block_size <= max_block_size "
-            "OR (s.refine_key = r.refine_key AND f.refined_size <= max_block_size)",
+            "FROM blocking__shot_keys s JOIN blocking__pairable_keys r ON s.rule_id = r.rule_id "
+            "AND s.block_key = r.block_key AND (r.pairs_whole_block OR s.refine_key = r.refine_key)",
         ),
         SqlStep(
             "blocking__candidate_pairs",
@@ -133,13 +141,8 @@ def run_blocking(
     }
     with in_memory(duckdb_config or DuckDBConfig()) as con:
         con.execute("SET preserve_insertion_order = false")
-        for name, frame in (
-            ("shots", shots.select(sorted(key_columns))),
-            ("registry", registry.select(sorted(registry_columns))),
-        ):
-            register_frame(con, "incoming_frame", frame)
-            con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM incoming_frame")
-            con.unregister("incoming_frame")
+        register_frame(con, "shots", shots.select(sorted(key_columns)))
+        register_frame(con, "registry", registry.select(sorted(registry_columns)))
         run_steps(con, blocking_steps(rules, list_columns))
         pairs = con.sql("SELECT * FROM blocking__candidate_pairs").pl()
         report = _blocking_report(con, true_pairs)

@@ -31,6 +31,9 @@ SHOT_CONTEXT_COLUMNS = list(SHOT_CONTEXT_DTYPES)
 SHOT_PAIR_COLUMNS = [*COMMON_COLUMNS, *SHOT_ONLY_COLUMNS, *SHOT_CONTEXT_COLUMNS]
 TF_FLOOR = 1e-9
 CANDIDATES_KEPT = 3
+# Pairs scored in one query (LinkageDatabase.top_candidates): ~0.25 GiB of scored pairs, ranks and masses
+# per million at once; the medium night's 1.6M pairs went as one.
+PAIRS_PER_SCORING_GROUP = 500_000
 
 
 def _tf_columns(registry: pl.DataFrame) -> list[str]:
@@ -204,7 +207,21 @@ class LinkageDatabase:
         log2_household_mass the same for the "unregistered household member" alternatives (see
         shot_masses). matching.posterior turns them into probabilities. Rows come ordered by shot_index,
         candidate_rank.
+
+        The pairs are scored in groups of whole shots of about PAIRS_PER_SCORING_GROUP pairs: a group's
+        scored pairs are held at once (in DuckDB and as numpy arrays), so memory follows the group, not
+        the partition. A shot's candidates are all in its group, so the result is the same.
         """
+        groups = math.ceil(index_pairs.height / PAIRS_PER_SCORING_GROUP)
+        if groups <= 1:
+            return self._group_top_candidates(index_pairs, model)
+        group = pl.col("shot_index") % groups
+        tops = [
+            self._group_top_candidates(index_pairs.filter(group == number), model) for number in range(groups)
+        ]
+        return pl.concat(tops).sort("shot_index", "candidate_rank")
+
+    def _group_top_candidates(self, index_pairs: pl.DataFrame, model: MatchModel) -> pl.DataFrame:
         table = self._register_pairs(index_pairs)
         self._add_name_similarities(table)
         steps = [*self._pair_steps(table, model), SqlStep("engine__scored_pairs", self._scored_select(model))]

@@ -70,6 +70,9 @@ def estimate_share(
 ) -> float:
     """EM on the share of rows whose person is in the registry; rows with no candidate count as outside."""
     share = prior.share_in_registry
+    # One chunk: a float sum adds chunk by chunk, so the share (and every probability after it) would
+    # move in the last bits with the layout that partitions, scoring groups or DuckDB handed over.
+    masses = masses.rechunk()
     total = masses.height + count_without_candidates
     if total == 0:
         return share

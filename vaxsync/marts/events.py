@@ -228,6 +228,7 @@ def hold_conflicting_rows(
         """,
         params={"priority": list(HOLD_PRIORITY)},
     ).pl()
+    connection.unregister("event_candidates")  # copied into event_night_rows: the frame is free to go
     return route_held_rows_to_backlog(outcomes, held)
 
 

@@ -123,8 +123,7 @@ def publish(settings: Settings, work: RunWorkDir) -> dict[str, Any]:
         register_frame(connection, "outcomes", outcomes)
         register_frame(connection, "night_ledger", ledgers)
         stage_postings(connection)
-        new_shots = connection.sql("select * from new_shots").pl()
-        _validate_new_shots(settings, work, new_shots)
+        _validate_new_shots(settings, work, connection.sql("select * from new_shots").pl())
         connection.execute("begin transaction")
         try:
             _write_night(connection, settings, run)

@@ -44,6 +44,11 @@ def test_only_the_tables_write_postings_reads_stay_after_staging(tmp_path: Path)
     assert not (STEP_TABLES - set(STAGED_FOR_WRITING)) & tables
 
 
+def test_the_matched_rows_frame_is_let_go_once_the_hold_rules_copied_it(tmp_path: Path) -> None:
+    # registered, the frame (every matched row of the night) stayed alive until the connection closed
+    assert "event_candidates" not in _temp_tables(tmp_path, DuckDBConfig())
+
+
 def test_debug_mode_keeps_every_step_to_be_queried(tmp_path: Path) -> None:
     assert _temp_tables(tmp_path, DuckDBConfig(sql_debug=True)) >= STEP_TABLES
 

@@ -13,6 +13,7 @@ from linkage_builders import to_registry, to_shots
 from polars.testing import assert_frame_equal
 from test_probabilistic_linkage import CASES, SPECIAL, confirmed_rows, filler_citizens
 
+from matching import engine
 from matching.deterministic import match_by_id
 from matching.engine import LinkageDatabase, shot_masses
 from matching.model import load_model
@@ -125,3 +126,18 @@ def test_top_candidates_are_the_same_bits_whatever_order_the_pairs_come_in(night
     assert results[0]["candidate_rank"].max() == 3
     for other in results[1:]:
         assert_frame_equal(results[0], other, check_exact=True)
+
+
+def test_top_candidates_scored_in_groups_of_shots_equal_one_group(
+    night: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scoring a partition's pairs group by group (to bound memory) gives the same rows, in the same order,
+    to the bit, as scoring them at once."""
+    inputs, every_pair, model = night
+    with LinkageDatabase(inputs.shots, inputs.registry, inputs.vocabulary) as database:
+        at_once = database.top_candidates(every_pair, model)
+        monkeypatch.setattr(engine, "PAIRS_PER_SCORING_GROUP", every_pair.height // 7)
+        in_groups = database.top_candidates(every_pair, model)
+
+    assert at_once.height > 0
+    assert_frame_equal(in_groups, at_once, check_exact=True)

@@ -165,3 +165,28 @@ def test_run_suite_leaves_nothing_holding_its_callers_rows(normalized_shots_suit
         assert survivors[0]() is None
     finally:
         gc.enable()
+
+
+def test_run_suite_gives_back_the_pages_arrow_kept_from_the_pandas_copy(
+    normalized_shots_suite, good_normalized_shots, monkeypatch
+):
+    # Arrow's allocator keeps what the pandas copy freed, for its own reuse; the stages after a validation
+    # allocate in DuckDB and polars, which never reuse it: publish's peak carried it.
+    import pyarrow
+
+    pool = pyarrow.default_memory_pool()
+    released = []
+
+    class Pool:
+        def __getattr__(self, name):
+            return getattr(pool, name)
+
+        def release_unused(self):
+            released.append(pool.bytes_allocated())
+            pool.release_unused()
+
+    monkeypatch.setattr(pyarrow, "default_memory_pool", Pool)
+
+    run_suite(good_normalized_shots, normalized_shots_suite, id_columns=NORMALIZED_KEYS)
+
+    assert len(released) == 1
