@@ -54,6 +54,7 @@ from vaxsync.marts.registry_cache import (
     prepared_registry,
     registry_snapshot_problem,
     registry_surname_statistics,
+    start_preparing_snapshot,
 )
 from vaxsync.marts.resends import path_arrivals
 from vaxsync.marts.snapshot_changes import count_flagged_shots
@@ -531,9 +532,11 @@ def run_nightly(
     # runs in worker processes or in polars, which release the GIL.
     start_importing_validation()
     work = RunWorkDir(settings)
-    stage_done(
-        "discover", time.perf_counter() - started, read_json(work.run_file)["stage_counts"]["discover"]
-    )
+    run = read_json(work.run_file)
+    # The snapshot's caches depend on no landed file: on its first night they are built in a thread
+    # while ingest runs, instead of inside normalize and match (vaxsync.marts.registry_cache).
+    snapshot = start_preparing_snapshot(settings, snapshot_hash=run["registry_hash"])
+    stage_done("discover", time.perf_counter() - started, run["stage_counts"]["discover"])
     ingest_started = time.perf_counter()
     progress("ingest", 0, len(new_files))
     for done in _ingest_all(settings, new_files):
@@ -542,6 +545,7 @@ def run_nightly(
     stage_done("ingest", time.perf_counter() - ingest_started, {"files": len(new_files)})
     stage_started = time.perf_counter()
     progress("normalize", 0, 4)
+    snapshot.wait()
     counts = normalize_batch(settings, on_step=lambda done, total: progress("normalize", done, total))
     stage_done("normalize", time.perf_counter() - stage_started, counts)
     stage_started = time.perf_counter()
