@@ -8,9 +8,9 @@ The cache holds names, birth dates and IDs: its folder is 0700 and its files 060
 whole under a temporary name of its own writer, then renamed: a reader never sees part of one, and two
 writers of the same file (a background preparation, a stage run alone) each put a whole copy in place.
 
-None of this depends on the night's files: `vaxsync run` builds what a snapshot's first night lacks in
-a background thread while ingest runs (start_preparing_snapshot); each stage run alone (the Airflow DAG)
-builds what it needs itself.
+None of this depends on the night's files: on a snapshot's first night `vaxsync run` builds them in a
+thread while ingest runs (start_preparing_snapshot) and the DAG in a task beside the ingest tasks
+(prepare_snapshot); a stage run without either builds what it needs itself.
 """
 
 from __future__ import annotations
@@ -172,31 +172,37 @@ class SnapshotPreparation:
         self.built.result()  # re-raises the build's error in the waiting thread
 
 
-def start_preparing_snapshot(settings: Settings, *, snapshot_hash: str) -> SnapshotPreparation:
-    """Build the snapshot's missing cache files (surname statistics, the prepared registry, its encoding
-    for the reference model) in a background thread, and return at once.
-
-    A thread, not a process: the build is polars work, which releases the GIL, while a spawned process
-    would pay its imports (~1.5 CPU s) and memory of its own. Wait for it before normalize, so that it
-    overlaps ingest only: at 10M citizens it holds ~3 GiB while preparing, on top of ingest's ~1 GiB but
-    not of normalize's ~4. The stage functions build whatever is still missing themselves, so waiting is
-    needed to use the thread's work, never for correctness; a failed build raises where it is waited for."""
+def prepare_snapshot(settings: Settings, *, snapshot_hash: str) -> bool:
+    """Build the snapshot's missing cache files: its surname statistics, its prepared form and its
+    encoding for the reference model (the encoding's key reads only the model's term-frequency columns,
+    which fitting does not change). True when something was built, False when all were there."""
     model = load_model()
     files = [
         surname_statistics_file(settings, snapshot_hash=snapshot_hash),
         prepared_registry_file(settings, snapshot_hash=snapshot_hash),
         *encoded_registry_files(settings, snapshot_hash=snapshot_hash, model=model),
     ]
-    preparation = SnapshotPreparation(built=Future())
     if all(path.exists() for path in files):
-        preparation.built.set_result(None)  # a later night of the snapshot: nothing to build
-        return preparation
+        return False
+    registry_surname_statistics(settings, snapshot_hash=snapshot_hash)
+    prepared_registry(settings, snapshot_hash=snapshot_hash)
+    encoded_registry(settings, snapshot_hash=snapshot_hash, model=model)
+    return True
+
+
+def start_preparing_snapshot(settings: Settings, *, snapshot_hash: str) -> SnapshotPreparation:
+    """prepare_snapshot in a background thread; returns at once.
+
+    A thread, not a process: the build is polars work, which releases the GIL, while a spawned process
+    would pay its imports (~1.5 CPU s) and memory of its own. Wait for it before normalize, so that it
+    overlaps ingest only: at 10M citizens it holds ~3 GiB while preparing, on top of ingest's ~1 GiB but
+    not of normalize's ~4. The stage functions build whatever is still missing themselves, so waiting is
+    needed to use the thread's work, never for correctness; a failed build raises where it is waited for."""
+    preparation = SnapshotPreparation(built=Future())
 
     def build() -> None:
         try:
-            registry_surname_statistics(settings, snapshot_hash=snapshot_hash)
-            prepared_registry(settings, snapshot_hash=snapshot_hash)
-            encoded_registry(settings, snapshot_hash=snapshot_hash, model=model)
+            prepare_snapshot(settings, snapshot_hash=snapshot_hash)
         except BaseException as error:  # handed to the thread that waits, which raises it
             preparation.built.set_exception(error)
         else:

@@ -51,6 +51,7 @@ from vaxsync.marts.quality import start_importing_validation
 from vaxsync.marts.readmission import readmittable_files, validation_rules_version
 from vaxsync.marts.registry_cache import (
     make_cache_private,
+    prepare_snapshot,
     prepared_registry,
     registry_snapshot_problem,
     registry_surname_statistics,
@@ -348,6 +349,19 @@ def _ingest_all(settings: Settings, source_files: list[str]) -> Iterator[int]:
         for worker in workers:
             worker.close()
         stop_workbook_reader()  # this process's reader: its memory is not needed after ingest
+
+
+# --- the registry snapshot's caches ---------------------------------------------------------------------
+
+
+def prepare_registry_snapshot(settings: Settings) -> StageResult:
+    """On a snapshot's first night, build its caches (surname statistics, prepared form, encoding for
+    matching); later nights find them. They need no landed file: the DAG runs this beside the ingest
+    tasks and `vaxsync run` in a thread while ingest runs, instead of normalize and match building them
+    on the critical path (which they still do when run without it)."""
+    work = RunWorkDir(settings)
+    built = prepare_snapshot(settings, snapshot_hash=read_json(work.run_file)["registry_hash"])
+    return {"registry_caches_built": built}
 
 
 # --- normalize ------------------------------------------------------------------------------------------

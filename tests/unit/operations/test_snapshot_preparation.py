@@ -21,6 +21,7 @@ from vaxsync.core.workdir import RunWorkDir, write_json
 from vaxsync.marts.registry_cache import (
     cache_dir,
     encoded_registry_files,
+    prepare_snapshot,
     prepared_registry,
     prepared_registry_file,
     registry_surname_statistics,
@@ -77,21 +78,26 @@ def test_a_failed_build_is_raised_where_it_is_waited_for_and_leaves_no_cache_fil
     assert prepared_registry(settings, snapshot_hash=SNAPSHOT).collect().height == 40
 
 
-def test_a_later_night_of_the_snapshot_starts_no_build(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_later_night_of_the_snapshot_builds_nothing(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     start_preparing_snapshot(settings, snapshot_hash=SNAPSHOT).wait()
     modified = {path: path.stat().st_mtime_ns for path in cache_dir(settings).iterdir()}
 
-    def no_thread(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("a thread was started for a snapshot whose caches are complete")
+    start_preparing_snapshot(settings, snapshot_hash=SNAPSHOT).wait()
 
-    monkeypatch.setattr(threading, "Thread", no_thread)
-    later = start_preparing_snapshot(settings, snapshot_hash=SNAPSHOT)
-
-    assert later.built.done()
+    assert prepare_snapshot(settings, snapshot_hash=SNAPSHOT) is False
     assert {path: path.stat().st_mtime_ns for path in cache_dir(settings).iterdir()} == modified
+
+
+def test_the_dag_task_builds_the_caches_of_the_night_s_snapshot(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    work = RunWorkDir(settings)
+    work.reset()
+    write_json(work.run_file, {"registry_hash": SNAPSHOT})
+
+    assert pipeline.prepare_registry_snapshot(settings) == {"registry_caches_built": True}
+    assert prepared_registry_file(settings, snapshot_hash=SNAPSHOT).is_file()
+    assert pipeline.prepare_registry_snapshot(settings) == {"registry_caches_built": False}
 
 
 def test_a_missing_file_of_the_encoding_is_built_again(tmp_path: Path) -> None:
