@@ -9,10 +9,12 @@ workers, the report's render helper) from /proc, and the whole machine's busy ti
 machine may be shared: "others" is what the rest of it used meanwhile).
 
 Printed (and written to <run-dir>/timeline.json): per stage, wall seconds, CPU seconds, the cores the
-night kept busy on average, and the idle core-seconds (cores x wall - CPU) that independent work could
-have used; then a timeline in --bin second bins, CPU split into the main thread, polars' pool, the
-process's other threads (Python threads such as Great Expectations' import, DuckDB's workers) and child
-processes. A benchmark, not a test: the figures depend on the machine's load.
+night kept busy on average, the cores it wanted (its threads on a core or runnable and waiting for one,
+from /proc/<pid>/task/<tid>/schedstat: a stage that wants fewer than the machine's cores leaves one idle
+even on a machine of its own; waits for the GIL, a lock or I/O are sleeps, not wants) and the idle
+core-seconds (cores x wall - CPU); then a timeline in --bin second bins, CPU split into the main thread,
+polars' pool, the process's other threads (Python threads such as Great Expectations' import, DuckDB's
+workers) and child processes. A benchmark, not a test: the figures depend on the machine's load.
 """
 
 from __future__ import annotations
@@ -200,23 +202,6 @@ def _window(samples: list[dict[str, Any]], start: float, end: float) -> dict[str
     return totals
 
 
-def _wall_alone(samples: list[dict[str, Any]], start: float, end: float, cores: int) -> float:
-    """The window's wall time on a machine of its own, estimated sample by sample: the CPU a sample
-    used, at the cores its runnable threads wanted (at most `cores`). Waits for the GIL or for I/O are
-    sleeps, not runnable: they stay in the estimate."""
-    seconds = 0.0
-    for item in samples:
-        share = _sample_share(item, start, end)
-        if share:
-            cpu = sum(item["cpu"].values())
-            wanted = (cpu + item["waited"]) / item["dt"]
-            if cpu:
-                seconds += share * cpu / min(wanted, cores)
-            elif not item["waited"]:  # asleep (I/O, a lock): as long alone
-                seconds += share * item["dt"]
-    return seconds
-
-
 def summarise(
     samples: list[dict[str, Any]], spans: list[tuple[str, float, float]], cores: int
 ) -> list[dict[str, Any]]:
@@ -226,7 +211,6 @@ def summarise(
         totals = _window(samples, start, end)
         wall = end - start
         cpu = sum(totals[category] for category in CATEGORIES)
-        alone = _wall_alone(samples, start, end, cores)
         rows.append(
             {
                 "stage": stage,
@@ -237,8 +221,6 @@ def summarise(
                 "cores_wanted": (cpu + totals["waited"]) / wall if wall else 0.0,
                 "waited_s": totals["waited"],
                 "idle_core_s": cores * wall - cpu,
-                "wall_alone_s": alone,
-                "idle_core_s_alone": cores * alone - cpu,
                 "others_cpu_s": max(totals["machine_busy"] - cpu, 0.0),
                 **{f"{category} s": totals[category] for category in CATEGORIES},
             }
@@ -267,16 +249,15 @@ def timeline(
 
 def print_tables(rows: list[dict[str, Any]], bins: list[dict[str, Any]], cores: int) -> None:
     print(
-        "| stage | wall s | CPU s | cores busy | cores wanted | idle core-s | alone: wall s | alone: idle core-s "
+        "| stage | wall s | CPU s | cores busy | cores wanted | idle core-s "
         "| main thread | polars pool | other threads | child processes | waited for a core s | others' CPU s |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         parts = [f"{row[f'{category} s']:.1f}" for category in CATEGORIES]
         print(
             f"| {row['stage']} | {row['wall_s']:.2f} | {row['cpu_s']:.1f} | {row['cores_busy']:.2f} "
-            f"| {row['cores_wanted']:.2f} | {row['idle_core_s']:.1f} | {row['wall_alone_s']:.2f} "
-            f"| {row['idle_core_s_alone']:.1f} | {' | '.join(parts)} "
+            f"| {row['cores_wanted']:.2f} | {row['idle_core_s']:.1f} | {' | '.join(parts)} "
             f"| {row['waited_s']:.1f} | {row['others_cpu_s']:.1f} |"
         )
     print()
