@@ -174,6 +174,12 @@ def vaccination_nightly_sync() -> None:
     def ingest_exports(source_files: list[str]) -> list[dict[str, object]]:
         return _pipeline().ingest_exports(_run_settings(), source_files)
 
+    # Beside the ingest tasks: the registry snapshot's caches need no landed file (on a later night of
+    # the snapshot it finds them built and returns at once).
+    @task
+    def prepare_registry_snapshot() -> dict[str, object]:
+        return _pipeline().prepare_registry_snapshot(_run_settings())
+
     # Runs when ingestion was skipped (a night with no new files), never after a failed ingestion.
     @task(trigger_rule=TriggerRule.NONE_FAILED)
     def normalize_batch() -> dict[str, object]:
@@ -204,9 +210,12 @@ def vaccination_nightly_sync() -> None:
     def report_batch() -> dict[str, object]:
         return _pipeline().report_batch(_run_settings())
 
-    ingested = ingest_exports.expand(source_files=discover_new_exports())
+    discovered = discover_new_exports()
+    ingested = ingest_exports.expand(source_files=discovered)
+    prepared = prepare_registry_snapshot()
+    discovered >> prepared
     partitions = plan_match_partitions()
-    ingested >> normalize_batch() >> partitions
+    [ingested, prepared] >> normalize_batch() >> partitions
     matched = match_partition.expand(partition=partitions)
     matched >> combine_matches() >> publish_batch() >> report_batch()
 

@@ -4,20 +4,30 @@ snapshot and reused.
 
 Keyed by the snapshot's content hash, so a changed snapshot is prepared again and an unchanged one
 costs only a read: both read every registry name, which at 10 million citizens takes minutes.
-The cache holds names, birth dates and IDs: its folder is 0700 and its files 0600.
+The cache holds names, birth dates and IDs: its folder is 0700 and its files 0600. Each file is written
+whole under a temporary name of its own writer, then renamed: a reader never sees part of one, and two
+writers of the same file (a background preparation, a stage run alone) each put a whole copy in place.
+
+None of this depends on the night's files: on a snapshot's first night `vaxsync run` builds them in a
+thread while ingest runs (start_preparing_snapshot) and the DAG in a task beside the ingest tasks
+(prepare_snapshot); a stage run without either builds what it needs itself.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
+import uuid
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import polars as pl
 
 from matching.features import Vocabulary
-from matching.model import MatchModel
+from matching.model import MatchModel, load_model
 from matching.probabilistic import EncodedRegistry, encode_registry
 from transforms.normalize.names import SurnameStatistics, surname_statistics
 from transforms.registry import prepare_registry
@@ -50,7 +60,7 @@ def prepared_registry(settings: Settings, *, snapshot_hash: str) -> pl.LazyFrame
     cached = prepared_registry_file(settings, snapshot_hash=snapshot_hash)
     if not cached.exists():
         private_folder(cached.parent)
-        temporary = cached.with_suffix(".parquet.tmp")
+        temporary = _temporary_name(cached)
         with owner_only_files():
             prepare_registry(pl.scan_parquet(settings.registry_path)).sink_parquet(
                 temporary, compression=CACHE_COMPRESSION
@@ -70,12 +80,10 @@ def encoded_registry(settings: Settings, *, snapshot_hash: str, model: MatchMode
     instead of encoding every citizen again. Keyed also by the model's term-frequency columns (the only
     part of the model the encoding reads) and REGISTRY_ENCODING_VERSION."""
 
-    folder = cache_dir(settings)
-    records_file = folder / f"{snapshot_hash}.encoded.{_encoding_key(model)}.parquet"
-    words_file = records_file.with_suffix(".vocabulary.parquet")
+    records_file, words_file = encoded_registry_files(settings, snapshot_hash=snapshot_hash, model=model)
     if not (records_file.exists() and words_file.exists()):
         encoded = encode_registry(prepared_registry(settings, snapshot_hash=snapshot_hash), model)
-        private_folder(folder)
+        private_folder(records_file.parent)
         with owner_only_files():
             # the vocabulary first: records present without their words would be read as complete
             _write_replacing(encoded.vocabulary.words.to_frame("word"), words_file)
@@ -90,6 +98,12 @@ def encoded_registry(settings: Settings, *, snapshot_hash: str, model: MatchMode
     )
 
 
+def encoded_registry_files(settings: Settings, *, snapshot_hash: str, model: MatchModel) -> tuple[Path, Path]:
+    """The encoded registry's records and vocabulary files."""
+    records_file = cache_dir(settings) / f"{snapshot_hash}.encoded.{_encoding_key(model)}.parquet"
+    return records_file, records_file.with_suffix(".vocabulary.parquet")
+
+
 def _encoding_key(model: MatchModel) -> str:
     columns = sorted({column for c in model.comparisons for column in c.term_frequency.values()})
     signature = f"v{REGISTRY_ENCODING_VERSION}:p{REGISTRY_PREPARATION_VERSION}:{','.join(columns)}"
@@ -98,18 +112,21 @@ def _encoding_key(model: MatchModel) -> str:
 
 def _write_replacing(frame: pl.DataFrame, path: Path) -> None:
     """Write through a temporary file, so that a crash never leaves a half-written cache file."""
-    temporary = path.with_suffix(".parquet.tmp")
+    temporary = _temporary_name(path)
     frame.write_parquet(temporary, compression=CACHE_COMPRESSION)
     os.replace(temporary, path)
+
+
+def _temporary_name(path: Path) -> Path:
+    """A name no other writer of path uses: writers never write into each other's file."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
 
 
 def registry_surname_statistics(settings: Settings, *, snapshot_hash: str) -> SurnameStatistics:
     """transforms.normalize.names.surname_statistics of the snapshot with this content hash, from the
     cache (one row per table and word) or computed once and cached."""
 
-    cached = (
-        cache_dir(settings) / f"{snapshot_hash}.surname_statistics-v{REGISTRY_PREPARATION_VERSION}.parquet"
-    )
+    cached = surname_statistics_file(settings, snapshot_hash=snapshot_hash)
     if not cached.exists():
         statistics = surname_statistics(pl.scan_parquet(settings.registry_path).select("full_name"))
         tables = [
@@ -120,7 +137,7 @@ def registry_surname_statistics(settings: Settings, *, snapshot_hash: str) -> Su
             for name, table in (("by_spelling", statistics.by_spelling), ("by_key", statistics.by_key))
         ]
         private_folder(cached.parent)
-        temporary = cached.with_suffix(".parquet.tmp")
+        temporary = _temporary_name(cached)
         with owner_only_files():
             pl.concat(tables).write_parquet(temporary)
         os.replace(temporary, cached)
@@ -133,8 +150,66 @@ def registry_surname_statistics(settings: Settings, *, snapshot_hash: str) -> Su
     return SurnameStatistics(by_spelling=table("by_spelling"), by_key=table("by_key"))
 
 
+def surname_statistics_file(settings: Settings, *, snapshot_hash: str) -> Path:
+    return cache_dir(settings) / f"{snapshot_hash}.surname_statistics-v{REGISTRY_PREPARATION_VERSION}.parquet"
+
+
 def cache_dir(settings: Settings) -> Path:
     return settings.warehouse_path.parent / "registry_cache"
+
+
+# --- a snapshot's first night: its caches built beside ingest -------------------------------------------
+
+
+@dataclass(frozen=True)
+class SnapshotPreparation:
+    """The background build of a snapshot's caches: done (or holding the build's error) when every file
+    is in place."""
+
+    built: Future[None]
+
+    def wait(self) -> None:
+        self.built.result()  # re-raises the build's error in the waiting thread
+
+
+def prepare_snapshot(settings: Settings, *, snapshot_hash: str) -> bool:
+    """Build the snapshot's missing cache files: its surname statistics, its prepared form and its
+    encoding for the reference model (the encoding's key reads only the model's term-frequency columns,
+    which fitting does not change). True when something was built, False when all were there."""
+    model = load_model()
+    files = [
+        surname_statistics_file(settings, snapshot_hash=snapshot_hash),
+        prepared_registry_file(settings, snapshot_hash=snapshot_hash),
+        *encoded_registry_files(settings, snapshot_hash=snapshot_hash, model=model),
+    ]
+    if all(path.exists() for path in files):
+        return False
+    registry_surname_statistics(settings, snapshot_hash=snapshot_hash)
+    prepared_registry(settings, snapshot_hash=snapshot_hash)
+    encoded_registry(settings, snapshot_hash=snapshot_hash, model=model)
+    return True
+
+
+def start_preparing_snapshot(settings: Settings, *, snapshot_hash: str) -> SnapshotPreparation:
+    """prepare_snapshot in a background thread; returns at once.
+
+    A thread, not a process: the build is polars work, which releases the GIL, while a spawned process
+    would pay its imports (~1.5 CPU s) and memory of its own. Wait for it before normalize, so that it
+    overlaps ingest only: at 10M citizens it holds ~3 GiB while preparing, on top of ingest's ~1 GiB but
+    not of normalize's ~4. The stage functions build whatever is still missing themselves, so waiting is
+    needed to use the thread's work, never for correctness; a failed build raises where it is waited for."""
+    preparation = SnapshotPreparation(built=Future())
+
+    def build() -> None:
+        try:
+            prepare_snapshot(settings, snapshot_hash=snapshot_hash)
+        except BaseException as error:  # handed to the thread that waits, which raises it
+            preparation.built.set_exception(error)
+        else:
+            preparation.built.set_result(None)
+
+    threading.Thread(target=build, name="prepare-snapshot", daemon=True).start()
+    return preparation
 
 
 # --- the snapshot checked before any work -------------------------------------------------------------

@@ -89,7 +89,8 @@ def test_parsing_imports_no_heavy_library():
     [
         ("discover_new_exports", set()),
         ("ingest_exports", {"discover_new_exports"}),
-        ("normalize_batch", {"ingest_exports"}),
+        ("prepare_registry_snapshot", {"discover_new_exports"}),
+        ("normalize_batch", {"ingest_exports", "prepare_registry_snapshot"}),
         ("plan_match_partitions", {"normalize_batch"}),
         ("match_partition", {"plan_match_partitions"}),
         ("combine_matches", {"match_partition"}),
@@ -105,6 +106,7 @@ def test_the_dag_has_exactly_the_pipeline_stages(dag):
     assert {task.task_id for task in dag.tasks} == {
         "discover_new_exports",
         "ingest_exports",
+        "prepare_registry_snapshot",
         "normalize_batch",
         "plan_match_partitions",
         "match_partition",

@@ -16,6 +16,13 @@ from vaxsync.orchestration import pipeline
 from vaxsync.orchestration.cli import print_stage_line
 
 
+class _Prepared:
+    """The snapshot's caches, already built."""
+
+    def wait(self) -> None:
+        pass
+
+
 def test_normalize_and_match_report_their_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(warehouse_path=tmp_path / "warehouse.duckdb", as_of=dt.date(2023, 1, 31))
 
@@ -23,7 +30,9 @@ def test_normalize_and_match_report_their_steps(tmp_path: Path, monkeypatch: pyt
         work = RunWorkDir(settings)
         work.reset()
         counts = {"files_landed": 2, "files_already_in_ledger": 1, "files_new": 1}
-        write_json(work.run_file, {"stage_seconds": {}, "stage_counts": {"discover": counts}})
+        write_json(
+            work.run_file, {"registry_hash": "abc", "stage_seconds": {}, "stage_counts": {"discover": counts}}
+        )
         return ["a.csv"]
 
     def normalize(settings: Settings, on_step: Any = None) -> dict[str, int]:
@@ -32,6 +41,7 @@ def test_normalize_and_match_report_their_steps(tmp_path: Path, monkeypatch: pyt
         return {"rows_normalized": 7}
 
     monkeypatch.setattr(pipeline, "discover_new_exports", discover)
+    monkeypatch.setattr(pipeline, "start_preparing_snapshot", lambda settings, snapshot_hash: _Prepared())
     monkeypatch.setattr(pipeline, "_ingest_all", lambda settings, files: iter([1]))
     monkeypatch.setattr(pipeline, "normalize_batch", normalize)
     monkeypatch.setattr(pipeline, "plan_match_partitions", lambda settings: ["north", "south"])
