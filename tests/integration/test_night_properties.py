@@ -36,7 +36,9 @@ NIGHTS = itertools.count()
 
 @pytest.fixture(scope="module")
 def synth_night(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[LandedFile]]:
-    """A small registry and the good exports the generator wrote for it (its junk files left out)."""
+    """A small registry and the good exports the generator wrote for it: its junk files left out, and the
+    exports it spoils on purpose (quarantined: missing columns, unreadable), so that a drawn "good" file
+    always loads."""
     out = tmp_path_factory.mktemp("synth")
     generate(out, SynthConfig(citizens=300, shots=120, seed=23, snapshot_date=AS_OF))
     landing = out / "landing"
@@ -45,7 +47,9 @@ def synth_night(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[La
         for path in sorted(landing.rglob("*"))
         if path.is_file() and path.suffix in (".csv", ".txt", ".xlsx") and path.stat().st_size > 1000
     ]
-    return out / "registry.parquet", exports
+    loading = [export for export in exports if loads(landing, export)]
+    assert len(loading) >= 4
+    return out / "registry.parquet", loading
 
 
 def land(landing: Path, files: list[LandedFile]) -> None:
