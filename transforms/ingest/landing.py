@@ -16,12 +16,14 @@ def list_landed_files(landing_dir: Path) -> list[str]:
 
     Junk, lock files and empty files are listed too: each must reach the ledger. A name that is not
     UTF-8 (a Windows client writing CP1258 or CP437 names) is listed with its odd bytes as `\\xe1`, a
-    text the ledger can hold; `landed_path` finds the file again.
+    text the ledger can hold; `landed_path` finds the file again. A link to a folder outside the landing
+    folder (`79 -> /srv/sftp/79`) is listed as one entry, which ingest quarantines unread: its files
+    are not read (see `outside_landing`), and the ledger says so instead of leaving them unseen.
     """
     return sorted(
         _printable_name(path.relative_to(landing_dir).as_posix())
         for path in landing_dir.rglob("*")
-        if path.is_file()
+        if path.is_file() or (path.is_dir() and outside_landing(landing_dir, path))
     )
 
 
@@ -35,7 +37,7 @@ def landed_path(landing_dir: Path, source_file: str) -> Path:
 
 
 def outside_landing(landing_dir: Path, path: Path) -> bool:
-    """Whether a landed path is a link to a file outside the landing folder. Such a file is never read:
+    """Whether a landed path is a link to a file or folder outside the landing folder. It is never read:
     a link dropped by an uploader would otherwise publish (and show in reports) whatever the night's
     account may read, e.g. another province's exports."""
     return path.is_symlink() and not path.resolve().is_relative_to(landing_dir.resolve())

@@ -96,7 +96,10 @@ def stage_export(landing_dir: Path, source_file: str, file_hash: str | None = No
         size = path.stat().st_size
         file_hash = file_hash or file_content_hash(path)
         if outside_landing(landing_dir, path):
-            raise Quarantine("unsupported_format", "a link to a file outside the landing folder (not read)")
+            what = "folder" if path.is_dir() else "file"
+            raise Quarantine(
+                "unsupported_format", f"a link to a {what} outside the landing folder (not read)"
+            )
         rows, metrics = _read_export(path, file_hash, source_file, state)
     except Quarantine as verdict:
         return _quarantined(path, source_file, file_hash, size, state, verdict.reason, verdict.detail)

@@ -124,3 +124,26 @@ def test_a_link_to_a_file_outside_the_landing_folder_is_not_read(tmp_path: Path)
         (f"{HANOI}/link.csv", "quarantined", "unsupported_format", 0),
         (f"{HANOI}/link_inside.csv", "duplicate_content", None, 0),
     ]
+
+
+def test_a_link_to_a_folder_outside_the_landing_folder_reaches_the_ledger_unread(tmp_path: Path) -> None:
+    # A province folder linked to an upload area (`79 -> /srv/sftp/79`): on main its files were never
+    # listed, so the ledger and the run report did not know they existed.
+    elsewhere = tmp_path / "sftp" / "79"
+    elsewhere.mkdir(parents=True)
+    land_copy(tmp_path, f"{HANOI}/inside.csv")
+    (elsewhere / "DS_tiem.csv").write_bytes((tmp_path / "landing" / HANOI / "inside.csv").read_bytes())
+    (tmp_path / "landing" / "79_Ho_Chi_Minh").symlink_to(elsewhere, target_is_directory=True)
+    (tmp_path / "landing" / "01_again").symlink_to(
+        tmp_path / "landing" / "01_Ha_Noi", target_is_directory=True
+    )
+
+    result = night(tmp_path)
+    again = night(tmp_path)
+
+    assert result.exit_code == 0, result.output
+    assert again.exit_code == 0, again.output
+    assert ledger(tmp_path) == [
+        (f"{HANOI}/inside.csv", "loaded", None, 1),
+        ("79_Ho_Chi_Minh", "quarantined", "unsupported_format", 0),
+    ]
