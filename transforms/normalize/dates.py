@@ -66,6 +66,9 @@ EXCEL_EPOCH = dt.date(1899, 12, 30)
 MAX_AGE_YEARS = 120
 VACCINATION_LATEST_YEAR = 2099  # a two-digit vaccination year is 20yy: the campaign started in 2021
 MONTH_FIRST, DAY_FIRST = "month_first", "day_first"
+UNAMBIGUOUS_ORDER = (
+    "unambiguous"  # vaccination_date_order of a text naming its order (2021-07-03, 03-Jul-2021)
+)
 FILE_ORDER_MAJORITY = 4  # proofs of one order must outnumber the other's this many times
 CENTURIES = (1900, 2000)
 # Repairs of dates damaged by a spreadsheet's locale (`date_repair`): "<verdict>:<field>" joined by ";".
@@ -245,6 +248,10 @@ def date_readings(frame: pl.LazyFrame, column: str, prefix: str) -> pl.LazyFrame
             safe_date(2000 + named_day, named_month, named_yy).alias(f"{prefix}_named_year_first"),
             named_yy.is_not_null().alias(f"{prefix}_named_short_year"),
             p1.is_not_null().alias(f"{prefix}_is_dmy"),
+            # year first (ISO, or a month by name rewritten so) or a month by name: day and month cannot swap
+            (p1.is_null() & (pl.col("iso_date").is_not_null() | named_day.is_not_null())).alias(
+                f"{prefix}_names_its_order"
+            ),
         )
         .drop("p1", "p2", "year_digits", "iso_date", "serial_date", "year_only", *NAMED_PARTS)
     )
@@ -302,15 +309,20 @@ def proven_file_order(prefixes: tuple[str, ...], file_key: pl.Expr) -> pl.Expr:
 
 def vaccination_date_order(proven_order: pl.Expr, shot_cell_kind: pl.Expr) -> pl.Expr:
     """`vaccination_date_order`: the file's proven order, for a vaccination date read from d/m/y text in
-    that order (not a date cell, not damaged by a locale); else null. Read by the event rule
-    vaccination_date_order_doubtful: a row whose order is proven is not held as possibly month-first."""
-    read_by_order = (
-        pl.col("_shot_is_dmy")
-        & shot_cell_kind.is_null()
+    that order; `unambiguous` for a text that names its order (year first, or a month by name); else null
+    (a date cell, a value damaged by a locale, an unproven d/m/y). Read by the event rule
+    vaccination_date_order_doubtful: a row whose date cannot be read the other way is not held."""
+    is_text_read = (
+        shot_cell_kind.is_null()
         & pl.col("_shot_swap_verdict").is_null()
         & pl.col("vaccinated_date").is_not_null()
     )
-    return pl.when(read_by_order.fill_null(False)).then(proven_order)
+    return (
+        pl.when((is_text_read & pl.col("_shot_names_its_order")).fill_null(False))
+        .then(pl.lit(UNAMBIGUOUS_ORDER))
+        .when((is_text_read & pl.col("_shot_is_dmy")).fill_null(False))
+        .then(proven_order)
+    )
 
 
 def pick_reading(prefix: str, kind: str, *, latest_year: pl.Expr | int) -> pl.Expr:

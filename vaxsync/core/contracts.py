@@ -101,7 +101,8 @@ NORMALIZED_EXTRA_SCHEMA: dict[str, pl.DataType] = {
     # day_month_swapped_by_locale (repaired) or day_month_maybe_swapped (both readings kept / held); else null.
     "date_repair": pl.String(),
     # The order (day_first | month_first) the vaccination date's d/m/y text was read in, when its file proves
-    # it (a value over 12, none the other way); else null: the order is a guess (events hold such rows).
+    # it (a value over 12, none the other way); unambiguous for a text naming its order (2021-07-03,
+    # 03-Jul-2021); else null: the order is a guess (events hold such rows).
     "vaccination_date_order": pl.String(),
     "birth_year": pl.Int32(),
     "sex_code": pl.String(),  # M | F | null

@@ -398,7 +398,7 @@ def test_a_birth_date_with_a_month_by_name_and_a_two_digit_year() -> None:
 
 def test_the_vaccination_date_order_is_passed_on_only_when_the_file_proves_it() -> None:
     # A day over 12 elsewhere in the file proves its order; a file proving neither, or both, proves nothing;
-    # a value not written d/m/y (ISO, a month by name, a date cell) was not read by the file's order.
+    # a value naming its order (ISO, a month by name) is unambiguous; a date cell was not read by any order.
     day_first = dated([("15/06/1985", "25/10/2021", None), ("05/06/1985", "08/10/2021", None)], "a")
     month_first = dated([("06/15/1985", "10/25/2021 8:55 PM", None), ("2002-03-02", "12/06/2021", None)], "b")
     unproven = dated([("05/06/1985", "08/10/2021", None)], "c")
@@ -418,4 +418,4 @@ def test_the_vaccination_date_order_is_passed_on_only_when_the_file_proves_it() 
     assert month_first["vaccinated_date"].to_list() == [D(2021, 10, 25), D(2021, 12, 6)]
     assert unproven[order].to_list() == [None]
     assert mixed[order].to_list()[:2] == [None, None]
-    assert not_dmy[order].to_list() == [None, None, None, "day_first"]
+    assert not_dmy[order].to_list() == ["unambiguous", "unambiguous", None, "day_first"]
