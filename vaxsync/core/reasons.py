@@ -229,6 +229,17 @@ DETAIL_TEXTS: tuple[DetailText, ...] = (
         "Cán bộ đã từ chối các ứng viên được đề xuất.",
     ),
     DetailText(
+        r"^a newer version of this file already corrected it",
+        "A newer version of this file already corrected this row (this version landed again under a new"
+        " name). Accepting or correcting it is refused: it would post the old values beside the corrected"
+        " ones. Ask the facility which version is current; if it is this one, it sends the file again at the"
+        " current file's path.",
+        "Tệp này đã có phiên bản mới hơn sửa dòng này (phiên bản này được gửi lại dưới tên khác). Chấp nhận"
+        " hoặc sửa dòng này sẽ bị từ chối: sẽ ghi nhận giá trị cũ bên cạnh giá trị đã sửa. Hãy hỏi cơ sở"
+        " phiên bản nào là hiện hành; nếu là phiên bản này, cơ sở gửi lại tệp theo đường dẫn của tệp hiện hành.",
+        ("older_version_resent",),
+    ),
+    DetailText(
         r"^malformed_row$",
         "The row's number of fields differs from the header's.",
         "Số cột của dòng khác với dòng tiêu đề.",

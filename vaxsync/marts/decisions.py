@@ -54,6 +54,7 @@ from vaxsync.marts.decision_files import (
 from vaxsync.marts.decision_tokens import candidate_message, decision_secret, macs, row_message, token_parts
 from vaxsync.marts.events import retract_postings
 from vaxsync.marts.registry_cache import prepared_registry
+from vaxsync.marts.resends import OLDER_VERSION_REASON
 from vaxsync.marts.warehouse import connect
 
 log = logging.getLogger(__name__)
@@ -546,6 +547,9 @@ def _rejection_reason() -> pl.Expr:
         .then(pl.lit("wrong_province"))
         .when(~pl.col("is_row_token_valid"))
         .then(pl.lit("token_invalid"))
+        # A row of an older version landed again: posting it would put back what a newer version corrected.
+        .when(pl.col("before_reason_code") == OLDER_VERSION_REASON)
+        .then(pl.lit("older_version_row"))
         .when(
             (kind == WITHDRAW_DECISION)
             & (pl.col("before_reason_code") != REVIEWER_REJECTED)

@@ -14,7 +14,8 @@ A new version is recognised
   under a new name sharing that many rows with a version a lineage already replaced, and more than with
   its active version, is that old version landed again (`old_version_renamed`): it must neither roll back
   the corrections nor post its old rows beside them, so it replaces nothing and its rows wait for review
-  (older_version_resent);
+  (older_version_resent). The same against the facility's versions taken together: an old export
+  overlapping several replaced versions at once (its history re-sent split in two, each half corrected);
 - again (flip-flop): an older version landing again at its path becomes the active version once more
   (discover lists it as `rearrived`; its rows are reinstated, the newer version's are superseded) — only
   where the lineage's active version lives; elsewhere (its own old path after a rename) it is a copy of the
@@ -48,6 +49,12 @@ RESEND_MIN_ROW_OVERLAP = 0.8
 VERSIONS_FILE_NAME = "file_versions.parquet"
 OLD_VERSION_RENAMED = "old_version_renamed"
 OLDER_VERSION_REASON = "older_version_resent"
+# The held row's detail (the report shows it on the row; vaxsync.core.reasons.DETAIL_TEXTS translates it):
+# a decision on such a row is refused (`older_version_row`, vaxsync.marts.decisions).
+OLDER_VERSION_DETAIL = (
+    "a newer version of this file already corrected it (this version landed again under a new name);"
+    " a decision on this row is refused: it would post the old values beside the corrected ones"
+)
 
 # tonight's versions: one row per file version arriving tonight (new content, or an older one again)
 TONIGHT_VERSION_SCHEMA = pl.Schema(
@@ -283,7 +290,32 @@ old_renamed as (
     where not o.is_active and o.row_overlap >= $min_overlap and o.row_overlap > coalesce(c.row_overlap, 0)
     group by o.file_hash
 ),
-renamed as (select * from renamed_or_old where file_hash not in (select file_hash from old_renamed))
+-- The same, against the facility's versions taken together: an old export overlapping several replaced
+-- versions at once (a history the facility later re-sent split in two, each half corrected) shares under the
+-- renamed share with each, yet most of its rows are rows the re-sends replaced, and fewer are current.
+old_renamed_across as (
+    select file_hash, replaced_share as row_overlap from (
+        select f.file_hash,
+               count(distinct t.row_key) filter (where not x.is_active) / f.distinct_keys as replaced_share,
+               count(distinct t.row_key) filter (where x.is_active) / f.distinct_keys as active_share
+        from files f
+        join (select distinct file_hash, row_key from tonight_rows) t on t.file_hash = f.file_hash
+        join file_row_keys k on k.row_key = t.row_key
+        join (select distinct x.file_hash, x.file_hash = a.active_file_hash as is_active
+              from arrivals x join active a using (lineage)) x on x.file_hash = k.file_hash
+        join version_facts v on v.file_hash = x.file_hash
+        where f.file_hash not in (select file_hash from same_path)
+          and v.facility_key = f.facility_key
+          and v.first_vaccinated_on <= f.last_vaccinated_on and f.first_vaccinated_on <= v.last_vaccinated_on
+        group by f.file_hash, f.distinct_keys
+    )
+    where replaced_share >= $min_overlap and replaced_share > active_share
+),
+older_versions as (
+    select file_hash, max(row_overlap) as row_overlap
+    from (select * from old_renamed union all select * from old_renamed_across) group by file_hash
+),
+renamed as (select * from renamed_or_old where file_hash not in (select file_hash from older_versions))
 select f.source_file, f.file_hash,
        coalesce(s.lineage, r.lineage,
                 case when u.file_hash is not null then f.source_file || '@' || left(f.file_hash, 12) end,
@@ -297,7 +329,7 @@ select f.source_file, f.file_hash,
 from files f
 left join same_path s using (file_hash)
 left join renamed r using (file_hash)
-left join (select distinct file_hash, row_overlap from old_renamed) o using (file_hash)
+left join older_versions o using (file_hash)
 left join reused_path u using (file_hash)
 left join active a on a.lineage = coalesce(s.lineage, r.lineage)
 union all
@@ -399,10 +431,7 @@ def hold_rows_of_old_versions(outcomes: pl.DataFrame, versions: pl.DataFrame) ->
     is_held = pl.col("file_hash").is_in(old_versions.implode()) & (
         pl.col("citizen_id").is_not_null() | reason.is_in(list(REMATCHABLE_REASONS)).fill_null(False)
     )
-    detail = (
-        "the file repeats a version of its file that a newer version already replaced (landed again under a"
-        " new name); a person checks which version is current"
-    )
+    detail = OLDER_VERSION_DETAIL
     return outcomes.with_columns(
         citizen_id=pl.when(is_held).then(pl.lit(None, pl.String)).otherwise("citizen_id"),
         candidate_citizen_id=pl.when(is_held)
