@@ -21,6 +21,7 @@ import polars as pl
 from matching.deterministic import confirm_candidates
 from transforms.normalize.ids import clean_id_text, restore_leading_zeros
 from vaxsync.core.clinical_rules import is_impossible_link
+from vaxsync.core.contracts import EXPORT_FIELDS, raw_column
 from vaxsync.core.decision_sheet import (
     CANDIDATE_TOKEN_COLUMNS,
     CANDIDATES_SHOWN,
@@ -54,7 +55,7 @@ from vaxsync.marts.decision_files import (
 from vaxsync.marts.decision_tokens import candidate_message, decision_secret, macs, row_message, token_parts
 from vaxsync.marts.events import retract_postings
 from vaxsync.marts.registry_cache import prepared_registry
-from vaxsync.marts.resends import OLDER_VERSION_REASON
+from vaxsync.marts.resends import OLDER_VERSION_REASON, read_tonight_versions
 from vaxsync.marts.warehouse import connect
 
 log = logging.getLogger(__name__)
@@ -757,9 +758,9 @@ def _validate_tonight(settings: Settings, work: RunWorkDir) -> tuple[pl.DataFram
     else:
         all_lines = read_new_decisions(settings, work)
     summaries = pl.read_parquet(work.decision_files_file)
+    carried = carried_decisions(settings, work)
     if all_lines.is_empty():
-        empty = pl.DataFrame(schema=AUDIT_SCHEMA)
-        return empty, _file_summaries(summaries, empty)
+        return carried, _file_summaries(summaries, pl.DataFrame(schema=AUDIT_SCHEMA))
     open_backlog, candidates = _backlog_and_candidates(settings)
     matchable = (
         pl.scan_parquet(work.match_input_file)
@@ -774,7 +775,113 @@ def _validate_tonight(settings: Settings, work: RunWorkDir) -> tuple[pl.DataFram
     audit = validate_decisions(
         all_lines, open_backlog, candidates, registry, matchable, secret=decision_secret(settings)
     )
-    return audit, _file_summaries(summaries, audit)
+    return pl.concat([audit, carried]), _file_summaries(summaries, audit)
+
+
+# --- a re-sent file: decisions follow the rows that did not change -----------------------------------------
+
+CARRIED_FILE_NAME = "carried_decisions.parquet"  # in the run's work folder: old row key -> new row key
+CARRIED_SCHEMA: dict[str, pl.DataType] = {
+    "old_file_hash": pl.String(), "old_source_row": pl.Int32(), "file_hash": pl.String(), "source_row": pl.Int32(),
+}  # fmt: skip
+# What makes a row of a new file version "the row the reviewer decided on": every field as sent.
+ROW_CONTENT_COLUMNS: tuple[str, ...] = tuple(raw_column(field) for field in EXPORT_FIELDS)
+
+
+def carried_decisions(settings: Settings, work: RunWorkDir) -> pl.DataFrame:
+    """Audit rows (AUDIT_SCHEMA, applied) carrying each decision standing on a row of a file version that a
+    version of tonight replaces to the new version's row with the same content, every field as sent.
+
+    A decision is about a row's content, not its file version: an unchanged row of a re-send keeps its
+    reviewer's accept, correction or rejection (it neither returns to review nor loses its posting), a
+    changed row does not (it is matched afresh). A standing decision is the row's last applied line, unless
+    a withdrawal; carried lines keep their reviewer, file and report run, so the reviewer can withdraw or
+    replace them on the new row. Writes the old -> new row keys for publish (record_carried_postings)."""
+    mapping = pl.DataFrame(schema=CARRIED_SCHEMA)
+    carried = pl.DataFrame(schema=AUDIT_SCHEMA)
+    versions = read_tonight_versions(work).filter(pl.col("replaces_file_hash").is_not_null())
+    if not versions.is_empty() and settings.warehouse_path.exists():
+        standing = _standing_decisions(settings, versions["replaces_file_hash"].unique().to_list())
+        new_rows = (
+            pl.scan_parquet(work.match_input_file)
+            .filter(~pl.col("is_rematch") & pl.col("file_hash").is_in(versions["file_hash"].implode()))
+            .select("file_hash", "source_row", *ROW_CONTENT_COLUMNS)
+            .collect()
+            .join(versions.select("file_hash", old_file_hash="replaces_file_hash"), on="file_hash")
+        )
+        matched = new_rows.join(
+            standing, on=["old_file_hash", *ROW_CONTENT_COLUMNS], how="inner", nulls_equal=True
+        )
+        mapping = matched.select(list(CARRIED_SCHEMA)).cast(CARRIED_SCHEMA)  # type: ignore[arg-type]
+        carried = matched.with_columns(
+            note=pl.concat_str(
+                pl.lit("carried from the replaced version's identical row "),
+                pl.col("old_file_hash"), pl.lit(":"), pl.col("old_source_row").cast(pl.String),
+                pl.lit("; "), pl.col("note").fill_null(""),
+            ),
+            # the audit's key (file, sheet, line) names the original line; the carry is one more row of it
+            sheet_name=pl.concat_str(
+                pl.col("sheet_name"), pl.lit(" (carried to "), pl.col("file_hash").str.slice(0, 16), pl.lit(")")
+            ),
+            match_probability=pl.lit(None, dtype=pl.Float64),
+            replaces_earlier_decision=pl.lit(False),
+        ).select(list(AUDIT_SCHEMA)).cast(AUDIT_SCHEMA)  # type: ignore[arg-type]  # fmt: skip
+    mapping.write_parquet(work.root / CARRIED_FILE_NAME)
+    if carried.height:
+        log.info("carried %d review decisions to unchanged rows of re-sent files", carried.height)
+    return carried
+
+
+def _standing_decisions(settings: Settings, old_file_hashes: list[str]) -> pl.DataFrame:
+    """The standing decision of each decided row of the given file versions, with the row's content."""
+    content = ", ".join(f"r.{name}" for name in ROW_CONTENT_COLUMNS)
+    with connect(settings.warehouse_path) as connection:
+        standing = connection.sql(
+            f"""
+            select d.* exclude (file_hash, source_row, after_shot_id, run_id), d.file_hash as old_file_hash,
+                   d.source_row as old_source_row, {content}
+            from review_decisions d
+            join backlog_records r using (file_hash, source_row)
+            where d.status = 'applied' and d.file_hash in (select unnest($hashes::varchar[]))
+            qualify row_number() over (partition by d.file_hash, d.source_row
+                                       order by d.decided_at desc, d.run_id desc) = 1
+                and d.decision <> '{WITHDRAW_DECISION}'
+            """,
+            params={"hashes": old_file_hashes},
+        ).pl()
+    # An old row whose content repeats in its version (a copy) keeps the decision of either: not carried.
+    return standing.filter(pl.len().over("old_file_hash", *ROW_CONTENT_COLUMNS) == 1).cast(
+        {"old_source_row": pl.Int32}
+    )
+
+
+def read_carried(work: RunWorkDir) -> pl.DataFrame:
+    path = work.root / CARRIED_FILE_NAME
+    return pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=CARRIED_SCHEMA)
+
+
+def record_carried_postings(connection: duckdb.DuckDBPyConnection, work: RunWorkDir, run_id: str) -> None:
+    """Inside the night's transaction, after the ledger's counts: a new row posted tonight by a carried accept
+    or correction gets its backlog row, resolved by that decision (as the old row's was), so that a later
+    `withdraw` or a new decision of its reviewer finds it. Not counted again in the ledger: it posted tonight."""
+    register_frame(connection, "tonight_carried", read_carried(work))
+    connection.execute(
+        f"""
+        insert into unposted_backlog (source_file, file_hash, source_row, reason_code, reason_detail,
+            province_code, facility, candidate_citizen_id, candidate_score, first_seen_on, run_id,
+            last_matched_run_id, resolved_run_id, resolution, resolved_shot_id)
+        select p.source_file, c.file_hash, c.source_row, old.reason_code, old.reason_detail, old.province_code,
+               old.facility, old.candidate_citizen_id, old.candidate_score, old.first_seen_on, $run_id, $run_id,
+               $run_id, old.resolution, p.shot_id
+        from tonight_carried c
+        join unposted_backlog old on old.file_hash = c.old_file_hash and old.source_row = c.old_source_row
+        join night_postings p on p.file_hash = c.file_hash and p.source_row = c.source_row
+        where old.resolution in {DECISION_RESOLUTIONS}
+          and not exists (select 1 from unposted_backlog b where b.file_hash = c.file_hash
+                                                             and b.source_row = c.source_row)
+        """,
+        {"run_id": run_id},
+    )
 
 
 def _file_summaries(summaries: pl.DataFrame, audit: pl.DataFrame) -> pl.DataFrame:

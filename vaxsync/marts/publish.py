@@ -26,7 +26,12 @@ from vaxsync.marts.backlog import (
     store_backlog_records,
     update_rematched_backlog,
 )
-from vaxsync.marts.decisions import stage_replaced_postings, take_back_replaced_postings, write_decision_audit
+from vaxsync.marts.decisions import (
+    record_carried_postings,
+    stage_replaced_postings,
+    take_back_replaced_postings,
+    write_decision_audit,
+)
 from vaxsync.marts.events import hold_conflicting_rows, shot_id_sql, stage_postings, write_postings
 from vaxsync.marts.quality import store_outcome
 from vaxsync.marts.readmission import archive_readmitted_ledger_rows, record_quarantine_context
@@ -209,6 +214,7 @@ def _write_night(connection: duckdb.DuckDBPyConnection, settings: Settings, run:
         connection, run["run_id"], as_of=settings.as_of, rules_version=run.get("rules_version")
     )
     count_resolved_rows_in_ledger(connection, run["run_id"])
+    record_carried_postings(connection, work, run["run_id"])  # after the ledger's counts: posted tonight
     store_backlog_records(connection, work)
     write_decision_audit(connection, work, run["run_id"])
     _write_validation_results(connection, settings, run["run_id"], now)
