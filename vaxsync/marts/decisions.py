@@ -559,6 +559,8 @@ def _rejection_reason() -> pl.Expr:
         .then(pl.lit("nothing_to_withdraw"))
         .when(kind == WITHDRAW_DECISION)
         .then(None)
+        .when(_is_decision_in_effect())
+        .then(pl.lit("decision_in_effect"))
         .when(pl.col("is_posted_by_decision") & ~_replaces_own_decision().fill_null(False))
         .then(pl.lit("already_decided"))
         # An accept's own checks come first: a stale or forged accept does not make its row matched tonight.
@@ -590,12 +592,26 @@ def _reviewer_key(reviewer: pl.Expr) -> pl.Expr:
 
 def _replaces_own_decision() -> pl.Expr:
     """A new decision (not a withdrawal) on a row that the same reviewer's earlier decision posted: it
-    replaces that decision in one night. Another reviewer's posted decision must be withdrawn first."""
+    replaces that decision in one night. Another reviewer's posted decision must be withdrawn first. The
+    same decision again (the row's citizen once more) replaces nothing: it is in effect already."""
     return (
         pl.col("is_posted_by_decision")
         & pl.col("kind").is_in(["accept", REJECT_DECISION, CORRECTED_DECISION])
         & (_reviewer_key(pl.col("reviewer")) == _reviewer_key(pl.col("decided_by")))
+        & ~_is_decision_in_effect()
     )
+
+
+def _is_decision_in_effect() -> pl.Expr:
+    """The line posts the row on the citizen an earlier decision already posted it on (sent twice: taking
+    the posting back to post the same shot again would lose it)."""
+    target = (
+        pl.when(pl.col("kind") == "accept")
+        .then(pl.col("offered_citizen_id"))
+        .when(pl.col("kind") == CORRECTED_DECISION)
+        .then(pl.col("corrected_id"))
+    )
+    return (pl.col("is_posted_by_decision") & (target == pl.col("decided_citizen_id"))).fill_null(False)
 
 
 def _conflicting_decisions() -> pl.Expr:
@@ -902,9 +918,11 @@ def _backlog_and_candidates(settings: Settings) -> tuple[pl.DataFrame, pl.DataFr
         open_backlog = connection.sql(
             f"""select b.file_hash, b.source_row, coalesce(b.province_code, '??') as province_code, b.reason_code,
                        b.candidate_citizen_id, b.resolved_run_id is not null as is_posted_by_decision,
-                       case when b.resolved_run_id is not null then d.decided_by end as decided_by
+                       case when b.resolved_run_id is not null then d.decided_by end as decided_by,
+                       case when b.resolved_run_id is not null then d.decided_citizen_id end as decided_citizen_id
                 from unposted_backlog b
-                left join (select file_hash, source_row, arg_max(reviewer, decided_at) as decided_by
+                left join (select file_hash, source_row, arg_max(reviewer, decided_at) as decided_by,
+                                  arg_max(after_citizen_id, decided_at) as decided_citizen_id
                            from review_decisions where status = 'applied' and decision <> '{WITHDRAW_DECISION}'
                            group by file_hash, source_row) d using (file_hash, source_row)
                 where b.superseded_by_file_hash is null

@@ -46,8 +46,14 @@ OPEN_BACKLOG = pl.DataFrame(
         "candidate_citizen_id": [None, None],
         "is_posted_by_decision": [False] * 2,
         "decided_by": [None, None],  # no earlier decision posted these rows
+        "decided_citizen_id": [None, None],
     },
-    schema_overrides={"source_row": pl.Int32, "candidate_citizen_id": pl.String, "decided_by": pl.String},
+    schema_overrides={
+        "source_row": pl.Int32,
+        "candidate_citizen_id": pl.String,
+        "decided_by": pl.String,
+        "decided_citizen_id": pl.String,
+    },
 )
 NO_CANDIDATES = pl.DataFrame(
     schema={

@@ -36,8 +36,9 @@ OPEN_BACKLOG = pl.DataFrame(
         "candidate_citizen_id": [CANDIDATE_1, None, CANDIDATE_1, None, None, CANDIDATE_2],
         "is_posted_by_decision": [False] * 5 + [True],  # row 6 was posted by an accept on an earlier night
         "decided_by": [None] * 5 + ["Lê Văn C"],  # by another reviewer than this file's
+        "decided_citizen_id": [None] * 6,
     },
-    schema_overrides={"source_row": pl.Int32},
+    schema_overrides={"source_row": pl.Int32, "decided_citizen_id": pl.String},
 )  # fmt: skip
 # The candidates offered now (after tonight's scoring), every rank.
 CANDIDATES = pl.DataFrame(
