@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 
 import duckdb
 import polars as pl
@@ -387,8 +388,12 @@ def validate_decisions(
     matchable_rows: pl.DataFrame,
     *,
     secret: bytes,
+    resent_file_hashes: Sequence[str] = (),
 ) -> pl.DataFrame:
     """Audit rows (AUDIT_SCHEMA): each line applied, or rejected with a DECISION_REJECTIONS code.
+
+    resent_file_hashes: the file versions a version landing tonight replaces (a line on their rows is
+      refused as `row_file_resent`: the row is replaced tonight; an unchanged one keeps an earlier decision).
 
     open_backlog: file_hash, source_row, province_code, reason_code, candidate_citizen_id, is_posted_by_decision,
       decided_by (the open rows, and the rows an earlier decision posted, with that decision's reviewer).
@@ -412,10 +417,11 @@ def validate_decisions(
             matchable_rows.with_columns(is_matchable=pl.lit(True)), on=["file_hash", "source_row"], how="left"
         )
         .with_columns(
+            is_file_resent=pl.col("file_hash").is_in(list(resent_file_hashes)).fill_null(False),
             after_citizen_id=pl.when(pl.col("kind") == "accept")
             .then(pl.col("offered_citizen_id"))
             .when(pl.col("kind") == "corrected")
-            .then(pl.col("corrected_id"))
+            .then(pl.col("corrected_id")),
         )
     )
     registered = registry.select("citizen_id", *CONFIRMATION_REGISTRY_COLUMNS).rename(
@@ -548,6 +554,8 @@ def _rejection_reason() -> pl.Expr:
         .then(pl.lit("wrong_province"))
         .when(~pl.col("is_row_token_valid"))
         .then(pl.lit("token_invalid"))
+        .when(pl.col("is_file_resent"))
+        .then(pl.lit("row_file_resent"))
         # A row of an older version landed again: posting it would put back what a newer version corrected.
         .when(pl.col("before_reason_code") == OLDER_VERSION_REASON)
         .then(pl.lit("older_version_row"))
@@ -788,9 +796,11 @@ def _validate_tonight(settings: Settings, work: RunWorkDir) -> tuple[pl.DataFram
     registry = prepared_registry(settings, snapshot_hash=read_json(work.run_file)["registry_hash"]).filter(
         pl.col("citizen_id").is_in(wanted.implode())
     )
+    resent = read_tonight_versions(work)["replaces_file_hash"].drop_nulls().to_list()
     audit = validate_decisions(
-        all_lines, open_backlog, candidates, registry, matchable, secret=decision_secret(settings)
-    )
+        all_lines, open_backlog, candidates, registry, matchable, secret=decision_secret(settings),
+        resent_file_hashes=resent,
+    )  # fmt: skip
     return pl.concat([audit, carried]), _file_summaries(summaries, audit)
 
 
