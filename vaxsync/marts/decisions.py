@@ -826,8 +826,12 @@ def carried_decisions(settings: Settings, work: RunWorkDir) -> pl.DataFrame:
     mapping = pl.DataFrame(schema=CARRIED_SCHEMA)
     carried = pl.DataFrame(schema=AUDIT_SCHEMA)
     versions = read_tonight_versions(work).filter(pl.col("replaces_file_hash").is_not_null())
-    if not versions.is_empty() and settings.warehouse_path.exists():
-        standing = _standing_decisions(settings, versions["replaces_file_hash"].unique().to_list())
+    standing = (
+        _standing_decisions(settings, versions["replaces_file_hash"].unique().to_list())
+        if not versions.is_empty() and settings.warehouse_path.exists()
+        else pl.DataFrame()
+    )
+    if not standing.is_empty():  # most re-sends replace no decided row: their rows are not read again
         new_rows = (
             pl.scan_parquet(work.match_input_file)
             .filter(~pl.col("is_rematch") & pl.col("file_hash").is_in(versions["file_hash"].implode()))
