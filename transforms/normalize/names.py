@@ -439,15 +439,21 @@ def with_name_keys(frame: pl.LazyFrame, clean_name: str) -> pl.LazyFrame:
     )
 
 
-def surname_statistics(registry_names: pl.LazyFrame, *, min_uses: int = 3) -> SurnameStatistics:
+def surname_statistics(
+    registry_names: pl.LazyFrame, *, min_uses: int = 3, repaired: pl.DataFrame | None = None
+) -> SurnameStatistics:
     """Surname shares of the registry's words used at least `min_uses` times as a surname or given
-    name. Input: a frame with a `full_name` column.
+    name. Input: a frame with a `full_name` column; repaired: its (full_name, name_clean) per distinct
+    name (repaired_names), when already built.
 
     Counted per distinct name and then per distinct word, each weighted by how often it occurs: the
     same sums as counting every citizen's words (integer sums, so the shares are the same floats)."""
-    repaired = repaired_names(registry_names.select("full_name"), "full_name", "name_clean")
+    if repaired is None:
+        repaired = repaired_names(registry_names.select("full_name"), "full_name", "name_clean").collect(
+            engine=EAGER_ENGINE
+        )
     name_counts = registry_names.group_by("full_name").agg(pl.len().alias("uses"))
-    words = name_counts.join(repaired, on="full_name", how="left", nulls_equal=True)
+    words = name_counts.join(repaired.lazy(), on="full_name", how="left", nulls_equal=True)
     words = words.select(pl.col("name_clean").str.split(" ").alias("words"), "uses").filter(
         pl.col("words").list.len() >= 2
     )

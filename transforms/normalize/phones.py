@@ -69,17 +69,33 @@ def phone_number(number: pl.Expr) -> pl.Expr:
     return pl.when(number.str.contains(MOBILE) | number.str.contains(LANDLINE)).then(number)
 
 
+# A number already written in its normalised form (a 10-digit mobile, an 11-digit landline): the rules
+# above return it unchanged (no old mobile prefix starts with 02, and none is 10 digits long), so they run
+# on the other numbers only. Every phone of the registry and most of a night's are written so.
+NORMALISED_PHONE = f"(?:{MOBILE})|(?:{LANDLINE})"
+MOBILE_LENGTH = 10
+
+
 def with_phones(
     frame: pl.LazyFrame, prefixes: pl.DataFrame, source: str = raw_column("phone")
 ) -> pl.LazyFrame:
     """Add phone_number and phone_kind from the phone as written in `source` (a shot's raw_phone as sent)."""
+    raw, is_normalised = pl.col(source), pl.col("_phone_is_normalised")
     digits, number = pl.col("_phone_digits"), pl.col("_phone_number")
+    normalised_kind = (
+        pl.when(raw.str.len_chars() == MOBILE_LENGTH).then(pl.lit("mobile")).otherwise(pl.lit("landline"))
+    )
     return (
-        frame.with_columns(phone_digits(pl.col(source)).alias("_phone_digits"))
+        frame.with_columns(raw.str.contains(NORMALISED_PHONE).fill_null(False).alias("_phone_is_normalised"))
+        .with_columns(phone_digits(pl.when(~is_normalised).then(raw)).alias("_phone_digits"))
         .with_columns(national_number(digits).alias("_phone_number"))
         .with_columns(convert_old_mobile(number, prefixes).alias("_phone_number"))
         .with_columns(
-            phone_number(number).alias("phone_number"), phone_kind(digits, number).alias("phone_kind")
+            pl.when(is_normalised).then(raw).otherwise(phone_number(number)).alias("phone_number"),
+            pl.when(is_normalised)
+            .then(normalised_kind)
+            .otherwise(phone_kind(digits, number))
+            .alias("phone_kind"),
         )
-        .drop("_phone_digits", "_phone_number")
+        .drop("_phone_is_normalised", "_phone_digits", "_phone_number")
     )

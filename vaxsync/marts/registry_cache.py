@@ -30,7 +30,7 @@ from matching.features import Vocabulary
 from matching.model import MatchModel, load_model
 from matching.probabilistic import EncodedRegistry, encode_registry
 from transforms.normalize.names import SurnameStatistics, surname_statistics
-from transforms.registry import prepare_registry
+from transforms.registry import prepare_registry, registry_name_repairs
 from validation.suites import CITIZEN_ID_PATTERN
 from vaxsync.core.contracts import REGISTRY_SCHEMA
 from vaxsync.core.settings import Settings
@@ -54,15 +54,18 @@ def prepared_registry_file(settings: Settings, *, snapshot_hash: str) -> Path:
     return cache_dir(settings) / f"{snapshot_hash}.prepared-v{REGISTRY_PREPARATION_VERSION}.parquet"
 
 
-def prepared_registry(settings: Settings, *, snapshot_hash: str) -> pl.LazyFrame:
-    """The prepared registry for the snapshot with this content hash (computed once, at discovery)."""
+def prepared_registry(
+    settings: Settings, *, snapshot_hash: str, name_repairs: pl.DataFrame | None = None
+) -> pl.LazyFrame:
+    """The prepared registry for the snapshot with this content hash (computed once, at discovery).
+    name_repairs: transforms.registry.registry_name_repairs of the snapshot, when already built."""
 
     cached = prepared_registry_file(settings, snapshot_hash=snapshot_hash)
     if not cached.exists():
         private_folder(cached.parent)
         temporary = _temporary_name(cached)
         with owner_only_files():
-            prepare_registry(pl.scan_parquet(settings.registry_path)).sink_parquet(
+            prepare_registry(pl.scan_parquet(settings.registry_path), name_repairs=name_repairs).sink_parquet(
                 temporary, compression=CACHE_COMPRESSION
             )
         os.replace(temporary, cached)
@@ -122,13 +125,18 @@ def _temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
 
 
-def registry_surname_statistics(settings: Settings, *, snapshot_hash: str) -> SurnameStatistics:
+def registry_surname_statistics(
+    settings: Settings, *, snapshot_hash: str, name_repairs: pl.DataFrame | None = None
+) -> SurnameStatistics:
     """transforms.normalize.names.surname_statistics of the snapshot with this content hash, from the
-    cache (one row per table and word) or computed once and cached."""
+    cache (one row per table and word) or computed once and cached. name_repairs:
+    transforms.registry.registry_name_repairs of the snapshot, when already built."""
 
     cached = surname_statistics_file(settings, snapshot_hash=snapshot_hash)
     if not cached.exists():
-        statistics = surname_statistics(pl.scan_parquet(settings.registry_path).select("full_name"))
+        statistics = surname_statistics(
+            pl.scan_parquet(settings.registry_path).select("full_name"), repaired=name_repairs
+        )
         tables = [
             pl.DataFrame(
                 {"table": name, "word": list(table), "family_share": list(table.values())},
@@ -184,8 +192,15 @@ def prepare_snapshot(settings: Settings, *, snapshot_hash: str) -> bool:
     ]
     if all(path.exists() for path in files):
         return False
-    registry_surname_statistics(settings, snapshot_hash=snapshot_hash)
-    prepared_registry(settings, snapshot_hash=snapshot_hash)
+    # Both the statistics and the prepared form start from every distinct name repaired: once for both.
+    name_repairs = (
+        registry_name_repairs(pl.scan_parquet(settings.registry_path))
+        if not all(path.exists() for path in files[:2])
+        else None
+    )
+    registry_surname_statistics(settings, snapshot_hash=snapshot_hash, name_repairs=name_repairs)
+    prepared_registry(settings, snapshot_hash=snapshot_hash, name_repairs=name_repairs)
+    del name_repairs  # not held while the registry is encoded
     encoded_registry(settings, snapshot_hash=snapshot_hash, model=model)
     return True
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from transforms.normalize.phones import MOBILE, with_phones
+from transforms.normalize.phones import MOBILE, NORMALISED_PHONE, with_phones
 from transforms.normalize.reference import NormalizeReference
 
 
@@ -57,3 +57,15 @@ def test_every_2018_prefix_converts_to_a_current_mobile(reference: NormalizeRefe
     expected = [(f"{new}4567890", "mobile") for new in prefixes["new_prefix"]]
     assert converted == expected
     assert all(pl.Series([number for number, _ in converted]).str.contains(MOBILE))
+
+
+def test_no_old_number_is_taken_for_a_number_already_normalised(reference: NormalizeReference) -> None:
+    """Numbers in their normalised form skip the phone rules: sound only while no old 11-digit number
+    (an old prefix and 7 digits) reads as one, which a new row in the prefix table could break."""
+    old_numbers = pl.Series([f"{old}4567890" for old in reference.phone_prefixes["old_prefix"]])
+    assert not old_numbers.str.contains(NORMALISED_PHONE).any()
+    assert normalized_phones(["0912345678", "02438251234", None], reference) == [
+        ("0912345678", "mobile"),
+        ("02438251234", "landline"),
+        (None, "missing"),
+    ]

@@ -44,6 +44,12 @@ def test_a_registry_writing_sex_in_words_is_read_by_the_shots_rule(reference: No
     assert prepared["sex"].to_list() == ["M", "F", "F"]
 
 
+def test_a_registry_without_any_sex_leaves_it_unknown(reference: NormalizeReference) -> None:
+    unknown = registry_frame().with_columns(pl.lit(None, dtype=pl.String).alias("sex"))
+    prepared = prepare_registry(unknown, reference=reference).collect()
+    assert prepared["sex"].to_list() == [None, None, None]
+
+
 def test_shot_keys_compare_with_registry_keys(reference: NormalizeReference) -> None:
     shots = staged_frame(
         [{"full_name": "NGUYEN VAN AN"}, {"full_name": "Trần Thị Thuỷ"}, {"full_name": "Bà Hồ  Thị Hoà"}]

@@ -59,12 +59,38 @@ def test_the_background_builds_the_files_the_stages_would_build(tmp_path: Path) 
     assert not list(cache_dir(background).glob(".*.tmp"))  # every temporary file was renamed
 
 
+def test_the_registry_names_are_repaired_once_for_the_statistics_and_the_prepared_form(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(tmp_path)
+    repaired_texts: list[int] = []
+    repair = registry_cache.registry_name_repairs
+
+    def counted(registry: pl.LazyFrame) -> pl.DataFrame:
+        repaired = repair(registry)
+        repaired_texts.append(repaired.height)
+        return repaired
+
+    monkeypatch.setattr(registry_cache, "registry_name_repairs", counted)
+    monkeypatch.setattr("transforms.registry.registry_name_repairs", counted)
+    monkeypatch.setattr("transforms.normalize.names.repaired_names", _never_called)
+
+    assert prepare_snapshot(settings, snapshot_hash=SNAPSHOT) is True
+
+    assert len(repaired_texts) == 1
+    assert prepared_registry(settings, snapshot_hash=SNAPSHOT).collect().height == 40
+
+
+def _never_called(*arguments: object, **options: object) -> pl.LazyFrame:
+    raise AssertionError("the registry's names were repaired a second time")
+
+
 def test_a_failed_build_is_raised_where_it_is_waited_for_and_leaves_no_cache_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = _settings(tmp_path)
 
-    def broken(frame: pl.LazyFrame) -> pl.LazyFrame:
+    def broken(frame: pl.LazyFrame, **options: object) -> pl.LazyFrame:
         raise OSError("disk full")
 
     monkeypatch.setattr(registry_cache, "prepare_registry", broken)
