@@ -103,7 +103,7 @@ def run_suite(frame: pl.DataFrame, suite: ExpectationSuite, *, id_columns: list[
     missing_id_columns = [column for column in id_columns if column not in frame.columns]
     if missing_id_columns:
         raise ValueError(f"id_columns not in the frame: {missing_id_columns}")
-    result = _validate(_to_pandas(frame.select(_columns_read(suite, frame.columns))), suite)
+    result = _validate(_to_pandas(frame.select(columns_read(suite, frame.columns))), suite)
     _collect_validation_cycles()
     _release_arrow_memory()
     row_keys = frame.select(id_columns)
@@ -224,12 +224,13 @@ def _to_pandas(frame: pl.DataFrame) -> pd.DataFrame:
     ).to_pandas()
 
 
-def _columns_read(suite: ExpectationSuite, frame_columns: list[str]) -> list[str]:
-    """The frame's columns the suite reads; all of them when a table-level expectation looks at the table."""
+def columns_read(suite: ExpectationSuite, frame_columns: Sequence[str]) -> list[str]:
+    """The frame's columns the suite reads, in the frame's order; all of them when a table-level expectation
+    looks at the table. A caller can fetch only these (run_suite hands GX nothing else)."""
     read: set[str] = set()
     for expectation in suite.expectations:
         if expectation.expectation_type.startswith("expect_table_"):
-            return frame_columns
+            return list(frame_columns)
         kwargs = expectation.configuration.kwargs
         for key in ("column", "column_A", "column_B"):
             if kwargs.get(key):

@@ -16,7 +16,7 @@ import duckdb
 import polars as pl
 
 from transforms.normalize.reference import load_reference
-from validation import CriticalValidationError, build_synced_shots_suite, run_suite
+from validation import CriticalValidationError, build_synced_shots_suite, columns_read, run_suite
 from vaxsync.core.contracts import LEDGER_SCHEMA
 from vaxsync.core.settings import Settings
 from vaxsync.core.sql_steps import register_frame
@@ -128,7 +128,7 @@ def publish(settings: Settings, work: RunWorkDir) -> dict[str, Any]:
         register_frame(connection, "outcomes", outcomes)
         register_frame(connection, "night_ledger", ledgers)
         stage_postings(connection)
-        _validate_new_shots(settings, work, connection.sql("select * from new_shots").pl())
+        _validate_new_shots(settings, work, connection)
         connection.execute("begin transaction")
         try:
             _write_night(connection, settings, run)
@@ -158,17 +158,23 @@ def _ledger_entries(work: RunWorkDir) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-def _validate_new_shots(settings: Settings, work: RunWorkDir, new_shots: pl.DataFrame) -> None:
-
-    if new_shots.is_empty():
+def _validate_new_shots(settings: Settings, work: RunWorkDir, connection: duckdb.DuckDBPyConnection) -> None:
+    """The synced-layer suite on tonight's new shots (`new_shots`). Only the columns the suite reads leave
+    DuckDB: the frame and its pandas copy are publish's memory peak."""
+    if not connection.execute("select exists (select 1 from new_shots)").fetchall()[0][0]:
         return
-    # Dose numbers are re-sequenced on write; validate the candidate rows with a provisional 1.
-    candidates = new_shots.with_columns(
-        pl.lit(1, dtype=pl.Int16).alias("dose_number"),
-        pl.lit(dt.datetime.now(dt.UTC).replace(tzinfo=None)).alias("first_synced_at"),
-    )
     suite = build_synced_shots_suite(
         settings.as_of, settings.campaign_start, load_reference().vaccines["vaccine_code"].to_list()
+    )
+    # Dose numbers are re-sequenced on write; validate the candidate rows with a provisional 1.
+    provisional = {
+        "dose_number": pl.lit(1, dtype=pl.Int16),
+        "first_synced_at": pl.lit(dt.datetime.now(dt.UTC).replace(tzinfo=None)),
+    }
+    columns = columns_read(suite, list(dict.fromkeys([*connection.table("new_shots").columns, *provisional])))
+    fetched = ", ".join(name for name in columns if name not in provisional)
+    candidates = (
+        connection.sql(f"select {fetched} from new_shots").pl().with_columns(**provisional).select(columns)
     )
     outcome = run_suite(candidates, suite, id_columns=["shot_id"])
     store_outcome(work, outcome)
