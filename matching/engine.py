@@ -57,13 +57,13 @@ class LinkageDatabase:
         self.vocabulary = vocabulary
         self._names = (f"pairs_{n}" for n in count())
         self.registry_columns = [*COMMON_COLUMNS, *REGISTRY_ONLY_COLUMNS, *_tf_columns(registry)]
-        self.con = in_memory(duckdb_config or DuckDBConfig())
-        self.con.execute("SET preserve_insertion_order = false")
         self.replace_shots(shots)
         self._registry_records = registry.select(
             pl.col(column).alias(f"registry_{column}") for column in self.registry_columns
         )
         self._citizen_rows = _rows_by_index(registry["citizen_index"])
+        self.con = in_memory(duckdb_config or DuckDBConfig())
+        self.con.execute("SET preserve_insertion_order = false")
         # Read (term frequencies) only for each shot's top candidates: the frame itself, not a copy.
         register_frame(self.con, "registry", registry.select("citizen_index", *_tf_columns(registry)))
         self.con.execute(
