@@ -1,8 +1,9 @@
 """The scoring engine: comparison levels, weights and probabilities computed in DuckDB from the model.
 
-The encoded shot and registry records are registered once; index pairs (shot_index, citizen_index) go in,
-and the SQL generated from the model turns them into levels (for fitting) or into each shot's top
-candidates with probabilities (for deciding). The SQL is a list of named steps run by
+The encoded shot and registry records are kept once; index pairs (shot_index, citizen_index) go in, joined
+with both records in polars (one hash join per side, its result read by DuckDB without a copy), and the
+SQL generated from the model turns them into levels (for fitting) or into each shot's top candidates
+with probabilities (for deciding). The SQL is a list of named steps run by
 vaxsync.core.sql_steps: the pair steps are views, so each query plans as one, and with the SQL debug
 switch on every step is materialised and its row count and seconds logged. Name similarities are
 computed once per distinct pair of vocabulary codes, in Python with rapidfuzz (matching.similarity),
@@ -41,7 +42,7 @@ def _tf_columns(registry: pl.DataFrame) -> list[str]:
 
 
 class LinkageDatabase:
-    """A DuckDB connection holding the encoded `shots` and `registry` records and the name similarities."""
+    """A DuckDB connection reading the encoded `shots` and `registry` records, and the name similarities."""
 
     def __init__(
         self,
@@ -56,10 +57,15 @@ class LinkageDatabase:
         self.vocabulary = vocabulary
         self._names = (f"pairs_{n}" for n in count())
         self.registry_columns = [*COMMON_COLUMNS, *REGISTRY_ONLY_COLUMNS, *_tf_columns(registry)]
+        self.replace_shots(shots)
+        self._registry_records = registry.select(
+            pl.col(column).alias(f"registry_{column}") for column in self.registry_columns
+        )
+        self._citizen_rows = _rows_by_index(registry["citizen_index"])
         self.con = in_memory(duckdb_config or DuckDBConfig())
         self.con.execute("SET preserve_insertion_order = false")
-        self.replace_shots(shots)
-        self._load("registry", registry.select("citizen_index", *self.registry_columns))
+        # Read (term frequencies) only for each shot's top candidates: the frame itself, not a copy.
+        register_frame(self.con, "registry", registry.select("citizen_index", *_tf_columns(registry)))
         self.con.execute(
             "CREATE TEMP TABLE name_similarity (left_code UINTEGER, right_code UINTEGER, "
             "similarity DOUBLE, edit_distance INTEGER, min_length INTEGER, shares_word BOOLEAN)"
@@ -72,8 +78,9 @@ class LinkageDatabase:
         self.con.unregister("incoming_frame")
 
     def replace_shots(self, shots: pl.DataFrame) -> None:
-        """(Re)load the shot records, e.g. after same-person siblings were found."""
-        self._load("shots", shots.select("shot_index", *SHOT_PAIR_COLUMNS))
+        """(Re)place the shot records, e.g. after same-person siblings were found."""
+        self._shot_records = shots.select(SHOT_PAIR_COLUMNS)
+        self._shot_rows = _rows_by_index(shots["shot_index"])
 
     def __enter__(self) -> LinkageDatabase:
         return self
@@ -89,22 +96,33 @@ class LinkageDatabase:
     # --- relations ------------------------------------------------------------------------------------
 
     def _register_pairs(self, index_pairs: pl.DataFrame) -> str:
+        """The pairs with both records (the candidate's columns as registry_<name>), registered under a new
+        name; a pair naming a shot or citizen not held is left out, as an inner join would. The records
+        are gathered by row, not joined in DuckDB, which built a hash table of the registry's records again
+        for each group of pairs: that wide join cost more CPU than the comparisons themselves."""
         name = next(self._names)
-        columns = ["shot_index", "citizen_index"]
         flag = pl.col("id_within_one_edit") if "id_within_one_edit" in index_pairs.columns else pl.lit(False)
-        self._load(name, index_pairs.select(*columns, flag.alias("id_within_one_edit")))
+        pairs = index_pairs.select("shot_index", "citizen_index", flag.alias("id_within_one_edit"))
+        shot_rows = _rows_of(self._shot_rows, pairs["shot_index"])
+        citizen_rows = _rows_of(self._citizen_rows, pairs["citizen_index"])
+        held = (shot_rows >= 0) & (citizen_rows >= 0)
+        records = pl.concat(
+            [
+                pairs.filter(pl.Series(held)),
+                self._shot_records.select(pl.all().gather(shot_rows[held])),
+                self._registry_records.select(pl.all().gather(citizen_rows[held])),
+            ],
+            how="horizontal",
+        )
+        register_frame(self.con, name, records)
         return name
 
     def _record_steps(self, pairs_table: str) -> list[SqlStep]:
-        """The pairs joined with both records, name parts aligned to the candidate's order."""
-        shot_columns = ", ".join(f"s.{column}" for column in SHOT_PAIR_COLUMNS)
-        registry_columns = ", ".join(f"r.{column} AS registry_{column}" for column in self.registry_columns)
+        """The pairs with both records, name parts aligned to the candidate's order."""
         return [
             SqlStep(
                 "engine__pair_records",
-                f"SELECT p.shot_index, p.citizen_index, p.id_within_one_edit, {shot_columns}, {registry_columns}, "
-                f"{self.vocabulary.code_of('')} AS empty_word "
-                f"FROM {pairs_table} p JOIN shots s USING (shot_index) JOIN registry r USING (citizen_index)",
+                f"SELECT *, {self.vocabulary.code_of('')} AS empty_word FROM {pairs_table}",
                 Form.VIEW,
             ),
             SqlStep(
@@ -163,11 +181,11 @@ class LinkageDatabase:
         pair_codes = SqlStep(
             "engine__pair_codes",
             f"""
-            SELECT s.given, s.family, s.middle, s.alt_family, s.alt_given, s.alt_middle, r.given AS registry_given,
-                   r.family AS registry_family, r.middle AS registry_middle
-            FROM {pairs_table} p JOIN shots s USING (shot_index) JOIN registry r USING (citizen_index)
+            SELECT given, family, middle, alt_family, alt_given, alt_middle, registry_given, registry_family,
+                   registry_middle
+            FROM {pairs_table}
             """,
-            Form.TABLE,  # read by six selects below: as a view the join ran six times
+            Form.TABLE,  # read by six selects below
         )
         run_steps(self.con, [pair_codes])
         new_pairs = self.con.sql(
@@ -196,7 +214,7 @@ class LinkageDatabase:
         result = self.con.sql(
             f"SELECT shot_index, citizen_index, {level_columns}, impossible_code FROM engine__pair_levels"
         ).pl()
-        self.con.execute(f"DROP TABLE {table}")
+        self.con.unregister(table)
         return result
 
     def top_candidates(self, index_pairs: pl.DataFrame, model: MatchModel) -> pl.DataFrame:
@@ -235,9 +253,8 @@ class LinkageDatabase:
             "engine__top_ranked", shot_masses(ranked).filter(pl.col("candidate_rank") <= CANDIDATES_KEPT)
         )
         result = self.con.sql(self._top_sql(model)).pl()
-        self.con.execute(
-            f"DROP TABLE engine__scored_pairs; DROP TABLE engine__top_ranked; DROP TABLE {table}"
-        )
+        self.con.execute("DROP TABLE engine__scored_pairs; DROP TABLE engine__top_ranked")
+        self.con.unregister(table)
         return result
 
     def _scored_select(self, model: MatchModel) -> str:
@@ -262,6 +279,26 @@ class LinkageDatabase:
             SELECT * EXCLUDE (registry_ward, {", ".join(tf_names)}), {field_weights} FROM with_tf
             ORDER BY shot_index, candidate_rank
         """
+
+
+def _rows_by_index(index: pl.Series) -> np.ndarray:
+    """rows[i]: the row holding index value i, -1 where none does (indexes are small non-negative integers,
+    each given to one record)."""
+    values = index.to_numpy().astype(np.int64, copy=False)
+    rows = np.full(int(values.max()) + 1 if values.size else 0, -1, dtype=np.int64)
+    rows[values] = np.arange(values.size)
+    if not np.array_equal(rows[values], np.arange(values.size)):
+        raise ValueError(f"{index.name}: a value names two records")
+    return rows
+
+
+def _rows_of(rows: np.ndarray, index: pl.Series) -> np.ndarray:
+    """The row of each index value (-1 where none, as for a value beyond every record's)."""
+    values = index.to_numpy().astype(np.int64, copy=False)
+    found = np.full(values.size, -1, dtype=np.int64)
+    inside = (values >= 0) & (values < rows.size)
+    found[inside] = rows[values[inside]]
+    return found
 
 
 def shot_masses(ranked: pl.DataFrame) -> pl.DataFrame:

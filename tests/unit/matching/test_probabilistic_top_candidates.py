@@ -141,3 +141,18 @@ def test_top_candidates_scored_in_groups_of_shots_equal_one_group(
 
     assert at_once.height > 0
     assert_frame_equal(in_groups, at_once, check_exact=True)
+
+
+@pytest.mark.parametrize("side", ["shots", "registry"])
+def test_an_index_naming_two_records_is_refused(night: tuple, side: str) -> None:
+    """The engine reads each pair's records by row: an index held by two records would make one pair two
+    candidates (its evidence counted twice in the shot's mass), so it is refused rather than compared."""
+    inputs, _, _ = night
+    shots, registry = inputs.shots, inputs.registry
+    if side == "shots":
+        shots = pl.concat([shots, shots.tail(1)])
+    else:
+        registry = pl.concat([registry, registry.head(1)])
+
+    with pytest.raises(ValueError, match="names two records"):
+        LinkageDatabase(shots, registry, inputs.vocabulary)
