@@ -23,8 +23,11 @@ $(UV):
 	$(PYTHON) -m venv $(UV_HOME)
 	$(UV_HOME)/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
 
+# Bytecode compiled once at install: every night starts several processes (CLI, ingest workers, Airflow
+# tasks), and without it each compiles Great Expectations and the project from source (~3 CPU s each).
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
+	$(VENV)/bin/python -m compileall -q -j 0 vaxsync transforms matching validation dags synth
 	touch $@
 
 install: $(VENV)/.synced
