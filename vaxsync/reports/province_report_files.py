@@ -24,7 +24,6 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.workbook import Workbook
@@ -77,6 +76,7 @@ from vaxsync.reports.province_reports import (
     sheet_name,
 )
 from vaxsync.reports.templating import report_environment
+from vaxsync.reports.xlsx_columns import ColumnWorkbook
 
 log = logging.getLogger(__name__)
 MIN_COLUMN_WIDTH = 6
@@ -166,7 +166,7 @@ INSTRUCTIONS: tuple[tuple[str, str], ...] = (
 def render_xlsx(report: ProvinceReport) -> bytes:
     """The workbook: summary, instructions, one sheet per reason, then the rows resolved tonight."""
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(
+    workbook = ColumnWorkbook(
         buffer,
         {
             "in_memory": True,
