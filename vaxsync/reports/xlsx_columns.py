@@ -89,7 +89,7 @@ class ColumnWorksheet(Worksheet):
         self.row_spans = spans
 
     def _write_rows(self) -> None:
-        """xlsxwriter's `<sheetData>` rows, with the formatted string and number cells written inline."""
+        """xlsxwriter's `<sheetData>` rows, with the formatted string, number and blank cells written inline."""
         if self.constant_memory:
             super()._write_rows()
             return
@@ -119,6 +119,9 @@ class ColumnWorksheet(Worksheet):
                     write(
                         f'<c r="{reference}" s="{cell.format._get_xf_index()}"><v>{cell.number:.16G}</v></c>'
                     )
+                elif cell_type is CellBlankTuple and cell.format:
+                    reference = xl_rowcol_to_cell_fast(row_num, col_num)
+                    write(f'<c r="{reference}" s="{cell.format._get_xf_index()}"/>')
                 else:
                     self._write_cell(row_num, col_num, cell)
             self._xml_end_tag("row")
