@@ -659,8 +659,9 @@ def html_print_class(column: str) -> str:
 
 
 # A second rendering process pays off from about this many open rows in the provinces to render (its
-# start-up imports cost ~1.6 CPU s; rendering costs ~0.5 CPU s per 1,000 rows). Medium night, 9.2k rows,
-# quiet 2-CPU machine: report stage 6.6 / 7.0 s wall alone, 5.4 / 5.1 s with the helper (+0.5-1 CPU s).
+# start-up imports cost ~1.6 CPU s; rendering cost ~0.5 CPU s per 1,000 rows before xlsx_columns, about a
+# quarter less since). Medium night, 9.2k rows, quiet 2-CPU machine: report stage 6.6 / 7.0 s wall alone,
+# 5.4 / 5.1 s with the helper (+0.5-1 CPU s); not measured again since xlsx_columns (a loaded machine).
 RENDER_HELPER_MIN_ROWS = 5_000
 HELPER_QUEUE = 2  # provinces handed to the helper and not yet done
 
