@@ -26,10 +26,17 @@ from xlsxwriter.worksheet import CellBlankTuple, CellNumberTuple, CellStringTupl
 class ColumnWorksheet(Worksheet):
     """Worksheet whose `write_column` and `<c>` writing take a short path for plain formatted cells."""
 
-    def write_column(self, row: int, col: int, data: Sequence[Any], cell_format: Format | None = None) -> int:
+    def write_column(self, *args: Any, **kwargs: Any) -> int:
+        """xlsxwriter's `write_column(row, col, data, cell_format=None)`; a cell in A1 notation or keyword
+        arguments go to xlsxwriter's own."""
+        if kwargs or isinstance(args[0], str):
+            return int(super().write_column(*args, **kwargs))
+        row, col, data, cell_format = (*args, None) if len(args) == 3 else args
         if not self._fast_path_applies(row, col, len(data), cell_format):
             return int(super().write_column(row, col, data, cell_format))
-        assert cell_format is not None
+        return self._write_plain_column(row, col, data, cell_format)
+
+    def _write_plain_column(self, row: int, col: int, data: Sequence[Any], cell_format: Format) -> int:
         table, shared_string_index = self.table, self.str_table._get_shared_string_index
         half_limit = self.xls_strmax // 2  # longer strings take xlsxwriter's path (its UTF-16 limit)
         for current, token in enumerate(data, start=row):

@@ -53,6 +53,8 @@ def _columns_sheet(workbook: Workbook) -> None:
     sheet.write_comment(30, 7, "a comment alone in its row")
     sheet.set_column(1, 1, 14, unlocked)
     sheet.write_number(100, 0, 7)  # a number without a format beside the formatted ones
+    sheet.write_column("J2", ["in A1 notation", None], text)
+    sheet.write_column(2, 10, ["by keyword", ""], cell_format=text)
 
 
 def _summary_sheet(workbook: Workbook) -> None:
