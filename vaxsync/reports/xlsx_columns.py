@@ -49,7 +49,10 @@ class ColumnWorksheet(Worksheet):
                 table[current][col] = CellNumberTuple(token, cell_format)
             else:
                 error = self._write(current, col, token, cell_format)
-                if error:
+                if error:  # xlsxwriter stops the column there too (a string cut to its limit: -2)
+                    if current > row:
+                        self._check_dimensions(row, col)
+                        self._check_dimensions(current - 1, col)
                     return int(error)
         # What xlsxwriter's check records per cell: every cell above is written with a format.
         if data:

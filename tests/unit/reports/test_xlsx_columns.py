@@ -57,6 +57,12 @@ def _columns_sheet(workbook: Workbook) -> None:
     sheet.write_column(2, 10, ["by keyword", ""], cell_format=text)
 
 
+def _cut_string_sheet(workbook: Workbook) -> None:
+    """A string beyond xlsxwriter's limit is cut, and the column stops there, its earlier cells kept."""
+    sheet = workbook.add_worksheet("cut")
+    sheet.write_column(0, 0, ["before", "z" * 40_000, "after"], workbook.add_format({"locked": False}))
+
+
 def _summary_sheet(workbook: Workbook) -> None:
     """The summary's shape: a table with a header row, then free lines."""
     sheet = workbook.add_worksheet("summary")
@@ -64,7 +70,7 @@ def _summary_sheet(workbook: Workbook) -> None:
     sheet.add_table(2, 0, 4, 1, {"data": [["a", 1], ["b", 2]], "columns": [{"header": "x"}, {"header": "n"}]})
 
 
-@pytest.mark.parametrize("fill", [_columns_sheet, _summary_sheet])
+@pytest.mark.parametrize("fill", [_columns_sheet, _cut_string_sheet, _summary_sheet])
 def test_the_fast_worksheet_writes_the_bytes_of_xlsxwriters_own(fill: Callable[[Workbook], None]) -> None:
     assert _workbook_bytes(ColumnWorkbook, fill) == _workbook_bytes(xlsxwriter.Workbook, fill)
 
