@@ -27,14 +27,17 @@ DETAIL_SEPARATOR = "\n"  # the Vietnamese sentence, then the English one on the 
 
 
 def backlog_summary(settings: Settings, connection: duckdb.DuckDBPyConnection | None = None) -> pl.DataFrame:
-    """Open backlog rows by province and reason, with the reason explained in English and Vietnamese."""
+    """Open backlog rows by province and reason, with the reason explained in English and Vietnamese.
+
+    Reasons with as many rows in a province come in the order of their codes: DuckDB returns groups in
+    any order, and two runs of the same night write the same file."""
     with connected(settings.warehouse_path, connection) as connection:
         summary = connection.sql(
             """
             select coalesce(province_code, '??') as province_code, reason_code, count(*) as count_rows,
                    count(distinct source_file) as count_files, min(first_seen_on) as oldest_seen_on
             from unposted_backlog where superseded_by_file_hash is null
-            group by all order by province_code, count_rows desc
+            group by all order by province_code, count_rows desc, reason_code
             """
         ).pl()
     reasons = pl.DataFrame(

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.workbook import Workbook
@@ -77,6 +76,7 @@ from vaxsync.reports.province_reports import (
     sheet_name,
 )
 from vaxsync.reports.templating import report_environment
+from vaxsync.reports.xlsx_columns import ColumnWorkbook
 
 log = logging.getLogger(__name__)
 MIN_COLUMN_WIDTH = 6
@@ -166,7 +166,7 @@ INSTRUCTIONS: tuple[tuple[str, str], ...] = (
 def render_xlsx(report: ProvinceReport) -> bytes:
     """The workbook: summary, instructions, one sheet per reason, then the rows resolved tonight."""
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(
+    workbook = ColumnWorkbook(
         buffer,
         {
             "in_memory": True,
@@ -659,8 +659,9 @@ def html_print_class(column: str) -> str:
 
 
 # A second rendering process pays off from about this many open rows in the provinces to render (its
-# start-up imports cost ~1.6 CPU s; rendering costs ~0.5 CPU s per 1,000 rows). Medium night, 9.2k rows,
-# quiet 2-CPU machine: report stage 6.6 / 7.0 s wall alone, 5.4 / 5.1 s with the helper (+0.5-1 CPU s).
+# start-up imports cost ~1.6 CPU s; rendering cost ~0.5 CPU s per 1,000 rows before xlsx_columns, about a
+# quarter less since). Medium night, 9.2k rows, quiet 2-CPU machine: report stage 6.6 / 7.0 s wall alone,
+# 5.4 / 5.1 s with the helper (+0.5-1 CPU s); not measured again since xlsx_columns (a loaded machine).
 RENDER_HELPER_MIN_ROWS = 5_000
 HELPER_QUEUE = 2  # provinces handed to the helper and not yet done
 

@@ -1,0 +1,143 @@
+"""An xlsxwriter worksheet that writes the reports' columns of plain cells with less Python per cell.
+
+A province's workbook holds ~20 cells per open row, and xlsxwriter spends most of the report stage's CPU
+on them: each cell of `write_column` goes through a type dispatch, a dimension check and a shared-string
+lookup, and each is written out through a generic attribute-escaping tag writer, after a span pass that
+tests every column of every row. This worksheet does the same for the cells the reports write (non-empty
+text, blanks, finite numbers, each with a format) with the checks made once per column and the `<c>`
+element written in one step; anything else goes to xlsxwriter's own code. The workbook's bytes are those
+xlsxwriter writes (tests/unit/reports/test_xlsx_columns.py compares them with the stock worksheet's): the
+short path relies on xlsxwriter's cell tuples, `_write_rows` and `_calculate_spans` (xlsxwriter 3.3), and
+that test fails first if a new version changes them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from xlsxwriter.format import Format
+from xlsxwriter.utility import xl_rowcol_to_cell_fast
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import CellBlankTuple, CellNumberTuple, CellStringTuple, Worksheet
+
+
+class ColumnWorksheet(Worksheet):
+    """Worksheet whose `write_column` and `<c>` writing take a short path for plain formatted cells."""
+
+    def write_column(self, *args: Any, **kwargs: Any) -> int:
+        """xlsxwriter's `write_column(row, col, data, cell_format=None)`; a cell in A1 notation or keyword
+        arguments go to xlsxwriter's own."""
+        if kwargs or isinstance(args[0], str):
+            return int(super().write_column(*args, **kwargs))
+        row, col, data, cell_format = (*args, None) if len(args) == 3 else args
+        if not self._fast_path_applies(row, col, len(data), cell_format):
+            return int(super().write_column(row, col, data, cell_format))
+        return self._write_plain_column(row, col, data, cell_format)
+
+    def _write_plain_column(self, row: int, col: int, data: Sequence[Any], cell_format: Format) -> int:
+        table, shared_string_index = self.table, self.str_table._get_shared_string_index
+        half_limit = self.xls_strmax // 2  # longer strings take xlsxwriter's path (its UTF-16 limit)
+        for current, token in enumerate(data, start=row):
+            token_type = token.__class__
+            if token_type is str and token and len(token) <= half_limit:
+                table[current][col] = CellStringTuple(shared_string_index(token), cell_format)
+            elif token is None or (token_type is str and not token):
+                table[current][col] = CellBlankTuple(cell_format)
+            elif token_type is int or (token_type is float and math.isfinite(token)):
+                table[current][col] = CellNumberTuple(token, cell_format)
+            else:
+                error = self._write(current, col, token, cell_format)
+                if error:  # xlsxwriter stops the column there too (a string cut to its limit: -2)
+                    if current > row:
+                        self._check_dimensions(row, col)
+                        self._check_dimensions(current - 1, col)
+                    return int(error)
+        # What xlsxwriter's check records per cell: every cell above is written with a format.
+        if data:
+            self._check_dimensions(row, col)
+            self._check_dimensions(row + len(data) - 1, col)
+        return 0
+
+    def _fast_path_applies(self, row: int, col: int, rows: int, cell_format: Format | None) -> bool:
+        """The short path stores cells as xlsxwriter would only with a format (a blank without one is not
+        written), no type handlers, no string conversions, and every row within the sheet."""
+        return (
+            cell_format is not None
+            and not self.write_handlers
+            and not self.constant_memory
+            and not (self.strings_to_formulas or self.strings_to_urls or self.strings_to_numbers)
+            and row >= 0
+            and row + rows <= self.xls_rowmax
+            and 0 <= col < self.xls_colmax
+        )
+
+    def _calculate_spans(self) -> None:
+        """xlsxwriter's `<row spans>`: per block of 16 rows, the first and last column holding a cell or a
+        comment, taken from each row's own cells instead of testing every column of the sheet."""
+        spans: dict[int, str] = {}
+        first: int | None = None
+        last: int | None = None
+        lowest, highest = self.dim_colmin, self.dim_colmax
+        for row_num in range(self.dim_rowmin, self.dim_rowmax + 1):
+            columns = [
+                column
+                for used in (self.table.get(row_num), self.comments.get(row_num))
+                if used
+                for column in used
+                if lowest <= column <= highest
+            ]
+            if columns and (first is None or last is None):
+                first, last = min(columns), max(columns)
+            elif columns:
+                first, last = min(first, *columns), max(last, *columns)
+            block_ends = (row_num + 1) % 16 == 0 or row_num == self.dim_rowmax
+            if block_ends and first is not None and last is not None:
+                spans[int(row_num / 16)] = f"{first + 1}:{last + 1}"
+                first = None
+        self.row_spans = spans
+
+    def _write_rows(self) -> None:
+        """xlsxwriter's `<sheetData>` rows, with the formatted string, number and blank cells written inline."""
+        if self.constant_memory:
+            super()._write_rows()
+            return
+        self._calculate_spans()
+        write = self.fh.write
+        for row_num in range(self.dim_rowmin, self.dim_rowmax + 1):
+            cells = self.table[row_num]
+            info = self.row_info.get(row_num)
+            if not (info is not None or row_num in self.comments or cells):
+                continue
+            span = self.row_spans.get(int(row_num / 16))
+            if not cells:  # row attributes or comments only
+                self._write_empty_row(row_num, span, info)
+                continue
+            self._write_row(row_num, span, info)
+            lowest, highest = self.dim_colmin, self.dim_colmax
+            for col_num in sorted(column for column in cells if lowest <= column <= highest):
+                cell = cells[col_num]
+                cell_type = cell.__class__
+                if cell_type is CellStringTuple and cell.format:
+                    reference = xl_rowcol_to_cell_fast(row_num, col_num)
+                    write(
+                        f'<c r="{reference}" s="{cell.format._get_xf_index()}" t="s"><v>{cell.string}</v></c>'
+                    )
+                elif cell_type is CellNumberTuple and cell.format:
+                    reference = xl_rowcol_to_cell_fast(row_num, col_num)
+                    write(
+                        f'<c r="{reference}" s="{cell.format._get_xf_index()}"><v>{cell.number:.16G}</v></c>'
+                    )
+                elif cell_type is CellBlankTuple and cell.format:
+                    reference = xl_rowcol_to_cell_fast(row_num, col_num)
+                    write(f'<c r="{reference}" s="{cell.format._get_xf_index()}"/>')
+                else:
+                    self._write_cell(row_num, col_num, cell)
+            self._xml_end_tag("row")
+
+
+class ColumnWorkbook(Workbook):
+    """A workbook whose sheets are ColumnWorksheets."""
+
+    worksheet_class = ColumnWorksheet
