@@ -98,9 +98,7 @@ def publish(settings: Settings, work: RunWorkDir) -> dict[str, Any]:
     run = read_json(work.run_file)
     outcomes = row_outcomes(work)
     ledgers = _ledger_entries(work)
-    with connect(
-        settings.warehouse_path, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
-    ) as connection:
+    with connect(settings.warehouse_path, settings=settings) as connection:
         already = connection.execute(
             "select count(*) from pipeline_runs where run_id = ?", [run["run_id"]]
         ).fetchall()[0][0]

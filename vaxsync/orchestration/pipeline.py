@@ -34,7 +34,7 @@ from validation import CriticalValidationError
 from vaxsync.core.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA
 from vaxsync.core.errors import InputError
 from vaxsync.core.settings import Settings
-from vaxsync.core.sql_steps import DuckDBConfig, memory_limit_accepted
+from vaxsync.core.sql_steps import memory_limit_accepted
 from vaxsync.core.workdir import (
     RunWorkDir,
     expired_work_dirs,
@@ -87,7 +87,7 @@ def discover_new_exports(settings: Settings) -> list[str]:
     work.reset()
     _protect_personal_data(settings)
     rules_version = validation_rules_version(settings.campaign_start)
-    known_pairs, known_hashes = known_ledger_entries(settings.warehouse_path)
+    known_pairs, known_hashes = known_ledger_entries(settings)
     # Quarantined files to read again (changed as-of or rules, or an operator's request): as if new.
     readmitted = _readmitted_files(settings, rules_version)
     known_pairs -= readmitted
@@ -95,7 +95,7 @@ def discover_new_exports(settings: Settings) -> list[str]:
     entries: list[dict[str, str]] = []
     first_path_by_hash: dict[str, str] = {}
     landed_files = list_landed_files(settings.landing_dir)
-    last_seen_at_path, loaded_pairs = path_arrivals(settings.warehouse_path)  # vaxsync.marts.resends
+    last_seen_at_path, loaded_pairs = path_arrivals(settings)  # vaxsync.marts.resends
     for source_file in landed_files:
         try:
             file_hash = file_content_hash(landed_path(settings.landing_dir, source_file))
@@ -257,9 +257,7 @@ def _protect_personal_data(settings: Settings) -> None:
     make_cache_private(settings)
     if not settings.warehouse_path.is_file():
         return
-    with connect(
-        settings.warehouse_path, lock_wait_seconds=settings.warehouse_lock_wait_seconds
-    ) as connection:
+    with connect(settings.warehouse_path, settings=settings) as connection:
         rows = connection.execute("select distinct as_of from pipeline_runs where outcome = 'published'")
         published = [row[0] for row in rows.fetchall() if row[0] != settings.as_of]
     expired = expired_work_dirs(settings.work_base_dir, published, keep_days=settings.work_retention_days)
@@ -275,9 +273,7 @@ def _readmitted_files(settings: Settings, rules_version: str) -> set[tuple[str, 
 
     if not settings.warehouse_path.is_file():
         return set()
-    with connect(
-        settings.warehouse_path, lock_wait_seconds=settings.warehouse_lock_wait_seconds
-    ) as connection:
+    with connect(settings.warehouse_path, settings=settings) as connection:
         return readmittable_files(connection, as_of=settings.as_of, rules_version=rules_version)
 
 
@@ -513,7 +509,7 @@ def report_batch(settings: Settings) -> StageResult:
     work = RunWorkDir(settings)
     run = read_json(work.run_file)
     # One warehouse connection for the stage's readers and the coverage build (each opening costs ~70 ms).
-    with connect(settings.warehouse_path, config=DuckDBConfig.of(settings)) as connection:
+    with connect(settings.warehouse_path, settings=settings) as connection:
         paths = write_reports(settings, run_id=run["run_id"], connection=connection)
         province_paths = write_province_reports(settings, run_id=run["run_id"], connection=connection)
         coverage = build_coverage(settings, connection)
@@ -593,9 +589,7 @@ def run_nightly(
 
 def _shots_citizen_not_in_snapshot(settings: Settings) -> int:
 
-    with connect(
-        settings.warehouse_path, lock_wait_seconds=settings.warehouse_lock_wait_seconds
-    ) as connection:
+    with connect(settings.warehouse_path, settings=settings) as connection:
         return count_flagged_shots(connection)
 
 

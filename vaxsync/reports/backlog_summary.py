@@ -28,7 +28,7 @@ DETAIL_SEPARATOR = "\n"  # the Vietnamese sentence, then the English one on the 
 
 def backlog_summary(settings: Settings, connection: duckdb.DuckDBPyConnection | None = None) -> pl.DataFrame:
     """Open backlog rows by province and reason, with the reason explained in English and Vietnamese."""
-    with connected(settings.warehouse_path, connection) as connection:
+    with connected(settings.warehouse_path, connection, settings=settings) as connection:
         summary = connection.sql(
             """
             select coalesce(province_code, '??') as province_code, reason_code, count(*) as count_rows,
