@@ -5,10 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CAMPAIGN_START = dt.date(2021, 3, 8)  # the first COVID-19 shot given in Vietnam
+
+
+def blank_path_problem(value: str) -> str | None:
+    """Why a path given as text cannot be used, or None: empty or blank text is the current folder to
+    pathlib (reports written where the operator stood, a landing folder that is the whole home)."""
+    if not value.strip():
+        return "is empty: name the file or folder (write . for the current folder)"
+    return None
 
 
 class Settings(BaseSettings):
@@ -58,6 +66,23 @@ class Settings(BaseSettings):
     warehouse_lock_wait_seconds: float = 60.0
     # Work folders of published nights are deleted after this many days (they hold personal data).
     work_retention_days: int = 7
+
+    @field_validator(
+        "registry_path",
+        "landing_dir",
+        "warehouse_path",
+        "reports_dir",
+        "decisions_dir",
+        "work_dir",
+        "duckdb_temp_directory",
+        mode="before",
+    )
+    @classmethod
+    def _no_blank_path(cls, value: object) -> object:
+        problem = blank_path_problem(value) if isinstance(value, str) else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @property
     def work_base_dir(self) -> Path:
