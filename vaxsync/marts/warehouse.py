@@ -246,6 +246,16 @@ create table if not exists file_version_changes ( -- one row per version that re
     shots_restored bigint not null,
     primary key (run_id, file_hash)
 );
+-- Landed files a night left for a later one, still being written (transforms/ingest/landing.py): not in the
+-- ingest ledger (nothing read), so the next night lists them as new; this says which night saw them and why.
+create table if not exists deferred_files (     -- one row per (night, landed file it deferred)
+    run_id varchar not null,
+    source_file varchar not null,
+    reason varchar not null,                    -- modified_recently | changed_during_discovery | gone_during_discovery
+    file_size_bytes bigint,
+    modified_at timestamp,                      -- UTC, as listed
+    primary key (run_id, source_file)
+);
 -- What judged a validation_failed quarantine, and an operator's request to read a file again
 -- (vaxsync/marts/readmission.py): a changed as-of or rules version, or a request, re-admits the file.
 alter table ingest_ledger add column if not exists quarantined_as_of date;

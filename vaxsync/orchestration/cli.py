@@ -198,6 +198,7 @@ def _print_summary(summary: dict[str, Any], settings: Any) -> None:
         ("files new", "files_new"),
         ("files already processed (skipped)", "files_already_processed"),
         ("files already landed elsewhere", "files_duplicate_content"),
+        ("files still being written (read next night)", "files_deferred"),
         ("wall time (s)", "wall_seconds"),
     ):
         table.add_row(label, str(summary.get(key, "")))

@@ -22,9 +22,12 @@ import polars as pl
 
 from matching.probabilistic import MODEL_FILE_NAME
 from transforms.ingest import (
+    changed_reason,
     file_content_hash,
+    landed_file_stat,
     landed_path,
     list_landed_files,
+    settling_reason,
     stop_workbook_reader,
     unreadable_file_key,
 )
@@ -95,12 +98,9 @@ def discover_new_exports(settings: Settings) -> list[str]:
     entries: list[dict[str, str]] = []
     first_path_by_hash: dict[str, str] = {}
     landed_files = list_landed_files(settings.landing_dir)
+    hashes, deferred = _settled_file_hashes(settings, landed_files)
     last_seen_at_path, loaded_pairs = path_arrivals(settings)  # vaxsync.marts.resends
-    for source_file in landed_files:
-        try:
-            file_hash = file_content_hash(landed_path(settings.landing_dir, source_file))
-        except OSError:  # not ours to read (permissions): ingest quarantines it, the night goes on
-            file_hash = unreadable_file_key(source_file)
+    for source_file, file_hash in hashes.items():
         if (source_file, file_hash) in known_pairs:
             # An older version landing again where other content was last seen: it is the current one again.
             if (
@@ -127,6 +127,7 @@ def discover_new_exports(settings: Settings) -> list[str]:
             "registry_hash": file_content_hash(settings.registry_path),
             "rules_version": rules_version,
             "landing_hash": _landing_hash(entries),
+            "deferred_files": deferred,
             "stage_seconds": {"discover": round(time.perf_counter() - started, 3)},
             "stage_counts": {
                 "discover": {
@@ -140,6 +141,7 @@ def discover_new_exports(settings: Settings) -> list[str]:
                         entry["status"] == "duplicate_content" for entry in entries
                     ),
                     "files_rearrived": sum(entry["status"] == "rearrived" for entry in entries),
+                    "files_deferred": len(deferred),
                 }
             },
         },
@@ -147,6 +149,46 @@ def discover_new_exports(settings: Settings) -> list[str]:
     write_json(work.discovered_file, entries)
     log.info("discovered %d new files, %d duplicate copies", len(new_files), len(entries) - len(new_files))
     return new_files
+
+
+def _settled_file_hashes(
+    settings: Settings, landed_files: list[str]
+) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """The content hash of each landed file that has settled, and the files left for a later night (an
+    upload in progress: modified within settings.landing_settle_seconds of the listing, or changed or gone
+    while the landing was hashed). A deferred file is not in the ingest ledger: the next night lists it
+    as new; the deferred_files ledger records each night that left it (transforms.ingest.landing)."""
+    listed_at_ns = time.time_ns()
+    stats = {source_file: landed_file_stat(settings.landing_dir, source_file) for source_file in landed_files}
+    reasons = {
+        source_file: settling_reason(stat, listed_at_ns, settings.landing_settle_seconds)
+        for source_file, stat in stats.items()
+    }
+    hashes: dict[str, str] = {}
+    for source_file in landed_files:
+        if reasons[source_file]:
+            continue
+        try:
+            hashes[source_file] = file_content_hash(landed_path(settings.landing_dir, source_file))
+        except OSError:  # not ours to read (permissions): ingest quarantines it, the night goes on
+            hashes[source_file] = unreadable_file_key(source_file)
+    for source_file in hashes:  # the discovery window: a file written meanwhile was hashed half-written
+        before = stats[source_file]
+        if before is not None:
+            reasons[source_file] = changed_reason(before, landed_file_stat(settings.landing_dir, source_file))
+    deferred = [
+        {"source_file": source_file, "reason": reason, **_listed_size_and_time(stats[source_file])}
+        for source_file, reason in reasons.items()
+        if reason
+    ]
+    if deferred:
+        log.warning("%d landed files are still being written: left for the next night", len(deferred))
+    return {file: file_hash for file, file_hash in hashes.items() if not reasons[file]}, deferred
+
+
+def _listed_size_and_time(stat: tuple[int, int] | None) -> dict[str, int | None]:
+    size, modified_at_ns = stat or (None, None)
+    return {"file_size_bytes": size, "modified_at_ns": modified_at_ns}
 
 
 def _check_inputs(settings: Settings) -> None:
@@ -583,6 +625,7 @@ def run_nightly(
     summary["files_already_processed"] = read_json(work.run_file)["stage_counts"]["discover"][
         "files_already_in_ledger"
     ]
+    summary["files_deferred"] = read_json(work.run_file)["stage_counts"]["discover"]["files_deferred"]
     summary["shots_citizen_not_in_snapshot"] = _shots_citizen_not_in_snapshot(settings)
     return summary
 
