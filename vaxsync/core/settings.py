@@ -60,7 +60,8 @@ class Settings(BaseSettings):
     # process is one of them, beside n - 1 worker processes (each pays ~0.5 CPU s of imports); there the
     # Great Expectations import thread competes with ingest for the GIL (docs/performance.md, rounds 3-5).
     ingest_processes: int = 0
-    # Accept an as-of before the campaign start or before the last published night (an operator's override).
+    # Accept an as-of before the campaign start or before the last published night, or a registry snapshot
+    # older than the last night's (an operator's override).
     force_as_of: bool = False
     # How long to wait for another process (an analyst's session) to let go of the warehouse.
     warehouse_lock_wait_seconds: float = 60.0

@@ -110,7 +110,9 @@ def run(
     force: Annotated[
         bool,
         typer.Option(
-            "--force", help="Accept an as-of before the campaign start or before the last published night."
+            "--force",
+            help="Accept an as-of before the campaign start or before the last published night, or a"
+            " registry snapshot older than the last night's.",
         ),
     ] = False,
 ) -> None:

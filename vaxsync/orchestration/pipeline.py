@@ -86,6 +86,8 @@ def discover_new_exports(settings: Settings) -> list[str]:
 
     started = time.perf_counter()
     _check_inputs(settings)
+    registry_hash = file_content_hash(settings.registry_path)
+    _check_snapshot_not_older(settings, registry_hash)
     work = RunWorkDir(settings)
     work.reset()
     _protect_personal_data(settings)
@@ -124,7 +126,7 @@ def discover_new_exports(settings: Settings) -> list[str]:
             "run_id": f"{settings.as_of.isoformat()}@{started_at:%Y%m%dT%H%M%S}",
             "as_of": settings.as_of.isoformat(),
             "started_at": started_at.isoformat(),
-            "registry_hash": file_content_hash(settings.registry_path),
+            "registry_hash": registry_hash,
             "rules_version": rules_version,
             "landing_hash": _landing_hash(entries),
             "deferred_files": deferred,
@@ -268,6 +270,27 @@ def _check_as_of(settings: Settings) -> None:
         raise InputError(
             f"--as-of {settings.as_of} is earlier than the last published night {last}"
             " (pass --force if that is really meant)"
+        )
+
+
+def _check_snapshot_not_older(settings: Settings, registry_hash: str) -> None:
+    """A snapshot an earlier night used, after a newer one was published, is most likely an old file
+    passed by mistake: its missing citizens would send their rows to namesakes or the backlog, and flag
+    their posted shots. Refused unless forced (the same content under another name is the same snapshot)."""
+    if settings.force_as_of or not settings.warehouse_path.is_file():
+        return
+    with connect(settings.warehouse_path, settings=settings) as connection:
+        nights = connection.execute(
+            """select registry_hash, max(as_of) from pipeline_runs where outcome = 'published'
+               group by registry_hash order by max(as_of) desc"""
+        ).fetchall()
+    if not nights or nights[0][0] == registry_hash:
+        return
+    last_used = next((as_of for snapshot, as_of in nights if snapshot == registry_hash), None)
+    if last_used is not None:
+        raise InputError(
+            f"registry snapshot {settings.registry_path} is the one nights up to {last_used} used, older than"
+            f" the snapshot of the last night {nights[0][1]} (pass --force if going back is really meant)"
         )
 
 
