@@ -238,6 +238,15 @@ def _check_outputs_outside_landing(settings: Settings) -> None:
     ]:
         if folder.resolve().is_relative_to(landing):
             raise InputError(f"{what} is inside the landing folder {settings.landing_dir}: {folder}")
+    # The other way round: a landing folder inside what the night writes or reviewers send back would
+    # read the province reports (backlog rows, candidates) and filled decision files as exports.
+    for what, folder in [
+        ("work folder", settings.work_base_dir),
+        ("reports folder", settings.reports_dir),
+        ("decisions folder", settings.decisions_dir),
+    ]:
+        if landing.is_relative_to(folder.resolve()):
+            raise InputError(f"landing folder is inside the {what} {folder}: {settings.landing_dir}")
 
 
 def _check_partition_store(url: str) -> None:

@@ -71,3 +71,14 @@ def test_run_takes_the_decisions_folder_as_an_option(tmp_path: Path) -> None:
     assert_one_line_error(
         invoke([*args, "--decisions", str(inside)]), "decisions folder is inside the landing"
     )
+
+
+@pytest.mark.parametrize(("option", "folder"), [("--reports", "reports"), ("--decisions", "decisions")])
+def test_a_landing_folder_inside_the_reports_or_decisions_is_refused(
+    tmp_path: Path, option: str, folder: str
+) -> None:
+    # On main the night read the province reports (or the reviewers' filled copies) as facility exports.
+    args = run_args(tmp_path, "--as-of", "2023-01-31")
+    args = with_option(args, option, str(tmp_path / "landing" / ".."))  # the landing's parent, as typed
+    line = assert_one_line_error(invoke(args), f"landing folder is inside the {folder} folder")
+    assert str(tmp_path / "landing") in line
