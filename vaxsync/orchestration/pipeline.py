@@ -657,7 +657,8 @@ def run_nightly(
     summary["files_already_processed"] = read_json(work.run_file)["stage_counts"]["discover"][
         "files_already_in_ledger"
     ]
-    summary["files_deferred"] = read_json(work.run_file)["stage_counts"]["discover"]["files_deferred"]
+    # absent from a run.json an older version's discover wrote (a night spanning a deploy)
+    summary["files_deferred"] = read_json(work.run_file)["stage_counts"]["discover"].get("files_deferred", 0)
     summary["shots_citizen_not_in_snapshot"] = _shots_citizen_not_in_snapshot(settings)
     return summary
 
