@@ -1,6 +1,8 @@
 """vaccination_nightly_sync: reconcile the night's facility exports with the population registry.
 
-This file only wires tasks: each task builds the run's Settings and calls one vaxsync.orchestration.pipeline stage.
+This file only wires tasks: the first task resolves the night's Settings once (params, data interval,
+environment) and hands them to every later task by XCom; each task calls one vaxsync.orchestration.pipeline
+stage.
 Nothing heavy happens at parse time: no data reads, no Variables or Connections, and polars, duckdb,
 Great Expectations and the pipeline are imported when a task runs (`_pipeline`), not at parse time.
 """
@@ -79,14 +81,41 @@ def _pipeline() -> ModuleType:
     return pipeline
 
 
-def _run_settings() -> Settings:
-    """Settings for this task: paths from the DAG params, as_of from the run's data interval."""
+# The XCom key under which discover_new_exports hands the night's resolved settings to every later task.
+NIGHT_SETTINGS_KEY = "night_settings"
+FIRST_TASK_ID = "discover_new_exports"
+
+
+def _night_settings() -> Settings:
+    """The night's settings, resolved once by its first task: paths from the DAG params, as_of from the
+    run's data interval, everything else from that worker's VAXSYNC_* environment. Pushed to XCom (all
+    but the decision secret, which never goes to Airflow's database), so that every later task, on any
+    worker and after any change of environment, runs the same night's rules."""
     context = get_current_context()
     params = context["params"]
     # A manual run in Airflow 3 may have no data interval: it then stands on its run_after moment.
     run_moment = context.get("data_interval_end") or context["dag_run"].run_after
     paths = {field: params[field] for field in PATH_PARAMS if params.get(field)}
-    return Settings(**paths, as_of=as_of_for(run_moment))
+    settings = Settings(**paths, as_of=as_of_for(run_moment))
+    context["ti"].xcom_push(key=NIGHT_SETTINGS_KEY, value=night_settings_values(settings))
+    return settings
+
+
+def night_settings_values(settings: Settings) -> dict[str, Any]:
+    """The settings as JSON values, without the decision secret (it stays in the workers' environment)."""
+    return settings.model_dump(mode="json", exclude={"decision_secret"})
+
+
+def _run_settings() -> Settings:
+    """Settings for a later task: those its night's first task resolved (values given to Settings win
+    over the environment; only the decision secret is read from this worker's)."""
+    context = get_current_context()
+    values = context["ti"].xcom_pull(task_ids=FIRST_TASK_ID, key=NIGHT_SETTINGS_KEY)
+    if not values:
+        raise RuntimeError(
+            f"no settings from {FIRST_TASK_ID} for this run: clear the whole run, not one task"
+        )
+    return Settings(**values)
 
 
 def _queue(env_name: str) -> dict[str, str]:
@@ -165,7 +194,7 @@ def vaccination_nightly_sync() -> None:
         """The new files, in batches: one mapped ingest task per batch, not per file (a night can land
         thousands of small files; a task per file would spend more on scheduling than on reading)."""
         pipeline = _pipeline()
-        return pipeline.ingest_batches(pipeline.discover_new_exports(_run_settings()))
+        return pipeline.ingest_batches(pipeline.discover_new_exports(_night_settings()))
 
     @task(
         max_active_tis_per_dag=INGEST_CONCURRENCY,

@@ -7,8 +7,10 @@ out_dir/summary.json. Deterministic for a seed (and a given set of package versi
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -383,6 +385,15 @@ def _stage(name: str) -> Iterator[None]:
     log.info("synth stage %s took %.2f s", name, time.perf_counter() - started)
 
 
+def _finish_uploads(landing: Path, snapshot_date: dt.date) -> None:
+    """Date every landed file at noon (UTC) of the snapshot date: uploads finished long before the night,
+    which the night's settle rule (settings.landing_settle_seconds) would otherwise leave for tomorrow."""
+    uploaded = dt.datetime.combine(snapshot_date, dt.time(12), tzinfo=dt.UTC).timestamp()
+    for path in landing.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            os.utime(path, (uploaded, uploaded))
+
+
 def generate(out_dir: Path, config: SynthConfig) -> dict[str, object]:
     """Generate everything into out_dir (its landing/ folder is replaced); returns the summary."""
     streams = [np.random.default_rng(seed) for seed in np.random.SeedSequence(config.seed).spawn(6)]
@@ -409,6 +420,7 @@ def generate(out_dir: Path, config: SynthConfig) -> dict[str, object]:
     with _stage("write files"):
         written = _write_exports(landing, spoiler.work, files)
         junk = _write_junk(landing, streams[5], files, config)
+        _finish_uploads(landing, config.snapshot_date)
     with _stage("truth"):
         truth = _truth(spoiler.work, written, files, spoiler.log.tags_column())
         truth.write_parquet(out_dir / "truth.parquet")

@@ -4,16 +4,27 @@ See docs/ingestion.md for the encodings, structures and header names handled.
 """
 
 from transforms.ingest.batch_staging import stage_exports
-from transforms.ingest.landing import file_content_hash, landed_path, list_landed_files, unreadable_file_key
+from transforms.ingest.landing import (
+    changed_reason,
+    file_content_hash,
+    landed_file_stat,
+    landed_path,
+    list_landed_files,
+    settling_reason,
+    unreadable_file_key,
+)
 from transforms.ingest.staging import StagedExport, ledger_frame, stage_export
 from transforms.ingest.workbook import stop_workbook_reader
 
 __all__ = [
     "StagedExport",
+    "changed_reason",
     "file_content_hash",
+    "landed_file_stat",
     "landed_path",
     "ledger_frame",
     "list_landed_files",
+    "settling_reason",
     "stage_export",
     "stage_exports",
     "stop_workbook_reader",

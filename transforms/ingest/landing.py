@@ -50,6 +50,43 @@ def unreadable_file_key(source_file: str) -> str:
     return hashlib.sha256(f"unreadable file\0{source_file}".encode()).hexdigest()
 
 
+# Why a landed file is left for a later night (the deferred_files ledger's reason), by the rule that saw it.
+MODIFIED_RECENTLY = "modified_recently"
+CHANGED_DURING_DISCOVERY = "changed_during_discovery"
+GONE_DURING_DISCOVERY = "gone_during_discovery"
+
+LandedStat = tuple[int, int]  # (size in bytes, modification time in ns)
+
+
+def landed_file_stat(landing_dir: Path, source_file: str) -> LandedStat | None:
+    """Size and modification time of a listed file (of the link itself, for a link), or None if gone."""
+    try:
+        stat = landed_path(landing_dir, source_file).lstat()
+    except FileNotFoundError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+def settling_reason(stat: LandedStat | None, listed_at_ns: int, settle_seconds: float) -> str | None:
+    """Why a file, as listed, may still be being written (an upload in progress): gone, or modified
+    less than settle_seconds before the listing. None: it has settled and is read tonight. A time further
+    ahead than the window is a wrong clock (a facility PC's, kept by the copy), not an upload: deferring
+    it would defer it every night; a write under way is still caught by the discovery window."""
+    if stat is None:
+        return GONE_DURING_DISCOVERY
+    window_ns = int(settle_seconds * 1e9)
+    if listed_at_ns - window_ns < stat[1] < listed_at_ns + window_ns:
+        return MODIFIED_RECENTLY
+    return None
+
+
+def changed_reason(before: LandedStat, after: LandedStat | None) -> str | None:
+    """Why a file hashed during discovery cannot be trusted: it changed, or went, meanwhile."""
+    if after is None:
+        return GONE_DURING_DISCOVERY
+    return CHANGED_DURING_DISCOVERY if after != before else None
+
+
 def _printable_name(name: str) -> str:
     return os.fsencode(name).decode("utf-8", "backslashreplace")
 

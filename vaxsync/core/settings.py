@@ -5,10 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CAMPAIGN_START = dt.date(2021, 3, 8)  # the first COVID-19 shot given in Vietnam
+
+
+def blank_path_problem(value: str) -> str | None:
+    """Why a path given as text cannot be used, or None: empty or blank text is the current folder to
+    pathlib (reports written where the operator stood, a landing folder that is the whole home)."""
+    if not value.strip():
+        return "is empty: name the file or folder (write . for the current folder)"
+    return None
 
 
 class Settings(BaseSettings):
@@ -24,20 +32,22 @@ class Settings(BaseSettings):
     # beside the warehouse (vaxsync.marts.decision_tokens). Changing it voids the decisions of older reports.
     decision_secret: str | None = None
     # Decision files beyond these bounds are quarantined before their content is parsed.
-    decision_file_max_bytes: int = 20_000_000
-    decision_max_lines: int = 100_000  # sheet rows in one file, blank or not
+    decision_file_max_bytes: int = Field(default=20_000_000, ge=1)
+    decision_max_lines: int = Field(default=100_000, ge=1)  # sheet rows in one file, blank or not
     # Filled lines allowed per open backlog row of the file's province (plus a slack for small provinces).
-    decision_lines_per_open_row: int = 3
-    decision_lines_slack: int = 100
-    decision_parse_memory_mb: int = 1024  # address-space limit of the process parsing one decision file
-    decision_parse_timeout_seconds: float = 120.0
+    decision_lines_per_open_row: int = Field(default=3, ge=1)
+    decision_lines_slack: int = Field(default=100, ge=0)
+    decision_parse_memory_mb: int = Field(
+        default=1024, ge=1
+    )  # address-space limit of the process parsing one decision file
+    decision_parse_timeout_seconds: float = Field(default=120.0, gt=0)
     # Intermediate Parquet of each run; defaults to a folder beside the warehouse.
     work_dir: Path | None = None
     # Where the match partitions exchange Parquet (vaxsync.orchestration.storage): a folder or an fsspec URL such as
     # s3://bucket/vaxsync; defaults to <run work dir>/match. Keyed by as-of date below it.
     partition_store: str | None = None
     # Rows to link per match partition: provinces are grouped into partitions of about this many rows.
-    match_partition_rows: int = 500_000
+    match_partition_rows: int = Field(default=500_000, ge=1)
     as_of: dt.date = Field(default_factory=dt.date.today)
     campaign_start: dt.date = CAMPAIGN_START
     duckdb_memory_limit: str = "4GB"
@@ -51,13 +61,34 @@ class Settings(BaseSettings):
     # Processes staging export files in `vaxsync run` (batches of files); 0: one per CPU. The run's own
     # process is one of them, beside n - 1 worker processes (each pays ~0.5 CPU s of imports); there the
     # Great Expectations import thread competes with ingest for the GIL (docs/performance.md, rounds 3-5).
-    ingest_processes: int = 0
-    # Accept an as-of before the campaign start or before the last published night (an operator's override).
+    ingest_processes: int = Field(default=0, ge=0)
+    # Accept an as-of before the campaign start or before the last published night, or a registry snapshot
+    # older than the last night's (an operator's override).
     force_as_of: bool = False
     # How long to wait for another process (an analyst's session) to let go of the warehouse.
-    warehouse_lock_wait_seconds: float = 60.0
+    warehouse_lock_wait_seconds: float = Field(default=60.0, ge=0)
+    # A landed file modified less than this many seconds before discovery lists it (an upload in progress),
+    # or that changes while discovery hashes the landing, is left for the next night (docs/operations.md).
+    landing_settle_seconds: float = Field(default=300.0, ge=0)
     # Work folders of published nights are deleted after this many days (they hold personal data).
-    work_retention_days: int = 7
+    work_retention_days: int = Field(default=7, ge=0)
+
+    @field_validator(
+        "registry_path",
+        "landing_dir",
+        "warehouse_path",
+        "reports_dir",
+        "decisions_dir",
+        "work_dir",
+        "duckdb_temp_directory",
+        mode="before",
+    )
+    @classmethod
+    def _no_blank_path(cls, value: object) -> object:
+        problem = blank_path_problem(value) if isinstance(value, str) else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @property
     def work_base_dir(self) -> Path:

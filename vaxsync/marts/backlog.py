@@ -61,7 +61,7 @@ def open_rematchable_records(
         else f"r.{name}"
         for name in BACKLOG_RECORD_SCHEMA
     )
-    with connect(settings.warehouse_path, memory_limit=settings.duckdb_memory_limit) as connection:
+    with connect(settings.warehouse_path, settings=settings) as connection:
         register_frame(connection, "decided_rows", decided)
         register_frame(
             connection,
@@ -130,12 +130,10 @@ def write_match_input(settings: Settings, work: RunWorkDir) -> dict[str, int]:
     )
     # A file sent again tonight in a new version replaces its old backlog rows: match only the new ones.
     resent_files = tonight.select("source_file").unique()
-    replaced_hashes = recognise_versions(settings.warehouse_path, work)
+    replaced_hashes = recognise_versions(settings, work)
     replaced = pl.LazyFrame({"file_hash": replaced_hashes}, schema={"file_hash": pl.String()})
     registry = prepared_registry(settings, snapshot_hash=registry_hash)
-    rechecks = posted_links_to_recheck(
-        settings.warehouse_path, registry, registry_hash, work.root / CHECKS_FILE_NAME
-    )
+    rechecks = posted_links_to_recheck(settings, registry, registry_hash, work.root / CHECKS_FILE_NAME)
     backlog = open_rematchable_records(
         settings, registry_hash, decided, replaced_hashes, replacing_rows(lines)
     ).with_columns(pl.lit(None, dtype=pl.String).alias(POSTED_CITIZEN_COLUMN))

@@ -17,7 +17,7 @@ import duckdb
 
 from vaxsync.core.reference import REFERENCE_DIR
 from vaxsync.core.settings import Settings
-from vaxsync.core.sql_steps import DuckDBConfig, Form, SqlStep, run_steps
+from vaxsync.core.sql_steps import Form, SqlStep, run_steps
 from vaxsync.marts.warehouse import connected
 
 MILESTONES = ("dose_1", "primary_complete", "booster_1", "booster_2")  # in the order people reach them
@@ -96,7 +96,7 @@ def build_coverage(settings: Settings, connection: duckdb.DuckDBPyConnection | N
     Replaces the previous build, so running it twice gives the same tables and files. Returns counts only.
     """
     started = time.perf_counter()
-    with connected(settings.warehouse_path, connection, config=DuckDBConfig.of(settings)) as connection:
+    with connected(settings.warehouse_path, connection, settings=settings) as connection:
         connection.begin()
         try:
             run_steps(connection, person_steps(settings))

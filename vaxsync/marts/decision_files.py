@@ -125,7 +125,11 @@ def _listed(decisions_dir: Path, path: Path) -> DecisionFile:
         return _refused_link(decisions_dir, path)
     relative = path.relative_to(decisions_dir)
     province = province_of(relative)
-    content_hash = file_content_hash(path)
+    try:
+        content_hash = file_content_hash(path)
+    except OSError:  # not ours to read (saved owner-only by a reviewer's account), or gone since listed
+        key = hashlib.sha256(f"unreadable\x1f{relative.as_posix()}".encode()).hexdigest()  # once per path
+        return DecisionFile(path, relative.as_posix(), province, key, refusal="unreadable_file")
     return DecisionFile(path, relative.as_posix(), province, _intake_key(relative, content_hash))
 
 
@@ -167,10 +171,16 @@ def _fold_identical_copies(files: list[DecisionFile]) -> list[DecisionFile]:
 # --- reading one file -----------------------------------------------------------------------------------
 
 
+_REFUSED_UNOPENED = {
+    "symlink": "a link, not a regular file: not opened",
+    "unreadable_file": "the night's account may not read it (its permissions): not opened",
+}
+
+
 def read_grids(decision_file: DecisionFile, settings: Settings) -> dict[str, pl.DataFrame]:
     """Sheet name -> grid (GRID_SCHEMA); raises DecisionFileRefusedError when the file is quarantined."""
     if decision_file.refusal is not None:
-        raise DecisionFileRefusedError(decision_file.refusal, "a link, not a regular file: not opened")
+        raise DecisionFileRefusedError(decision_file.refusal, _REFUSED_UNOPENED[decision_file.refusal])
     path = decision_file.path
     size = path.stat().st_size
     if size > settings.decision_file_max_bytes:

@@ -149,7 +149,7 @@ def new_decision_files(settings: Settings) -> list[DecisionFile]:
     listed = list_decision_files(settings.decisions_dir)
     if not listed or not settings.warehouse_path.exists():
         return listed
-    with connect(settings.warehouse_path) as connection:
+    with connect(settings.warehouse_path, settings=settings) as connection:
         seen = {
             row[0]
             for row in connection.execute("select decision_file_hash from review_decision_files").fetchall()
@@ -296,7 +296,7 @@ def _check_line_count(lines: int, open_rows: int, settings: Settings) -> None:
 def _open_rows_by_province(settings: Settings) -> dict[str, int]:
     if not settings.warehouse_path.exists():
         return {}
-    with connect(settings.warehouse_path) as connection:
+    with connect(settings.warehouse_path, settings=settings) as connection:
         counts = connection.execute(
             "select coalesce(province_code, '??'), count(*) from open_backlog group by all"
         ).fetchall()
@@ -926,7 +926,7 @@ def _file_summaries(summaries: pl.DataFrame, audit: pl.DataFrame) -> pl.DataFram
 
 
 def _backlog_and_candidates(settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
-    with connect(settings.warehouse_path, memory_limit=settings.duckdb_memory_limit) as connection:
+    with connect(settings.warehouse_path, settings=settings) as connection:
         # The open rows, and the rows an earlier decision posted (a reviewer may withdraw that decision).
         # decided_by: the reviewer of the decision that posted the row (the row's last applied decision).
         open_backlog = connection.sql(
@@ -1119,7 +1119,7 @@ def accepted_decision_pairs(settings: Settings) -> pl.DataFrame:
         return pl.DataFrame(
             schema={"file_hash": pl.String(), "source_row": pl.Int32(), "citizen_id": pl.String()}
         )
-    with connect(settings.warehouse_path) as connection:
+    with connect(settings.warehouse_path, settings=settings) as connection:
         return connection.sql(
             """select file_hash, source_row, after_citizen_id as citizen_id from review_decisions
                where status = 'applied' and after_citizen_id is not null"""

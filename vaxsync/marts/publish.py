@@ -103,9 +103,7 @@ def publish(settings: Settings, work: RunWorkDir) -> dict[str, Any]:
     run = read_json(work.run_file)
     outcomes = row_outcomes(work)
     ledgers = _ledger_entries(work)
-    with connect(
-        settings.warehouse_path, memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
-    ) as connection:
+    with connect(settings.warehouse_path, settings=settings) as connection:
         already = connection.execute(
             "select count(*) from pipeline_runs where run_id = ?", [run["run_id"]]
         ).fetchall()[0][0]
@@ -216,6 +214,7 @@ def _write_night(connection: duckdb.DuckDBPyConnection, settings: Settings, run:
     _write_review_candidates(connection, settings, run["run_id"])
     archive_readmitted_ledger_rows(connection, run["run_id"])  # files read again: their old rows
     _write_ledger(connection, parameters)
+    _write_deferred_files(connection, run)
     record_quarantine_context(
         connection, run["run_id"], as_of=settings.as_of, rules_version=run.get("rules_version")
     )
@@ -266,6 +265,27 @@ def _write_review_candidates(connection: duckdb.DuckDBPyConnection, settings: Se
             "insert into match_models values (?, ?, ?)",
             [run_id, str(model.get("version", "")), json.dumps(model, ensure_ascii=False)],
         )
+
+
+def _write_deferred_files(connection: duckdb.DuckDBPyConnection, run: dict[str, Any]) -> None:
+    """The files discover left for a later night (an upload in progress), one row each."""
+    deferred = pl.DataFrame(
+        run.get("deferred_files", []),
+        schema={
+            "source_file": pl.String(),
+            "reason": pl.String(),
+            "file_size_bytes": pl.Int64(),
+            "modified_at_ns": pl.Int64(),
+        },
+    )
+    register_frame(connection, "night_deferred_files", deferred)
+    connection.execute(
+        """insert into deferred_files
+           select $run_id, source_file, reason, file_size_bytes,
+                  make_timestamp(modified_at_ns // 1000)  -- microseconds since the epoch, UTC
+           from night_deferred_files""",
+        {"run_id": run["run_id"]},
+    )
 
 
 def _write_ledger(connection: duckdb.DuckDBPyConnection, parameters: dict[str, Any]) -> None:

@@ -93,15 +93,15 @@ def versions_file(work: RunWorkDir) -> Path:
 # --- discover ---------------------------------------------------------------------------------------------
 
 
-def path_arrivals(warehouse_path: Path) -> tuple[dict[str, str], set[tuple[str, str]]]:
+def path_arrivals(settings: Settings) -> tuple[dict[str, str], set[tuple[str, str]]]:
     """The content hash last seen at each path (any status), and the (path, hash) pairs that were loaded.
 
     Discover lists a known (path, hash) again as `rearrived` when the path last held other content and
     this one was loaded: an older version sent again."""
 
-    if not warehouse_path.exists():
+    if not settings.warehouse_path.exists():
         return {}, set()
-    with connect(warehouse_path) as connection:
+    with connect(settings.warehouse_path, settings=settings) as connection:
         latest = connection.execute(
             """
             with seen as (
@@ -128,9 +128,9 @@ def row_key_sql() -> str:
                   coalesce(vaccine_code, lower(trim(raw_vaccine)), ''))), 1, 24)"""
 
 
-def tonight_row_keys(normalized_file: Path) -> pl.LazyFrame:
+def tonight_row_keys(normalized_file: Path, config: DuckDBConfig) -> pl.LazyFrame:
     """file_hash, source_file, row_key, facility_key, vaccinated_date of tonight's loaded rows."""
-    with in_memory(DuckDBConfig.of(Settings())) as connection:
+    with in_memory(config) as connection:
         return (
             connection.sql(
                 # the facility key (a regular expression) once per facility name, rows kept in file order
@@ -156,15 +156,15 @@ def tonight_row_keys(normalized_file: Path) -> pl.LazyFrame:
         )
 
 
-def recognise_versions(warehouse_path: Path, work: RunWorkDir) -> list[str]:
+def recognise_versions(settings: Settings, work: RunWorkDir) -> list[str]:
     """Tonight's file versions (TONIGHT_VERSION_SCHEMA), written to the work folder for publish; returns
     the hashes of the earlier versions they replace (their backlog rows are not matched again tonight)."""
-    rows = tonight_row_keys(work.normalized_file).collect()
+    rows = tonight_row_keys(work.normalized_file, DuckDBConfig.of(settings)).collect()
     rearrived = pl.DataFrame(
         [entry for entry in read_json(work.discovered_file) if entry["status"] == "rearrived"],
         schema={"source_file": pl.String(), "file_hash": pl.String(), "status": pl.String()},
     ).select("source_file", "file_hash")
-    with _warehouse_or_empty(warehouse_path) as connection:
+    with _warehouse_or_empty(settings) as connection:
         register_frame(connection, "tonight_rows", rows)
         register_frame(connection, "tonight_rearrived", rearrived)
         versions = connection.sql(_RECOGNISE_SQL, params={"min_overlap": RESEND_MIN_ROW_OVERLAP}).pl()
@@ -176,14 +176,14 @@ def recognise_versions(warehouse_path: Path, work: RunWorkDir) -> list[str]:
 
 
 @contextlib.contextmanager
-def _warehouse_or_empty(warehouse_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+def _warehouse_or_empty(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """The warehouse; before the first night, an empty one in memory (the match stage creates no file)."""
 
-    if warehouse_path.exists():
-        with connect(warehouse_path) as connection:
+    if settings.warehouse_path.exists():
+        with connect(settings.warehouse_path, settings=settings) as connection:
             yield connection
         return
-    connection = in_memory(DuckDBConfig.of(Settings()))
+    connection = in_memory(DuckDBConfig.of(settings))
     try:
         connection.execute(WAREHOUSE_DDL)
         yield connection

@@ -19,6 +19,7 @@ import duckdb
 import polars as pl
 
 from matching.probabilistic import POSTED_CITIZEN_COLUMN
+from vaxsync.core.settings import Settings
 from vaxsync.core.sql_steps import register_frame
 from vaxsync.marts.events import retract_postings
 from vaxsync.marts.warehouse import BACKLOG_RECORD_SCHEMA, connect
@@ -149,7 +150,7 @@ def link_namesakes(registry: pl.LazyFrame, links: pl.DataFrame) -> pl.DataFrame:
 
 
 def posted_links_to_recheck(
-    warehouse_path: Path, registry: pl.LazyFrame, registry_hash: str, checks_path: Path
+    settings: Settings, registry: pl.LazyFrame, registry_hash: str, checks_path: Path
 ) -> pl.DataFrame:
     """The stored records (BACKLOG_RECORD_SCHEMA + prior_backlog_reason, posted_citizen_id) of the posted
     probabilistic links to match again tonight. Every active posting not yet checked against this snapshot
@@ -159,7 +160,7 @@ def posted_links_to_recheck(
         "prior_backlog_reason": pl.String(),
         POSTED_CITIZEN_COLUMN: pl.String(),
     }
-    stored = _unchecked_postings(warehouse_path, registry_hash)
+    stored = _unchecked_postings(settings, registry_hash)
     if stored.is_empty():
         pl.DataFrame(schema=_CHECK_SCHEMA).write_parquet(checks_path)
         return pl.DataFrame(schema=schema)
@@ -189,12 +190,12 @@ def posted_links_to_recheck(
     )
 
 
-def _unchecked_postings(warehouse_path: Path, registry_hash: str) -> pl.DataFrame:
+def _unchecked_postings(settings: Settings, registry_hash: str) -> pl.DataFrame:
     """Records of the active probabilistic postings not yet checked against this snapshot."""
-    if not warehouse_path.exists():
+    if not settings.warehouse_path.exists():
         return pl.DataFrame()
     columns = ", ".join(f"r.{name}" for name in BACKLOG_RECORD_SCHEMA)
-    with connect(warehouse_path) as connection:
+    with connect(settings.warehouse_path, settings=settings) as connection:
         return connection.sql(
             f"""
             select {columns}, p.citizen_id as {POSTED_CITIZEN_COLUMN}, p.namesakes, p.citizen_namesakes

@@ -246,6 +246,16 @@ create table if not exists file_version_changes ( -- one row per version that re
     shots_restored bigint not null,
     primary key (run_id, file_hash)
 );
+-- Landed files a night left for a later one, still being written (transforms/ingest/landing.py): not in the
+-- ingest ledger (nothing read), so the next night lists them as new; this says which night saw them and why.
+create table if not exists deferred_files (     -- one row per (night, landed file it deferred)
+    run_id varchar not null,
+    source_file varchar not null,
+    reason varchar not null,                    -- modified_recently | changed_during_discovery | gone_during_discovery
+    file_size_bytes bigint,
+    modified_at timestamp,                      -- UTC, as listed
+    primary key (run_id, source_file)
+);
 -- What judged a validation_failed quarantine, and an operator's request to read a file again
 -- (vaxsync/marts/readmission.py): a changed as-of or rules version, or a request, re-admits the file.
 alter table ingest_ledger add column if not exists quarantined_as_of date;
@@ -332,6 +342,7 @@ order by r.finished_at desc;
 def connect(
     warehouse_path: Path,
     *,
+    settings: Settings | None = None,
     memory_limit: str | None = None,
     threads: int | None = None,
     lock_wait_seconds: float | None = None,
@@ -339,13 +350,16 @@ def connect(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse with bounded memory and a spill folder beside it, creating tables if needed.
 
-    Limits and the SQL debug switch come from `config` (default: the settings, DuckDBConfig.of);
+    Limits and the SQL debug switch come from `config` (default: DuckDBConfig.of the settings);
     memory_limit and threads, when given, override it. The warehouse holds personal data: it is created
     owner-only. When another process holds it (an analyst's session), opening is retried for
-    lock_wait_seconds (default: the setting), then WarehouseLockedError."""
+    lock_wait_seconds (default: the setting), then WarehouseLockedError. A night passes its settings: one
+    object for the whole night; without them (an analyst's or a test's connection) the environment's."""
+    settings = settings if settings is not None else Settings()
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    config = _warehouse_config(warehouse_path, config or DuckDBConfig.of(Settings()), memory_limit, threads)
-    connection = open_when_free(warehouse_path, lock_wait_seconds=lock_wait_seconds)
+    config = _warehouse_config(warehouse_path, config or DuckDBConfig.of(settings), memory_limit, threads)
+    wait = settings.warehouse_lock_wait_seconds if lock_wait_seconds is None else lock_wait_seconds
+    connection = open_when_free(warehouse_path, lock_wait_seconds=wait)
     make_owner_only(warehouse_path)
     try:
         configure(connection, config)
@@ -493,21 +507,21 @@ def backlog_records_ddl() -> str:
 {added}"""
 
 
-def stored_match_models(warehouse_path: Path) -> list[dict[str, Any]]:
+def stored_match_models(settings: Settings) -> list[dict[str, Any]]:
     """The fitted models of every published run (match_models), oldest first: their labelled-pair level
     counts are the accumulated ID-confirmed pairs the next fit of m adds to its own."""
-    if not warehouse_path.exists():
+    if not settings.warehouse_path.exists():
         return []
-    with connect(warehouse_path) as connection:
+    with connect(settings.warehouse_path, settings=settings) as connection:
         rows = connection.execute("select model_json from match_models order by run_id").fetchall()
     return [json.loads(row[0]) for row in rows]
 
 
-def known_ledger_entries(warehouse_path: Path) -> tuple[set[tuple[str, str]], set[str]]:
+def known_ledger_entries(settings: Settings) -> tuple[set[tuple[str, str]], set[str]]:
     """The (source_file, file_hash) pairs and the content hashes already in the ledger."""
-    if not warehouse_path.exists():
+    if not settings.warehouse_path.exists():
         return set(), set()
-    with connect(warehouse_path) as connection:
+    with connect(settings.warehouse_path, settings=settings) as connection:
         rows = connection.execute("select source_file, file_hash from ingest_ledger").fetchall()
     return {(row[0], row[1]) for row in rows}, {row[1] for row in rows}
 

@@ -20,7 +20,7 @@ from rich.table import Table
 from validation import CriticalValidationError
 from vaxsync.core.errors import InputError, OperatorError, no_space_left
 from vaxsync.core.reasons import QUARANTINE_REASONS
-from vaxsync.core.settings import Settings
+from vaxsync.core.settings import Settings, blank_path_problem
 from vaxsync.marts.readmission import request_readmission
 from vaxsync.marts.warehouse import connect, snapshot
 from vaxsync.orchestration import pipeline
@@ -75,6 +75,14 @@ def settings_problem(error: ValidationError) -> str:
     return f"VAXSYNC_{name}={first['input']!r} is not usable: {first['msg']}"
 
 
+def _path(value: str, option: str) -> Path:
+    """A path option as given (typer would turn "" into ".", the current folder, before we saw it)."""
+    problem = blank_path_problem(value)
+    if problem:
+        raise InputError(f"{option} {problem}")
+    return Path(value)
+
+
 def _parse_date(value: str | None, option: str = "--as-of") -> dt.date:
     if value is None:
         return dt.date.today()
@@ -87,34 +95,40 @@ def _parse_date(value: str | None, option: str = "--as-of") -> dt.date:
 @app.command()
 @one_line_errors
 def run(
-    registry: Annotated[Path, typer.Option(help="Registry snapshot (Parquet).")],
-    landing: Annotated[Path, typer.Option(help="Landing folder of facility exports.")],
-    warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file (created if absent).")],
-    reports: Annotated[Path, typer.Option(help="Folder for the night's reports.")],
+    registry: Annotated[str, typer.Option(help="Registry snapshot (Parquet).")],
+    landing: Annotated[str, typer.Option(help="Landing folder of facility exports.")],
+    warehouse: Annotated[str, typer.Option(help="DuckDB warehouse file (created if absent).")],
+    reports: Annotated[str, typer.Option(help="Folder for the night's reports.")],
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="The date the run stands on (YYYY-MM-DD); default today.")
     ] = None,
-    work_dir: Annotated[
-        Path | None, typer.Option(help="Stage outputs; default beside the warehouse.")
+    work_dir: Annotated[str | None, typer.Option(help="Stage outputs; default beside the warehouse.")] = None,
+    decisions: Annotated[
+        str | None,
+        typer.Option(help="Folder of review reports sent back by provinces; default VAXSYNC_DECISIONS_DIR."),
     ] = None,
     force: Annotated[
         bool,
         typer.Option(
-            "--force", help="Accept an as-of before the campaign start or before the last published night."
+            "--force",
+            help="Accept an as-of before the campaign start or before the last published night, or a"
+            " registry snapshot older than the last night's.",
         ),
     ] = False,
 ) -> None:
     """Run the whole nightly sync once: ingest, normalize, match, validate, publish, report."""
 
     settings = Settings(
-        registry_path=registry,
-        landing_dir=landing,
-        warehouse_path=warehouse,
-        reports_dir=reports,
+        registry_path=_path(registry, "--registry"),
+        landing_dir=_path(landing, "--landing"),
+        warehouse_path=_path(warehouse, "--warehouse"),
+        reports_dir=_path(reports, "--reports"),
         as_of=_parse_date(as_of),
-        work_dir=work_dir,
+        work_dir=None if work_dir is None else _path(work_dir, "--work-dir"),
         force_as_of=force,
     )
+    if decisions is not None:  # else the setting's (VAXSYNC_DECISIONS_DIR)
+        settings = settings.model_copy(update={"decisions_dir": _path(decisions, "--decisions")})
     try:
         if console.is_terminal:
             with _progress() as progress:
@@ -186,6 +200,7 @@ def _print_summary(summary: dict[str, Any], settings: Any) -> None:
         ("files new", "files_new"),
         ("files already processed (skipped)", "files_already_processed"),
         ("files already landed elsewhere", "files_duplicate_content"),
+        ("files still being written (read next night)", "files_deferred"),
         ("wall time (s)", "wall_seconds"),
     ):
         table.add_row(label, str(summary.get(key, "")))
@@ -200,11 +215,12 @@ def _print_summary(summary: dict[str, Any], settings: Any) -> None:
 @app.command()
 @one_line_errors
 def runs(
-    warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file.")],
+    warehouse_option: Annotated[str, typer.Option("--warehouse", help="DuckDB warehouse file.")],
     limit: Annotated[int, typer.Option(help="How many runs, newest first.")] = 20,
 ) -> None:
     """List recent runs: outcome, duration, row counts, validation failures and seconds per stage."""
 
+    warehouse = _path(warehouse_option, "--warehouse")
     if limit < 1:
         raise InputError(f"--limit must be at least 1: {limit}")
     if not warehouse.is_file():
@@ -258,7 +274,7 @@ def runs(
 @app.command()
 @one_line_errors
 def readmit(
-    warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file.")],
+    warehouse_option: Annotated[str, typer.Option("--warehouse", help="DuckDB warehouse file.")],
     file: Annotated[
         list[str] | None,
         typer.Option(
@@ -272,6 +288,7 @@ def readmit(
 ) -> None:
     """Read quarantined files again on the next run (after fixing what quarantined them)."""
 
+    warehouse = _path(warehouse_option, "--warehouse")
     files, reasons = list(file or []), list(reason or [])
     if not files and not reasons:
         raise InputError("name the files to read again: --file PATH ... or --reason CODE ...")
@@ -292,10 +309,11 @@ def readmit(
 @app.command("snapshot-warehouse")
 @one_line_errors
 def snapshot_warehouse(
-    warehouse: Annotated[Path, typer.Option(help="DuckDB warehouse file.")],
-    out: Annotated[Path, typer.Option(help="The copy analysts open (replaced atomically).")],
+    warehouse_option: Annotated[str, typer.Option("--warehouse", help="DuckDB warehouse file.")],
+    out_option: Annotated[str, typer.Option("--out", help="The copy analysts open (replaced atomically).")],
 ) -> None:
     """Write a consistent copy of the warehouse for analysts to read without blocking the night."""
+    warehouse, out = _path(warehouse_option, "--warehouse"), _path(out_option, "--out")
 
     if not warehouse.is_file():
         raise InputError(f"warehouse not found: {warehouse}")
@@ -308,7 +326,9 @@ def snapshot_warehouse(
 @app.command()
 @one_line_errors
 def synth(
-    out: Annotated[Path, typer.Option(help="Output folder (registry.parquet, landing/, truth.parquet).")],
+    out_option: Annotated[
+        str, typer.Option("--out", help="Output folder (registry.parquet, landing/, truth.parquet).")
+    ],
     citizens: Annotated[int, typer.Option(help="Registry size.")] = 20_000,
     shots: Annotated[int, typer.Option(help="Approximate number of export rows.")] = 4_000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 7,
@@ -317,6 +337,7 @@ def synth(
     """Write a realistic synthetic registry and facility exports, with ground truth."""
     from synth import SynthConfig, generate
 
+    out = _path(out_option, "--out")
     for option, count in (("--citizens", citizens), ("--shots", shots)):
         if count <= 0:
             raise InputError(f"{option} must be a positive number, got {count}")
@@ -335,11 +356,14 @@ def synth(
 @app.command()
 @one_line_errors
 def evaluate(
-    data: Annotated[Path, typer.Option(help="A `vaxsync synth` output folder (registry, landing, truth).")],
+    data_option: Annotated[
+        str, typer.Option("--data", help="A `vaxsync synth` output folder (registry, landing, truth).")
+    ],
 ) -> None:
     """Score matching against the ground truth: precision, recall, F1, wrong postings, recall per defect."""
     from synth.evaluation import evaluate_generated, format_evaluation
 
+    data = _path(data_option, "--data")
     if not (data / "truth.parquet").is_file():
         raise InputError(f"no truth.parquet in {data} (make one with `vaxsync synth`)")
     with console.status("ingesting, normalizing and matching"):

@@ -114,7 +114,7 @@ def plan_partitions(
     cached = encoded_registry(settings, snapshot_hash=snapshot_hash, model=model) if snapshot_hash else None
     inputs = encode_inputs(shots, registry, deterministic, model, encoded_registry=cached)
     # m rests on every published night's ID-confirmed pairs plus tonight's: stable whatever else lands.
-    m_history = accumulated_m_counts(model, stored_match_models(settings.warehouse_path))
+    m_history = accumulated_m_counts(model, stored_match_models(settings))
     fit_model(model, inputs, accepted_pairs, m_history, DuckDBConfig.of_matching(settings))
     encoded = inputs.shots.with_columns(partition=partition_of(inputs.shots, settings.match_partition_rows))
     storage.write_parquet(deterministic, store.deterministic_file)

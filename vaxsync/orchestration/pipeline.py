@@ -22,9 +22,12 @@ import polars as pl
 
 from matching.probabilistic import MODEL_FILE_NAME
 from transforms.ingest import (
+    changed_reason,
     file_content_hash,
+    landed_file_stat,
     landed_path,
     list_landed_files,
+    settling_reason,
     stop_workbook_reader,
     unreadable_file_key,
 )
@@ -34,7 +37,7 @@ from validation import CriticalValidationError
 from vaxsync.core.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA
 from vaxsync.core.errors import InputError
 from vaxsync.core.settings import Settings
-from vaxsync.core.sql_steps import DuckDBConfig, memory_limit_accepted
+from vaxsync.core.sql_steps import memory_limit_accepted
 from vaxsync.core.workdir import (
     RunWorkDir,
     expired_work_dirs,
@@ -83,11 +86,13 @@ def discover_new_exports(settings: Settings) -> list[str]:
 
     started = time.perf_counter()
     _check_inputs(settings)
+    registry_hash = file_content_hash(settings.registry_path)
+    _check_snapshot_not_older(settings, registry_hash)
     work = RunWorkDir(settings)
     work.reset()
     _protect_personal_data(settings)
     rules_version = validation_rules_version(settings.campaign_start)
-    known_pairs, known_hashes = known_ledger_entries(settings.warehouse_path)
+    known_pairs, known_hashes = known_ledger_entries(settings)
     # Quarantined files to read again (changed as-of or rules, or an operator's request): as if new.
     readmitted = _readmitted_files(settings, rules_version)
     known_pairs -= readmitted
@@ -95,12 +100,9 @@ def discover_new_exports(settings: Settings) -> list[str]:
     entries: list[dict[str, str]] = []
     first_path_by_hash: dict[str, str] = {}
     landed_files = list_landed_files(settings.landing_dir)
-    last_seen_at_path, loaded_pairs = path_arrivals(settings.warehouse_path)  # vaxsync.marts.resends
-    for source_file in landed_files:
-        try:
-            file_hash = file_content_hash(landed_path(settings.landing_dir, source_file))
-        except OSError:  # not ours to read (permissions): ingest quarantines it, the night goes on
-            file_hash = unreadable_file_key(source_file)
+    hashes, deferred = _settled_file_hashes(settings, landed_files)
+    last_seen_at_path, loaded_pairs = path_arrivals(settings)  # vaxsync.marts.resends
+    for source_file, file_hash in hashes.items():
         if (source_file, file_hash) in known_pairs:
             # An older version landing again where other content was last seen: it is the current one again.
             if (
@@ -124,9 +126,10 @@ def discover_new_exports(settings: Settings) -> list[str]:
             "run_id": f"{settings.as_of.isoformat()}@{started_at:%Y%m%dT%H%M%S}",
             "as_of": settings.as_of.isoformat(),
             "started_at": started_at.isoformat(),
-            "registry_hash": file_content_hash(settings.registry_path),
+            "registry_hash": registry_hash,
             "rules_version": rules_version,
             "landing_hash": _landing_hash(entries),
+            "deferred_files": deferred,
             "stage_seconds": {"discover": round(time.perf_counter() - started, 3)},
             "stage_counts": {
                 "discover": {
@@ -140,6 +143,7 @@ def discover_new_exports(settings: Settings) -> list[str]:
                         entry["status"] == "duplicate_content" for entry in entries
                     ),
                     "files_rearrived": sum(entry["status"] == "rearrived" for entry in entries),
+                    "files_deferred": len(deferred),
                 }
             },
         },
@@ -147,6 +151,46 @@ def discover_new_exports(settings: Settings) -> list[str]:
     write_json(work.discovered_file, entries)
     log.info("discovered %d new files, %d duplicate copies", len(new_files), len(entries) - len(new_files))
     return new_files
+
+
+def _settled_file_hashes(
+    settings: Settings, landed_files: list[str]
+) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """The content hash of each landed file that has settled, and the files left for a later night (an
+    upload in progress: modified within settings.landing_settle_seconds of the listing, or changed or gone
+    while the landing was hashed). A deferred file is not in the ingest ledger: the next night lists it
+    as new; the deferred_files ledger records each night that left it (transforms.ingest.landing)."""
+    listed_at_ns = time.time_ns()
+    stats = {source_file: landed_file_stat(settings.landing_dir, source_file) for source_file in landed_files}
+    reasons = {
+        source_file: settling_reason(stat, listed_at_ns, settings.landing_settle_seconds)
+        for source_file, stat in stats.items()
+    }
+    hashes: dict[str, str] = {}
+    for source_file in landed_files:
+        if reasons[source_file]:
+            continue
+        try:
+            hashes[source_file] = file_content_hash(landed_path(settings.landing_dir, source_file))
+        except OSError:  # not ours to read (permissions): ingest quarantines it, the night goes on
+            hashes[source_file] = unreadable_file_key(source_file)
+    for source_file in hashes:  # the discovery window: a file written meanwhile was hashed half-written
+        before = stats[source_file]
+        if before is not None:
+            reasons[source_file] = changed_reason(before, landed_file_stat(settings.landing_dir, source_file))
+    deferred = [
+        {"source_file": source_file, "reason": reason, **_listed_size_and_time(stats[source_file])}
+        for source_file, reason in reasons.items()
+        if reason
+    ]
+    if deferred:
+        log.warning("%d landed files are still being written: left for the next night", len(deferred))
+    return {file: file_hash for file, file_hash in hashes.items() if not reasons[file]}, deferred
+
+
+def _listed_size_and_time(stat: tuple[int, int] | None) -> dict[str, int | None]:
+    size, modified_at_ns = stat or (None, None)
+    return {"file_size_bytes": size, "modified_at_ns": modified_at_ns}
 
 
 def _check_inputs(settings: Settings) -> None:
@@ -194,6 +238,15 @@ def _check_outputs_outside_landing(settings: Settings) -> None:
     ]:
         if folder.resolve().is_relative_to(landing):
             raise InputError(f"{what} is inside the landing folder {settings.landing_dir}: {folder}")
+    # The other way round: a landing folder inside what the night writes or reviewers send back would
+    # read the province reports (backlog rows, candidates) and filled decision files as exports.
+    for what, folder in [
+        ("work folder", settings.work_base_dir),
+        ("reports folder", settings.reports_dir),
+        ("decisions folder", settings.decisions_dir),
+    ]:
+        if landing.is_relative_to(folder.resolve()):
+            raise InputError(f"landing folder is inside the {what} {folder}: {settings.landing_dir}")
 
 
 def _check_partition_store(url: str) -> None:
@@ -229,6 +282,27 @@ def _check_as_of(settings: Settings) -> None:
         )
 
 
+def _check_snapshot_not_older(settings: Settings, registry_hash: str) -> None:
+    """A snapshot an earlier night used, after a newer one was published, is most likely an old file
+    passed by mistake: its missing citizens would send their rows to namesakes or the backlog, and flag
+    their posted shots. Refused unless forced (the same content under another name is the same snapshot)."""
+    if settings.force_as_of or not settings.warehouse_path.is_file():
+        return
+    with connect(settings.warehouse_path, settings=settings) as connection:
+        nights = connection.execute(
+            """select registry_hash, max(as_of) from pipeline_runs where outcome = 'published'
+               group by registry_hash order by max(as_of) desc"""
+        ).fetchall()
+    if not nights or nights[0][0] == registry_hash:
+        return
+    last_used = next((as_of for snapshot, as_of in nights if snapshot == registry_hash), None)
+    if last_used is not None:
+        raise InputError(
+            f"registry snapshot {settings.registry_path} is the one nights up to {last_used} used, older than"
+            f" the snapshot of the last night {nights[0][1]} (pass --force if going back is really meant)"
+        )
+
+
 def _last_published_as_of(settings: Settings) -> dt.date | None:
 
     if not settings.warehouse_path.is_file():
@@ -257,9 +331,7 @@ def _protect_personal_data(settings: Settings) -> None:
     make_cache_private(settings)
     if not settings.warehouse_path.is_file():
         return
-    with connect(
-        settings.warehouse_path, lock_wait_seconds=settings.warehouse_lock_wait_seconds
-    ) as connection:
+    with connect(settings.warehouse_path, settings=settings) as connection:
         rows = connection.execute("select distinct as_of from pipeline_runs where outcome = 'published'")
         published = [row[0] for row in rows.fetchall() if row[0] != settings.as_of]
     expired = expired_work_dirs(settings.work_base_dir, published, keep_days=settings.work_retention_days)
@@ -275,9 +347,7 @@ def _readmitted_files(settings: Settings, rules_version: str) -> set[tuple[str, 
 
     if not settings.warehouse_path.is_file():
         return set()
-    with connect(
-        settings.warehouse_path, lock_wait_seconds=settings.warehouse_lock_wait_seconds
-    ) as connection:
+    with connect(settings.warehouse_path, settings=settings) as connection:
         return readmittable_files(connection, as_of=settings.as_of, rules_version=rules_version)
 
 
@@ -513,7 +583,7 @@ def report_batch(settings: Settings) -> StageResult:
     work = RunWorkDir(settings)
     run = read_json(work.run_file)
     # One warehouse connection for the stage's readers and the coverage build (each opening costs ~70 ms).
-    with connect(settings.warehouse_path, config=DuckDBConfig.of(settings)) as connection:
+    with connect(settings.warehouse_path, settings=settings) as connection:
         paths = write_reports(settings, run_id=run["run_id"], connection=connection)
         province_paths = write_province_reports(settings, run_id=run["run_id"], connection=connection)
         coverage = build_coverage(settings, connection)
@@ -587,15 +657,15 @@ def run_nightly(
     summary["files_already_processed"] = read_json(work.run_file)["stage_counts"]["discover"][
         "files_already_in_ledger"
     ]
+    # absent from a run.json an older version's discover wrote (a night spanning a deploy)
+    summary["files_deferred"] = read_json(work.run_file)["stage_counts"]["discover"].get("files_deferred", 0)
     summary["shots_citizen_not_in_snapshot"] = _shots_citizen_not_in_snapshot(settings)
     return summary
 
 
 def _shots_citizen_not_in_snapshot(settings: Settings) -> int:
 
-    with connect(
-        settings.warehouse_path, lock_wait_seconds=settings.warehouse_lock_wait_seconds
-    ) as connection:
+    with connect(settings.warehouse_path, settings=settings) as connection:
         return count_flagged_shots(connection)
 
 

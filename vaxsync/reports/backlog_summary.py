@@ -31,7 +31,7 @@ def backlog_summary(settings: Settings, connection: duckdb.DuckDBPyConnection | 
 
     Reasons with as many rows in a province come in the order of their codes: DuckDB returns groups in
     any order, and two runs of the same night write the same file."""
-    with connected(settings.warehouse_path, connection) as connection:
+    with connected(settings.warehouse_path, connection, settings=settings) as connection:
         summary = connection.sql(
             """
             select coalesce(province_code, '??') as province_code, reason_code, count(*) as count_rows,

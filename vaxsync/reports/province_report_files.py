@@ -725,12 +725,7 @@ def write_province_reports(
 
     admin_units = pl.scan_parquet(ADMIN_UNITS_PATH)
     registry = pl.scan_parquet(settings.registry_path)
-    with connected(
-        settings.warehouse_path,
-        connection,
-        memory_limit=settings.duckdb_memory_limit,
-        threads=settings.duckdb_threads,
-    ) as connection:
+    with connected(settings.warehouse_path, connection, settings=settings) as connection:
         reports = build_province_reports(
             connection,
             registry=registry,

@@ -74,7 +74,7 @@ def build_run_report(
     work = RunWorkDir(settings)
     run = read_json(work.run_file) if work.run_file.exists() else {"run_id": run_id}
     work_ledgers = _work_ledgers(work)
-    with connected(settings.warehouse_path, connection) as connection:
+    with connected(settings.warehouse_path, connection, settings=settings) as connection:
         run_row = _run_row(connection, run_id)
         ledger = _night_ledger(connection, run_id, work_ledgers)
         source_files = dict(zip(ledger["file_hash"], ledger["source_file"], strict=True))
@@ -450,7 +450,7 @@ def save_stage_seconds(
     connection: duckdb.DuckDBPyConnection | None = None,
 ) -> None:
     """Keep the night's stage times with its pipeline_runs row, for v_run_history. Idempotent."""
-    with connected(settings.warehouse_path, connection) as connection:
+    with connected(settings.warehouse_path, connection, settings=settings) as connection:
         connection.execute(
             "update pipeline_runs set stage_seconds = ? where run_id = ?",
             [json.dumps(stage_seconds), run_id],

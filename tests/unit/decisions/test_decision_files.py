@@ -333,3 +333,28 @@ def test_a_file_read_on_an_earlier_night_is_not_read_again_and_a_broken_one_is_r
         ("01/not-a-workbook.xlsx", "quarantined", "unreadable_file"),
         ("01/summary.csv", "quarantined", "no_decision_column"),
     ]
+
+
+def test_a_file_the_night_may_not_read_is_quarantined_and_the_night_goes_on(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Saved owner-only by a reviewer's account: on main PermissionError stopped the night at the match
+    # stage, every night until someone changed the file. Root reads anything, so the refusal is simulated.
+    locked = settings.decisions_dir / "01" / "locked.csv"
+    locked.write_bytes(csv_bytes("row_key,decision,reviewer", f"{KEY}:1,accept 1,Lan"))
+    (settings.decisions_dir / "01" / "summary.csv").write_bytes(csv_bytes("a,b", "1,2"))
+    real_open = Path.open
+
+    def refusing(path: Path, *args: object, **kwargs: object) -> object:
+        if path == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(Path, "open", refusing)
+    lines, files = night(settings)
+
+    assert lines.is_empty()
+    assert files.select("decision_file", "status", "quarantine_reason").rows() == [
+        ("01/locked.csv", "quarantined", "unreadable_file"),
+        ("01/summary.csv", "quarantined", "no_decision_column"),
+    ]

@@ -250,7 +250,7 @@ def test_a_renamed_file_is_a_resend_only_on_strong_evidence(tmp_path: Path, case
     )
     with connect(settings.warehouse_path) as connection:
         land_earlier_version(connection, OLD)
-    replaced = recognise_versions(settings.warehouse_path, work)
+    replaced = recognise_versions(settings, work)
     versions = read_tonight_versions(work).row(0, named=True)
     assert versions["recognised_as"] == case.recognised_as
     if case.recognised_as == "renamed":
@@ -273,7 +273,7 @@ def test_two_earlier_candidates_make_a_renamed_file_a_new_file(tmp_path: Path) -
     with connect(settings.warehouse_path) as connection:
         land_earlier_version(connection, OLD)
         land_earlier_version(connection, export_rows("old_copy.csv", range(10)))
-    assert recognise_versions(settings.warehouse_path, work) == []
+    assert recognise_versions(settings, work) == []
     assert read_tonight_versions(work)["recognised_as"].to_list() == ["first_version"]
 
 
@@ -288,14 +288,14 @@ def test_the_active_version_landing_again_after_a_quarantined_one_is_listed_once
                    ('a.csv', 'hash-bad', 'quarantined', 0, 0, 0, 0, 'night-2', timestamp '2023-02-01 02:00')
             """
         )
-    last_seen, loaded = path_arrivals(settings.warehouse_path)
+    last_seen, loaded = path_arrivals(settings)
     assert (last_seen, loaded) == ({"a.csv": "hash-bad"}, {("a.csv", "hash-a")})
     # Night 3: a.csv holds the old content again; discover lists it as rearrived, and its arrival is kept.
     work = RunWorkDir(settings)
     work.reset()
     export_rows("a.csv", range(0)).write_parquet(work.normalized_file)
     write_json(work.discovered_file, [{"source_file": "a.csv", "file_hash": "hash-a", "status": "rearrived"}])
-    assert recognise_versions(settings.warehouse_path, work) == []  # nothing to supersede
+    assert recognise_versions(settings, work) == []  # nothing to supersede
     arrival = read_tonight_versions(work).row(0, named=True)
     assert (arrival["recognised_as"], arrival["lineage"], arrival["replaces_file_hash"]) == (
         "rearrived",
@@ -307,7 +307,7 @@ def test_the_active_version_landing_again_after_a_quarantined_one_is_listed_once
         connection.execute("create temp table new_shots (shot_id varchar, citizen_id varchar)")
         connection.execute("create temp table restored_tonight (shot_id varchar)")
         record_arrivals(connection, "night-3", NOW + dt.timedelta(days=1))  # after night 2
-    assert path_arrivals(settings.warehouse_path)[0] == {"a.csv": "hash-a"}  # the next night reads nothing
+    assert path_arrivals(settings)[0] == {"a.csv": "hash-a"}  # the next night reads nothing
 
 
 SAME_PATH_CASES = {
@@ -338,7 +338,7 @@ def test_new_content_at_a_known_path_is_a_new_version_unless_plainly_another_fil
     write_json(work.discovered_file, [])
     with connect(settings.warehouse_path) as connection:
         land_earlier_version(connection, OLD)
-    replaced = recognise_versions(settings.warehouse_path, work)
+    replaced = recognise_versions(settings, work)
     versions = read_tonight_versions(work).row(0, named=True)
     assert (versions["recognised_as"], versions["lineage"]) == (recognised_as, lineage)
     assert replaced == (["hash-old.csv"] if recognised_as == "same_path" else [])
@@ -395,7 +395,7 @@ def test_an_old_version_landing_again_away_from_the_active_version_is_a_copy_not
                    ('a.csv', 'hash-other', 'quarantined', 0, 0, 0, 0, 'night-3', timestamp '2023-02-03 02:00')
             """
         )
-    last_seen, loaded = path_arrivals(settings.warehouse_path)
+    last_seen, loaded = path_arrivals(settings)
     # What discover sees: a.csv's old content, loaded there before, after other content: listed as rearrived.
     assert last_seen["a.csv"] == "hash-other" and ("a.csv", "hash-a.csv") in loaded
     work = RunWorkDir(settings)
@@ -404,7 +404,7 @@ def test_an_old_version_landing_again_away_from_the_active_version_is_a_copy_not
     write_json(
         work.discovered_file, [{"source_file": "a.csv", "file_hash": "hash-a.csv", "status": "rearrived"}]
     )
-    assert recognise_versions(settings.warehouse_path, work) == []  # it replaces nothing
+    assert recognise_versions(settings, work) == []  # it replaces nothing
     arrival = read_tonight_versions(work).row(0, named=True)
     assert (arrival["recognised_as"], arrival["lineage"], arrival["replaces_file_hash"]) == (
         "old_version_copy",
@@ -420,14 +420,14 @@ def test_an_old_version_landing_again_away_from_the_active_version_is_a_copy_not
             table(connection, "select count(*) from retracted_shots where restored_run_id is not null").item()
             == 0
         )
-    assert path_arrivals(settings.warehouse_path)[0]["a.csv"] == "hash-a.csv"  # the next night reads nothing
+    assert path_arrivals(settings)[0]["a.csv"] == "hash-a.csv"  # the next night reads nothing
     # The next night, b.csv's version is still the lineage's active one: a.csv landing again is still a copy.
     work.reset()
     export_rows("a.csv", range(0)).write_parquet(work.normalized_file)
     write_json(
         work.discovered_file, [{"source_file": "b.csv", "file_hash": "hash-b.csv", "status": "rearrived"}]
     )
-    recognise_versions(settings.warehouse_path, work)
+    recognise_versions(settings, work)
     assert read_tonight_versions(work)["recognised_as"].to_list() == [
         "rearrived"
     ]  # the active version itself
