@@ -14,10 +14,6 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
-# Tests write their landed files a moment before the night lists them: read them, as settled uploads
-# (tests of the settle rule set it themselves). Set before any test builds Settings or starts a process.
-os.environ.setdefault("VAXSYNC_LANDING_SETTLE_SECONDS", "0")
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLES_DIR = REPO_ROOT.parent / "shared" / "samples"
 

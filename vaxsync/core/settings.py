@@ -67,9 +67,11 @@ class Settings(BaseSettings):
     force_as_of: bool = False
     # How long to wait for another process (an analyst's session) to let go of the warehouse.
     warehouse_lock_wait_seconds: float = Field(default=60.0, ge=0)
-    # A landed file modified less than this many seconds before discovery lists it (an upload in progress),
-    # or that changes while discovery hashes the landing, is left for the next night (docs/operations.md).
-    landing_settle_seconds: float = Field(default=300.0, ge=0)
+    # A landed file modified less than this many seconds before discovery lists it (an upload in progress)
+    # is left for the next night (docs/operations.md). 0 by default: files copied into the landing folder
+    # just before `vaxsync run` are read; a deployment whose uploads can stall sets it (300). A file that
+    # changes while discovery hashes the landing is left for the next night whatever the setting.
+    landing_settle_seconds: float = Field(default=0.0, ge=0)
     # Work folders of published nights are deleted after this many days (they hold personal data).
     work_retention_days: int = Field(default=7, ge=0)
 

@@ -115,3 +115,18 @@ def test_a_file_renamed_away_during_discovery_is_not_read(
     assert pipeline.discover_new_exports(settings) == ["01_Ha_Noi/01001001/DS_tiem.csv"]
     [deferred] = read_json(RunWorkDir(settings).run_file)["deferred_files"]
     assert deferred["reason"] == "gone_during_discovery"
+
+
+def test_by_default_a_file_copied_in_just_before_the_night_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first try, or a night re-run by hand: files copied into the landing folder a moment ago are read;
+    the settle window is a deployment's choice (docs/deployment.md)."""
+    monkeypatch.delenv("VAXSYNC_LANDING_SETTLE_SECONDS", raising=False)
+    settings = settings_for(tmp_path).model_copy(
+        update={"landing_settle_seconds": Settings().landing_settle_seconds}
+    )
+    upload(settings)
+    summary = pipeline.run_nightly(settings)
+
+    assert (summary["files_deferred"], summary["rows_in"]) == (0, 2)
