@@ -6,7 +6,7 @@ See docs/ingestion.md for the encodings, structures and header names handled.
 from transforms.ingest.batch_staging import stage_exports
 from transforms.ingest.landing import file_content_hash, landed_path, list_landed_files, unreadable_file_key
 from transforms.ingest.staging import StagedExport, ledger_frame, stage_export
-from transforms.ingest.workbook import stop_workbook_reader
+from transforms.ingest.workbook import named_as_workbook, stop_workbook_reader
 
 __all__ = [
     "StagedExport",
@@ -14,6 +14,7 @@ __all__ = [
     "landed_path",
     "ledger_frame",
     "list_landed_files",
+    "named_as_workbook",
     "stage_export",
     "stage_exports",
     "stop_workbook_reader",
