@@ -21,7 +21,8 @@ from pathlib import Path
 
 import polars as pl
 
-from transforms.normalize import load_reference, normalize_shots
+from transforms.normalize.reference import load_reference
+from transforms.normalize.shots import normalize_shots
 from vaxsync.core.contracts import STAGED_ROW_SCHEMA, raw_column
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"

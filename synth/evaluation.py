@@ -22,8 +22,8 @@ import polars as pl
 from matching.deterministic import match_by_id
 from matching.probabilistic import link_probabilistically
 from transforms.ingest import file_content_hash, list_landed_files, stage_export
-from transforms.normalize import normalize_shots
 from transforms.normalize.reference import load_reference
+from transforms.normalize.shots import normalize_shots
 from transforms.registry import prepare_registry
 
 log = logging.getLogger(__name__)

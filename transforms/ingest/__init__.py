@@ -14,7 +14,7 @@ from transforms.ingest.landing import (
     unreadable_file_key,
 )
 from transforms.ingest.staging import StagedExport, ledger_frame, stage_export
-from transforms.ingest.workbook import stop_workbook_reader
+from transforms.ingest.workbook import named_as_workbook, stop_workbook_reader
 
 __all__ = [
     "StagedExport",
@@ -24,6 +24,7 @@ __all__ = [
     "landed_path",
     "ledger_frame",
     "list_landed_files",
+    "named_as_workbook",
     "settling_reason",
     "stage_export",
     "stage_exports",

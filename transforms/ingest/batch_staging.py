@@ -170,13 +170,15 @@ def _grid(records: pl.DataFrame, separators: dict[int, str]) -> pl.DataFrame:
         _split_fields(by_separator.filter(pl.col("separator") == separator), separator, (FILE,))
         for separator in sorted(set(separators.values()))
     ]
-    filled_positions = pl.when(pl.element().is_not_null()).then(pl.int_range(pl.len()))
-    return (
-        pl.concat(grids)
-        .sort(FILE, "line_number")
-        .with_columns(last_filled=pl.col("cells").list.eval(filled_positions).list.max())
-        .collect()
-    )
+    return pl.concat(grids).sort(FILE, "line_number").with_columns(last_filled=_last_filled()).collect()
+
+
+def _last_filled() -> pl.Expr:
+    """The position of the last non-blank cell of `cells` (Int64), null when none is: counted back from the
+    end with list operations (an int_range inside list.eval would run once per row)."""
+    filled = pl.col("cells").list.eval(pl.element().is_not_null())
+    from_the_end = filled.list.reverse().list.arg_max().cast(pl.Int64)
+    return pl.when(filled.list.any()).then(pl.col("cells").list.len().cast(pl.Int64) - 1 - from_the_end)
 
 
 def _layouts(grid: pl.DataFrame, separators: dict[int, str]) -> dict[int, _Layout]:

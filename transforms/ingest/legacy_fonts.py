@@ -34,17 +34,23 @@ TONE_MARK = re.compile("[\u0300\u0301\u0303\u0309\u0323]")  # grave, acute, tild
 
 def convert_legacy_text(text: str, encoding: str) -> str:
     """Convert a whole text from a legacy font encoding (`tcvn3` | `vni`) to Unicode NFC."""
+    return convert_legacy_texts([text], encoding)[0]
+
+
+def convert_legacy_texts(texts: list[str], encoding: str) -> list[str]:
+    """convert_legacy_text of each text, in one polars query (the table's matcher built once)."""
     charmap = LEGACY_CHARMAPS[encoding]
     legacy = [source for source, _ in charmap.pairs]  # viparse keeps them longest first
     unicode = [target for _, target in charmap.pairs]
-    lines = (
-        pl.Series([text], dtype=pl.String).str.split("\n").explode()
+    lines = pl.Series(texts, dtype=pl.String).str.split(
+        "\n"
     )  # line by line: polars converts them in parallel
-    converted = lines.str.replace_many(legacy, unicode, leftmost=True).str.join("\n").item()
+    converted = lines.list.eval(pl.element().str.replace_many(legacy, unicode, leftmost=True)).list.join("\n")
     # The tables' letters are precomposed: NFC's quick check passes and the slow full pass is skipped.
-    return (
-        converted if unicodedata.is_normalized("NFC", converted) else unicodedata.normalize("NFC", converted)
-    )
+    return [
+        text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+        for text in converted.to_list()
+    ]
 
 
 @cache

@@ -46,7 +46,12 @@ from transforms.ingest.charmaps import (
     holds_any,
     letter_controls,
 )
-from transforms.ingest.legacy_fonts import TONE_MARK, convert_legacy_text, vietnamese_letters
+from transforms.ingest.legacy_fonts import (
+    TONE_MARK,
+    convert_legacy_text,
+    convert_legacy_texts,
+    vietnamese_letters,
+)
 from transforms.ingest.vietnamese_syllables import SyllableScore, syllable_scores
 from transforms.normalize.text import repair_mojibake
 
@@ -329,6 +334,23 @@ def _single_byte_readings(raw: bytes) -> dict[str, str]:
     return {encoding: _decode_as(sample, encoding) for encoding in SINGLE_BYTE_CANDIDATES}
 
 
+def _single_byte_readings_many(raws: list[bytes]) -> list[dict[str, str]]:
+    """_single_byte_readings of several files, the same readings: their marked words found in one polars
+    query (the bytes read as Latin-1, one character per byte, cut into the same words) and read as VNI in
+    one (the others are single-byte tables)."""
+    if not raws:
+        return []
+    samples = marked_words_samples([raw.decode("latin_1") for raw in raws])
+    as_vni = convert_legacy_texts(samples, "vni")  # _decode_as(sample, "vni") of each
+    return [
+        {
+            encoding: vni if encoding == "vni" else _decode_as(sample.encode("latin_1"), encoding)
+            for encoding in SINGLE_BYTE_CANDIDATES
+        }
+        for sample, vni in zip(samples, as_vni, strict=True)
+    ]
+
+
 def _read_single_byte(raw: bytes) -> DecodedText:
     chosen, scores = score_single_byte_candidates(raw)
     return _single_byte_text(raw, chosen, scores)
@@ -440,7 +462,9 @@ def decode_export_bytes_many(raws: list[bytes]) -> list[DecodedText | None]:
     unicode_texts = {index: text for index, (label, text) in plain.items() if label != "ascii"}
     samples = marked_words_samples(list(unicode_texts.values())) if unicode_texts else []
     readings = {f"{index}": sample for index, sample in zip(unicode_texts, samples, strict=True)}
-    single_byte_readings = {index: _single_byte_readings(raws[index]) for index in single_byte}
+    single_byte_readings = dict(
+        zip(single_byte, _single_byte_readings_many([raws[index] for index in single_byte]), strict=True)
+    )
     for index, by_encoding in single_byte_readings.items():
         readings |= {f"{index}\t{encoding}": reading for encoding, reading in by_encoding.items()}
     scores = syllable_scores(readings) if readings else {}

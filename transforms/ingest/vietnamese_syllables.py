@@ -90,12 +90,20 @@ def syllable_scores(readings: Mapping[str, str]) -> dict[str, SyllableScore]:
         {"reading": list(readings), "text": list(readings.values())},
         schema={"reading": pl.String, "text": pl.String},
     )
+    # No word spans a line break, and a text's lines repeat (a sample is one marked word a line): the
+    # words are cut from each reading's distinct lines, each counted as often as its line occurs.
+    lines = (
+        texts.select("reading", line=pl.col("text").str.split("\n"))
+        .explode("line")
+        .group_by("reading", "line")
+        .agg(times=pl.len())
+    )
     counted = (
-        texts.select("reading", word=marked_words(pl.col("text")))
+        lines.with_columns(word=marked_words(pl.col("line")))
         .explode("word")
         .drop_nulls("word")
         .group_by("reading", "word")
-        .agg(occurrences=pl.len())
+        .agg(occurrences=pl.col("times").sum())
     )
     # Readings share most of their words (several files, or one file's candidate encodings): each
     # distinct word is judged once.

@@ -65,6 +65,11 @@ ATTRIBUTE = re.compile(rb"\b(Id|Target)=\"([^\"]*)\"")
 DATE_CELL = "date"  # a date cell whose display order is unknown; else "date_<order>"
 
 
+def named_as_workbook(source_file: str) -> bool:
+    """Whether a landed file's name says workbook (its content decides how it is read; this only groups)."""
+    return Path(source_file).suffix.lower() in WORKBOOK_SUFFIXES
+
+
 class WorkbookUnreadableError(Exception):
     """calamine could not open the workbook or its first sheet (corrupt, encrypted, not a workbook)."""
 

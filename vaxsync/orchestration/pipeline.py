@@ -27,6 +27,7 @@ from transforms.ingest import (
     landed_file_stat,
     landed_path,
     list_landed_files,
+    named_as_workbook,
     settling_reason,
     stop_workbook_reader,
     unreadable_file_key,
@@ -379,11 +380,12 @@ def ingest_export(settings: Settings, source_file: str) -> StageResult:
 
 
 def ingest_batches(source_files: list[str], files_per_batch: int = INGEST_BATCH_FILES) -> list[list[str]]:
-    """The new files in batches of files_per_batch, in order (what the DAG maps ingest_exports over)."""
-    return [
-        source_files[start : start + files_per_batch]
-        for start in range(0, len(source_files), files_per_batch)
-    ]
+    """The new files in batches of files_per_batch (what the DAG maps ingest_exports over): in order, but
+    workbooks last. A process staging a workbook starts a reader process for it (~0.35 CPU s); gathered
+    in the last batches, workbooks spare that start to the other tasks, and in `vaxsync run` (whose
+    workers take batches from the back) to the run's own process."""
+    ordered = sorted(source_files, key=named_as_workbook)  # stable: each group keeps its order
+    return [ordered[start : start + files_per_batch] for start in range(0, len(ordered), files_per_batch)]
 
 
 def _ingest_all(settings: Settings, source_files: list[str]) -> Iterator[int]:

@@ -94,3 +94,15 @@ def test_a_batch_stages_the_files_as_one_by_one(tmp_path: Path) -> None:
     )
     assert (batch_files, single_files) == (1, 2)  # one staged file per batch with rows: [a, b], [c]
     assert ingest_batches(["a", "b", "c", "d", "e"], 2) == [["a", "b"], ["c", "d"], ["e"]]
+
+
+def test_workbooks_are_batched_last_so_few_processes_start_a_workbook_reader() -> None:
+    from vaxsync.orchestration.pipeline import ingest_batches
+
+    landed = ["a/1.xlsx", "a/2.csv", "b/3.XLSX", "b/4.txt", "c/5.ods", "c/6.csv"]
+
+    assert ingest_batches(landed, 2) == [
+        ["a/2.csv", "b/4.txt"],
+        ["c/6.csv", "a/1.xlsx"],
+        ["b/3.XLSX", "c/5.ods"],
+    ]

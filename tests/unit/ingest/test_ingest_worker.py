@@ -27,6 +27,10 @@ HEAVY_MODULES = (
     "vaxsync.reports",
     "vaxsync.orchestration.pipeline",
     "vaxsync.orchestration.cli",
+    # the normalize stage (staging reads two of its rule modules, text and dates) and what it loads
+    "transforms.normalize.shots",
+    "transforms.normalize.reference",
+    "numpy",
 )
 
 

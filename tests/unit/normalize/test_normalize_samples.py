@@ -15,8 +15,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from transforms.normalize import normalize_shots
 from transforms.normalize.reference import NormalizeReference
+from transforms.normalize.shots import normalize_shots
 from transforms.registry import prepare_registry
 from vaxsync.core.contracts import STAGED_ROW_SCHEMA, raw_column
 

@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 from normalize_builders import staged_frame
 
-from transforms.normalize import normalize_shots
 from transforms.normalize.reference import NormalizeReference
+from transforms.normalize.shots import normalize_shots
 from vaxsync.core.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA
 from vaxsync.core.reasons import BACKLOG_REASONS
 

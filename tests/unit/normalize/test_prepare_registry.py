@@ -7,8 +7,8 @@ import datetime as dt
 import polars as pl
 from normalize_builders import staged_frame
 
-from transforms.normalize import normalize_shots
 from transforms.normalize.reference import NormalizeReference
+from transforms.normalize.shots import normalize_shots
 from transforms.registry import MARKED_NAME_KEY, NAME_KEY_COLUMNS, prepare_registry
 from vaxsync.core.contracts import REGISTRY_SCHEMA
 
