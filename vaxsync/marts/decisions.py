@@ -418,10 +418,7 @@ def validate_decisions(
         )
         .with_columns(
             is_file_resent=pl.col("file_hash").is_in(list(resent_file_hashes)).fill_null(False),
-            after_citizen_id=pl.when(pl.col("kind") == "accept")
-            .then(pl.col("offered_citizen_id"))
-            .when(pl.col("kind") == "corrected")
-            .then(pl.col("corrected_id")),
+            after_citizen_id=_decided_citizen(),
         )
     )
     registered = registry.select("citizen_id", *CONFIRMATION_REGISTRY_COLUMNS).rename(
@@ -613,13 +610,19 @@ def _replaces_own_decision() -> pl.Expr:
 def _is_decision_in_effect() -> pl.Expr:
     """The line posts the row on the citizen an earlier decision already posted it on (sent twice: taking
     the posting back to post the same shot again would lose it)."""
-    target = (
+    return (pl.col("is_posted_by_decision") & (_decided_citizen() == pl.col("decided_citizen_id"))).fill_null(
+        False
+    )
+
+
+def _decided_citizen() -> pl.Expr:
+    """The citizen a line posts its row on: the offered candidate of an accept, the stated ID of a correction."""
+    return (
         pl.when(pl.col("kind") == "accept")
         .then(pl.col("offered_citizen_id"))
         .when(pl.col("kind") == CORRECTED_DECISION)
         .then(pl.col("corrected_id"))
     )
-    return (pl.col("is_posted_by_decision") & (target == pl.col("decided_citizen_id"))).fill_null(False)
 
 
 def _conflicting_decisions() -> pl.Expr:
@@ -782,7 +785,8 @@ def _validate_tonight(settings: Settings, work: RunWorkDir) -> tuple[pl.DataFram
     else:
         all_lines = read_new_decisions(settings, work)
     summaries = pl.read_parquet(work.decision_files_file)
-    carried = carried_decisions(settings, work)
+    versions = read_tonight_versions(work)
+    carried = carried_decisions(settings, work, versions)
     if all_lines.is_empty():
         return carried, _file_summaries(summaries, pl.DataFrame(schema=AUDIT_SCHEMA))
     open_backlog, candidates = _backlog_and_candidates(settings)
@@ -796,7 +800,7 @@ def _validate_tonight(settings: Settings, work: RunWorkDir) -> tuple[pl.DataFram
     registry = prepared_registry(settings, snapshot_hash=read_json(work.run_file)["registry_hash"]).filter(
         pl.col("citizen_id").is_in(wanted.implode())
     )
-    resent = read_tonight_versions(work)["replaces_file_hash"].drop_nulls().to_list()
+    resent = versions["replaces_file_hash"].drop_nulls().to_list()
     audit = validate_decisions(
         all_lines, open_backlog, candidates, registry, matchable, secret=decision_secret(settings),
         resent_file_hashes=resent,
@@ -814,7 +818,7 @@ CARRIED_SCHEMA: dict[str, pl.DataType] = {
 ROW_CONTENT_COLUMNS: tuple[str, ...] = tuple(raw_column(field) for field in EXPORT_FIELDS)
 
 
-def carried_decisions(settings: Settings, work: RunWorkDir) -> pl.DataFrame:
+def carried_decisions(settings: Settings, work: RunWorkDir, tonight_versions: pl.DataFrame) -> pl.DataFrame:
     """Audit rows (AUDIT_SCHEMA, applied) carrying each decision standing on a row of a file version that a
     version of tonight replaces to the new version's row with the same content, every field as sent.
 
@@ -825,7 +829,7 @@ def carried_decisions(settings: Settings, work: RunWorkDir) -> pl.DataFrame:
     replace them on the new row. Writes the old -> new row keys for publish (record_carried_postings)."""
     mapping = pl.DataFrame(schema=CARRIED_SCHEMA)
     carried = pl.DataFrame(schema=AUDIT_SCHEMA)
-    versions = read_tonight_versions(work).filter(pl.col("replaces_file_hash").is_not_null())
+    versions = tonight_versions.filter(pl.col("replaces_file_hash").is_not_null())
     standing = (
         _standing_decisions(settings, versions["replaces_file_hash"].unique().to_list())
         if not versions.is_empty() and settings.warehouse_path.exists()
