@@ -104,6 +104,10 @@ def _phone_levels() -> dict[str, LevelSql]:
 def _residence_levels() -> dict[str, LevelSql]:
     return {
         "ward": lambda s: "ward = registry_ward",
+        # Both wards known, not the same, in one district: a move, or a namesake living a ward away.
+        "other_ward": lambda s: (
+            "district = registry_district AND ward IS NOT NULL AND registry_ward IS NOT NULL"
+        ),
         "district": lambda s: "district = registry_district",
         "province": lambda s: "province = registry_province",
         "facility_in_province": lambda s: "province IS NULL AND facility_province = registry_province",

@@ -154,6 +154,10 @@ CONTRADICTING_ID_LEVELS = ("cccd_absent", "cccd_contradicts")
 # confirmed by ID tonight, was given in this row's province (SIBLING_HERE_COLUMN): the candidate is
 # vaccinated here (a sibling that was itself linked on probability never counts).
 CONTRADICTING_RESIDENCE_LEVELS = ("different",)
+# The row gives another ward of the candidate's district. A registered person who moved a ward away
+# explains it, and so does a person absent from the registry whose namesake lives in that district (the
+# generator's and life's hard case): the place cannot tell them apart, so only an identifier posts.
+OTHER_WARD_LEVELS = ("other_ward",)
 SIBLING_HERE_COLUMN = "sibling_confirmed_here"
 
 
@@ -166,7 +170,8 @@ def is_thin_evidence(model: MatchModel, columns: list[str]) -> pl.Expr:
     name outweigh the row's own ID contradicting the candidate's (CONTRADICTING_ID_LEVELS); with an ID
     absent from the registry (ABSENT_ID_LEVELS) only an identifier (phone, ID, the candidate's dose confirmed
     here) corroborates, and with a birth date agreeing only in part an identifier or the ward: a namesake
-    lives in the same district.
+    lives in the same district. Nor does the district when the row gives another ward of it
+    (OTHER_WARD_LEVELS): only an identifier posts.
     False when the candidates carry no levels (scores from elsewhere)."""
     names = {c.name for c in model.comparisons if f"level_{c.name}" in columns}
     if not names.intersection(NAME_COMPARISONS):
@@ -196,7 +201,8 @@ def is_thin_evidence(model: MatchModel, columns: list[str]) -> pl.Expr:
     is_common_name = name_bits < model.thresholds.min_name_bits_without_corroboration
     weak = ~is_corroborated & (is_common_name | is_id_contradicted | is_elsewhere)
     is_id_absent = _has_level(model, names, "id_number", ABSENT_ID_LEVELS)
-    return weak | (~is_identified & (is_id_absent | _namesake_of_the_year(model, names)))
+    is_other_ward = _has_level(model, names, "residence", OTHER_WARD_LEVELS)
+    return weak | (~is_identified & (is_id_absent | is_other_ward | _namesake_of_the_year(model, names)))
 
 
 def _has_level(model: MatchModel, names: set[str], comparison: str, wanted: tuple[str, ...]) -> pl.Expr:

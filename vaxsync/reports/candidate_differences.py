@@ -38,6 +38,7 @@ LEVEL_READINGS: dict[str, LevelReading] = {
     "birth_date": LevelReading("birth_date", agree=("exact", "alternative_reading", "year_only")),
     "sex": LevelReading("sex", agree=("agree",)),
     "phone": LevelReading("phone", agree=("exact",)),
+    # `other_ward`: both wards known, and they differ.
     # `district`, `province`, `facility_in_province`: the wards (districts) differ, or the row has none;
     # the codes tell which. `different`: the candidate lives in another province than the row says, or
     # (the row giving none) than its facility.

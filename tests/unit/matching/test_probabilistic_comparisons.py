@@ -165,7 +165,8 @@ OTHER_CASES = [
     ("phone: other", shot(phone_number="0987654321"), {"phone": "0912345678"}, "phone", "different"),
     ("phone: none on the row", shot(), {"phone": "0912345678"}, "phone", "missing"),
     ("residence: same ward", shot(), {}, "residence", "ward"),
-    ("residence: same district", shot(ward_code="00004"), {}, "residence", "district"),
+    ("residence: another ward of the district", shot(ward_code="00004"), {}, "residence", "other_ward"),
+    ("residence: the district, no ward", shot(ward_code=None), {}, "residence", "district"),
     ("residence: same province", shot(district_code="002", ward_code="00040"), {}, "residence", "province"),
     (
         "residence: none, vaccinated in the citizen's province",

@@ -324,6 +324,21 @@ def test_a_common_name_posts_when_the_candidates_dose_confirmed_by_id_was_given_
         ),
         ("the full birth date, the district agrees", {"residence": "district"}, "posted"),
         (
+            "the full birth date, another ward of the candidate's district",
+            {"residence": "other_ward"},
+            "review_required",
+        ),
+        (
+            "... and the phone agrees (a move within the district)",
+            {"residence": "other_ward", "phone": "exact"},
+            "posted",
+        ),
+        (
+            "... and the ID is one edit away",
+            {"residence": "other_ward", "id_number": "one_edit"},
+            "posted",
+        ),
+        (
             "day and month exchanged, the ward agrees",
             {"birth_date": "day_month_swapped", "residence": "ward"},
             "posted",
