@@ -251,3 +251,56 @@ def test_a_hurried_reviewers_libreoffice_workbooks_replace_the_posting_once(tmp_
     assert reached.item() == 2
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         assert conservation_violations(connection) == []
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
+def test_hurried_libreoffice_workbooks_sent_twice_or_on_a_resent_file_are_refused_as_such(
+    tmp_path: Path,
+) -> None:
+    """The refusals of re-sent corrections, on workbooks a hurried reviewer filled and LibreOffice saved:
+    the same workbook sent again changes nothing (`decision_in_effect`); a workbook naming a row of a file
+    the facility re-sends that night is refused as `row_file_resent`, and the row waits under its new key."""
+    write_registry(tmp_path / "registry.parquet")
+    export = tmp_path / "landing/01_Ha_Noi/01001001/tiem_chung.csv"
+    export.parent.mkdir(parents=True)
+    export.write_text(EXPORT, encoding="utf-8")
+    warehouse = tmp_path / "warehouse.duckdb"
+
+    def night(as_of: dt.date) -> None:
+        run_nightly(
+            Settings(
+                registry_path=tmp_path / "registry.parquet", landing_dir=tmp_path / "landing",
+                warehouse_path=warehouse, reports_dir=tmp_path / "reports",
+                decisions_dir=tmp_path / "decisions", as_of=as_of,
+            )
+        )  # fmt: skip
+
+    def audit() -> list[tuple[str, str | None]]:
+        return query(
+            warehouse, "select status, rejection_reason from review_decisions order by decided_at, status"
+        ).rows()
+
+    night(NIGHTS[0])
+    (report,) = (tmp_path / "reports").rglob("*.xlsx")
+    decisions, profile = tmp_path / "decisions" / report.parent.name, tmp_path / "office_profile"
+    hurried_workbook(report, decisions / "da_duyet.xlsx", profile, "Corrected", "001.090.000.012")
+    night(NIGHTS[1])
+    posted = query(warehouse, "select * exclude (run_id) from synced_shots order by all")
+    assert sorted(posted["citizen_id"].to_list()) == [RIGHT_TWIN, GIRL]
+
+    hurried_workbook(report, decisions / "da_duyet_gui_lai.xlsx", profile, " corrected", "001090000012")
+    night(NIGHTS[2])
+    assert query(warehouse, "select * exclude (run_id) from synced_shots order by all").equals(posted)
+    assert query(warehouse, "select count(*) from retracted_shots").item() == 0
+    assert audit() == [("applied", None), ("rejected", "decision_in_effect")]
+
+    # Night 4: a new row appears in the re-sent file, and a workbook decided on night 1's report (whose
+    # rows belong to the version replaced tonight) arrives the same night.
+    export.write_text(EXPORT + EXPORT.splitlines()[1].replace("P1,1,10/11/2021", "P1,2,10/12/2021") + "\n")
+    hurried_workbook(report, decisions / "da_duyet_muon.xlsx", profile, "CORRECTED", "001 090 000 011")
+    night(NIGHTS[3])
+    assert audit()[-1] == ("rejected", "row_file_resent"), audit()
+    shots = query(warehouse, "select citizen_id from synced_shots order by all")["citizen_id"].to_list()
+    assert shots.count(RIGHT_TWIN) == 1 and WRONG_TWIN not in shots, shots  # carried, not moved
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        assert conservation_violations(connection) == []
