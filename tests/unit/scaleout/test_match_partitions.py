@@ -171,6 +171,10 @@ def test_partitioned_decisions_equal_one_pass(night: dict[str, Any]) -> None:
     # the night-wide prior sums the partitions' masses in another order: equal up to rounding
     assert fitted.pop("prior_log2") == pytest.approx(fitted_once.pop("prior_log2"), rel=1e-12)
     assert fitted.pop("share_in_registry") == pytest.approx(fitted_once.pop("share_in_registry"), rel=1e-12)
+    # ... and so the threshold the error budget picks from the probabilities built on it
+    assert fitted.pop("auto_post_probability_used") == pytest.approx(
+        fitted_once.pop("auto_post_probability_used"), rel=1e-12
+    )
     assert fitted == fitted_once
     union = pl.col("blocking_rule") == "union"
     assert (
