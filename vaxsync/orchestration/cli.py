@@ -20,7 +20,7 @@ from rich.table import Table
 from validation import CriticalValidationError
 from vaxsync.core.errors import InputError, OperatorError, no_space_left
 from vaxsync.core.reasons import QUARANTINE_REASONS
-from vaxsync.core.settings import Settings, blank_path_problem
+from vaxsync.core.settings import SECRET_SETTINGS, Settings, blank_path_problem
 from vaxsync.marts.readmission import request_readmission
 from vaxsync.marts.warehouse import connect, snapshot
 from vaxsync.orchestration import pipeline
@@ -71,8 +71,10 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
 def settings_problem(error: ValidationError) -> str:
     """The first unusable setting as one line, named as its environment variable."""
     first = error.errors()[0]
-    name = "_".join(str(part) for part in first["loc"]).upper()
-    return f"VAXSYNC_{name}={first['input']!r} is not usable: {first['msg']}"
+    field = "_".join(str(part) for part in first["loc"])
+    value = "(hidden)" if field in SECRET_SETTINGS else repr(first["input"])
+    message = first["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's refusal
+    return f"VAXSYNC_{field.upper()}={value} is not usable: {message}"
 
 
 def _path(value: str, option: str) -> Path:
