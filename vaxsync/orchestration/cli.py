@@ -102,7 +102,10 @@ def run(
     warehouse: Annotated[str, typer.Option(help="DuckDB warehouse file (created if absent).")],
     reports: Annotated[str, typer.Option(help="Folder for the night's reports.")],
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="The date the run stands on (YYYY-MM-DD); default today.")
+        str | None,
+        typer.Option(
+            "--as-of", help="The date the run stands on (YYYY-MM-DD); default VAXSYNC_AS_OF, else today."
+        ),
     ] = None,
     work_dir: Annotated[str | None, typer.Option(help="Stage outputs; default beside the warehouse.")] = None,
     decisions: Annotated[
@@ -125,10 +128,11 @@ def run(
         landing_dir=_path(landing, "--landing"),
         warehouse_path=_path(warehouse, "--warehouse"),
         reports_dir=_path(reports, "--reports"),
-        as_of=_parse_date(as_of),
         work_dir=None if work_dir is None else _path(work_dir, "--work-dir"),
         force_as_of=force,
     )
+    if as_of is not None:  # else the setting's (VAXSYNC_AS_OF, else today), as the other entry points
+        settings = settings.model_copy(update={"as_of": _parse_date(as_of)})
     if decisions is not None:  # else the setting's (VAXSYNC_DECISIONS_DIR)
         settings = settings.model_copy(update={"decisions_dir": _path(decisions, "--decisions")})
     try:
