@@ -148,6 +148,7 @@ def test_codes_named_elsewhere_are_in_the_catalogue() -> None:
     assert {readmission.VALIDATION_REASON, *WHOLE_FILE_REASONS.values()} <= set(reasons.QUARANTINE_REASONS)
     assert {events.SUPERSEDED, decisions.WITHDRAWN_POSTING} <= set(reasons.RETRACTION_REASONS)
     assert snapshot_changes.CODE in reasons.SNAPSHOT_CONFLICTS
+    assert decisions.CARRY_REFUSED in reasons.DECISION_REJECTIONS
     assert {
         landing.MODIFIED_RECENTLY,
         landing.CHANGED_DURING_DISCOVERY,
