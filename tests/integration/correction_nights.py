@@ -50,6 +50,10 @@ class Nights:
         self.root = root
         self.night_number = 0
         self.warehouse = root / "warehouse.duckdb"
+        self.register(people)
+
+    def register(self, people: list[Person]) -> None:
+        """Write the registry snapshot the next night reads (a newer snapshot: people left or changed)."""
         pl.DataFrame(
             {
                 "citizen_id": [p.citizen_id for p in people],
@@ -65,7 +69,7 @@ class Nights:
                 "date_of_death": [None] * len(people),
             },
             schema=REGISTRY_SCHEMA,
-        ).write_parquet(root / "registry.parquet")
+        ).write_parquet(self.root / "registry.parquet")
 
     def settings(self) -> Settings:
         return Settings(
@@ -98,16 +102,20 @@ class Nights:
         shots = self.query("select citizen_id, vaccinated_on::varchar as d from synced_shots order by all")
         return [(c, d) for c, d in shots.rows()]
 
-    def backlog_row(self, citizen_id: str) -> dict[str, object]:
-        """The open backlog row of the person's row (by the ID as sent)."""
+    def backlog_row(self, citizen_id: str, *, by_name: bool = False) -> dict[str, object]:
+        """The open backlog row of the person's row (by the ID as sent; by_name: by the name, for a row sent
+        without an ID)."""
+        column = "raw_full_name" if by_name else "raw_id_number"
         return self.query(
             f"""select b.* from open_backlog b join backlog_records r using (file_hash, source_row)
-                where r.raw_id_number = '{citizen_id}'"""
+                where r.{column} = '{citizen_id}'"""
         ).row(0, named=True)
 
-    def decision_line(self, citizen_id: str, decision: str, *, corrected_id: str = "", rank: int = 1) -> str:
+    def decision_line(
+        self, citizen_id: str, decision: str, *, corrected_id: str = "", rank: int = 1, by_name: bool = False
+    ) -> str:
         """A decision line as a reviewer fills it from the latest report: row key and signed tokens."""
-        row = self.backlog_row(citizen_id)
+        row = self.backlog_row(citizen_id, by_name=by_name)
         key = f"{row['file_hash']}:{row['source_row']}"
         report_run = self.query("select max(run_id) from pipeline_runs").item()
         secret = decision_secret(self.settings())

@@ -38,6 +38,7 @@ CLOSED_LISTS: dict[str, str] = {
     "shot_conflict": "shot_conflicts.conflict_code",
     "resolution": "unposted_backlog.resolution",
     "retraction": "retracted_shots.retraction_reason",
+    "deferral": "deferred_files.reason",
 }
 LAYERS = ("ingest", "normalize", "validation", "match", "events", "snapshot", "review")
 # held: the row waits in the backlog (same code as its backlog reason); record_flag: posted, flagged;
@@ -145,6 +146,8 @@ RESOLUTIONS: dict[str, Reason] = texts("resolution")
 DECISION_RESOLUTIONS: tuple[str, ...] = codes("resolution", pl.col("layer") == "review")
 # Why a posted shot was retracted (retracted_shots.retraction_reason, shot_sources.inactive_reason).
 RETRACTION_REASONS: dict[str, Reason] = texts("retraction")
+# Why discover left a landed file for a later night (deferred_files.reason; transforms/ingest/landing.py).
+DEFERRAL_REASONS: dict[str, Reason] = texts("deferral")
 
 
 class DetailText(NamedTuple):

@@ -9,6 +9,11 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CAMPAIGN_START = dt.date(2021, 3, 8)  # the first COVID-19 shot given in Vietnam
+# A decision secret shorter than this is refused: a short key can be guessed offline from one signed
+# report, and with it anyone could forge a reviewer's decision token (vaxsync.marts.decision_tokens).
+DECISION_SECRET_MIN_BYTES = 16
+# Settings whose value is never shown, in an error or anywhere else.
+SECRET_SETTINGS = frozenset({"decision_secret"})
 
 
 def blank_path_problem(value: str) -> str | None:
@@ -20,7 +25,8 @@ def blank_path_problem(value: str) -> str | None:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="VAXSYNC_", extra="ignore")
+    # hide_input_in_errors: a refused value (the decision secret) never shows in a traceback's text.
+    model_config = SettingsConfigDict(env_prefix="VAXSYNC_", extra="ignore", hide_input_in_errors=True)
 
     registry_path: Path = Path("data/demo/registry.parquet")
     landing_dir: Path = Path("data/demo/landing")
@@ -30,6 +36,7 @@ class Settings(BaseSettings):
     decisions_dir: Path = Path("data/demo/decisions")
     # Signs the report's row keys and candidates (HMAC); unset: generated once into an owner-only file
     # beside the warehouse (vaxsync.marts.decision_tokens). Changing it voids the decisions of older reports.
+    # At least DECISION_SECRET_MIN_BYTES bytes (UTF-8); empty is unset.
     decision_secret: str | None = None
     # Decision files beyond these bounds are quarantined before their content is parsed.
     decision_file_max_bytes: int = Field(default=20_000_000, ge=1)
@@ -90,6 +97,16 @@ class Settings(BaseSettings):
         problem = blank_path_problem(value) if isinstance(value, str) else None
         if problem:
             raise ValueError(problem)
+        return value
+
+    @field_validator("decision_secret")
+    @classmethod
+    def _long_enough_secret(cls, value: str | None) -> str | None:
+        if value and len(value.encode("utf-8")) < DECISION_SECRET_MIN_BYTES:
+            raise ValueError(
+                f"is {len(value.encode('utf-8'))} bytes, shorter than {DECISION_SECRET_MIN_BYTES}: set a long"
+                " random value (e.g. `openssl rand -hex 32`), or unset it to use the generated secret file"
+            )
         return value
 
     @property

@@ -21,7 +21,7 @@ import polars as pl
 
 from matching.deterministic import confirm_candidates
 from transforms.normalize.ids import clean_id_text, restore_leading_zeros
-from vaxsync.core.clinical_rules import is_impossible_link
+from vaxsync.core.clinical_rules import impossible_link, is_impossible_link
 from vaxsync.core.contracts import EXPORT_FIELDS, raw_column
 from vaxsync.core.decision_sheet import (
     CANDIDATE_TOKEN_COLUMNS,
@@ -55,7 +55,7 @@ from vaxsync.marts.decision_files import (
 )
 from vaxsync.marts.decision_tokens import candidate_message, decision_secret, macs, row_message, token_parts
 from vaxsync.marts.events import retract_postings
-from vaxsync.marts.registry_cache import prepared_registry
+from vaxsync.marts.registry_cache import prepared_registry, prepared_registry_file
 from vaxsync.marts.resends import OLDER_VERSION_REASON, read_tonight_versions
 from vaxsync.marts.warehouse import connect
 
@@ -421,16 +421,9 @@ def validate_decisions(
             after_citizen_id=_decided_citizen(),
         )
     )
-    registered = registry.select("citizen_id", *CONFIRMATION_REGISTRY_COLUMNS).rename(
-        {name: f"registry_{name}" for name in CONFIRMATION_REGISTRY_COLUMNS}
-    )
-    confirmed = confirm_candidates(
-        joined.lazy().join(registered, left_on="after_citizen_id", right_on="citizen_id", how="left")
-    ).with_columns(
-        is_registered=pl.col("registry_name_key").is_not_null() | pl.col("registry_birth_year").is_not_null()
-    )
     return (
-        confirmed.with_columns(rejection_reason=_rejection_reason())
+        against_registry(joined.lazy(), registry)
+        .with_columns(rejection_reason=_rejection_reason())
         .with_columns(rejection_reason=_conflicting_decisions())
         .with_columns(
             status=pl.when(pl.col("rejection_reason").is_null())
@@ -450,6 +443,35 @@ def validate_decisions(
         .select(list(AUDIT_SCHEMA))
         .collect()
         .cast(AUDIT_SCHEMA)  # type: ignore[arg-type]
+    )
+
+
+def against_registry(lines: pl.LazyFrame, registry: pl.LazyFrame) -> pl.LazyFrame:
+    """Lines (with after_citizen_id and the row's CONFIRMATION_ROW_COLUMNS, vaccinated_date) joined to the
+    registry's record of the citizen each posts its row on: is_registered, and the confirmation flags of
+    matching.deterministic (is_confirmed, is_birth_date_agreed, is_sex_agreed, contradiction). What
+    _registry_rejection judges, for a line read tonight and for a decision carried to a re-sent row."""
+    registered = registry.select("citizen_id", *CONFIRMATION_REGISTRY_COLUMNS).rename(
+        {name: f"registry_{name}" for name in CONFIRMATION_REGISTRY_COLUMNS}
+    )
+    return confirm_candidates(
+        lines.join(registered, left_on="after_citizen_id", right_on="citizen_id", how="left")
+    ).with_columns(
+        is_registered=pl.col("registry_name_key").is_not_null() | pl.col("registry_birth_year").is_not_null()
+    )
+
+
+def _registry_rejection() -> pl.Expr:
+    """The registry's rules for a line that posts its row on a citizen (after against_registry): the citizen
+    is in the snapshot, a correction confirms (name, birth date, sex), the shot can be theirs."""
+    is_impossible = pl.col("impossible_reason").is_not_null() | is_impossible_link()
+    return (
+        pl.when(~pl.col("is_registered"))
+        .then(pl.lit("id_not_in_registry"))
+        .when((pl.col("kind") == CORRECTED_DECISION) & ~pl.col("is_confirmed").fill_null(False))
+        .then(pl.lit("correction_not_confirmed"))
+        .when(is_impossible)
+        .then(pl.lit("impossible_link"))
     )
 
 
@@ -532,7 +554,6 @@ def _rejection_reason() -> pl.Expr:
     is_row_key_mismatch = pl.col("stated_source_row").is_not_null() & (
         pl.col("stated_source_row").cast(pl.Int32, strict=False) != pl.col("source_row")
     ).fill_null(True)
-    is_impossible = pl.col("impossible_reason").is_not_null() | is_impossible_link()
     kind = pl.col("kind")
     return (
         pl.when(pl.col("file_province_code").is_null())
@@ -581,12 +602,7 @@ def _rejection_reason() -> pl.Expr:
         .then(None)
         .when((kind == CORRECTED_DECISION) & ~pl.col("corrected_id").fill_null("").str.contains(r"^\d{12}$"))
         .then(pl.lit("malformed_id"))
-        .when(~pl.col("is_registered"))
-        .then(pl.lit("id_not_in_registry"))
-        .when((kind == CORRECTED_DECISION) & ~pl.col("is_confirmed").fill_null(False))
-        .then(pl.lit("correction_not_confirmed"))
-        .when(is_impossible)
-        .then(pl.lit("impossible_link"))
+        .otherwise(_registry_rejection())
     )
 
 
@@ -663,7 +679,8 @@ def apply_review_decisions(settings: Settings, work: RunWorkDir, matches: pl.Dat
         "file_hash", "source_row", "rejection_detail"
     )
     replaced = replacing_rows(pl.read_parquet(work.decision_lines_file))
-    return _override_matches(matches, applied, still_rejected, unconfirmed, replaced)
+    refused_carries = read_carried(work).filter(pl.col("refused_detail").is_not_null())
+    return _override_matches(matches, applied, still_rejected, unconfirmed, replaced, refused_carries)
 
 
 def _override_matches(
@@ -672,10 +689,14 @@ def _override_matches(
     still_rejected: pl.DataFrame,
     unconfirmed: pl.DataFrame | None = None,
     replaced: pl.DataFrame | None = None,
+    refused_carries: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """`replaced`: rows whose posting by an earlier decision is replaced tonight (replacing_rows). Their old
     posting is taken back at publish whatever happens: without an applied decision tonight they never keep
-    the automatic match (that would post the dose a second time), they wait in review."""
+    the automatic match (that would post the dose a second time), they wait in review.
+    `refused_carries`: rows of a re-sent file whose carried decision tonight's registry no longer supports
+    (file_hash, source_row, refused_detail): a reviewer decided them, so they wait in review, never on
+    tonight's automatic match."""
     keys = ["file_hash", "source_row"]
     withdrawn = applied.filter(pl.col("decision") == WITHDRAW_DECISION).select(keys)
     decisive = applied.filter(pl.col("decision") != WITHDRAW_DECISION)
@@ -713,17 +734,28 @@ def _override_matches(
         .unique(keys)
         .with_columns(is_replacement_refused=pl.lit(True))
     )
+    refused_carry_rows = (
+        (refused_carries if refused_carries is not None else pl.DataFrame(schema=CARRIED_SCHEMA))
+        .select(*keys, carry_refused_detail="refused_detail")
+        .cast({"file_hash": pl.String, "source_row": pl.Int32, "carry_refused_detail": pl.String})
+        .join(decisive, on=keys, how="anti")
+        .unique(keys)
+    )
     is_decided = pl.col("is_decided").fill_null(False)
     is_rejected_now = is_decided & pl.col("decided_citizen_id").is_null()
     is_held = pl.col("is_held").fill_null(False) | is_rejected_now
+    is_carry_refused = pl.col("carry_refused_detail").is_not_null()
     is_unconfirmed = (
-        pl.col("unconfirmed_detail").is_not_null() | pl.col("is_replacement_refused").fill_null(False)
+        pl.col("unconfirmed_detail").is_not_null()
+        | pl.col("is_replacement_refused").fill_null(False)
+        | is_carry_refused
     ) & ~is_held
     return (
         matches.join(decided, on=keys, how="left")
         .join(held, on=keys, how="left")
         .join(unconfirmed_rows, on=keys, how="left")
         .join(replaced_rows, on=keys, how="left")
+        .join(refused_carry_rows, on=keys, how="left")
         .with_columns(
             citizen_id=pl.when(is_held | is_unconfirmed)
             .then(None)
@@ -753,6 +785,14 @@ def _override_matches(
             .then(
                 pl.concat_str(
                     pl.lit("a reviewer's corrected ID did not confirm ("), "unconfirmed_detail", pl.lit(")")
+                )
+            )
+            .when(is_unconfirmed & is_carry_refused)
+            .then(
+                pl.concat_str(
+                    pl.lit("a reviewer's decision on this row's earlier version no longer holds ("),
+                    "carry_refused_detail",
+                    pl.lit(")"),
                 )
             )
             .when(is_unconfirmed)
@@ -813,7 +853,11 @@ def _validate_tonight(settings: Settings, work: RunWorkDir) -> tuple[pl.DataFram
 CARRIED_FILE_NAME = "carried_decisions.parquet"  # in the run's work folder: old row key -> new row key
 CARRIED_SCHEMA: dict[str, pl.DataType] = {
     "old_file_hash": pl.String(), "old_source_row": pl.Int32(), "file_hash": pl.String(), "source_row": pl.Int32(),
+    # null: carried; else why tonight's registry no longer supports the decision (the row goes to review)
+    "refused_detail": pl.String(),
 }  # fmt: skip
+# A carried decision tonight's registry snapshot no longer supports (vaxsync.core.reasons.DECISION_REJECTIONS).
+CARRY_REFUSED = "registry_no_longer_confirms"
 # What makes a row of a new file version "the row the reviewer decided on": every field as sent.
 ROW_CONTENT_COLUMNS: tuple[str, ...] = tuple(raw_column(field) for field in EXPORT_FIELDS)
 
@@ -839,15 +883,27 @@ def carried_decisions(settings: Settings, work: RunWorkDir, tonight_versions: pl
         new_rows = (
             pl.scan_parquet(work.match_input_file)
             .filter(~pl.col("is_rematch") & pl.col("file_hash").is_in(versions["file_hash"].implode()))
-            .select("file_hash", "source_row", *ROW_CONTENT_COLUMNS)
+            .select(
+                "file_hash", "source_row", "vaccinated_date", *CONFIRMATION_ROW_COLUMNS, *ROW_CONTENT_COLUMNS
+            )
             .collect()
             .join(versions.select("file_hash", old_file_hash="replaces_file_hash"), on="file_hash")
         )
-        matched = new_rows.join(
-            standing, on=["old_file_hash", *ROW_CONTENT_COLUMNS], how="inner", nulls_equal=True
+        matched = _checked_again(
+            settings,
+            work,
+            new_rows.join(
+                standing, on=["old_file_hash", *ROW_CONTENT_COLUMNS], how="inner", nulls_equal=True
+            ),
         )
         mapping = matched.select(list(CARRIED_SCHEMA)).cast(CARRIED_SCHEMA)  # type: ignore[arg-type]
+        is_refused = pl.col("refused_detail").is_not_null()
         carried = matched.with_columns(
+            status=pl.when(is_refused).then(pl.lit("rejected")).otherwise(pl.lit("applied")),
+            rejection_reason=pl.when(is_refused).then(pl.lit(CARRY_REFUSED)),
+            rejection_detail="refused_detail",
+            after_citizen_id=pl.when(~is_refused).then("after_citizen_id"),
+        ).with_columns(
             note=pl.concat_str(
                 pl.lit("carried from the replaced version's identical row "),
                 pl.col("old_file_hash"), pl.lit(":"), pl.col("old_source_row").cast(pl.String),
@@ -862,8 +918,96 @@ def carried_decisions(settings: Settings, work: RunWorkDir, tonight_versions: pl
         ).select(list(AUDIT_SCHEMA)).cast(AUDIT_SCHEMA)  # type: ignore[arg-type]  # fmt: skip
     mapping.write_parquet(work.root / CARRIED_FILE_NAME)
     if carried.height:
-        log.info("carried %d review decisions to unchanged rows of re-sent files", carried.height)
+        refused = int((carried["status"] == "rejected").sum())
+        log.info(
+            "carried %d review decisions to unchanged rows of re-sent files (%d no longer hold: back to review)",
+            carried.height - refused,
+            refused,
+        )
     return carried
+
+
+def _checked_again(settings: Settings, work: RunWorkDir, carried: pl.DataFrame) -> pl.DataFrame:
+    """refused_detail: why tonight's registry snapshot no longer supports a carried decision that posts its row
+    (null: it does). The rules a line read tonight meets (_registry_rejection: the citizen is registered, a
+    correction confirms, the shot can be theirs), and for an accept, which needs no confirmation, what the
+    reviewer decided on: a birth date or sex that agreed with the row in the snapshot the decision was applied
+    with and no longer does. That snapshot's prepared form gone, it counts as having agreed (doubt: review)."""
+    keys = ["file_hash", "source_row", "old_file_hash", "old_source_row"]
+    lines = carried.with_columns(
+        kind=pl.when(pl.col("decision").str.starts_with("accept"))
+        .then(pl.lit("accept"))
+        .otherwise("decision"),
+        impossible_reason=pl.lit(None, dtype=pl.String),
+    )
+    citizens = lines["after_citizen_id"].drop_nulls().unique()
+    if citizens.is_empty():  # rejections only: nothing to post, nothing to check
+        return carried.with_columns(refused_detail=pl.lit(None, dtype=pl.String))
+    tonight = read_json(work.run_file)["registry_hash"]
+    now = against_registry(
+        lines.lazy(),
+        prepared_registry(settings, snapshot_hash=tonight).filter(
+            pl.col("citizen_id").is_in(citizens.implode())
+        ),
+    ).collect()
+    agreed_then = _agreement_when_decided(settings, lines, citizens, tonight)
+    checked = now.join(agreed_then, on=keys, how="left").with_columns(
+        then_birth_date=pl.col("then_birth_date").fill_null(
+            pl.when(pl.col("decided_registry_hash") == tonight).then("is_birth_date_agreed").otherwise(True)
+        ),
+        then_sex=pl.col("then_sex").fill_null(
+            pl.when(pl.col("decided_registry_hash") == tonight).then("is_sex_agreed").otherwise(True)
+        ),
+    )
+    code = _registry_rejection()
+    no_longer_agreed = pl.concat_str(
+        pl.when(pl.col("then_birth_date") & ~pl.col("is_birth_date_agreed")).then(pl.lit("birth date")),
+        pl.when(pl.col("then_sex") & ~pl.col("is_sex_agreed")).then(pl.lit("sex")),
+        separator=", ",
+        ignore_nulls=True,
+    )
+    refused_detail = (
+        pl.when(pl.col("after_citizen_id").is_null())
+        .then(None)
+        .when(code == "id_not_in_registry")
+        .then(pl.lit("id_not_in_registry: the citizen is not in tonight's registry snapshot"))
+        .when(code == "correction_not_confirmed")
+        .then(pl.concat_str(pl.lit("correction_not_confirmed: differs now: "), pl.col("contradiction")))
+        .when(code.is_not_null())
+        .then(pl.concat_str(code, pl.lit(": "), impossible_link().fill_null("")))
+        .when((pl.col("kind") == "accept") & (no_longer_agreed != ""))
+        .then(pl.concat_str(pl.lit("the accepted citizen's record changed: differs now: "), no_longer_agreed))
+    )
+    return carried.join(
+        checked.select(*keys, refused_detail=refused_detail), on=keys, how="left", nulls_equal=True
+    )
+
+
+def _agreement_when_decided(
+    settings: Settings, lines: pl.DataFrame, citizens: pl.Series, tonight: str
+) -> pl.DataFrame:
+    """Per carried line decided with another snapshot than tonight's, whether the row's birth date and sex
+    agreed with the citizen's record in that snapshot (its prepared form in the registry cache)."""
+    keys = ["file_hash", "source_row", "old_file_hash", "old_source_row"]
+    frames = [
+        pl.DataFrame(
+            schema={**lines.select(keys).schema, "then_birth_date": pl.Boolean, "then_sex": pl.Boolean}
+        )
+    ]
+    for snapshot_hash in (
+        lines["decided_registry_hash"].drop_nulls().unique().sort()
+    ):  # a few snapshots, not rows
+        path = prepared_registry_file(settings, snapshot_hash=snapshot_hash)
+        if snapshot_hash == tonight or not path.exists():
+            continue
+        registry = pl.scan_parquet(path).filter(pl.col("citizen_id").is_in(citizens.implode()))
+        decided = lines.filter(pl.col("decided_registry_hash") == snapshot_hash).lazy()
+        frames.append(
+            against_registry(decided, registry)
+            .select(*keys, then_birth_date="is_birth_date_agreed", then_sex="is_sex_agreed")
+            .collect()
+        )
+    return pl.concat(frames)
 
 
 def _standing_decisions(settings: Settings, old_file_hashes: list[str]) -> pl.DataFrame:
@@ -873,9 +1017,10 @@ def _standing_decisions(settings: Settings, old_file_hashes: list[str]) -> pl.Da
         standing = connection.sql(
             f"""
             select d.* exclude (file_hash, source_row, after_shot_id, run_id), d.file_hash as old_file_hash,
-                   d.source_row as old_source_row, {content}
+                   d.source_row as old_source_row, p.registry_hash as decided_registry_hash, {content}
             from review_decisions d
             join backlog_records r using (file_hash, source_row)
+            left join pipeline_runs p on p.run_id = d.run_id  -- the snapshot the decision was applied with
             where d.status = 'applied' and d.file_hash in (select unnest($hashes::varchar[]))
             qualify row_number() over (partition by d.file_hash, d.source_row
                                        order by d.decided_at desc, d.run_id desc) = 1
@@ -891,14 +1036,21 @@ def _standing_decisions(settings: Settings, old_file_hashes: list[str]) -> pl.Da
 
 def read_carried(work: RunWorkDir) -> pl.DataFrame:
     path = work.root / CARRIED_FILE_NAME
-    return pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=CARRIED_SCHEMA)
+    if not path.exists():
+        return pl.DataFrame(schema=CARRIED_SCHEMA)
+    carried = pl.read_parquet(path)
+    if "refused_detail" not in carried.columns:  # written before carried decisions were checked again
+        carried = carried.with_columns(refused_detail=pl.lit(None, dtype=pl.String))
+    return carried.select(list(CARRIED_SCHEMA))
 
 
 def record_carried_postings(connection: duckdb.DuckDBPyConnection, work: RunWorkDir, run_id: str) -> None:
     """Inside the night's transaction, after the ledger's counts: a new row posted tonight by a carried accept
     or correction gets its backlog row, resolved by that decision (as the old row's was), so that a later
     `withdraw` or a new decision of its reviewer finds it. Not counted again in the ledger: it posted tonight."""
-    register_frame(connection, "tonight_carried", read_carried(work))
+    register_frame(
+        connection, "tonight_carried", read_carried(work).filter(pl.col("refused_detail").is_null())
+    )
     connection.execute(
         f"""
         insert into unposted_backlog (source_file, file_hash, source_row, reason_code, reason_detail,

@@ -20,7 +20,7 @@ from rich.table import Table
 from validation import CriticalValidationError
 from vaxsync.core.errors import InputError, OperatorError, no_space_left
 from vaxsync.core.reasons import QUARANTINE_REASONS
-from vaxsync.core.settings import Settings, blank_path_problem
+from vaxsync.core.settings import SECRET_SETTINGS, Settings, blank_path_problem
 from vaxsync.marts.readmission import request_readmission
 from vaxsync.marts.warehouse import connect, snapshot
 from vaxsync.orchestration import pipeline
@@ -71,8 +71,10 @@ def one_line_errors(command: Callable[P, R]) -> Callable[P, R]:
 def settings_problem(error: ValidationError) -> str:
     """The first unusable setting as one line, named as its environment variable."""
     first = error.errors()[0]
-    name = "_".join(str(part) for part in first["loc"]).upper()
-    return f"VAXSYNC_{name}={first['input']!r} is not usable: {first['msg']}"
+    field = "_".join(str(part) for part in first["loc"])
+    value = "(hidden)" if field in SECRET_SETTINGS else repr(first["input"])
+    message = first["msg"].removeprefix("Value error, ")  # pydantic's prefix for a validator's refusal
+    return f"VAXSYNC_{field.upper()}={value} is not usable: {message}"
 
 
 def _path(value: str, option: str) -> Path:
@@ -100,7 +102,10 @@ def run(
     warehouse: Annotated[str, typer.Option(help="DuckDB warehouse file (created if absent).")],
     reports: Annotated[str, typer.Option(help="Folder for the night's reports.")],
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="The date the run stands on (YYYY-MM-DD); default today.")
+        str | None,
+        typer.Option(
+            "--as-of", help="The date the run stands on (YYYY-MM-DD); default VAXSYNC_AS_OF, else today."
+        ),
     ] = None,
     work_dir: Annotated[str | None, typer.Option(help="Stage outputs; default beside the warehouse.")] = None,
     decisions: Annotated[
@@ -123,10 +128,11 @@ def run(
         landing_dir=_path(landing, "--landing"),
         warehouse_path=_path(warehouse, "--warehouse"),
         reports_dir=_path(reports, "--reports"),
-        as_of=_parse_date(as_of),
         work_dir=None if work_dir is None else _path(work_dir, "--work-dir"),
         force_as_of=force,
     )
+    if as_of is not None:  # else the setting's (VAXSYNC_AS_OF, else today), as the other entry points
+        settings = settings.model_copy(update={"as_of": _parse_date(as_of)})
     if decisions is not None:  # else the setting's (VAXSYNC_DECISIONS_DIR)
         settings = settings.model_copy(update={"decisions_dir": _path(decisions, "--decisions")})
     try:

@@ -32,6 +32,7 @@ from vaxsync.reports.run_report_contract import (
     STAGES,
     Conservation,
     ConservationProblem,
+    DeferredFile,
     ExpectationSummary,
     IngestCounts,
     NothingPublished,
@@ -86,6 +87,7 @@ def build_run_report(
             conservation=_conservation(connection, ledger, source_files),
             timings=_timings(run, run_row, work_ledgers),
             quarantined_files=_quarantined_files(ledger),
+            deferred_files=_deferred_files(run),
             skipped_sheets=_skipped_sheets(ledger),
             resent_files=_resent_files(connection, run_id),
             validation=_validation(connection, run_id, work, source_files),
@@ -292,6 +294,19 @@ def _quarantined_files(ledger: pl.DataFrame) -> list[QuarantinedFile]:
             rows_estimated=row["rows_estimated"],
         )
         for row in quarantined.iter_rows(named=True)
+    ]
+
+
+def _deferred_files(run: dict[str, Any]) -> list[DeferredFile]:
+    """The landed files discover left for the next night, by path (run.json: a night that did not publish
+    has them too; the warehouse's deferred_files holds the same rows once published)."""
+    return [
+        DeferredFile(
+            source_file=item["source_file"],
+            reason=item["reason"],
+            file_size_bytes=item.get("file_size_bytes"),
+        )
+        for item in sorted(run.get("deferred_files", []), key=lambda item: item["source_file"])
     ]
 
 

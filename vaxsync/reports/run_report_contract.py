@@ -110,6 +110,14 @@ class QuarantinedFile(TypedDict):
     rows_estimated: int | None
 
 
+class DeferredFile(TypedDict):
+    """A landed file discover left for the next night (an upload in progress): run.json's deferred_files."""
+
+    source_file: str  # its path in the landing folder: a file name, never a row's value
+    reason: str  # a deferral code (data/reference/reasons.csv)
+    file_size_bytes: int | None  # as listed; None when it was gone
+
+
 class SkippedSheet(TypedDict):
     """A workbook sheet read as holding no dose rows (instructions, a summary): the ledger's skipped_sheets."""
 
@@ -180,6 +188,7 @@ class RunReport(TypedDict):
     conservation: Conservation
     timings: Timings
     quarantined_files: list[QuarantinedFile]
+    deferred_files: list[DeferredFile]
     skipped_sheets: list[SkippedSheet]
     resent_files: list[ResentFile]
     validation: list[SuiteSummary]

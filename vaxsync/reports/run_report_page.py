@@ -17,11 +17,13 @@ from vaxsync.core.reasons import (
     BACKLOG_REASONS,
     DECISION_FILE_REASONS,
     DECISION_REJECTIONS,
+    DEFERRAL_REASONS,
     QUARANTINE_REASONS,
     Reason,
 )
 from vaxsync.reports.run_report_contract import (
     STAGES,
+    DeferredFile,
     ExpectationSummary,
     QuarantinedFile,
     ReviewDecisionCounts,
@@ -84,6 +86,12 @@ class QuarantineLine:
 
 
 @dataclass(frozen=True)
+class DeferredLine:
+    file: DeferredFile
+    meaning: str
+
+
+@dataclass(frozen=True)
 class ExpectationLine:
     expectation: ExpectationSummary
     css: str  # failed-critical, failed-warning or none
@@ -119,6 +127,7 @@ class RunReportPage:
     time_bars: list[TimeBar]
     backlog_reasons: list[ExplainedCount]
     quarantined: list[QuarantineLine]
+    deferred: list[DeferredLine]
     decisions: DecisionSection | None  # None: no decision file tonight
     suites: list[SuiteSection]
     resent_file_counts: tuple[str, ...] = RESENT_FILE_COUNTS
@@ -136,6 +145,10 @@ def run_report_page(report: RunReport) -> RunReportPage:
         quarantined=[
             QuarantineLine(item, _explain(QUARANTINE_REASONS, item["reason"]))
             for item in report["quarantined_files"]
+        ],
+        deferred=[
+            DeferredLine(item, _explain(DEFERRAL_REASONS, item["reason"]))
+            for item in report["deferred_files"]
         ],
         decisions=decision_section(report.get("review_decisions")),
         suites=[suite_section(suite) for suite in report["validation"]],

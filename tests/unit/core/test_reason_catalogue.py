@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 
 from synth.defects import WHOLE_FILE_REASONS
+from transforms.ingest import landing
 from transforms.ingest.structure import MALFORMED_ROW
 from transforms.normalize import rejects
 from vaxsync.core import reasons
@@ -106,6 +107,7 @@ def test_text_lists_are_the_catalogue_rows_in_file_order() -> None:
     assert texts_of(in_list("decision_file")) == reasons.DECISION_FILE_REASONS
     assert texts_of(in_list("resolution")) == reasons.RESOLUTIONS
     assert texts_of(in_list("retraction")) == reasons.RETRACTION_REASONS
+    assert texts_of(in_list("deferral")) == reasons.DEFERRAL_REASONS
     assert {
         row["code"]: Reason(row["label_en"], row["label_vi"]) for row in in_list("backlog")
     } == reasons.BACKLOG_REASON_LABELS
@@ -146,6 +148,12 @@ def test_codes_named_elsewhere_are_in_the_catalogue() -> None:
     assert {readmission.VALIDATION_REASON, *WHOLE_FILE_REASONS.values()} <= set(reasons.QUARANTINE_REASONS)
     assert {events.SUPERSEDED, decisions.WITHDRAWN_POSTING} <= set(reasons.RETRACTION_REASONS)
     assert snapshot_changes.CODE in reasons.SNAPSHOT_CONFLICTS
+    assert decisions.CARRY_REFUSED in reasons.DECISION_REJECTIONS
+    assert {
+        landing.MODIFIED_RECENTLY,
+        landing.CHANGED_DURING_DISCOVERY,
+        landing.GONE_DURING_DISCOVERY,
+    } == set(reasons.DEFERRAL_REASONS)
     for detail_text in reasons.DETAIL_TEXTS:
         assert set(detail_text.reasons) <= backlog_codes
 

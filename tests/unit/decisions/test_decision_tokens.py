@@ -47,9 +47,8 @@ def test_a_secret_is_generated_once_owner_only_unless_configured(tmp_path: Path)
     path = tmp_path / "w" / "decision_secret"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and len(first) == 64
     assert decision_secret(local) == first  # kept, not regenerated
-    assert (
-        decision_secret(local.model_copy(update={"decision_secret": "from-the-vault"})) == b"from-the-vault"
-    )
+    configured = Settings(warehouse_path=local.warehouse_path, decision_secret="from-the-vault-0123")
+    assert decision_secret(configured) == b"from-the-vault-0123"
 
 
 def test_token_parts_split_run_and_mac() -> None:

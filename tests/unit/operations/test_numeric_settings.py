@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 from operations_builders import assert_one_line_error, invoke, run_args
+from pydantic import ValidationError
+
+from vaxsync.core.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -33,3 +36,26 @@ def test_a_number_setting_it_cannot_mean_is_one_line(
         invoke(run_args(tmp_path, "--as-of", "2023-01-31")), f"{variable}='{value}' is not usable"
     )
     assert not (tmp_path / "wh").exists()
+
+
+@pytest.mark.parametrize("secret", ["abc", "0123456789abcde", "mật khẩu"])  # 3, 15, 12 bytes
+def test_a_decision_secret_too_short_to_sign_decisions_is_one_line_never_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    """A short key that signs the reviewers' decision tokens can be guessed from one report: refused
+    before any work, and the line names the variable, never its value."""
+    monkeypatch.setenv("VAXSYNC_DECISION_SECRET", secret)
+    result = invoke(run_args(tmp_path, "--as-of", "2023-01-31"))
+    line = assert_one_line_error(
+        result, "VAXSYNC_DECISION_SECRET=(hidden) is not usable", f"is {len(secret.encode())} bytes", "16"
+    )
+    assert secret not in result.output and secret not in line
+    assert not (tmp_path / "wh").exists()
+
+
+def test_a_decision_secret_of_16_bytes_or_none_is_accepted() -> None:
+    assert Settings(decision_secret="0123456789abcdef").decision_secret == "0123456789abcdef"
+    assert Settings(decision_secret="").decision_secret == ""  # empty is unset: the generated file's
+    with pytest.raises(ValidationError) as refused:
+        Settings(decision_secret="0123456789abcde")
+    assert "0123456789abcde" not in str(refused.value)  # not in a traceback either (Airflow's task log)

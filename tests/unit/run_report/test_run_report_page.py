@@ -10,10 +10,12 @@ import typing
 
 from run_report_night import RUN_ID, Night
 
+from vaxsync.core.workdir import RunWorkDir, read_json, write_json
 from vaxsync.marts.warehouse import connect
 from vaxsync.reports.run_report import REPORT_HTML, REPORT_JSON, build_run_report, write_run_report
 from vaxsync.reports.run_report_contract import (
     STAGES,
+    DeferredFile,
     ResentFile,
     ReviewDecisionCounts,
     RunReport,
@@ -72,6 +74,45 @@ def test_the_page_shows_what_the_marts_report_escaped(night: Night) -> None:
     assert "01_Ha_Noi/&lt;b&gt;v2&lt;/b&gt;.csv" in page and "<b>v2</b>" not in page
     assert "Lines: 2 read, 1 applied, 1 rejected" in page
     assert "<code>unknown_row_key</code> 1" in page
+
+
+def test_the_page_lists_the_files_left_for_the_next_night_with_their_reason(night: Night) -> None:
+    """Discover's deferred files (an upload in progress) are in run.json; the report and its page list
+    them by path, escaped, with what their reason means."""
+    work = RunWorkDir(night.settings)
+    run = read_json(work.run_file)
+    run["deferred_files"] = [
+        {"source_file": "02_Ha_Giang/<i>dang_gui</i>.csv", "reason": "modified_recently",
+         "file_size_bytes": 4096, "modified_at_ns": 1},
+        {"source_file": "01_Ha_Noi/DS.csv.filepart", "reason": "gone_during_discovery",
+         "file_size_bytes": None, "modified_at_ns": None},
+    ]  # fmt: skip
+    write_json(work.run_file, run)
+
+    write_run_report(night.settings, night.run_id)
+
+    report = json.loads((night.report_dir / REPORT_JSON).read_text(encoding="utf-8"))
+    assert [list(item) for item in report["deferred_files"]] == [
+        list(typing.get_type_hints(DeferredFile))
+    ] * 2
+    assert [item["source_file"] for item in report["deferred_files"]] == [
+        "01_Ha_Noi/DS.csv.filepart",
+        "02_Ha_Giang/<i>dang_gui</i>.csv",
+    ]
+    page = (night.report_dir / REPORT_HTML).read_text(encoding="utf-8")
+    assert "Files left for the next night (2)" in page
+    assert "<td>02_Ha_Giang/&lt;i&gt;dang_gui&lt;/i&gt;.csv</td><td><code>modified_recently</code>" in page
+    assert "<i>dang_gui</i>" not in page
+    assert "an upload may be in progress" in page and '<td class="num">4,096</td>' in page
+    assert "<code>gone_during_discovery</code>" in page
+
+
+def test_a_night_that_deferred_nothing_has_no_deferred_section(night: Night) -> None:
+    write_run_report(night.settings, night.run_id)
+
+    page = (night.report_dir / REPORT_HTML).read_text(encoding="utf-8")
+    assert build_run_report(night.settings, night.run_id)["deferred_files"] == []
+    assert "Files left for the next night" not in page
 
 
 def test_reasons_with_as_many_open_rows_are_listed_by_code(night: Night) -> None:
