@@ -251,16 +251,22 @@ class ProvinceReport:
 
     def reason_rows(self, reason_code: str) -> pl.DataFrame:
         """One reason's rows, without candidate columns when none of them has a candidate."""
-        rows = self._rows_by_reason.get(reason_code, self.rows.clear().drop("reason_code"))
-        if rows[candidate_column(1, "id")].null_count() == rows.height:
-            rows = rows.drop(*CANDIDATE_COLUMNS, *CANDIDATE_TOKEN_COLUMNS)
-        return rows
+        rows = self._rows_by_reason.get(reason_code)
+        return rows if rows is not None else _shown_columns(self.rows.clear().drop("reason_code"))
 
     @functools.cached_property
     def _rows_by_reason(self) -> dict[str, pl.DataFrame]:
-        """The rows split by reason once (both files show every reason), each in the rows' order."""
+        """The rows split by reason once (both files show every reason, and each sheet reads them more
+        than once), each in the rows' order and with the columns it shows."""
         parts = self.rows.partition_by("reason_code", as_dict=True, include_key=False, maintain_order=True)
-        return {str(key[0]): part for key, part in parts.items()}
+        return {str(key[0]): _shown_columns(part) for key, part in parts.items()}
+
+
+def _shown_columns(rows: pl.DataFrame) -> pl.DataFrame:
+    """A reason's rows without candidate columns when none of them has a candidate."""
+    if rows[candidate_column(1, "id")].null_count() == rows.height:
+        return rows.drop(*CANDIDATE_COLUMNS, *CANDIDATE_TOKEN_COLUMNS)
+    return rows
 
 
 def header_text(column: str) -> str:
