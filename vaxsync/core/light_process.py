@@ -5,7 +5,9 @@ job: under `vaxsync run` the console script, i.e. the whole CLI and pipeline (~1
 once polars' thread pool runs. This process starts with the parent's import path and this module (standard
 library only), or a serving module of the caller's; each request is a pickled (function, arguments), so it
 imports the function's module, and nothing else, when the first request arrives. Requests go on its stdin
-and are answered, in order, on its stdout.
+and are answered, in order, on its stdout. Requests are written by a thread of the caller's: a large one (a
+province's frames) fills the pipe, and would hold the caller until the process has read it, i.e. until it
+has finished what it was doing.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import queue
 import select
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -38,6 +42,11 @@ class LightProcess:
             bufsize=0,  # unbuffered: an answer select() saw is never left waiting in a buffer
         )
         self.pending = 0
+        self._requests: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(
+            target=self._write_requests, name="light-process-requests", daemon=True
+        )
+        self._writer.start()
 
     def fileno(self) -> int:
         """Its answers' pipe (for select)."""
@@ -46,9 +55,17 @@ class LightProcess:
 
     def submit(self, function: Callable[..., Any], *arguments: Any) -> None:
         """Ask for function(*arguments); the function must be importable by name (module level)."""
-        assert self.process.stdin is not None
-        _write_message(self.process.stdin, pickle.dumps((function, arguments)))
+        self._requests.put(pickle.dumps((function, arguments)))
         self.pending += 1
+
+    def _write_requests(self) -> None:
+        """The writer thread: each request in turn, until close() (None) or the process is gone."""
+        assert self.process.stdin is not None
+        while (request := self._requests.get()) is not None:
+            try:
+                _write_message(self.process.stdin, request)
+            except (BrokenPipeError, ValueError):  # it stopped: result() reports it
+                return
 
     def answer_waiting(self) -> bool:
         """Whether the oldest request's answer has (begun to) arrive, without waiting."""
@@ -67,7 +84,12 @@ class LightProcess:
         return value
 
     def close(self) -> None:
-        """Let it finish (its stdin closed, it exits); kill it if stuck."""
+        """Let it finish (the requests sent, its stdin closed, it exits); kill it if stuck."""
+        self._requests.put(None)
+        self._writer.join(timeout=10)
+        if self._writer.is_alive():  # stuck writing to a process that reads nothing
+            self.process.kill()
+            self._writer.join()
         if self.process.stdin is not None:
             self.process.stdin.close()
         try:

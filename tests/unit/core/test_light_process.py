@@ -6,6 +6,7 @@ import json
 import operator
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -61,3 +62,13 @@ def test_the_render_helper_imports_only_what_rendering_needs() -> None:
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
 
     assert json.loads(loaded.stdout) == []
+
+
+def test_a_large_request_does_not_hold_the_caller_while_the_helper_works() -> None:
+    """A request larger than the pipe holds (a province's frames) is written while the helper is still
+    on the one before; the caller goes on with its own work meanwhile."""
+    with LightProcess() as helper:
+        helper.submit(time.sleep, 3)
+        helper.submit(len, b"x" * 4_000_000)
+        assert not helper.answer_waiting()  # submitting did not wait for the helper's first answer
+        assert (helper.result(), helper.result()) == (None, 4_000_000)
