@@ -37,7 +37,7 @@ from vaxsync.marts.backlog import REMATCHABLE_REASONS
 from vaxsync.marts.decision_tokens import candidate_token, decision_secret
 from vaxsync.marts.warehouse import conservation_violations
 from vaxsync.orchestration.pipeline import run_nightly
-from vaxsync.reports.province_reports import province_folder
+from vaxsync.reports.province_report_model import province_folder
 
 NIGHT_1, NIGHT_2, NIGHT_3 = dt.date(2023, 1, 31), dt.date(2023, 2, 1), dt.date(2023, 2, 2)
 ABSENT_CITIZENS = 40

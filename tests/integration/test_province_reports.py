@@ -20,13 +20,10 @@ from vaxsync.marts.decision_tokens import decision_secret
 from vaxsync.marts.warehouse import connect
 from vaxsync.orchestration.pipeline import run_nightly
 from vaxsync.reports import province_report_files
-from vaxsync.reports.province_report_files import render_html, write_province_reports
-from vaxsync.reports.province_reports import (
-    ADMIN_UNITS_PATH,
-    ProvinceReport,
-    build_province_reports,
-    province_folder,
-)
+from vaxsync.reports.province_report_files import write_province_reports
+from vaxsync.reports.province_report_model import ProvinceReport, province_folder
+from vaxsync.reports.province_report_render import render_html
+from vaxsync.reports.province_reports import ADMIN_UNITS_PATH, build_province_reports
 
 AS_OF = dt.date(2023, 1, 31)
 

@@ -16,7 +16,7 @@ import polars as pl
 from markupsafe import Markup, escape
 
 from vaxsync.core.decision_sheet import CANDIDATES_SHOWN
-from vaxsync.reports.province_reports import (
+from vaxsync.reports.province_report_model import (
     CANDIDATE_FIELD_LABELS,
     CANDIDATE_FIELDS,
     COLUMN_LABELS,

@@ -11,7 +11,15 @@ import polars as pl
 
 from vaxsync.core.decision_sheet import CANDIDATES_SHOWN, DECISION_COLUMNS
 from vaxsync.core.reasons import BACKLOG_REASONS
-from vaxsync.reports.province_report_files import (
+from vaxsync.reports.province_report_model import (
+    CANDIDATE_FIELD_LABELS,
+    CANDIDATE_FIELDS,
+    COLUMN_LABELS,
+    ProvinceReport,
+    candidate_column,
+    sheet_name,
+)
+from vaxsync.reports.province_report_render import (
     DIFFERS_FILL,
     HTML_COLUMN_CLASSES,
     TITLE_EN,
@@ -22,14 +30,6 @@ from vaxsync.reports.province_report_files import (
     reasons_display,
     resent_file_counts,
     summary_lines,
-)
-from vaxsync.reports.province_reports import (
-    CANDIDATE_FIELD_LABELS,
-    CANDIDATE_FIELDS,
-    COLUMN_LABELS,
-    ProvinceReport,
-    candidate_column,
-    sheet_name,
 )
 
 PER_CELL_ENVIRONMENT = jinja2.Environment(

@@ -23,7 +23,7 @@ from vaxsync.reports.candidate_differences import (
     value_differences,
 )
 from vaxsync.reports.province_report_files import write_province_reports
-from vaxsync.reports.province_reports import CANDIDATE_FIELDS, candidate_column
+from vaxsync.reports.province_report_model import CANDIDATE_FIELDS, candidate_column
 
 AGREEING_LEVELS = {
     "id_number": "exact",

@@ -20,13 +20,10 @@ from vaxsync.marts.decision_tokens import decision_secret
 from vaxsync.marts.warehouse import connect
 from vaxsync.reports import province_report_files
 from vaxsync.reports.html_tables import frame_rows
-from vaxsync.reports.province_report_files import render_html, write_province_reports
-from vaxsync.reports.province_reports import (
-    ADMIN_UNITS_PATH,
-    CANDIDATE_FIELDS,
-    ProvinceReport,
-    build_province_reports,
-)
+from vaxsync.reports.province_report_files import write_province_reports
+from vaxsync.reports.province_report_model import CANDIDATE_FIELDS, ProvinceReport
+from vaxsync.reports.province_report_render import render_html
+from vaxsync.reports.province_reports import ADMIN_UNITS_PATH, build_province_reports
 from vaxsync.reports.templating import TEMPLATE_DIR
 
 MARKUP_TEXT = st.one_of(

@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 from vaxsync.core.decision_sheet import DECISION_COLUMN, SUMMARY_SHEET, header_code
-from vaxsync.reports.province_reports import KEY_COLUMNS
+from vaxsync.reports.province_report_model import KEY_COLUMNS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 A4_LANDSCAPE = (841.9, 595.3)  # points

@@ -35,7 +35,7 @@ from vaxsync.core.decision_sheet import (
 from vaxsync.core.reasons import RESOLUTIONS
 from vaxsync.core.settings import Settings
 from vaxsync.reports.province_report_files import write_province_reports
-from vaxsync.reports.province_reports import KEY_COLUMNS, candidate_column
+from vaxsync.reports.province_report_model import KEY_COLUMNS, candidate_column
 
 PROVINCE_FOLDERS = {"01": "01", "46": "46", None: "unknown"}
 

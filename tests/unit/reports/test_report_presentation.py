@@ -24,8 +24,10 @@ from vaxsync.core.decision_sheet import (
 from vaxsync.core.reasons import BACKLOG_REASON_LABELS, BACKLOG_REASONS, RESOLUTIONS
 from vaxsync.core.settings import Settings
 from vaxsync.reports.backlog_summary import DETAIL_SEPARATOR, bilingual_detail, province_label
-from vaxsync.reports.province_report_files import PRINTED_UP_TO, province_title, write_province_reports
-from vaxsync.reports.province_reports import ADMIN_UNITS_PATH, COLUMN_LABELS, KEY_COLUMNS, header_text
+from vaxsync.reports.province_report_files import write_province_reports
+from vaxsync.reports.province_report_model import COLUMN_LABELS, KEY_COLUMNS, header_text
+from vaxsync.reports.province_report_render import PRINTED_UP_TO, province_title
+from vaxsync.reports.province_reports import ADMIN_UNITS_PATH
 
 
 @pytest.fixture(scope="module")
@@ -243,7 +245,7 @@ def test_every_place_showing_the_province_code_names_its_unit_system(
 
 
 def test_the_province_title_of_a_report_has_both_unit_systems(settings: Settings) -> None:
-    from vaxsync.reports.province_reports import ProvinceReport
+    from vaxsync.reports.province_report_model import ProvinceReport
 
     report = ProvinceReport(
         province_code="80",
@@ -284,7 +286,7 @@ def test_the_refused_decisions_sheet_is_protected_wrapped_and_set_up_for_print(s
 
     from vaxsync.core.decision_sheet import REJECTED_DECISION_COLUMNS, REJECTED_DECISIONS_SHEET
     from vaxsync.marts.warehouse import connect
-    from vaxsync.reports.province_report_files import render_xlsx
+    from vaxsync.reports.province_report_render import render_xlsx
     from vaxsync.reports.province_reports import build_province_reports
 
     with connect(settings.warehouse_path) as connection:

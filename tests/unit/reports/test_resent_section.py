@@ -7,8 +7,9 @@ import datetime as dt
 import polars as pl
 
 from vaxsync.marts.resends import RESENT_SHOT_SCHEMA
-from vaxsync.reports.province_report_files import resent_file_counts
-from vaxsync.reports.province_reports import RESENT_SHOT_COLUMNS, ProvinceReport, resent_shots_display
+from vaxsync.reports.province_report_model import RESENT_SHOT_COLUMNS, ProvinceReport
+from vaxsync.reports.province_report_render import resent_file_counts
+from vaxsync.reports.province_reports import resent_shots_display
 
 CHANGES = pl.DataFrame(
     {
