@@ -238,7 +238,7 @@ def _write_night(connection: duckdb.DuckDBPyConnection, settings: Settings, run:
     )
     count_resolved_rows_in_ledger(connection, run["run_id"])
     record_carried_postings(connection, work, run["run_id"])  # after the ledger's counts: posted tonight
-    store_backlog_records(connection, work)
+    store_backlog_records(connection, work.match_input_file)  # and the probabilistic postings' rows
     write_decision_audit(connection, work, run["run_id"])
     _write_validation_results(connection, settings, run["run_id"], now)
     # a snapshot that dropped citizens with posted shots: flag those shots (vaxsync.marts.snapshot_changes)
