@@ -9,6 +9,7 @@ ones that post as resolved (`unposted_backlog.resolved_run_id`, `resolution`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -22,7 +23,12 @@ from vaxsync.marts.decisions import decided_rows, read_new_decisions, replacing_
 from vaxsync.marts.events import held_rows_freed_by_retraction
 from vaxsync.marts.registry_cache import prepared_registry
 from vaxsync.marts.resends import recognise_versions
-from vaxsync.marts.snapshot_changes import CHECKS_FILE_NAME, POSTED_RECHECK, posted_links_to_recheck
+from vaxsync.marts.snapshot_changes import (
+    CHECKS_FILE_NAME,
+    POSTED_RECHECK,
+    PROBABILISTIC_ROWS_SQL,
+    posted_links_to_recheck,
+)
 from vaxsync.marts.warehouse import BACKLOG_RECORD_SCHEMA, connect
 
 # Which backlog reasons a match can resolve is the catalogue's `rematchable` facet (REMATCHABLE_REASONS).
@@ -227,18 +233,22 @@ def count_resolved_rows_in_ledger(connection: duckdb.DuckDBPyConnection, run_id:
     )
 
 
-def store_backlog_records(connection: duckdb.DuckDBPyConnection, work: RunWorkDir) -> None:
-    """Keep the as-sent and normalized values of tonight's new backlog rows, for reports and re-matching."""
+def store_backlog_records(connection: duckdb.DuckDBPyConnection, match_input_path: Path) -> None:
+    """Keep the as-sent and normalized values of tonight's new backlog rows, for reports and re-matching,
+    and of tonight's probabilistic postings, for a newer snapshot's check (vaxsync.marts.snapshot_changes):
+    one read of the match input for both."""
     columns = ", ".join(BACKLOG_RECORD_SCHEMA)
     connection.execute(
         f"""
         insert into backlog_records ({columns})
         select {columns} from read_parquet($path) m
-        where not m.is_rematch
-          and exists (select 1 from unposted_backlog b
-                      where b.file_hash = m.file_hash and b.source_row = m.source_row)
+        where ((not m.is_rematch
+                and exists (select 1 from unposted_backlog b
+                            where b.file_hash = m.file_hash and b.source_row = m.source_row))
+               or exists (select 1 from ({PROBABILISTIC_ROWS_SQL}) p
+                          where p.file_hash = m.file_hash and p.source_row = m.source_row))
           and not exists (select 1 from backlog_records r
                           where r.file_hash = m.file_hash and r.source_row = m.source_row)
         """,
-        {"path": work.match_input_file.as_posix()},
+        {"path": match_input_path.as_posix()},
     )

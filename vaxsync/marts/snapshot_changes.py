@@ -32,9 +32,20 @@ def flag_shots_of_missing_citizens(
     connection: duckdb.DuckDBPyConnection, registry_path: Path, run_id: str, registry_hash: str
 ) -> None:
     """Refresh the citizen_not_in_snapshot flags against tonight's snapshot (one anti-join)."""
+    # Only the snapshot's citizens that have a posted shot or a flag matter: the snapshot is scanned once
+    # against those, instead of copying every citizen (10M) and hashing them twice.
     connection.execute(
-        "create or replace temp table snapshot_citizens as select citizen_id from read_parquet($path)",
-        {"path": str(registry_path)},
+        """
+        create or replace temp table snapshot_citizens as
+        with concerned as (
+            select citizen_id from synced_shots
+            union
+            select citizen_id from shot_conflicts where conflict_code = $code
+        )
+        select distinct citizen_id from read_parquet($path)
+        where citizen_id in (select citizen_id from concerned)
+        """,
+        {"path": str(registry_path), "code": CODE},
     )
     connection.execute(
         """
@@ -47,11 +58,14 @@ def flag_shots_of_missing_citizens(
         """
         insert or ignore into shot_conflicts
             (file_hash, source_row, conflict_code, action, shot_id, citizen_id, related_shot_id, detail, run_id)
+        with missing as materialized (  -- few shots: their sources are looked up after the anti-join
+            select shot_id, citizen_id from synced_shots s
+            where not exists (select 1 from snapshot_citizens c where c.citizen_id = s.citizen_id)
+        )
         select src.file_hash, src.source_row, $code, $action, s.shot_id, s.citizen_id, null,
                'citizen not in registry snapshot ' || $snapshot, $run_id
-        from synced_shots s
+        from missing s
         join shot_sources src on src.shot_id = s.shot_id and not src.is_duplicate
-        where not exists (select 1 from snapshot_citizens c where c.citizen_id = s.citizen_id)
         """,
         {"code": CODE, "action": POSTED_FLAGGED, "snapshot": registry_hash[:12], "run_id": run_id},
     )
@@ -98,6 +112,10 @@ def relinked_posting_counts(connection: duckdb.DuckDBPyConnection, run_id: str) 
 # (both tables, and probabilistic_postings, are created with the warehouse: vaxsync.marts.warehouse).
 
 PROBABILISTIC = "probabilistic"
+# Tonight's probabilistic postings (of the staged `night_postings`): their rows' values go to backlog_records.
+PROBABILISTIC_ROWS_SQL = (
+    f"select file_hash, source_row from night_postings where match_method = '{PROBABILISTIC}'"
+)
 POSTED_RECHECK = "posted_link_recheck"  # prior_backlog_reason of a posted row matched again
 RELINKED = "relinked_after_new_snapshot"  # vaxsync.core.reasons.RETRACTION_REASONS
 ID_METHODS = ("id_exact", "legacy_id_exact")  # matching.deterministic: the row's own ID confirmed it
@@ -329,8 +347,9 @@ def record_probabilistic_postings(
     match_input_path: Path,
     checks_path: Path,
 ) -> None:
-    """Keep what tonight's probabilistic postings were decided on (and their rows' values, for a later
-    check), and record that the postings checked tonight were checked against this snapshot."""
+    """Keep what tonight's probabilistic postings were decided on, and record that the postings checked
+    tonight were checked against this snapshot. Their rows' values (for a later check) are kept by
+    vaxsync.marts.backlog.store_backlog_records, with the new backlog rows': one read of the match input."""
     if checks_path.exists():
         register_frame(connection, "posted_link_checks", pl.read_parquet(checks_path))
         connection.execute(
@@ -366,18 +385,4 @@ def record_probabilistic_postings(
         from tonight_probabilistic
         """,
         {"hash": registry_hash, "run_id": run_id},
-    )
-    # DuckDB reads the rows' values straight from the match input (polars collected all 52 columns of the
-    # whole file before keeping a quarter of its rows: 0.2 GiB at 200k rows).
-    columns = ", ".join(BACKLOG_RECORD_SCHEMA)
-    connection.execute(
-        f"""
-        insert into backlog_records ({columns})
-        select {columns} from read_parquet($path) m
-        where (m.file_hash, m.source_row) in
-              (select file_hash, source_row from night_postings where match_method = $method)
-          and not exists (select 1 from backlog_records r
-                          where r.file_hash = m.file_hash and r.source_row = m.source_row)
-        """,
-        {"path": match_input_path.as_posix(), "method": PROBABILISTIC},
     )

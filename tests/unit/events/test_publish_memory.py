@@ -1,6 +1,7 @@
 """What publish keeps and how it reads, for memory: the event steps' intermediate tables are dropped once the
 postings are staged (debug mode keeps them), and the probabilistic postings' row values are read by DuckDB
-straight from the match input, equal to what polars read before, on any values."""
+straight from the match input (with the new backlog rows', in one read), equal to what polars read before, on
+any values."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from polars.testing import assert_frame_equal
 
 from vaxsync.core.settings import CAMPAIGN_START
 from vaxsync.core.sql_steps import DuckDBConfig
+from vaxsync.marts.backlog import store_backlog_records
 from vaxsync.marts.events import POSTING_STEPS, STAGED_FOR_WRITING, conflict_steps
 from vaxsync.marts.snapshot_changes import PROBABILISTIC, record_probabilistic_postings
 from vaxsync.marts.warehouse import BACKLOG_RECORD_SCHEMA, connect
@@ -84,7 +86,7 @@ def test_probabilistic_rows_are_stored_as_the_match_input_holds_them(
 ) -> None:
     match_input, is_probabilistic = drawn
     folder: Path = tmp_path_factory.mktemp("night")  # type: ignore[attr-defined]
-    match_input.write_parquet(folder / "match_input.parquet")
+    match_input.with_columns(is_rematch=pl.lit(False)).write_parquet(folder / "match_input.parquet")
     postings = match_input.select("file_hash", "source_row").with_columns(
         shot_id=pl.format("shot-{}-{}", "file_hash", "source_row"),
         citizen_id=pl.lit(ADULT),
@@ -106,6 +108,7 @@ def test_probabilistic_rows_are_stored_as_the_match_input_holds_them(
             match_input_path=folder / "match_input.parquet",
             checks_path=folder / "absent.parquet",
         )
+        store_backlog_records(connection, folder / "match_input.parquet")
         stored = connection.sql(f"select {', '.join(BACKLOG_RECORD_SCHEMA)} from backlog_records").pl()
     keys = ["file_hash", "source_row"]
     expected = match_input.filter(pl.Series(is_probabilistic))  # what polars' semi join kept

@@ -53,3 +53,22 @@ def test_shots_of_dropped_citizens_are_flagged_and_the_flag_lifts_when_they_retu
         flag_shots_of_missing_citizens(connection, full, "n3", "b" * 64)
         assert count_flagged_shots(connection) == 0
         assert connection.execute("select count(*) from synced_shots").fetchall() == [(3,)]  # still posted
+
+
+def test_the_flag_lifts_when_the_citizen_returns_after_the_shot_left(tmp_path: Path) -> None:
+    # the snapshot is read only for the citizens concerned: a flagged one whose shot was retracted since counts
+    everyone = registry_frame(3)
+    citizens = everyone["citizen_id"].to_list()
+    warehouse = tmp_path / "warehouse.duckdb"
+    _posted(warehouse, citizens)
+    smaller = write_registry(
+        tmp_path / "smaller.parquet", everyone.filter(pl.col("citizen_id") != citizens[1])
+    )
+    full = write_registry(tmp_path / "full.parquet", everyone)
+    with connect(warehouse) as connection:
+        flag_shots_of_missing_citizens(connection, smaller, "n2", "a" * 64)
+        connection.execute("delete from synced_shots where citizen_id = ?", [citizens[1]])
+        flag_shots_of_missing_citizens(connection, smaller, "n3", "a" * 64)
+        assert count_flagged_shots(connection) == 1  # still not in the snapshot: the flag stays
+        flag_shots_of_missing_citizens(connection, full, "n4", "b" * 64)
+        assert count_flagged_shots(connection) == 0
