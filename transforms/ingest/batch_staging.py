@@ -41,7 +41,6 @@ from transforms.ingest.structure import (
     HeaderRow,
     could_be_total_row,
     dropped_row_counts,
-    has_any_value,
     has_total_label,
     header_repeat_cells,
     header_width,
@@ -190,7 +189,7 @@ def _layouts(
     the files whose header maps every required field. sniffed_scores (file, line_number, score): the
     header scores the separator sniffing computed, on the same cells; only the other rows are scored."""
     candidates = (
-        grid.filter(has_any_value(pl.col("cells")))
+        grid.filter(pl.col("last_filled").is_not_null())  # has_any_value, already known
         .filter(pl.int_range(pl.len()).over(FILE) < HEADER_SEARCH_ROWS)
         .join(sniffed_scores, on=[FILE, "line_number"], how="left")
     )
