@@ -41,7 +41,6 @@ from transforms.ingest.structure import (
     HeaderRow,
     could_be_total_row,
     dropped_row_counts,
-    has_any_value,
     has_total_label,
     header_repeat_cells,
     header_width,
@@ -122,9 +121,11 @@ def _stage_text_batch(files: list[_TextFile]) -> dict[int, StagedExport]:
     if not files:
         return {}
     records = _single_line_records(files)
-    separators = dict(sniff_separators(records.lazy(), FILE).iter_rows())
+    sniffed = sniff_separators(records.lazy(), FILE)
+    separators = dict(sniffed.select(FILE, "separator").iter_rows())
     grid = _grid(records.filter(pl.col(FILE).is_in(list(separators))), separators)
-    layouts = _layouts(grid, separators)
+    sniffed_scores = sniffed.select(FILE, "header_scores").explode("header_scores").unnest("header_scores")
+    layouts = _layouts(grid, separators, sniffed_scores)
     if not layouts:
         return {}
     staged_files = [file for file in files if file.position in layouts]
@@ -181,15 +182,26 @@ def _last_filled() -> pl.Expr:
     return pl.when(filled.list.any()).then(pl.col("cells").list.len().cast(pl.Int64) - 1 - from_the_end)
 
 
-def _layouts(grid: pl.DataFrame, separators: dict[int, str]) -> dict[int, _Layout]:
+def _layouts(
+    grid: pl.DataFrame, separators: dict[int, str], sniffed_scores: pl.DataFrame
+) -> dict[int, _Layout]:
     """Each file's header row (find_header_row) and its mapping (as stage_export's _map_columns), for
-    the files whose header maps every required field."""
-    candidates = grid.filter(has_any_value(pl.col("cells"))).filter(
-        pl.int_range(pl.len()).over(FILE) < HEADER_SEARCH_ROWS
+    the files whose header maps every required field. sniffed_scores (file, line_number, score): the
+    header scores the separator sniffing computed, on the same cells; only the other rows are scored."""
+    candidates = (
+        grid.filter(pl.col("last_filled").is_not_null())  # has_any_value, already known
+        .filter(pl.int_range(pl.len()).over(FILE) < HEADER_SEARCH_ROWS)
+        .join(sniffed_scores, on=[FILE, "line_number"], how="left")
+    )
+    not_sniffed = candidates.filter(pl.col("score").is_null())
+    scored = pl.concat(
+        [
+            candidates.filter(pl.col("score").is_not_null()),
+            not_sniffed.with_columns(score=header_score_expr(pl.col("cells")).cast(pl.UInt32)),
+        ]
     )
     headers = (
-        candidates.with_columns(score=header_score_expr(pl.col("cells")).cast(pl.UInt32))
-        .sort(FILE, "score", "line_number", descending=[False, True, False])
+        scored.sort(FILE, "score", "line_number", descending=[False, True, False])
         .group_by(FILE, maintain_order=True)
         .first()
         .select(FILE, "line_number", "score", "cells")

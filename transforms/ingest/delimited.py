@@ -185,7 +185,8 @@ def sniff_separators(records: pl.LazyFrame, file_key: str) -> pl.DataFrame:
     """sniff_separator for the records of many files at once (`file_key` tells them apart): one row per
     file that has a non-blank record, with its `separator`. The same choice: the best header, then the
     most records split into the modal count (a tie on the count goes to the count seen first), then the
-    candidate's order."""
+    candidate's order. `header_scores` (List of line_number, score) keeps the header score of each record
+    sniffed, split with the chosen separator, so that the header search need not score them again."""
     head = records.filter(pl.col("record").str.strip_chars() != "").filter(
         pl.int_range(pl.len()).over(file_key) < SNIFF_RECORDS
     )
@@ -200,7 +201,7 @@ def sniff_separators(records: pl.LazyFrame, file_key: str) -> pl.DataFrame:
             )
             for order, separator in enumerate(SEPARATOR_CANDIDATES)
         ]
-    )
+    ).collect()
     per_candidate = [file_key, "candidate"]
     best_header = grids.group_by(per_candidate).agg(best_header=pl.col("score").max())
     modal = (
@@ -215,11 +216,24 @@ def sniff_separators(records: pl.LazyFrame, file_key: str) -> pl.DataFrame:
         )
     )
     separators = pl.Series(SEPARATOR_CANDIDATES, dtype=pl.String)
-    return (
+    chosen = (
         best_header.join(modal, on=per_candidate)
         .sort(file_key, "best_header", "consistent", "candidate", descending=[False, True, True, False])
         .group_by(file_key, maintain_order=True)
         .first()
-        .select(file_key, separator=pl.col("candidate").replace_strict(range(3), separators))
-        .collect()
+        .select(*per_candidate)
+    )
+    scores = (
+        grids.join(chosen, on=per_candidate)
+        .group_by(file_key)
+        .agg(header_scores=pl.struct("line_number", pl.col("score").cast(pl.UInt32)))
+    )
+    return (
+        chosen.join(scores, on=file_key, how="left")
+        .sort(file_key)
+        .select(
+            file_key,
+            separator=pl.col("candidate").replace_strict(range(3), separators),
+            header_scores="header_scores",
+        )
     )

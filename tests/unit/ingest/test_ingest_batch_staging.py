@@ -21,7 +21,8 @@ from landed_file_strategies import ANY_CONTENT, landing_mixes
 from staging_comparison import assert_same_staging
 
 from synth import SynthConfig, generate
-from transforms.ingest import list_landed_files
+from transforms.ingest import batch_staging, list_landed_files
+from transforms.ingest.delimited import SNIFF_RECORDS
 from transforms.ingest.text_decoding import (
     SAMPLE_WORDS,
     decode_export_bytes,
@@ -63,6 +64,23 @@ def test_the_demo_night_stages_as_file_by_file(tmp_path: Path) -> None:
     landing = tmp_path / "landing"
     staged = assert_same_staging(landing, list_landed_files(landing))
     assert sum(export.ledger["status"] == "loaded" for export in staged) > 10
+
+
+def test_a_header_below_the_sniffed_records_is_scored_and_found(tmp_path: Path) -> None:
+    """The header search reuses the header scores of the records the separator sniffing read; a header
+    below them (here under more than SNIFF_RECORDS lines of bare separators, and a title) is scored there,
+    and the batch path stages the file itself (a header it missed would send the file to stage_export)."""
+    rows = [list(row) for row in export_rows(3)]
+    bare = [[""] * len(VN_HEADER)] * (SNIFF_RECORDS + 5)
+    below = write(
+        tmp_path, "below.csv", render_delimited([*bare, ["DANH SÁCH"], VN_HEADER, *rows], ";", "\n")
+    )
+    within = write(tmp_path, "within.csv", render_delimited([["DANH SÁCH"], VN_HEADER, *rows], ",", "\n"))
+    files = [(below, "hash-0"), (within, "hash-1")]
+    by_batch = batch_staging._stage_text_batch(batch_staging._plain_text_files(tmp_path, files))
+    assert sorted(by_batch) == [0, 1]
+    assert [by_batch[position].ledger["header_line"] for position in (0, 1)] == [SNIFF_RECORDS + 7, 2]
+    assert_same_staging(tmp_path, [below, within])
 
 
 # Header variants: synonyms, unknown and repeated columns, a blank header over an empty column.
