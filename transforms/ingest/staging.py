@@ -35,6 +35,7 @@ from transforms.ingest.workbook import (
     WorkbookUnreadableError,
     date_cell_marker,
     looks_like_workbook,
+    markup_named_as_workbook,
     read_sheet_grids,
 )
 from transforms.normalize.dates import count_locale_swap_repairs
@@ -166,9 +167,18 @@ def text_file_format(decoded: DecodedText) -> str:
 
 def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
     with path.open("rb") as handle:
-        head = handle.read(8)
+        head = handle.read(1024)
     suffix = path.suffix.lower()
-    if looks_like_workbook(head) or suffix in WORKBOOK_SUFFIXES:
+    if suffix in WORKBOOK_SUFFIXES and not looks_like_workbook(head):
+        # Not a workbook whatever its name: markup is refused with what it is; text (a "Unicode text"
+        # or tab-separated export saved as .xls, which Excel opens) is read as the text it is.
+        markup = markup_named_as_workbook(head)
+        if markup is not None:
+            raise Quarantine(
+                "unsupported_format",
+                f"{markup} named {suffix}, not a workbook: open it in Excel and save it as .xlsx or CSV",
+            )
+    elif looks_like_workbook(head):
         state.file_format = "xlsx"
         try:
             stacked = stack_data_sheets(read_sheet_grids(path))
@@ -181,7 +191,7 @@ def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
             raise Quarantine("workbook_too_large", str(error)) from error
         state.skipped_sheets = stacked.skipped_json()
         return _repair_workbook_text(stacked.grid, state)
-    if suffix not in TEXT_SUFFIXES:
+    if suffix not in TEXT_SUFFIXES + WORKBOOK_SUFFIXES:
         raise Quarantine(
             "unsupported_format", f"the file type {suffix or '(none)'!r} is not CSV, TXT or XLSX"
         )
