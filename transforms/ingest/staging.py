@@ -45,6 +45,7 @@ from vaxsync.core.reasons import QUARANTINE_REASONS
 logger = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv", ".tab")
+MIN_NUL_TAIL = 16  # NUL bytes ending an otherwise readable text that name an interrupted copy
 LOCK_FILE_PREFIX = "~$"
 MIN_HEADER_SCORE_TO_SHOW = 2  # below this the "header" may be a data row: never echo its cells
 MAX_HEADER_CHARS_SHOWN = 40
@@ -198,7 +199,7 @@ def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
     raw = path.read_bytes()
     decoded = decode_export_bytes(raw)
     if decoded is None:
-        raise Quarantine("unreadable_file", "no text encoding fits the bytes (binary or corrupt)")
+        raise Quarantine("unreadable_file", _undecodable_detail(raw))
     state.file_format = text_file_format(decoded)
     state.encoding, state.encoding_repair = decoded.encoding, decoded.repair
     state.encoding_score = round(decoded.score, 4)
@@ -209,6 +210,18 @@ def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
     records = split_records(decoded.text)
     state.delimiter = sniff_separator(records)
     return split_fields(records, state.delimiter)
+
+
+def _undecodable_detail(raw: bytes) -> str:
+    """Why no encoding fits: a text cut off by a run of NUL bytes (a copy interrupted, a file
+    preallocated and never filled) is named as such, so that the facility sends it again."""
+    text_end = len(raw.rstrip(b"\x00"))
+    if len(raw) - text_end >= MIN_NUL_TAIL and decode_export_bytes(raw[:text_end]) is not None:
+        return (
+            f"the file's {text_end} bytes of text end in {len(raw) - text_end} NUL bytes "
+            "(a copy cut short or never finished): send it again"
+        )
+    return "no text encoding fits the bytes (binary or corrupt)"
 
 
 def _repair_workbook_text(grid: pl.DataFrame, state: ReadState) -> pl.DataFrame:
