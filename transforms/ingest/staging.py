@@ -35,6 +35,7 @@ from transforms.ingest.workbook import (
     WorkbookUnreadableError,
     date_cell_marker,
     looks_like_workbook,
+    markup_named_as_workbook,
     read_sheet_grids,
 )
 from transforms.normalize.dates import count_locale_swap_repairs
@@ -44,6 +45,7 @@ from vaxsync.core.reasons import QUARANTINE_REASONS
 logger = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv", ".tab")
+MIN_NUL_TAIL = 16  # NUL bytes ending an otherwise readable text that name an interrupted copy
 LOCK_FILE_PREFIX = "~$"
 MIN_HEADER_SCORE_TO_SHOW = 2  # below this the "header" may be a data row: never echo its cells
 MAX_HEADER_CHARS_SHOWN = 40
@@ -166,9 +168,18 @@ def text_file_format(decoded: DecodedText) -> str:
 
 def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
     with path.open("rb") as handle:
-        head = handle.read(8)
+        head = handle.read(1024)
     suffix = path.suffix.lower()
-    if looks_like_workbook(head) or suffix in WORKBOOK_SUFFIXES:
+    if suffix in WORKBOOK_SUFFIXES and not looks_like_workbook(head):
+        # Not a workbook whatever its name: markup is refused with what it is; text (a "Unicode text"
+        # or tab-separated export saved as .xls, which Excel opens) is read as the text it is.
+        markup = markup_named_as_workbook(head)
+        if markup is not None:
+            raise Quarantine(
+                "unsupported_format",
+                f"{markup} named {suffix}, not a workbook: open it in Excel and save it as .xlsx or CSV",
+            )
+    elif looks_like_workbook(head):
         state.file_format = "xlsx"
         try:
             stacked = stack_data_sheets(read_sheet_grids(path))
@@ -181,14 +192,14 @@ def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
             raise Quarantine("workbook_too_large", str(error)) from error
         state.skipped_sheets = stacked.skipped_json()
         return _repair_workbook_text(stacked.grid, state)
-    if suffix not in TEXT_SUFFIXES:
+    if suffix not in TEXT_SUFFIXES + WORKBOOK_SUFFIXES:
         raise Quarantine(
             "unsupported_format", f"the file type {suffix or '(none)'!r} is not CSV, TXT or XLSX"
         )
     raw = path.read_bytes()
     decoded = decode_export_bytes(raw)
     if decoded is None:
-        raise Quarantine("unreadable_file", "no text encoding fits the bytes (binary or corrupt)")
+        raise Quarantine("unreadable_file", _undecodable_detail(raw))
     state.file_format = text_file_format(decoded)
     state.encoding, state.encoding_repair = decoded.encoding, decoded.repair
     state.encoding_score = round(decoded.score, 4)
@@ -199,6 +210,18 @@ def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
     records = split_records(decoded.text)
     state.delimiter = sniff_separator(records)
     return split_fields(records, state.delimiter)
+
+
+def _undecodable_detail(raw: bytes) -> str:
+    """Why no encoding fits: a text cut off by a run of NUL bytes (a copy interrupted, a file
+    preallocated and never filled) is named as such, so that the facility sends it again."""
+    text_end = len(raw.rstrip(b"\x00"))
+    if len(raw) - text_end >= MIN_NUL_TAIL and decode_export_bytes(raw[:text_end]) is not None:
+        return (
+            f"the file's {text_end} bytes of text end in {len(raw) - text_end} NUL bytes "
+            "(a copy cut short or never finished): send it again"
+        )
+    return "no text encoding fits the bytes (binary or corrupt)"
 
 
 def _repair_workbook_text(grid: pl.DataFrame, state: ReadState) -> pl.DataFrame:

@@ -5,7 +5,9 @@
 - Below it, blank rows and total rows ("Tổng cộng", "Tổng số: 120", "Cộng", "Total: 35") are not
   data and are dropped. A total row's first non-blank, non-numeric cell is only a total label,
   optionally with a count, and the row fills at most three cells: a dose row fills at least its
-  four required cells, so a person named Tống is kept.
+  four required cells, so a person named Tống is kept. A signature footer ("Người lập biểu", "Thủ
+  trưởng đơn vị", "..., ngày 11 tháng 12 năm 2022") is dropped as a total row, and a template's
+  pre-numbered empty row (its only value the STT) as a blank one.
 - A row repeating the header's name and birth-date headers (a header printed again on each page)
   is not data either.
 - source_row numbers the remaining data rows 1, 2, 3... in file order (header, preamble, blank,
@@ -27,6 +29,10 @@ MAX_TOTAL_ROW_CELLS = 3  # a dose row fills at least its four required cells
 # Folded (ascii, lowercase, no spaces) total labels: "Tổng cộng", "Tổng số: 120 mũi", "Total"...
 _TOTAL_UNIT = "(muitiem|mui|nguoi|doituong|luot|shots|doses|rows)?"
 TOTAL_LABEL = rf"^(tong(cong|so)?|cong|total|grandtotal|sum){_TOTAL_UNIT}\d*{_TOTAL_UNIT}$"
+# Folded labels of a Vietnamese report's signature footer, below the list: who drew it up and who signs
+# it ("Người lập biểu", "Thủ trưởng đơn vị", "Giám đốc"), and the place-and-date line ("Trà Vinh, ngày
+# 11 tháng 12 năm 2022"; "ngày ... tháng ... năm ..."), "(Ký, ghi rõ họ tên)". Dropped like total rows (same sparseness rule).
+FOOTER_LABEL = r"^(nguoilap(bieu|bang|danhsach)?|thutruong(donvi|coquan)?|giamdoc|truongtram|kyten|ky(va)?ghiro.*|.*ngay\d*thang\d*nam\d*)$"
 
 
 @dataclass(frozen=True)
@@ -112,13 +118,20 @@ def has_total_label() -> pl.Expr:
     is a total label."""
     not_a_number = ~pl.element().str.contains(r"^\s*\d+\s*$")
     label = pl.col("cells").list.eval(pl.element().filter(not_a_number)).list.first()
-    return fold_header_expr(label).str.contains(TOTAL_LABEL)
+    footer = fold_header_expr(label, keep_notes=True)  # "(Ký, ghi rõ họ tên)" is all in brackets
+    return fold_header_expr(label).str.contains(TOTAL_LABEL) | footer.str.contains(FOOTER_LABEL)
+
+
+def is_numbered_blank_row() -> pl.Expr:
+    """A template's pre-numbered empty row: its one value a short number (the STT), no dose in it."""
+    values = pl.col("cells").list.drop_nulls()
+    return (values.list.len() == 1) & values.list.first().str.contains(r"^\s*\d{1,5}\.?\s*$")
 
 
 def row_kind(is_total: pl.Expr, is_header_repeat: pl.Expr) -> pl.Expr:
     """data | blank | total | header_repeat, for a row below the header."""
     return (
-        pl.when(is_blank_row())
+        pl.when(is_blank_row() | is_numbered_blank_row())
         .then(pl.lit("blank"))
         .when(is_total)
         .then(pl.lit("total"))

@@ -94,6 +94,21 @@ def looks_like_workbook(head: bytes) -> bool:
     return head.startswith((ZIP_MAGIC, OLE2_MAGIC))
 
 
+def markup_named_as_workbook(head: bytes) -> str | None:
+    """What a file named .xls (or .xlsx) holds when it is markup, not a workbook: web platforms'
+    "Export to Excel" writes an HTML table or an Excel 2003 XML spreadsheet under that name (Excel
+    opens both with a warning; calamine reads neither). None when `head` (the first KiB) is not markup."""
+    text = head.replace(b"\x00", b"").removeprefix(b"\xef\xbb\xbf").removeprefix(b"\xff\xfe")
+    text = text.removeprefix(b"\xfe\xff").lstrip().lower()
+    if not text.startswith(b"<"):
+        return None
+    if b"urn:schemas-microsoft-com:office:spreadsheet" in text or b"<workbook" in text:
+        return "an Excel 2003 XML spreadsheet"
+    if any(tag in text for tag in (b"<html", b"<table", b"<!doctype html", b"<meta")):
+        return "an HTML page"
+    return "an XML or HTML document"
+
+
 # --- bounds ----------------------------------------------------------------------------------------
 
 

@@ -379,11 +379,11 @@ def locale_swap_verdict(prefix: str, kind: pl.Expr, file_key: pl.Expr) -> tuple[
     12 or less into date cells with day and month exchanged, and leaves the other values as text. So,
     per file and column, the evidence that its date cells are swapped is: text values that can only
     be day-first beside date cells (no text proving month-first, no day-first number format); plus
-    either month-first number formats on the date cells, or date cells that never show a day over 12
-    (in at least MIN_DATE_CELLS_FOR_DAY_EVIDENCE cells). With all of it the swap is repaired. With
-    only part of it (day-first text beside date cells that do show days over 12 in an unknown
-    format; or date cells whose day never passes 12 but no text: a file whose every date had a day
-    <= 12 leaves no other trace) the cells are doubtful: both readings are kept. Cells that a swap
+    date cells that never show a day over 12, with either month-first number formats or at least
+    MIN_DATE_CELLS_FOR_DAY_EVIDENCE cells. With all of it the swap is repaired. With only part of it
+    (day-first text beside date cells that do show days over 12, whatever their format; or date cells
+    whose day never passes 12 but no text: a file whose every date had a day <= 12 leaves no other
+    trace) the cells are doubtful: both readings are kept. Cells that a swap
     cannot change (day over 12, or day = month) keep their date.
     `prefix` names the date_readings columns of the field."""
     # A cell shown year-first (yyyy-mm-dd) was typed as ISO: a swap never makes one.
@@ -403,11 +403,15 @@ def locale_swap_verdict(prefix: str, kind: pl.Expr, file_key: pl.Expr) -> tuple[
     # "date_mixed": the workbook shows dates month-first and in another order (mm/dd/yy and
     # yyyy-mm-dd) and which cell uses which is not known: any cell may be swapped, or typed ISO.
     formats_unsure = (kind == "date_mixed").fill_null(False).any().over(file_key)
+    # A month-first reading of d/m text makes cells whose day is the sent month (<= 12): a cell with
+    # a day over 12 was typed or imported as a real date (LibreOffice's D/M/Y column type shows it
+    # mm/dd/yy), so with one the month-first format proves nothing.
     conclusive = (
         could_be_swapped
         & ~formats_unsure
         & (text_day_first > 0)
-        & (shown_month_first | (days_never_past_12 & (cells >= MIN_DATE_CELLS_FOR_DAY_EVIDENCE)))
+        & days_never_past_12
+        & (shown_month_first | (cells >= MIN_DATE_CELLS_FOR_DAY_EVIDENCE))
     )
     doubtful = could_be_swapped & ~conclusive & ((text_day_first > 0) | days_never_past_12 | formats_unsure)
     verdict = (

@@ -144,3 +144,39 @@ def test_iso_text_beside_day_first_text_is_never_swapped(
         assert held.height > 0
     else:
         assert held.height == 0
+
+
+@pytest.mark.parametrize("suffix", ["xlsx", "ods", "xls"])
+def test_date_cells_typed_day_first_and_shown_month_first_are_never_swapped(suffix: str) -> None:
+    # Imported in en-US with the date columns typed D/M/Y: real date cells with the dates sent, shown
+    # mm/dd/yy, days over 12 among them; one impossible date (30/02/2021) stays day-first text. A swap
+    # never makes a cell with a day over 12, so that text is no proof: nothing is swapped back.
+    file = f"typed_dmy_en-US.{suffix}"
+    export = stage_export(FIXTURES, file)
+    assert export.rows is not None, export.ledger["quarantine_detail"]
+    rows = (
+        normalize_shots(export.rows.lazy(), as_of=AS_OF, reference=load_reference())
+        .collect()
+        .join(truth("typed_dmy"), on="source_row", how="left")
+    )
+
+    assert rows.height == 16
+    assert export.ledger["dates_repaired"] == 0
+    posted = rows.filter(pl.col("reject_reason").is_null())
+    held = rows.filter(pl.col("reject_reason").is_not_null())
+    assert posted.filter(pl.col("vaccinated_date") != pl.col("true_shot")).height == 0
+    assert held.filter(pl.col("true_shot").is_null())["reject_reason"].to_list() == [
+        "vaccination_date_invalid"
+    ]
+    assert set(held.filter(pl.col("true_shot").is_not_null())["reject_reason"]) <= {
+        "vaccination_date_maybe_swapped"
+    }
+    swappable = (pl.col("true_shot").dt.day() <= 12) & (
+        pl.col("true_shot").dt.day() != pl.col("true_shot").dt.month()
+    )
+    assert rows.filter(swappable).height >= 4  # cells a wrong repair would move
+    birth_read = (pl.col("birth_date") == pl.col("true_birth")) | (
+        pl.col("birth_date_alt") == pl.col("true_birth")
+    )
+    assert rows.select(birth_read.all()).item()
+    assert (posted["date_repair"].fill_null("").str.contains(LOCALE_SWAP_REPAIRED)).sum() == 0

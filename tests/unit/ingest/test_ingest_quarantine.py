@@ -283,3 +283,22 @@ def test_a_huge_file_is_estimated_from_a_sample(tmp_path: Path, monkeypatch: pyt
 
     assert estimate is not None
     assert abs(estimate - 5000) <= 50
+
+
+def test_a_text_cut_off_by_nul_bytes_is_quarantined_saying_so(tmp_path: Path) -> None:
+    # An interrupted copy: the file's size was written, its tail never filled (NUL bytes). Named as
+    # such, not "binary or corrupt", so that the facility sends it again.
+    text = render_delimited([VN_HEADER, *export_rows(5)]).encode("utf-8")
+    staged = stage_export(tmp_path, write(tmp_path, "export.csv", text + b"\x00" * 4096))
+
+    assert (staged.ledger["status"], staged.ledger["quarantine_reason"]) == ("quarantined", "unreadable_file")
+    assert staged.ledger["quarantine_detail"] == (
+        f"the file's {len(text)} bytes of text end in 4096 NUL bytes (a copy cut short or never finished): "
+        "send it again"
+    )
+
+
+def test_random_bytes_ending_in_nul_bytes_are_still_binary(tmp_path: Path) -> None:
+    staged = stage_export(tmp_path, write(tmp_path, "export.csv", bytes(range(256)) * 4 + b"\x00" * 64))
+
+    assert staged.ledger["quarantine_detail"] == "no text encoding fits the bytes (binary or corrupt)"

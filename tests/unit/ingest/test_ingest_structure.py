@@ -350,3 +350,31 @@ def test_a_stray_opening_quote_does_not_swallow_the_rows_after_it(tmp_path: Path
 
     assert read.height == 40
     assert read["raw_full_name"][1:].to_list() == [row[1] for row in export_rows(40)[1:]]
+
+
+def test_a_signature_footer_and_pre_numbered_empty_rows_are_not_doses(tmp_path: Path) -> None:
+    # A Vietnamese template: rows numbered in advance down the sheet, and below the list the place and
+    # date, who drew it up and who signs it. On main they went to the backlog, one row each.
+    numbered = [[str(number), *[""] * 11] for number in range(len(ROWS) + 1, len(ROWS) + 6)]
+    footer = [
+        ["", "", "", "", "", "", "", "", "Trà Vinh, ngày 11 tháng 12 năm 2022", "", "", ""],
+        ["", "Người lập biểu", "", "", "", "", "", "", "Thủ trưởng đơn vị", "", "", ""],
+        ["", "", "", "", "", "", "", "", "(Ký, ghi rõ họ tên, đóng dấu)", "", "", ""],
+        ["", "", "", "", "", "", "", "", "", "GIÁM ĐỐC", "", ""],
+    ]
+    staged = _stage(tmp_path, render_delimited([VN_HEADER, *ROWS, *numbered, BLANK_ROW, *footer]))
+
+    rows = _loaded_rows(staged)
+    assert rows["raw_full_name"].to_list() == NAMES
+    assert rows["row_issue"].null_count() == len(ROWS)
+    assert staged.raw_metrics["count_blank_rows_dropped"] == len(numbered) + 1
+    assert staged.raw_metrics["count_total_rows_dropped"] == len(footer)
+
+
+def test_a_lone_long_number_or_a_sparse_dose_is_still_a_row(tmp_path: Path) -> None:
+    id_only = ["", "", "", "", "079190364536", "", "", "", "", "", "", ""]  # not a row number
+    no_name = ["", "", "", "", "", "", "", "Pfizer", "", "1", "25/10/2021", ""]
+
+    rows = _loaded_rows(_stage(tmp_path, render_delimited([VN_HEADER, *ROWS, id_only, no_name])))
+
+    assert rows.height == len(ROWS) + 2

@@ -155,7 +155,7 @@ def test_month_first_date_cells_beside_day_first_text_are_swapped_back() -> None
             ("30/07/1991", "25/08/2021", None),
             ("1978-05-11", "26/10/2021 14:26", cells(birth_kind=US_CELL)),  # sent 05/11/1978
             ("21/02/2003", "2021-03-09 09:05:00", cells(US_CELL)),  # sent 03/09/2021 09:05
-            ("2000-04-04", "2021-10-26", cells(US_CELL, US_CELL)),  # day = month; ISO text: unchanged
+            ("2000-04-04", "2021-10-26", cells(birth_kind=US_CELL)),  # day = month; ISO text: unchanged
         ]
     )
     assert result.select("birth_date", "vaccinated_date", "date_repair").rows() == [
@@ -171,6 +171,24 @@ def test_month_first_date_cells_beside_day_first_text_are_swapped_back() -> None
     ]
     # The repaired birth date keeps the date as the cell showed it as the other reading.
     assert result["birth_date_alt"][0] == D(1985, 12, 3)
+
+
+def test_month_first_date_cells_with_a_day_over_12_are_not_swapped_back() -> None:
+    # Imported with the column typed D/M/Y (LibreOffice en-US): real dates shown M/D/YY, days over 12
+    # among them, which a swap never makes; an impossible date stays day-first text. Not proof of a
+    # swap: the cells a swap could change are doubtful, never moved.
+    result = dated(
+        [
+            ("1985-03-12", "2021-08-05", cells(US_CELL, US_CELL)),  # sent 12/03/1985, 05/08/2021
+            ("1991-07-30", "2021-08-25", cells(US_CELL, US_CELL)),
+            ("1978-11-05", "30/02/2021", cells(birth_kind=US_CELL)),
+        ]
+    )
+    assert result.select("birth_date", "vaccinated_date", "date_repair").rows() == [
+        (D(1985, 3, 12), D(2021, 8, 5), f"{LOCALE_SWAP_DOUBTFUL}:vaccinated_on"),
+        (D(1991, 7, 30), D(2021, 8, 25), None),
+        (D(1978, 11, 5), None, None),  # birth cells: no day-first text beside them, real dates
+    ]
 
 
 def test_date_cells_of_unknown_format_whose_day_never_passes_12_are_swapped_back() -> None:
@@ -285,11 +303,16 @@ def test_the_ledger_count_of_repairs() -> None:
         {
             "file_hash": ["a", "a", "a", "b"],
             "raw_date_of_birth": ["1985-12-03", "30/07/1991", "1978-05-11", "1985-12-03"],
-            "raw_vaccinated_on": ["2021-05-08", "25/08/2021", "2021-10-26", "2021-05-08"],
-            "cell_kinds": [cells(US_CELL, US_CELL), None, cells(US_CELL, US_CELL), cells("date_day_first")],
+            "raw_vaccinated_on": ["2021-05-08", "25/08/2021", "26/10/2021", "2021-05-08"],
+            "cell_kinds": [
+                cells(US_CELL, US_CELL),
+                None,
+                cells(birth_kind=US_CELL),
+                cells("date_day_first"),
+            ],
         }
     )
-    assert count_locale_swap_repairs(staged, pl.col("file_hash")) == 3  # 2 births, 1 shot (day 26 stays)
+    assert count_locale_swap_repairs(staged, pl.col("file_hash")) == 3  # 2 births, 1 shot (day 26 stays text)
 
 
 @settings(max_examples=20, deadline=None)
