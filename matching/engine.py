@@ -109,8 +109,8 @@ class LinkageDatabase:
         records = pl.concat(
             [
                 pairs.filter(pl.Series(held)),
-                self._shot_records.select(pl.all().gather(shot_rows[held])),
-                self._registry_records.select(pl.all().gather(citizen_rows[held])),
+                self._shot_records.select(pl.all().gather(_gather_index(shot_rows[held]))),
+                self._registry_records.select(pl.all().gather(_gather_index(citizen_rows[held]))),
             ],
             how="horizontal",
         )
@@ -299,6 +299,11 @@ def _rows_of(rows: np.ndarray, index: pl.Series) -> np.ndarray:
     inside = (values >= 0) & (values < rows.size)
     found[inside] = rows[values[inside]]
     return found
+
+
+def _gather_index(rows: np.ndarray) -> pl.Series:
+    """Row numbers as polars' own index type: gathered by every column without a cast per column."""
+    return pl.Series(rows, dtype=pl.get_index_type())
 
 
 def shot_masses(ranked: pl.DataFrame) -> pl.DataFrame:

@@ -345,16 +345,21 @@ def _with_posted_citizen(
     shots: pl.DataFrame, matchable: pl.LazyFrame, registry: pl.DataFrame
 ) -> pl.DataFrame:
     """posted_citizen_index: the citizen an earlier night posted the row to (null for every other row)."""
+    no_posting = shots.with_columns(posted_citizen_index=pl.lit(None, pl.UInt32))
     if POSTED_CITIZEN_COLUMN not in matchable.collect_schema().names():
-        return shots.with_columns(posted_citizen_index=pl.lit(None, pl.UInt32))
+        return no_posting
     # Only rows re-checked after a snapshot change carry one: the others join nothing (null either way).
     posted = (
         matchable.select("file_hash", "source_row", pl.col(POSTED_CITIZEN_COLUMN).alias("citizen_id"))
         .filter(pl.col("citizen_id").is_not_null())
         .collect()
     )
+    if posted.height == 0:  # most nights: no join, which would hash every citizen's ID and every row's key
+        return no_posting
+    # the posted citizens only, as in _shot_context
+    posted_citizens = registry.filter(pl.col("citizen_id").is_in(posted["citizen_id"].implode()))
     indexed = posted.join(
-        registry.select("citizen_id", pl.col("citizen_index").alias("posted_citizen_index")),
+        posted_citizens.select("citizen_id", pl.col("citizen_index").alias("posted_citizen_index")),
         on="citizen_id",
         how="left",
         maintain_order="left",
