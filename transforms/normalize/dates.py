@@ -76,6 +76,10 @@ LOCALE_SWAP_REPAIRED = (
     "day_month_swapped_by_locale"  # the evidence is conclusive: day and month exchanged back
 )
 LOCALE_SWAP_DOUBTFUL = "day_month_maybe_swapped"  # some evidence, not conclusive: both readings kept / held
+# A shape of vaccination date (dmy_shape) reads its own way only on this many proofs: one value the other
+# way is a row typed in that order (a slip), not a second system's export (synth medium: 1 -> 17 wrong
+# dates left, 2 -> 19, 3 -> 33).
+MIN_SHAPE_PROOFS = 2
 MIN_DATE_CELLS_FOR_DAY_EVIDENCE = 5  # a day <= 12 in 5 cells of real dates happens about once in 100 files
 DATE_FIELD_PREFIXES = (("date_of_birth", "_birth"), ("vaccinated_on", "_shot"))
 
@@ -248,12 +252,40 @@ def date_readings(frame: pl.LazyFrame, column: str, prefix: str) -> pl.LazyFrame
             safe_date(2000 + named_day, named_month, named_yy).alias(f"{prefix}_named_year_first"),
             named_yy.is_not_null().alias(f"{prefix}_named_short_year"),
             p1.is_not_null().alias(f"{prefix}_is_dmy"),
+            dmy_shape(pl.col(column)).alias(f"{prefix}_shape"),
             # year first (ISO, or a month by name rewritten so) or a month by name: day and month cannot swap
             (p1.is_null() & (pl.col("iso_date").is_not_null() | named_day.is_not_null())).alias(
                 f"{prefix}_names_its_order"
             ),
         )
         .drop("p1", "p2", "year_digits", "iso_date", "serial_date", "year_only", *NAMED_PARTS)
+    )
+
+
+def dmy_shape(raw: pl.Expr) -> pl.Expr:
+    """The way a d/m/y text is written: its separator, its year's width and whether a time follows
+    ('/yyyy', '/yy time', '-yyyy'). Null for other texts."""
+    parts = raw.str.extract_groups(r"^\s*\d{1,2}\s*([/.\-])\s*\d{1,2}\s*[/.\-]\s*(\d{2,4})")
+    year_width = parts.struct.field("2").str.len_chars().cast(pl.String)
+    time = pl.when(raw.str.contains(r"\d:\d")).then(pl.lit(" time")).otherwise(pl.lit(""))
+    return parts.struct.field("1") + year_width + time
+
+
+def shape_order(file_key: pl.Expr) -> pl.Expr:
+    """The order a file's vaccination dates of one shape (dmy_shape) prove, with not one of them proving
+    the other; else null. A file joined from two systems' exports ('05/18/2021 16:10' from one, '24/09/2021'
+    from the other) proves both orders as a whole, and its majority would read the minority's ambiguous
+    values ('07/09/2021') the wrong way; each shape proves its own."""
+    within = [file_key, pl.col("_shot_shape")]
+    day_first = pl.col("_shot_proves_day_first").fill_null(False).sum().over(within)
+    month_first = pl.col("_shot_proves_month_first").fill_null(False).sum().over(within)
+    return (
+        pl.when(pl.col("_shot_shape").is_null())
+        .then(None)
+        .when((month_first >= MIN_SHAPE_PROOFS) & (day_first == 0))
+        .then(pl.lit(MONTH_FIRST))
+        .when((day_first >= MIN_SHAPE_PROOFS) & (month_first == 0))
+        .then(pl.lit(DAY_FIRST))
     )
 
 
@@ -508,13 +540,15 @@ def with_dates(
         .with_columns(
             file_date_order(("_birth", "_shot"), file_key).alias("_date_order"),
             proven_file_order(("_birth", "_shot"), file_key).alias("_proven_date_order"),
+            shape_order(file_key).alias("_shot_shape_order"),
         )
     )
-    shot_read = ordered_reading("_shot", order, latest_year=VACCINATION_LATEST_YEAR)
+    shot_order = pl.coalesce(pl.col("_shot_shape_order"), order)
+    shot_read = ordered_reading("_shot", shot_order, latest_year=VACCINATION_LATEST_YEAR)
     frame = with_locale_swap_verdicts(frame, file_key).with_columns(
         in_campaign_or_swapped(
             two_digit_named_month_read("_shot", shot_read, window=(campaign_start, as_of)),
-            pl.when(order.is_null()).then(shot_swapped),
+            pl.when(shot_order.is_null()).then(shot_swapped),
             campaign_start=campaign_start,
             as_of=as_of,
         ).alias("_shot_as_read")
@@ -543,7 +577,8 @@ def with_dates(
             ).alias("birth_year"),
             date_repair_marker().alias("date_repair"),
             vaccination_date_order(
-                pl.col("_proven_date_order"), date_cell_kind(cell_kinds, "vaccinated_on")
+                pl.coalesce(pl.col("_shot_shape_order"), pl.col("_proven_date_order")),
+                date_cell_kind(cell_kinds, "vaccinated_on"),
             ).alias("vaccination_date_order"),
         )
     )
