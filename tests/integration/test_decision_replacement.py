@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -219,22 +220,29 @@ def hurried_workbook(report: Path, out: Path, profile: Path, decision: str, corr
     typed_out.rename(out)
 
 
-@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
-def test_a_hurried_reviewers_libreoffice_workbooks_replace_the_posting_once(tmp_path: Path) -> None:
-    write_registry(tmp_path / "registry.parquet")
-    export = tmp_path / "landing/01_Ha_Noi/01001001/tiem_chung.csv"
+def office_nights(root: Path) -> Callable[[dt.date], None]:
+    """The registry and the export landed under `root`; returns a night runner on its folders."""
+    write_registry(root / "registry.parquet")
+    export = root / "landing/01_Ha_Noi/01001001/tiem_chung.csv"
     export.parent.mkdir(parents=True)
     export.write_text(EXPORT, encoding="utf-8")
-    warehouse = tmp_path / "warehouse.duckdb"
 
     def night(as_of: dt.date) -> None:
         run_nightly(
             Settings(
-                registry_path=tmp_path / "registry.parquet", landing_dir=tmp_path / "landing",
-                warehouse_path=warehouse, reports_dir=tmp_path / "reports",
-                decisions_dir=tmp_path / "decisions", as_of=as_of,
+                registry_path=root / "registry.parquet", landing_dir=root / "landing",
+                warehouse_path=root / "warehouse.duckdb", reports_dir=root / "reports",
+                decisions_dir=root / "decisions", as_of=as_of,
             )
         )  # fmt: skip
+
+    return night
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed")
+def test_a_hurried_reviewers_libreoffice_workbooks_replace_the_posting_once(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    night = office_nights(tmp_path)
 
     night(NIGHTS[0])
     (report,) = (tmp_path / "reports").rglob("*.xlsx")
@@ -260,20 +268,8 @@ def test_hurried_libreoffice_workbooks_sent_twice_or_on_a_resent_file_are_refuse
     """The refusals of re-sent corrections, on workbooks a hurried reviewer filled and LibreOffice saved:
     the same workbook sent again changes nothing (`decision_in_effect`); a workbook naming a row of a file
     the facility re-sends that night is refused as `row_file_resent`, and the row waits under its new key."""
-    write_registry(tmp_path / "registry.parquet")
-    export = tmp_path / "landing/01_Ha_Noi/01001001/tiem_chung.csv"
-    export.parent.mkdir(parents=True)
-    export.write_text(EXPORT, encoding="utf-8")
-    warehouse = tmp_path / "warehouse.duckdb"
-
-    def night(as_of: dt.date) -> None:
-        run_nightly(
-            Settings(
-                registry_path=tmp_path / "registry.parquet", landing_dir=tmp_path / "landing",
-                warehouse_path=warehouse, reports_dir=tmp_path / "reports",
-                decisions_dir=tmp_path / "decisions", as_of=as_of,
-            )
-        )  # fmt: skip
+    export, warehouse = tmp_path / "landing/01_Ha_Noi/01001001/tiem_chung.csv", tmp_path / "warehouse.duckdb"
+    night = office_nights(tmp_path)
 
     def audit() -> list[tuple[str, str | None]]:
         return query(

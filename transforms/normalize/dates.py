@@ -279,14 +279,8 @@ def shape_order(file_key: pl.Expr) -> pl.Expr:
     within = [file_key, pl.col("_shot_shape")]
     day_first = pl.col("_shot_proves_day_first").fill_null(False).sum().over(within)
     month_first = pl.col("_shot_proves_month_first").fill_null(False).sum().over(within)
-    return (
-        pl.when(pl.col("_shot_shape").is_null())
-        .then(None)
-        .when((month_first >= MIN_SHAPE_PROOFS) & (day_first == 0))
-        .then(pl.lit(MONTH_FIRST))
-        .when((day_first >= MIN_SHAPE_PROOFS) & (month_first == 0))
-        .then(pl.lit(DAY_FIRST))
-    )
+    order = one_sided_order(day_first, month_first, at_least=MIN_SHAPE_PROOFS)
+    return pl.when(pl.col("_shot_shape").is_not_null()).then(order)
 
 
 def two_digit_named_month_read(
@@ -330,11 +324,15 @@ def file_date_order(prefixes: tuple[str, ...], file_key: pl.Expr) -> pl.Expr:
 def proven_file_order(prefixes: tuple[str, ...], file_key: pl.Expr) -> pl.Expr:
     """The order a file's date values prove with not one value proving the other; else null. Stricter
     than file_date_order: a lone value the other way may be a row typed in that order."""
-    day_first, month_first = file_order_proofs(prefixes, file_key)
+    return one_sided_order(*file_order_proofs(prefixes, file_key), at_least=1)
+
+
+def one_sided_order(day_first: pl.Expr, month_first: pl.Expr, *, at_least: int) -> pl.Expr:
+    """The order proved by at least `at_least` values with not one proving the other; else null."""
     return (
-        pl.when((month_first > 0) & (day_first == 0))
+        pl.when((month_first >= at_least) & (day_first == 0))
         .then(pl.lit(MONTH_FIRST))
-        .when((day_first > 0) & (month_first == 0))
+        .when((day_first >= at_least) & (month_first == 0))
         .then(pl.lit(DAY_FIRST))
     )
 

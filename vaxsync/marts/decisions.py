@@ -858,6 +858,8 @@ CARRIED_SCHEMA: dict[str, pl.DataType] = {
 }  # fmt: skip
 # A carried decision tonight's registry snapshot no longer supports (vaxsync.core.reasons.DECISION_REJECTIONS).
 CARRY_REFUSED = "registry_no_longer_confirms"
+# A carried line: the row of tonight's version and the row of the replaced one it was decided on.
+CARRIED_KEYS = ["file_hash", "source_row", "old_file_hash", "old_source_row"]
 # What makes a row of a new file version "the row the reviewer decided on": every field as sent.
 ROW_CONTENT_COLUMNS: tuple[str, ...] = tuple(raw_column(field) for field in EXPORT_FIELDS)
 
@@ -933,7 +935,7 @@ def _checked_again(settings: Settings, work: RunWorkDir, carried: pl.DataFrame) 
     correction confirms, the shot can be theirs), and for an accept, which needs no confirmation, what the
     reviewer decided on: a birth date or sex that agreed with the row in the snapshot the decision was applied
     with and no longer does. That snapshot's prepared form gone, it counts as having agreed (doubt: review)."""
-    keys = ["file_hash", "source_row", "old_file_hash", "old_source_row"]
+    keys = CARRIED_KEYS
     lines = carried.with_columns(
         kind=pl.when(pl.col("decision").str.starts_with("accept"))
         .then(pl.lit("accept"))
@@ -988,7 +990,7 @@ def _agreement_when_decided(
 ) -> pl.DataFrame:
     """Per carried line decided with another snapshot than tonight's, whether the row's birth date and sex
     agreed with the citizen's record in that snapshot (its prepared form in the registry cache)."""
-    keys = ["file_hash", "source_row", "old_file_hash", "old_source_row"]
+    keys = CARRIED_KEYS
     frames = [
         pl.DataFrame(
             schema={**lines.select(keys).schema, "then_birth_date": pl.Boolean, "then_sex": pl.Boolean}
