@@ -77,8 +77,9 @@ LOCALE_SWAP_REPAIRED = (
 )
 LOCALE_SWAP_DOUBTFUL = "day_month_maybe_swapped"  # some evidence, not conclusive: both readings kept / held
 # A shape of vaccination date (dmy_shape) reads its own way only on this many proofs: one value the other
-# way is a row typed in that order (a slip), not a second system's export (synth medium: 1 -> 17 wrong
-# dates left, 2 -> 19, 3 -> 33).
+# way is a row typed in that order (a slip), not a second system's export (synth medium, session 9's shapes
+# without padding: 1 -> 17 wrong dates left, 2 -> 19, 3 -> 33). Fewer proofs in a file proving both orders:
+# held (shape_unproven_in_mixed_file).
 MIN_SHAPE_PROOFS = 2
 MIN_DATE_CELLS_FOR_DAY_EVIDENCE = 5  # a day <= 12 in 5 cells of real dates happens about once in 100 files
 DATE_FIELD_PREFIXES = (("date_of_birth", "_birth"), ("vaccinated_on", "_shot"))
@@ -263,12 +264,25 @@ def date_readings(frame: pl.LazyFrame, column: str, prefix: str) -> pl.LazyFrame
 
 
 def dmy_shape(raw: pl.Expr) -> pl.Expr:
-    """The way a d/m/y text is written: its separator, its year's width and whether a time follows
-    ('/yyyy', '/yy time', '-yyyy'). Null for other texts."""
-    parts = raw.str.extract_groups(r"^\s*\d{1,2}\s*([/.\-])\s*\d{1,2}\s*[/.\-]\s*(\d{2,4})")
-    year_width = parts.struct.field("2").str.len_chars().cast(pl.String)
+    """The way a d/m/y text is written: its separator, its year's width, whether a time follows, and
+    whether its day and month are written with one digit or padded with a zero ('/4', '/2 time',
+    '-4 padded', '/4 one digit'; neither when both are 10-12 and could be either). Null for other texts.
+
+    A system writes its dates one way: a US export's '09/07/2021' and another system's '9/7/2021' in
+    the same file are two systems (synth medium: 16 of the 19 dates read the wrong way were padded
+    otherwise than the month-first majority of their file, beside it in one shape without padding)."""
+    parts = raw.str.extract_groups(r"^\s*(\d{1,2})\s*([/.\-])\s*(\d{1,2})\s*[/.\-]\s*(\d{2,4})")
+    first, second = parts.struct.field("1"), parts.struct.field("3")
+    year_width = parts.struct.field("4").str.len_chars().cast(pl.String)
     time = pl.when(raw.str.contains(r"\d:\d")).then(pl.lit(" time")).otherwise(pl.lit(""))
-    return parts.struct.field("1") + year_width + time
+    padding = (
+        pl.when((first.str.len_chars() == 1) | (second.str.len_chars() == 1))
+        .then(pl.lit(" one digit"))
+        .when(first.str.starts_with("0") | second.str.starts_with("0"))
+        .then(pl.lit(" padded"))
+        .otherwise(pl.lit(""))
+    )
+    return parts.struct.field("2") + year_width + time + padding
 
 
 def shape_order(file_key: pl.Expr) -> pl.Expr:
@@ -276,11 +290,32 @@ def shape_order(file_key: pl.Expr) -> pl.Expr:
     the other; else null. A file joined from two systems' exports ('05/18/2021 16:10' from one, '24/09/2021'
     from the other) proves both orders as a whole, and its majority would read the minority's ambiguous
     values ('07/09/2021') the wrong way; each shape proves its own."""
+    order = one_sided_order(*shape_proofs(file_key), at_least=MIN_SHAPE_PROOFS)
+    return pl.when(pl.col("_shot_shape").is_not_null()).then(order)
+
+
+def shape_proofs(file_key: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """How many of a file's vaccination dates of the row's shape (dmy_shape) prove day-first, and how
+    many month-first."""
     within = [file_key, pl.col("_shot_shape")]
     day_first = pl.col("_shot_proves_day_first").fill_null(False).sum().over(within)
     month_first = pl.col("_shot_proves_month_first").fill_null(False).sum().over(within)
-    order = one_sided_order(day_first, month_first, at_least=MIN_SHAPE_PROOFS)
-    return pl.when(pl.col("_shot_shape").is_not_null()).then(order)
+    return day_first, month_first
+
+
+def shape_unproven_in_mixed_file(file_key: pl.Expr) -> pl.Expr:
+    """A d/m/y vaccination date whose shape (dmy_shape) has fewer than MIN_SHAPE_PROOFS proofs either
+    way, in a file whose date values prove both orders: the file was joined from exports written in
+    both orders, and nothing says which one this way of writing came from. (A shape proving both ways
+    is one system's writing with a slip, read in the file's order: synth medium, 22 of 24 right.)"""
+    shape_day_first, shape_month_first = shape_proofs(file_key)
+    file_day_first, file_month_first = file_order_proofs(("_birth", "_shot"), file_key)
+    return (
+        pl.col("_shot_shape").is_not_null()
+        & (shape_day_first + shape_month_first < MIN_SHAPE_PROOFS)
+        & (file_day_first > 0)
+        & (file_month_first > 0)
+    )
 
 
 def two_digit_named_month_read(
@@ -342,17 +377,35 @@ def vaccination_date_order(proven_order: pl.Expr, shot_cell_kind: pl.Expr) -> pl
     that order; `unambiguous` for a text that names its order (year first, or a month by name); else null
     (a date cell, a value damaged by a locale, an unproven d/m/y). Read by the event rule
     vaccination_date_order_doubtful: a row whose date cannot be read the other way is not held."""
-    is_text_read = (
-        shot_cell_kind.is_null()
-        & pl.col("_shot_swap_verdict").is_null()
-        & pl.col("vaccinated_date").is_not_null()
-    )
+    is_text_read = read_from_text(shot_cell_kind)
     return (
         pl.when((is_text_read & pl.col("_shot_names_its_order")).fill_null(False))
         .then(pl.lit(UNAMBIGUOUS_ORDER))
         .when((is_text_read & pl.col("_shot_is_dmy")).fill_null(False))
         .then(proven_order)
     )
+
+
+def read_from_text(shot_cell_kind: pl.Expr) -> pl.Expr:
+    """The vaccination date was read from text: not a date cell, no locale verdict."""
+    return (
+        shot_cell_kind.is_null()
+        & pl.col("_shot_swap_verdict").is_null()
+        & pl.col("vaccinated_date").is_not_null()
+    )
+
+
+def order_unproven(shot_cell_kind: pl.Expr, *, campaign_start: dt.date, as_of: dt.date) -> pl.Expr:
+    """The marker ORDER_UNPROVEN_MARKER: an ambiguous vaccination date read from text whose way of
+    writing proves no order in a file that proves both (shape_unproven_in_mixed_file), with both of its
+    readings inside the campaign (when one falls outside, in_campaign_or_swapped settled it)."""
+    date = pl.col("vaccinated_date")
+    return (
+        read_from_text(shot_cell_kind)
+        & pl.col("_shot_shape_unproven")
+        & date.is_between(campaign_start, as_of)
+        & day_month_swapped(date).is_between(campaign_start, as_of)
+    ).fill_null(False)
 
 
 def pick_reading(prefix: str, kind: str, *, latest_year: pl.Expr | int) -> pl.Expr:
@@ -539,14 +592,23 @@ def with_dates(
             file_date_order(("_birth", "_shot"), file_key).alias("_date_order"),
             proven_file_order(("_birth", "_shot"), file_key).alias("_proven_date_order"),
             shape_order(file_key).alias("_shot_shape_order"),
+            shape_unproven_in_mixed_file(file_key).alias("_shot_shape_unproven"),
         )
     )
     shot_order = pl.coalesce(pl.col("_shot_shape_order"), order)
     shot_read = ordered_reading("_shot", shot_order, latest_year=VACCINATION_LATEST_YEAR)
+    # The other reading, when nothing proves the order this value is written in: the file proves none,
+    # or its way of writing proves none in a file written both ways (the file's order is no evidence).
+    other_reading = (
+        pl.when(shot_order.is_null())
+        .then(shot_swapped)
+        .when(pl.col("_shot_shape_unproven"))
+        .then(day_month_swapped(shot_read))
+    )
     frame = with_locale_swap_verdicts(frame, file_key).with_columns(
         in_campaign_or_swapped(
             two_digit_named_month_read("_shot", shot_read, window=(campaign_start, as_of)),
-            pl.when(shot_order.is_null()).then(shot_swapped),
+            other_reading,
             campaign_start=campaign_start,
             as_of=as_of,
         ).alias("_shot_as_read")
@@ -578,6 +640,9 @@ def with_dates(
                 pl.coalesce(pl.col("_shot_shape_order"), pl.col("_proven_date_order")),
                 date_cell_kind(cell_kinds, "vaccinated_on"),
             ).alias("vaccination_date_order"),
+            order_unproven(
+                date_cell_kind(cell_kinds, "vaccinated_on"), campaign_start=campaign_start, as_of=as_of
+            ).alias(ORDER_UNPROVEN_MARKER),
         )
     )
     return frame.drop(cs.starts_with("_birth_", "_shot_"), "_date_order", "_proven_date_order")
@@ -611,26 +676,45 @@ def repaired_vaccination_date(as_read: pl.Expr, *, campaign_start: dt.date, as_o
 
 
 MAYBE_SWAPPED_VACCINATION = f"{LOCALE_SWAP_DOUBTFUL}:vaccinated_on"
+# with_dates' boolean column for held_when_date_doubtful (dropped with the other working columns when
+# the normalized schema is selected): the vaccination date's order is unproven (order_unproven).
+ORDER_UNPROVEN_MARKER = "_vaccination_date_order_unproven"
 
 
-def held_when_maybe_swapped() -> list[pl.Expr]:
-    """reject_reason / reject_detail of a row otherwise matchable whose vaccination date is a doubtful
-    date cell (`date_repair`): held as vaccination_date_maybe_swapped, with both readings in the detail.
+def held_when_date_doubtful() -> list[pl.Expr]:
+    """reject_reason / reject_detail of a row otherwise matchable whose vaccination date may be read with
+    day and month exchanged, both readings in the detail:
+    - vaccination_date_maybe_swapped: a doubtful date cell (`date_repair`);
+    - vaccination_date_order_unproven: ambiguous text whose way of writing proves no order in a file whose
+      dates prove both (ORDER_UNPROVEN_MARKER, from with_dates).
     Runs after the reject rules, so an earlier reason (a missing name, an unknown vaccine) stays."""
-    date = pl.col("vaccinated_date")
-    is_held = pl.col("reject_reason").is_null() & pl.col("date_repair").str.contains(
+    date, raw = pl.col("vaccinated_date"), pl.col(raw_column("vaccinated_on")).str.strip_chars()
+    unheld = pl.col("reject_reason").is_null()
+    is_cell_held = unheld & pl.col("date_repair").str.contains(
         MAYBE_SWAPPED_VACCINATION, literal=True
     ).fill_null(False)
-    detail = pl.format(
-        "{} (a date cell read as {}; day and month may be swapped: {})",
-        pl.col(raw_column("vaccinated_on")).str.strip_chars(),
+    is_order_held = unheld & ~is_cell_held & pl.col(ORDER_UNPROVEN_MARKER)
+    cell_detail = pl.format(
+        "{} (a date cell read as {}; day and month may be swapped: {})", raw, date, day_month_swapped(date)
+    )
+    order_detail = pl.format(
+        "{} (read as {} or {}: this way of writing proves neither order, in a file whose dates are written"
+        " both day-first and month-first)",
+        raw,
         date,
         day_month_swapped(date),
     )
     return [
-        pl.when(is_held)
+        pl.when(is_cell_held)
         .then(pl.lit("vaccination_date_maybe_swapped"))
+        .when(is_order_held)
+        .then(pl.lit("vaccination_date_order_unproven"))
         .otherwise("reject_reason")
         .alias("reject_reason"),
-        pl.when(is_held).then(detail).otherwise("reject_detail").alias("reject_detail"),
+        pl.when(is_cell_held)
+        .then(cell_detail)
+        .when(is_order_held)
+        .then(order_detail)
+        .otherwise("reject_detail")
+        .alias("reject_detail"),
     ]

@@ -195,7 +195,7 @@ def normalize_shots(
         province_2025_code(pl.col("province_code"), reference).alias("province_code_2025"),
         *reject_columns(as_of=as_of, campaign_start=campaign_start),
     )
-    frame = frame.with_columns(dates.held_when_maybe_swapped())
+    frame = frame.with_columns(dates.held_when_date_doubtful())
     return frame.select(
         *[pl.col(name).cast(dtype) for name, dtype in STAGED_ROW_SCHEMA.items()],
         *[pl.col(name).cast(dtype) for name, dtype in NORMALIZED_EXTRA_SCHEMA.items()],

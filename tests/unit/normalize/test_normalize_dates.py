@@ -116,13 +116,14 @@ def test_rows_keep_their_order() -> None:
 def test_each_way_of_writing_the_vaccination_date_proves_its_own_order() -> None:
     """A file joined from two systems' exports: one writes month-first with a time, the other day-first
     without. The file as a whole proves both orders and its majority is month-first; the day-first
-    system's ambiguous 07/09/2021 is 7 September (its own values prove day-first), and the other's
-    ambiguous 05/06/2021 10:00 is 6 May."""
+    system's ambiguous 07/09/2021 is 7 September (its own padded values, 24/09 and 13/08, prove
+    day-first; 31/10/2021 could be padded or not and counts for neither), and the other's ambiguous
+    05/06/2021 10:00 is 6 May."""
     us = [
         ("joined", "15/06/1985", f"{m:02d}/{d}/2021 10:00")
         for m, d in [(5, 18), (6, 20), (7, 21), (8, 25), (9, 28)]
     ]
-    vn = [("joined", "15/06/1985", value) for value in ("24/09/2021", "13/10/2021", "31/10/2021")]
+    vn = [("joined", "15/06/1985", value) for value in ("24/09/2021", "13/08/2021", "31/10/2021")]
     ambiguous = [("joined", "15/06/1985", "07/09/2021"), ("joined", "15/06/1985", "05/06/2021 10:00")]
     assert [row[3] for row in read_dates(us + vn + ambiguous)][-2:] == [D(2021, 9, 7), D(2021, 5, 6)]
 

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from transforms.normalize.dates import (
     LOCALE_SWAP_DOUBTFUL,
     LOCALE_SWAP_REPAIRED,
+    ORDER_UNPROVEN_MARKER,
     count_locale_swap_repairs,
-    held_when_maybe_swapped,
+    held_when_date_doubtful,
     with_dates,
 )
 
@@ -287,10 +288,11 @@ def test_a_doubtful_vaccination_date_holds_the_row_with_both_readings() -> None:
             ],
             "reject_reason": [None, None, None],
             "reject_detail": [None, None, None],
+            ORDER_UNPROVEN_MARKER: [False, False, False],
         },
         schema_overrides={"reject_reason": pl.String, "reject_detail": pl.String},
     )
-    held = frame.with_columns(held_when_maybe_swapped())
+    held = frame.with_columns(held_when_date_doubtful())
     assert held["reject_reason"].to_list() == ["vaccination_date_maybe_swapped", None, None]
     assert (
         held["reject_detail"][0]

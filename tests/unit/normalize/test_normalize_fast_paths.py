@@ -98,7 +98,7 @@ def plain_normalize_shots(staged: pl.LazyFrame, reference: NormalizeReference) -
         pl.when(pl.col("province_code").is_not_null()).then(pl.lit("2021")).alias("admin_era"),
         province_2025_code(pl.col("province_code"), reference).alias("province_code_2025"),
         *reject_columns(as_of=AS_OF, campaign_start=CAMPAIGN_START),
-    ).with_columns(dates.held_when_maybe_swapped())
+    ).with_columns(dates.held_when_date_doubtful())
     return frame.select(
         *[pl.col(name).cast(dtype) for name, dtype in STAGED_ROW_SCHEMA.items()],
         *[pl.col(name).cast(dtype) for name, dtype in NORMALIZED_EXTRA_SCHEMA.items()],

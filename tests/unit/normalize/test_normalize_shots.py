@@ -246,3 +246,55 @@ def test_values_that_only_look_short_are_kept(reference: NormalizeReference) -> 
         "079085001234",
         "0912345678",
     )
+
+
+def joined_file(us_dates: list[str], vn_dates: list[str]) -> list[dict[str, Any]]:
+    """One file joined from two systems' exports: a US system writing padded month-first dates, and a
+    Vietnamese one writing day-first with one digit where it can; birth dates ISO (they prove nothing)."""
+    return [{"date_of_birth": "1985-06-15", "vaccinated_on": value} for value in us_dates + vn_dates]
+
+
+US_PADDED = ["05/18/2021", "06/20/2021", "07/21/2021", "08/25/2021", "09/28/2021"]
+
+
+def test_an_ambiguous_date_whose_writing_proves_no_order_in_a_file_written_both_ways_is_held(
+    reference: NormalizeReference,
+) -> None:
+    """The day-first system's 7/9/2021 has one proof of its writing (24/9/2021): the file's majority
+    (month-first) would read it 9 July. Held, both readings in the detail."""
+    rows = normalized(joined_file(US_PADDED, ["24/9/2021", "7/9/2021"]), reference)
+    assert rows["reject_reason"].to_list() == [None] * 6 + ["vaccination_date_order_unproven"]
+    assert rows["reject_detail"][-1] == (
+        "7/9/2021 (read as 2021-07-09 or 2021-09-07: this way of writing proves neither order, in a file"
+        " whose dates are written both day-first and month-first)"
+    )
+    assert "vaccination_date_order_unproven" in BACKLOG_REASONS
+
+
+def test_a_writing_proved_twice_reads_its_own_order_beside_a_padded_one(
+    reference: NormalizeReference,
+) -> None:
+    """The day-first system's unpadded dates prove day-first twice; the US system's padded ones prove
+    month-first. 7/9/2021 is 7 September, not held, though the file's majority is month-first."""
+    rows = normalized(joined_file(US_PADDED * 2, ["24/9/2021", "13/8/2021", "7/9/2021"]), reference)
+    assert rows["reject_reason"].null_count() == rows.height
+    assert rows["vaccinated_date"][-1] == dt.date(2021, 9, 7)
+
+
+def test_an_ambiguous_date_in_a_file_proving_one_order_is_read_in_it(reference: NormalizeReference) -> None:
+    """No value proves day-first: the file is a US export throughout, and its unproven 7/9/2021 is read
+    month-first, not held."""
+    rows = normalized(joined_file(US_PADDED, ["7/9/2021"]), reference)
+    assert rows["reject_reason"].null_count() == rows.height
+    assert rows["vaccinated_date"][-1] == dt.date(2021, 7, 9)
+
+
+def test_an_ambiguous_date_settled_by_the_campaign_is_not_held(reference: NormalizeReference) -> None:
+    """In a file written both ways (month-first by its majority), the unproven writing's 9/3/2021 reads
+    9 March or 3 September 2021, both in the campaign: held. Its 3/1/2023 reads 1 March 2023 in the
+    file's order, after the as-of, or 3 January 2023: read 3 January (the file's order is no evidence
+    for this writing), not held. In a file proving both orders about equally the same holds."""
+    for us_dates in (US_PADDED, US_PADDED[:2]):
+        rows = normalized(joined_file(us_dates, ["24/9/2021", "9/3/2021", "3/1/2023"]), reference)
+        assert rows["reject_reason"].to_list()[-2:] == ["vaccination_date_order_unproven", None]
+        assert rows["vaccinated_date"][-1] == dt.date(2023, 1, 3)
