@@ -159,6 +159,11 @@ CONTRADICTING_RESIDENCE_LEVELS = ("different",)
 # generator's and life's hard case): the place cannot tell them apart, so only an identifier posts.
 OTHER_WARD_LEVELS = ("other_ward",)
 SIBLING_HERE_COLUMN = "sibling_confirmed_here"
+# A same-person row of the batch (same folded name and birth date) carries a well-formed CCCD that no citizen
+# holds, nor one edit from it: a person absent from the registry has this name and birth date, and this row,
+# which gives no ID, may be theirs as well as the candidate's. The place (ward, district) and a batch sibling
+# are shared by both: only the phone or the ID posts (matching.probabilistic computes the column).
+ABSENT_NAMESAKE_COLUMN = "absent_namesake_tonight"
 
 
 def is_thin_evidence(model: MatchModel, columns: list[str]) -> pl.Expr:
@@ -171,7 +176,8 @@ def is_thin_evidence(model: MatchModel, columns: list[str]) -> pl.Expr:
     absent from the registry (ABSENT_ID_LEVELS) only an identifier (phone, ID, the candidate's dose confirmed
     here) corroborates, and with a birth date agreeing only in part an identifier or the ward: a namesake
     lives in the same district. Nor does the district when the row gives another ward of it
-    (OTHER_WARD_LEVELS): only an identifier posts.
+    (OTHER_WARD_LEVELS): only an identifier posts. When tonight's rows show a person absent from the
+    registry with this row's name and birth date (ABSENT_NAMESAKE_COLUMN), only the phone or the ID posts.
     False when the candidates carry no levels (scores from elsewhere)."""
     names = {c.name for c in model.comparisons if f"level_{c.name}" in columns}
     if not names.intersection(NAME_COMPARISONS):
@@ -183,6 +189,10 @@ def is_thin_evidence(model: MatchModel, columns: list[str]) -> pl.Expr:
         for labels in [[label for label in wanted if label in model.comparison(name).labels]]
     }
     identifying = [agrees for name, agrees in agreeing.items() if name in IDENTIFYING_COMPARISONS]
+    # The phone or the ID alone (the candidate's dose confirmed here is added below).
+    is_identified_by_number = (
+        pl.any_horizontal(identifying).fill_null(False) if identifying else pl.lit(False)
+    )
     corroborated = list(agreeing.values())
     name_bits = pl.sum_horizontal(
         [pl.col(f"weight_{name}").fill_null(0.0) for name in NAME_COMPARISONS if name in names]
@@ -202,7 +212,16 @@ def is_thin_evidence(model: MatchModel, columns: list[str]) -> pl.Expr:
     weak = ~is_corroborated & (is_common_name | is_id_contradicted | is_elsewhere)
     is_id_absent = _has_level(model, names, "id_number", ABSENT_ID_LEVELS)
     is_other_ward = _has_level(model, names, "residence", OTHER_WARD_LEVELS)
-    return weak | (~is_identified & (is_id_absent | is_other_ward | _namesake_of_the_year(model, names)))
+    has_absent_namesake = (
+        pl.col(ABSENT_NAMESAKE_COLUMN).fill_null(False)
+        if ABSENT_NAMESAKE_COLUMN in columns
+        else pl.lit(False)
+    )
+    return (
+        weak
+        | (~is_identified & (is_id_absent | is_other_ward | _namesake_of_the_year(model, names)))
+        | (~is_identified_by_number & has_absent_namesake)
+    )
 
 
 def _has_level(model: MatchModel, names: set[str], comparison: str, wanted: tuple[str, ...]) -> pl.Expr:

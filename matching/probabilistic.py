@@ -20,7 +20,14 @@ import polars as pl
 
 from matching import estimation
 from matching.blocking import run_blocking
-from matching.decision import decide, explanation, impossible_reason, level_labels
+from matching.decision import (
+    ABSENT_NAMESAKE_COLUMN,
+    SIBLING_HERE_COLUMN,
+    decide,
+    explanation,
+    impossible_reason,
+    level_labels,
+)
 from matching.deterministic import MATCH_SCHEMA
 from matching.engine import LinkageDatabase
 from matching.features import (
@@ -28,6 +35,7 @@ from matching.features import (
     LEGACY_KIND_CODES,
     Vocabulary,
     encode_names,
+    one_edit_variants,
     registry_blocking_keys,
     registry_name_text,
     registry_records,
@@ -395,6 +403,7 @@ def _shot_context(shots: pl.DataFrame, registry: pl.DataFrame, deterministic: pl
             sibling_key=_sibling_key(),
             sibling_citizen_index=pl.lit(None, pl.UInt32),
         )
+        .pipe(_with_absent_namesakes_tonight, registry)
         .pipe(_without_registry_namesake_keys, registry)
         .pipe(_with_siblings_from_confirmed)
     )
@@ -452,6 +461,32 @@ def _sibling_key() -> pl.Expr:
         .then(pl.struct("name_hash", "birth_date").hash())
         .when(pl.col("phone").is_not_null() & pl.col("birth_year").is_not_null())
         .then(pl.struct("name_hash", "birth_year", "phone").hash())
+    )
+
+
+def _is_absent_well_formed_id() -> pl.Expr:
+    """The row's own CCCD is well formed (its structure decodes) and no citizen holds it."""
+    return (
+        pl.col("id_kind").is_in(CITIZEN_KIND_CODES)
+        & pl.col("cccd_sex").is_not_null()
+        & pl.col("id_owner_index").is_null()
+    )
+
+
+def _with_absent_namesakes_tonight(shots: pl.DataFrame, registry: pl.DataFrame) -> pl.DataFrame:
+    """absent_namesake_tonight: a same-person row of the batch (same folded name and birth date) carries a
+    well-formed CCCD that no citizen holds, nor any number one edit from it (a typo of a citizen's own). A
+    person absent from the registry bears this name and birth date: tonight the key names two people
+    (matching.decision.ABSENT_NAMESAKE_COLUMN)."""
+    absent_ids = shots.filter(_is_absent_well_formed_id() & pl.col("sibling_key").is_not_null())
+    variants = absent_ids.select(
+        "shot_index", variant=one_edit_variants(absent_ids["id_number"], 12)
+    ).explode("variant")
+    held = registry.filter(pl.col("citizen_number").is_in(variants["variant"].drop_nulls().implode()))
+    typos = variants.filter(pl.col("variant").is_in(held["citizen_number"].implode()))["shot_index"]
+    absent_keys = absent_ids.filter(~pl.col("shot_index").is_in(typos.implode()))["sibling_key"]
+    return shots.with_columns(
+        pl.col("sibling_key").is_in(absent_keys.implode()).fill_null(False).alias(ABSENT_NAMESAKE_COLUMN)
     )
 
 
@@ -592,15 +627,7 @@ def _fit_absent_id_level(model: MatchModel, shots: pl.DataFrame) -> None:
     if "cccd_absent" not in id_comparison.labels:
         return
     to_link = shots.filter(pl.col("is_to_link"))
-    count_absent_ids = int(
-        to_link.select(
-            (
-                pl.col("id_kind").is_in(CITIZEN_KIND_CODES)
-                & pl.col("cccd_sex").is_not_null()
-                & pl.col("id_owner_index").is_null()
-            ).sum()
-        ).item()
-    )
+    count_absent_ids = int(to_link.select(_is_absent_well_formed_id().sum()).item())
     count_outside = max((1.0 - model.prior.share_in_registry) * to_link.height, 1.0)
     level = id_comparison.level("cccd_absent")
     level.u = min(max(count_absent_ids / count_outside, level.u), MAX_ABSENT_ID_SHARE)
@@ -670,9 +697,10 @@ def _prior_odds(
 
 
 def _with_sibling_flag(top: pl.DataFrame, to_link: pl.DataFrame) -> pl.DataFrame:
-    """Each candidate with its row's sibling_confirmed_here, which matching.decision reads."""
+    """Each candidate with its row's same-person flags (SIBLING_HERE_COLUMN, ABSENT_NAMESAKE_COLUMN), which
+    matching.decision reads."""
     return top.join(
-        to_link.select("shot_index", "sibling_confirmed_here"),
+        to_link.select("shot_index", SIBLING_HERE_COLUMN, ABSENT_NAMESAKE_COLUMN),
         on="shot_index",
         how="left",
         maintain_order="left",

@@ -357,3 +357,58 @@ def test_a_namesake_in_the_same_district_is_told_apart_only_by_an_identifier(
         ranked([(0.99999, 30.0, None)]), **{**COMMON_NAME_AND_BIRTH_DATE, **levels}
     ).with_columns(weight_given_name=pl.lit(9.0), weight_family_name=pl.lit(9.0))
     assert decide(candidates, model)["decision"].item() == expected, description
+
+
+@pytest.mark.parametrize(
+    ("description", "levels", "absent_namesake", "sibling_here", "expected"),
+    [
+        ("the ward agrees", {"residence": "ward"}, False, False, "posted"),
+        (
+            "... an absent person with this name and birth date tonight",
+            {"residence": "ward"},
+            True,
+            False,
+            "review_required",
+        ),
+        (
+            "... only the facility's province",
+            {"residence": "facility_in_province"},
+            True,
+            False,
+            "review_required",
+        ),
+        (
+            "... the candidate's dose confirmed by ID here (the registered namesake's own)",
+            {"residence": "ward", "id_number": "batch_sibling"},
+            True,
+            True,
+            "review_required",
+        ),
+        ("... the phone agrees", {"residence": "ward", "phone": "exact"}, True, False, "posted"),
+        ("... the last 8 digits of the phone", {"phone": "last_eight_digits"}, True, False, "posted"),
+        (
+            "... the ID is one edit away",
+            {"residence": "ward", "id_number": "one_edit"},
+            True,
+            False,
+            "posted",
+        ),
+    ],
+)
+def test_an_absent_namesake_tonight_leaves_only_an_identifier_to_post(
+    description: str, levels: dict[str, str], absent_namesake: bool, sibling_here: bool, expected: str
+) -> None:
+    """A rare name (9 bits each part) and the full birth date. A same-person row of the batch carries a
+    well-formed CCCD the registry lacks (absent_namesake_tonight): a person absent from the registry bears
+    this name and birth date, and lives where the registered namesake does. A row without an ID is either's:
+    the place and the batch sibling are shared, the phone or the ID is not."""
+    model = load_model()
+    model.thresholds = FIXED
+    candidates = (
+        _with_levels(ranked([(0.99999, 30.0, None)]), **{**COMMON_NAME_AND_BIRTH_DATE, **levels})
+        .with_columns(weight_given_name=pl.lit(9.0), weight_family_name=pl.lit(9.0))
+        .with_columns(
+            sibling_confirmed_here=pl.lit(sibling_here), absent_namesake_tonight=pl.lit(absent_namesake)
+        )
+    )
+    assert decide(candidates, model)["decision"].item() == expected, description

@@ -79,6 +79,7 @@ SPECIAL = [
     citizen(  # a namesake of an unregistered man who carries his own CCCD, issued in another province
         "079088001234", "Hồ Văn Bình", D(1988, 3, 3), "M", province_code="79", ward_code="26741"
     ),
+    citizen("001170000009", "Lê Thị Nga", D(1970, 1, 9), "F", ward_code="00108"),  # mistypes her CCCD once
 ]
 
 # (description, the row, the expected citizen (None: not posted), the expected reason)
@@ -157,6 +158,28 @@ CASES = [
         "the same namesake, year of birth only, the absent man's CCCD: four doses, none posted",
         shot_row(10, "Hồ Văn Bình", 1988, "M", id_kind="cccd", id_value="045088765432", ward_code="19999"),
         None,
+        None,
+    ),
+    (
+        # Rows 9 and 10 show tonight a person the registry lacks with this name and birth date: the ward,
+        # shared by the namesake, does not tell them apart; only the phone or the ID would.
+        "the absent man's dose without his ID, given in his registered namesake's ward",
+        shot_row(11, "Hồ Văn Bình", D(1988, 3, 3), "M", province_code="79", ward_code="26741"),
+        None,
+        "review_required",
+    ),
+    (
+        "a CCCD one digit off the citizen's own (a typo, not an absent person), the ward agrees",
+        shot_row(
+            12, "Lê Thị Nga", D(1970, 1, 9), "F", id_kind="cccd", id_value="001170000019", ward_code="00108"
+        ),
+        "001170000009",
+        None,
+    ),
+    (
+        "... and her dose without an ID, in her ward: her typo'd CCCD names nobody absent",
+        shot_row(13, "Lê Thị Nga", D(1970, 1, 9), "F", ward_code="00108"),
+        "001170000009",
         None,
     ),
 ]
