@@ -166,8 +166,10 @@ class LinkageDatabase:
 
         Aligned parts come from the shot's written reading or its given-name-first one, so both are scored.
         """
+        # Each select reads the registered pairs (Arrow) directly: a table of their nine code columns
+        # first cost more than the six scans.
         part_pairs = " UNION ".join(
-            f"SELECT {left} AS left_code, {right} AS right_code FROM engine__pair_codes"
+            f"SELECT {left} AS left_code, {right} AS right_code FROM {pairs_table}"
             for left, right in (
                 ("given", "registry_given"),
                 ("family", "registry_family"),
@@ -177,16 +179,6 @@ class LinkageDatabase:
                 ("alt_middle", "registry_middle"),
             )
         )
-        pair_codes = SqlStep(
-            "engine__pair_codes",
-            f"""
-            SELECT given, family, middle, alt_family, alt_given, alt_middle, registry_given, registry_family,
-                   registry_middle
-            FROM {pairs_table}
-            """,
-            Form.TABLE,  # read by six selects below
-        )
-        run_steps(self.con, [pair_codes])
         new_pairs = self.con.sql(
             f"""
             SELECT * FROM ({part_pairs}) c
@@ -194,7 +186,6 @@ class LinkageDatabase:
                 WHERE n.left_code = c.left_code AND n.right_code = c.right_code)
             """
         ).pl()
-        self.con.execute("DROP TABLE engine__pair_codes")
         if new_pairs.height == 0:
             return
         scored = name_similarities(new_pairs, self.vocabulary)
