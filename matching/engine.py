@@ -20,6 +20,7 @@ from types import TracebackType
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 from rapidfuzz import distance, process
 
 from matching.comparisons import ALIGNED_NAME_SQL, NAME_SIMILARITY_PARTS, NO_LEVEL, level_sql
@@ -60,8 +61,8 @@ class LinkageDatabase:
         self._names = (f"pairs_{n}" for n in count())
         self.registry_columns = [*COMMON_COLUMNS, *REGISTRY_ONLY_COLUMNS]
         self.replace_shots(shots)
-        self._registry_records = registry.select(
-            pl.col(column).alias(f"registry_{column}") for column in self.registry_columns
+        self._registry_records = _ColumnArrays(
+            registry.select(pl.col(column).alias(f"registry_{column}") for column in self.registry_columns)
         )
         self._citizen_rows = _rows_by_index(registry["citizen_index"])
         # Term frequencies enter only the weights, computed in numpy: read by citizen row, never per pair in SQL.
@@ -79,7 +80,7 @@ class LinkageDatabase:
 
     def replace_shots(self, shots: pl.DataFrame) -> None:
         """(Re)place the shot records, e.g. after same-person siblings were found."""
-        self._shot_records = shots.select(SHOT_PAIR_COLUMNS)
+        self._shot_records = _ColumnArrays(shots.select(SHOT_PAIR_COLUMNS))
         self._shot_rows = _rows_by_index(shots["shot_index"])
 
     def __enter__(self) -> LinkageDatabase:
@@ -109,8 +110,8 @@ class LinkageDatabase:
         records = pl.concat(
             [
                 pairs.filter(pl.Series(held)),
-                self._shot_records.select(pl.all().gather(_gather_index(shot_rows[held]))),
-                self._registry_records.select(pl.all().gather(_gather_index(citizen_rows[held]))),
+                self._shot_records.gather(shot_rows[held]),
+                self._registry_records.gather(citizen_rows[held]),
             ],
             how="horizontal",
         )
@@ -283,6 +284,42 @@ class LinkageDatabase:
             ],
             how="horizontal",
         )
+
+
+class _ColumnArrays:
+    """A frame's columns as numpy arrays, nulls as 0 beside a validity mask, gathered by row into Arrow
+    buffers: 0.35 CPU s for the medium night's 1.6M pairs' records, against polars' gather at 0.59 (it
+    checks validity value by value). Columns numpy cannot hold as plain values (text, booleans) are
+    gathered by polars."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+        arrow_schema = frame.head(0).to_arrow().schema
+        self.arrow_types = dict(zip(arrow_schema.names, arrow_schema.types, strict=True))
+        self.values: dict[str, np.ndarray] = {}
+        self.valid: dict[str, np.ndarray | None] = {}
+        for column in frame.iter_columns():
+            if column.dtype.is_numeric() or column.dtype == pl.Date:
+                self.values[column.name] = column.to_physical().fill_null(0).to_numpy()
+                self.valid[column.name] = column.is_not_null().to_numpy() if column.null_count() else None
+
+    def gather(self, rows: np.ndarray) -> pl.DataFrame:
+        """The rows at these positions, every column with its dtype and nulls."""
+        table = pa.Table.from_arrays(
+            [self._gathered(name, rows) for name in self.frame.columns], names=self.frame.columns
+        )
+        gathered = pl.from_arrow(table)
+        assert isinstance(gathered, pl.DataFrame)
+        return gathered
+
+    def _gathered(self, name: str, rows: np.ndarray) -> pa.Array:
+        if name not in self.values:
+            column = self.frame[name].gather(_gather_index(rows))
+            return column.to_arrow(compat_level=pl.CompatLevel.newest())
+        valid = self.valid[name]
+        bitmap = None if valid is None else pa.py_buffer(np.packbits(valid[rows], bitorder="little"))
+        values = pa.py_buffer(np.ascontiguousarray(self.values[name][rows]))
+        return pa.Array.from_buffers(self.arrow_types[name], len(rows), [bitmap, values])
 
 
 def _rows_by_index(index: pl.Series) -> np.ndarray:
