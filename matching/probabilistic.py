@@ -297,9 +297,10 @@ def _registry_key_columns(model: MatchModel, available: list[str]) -> list[str]:
 
 
 def _citizens_of(registry: pl.LazyFrame, pairs: pl.DataFrame) -> pl.DataFrame:
-    """The registry records of the citizens these pairs name."""
-    wanted = pairs.select(pl.col("citizen_index").unique())
-    return registry.join(wanted.lazy(), on="citizen_index", how="semi").collect()
+    """The registry records of the citizens these pairs name (in no particular order). A filter, not a
+    semi join: the Parquet reader then decodes the other columns only for the rows it keeps."""
+    wanted = pairs["citizen_index"].unique()
+    return registry.filter(pl.col("citizen_index").is_in(wanted.implode())).collect()
 
 
 # --- inputs -------------------------------------------------------------------------------------------------
@@ -387,11 +388,12 @@ def _shot_context(shots: pl.DataFrame, registry: pl.DataFrame, deterministic: pl
         pl.col("candidate_citizen_id").alias("id_candidate_citizen_id"),
     )
     confirmed_ids = outcome["confirmed_citizen_id"].drop_nulls().implode()
-    # the confirmed citizens only: a join against the whole registry hashes every citizen's ID
-    confirmed_index = registry.filter(pl.col("citizen_id").is_in(confirmed_ids)).select(
+    # The confirmed citizens only: a join against the whole registry hashes every citizen's ID. Here and
+    # below the registry columns needed are selected before filtering: a filter copies every column it holds.
+    confirmed_index = registry.select(
         pl.col("citizen_id").alias("confirmed_citizen_id"),
         pl.col("citizen_index").alias("confirmed_citizen_index"),
-    )
+    ).filter(pl.col("confirmed_citizen_id").is_in(confirmed_ids))
     with_outcome = shots.join(
         outcome, on=["file_hash", "source_row"], how="left", maintain_order="left"
     ).join(confirmed_index, on="confirmed_citizen_id", how="left", maintain_order="left")
@@ -414,9 +416,9 @@ def _with_id_owner(shots: pl.DataFrame, registry: pl.DataFrame) -> pl.DataFrame:
     # Only citizens holding one of the shots' numbers can be an owner: the rest of the registry is skipped
     # (every holder of such a number is kept, so "held by exactly one citizen" still counts them all).
     numbers = shots["id_number"].drop_nulls().unique().implode()
-    registry = registry.filter(
-        pl.col("citizen_number").is_in(numbers) | pl.col("legacy_number").is_in(numbers)
-    )
+    registry = registry.select(
+        "citizen_index", "citizen_number", "legacy_number", "phone", "ward", "family"
+    ).filter(pl.col("citizen_number").is_in(numbers) | pl.col("legacy_number").is_in(numbers))
     by_citizen = registry.filter(pl.col("citizen_number").is_not_null()).select(
         pl.col("citizen_number").alias("owner_number"), "citizen_index", owner_kind=pl.lit(1, pl.Int8)
     )
@@ -494,7 +496,8 @@ def _without_registry_namesake_keys(shots: pl.DataFrame, registry: pl.DataFrame)
     """No sibling key where the registry holds two citizens with it (twins, namesakes born the same
     day): there the key names no one person, and a namesake's row would lend the other its doses."""
     shared = (
-        registry.filter(pl.col("name_hash").is_in(shots["name_hash"].drop_nulls().unique().implode()))
+        registry.select("name_hash", "birth_date", "birth_year", "phone")
+        .filter(pl.col("name_hash").is_in(shots["name_hash"].drop_nulls().unique().implode()))
         .select(sibling_key=_sibling_key())
         .filter(pl.col("sibling_key").is_not_null() & pl.col("sibling_key").is_duplicated())
         .get_column("sibling_key")

@@ -156,3 +156,43 @@ def test_an_index_naming_two_records_is_refused(night: tuple, side: str) -> None
 
     with pytest.raises(ValueError, match="names two records"):
         LinkageDatabase(shots, registry, inputs.vocabulary)
+
+
+def test_weights_are_the_models_by_level_and_add_up_to_the_evidence(night: tuple) -> None:
+    """Each field weight is its level's log2(m/u) (0 when missing), or log2(m / the candidate value's
+    registry frequency) at a term-frequency level, computed in float64 although the frequencies are
+    stored as float32; evidence is their sum in the comparisons' order, person_weight the person
+    comparisons' log2(m/u_household). Checked to the bit against a plain evaluation of that definition."""
+    inputs, every_pair, model = night
+    with LinkageDatabase(inputs.shots, inputs.registry, inputs.vocabulary) as database:
+        top = database.top_candidates(every_pair, model)
+    frequencies = top.select("citizen_index").join(
+        inputs.registry.select("citizen_index", pl.selectors.starts_with("tf_")),
+        on="citizen_index",
+        how="left",
+        maintain_order="left",
+    )
+    assert frequencies.select(pl.selectors.starts_with("tf_")).null_count().sum_horizontal().item() < (
+        frequencies.height * (frequencies.width - 1)
+    )
+    count_frequency_weights = 0
+    for row, tf_row in zip(top.iter_rows(named=True), frequencies.iter_rows(named=True), strict=True):
+        evidence, person = 0.0, 0.0
+        for position, comparison in enumerate(model.comparisons):
+            level = row[f"level_{comparison.name}"]
+            weight = 0.0 if level == -1 else comparison.levels[level].weight
+            if level >= 0 and comparison.labels[level] in comparison.term_frequency:
+                frequency = tf_row[f"tf_{comparison.term_frequency[comparison.labels[level]]}"]
+                if frequency is not None:
+                    weight = math.log2(comparison.levels[level].m / max(float(frequency), engine.TF_FLOOR))
+                    count_frequency_weights += 1
+            assert row[f"weight_{comparison.name}"] == weight, comparison.name
+            evidence = weight if position == 0 else evidence + weight
+            household = comparison.levels[level].u_household if level >= 0 else None
+            person_term = 0.0
+            if comparison.role == "person" and level >= 0:
+                person_term = math.log2(comparison.levels[level].m / (household or 1.0))
+            person = person_term if position == 0 else person + person_term
+        assert row["evidence_weight"] == evidence
+        assert row["person_weight"] == person
+    assert count_frequency_weights > 0

@@ -65,7 +65,7 @@ def test_partitions_use_the_settings_limits_and_debug_decides_as_normal(
     assert len(plan["partitions"]) >= 2
     assert applied and set(applied) == {("1.0 GiB", 1, True)}
     logged = {str(record.args[0]) for record in caplog.records}  # type: ignore[index]
-    assert {"blocking__candidate_pairs", "engine__pair_levels", "engine__scored_pairs"} <= logged
+    assert {"blocking__candidate_pairs", "engine__pair_levels"} <= logged
     normal = link_probabilistically(
         shots, registry, match_by_id(shots, registry).collect(), duckdb_config=DuckDBConfig()
     )
