@@ -39,11 +39,10 @@ from transforms.ingest.structure import (
     HEADER_REPEAT_FIELDS,
     HEADER_SEARCH_ROWS,
     HeaderRow,
-    could_be_total_row,
     dropped_row_counts,
-    has_total_label,
     header_repeat_cells,
     header_width,
+    is_total_row,
     malformed_row_issue,
     row_kind,
 )
@@ -271,10 +270,9 @@ def _classified(grid: pl.DataFrame, layouts: dict[int, _Layout], files: list[_Te
         .join(by_file.lazy(), on=FILE, maintain_order="left")
         .filter(pl.col("line_number") > pl.col("header_line"))
         .with_row_index("grid_index")
+        .collect()
     )
-    totals = below.filter(could_be_total_row()).filter(has_total_label()).select("grid_index").collect()
-    is_total = pl.col("grid_index").is_in(totals.to_series().implode())
-    return below.with_columns(row_kind=row_kind(is_total, _repeats_its_header())).collect()
+    return below.with_columns(row_kind=row_kind(is_total_row(below), _repeats_its_header()))
 
 
 def _repeats_its_header() -> pl.Expr:

@@ -263,14 +263,19 @@ def header_score_expr(cells: pl.Expr) -> pl.Expr:
     """How many distinct canonical fields a list of cells names (unknown and ignored headers not counted).
 
     The header row is the best-scoring row near the top of a file; data rows score about zero."""
+    fields = cells.list.eval(_field_named_by_cell())
+    return fields.list.eval(pl.element().filter(pl.element() != IGNORED_FIELD)).list.n_unique().fill_null(0)
+
+
+@cache
+def _field_named_by_cell() -> pl.Expr:
+    """The canonical field a cell (pl.element()) names, or null. Built once: its synonym table becomes
+    a literal of some thousand keys, costly to build again for each file's query."""
     lookup = synonym_lookup()
     without_notes = pl.element().str.replace_all(BRACKETED_NOTES, "")
-    fields = cells.list.eval(
-        fold_header_expr(_may_name_a_field(without_notes, lookup), keep_notes=True).replace_strict(
-            list(lookup), list(lookup.values()), default=None, return_dtype=pl.String
-        )
+    return fold_header_expr(_may_name_a_field(without_notes, lookup), keep_notes=True).replace_strict(
+        list(lookup), list(lookup.values()), default=None, return_dtype=pl.String
     )
-    return fields.list.eval(pl.element().filter(pl.element() != IGNORED_FIELD)).list.n_unique().fill_null(0)
 
 
 def _may_name_a_field(without_notes: pl.Expr, lookup: dict[str, str]) -> pl.Expr:
