@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from transforms.ingest.delimited import OPENS_QUOTE, _split_fields, lines_text, sniff_separators
-from transforms.ingest.header_mapping import HeaderMapping, header_score_expr, map_header_row
+from transforms.ingest.header_mapping import HeaderMapping, map_header_row, with_header_scores
 from transforms.ingest.landing import landed_path, outside_landing
 from transforms.ingest.staging import (
     LOCK_FILE_PREFIX,
@@ -196,7 +196,7 @@ def _layouts(
     scored = pl.concat(
         [
             candidates.filter(pl.col("score").is_not_null()),
-            not_sniffed.with_columns(score=header_score_expr(pl.col("cells")).cast(pl.UInt32)),
+            with_header_scores(not_sniffed.drop("score")),
         ]
     )
     headers = (

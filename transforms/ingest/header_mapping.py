@@ -259,35 +259,69 @@ def map_header_row(headers: list[str | None]) -> HeaderMapping:
     )
 
 
-def header_score_expr(cells: pl.Expr) -> pl.Expr:
-    """How many distinct canonical fields a list of cells names (unknown and ignored headers not counted).
+def with_header_scores(rows: pl.DataFrame) -> pl.DataFrame:
+    """`rows` with `score` (UInt32): how many distinct canonical fields its `cells` (List[String]) name
+    (unknown and ignored headers not counted). The header row is the best-scoring row near the top of a
+    file; data rows score about zero.
 
-    The header row is the best-scoring row near the top of a file; data rows score about zero."""
-    fields = cells.list.eval(_field_named_by_cell())
-    return fields.list.eval(pl.element().filter(pl.element() != IGNORED_FIELD)).list.n_unique().fill_null(0)
-
-
-@cache
-def _field_named_by_cell() -> pl.Expr:
-    """The canonical field a cell (pl.element()) names, or null. Built once: its synonym table becomes
-    a literal of some thousand keys, costly to build again for each file's query."""
-    lookup = synonym_lookup()
-    without_notes = pl.element().str.replace_all(BRACKETED_NOTES, "")
-    return fold_header_expr(_may_name_a_field(without_notes, lookup), keep_notes=True).replace_strict(
-        list(lookup), list(lookup.values()), default=None, return_dtype=pl.String
+    Each distinct cell is folded once: folding is the costly part, and the rows scored (a batch's first
+    records split three ways, its files sharing templates and values) repeat most of their cells. The
+    rows come materialised: the query reads them twice."""
+    indexed = rows.lazy().with_row_index(_ROW)
+    cells = indexed.select(_ROW, cell=pl.col("cells")).explode("cell")
+    fields = (
+        cells.select("cell")
+        .unique()
+        .filter(_may_name_a_field(pl.col("cell")))
+        .with_columns(field=_field_named_by(pl.col("cell")))
+        .filter(pl.col("field").is_not_null() & (pl.col("field") != IGNORED_FIELD))
+    )
+    named = cells.join(fields, on="cell").group_by(_ROW).agg(score=pl.col("field").n_unique().cast(pl.UInt32))
+    return (
+        indexed.join(named, on=_ROW, how="left", maintain_order="left")
+        .with_columns(pl.col("score").fill_null(0))
+        .drop(_ROW)
+        .collect()
     )
 
 
-def _may_name_a_field(without_notes: pl.Expr, lookup: dict[str, str]) -> pl.Expr:
-    """The cell, or null when it cannot fold to a synonym: folding keeps every ASCII digit (and makes
-    none), so while no synonym holds a digit a cell with one (a date, a phone, an ID: most data cells)
-    names nothing. Folding only the others halves the cost of scoring header rows (separator sniffing
-    splits and scores each file's first records three ways)."""
-    if any(character.isdigit() for key in lookup for character in key):
-        return without_notes
-    return pl.when(~without_notes.str.contains("[0-9]")).then(without_notes)
+_ROW = "_scored_row"
+
+
+def _field_named_by(cell: pl.Expr) -> pl.Expr:
+    """The canonical field a header cell names, or null."""
+    folded = fold_header_expr(cell.str.replace_all(BRACKETED_NOTES, ""), keep_notes=True)
+    return folded.replace_strict(_synonym_keys(), _synonym_fields(), default=None, return_dtype=pl.String)
+
+
+@cache
+def _synonym_keys() -> pl.Series:
+    """The synonym table's folded keys as a Series (a literal built once, not for each file's query)."""
+    return pl.Series(list(synonym_lookup()), dtype=pl.String)
+
+
+@cache
+def _synonym_fields() -> pl.Series:
+    return pl.Series(list(synonym_lookup().values()), dtype=pl.String)
+
+
+@cache
+def _synonyms_hold_digits() -> bool:
+    return any(character.isdigit() for key in synonym_lookup() for character in key)
+
+
+def _may_name_a_field(cell: pl.Expr) -> pl.Expr:
+    """False for a cell that cannot fold to a synonym (null, or blank), and, while no synonym holds a
+    digit, for a cell with one outside brackets: folding keeps every ASCII digit and makes none, and
+    most data cells (a date, a phone, an ID) hold one. Only the others are folded."""
+    if _synonyms_hold_digits():
+        return cell.is_not_null()
+    return cell.is_not_null() & (
+        ~cell.str.contains("[0-9]") | ~cell.str.replace_all(BRACKETED_NOTES, "").str.contains("[0-9]")
+    )
 
 
 def header_scores(candidate_rows: pl.DataFrame) -> pl.Series:
-    """For each row of a `cells` (List[String]) frame: header_score_expr, as a UInt32 series `score`."""
-    return candidate_rows.select(score=header_score_expr(pl.col("cells")).cast(pl.UInt32)).to_series()
+    """For each row of a `cells` (List[String]) frame: its header score (with_header_scores), a UInt32
+    series `score`."""
+    return with_header_scores(candidate_rows.select("cells")).get_column("score")
