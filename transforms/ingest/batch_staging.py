@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from transforms.ingest.delimited import OPENS_QUOTE, _split_fields, lines_text, sniff_separators
-from transforms.ingest.header_mapping import HeaderMapping, map_header_row, with_header_scores
+from transforms.ingest.header_mapping import HeaderMapping, fold_headers, map_header_row, with_header_scores
 from transforms.ingest.landing import landed_path, outside_landing
 from transforms.ingest.staging import (
     LOCK_FILE_PREFIX,
@@ -211,10 +211,10 @@ def _layouts(
         .group_by(FILE)
         .agg(widest_filled=pl.col("last_filled").max())
     )
+    header_rows = headers.join(widest_below, on=FILE, how="left").sort(FILE).rows()
+    _fold_header_cells([cells for _, _, _, cells, _ in header_rows])
     layouts = {}
-    for file, line_number, score, cells, widest_filled in (
-        headers.join(widest_below, on=FILE, how="left").sort(FILE).iter_rows()
-    ):
+    for file, line_number, score, cells, widest_filled in header_rows:
         header = HeaderRow(position=line_number - 1, line_number=line_number, score=score, cells=list(cells))
         width = max(header_width(header.cells), (widest_filled if widest_filled is not None else -1) + 1)
         mapping = _mapping(tuple((header.cells + [None] * width)[:width]))
@@ -222,6 +222,13 @@ def _layouts(
         if not mapping.missing_required and not wide:
             layouts[file] = _Layout(separators[file], header, mapping)
     return layouts
+
+
+def _fold_header_cells(header_rows: list[list[str | None]]) -> None:
+    """Fold the cells of every file's header in two queries, for the mappings to find folded."""
+    cells = list(dict.fromkeys(cell for row in header_rows for cell in row))
+    fold_headers(cells)
+    fold_headers(cells, keep_notes=True)
 
 
 @lru_cache(maxsize=1024)

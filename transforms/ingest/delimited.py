@@ -129,7 +129,7 @@ def _split_fields(records: pl.LazyFrame, separator: str, keys: tuple[str, ...] =
     and their line numbers."""
     sep = re.escape(separator)
     field = f'{sep}("(?:[^"]|"")*"[^{sep}]*|[^{sep}]*)'
-    match = pl.element().str.slice(1)  # every match starts with the separator we prepended
+    match = pl.element()  # a match without the separator we prepended (sliced off first, once)
     is_quoted = match.str.starts_with('"') & match.str.ends_with('"') & (match.str.len_bytes() >= 2)
     unquoted = (
         pl.when(is_quoted)
@@ -143,7 +143,10 @@ def _split_fields(records: pl.LazyFrame, separator: str, keys: tuple[str, ...] =
     with_quotes = records.filter(has_quote).select(
         *keys,
         "line_number",
-        cells=(separator + pl.col("record")).str.extract_all(field).list.eval(unquoted),
+        cells=(separator + pl.col("record"))
+        .str.extract_all(field)
+        .list.eval(pl.element().str.slice(1))
+        .list.eval(unquoted),
     )
     blank_to_null = pl.col("cells").list.eval(
         pl.when(pl.element().str.strip_chars() != "").then(pl.element())

@@ -60,13 +60,26 @@ def fold_header_expr(header: pl.Expr, *, keep_notes: bool = False) -> pl.Expr:
 
 
 def fold_headers(headers: list[str | None], *, keep_notes: bool = False) -> list[str]:
-    """Fold a short list of header cells (one file's header row)."""
-    folded = (
-        pl.Series("header", headers, dtype=pl.String)
-        .to_frame()
-        .select(fold_header_expr(pl.col("header"), keep_notes=keep_notes))
-    )
-    return [key or "" for key in folded.to_series().to_list()]
+    """Fold a short list of header cells (one file's header row). A cell is folded once per process
+    (a query per header row cost ~1 ms, and a night's files share their templates' cells); a batch
+    folds its files' header cells in one call first."""
+    folded = _FOLDED_HEADERS[keep_notes]
+    new_cells = [cell for cell in dict.fromkeys(headers) if cell not in folded]
+    if new_cells:
+        if len(folded) + len(new_cells) > MAX_FOLDED_HEADERS:
+            folded.clear()  # bounded: only a hostile landing has this many distinct header cells
+        keys = (
+            pl.Series("header", new_cells, dtype=pl.String)
+            .to_frame()
+            .select(fold_header_expr(pl.col("header"), keep_notes=keep_notes))
+            .to_series()
+        )
+        folded.update(zip(new_cells, (key or "" for key in keys), strict=True))
+    return [folded[cell] for cell in headers]
+
+
+MAX_FOLDED_HEADERS = 100_000
+_FOLDED_HEADERS: dict[bool, dict[str | None, str]] = {False: {}, True: {}}  # by keep_notes
 
 
 def dose_numbered_field(key: str, *, dose_word_required: bool = False) -> tuple[str, int] | None:

@@ -85,7 +85,7 @@ _CODECS = {"windows-1258": "cp1258"}  # Python's codec name, where it is not the
 _WORD_CHAR = "[^\t\n\x0b\x0c\r !-@\\[-`{-~]"
 _MARKED_CHAR = "[^\t\n\x0b\x0c\r -~]"
 _MARKED_WORD = f"(?<!{_WORD_CHAR}){_WORD_CHAR}*{_MARKED_CHAR}{_WORD_CHAR}*"  # tried at word starts only
-MARKED_WORD_TEXT = re.compile(_MARKED_WORD)
+MARKED_WORD_TEXT = re.compile(_MARKED_WORD)  # the words' definition in Python's regex (the tests' reference)
 # The same words for polars' regex, which has no look-behind and needs none: its leftmost match of a word
 # holding a marked character starts at the word's start (the classes are the same).
 MARKED_WORD_ANYWHERE = f"{_WORD_CHAR}*{_MARKED_CHAR}{_WORD_CHAR}*"
@@ -188,9 +188,9 @@ def compose_nfc(text: str) -> str:
 
 
 def marked_words_sample(text: str) -> str:
-    """The first SAMPLE_WORDS marked words of a text, one a line: where readings differ."""
-    found = itertools.islice(MARKED_WORD_TEXT.finditer(text), SAMPLE_WORDS)
-    return "\n".join(match.group() for match in found)
+    """The first SAMPLE_WORDS marked words of a text, one a line: where readings differ. Found by polars
+    (a workbook's whole text: Python's regex and join took ~6 ms a file)."""
+    return marked_words_samples([text])[0]
 
 
 def marked_words_samples(texts: list[str]) -> list[str]:
