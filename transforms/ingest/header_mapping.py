@@ -277,9 +277,12 @@ def with_header_scores(rows: pl.DataFrame) -> pl.DataFrame:
     (unknown and ignored headers not counted). The header row is the best-scoring row near the top of a
     file; data rows score about zero.
 
-    Each distinct cell is folded once: folding is the costly part, and the rows scored (a batch's first
-    records split three ways, its files sharing templates and values) repeat most of their cells. The
-    rows come materialised: the query reads them twice."""
+    Many rows (a batch's first records split three ways, its files sharing templates and values) repeat
+    most of their cells: each distinct cell is folded once, folding being the costly part. A few rows (a
+    sheet's header search) are scored cell by cell in one select, cheaper than the distinct cells' joins.
+    The rows come materialised: the query reads them twice."""
+    if rows.height < FOLD_DISTINCT_CELLS_FROM_ROWS:
+        return rows.with_columns(score=_score_of_each_row(pl.col("cells")))
     indexed = rows.lazy().with_row_index(_ROW)
     cells = indexed.select(_ROW, cell=pl.col("cells")).explode("cell")
     fields = (
@@ -299,6 +302,14 @@ def with_header_scores(rows: pl.DataFrame) -> pl.DataFrame:
 
 
 _ROW = "_scored_row"
+FOLD_DISTINCT_CELLS_FROM_ROWS = 500
+
+
+def _score_of_each_row(cells: pl.Expr) -> pl.Expr:
+    """with_header_scores' score, reading every cell of each row."""
+    fields = cells.list.eval(pl.when(_may_name_a_field(pl.element())).then(_field_named_by(pl.element())))
+    named = fields.list.eval(pl.element().filter(pl.element() != IGNORED_FIELD))  # drops nulls too
+    return named.list.n_unique().fill_null(0).cast(pl.UInt32)
 
 
 def _field_named_by(cell: pl.Expr) -> pl.Expr:
