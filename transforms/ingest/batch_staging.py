@@ -29,6 +29,7 @@ from transforms.ingest.staging import (
     TEXT_SUFFIXES,
     ReadState,
     StagedExport,
+    has_date_cells,
     ledger_row,
     raw_layer_metrics,
     stage_export,
@@ -48,6 +49,7 @@ from transforms.ingest.structure import (
 )
 from transforms.ingest.text_decoding import DecodedText, decode_export_bytes_many
 from transforms.ingest.workbook import WORKBOOK_SUFFIXES, looks_like_workbook
+from transforms.normalize.dates import count_locale_swap_repairs_by_file
 from vaxsync.core.contracts import STAGED_ROW_SCHEMA
 
 logger = logging.getLogger(__name__)
@@ -83,10 +85,33 @@ def stage_exports(landing_dir: Path, files: Sequence[tuple[str, str]]) -> list[S
     except Exception as error:  # the batch path is only a shortcut: each file is staged alone instead
         logger.warning("staging a batch file by file after %s", type(error).__name__)
         staged = {}
-    return [
-        staged.get(position) or stage_export(landing_dir, source_file, file_hash)
+    exports = [
+        staged.get(position) or stage_export(landing_dir, source_file, file_hash, count_date_repairs=False)
         for position, (source_file, file_hash) in enumerate(files)
     ]
+    _count_date_repairs(exports)
+    return exports
+
+
+def _count_date_repairs(exports: list[StagedExport]) -> None:
+    """The ledger's dates_repaired of the workbooks with date cells (stage_export's count), in one query
+    for the batch: the query's plan costs ~50 ms a call, whatever its rows."""
+    with_dates = {
+        position: export.rows
+        for position, export in enumerate(exports)
+        if export.rows is not None and has_date_cells(export.rows)
+    }
+    if not with_dates:
+        return
+    rows = pl.concat(
+        [
+            frame.lazy().with_columns(pl.lit(position, dtype=pl.UInt32).alias(FILE))
+            for position, frame in with_dates.items()
+        ]
+    )
+    repaired = count_locale_swap_repairs_by_file(rows, FILE)
+    for position in with_dates:
+        exports[position].ledger["dates_repaired"] = repaired.get(position, 0)
 
 
 def _plain_text_files(landing_dir: Path, files: Sequence[tuple[str, str]]) -> list[_TextFile]:
