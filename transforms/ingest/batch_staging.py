@@ -22,13 +22,14 @@ from pathlib import Path
 import polars as pl
 
 from transforms.ingest.delimited import OPENS_QUOTE, _split_fields, lines_text, sniff_separators
-from transforms.ingest.header_mapping import HeaderMapping, header_score_expr, map_header_row
+from transforms.ingest.header_mapping import HeaderMapping, fold_headers, map_header_row, with_header_scores
 from transforms.ingest.landing import landed_path, outside_landing
 from transforms.ingest.staging import (
     LOCK_FILE_PREFIX,
     TEXT_SUFFIXES,
     ReadState,
     StagedExport,
+    has_date_cells,
     ledger_row,
     raw_layer_metrics,
     stage_export,
@@ -39,16 +40,16 @@ from transforms.ingest.structure import (
     HEADER_REPEAT_FIELDS,
     HEADER_SEARCH_ROWS,
     HeaderRow,
-    could_be_total_row,
     dropped_row_counts,
-    has_total_label,
     header_repeat_cells,
     header_width,
+    is_total_row,
     malformed_row_issue,
     row_kind,
 )
 from transforms.ingest.text_decoding import DecodedText, decode_export_bytes_many
 from transforms.ingest.workbook import WORKBOOK_SUFFIXES, looks_like_workbook
+from transforms.normalize.dates import count_locale_swap_repairs_by_file
 from vaxsync.core.contracts import STAGED_ROW_SCHEMA
 
 logger = logging.getLogger(__name__)
@@ -84,10 +85,33 @@ def stage_exports(landing_dir: Path, files: Sequence[tuple[str, str]]) -> list[S
     except Exception as error:  # the batch path is only a shortcut: each file is staged alone instead
         logger.warning("staging a batch file by file after %s", type(error).__name__)
         staged = {}
-    return [
-        staged.get(position) or stage_export(landing_dir, source_file, file_hash)
+    exports = [
+        staged.get(position) or stage_export(landing_dir, source_file, file_hash, count_date_repairs=False)
         for position, (source_file, file_hash) in enumerate(files)
     ]
+    _count_date_repairs(exports)
+    return exports
+
+
+def _count_date_repairs(exports: list[StagedExport]) -> None:
+    """The ledger's dates_repaired of the workbooks with date cells (stage_export's count), in one query
+    for the batch: the query's plan costs ~50 ms a call, whatever its rows."""
+    with_dates = {
+        position: export.rows
+        for position, export in enumerate(exports)
+        if export.rows is not None and has_date_cells(export.rows)
+    }
+    if not with_dates:
+        return
+    rows = pl.concat(
+        [
+            frame.lazy().with_columns(pl.lit(position, dtype=pl.UInt32).alias(FILE))
+            for position, frame in with_dates.items()
+        ]
+    )
+    repaired = count_locale_swap_repairs_by_file(rows, FILE)
+    for position in with_dates:
+        exports[position].ledger["dates_repaired"] = repaired.get(position, 0)
 
 
 def _plain_text_files(landing_dir: Path, files: Sequence[tuple[str, str]]) -> list[_TextFile]:
@@ -197,7 +221,7 @@ def _layouts(
     scored = pl.concat(
         [
             candidates.filter(pl.col("score").is_not_null()),
-            not_sniffed.with_columns(score=header_score_expr(pl.col("cells")).cast(pl.UInt32)),
+            with_header_scores(not_sniffed.drop("score")),
         ]
     )
     headers = (
@@ -212,10 +236,10 @@ def _layouts(
         .group_by(FILE)
         .agg(widest_filled=pl.col("last_filled").max())
     )
+    header_rows = headers.join(widest_below, on=FILE, how="left").sort(FILE).rows()
+    _fold_header_cells([cells for _, _, _, cells, _ in header_rows])
     layouts = {}
-    for file, line_number, score, cells, widest_filled in (
-        headers.join(widest_below, on=FILE, how="left").sort(FILE).iter_rows()
-    ):
+    for file, line_number, score, cells, widest_filled in header_rows:
         header = HeaderRow(position=line_number - 1, line_number=line_number, score=score, cells=list(cells))
         width = max(header_width(header.cells), (widest_filled if widest_filled is not None else -1) + 1)
         mapping = _mapping(tuple((header.cells + [None] * width)[:width]))
@@ -223,6 +247,13 @@ def _layouts(
         if not mapping.missing_required and not wide:
             layouts[file] = _Layout(separators[file], header, mapping)
     return layouts
+
+
+def _fold_header_cells(header_rows: list[list[str | None]]) -> None:
+    """Fold the cells of every file's header in two queries, for the mappings to find folded."""
+    cells = list(dict.fromkeys(cell for row in header_rows for cell in row))
+    fold_headers(cells)
+    fold_headers(cells, keep_notes=True)
 
 
 @lru_cache(maxsize=1024)
@@ -271,10 +302,9 @@ def _classified(grid: pl.DataFrame, layouts: dict[int, _Layout], files: list[_Te
         .join(by_file.lazy(), on=FILE, maintain_order="left")
         .filter(pl.col("line_number") > pl.col("header_line"))
         .with_row_index("grid_index")
+        .collect()
     )
-    totals = below.filter(could_be_total_row()).filter(has_total_label()).select("grid_index").collect()
-    is_total = pl.col("grid_index").is_in(totals.to_series().implode())
-    return below.with_columns(row_kind=row_kind(is_total, _repeats_its_header())).collect()
+    return below.with_columns(row_kind=row_kind(is_total_row(below), _repeats_its_header()))
 
 
 def _repeats_its_header() -> pl.Expr:

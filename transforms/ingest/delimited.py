@@ -23,7 +23,7 @@ from collections import Counter
 
 import polars as pl
 
-from transforms.ingest.header_mapping import header_score_expr
+from transforms.ingest.header_mapping import with_header_scores
 
 SEPARATOR_CANDIDATES = (",", ";", "\t")
 MAX_LINES_PER_RECORD = 20
@@ -129,7 +129,7 @@ def _split_fields(records: pl.LazyFrame, separator: str, keys: tuple[str, ...] =
     and their line numbers."""
     sep = re.escape(separator)
     field = f'{sep}("(?:[^"]|"")*"[^{sep}]*|[^{sep}]*)'
-    match = pl.element().str.slice(1)  # every match starts with the separator we prepended
+    match = pl.element()  # a match without the separator we prepended (sliced off first, once)
     is_quoted = match.str.starts_with('"') & match.str.ends_with('"') & (match.str.len_bytes() >= 2)
     unquoted = (
         pl.when(is_quoted)
@@ -143,7 +143,10 @@ def _split_fields(records: pl.LazyFrame, separator: str, keys: tuple[str, ...] =
     with_quotes = records.filter(has_quote).select(
         *keys,
         "line_number",
-        cells=(separator + pl.col("record")).str.extract_all(field).list.eval(unquoted),
+        cells=(separator + pl.col("record"))
+        .str.extract_all(field)
+        .list.eval(pl.element().str.slice(1))
+        .list.eval(unquoted),
     )
     blank_to_null = pl.col("cells").list.eval(
         pl.when(pl.element().str.strip_chars() != "").then(pl.element())
@@ -161,14 +164,13 @@ def sniff_separator(records: pl.DataFrame) -> str:
 
     The head is split with every candidate and scored in one query."""
     head = records.lazy().filter(pl.col("record").str.strip_chars() != "").head(SNIFF_RECORDS)
-    grids = pl.concat(
+    split = pl.concat(
         [
-            _split_fields(head, separator).select(
-                "field_count", candidate=pl.lit(order), score=header_score_expr(pl.col("cells"))
-            )
+            _split_fields(head, separator).select("cells", "field_count", candidate=pl.lit(order))
             for order, separator in enumerate(SEPARATOR_CANDIDATES)
         ]
-    ).collect()
+    )
+    grids = with_header_scores(split.collect())
     ranked = []
     for order, separator in enumerate(SEPARATOR_CANDIDATES):
         grid = grids.filter(pl.col("candidate") == order)
@@ -190,18 +192,15 @@ def sniff_separators(records: pl.LazyFrame, file_key: str) -> pl.DataFrame:
     head = records.filter(pl.col("record").str.strip_chars() != "").filter(
         pl.int_range(pl.len()).over(file_key) < SNIFF_RECORDS
     )
-    grids = pl.concat(
+    split = pl.concat(
         [
             _split_fields(head, separator, (file_key,)).select(
-                file_key,
-                "line_number",
-                "field_count",
-                candidate=pl.lit(order),
-                score=header_score_expr(pl.col("cells")),
+                file_key, "line_number", "cells", "field_count", candidate=pl.lit(order)
             )
             for order, separator in enumerate(SEPARATOR_CANDIDATES)
         ]
-    ).collect()
+    )
+    grids = with_header_scores(split.collect()).drop("cells")
     per_candidate = [file_key, "candidate"]
     best_header = grids.group_by(per_candidate).agg(best_header=pl.col("score").max())
     modal = (

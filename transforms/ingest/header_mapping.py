@@ -60,13 +60,26 @@ def fold_header_expr(header: pl.Expr, *, keep_notes: bool = False) -> pl.Expr:
 
 
 def fold_headers(headers: list[str | None], *, keep_notes: bool = False) -> list[str]:
-    """Fold a short list of header cells (one file's header row)."""
-    folded = (
-        pl.Series("header", headers, dtype=pl.String)
-        .to_frame()
-        .select(fold_header_expr(pl.col("header"), keep_notes=keep_notes))
-    )
-    return [key or "" for key in folded.to_series().to_list()]
+    """Fold a short list of header cells (one file's header row). A cell is folded once per process
+    (a query per header row cost ~1 ms, and a night's files share their templates' cells); a batch
+    folds its files' header cells in one call first."""
+    folded = _FOLDED_HEADERS[keep_notes]
+    new_cells = [cell for cell in dict.fromkeys(headers) if cell not in folded]
+    if new_cells:
+        if len(folded) + len(new_cells) > MAX_FOLDED_HEADERS:
+            folded.clear()  # bounded: only a hostile landing has this many distinct header cells
+        keys = (
+            pl.Series("header", new_cells, dtype=pl.String)
+            .to_frame()
+            .select(fold_header_expr(pl.col("header"), keep_notes=keep_notes))
+            .to_series()
+        )
+        folded.update(zip(new_cells, (key or "" for key in keys), strict=True))
+    return [folded[cell] for cell in headers]
+
+
+MAX_FOLDED_HEADERS = 100_000
+_FOLDED_HEADERS: dict[bool, dict[str | None, str]] = {False: {}, True: {}}  # by keep_notes
 
 
 def dose_numbered_field(key: str, *, dose_word_required: bool = False) -> tuple[str, int] | None:
@@ -259,30 +272,80 @@ def map_header_row(headers: list[str | None]) -> HeaderMapping:
     )
 
 
-def header_score_expr(cells: pl.Expr) -> pl.Expr:
-    """How many distinct canonical fields a list of cells names (unknown and ignored headers not counted).
+def with_header_scores(rows: pl.DataFrame) -> pl.DataFrame:
+    """`rows` with `score` (UInt32): how many distinct canonical fields its `cells` (List[String]) name
+    (unknown and ignored headers not counted). The header row is the best-scoring row near the top of a
+    file; data rows score about zero.
 
-    The header row is the best-scoring row near the top of a file; data rows score about zero."""
-    lookup = synonym_lookup()
-    without_notes = pl.element().str.replace_all(BRACKETED_NOTES, "")
-    fields = cells.list.eval(
-        fold_header_expr(_may_name_a_field(without_notes, lookup), keep_notes=True).replace_strict(
-            list(lookup), list(lookup.values()), default=None, return_dtype=pl.String
-        )
+    Many rows (a batch's first records split three ways, its files sharing templates and values) repeat
+    most of their cells: each distinct cell is folded once, folding being the costly part. A few rows (a
+    sheet's header search) are scored cell by cell in one select, cheaper than the distinct cells' joins.
+    The rows come materialised: the query reads them twice."""
+    if rows.height < FOLD_DISTINCT_CELLS_FROM_ROWS:
+        return rows.with_columns(score=_score_of_each_row(pl.col("cells")))
+    indexed = rows.lazy().with_row_index(_ROW)
+    cells = indexed.select(_ROW, cell=pl.col("cells")).explode("cell")
+    fields = (
+        cells.select("cell")
+        .unique()
+        .filter(_may_name_a_field(pl.col("cell")))
+        .with_columns(field=_field_named_by(pl.col("cell")))
+        .filter(pl.col("field").is_not_null() & (pl.col("field") != IGNORED_FIELD))
     )
-    return fields.list.eval(pl.element().filter(pl.element() != IGNORED_FIELD)).list.n_unique().fill_null(0)
+    named = cells.join(fields, on="cell").group_by(_ROW).agg(score=pl.col("field").n_unique().cast(pl.UInt32))
+    return (
+        indexed.join(named, on=_ROW, how="left", maintain_order="left")
+        .with_columns(pl.col("score").fill_null(0))
+        .drop(_ROW)
+        .collect()
+    )
 
 
-def _may_name_a_field(without_notes: pl.Expr, lookup: dict[str, str]) -> pl.Expr:
-    """The cell, or null when it cannot fold to a synonym: folding keeps every ASCII digit (and makes
-    none), so while no synonym holds a digit a cell with one (a date, a phone, an ID: most data cells)
-    names nothing. Folding only the others halves the cost of scoring header rows (separator sniffing
-    splits and scores each file's first records three ways)."""
-    if any(character.isdigit() for key in lookup for character in key):
-        return without_notes
-    return pl.when(~without_notes.str.contains("[0-9]")).then(without_notes)
+_ROW = "_scored_row"
+FOLD_DISTINCT_CELLS_FROM_ROWS = 500
+
+
+def _score_of_each_row(cells: pl.Expr) -> pl.Expr:
+    """with_header_scores' score, reading every cell of each row."""
+    fields = cells.list.eval(pl.when(_may_name_a_field(pl.element())).then(_field_named_by(pl.element())))
+    named = fields.list.eval(pl.element().filter(pl.element() != IGNORED_FIELD))  # drops nulls too
+    return named.list.n_unique().fill_null(0).cast(pl.UInt32)
+
+
+def _field_named_by(cell: pl.Expr) -> pl.Expr:
+    """The canonical field a header cell names, or null."""
+    folded = fold_header_expr(cell.str.replace_all(BRACKETED_NOTES, ""), keep_notes=True)
+    return folded.replace_strict(_synonym_keys(), _synonym_fields(), default=None, return_dtype=pl.String)
+
+
+@cache
+def _synonym_keys() -> pl.Series:
+    """The synonym table's folded keys as a Series (a literal built once, not for each file's query)."""
+    return pl.Series(list(synonym_lookup()), dtype=pl.String)
+
+
+@cache
+def _synonym_fields() -> pl.Series:
+    return pl.Series(list(synonym_lookup().values()), dtype=pl.String)
+
+
+@cache
+def _synonyms_hold_digits() -> bool:
+    return any(character.isdigit() for key in synonym_lookup() for character in key)
+
+
+def _may_name_a_field(cell: pl.Expr) -> pl.Expr:
+    """False for a cell that cannot fold to a synonym (null, or blank), and, while no synonym holds a
+    digit, for a cell with one outside brackets: folding keeps every ASCII digit and makes none, and
+    most data cells (a date, a phone, an ID) hold one. Only the others are folded."""
+    if _synonyms_hold_digits():
+        return cell.is_not_null()
+    return cell.is_not_null() & (
+        ~cell.str.contains("[0-9]") | ~cell.str.replace_all(BRACKETED_NOTES, "").str.contains("[0-9]")
+    )
 
 
 def header_scores(candidate_rows: pl.DataFrame) -> pl.Series:
-    """For each row of a `cells` (List[String]) frame: header_score_expr, as a UInt32 series `score`."""
-    return candidate_rows.select(score=header_score_expr(pl.col("cells")).cast(pl.UInt32)).to_series()
+    """For each row of a `cells` (List[String]) frame: its header score (with_header_scores), a UInt32
+    series `score`."""
+    return with_header_scores(candidate_rows.select("cells")).get_column("score")

@@ -89,8 +89,11 @@ class ReadState:
     skipped_sheets: str | None = None  # JSON: the workbook's sheets holding no dose rows (sheets.py)
 
 
-def stage_export(landing_dir: Path, source_file: str, file_hash: str | None = None) -> StagedExport:
-    """Stage `landing_dir / source_file`, or quarantine it with a reason."""
+def stage_export(
+    landing_dir: Path, source_file: str, file_hash: str | None = None, *, count_date_repairs: bool = True
+) -> StagedExport:
+    """Stage `landing_dir / source_file`, or quarantine it with a reason. Without count_date_repairs the
+    ledger's dates_repaired is left at 0 for the caller to count (batch_staging, many files at once)."""
     path = landed_path(landing_dir, source_file)
     state = ReadState()
     size: int | None = None
@@ -114,7 +117,7 @@ def stage_export(landing_dir: Path, source_file: str, file_hash: str | None = No
         return _quarantined(path, source_file, file_hash, size, state, "unreadable_file", detail)
     state.rows_estimated = rows.height
     state.dates_repaired = 0
-    if rows["cell_kinds"].is_not_null().any():  # only workbooks have date cells
+    if count_date_repairs and has_date_cells(rows):
         state.dates_repaired = count_locale_swap_repairs(rows.lazy(), pl.col("file_hash"))
     ledger = ledger_row(source_file, file_hash, size, state, status="loaded", rows_read=rows.height)
     return StagedExport(ledger=ledger, rows=rows, raw_metrics=metrics)
@@ -149,6 +152,12 @@ def _read_export(
         raise Quarantine("no_data_rows", f"a header on line {header.line_number} and no data rows below it")
     rows = _staged_rows(staged, mapping, source_file, file_hash)
     return rows, raw_layer_metrics(rows, count_dropped_rows(classified))
+
+
+def has_date_cells(rows: pl.DataFrame) -> bool:
+    """Whether staged rows hold date cells, whose day and month a spreadsheet locale may have swapped
+    (only workbooks have them)."""
+    return bool(rows["cell_kinds"].is_not_null().any())
 
 
 def raw_layer_metrics(rows: pl.DataFrame, dropped: dict[str, int]) -> dict[str, float | int]:

@@ -107,10 +107,20 @@ def is_blank_row() -> pl.Expr:
     return ~has_any_value(pl.col("cells"))
 
 
+def filled_cells() -> pl.Expr:
+    """How many cells of `cells` are not blank (null) (counting the nulls is the cheap way)."""
+    return pl.col("cells").list.len() - pl.col("cells").list.eval(pl.element().null_count()).list.first()
+
+
+def first_filled_cell() -> pl.Expr:
+    """The first non-blank cell of `cells` (null when none is)."""
+    first = pl.col("cells").list.eval(pl.element().is_not_null()).list.arg_max()
+    return pl.col("cells").list.get(first, null_on_oob=True)
+
+
 def could_be_total_row() -> pl.Expr:
     """Non-blank and sparse enough to be a total row (its label is checked on these rows only)."""
-    filled_cells = pl.col("cells").list.eval(pl.element().is_not_null().sum()).list.first()
-    return ~is_blank_row() & (filled_cells <= MAX_TOTAL_ROW_CELLS)
+    return ~is_blank_row() & (filled_cells() <= MAX_TOTAL_ROW_CELLS)
 
 
 def has_total_label() -> pl.Expr:
@@ -124,8 +134,7 @@ def has_total_label() -> pl.Expr:
 
 def is_numbered_blank_row() -> pl.Expr:
     """A template's pre-numbered empty row: its one value a short number (the STT), no dose in it."""
-    values = pl.col("cells").list.drop_nulls()
-    return (values.list.len() == 1) & values.list.first().str.contains(r"^\s*\d{1,5}\.?\s*$")
+    return (filled_cells() == 1) & first_filled_cell().str.contains(r"^\s*\d{1,5}\.?\s*$")
 
 
 def row_kind(is_total: pl.Expr, is_header_repeat: pl.Expr) -> pl.Expr:
@@ -144,9 +153,16 @@ def row_kind(is_total: pl.Expr, is_header_repeat: pl.Expr) -> pl.Expr:
 def classify_rows_below_header(grid: pl.DataFrame, header: HeaderRow, mapping: HeaderMapping) -> pl.DataFrame:
     """The rows under the header with `row_kind`: data | blank | total | header_repeat."""
     below = grid.slice(header.position + 1).with_row_index("grid_index")
-    totals = below.filter(could_be_total_row()).filter(has_total_label())["grid_index"]
-    is_total = pl.col("grid_index").is_in(totals.implode())
-    return below.with_columns(row_kind=row_kind(is_total, header_repeat(header, mapping)))
+    return below.with_columns(row_kind=row_kind(is_total_row(below), header_repeat(header, mapping)))
+
+
+def is_total_row(below: pl.DataFrame) -> pl.Expr:
+    """Whether each row of `below` (rows with `cells` and a unique `grid_index`) is a total row. The
+    label (folded twice, read with regexes) is read on the sparse rows alone: they are selected first,
+    eagerly, since a lazy plan fuses the two filters and reads every row's label."""
+    sparse = below.filter(could_be_total_row())
+    totals = sparse.filter(has_total_label())["grid_index"]
+    return pl.col("grid_index").is_in(totals.implode())
 
 
 def malformed_row_issue(width: int | pl.Expr) -> pl.Expr:

@@ -532,6 +532,25 @@ def date_repair_marker() -> pl.Expr:
 
 def count_locale_swap_repairs(staged: pl.LazyFrame, file_key: pl.Expr) -> int:
     """How many date cells of the staged rows the locale-swap evidence repairs (for the ledger)."""
+    return int(
+        _with_repaired_cells(staged, file_key).select(pl.col(REPAIRED_CELLS).sum()).collect().item() or 0
+    )
+
+
+def count_locale_swap_repairs_by_file(staged: pl.LazyFrame, file_key: str) -> dict[object, int]:
+    """count_locale_swap_repairs of each file of the staged rows (`file_key` tells them apart), in one
+    query: its plan costs ~50 ms whatever the rows."""
+    counts = (
+        _with_repaired_cells(staged, pl.col(file_key)).group_by(file_key).agg(pl.col(REPAIRED_CELLS).sum())
+    )
+    return {key: int(count or 0) for key, count in counts.collect().iter_rows()}
+
+
+REPAIRED_CELLS = "_locale_swap_repaired_cells"
+
+
+def _with_repaired_cells(staged: pl.LazyFrame, file_key: pl.Expr) -> pl.LazyFrame:
+    """The staged rows with REPAIRED_CELLS: how many of the row's date cells the evidence repairs."""
     frame = staged
     for field, prefix in DATE_FIELD_PREFIXES:
         frame = frame.join(
@@ -546,7 +565,7 @@ def count_locale_swap_repairs(staged: pl.LazyFrame, file_key: pl.Expr) -> int:
         (pl.col(f"{prefix}_swap_verdict") == LOCALE_SWAP_REPAIRED).fill_null(False)
         for _, prefix in DATE_FIELD_PREFIXES
     )
-    return int(verdicts.select(repaired.sum()).collect().item() or 0)
+    return verdicts.with_columns(repaired.alias(REPAIRED_CELLS))
 
 
 def with_dates(

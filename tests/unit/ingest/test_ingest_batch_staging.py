@@ -3,6 +3,7 @@ staged row, every raw metric; and decode_export_bytes_many decodes exactly as de
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,8 @@ from synth import SynthConfig, generate
 from transforms.ingest import batch_staging, list_landed_files
 from transforms.ingest.delimited import SNIFF_RECORDS
 from transforms.ingest.text_decoding import (
+    MARKED_WORD_TEXT,
+    SAMPLE_SEARCH_CHARS,
     SAMPLE_WORDS,
     decode_export_bytes,
     decode_export_bytes_many,
@@ -165,13 +168,36 @@ WORDS_AND_MARKS = st.text(alphabet=st.sampled_from("aZđĐễƯ\x01\x7f\x85 \t\r
 @given(texts=st.lists(WORDS_AND_MARKS, max_size=6))
 def test_marked_words_of_many_texts_are_those_of_each(texts: list[str]) -> None:
     assert marked_words_samples(texts) == [marked_words_sample(text) for text in texts]
+    assert marked_words_samples(texts) == [_marked_words_by_python(text) for text in texts]
+
+
+def _marked_words_by_python(text: str) -> str:
+    """The first SAMPLE_WORDS marked words by Python's regex (its look-behind tries word starts only)."""
+    found = itertools.islice(MARKED_WORD_TEXT.finditer(text), SAMPLE_WORDS)
+    return "\n".join(match.group() for match in found)
 
 
 def test_marked_words_of_many_texts_stop_at_the_sample_size() -> None:
     texts = [" ".join(["Nguyễn", "Van", "x\x01y"] * SAMPLE_WORDS), "ễ"]
     samples = marked_words_samples(texts)
-    assert samples == [marked_words_sample(text) for text in texts]
+    assert samples == [_marked_words_by_python(text) for text in texts]
     assert len(samples[0].split("\n")) == SAMPLE_WORDS
+
+
+def test_marked_words_are_looked_for_beyond_a_long_texts_head_when_it_holds_too_few() -> None:
+    """A text's head (cut after a line end) is searched first; the whole text when the head holds fewer
+    than SAMPLE_WORDS marked words: the sample is Python's reading of the whole text either way."""
+    line = "1,Nguyễn Thị Hồng,Hà Nội,Pfizer\n"  # 5 marked words
+    plain = "1,Nguyen Thi Hong,Ha Noi,Pfizer\n"
+    dense = line * (SAMPLE_SEARCH_CHARS // len(line) + 500)  # the head holds the sample
+    sparse = plain * (SAMPLE_SEARCH_CHARS // len(plain)) + line * 500  # the words lie beyond the head
+    one_line = "ễ " * SAMPLE_SEARCH_CHARS  # no line end to cut after: read whole
+    texts = [dense, sparse, one_line, "ễ"]
+
+    samples = marked_words_samples(texts)
+
+    assert samples == [_marked_words_by_python(text) for text in texts]
+    assert [len(sample.split("\n")) for sample in samples] == [SAMPLE_WORDS, SAMPLE_WORDS, SAMPLE_WORDS, 1]
 
 
 def test_decoding_many_decodes_the_encoding_fixtures_as_one_by_one() -> None:

@@ -12,6 +12,7 @@ from transforms.ingest.header_mapping import (
     map_header_row,
     synonym_lookup,
     unique_header_names,
+    with_header_scores,
 )
 from vaxsync.core.contracts import EXPORT_FIELDS
 
@@ -97,3 +98,28 @@ def test_duplicate_header_names_are_made_unique_in_file_order() -> None:
         "column_3",
         "Ghi chú (3)",
     )
+
+
+# (cells, score): named fields counted once each; STT (ignored), unknown, blank and digit cells not at all.
+SCORED_ROWS: list[tuple[list[str | None], int]] = [
+    (["STT", "Họ và tên", "Ngày sinh (dd/mm/yyyy)", "Giới tính", "Số CCCD", "Ngày tiêm", None], 5),
+    (["HO_TEN", "Ho va ten", "Ghi chú", "", "Vắc xin (mũi 2)"], 2),  # a repeated field counts once
+    (["1", "Nguyễn Văn An", "01/02/1990", "Nam", "079190000001", "Pfizer"], 0),
+    (["Tổng cộng", "120"], 0),
+    ([None, None], 0),
+    ([], 0),
+]
+
+
+def test_header_scores_are_the_same_read_cell_by_cell_or_by_distinct_cells() -> None:
+    """A few rows are scored cell by cell, many by their distinct cells: the same scores."""
+    rows = pl.DataFrame({"cells": [cells for cells, _ in SCORED_ROWS]}, schema={"cells": pl.List(pl.String)})
+    expected = [score for _, score in SCORED_ROWS]
+    copies = 1000 // len(SCORED_ROWS) + 1  # more rows than the cell-by-cell reading takes
+
+    few = with_header_scores(rows)
+    many = with_header_scores(pl.concat([rows] * copies))
+
+    assert few["score"].to_list() == expected
+    assert many["score"].to_list() == expected * copies
+    assert few["score"].dtype == many["score"].dtype == pl.UInt32

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from staging_comparison import assert_same_staging
 
 from transforms.ingest import stage_export
 from transforms.normalize.dates import LOCALE_SWAP_DOUBTFUL, LOCALE_SWAP_REPAIRED
@@ -180,3 +181,17 @@ def test_date_cells_typed_day_first_and_shown_month_first_are_never_swapped(suff
     )
     assert rows.select(birth_read.all()).item()
     assert (posted["date_repair"].fill_null("").str.contains(LOCALE_SWAP_REPAIRED)).sum() == 0
+
+
+def test_a_batch_counts_each_workbooks_repaired_dates_as_staging_it_alone() -> None:
+    """stage_exports counts the repaired date cells of a batch's workbooks in one query: per file, the
+    counts stage_export finds for each alone (evidence from one file never counts for another)."""
+    files = [f"{name}_{converted}" for name in EXPORTS for converted in CONVERTED]
+    if not XLRD_INSTALLED:
+        files = [file for file in files if not file.endswith(".xls")]
+
+    staged = assert_same_staging(FIXTURES, files)
+
+    repaired = {file: export.ledger["dates_repaired"] for file, export in zip(files, staged, strict=True)}
+    assert repaired["mixed_en-US.xlsx"] > 20
+    assert repaired["mixed_vi-VN.xlsx"] == 0
