@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from transforms.normalize.lookups import aligned
 from transforms.normalize.names import marked_name_key, repaired_names, title_case, with_name_keys
 from transforms.normalize.phones import with_phones
 from transforms.normalize.reference import NormalizeReference, load_reference
@@ -46,7 +47,7 @@ def prepare_registry(
         .with_columns(marked_name_key(pl.col("_name_clean")).alias(MARKED_NAME_KEY))
         .drop("_name_clean")
     )
-    prepared = citizens.join(cleaned, on="full_name", how="left", nulls_equal=True, maintain_order="left")
+    prepared = pl.concat([citizens, aligned(citizens, "full_name", cleaned)], how="horizontal")
     prepared = with_phones(prepared, reference.phone_prefixes, source="phone")
     prepared = prepared.with_columns(pl.col("phone_number").alias("phone"), _sex_codes(citizens))
     return prepared.select(

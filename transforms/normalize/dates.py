@@ -122,9 +122,10 @@ def month_number(word: pl.Expr) -> pl.Expr:
     """The month a name gives ("jul", "july", "tháng bảy", "thg 7", "tháng mười một"), as text."""
     bare = word.str.replace(r"^(?:tháng|thg)\.?\s*", "").str.replace_all(r"\s+", " ")
     names = VI_MONTH_WORDS | {str(n): n for n in range(1, 13)} | {f"0{n}": n for n in range(1, 10)}
-    english = pl.coalesce(
-        pl.when(bare.str.starts_with(prefix)).then(pl.lit(number))
-        for number, prefix in enumerate(EN_MONTHS, 1)
+    # An English month by its first three letters (each month's are its own): one lookup, where twelve
+    # starts_with branches cost most of rewriting the dates by name (run on every distinct date text).
+    english = bare.str.slice(0, 3).replace_strict(
+        {prefix: number for number, prefix in enumerate(EN_MONTHS, 1)}, default=None, return_dtype=pl.Int32
     )
     return pl.coalesce(bare.replace_strict(names, default=None, return_dtype=pl.Int32), english).cast(
         pl.String
@@ -201,13 +202,15 @@ def year_in_century(year_digits: pl.Expr, century: int) -> pl.Expr:
     return pl.when(year_digits.str.len_chars() == 2).then(century + year).otherwise(year)
 
 
-def dmy_readings(p1: pl.Expr, p2: pl.Expr, year: pl.Expr, other: pl.Expr) -> list[pl.Expr]:
-    """(day-first-preferred, month-first-preferred, swapped) readings of a d/m/y value in `year`.
+def dmy_readings(
+    p1: pl.Expr, p2: pl.Expr, day_first: pl.Expr, month_first: pl.Expr, other: pl.Expr
+) -> list[pl.Expr]:
+    """(day-first-preferred, month-first-preferred, swapped) readings of a d/m/y value, from its
+    day-first and month-first dates (safe_date(year, p2, p1) and safe_date(year, p1, p2)).
 
     Each order falls back to the other when only that one is a real date; `other` (the ISO or serial
     date) is used when the value is not d/m/y. `swapped` is the month-first reading of an ambiguous
     value (both parts 1-12 and different)."""
-    day_first, month_first = safe_date(year, p2, p1), safe_date(year, p1, p2)
     is_dmy = p1.is_not_null()
     is_ambiguous = p1.is_between(1, 12) & p2.is_between(1, 12) & (p1 != p2)
     return [
@@ -234,17 +237,31 @@ def date_readings(frame: pl.LazyFrame, column: str, prefix: str) -> pl.LazyFrame
     (20dd-m-yy: null when no date), and `<prefix>_named_short_year`."""
     p1, p2, year_digits = pl.col("p1"), pl.col("p2"), pl.col("year_digits")
     named_day, named_month, named_yy = (pl.col(name) for name in NAMED_PARTS)
+    # Each century's year, then its two dates, in columns of their own: the readings read each date
+    # three times, and polars evaluates an expression again for each read.
+    years = [year_in_century(year_digits, century).alias(f"_year_{century}") for century in CENTURIES]
+    orders = []
     readings = []
     for century in CENTURIES:
-        year = year_in_century(year_digits, century)
+        year = pl.col(f"_year_{century}")
+        day_first, month_first = pl.col(f"_day_first_{century}"), pl.col(f"_month_first_{century}")
+        orders += [
+            safe_date(year, p2, p1).alias(f"_day_first_{century}"),
+            safe_date(year, p1, p2).alias(f"_month_first_{century}"),
+        ]
         named = safe_date(century + named_yy, named_month, named_day)
         names = reading_columns(prefix, century)
-        dmy = dmy_readings(p1, p2, year, pl.coalesce("iso_date", "serial_date", named))
+        dmy = dmy_readings(p1, p2, day_first, month_first, pl.coalesce("iso_date", "serial_date", named))
         readings += [reading.alias(name) for reading, name in zip(dmy, names[:3], strict=True)]
         readings.append(year_without_day(p1, p2, year, pl.col("year_only")).alias(names[3]))
     two_digit_year = pl.when(year_digits.str.len_chars() == 2).then(year_digits.cast(pl.Int32, strict=False))
+    temporary = [
+        f"_{part}_{century}" for century in CENTURIES for part in ("year", "day_first", "month_first")
+    ]
     return (
         with_date_parts(frame.select(column).unique(), pl.col(column))
+        .with_columns(years)
+        .with_columns(orders)
         .with_columns(
             *readings,
             day_first_proof(p1, p2).alias(f"{prefix}_proves_day_first"),
@@ -259,7 +276,7 @@ def date_readings(frame: pl.LazyFrame, column: str, prefix: str) -> pl.LazyFrame
                 f"{prefix}_names_its_order"
             ),
         )
-        .drop("p1", "p2", "year_digits", "iso_date", "serial_date", "year_only", *NAMED_PARTS)
+        .drop("p1", "p2", "year_digits", "iso_date", "serial_date", "year_only", *NAMED_PARTS, *temporary)
     )
 
 
@@ -285,12 +302,13 @@ def dmy_shape(raw: pl.Expr) -> pl.Expr:
     return parts.struct.field("2") + year_width + time + padding
 
 
-def shape_order(file_key: pl.Expr) -> pl.Expr:
+def shape_order(shape_proofs: tuple[pl.Expr, pl.Expr]) -> pl.Expr:
     """The order a file's vaccination dates of one shape (dmy_shape) prove, with not one of them proving
     the other; else null. A file joined from two systems' exports ('05/18/2021 16:10' from one, '24/09/2021'
     from the other) proves both orders as a whole, and its majority would read the minority's ambiguous
-    values ('07/09/2021') the wrong way; each shape proves its own."""
-    order = one_sided_order(*shape_proofs(file_key), at_least=MIN_SHAPE_PROOFS)
+    values ('07/09/2021') the wrong way; each shape proves its own. shape_proofs: the row's
+    (day-first, month-first) shape_proofs."""
+    order = one_sided_order(*shape_proofs, at_least=MIN_SHAPE_PROOFS)
     return pl.when(pl.col("_shot_shape").is_not_null()).then(order)
 
 
@@ -303,13 +321,16 @@ def shape_proofs(file_key: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return day_first, month_first
 
 
-def shape_unproven_in_mixed_file(file_key: pl.Expr) -> pl.Expr:
+def shape_unproven_in_mixed_file(
+    shape_proofs: tuple[pl.Expr, pl.Expr], file_proofs: tuple[pl.Expr, pl.Expr]
+) -> pl.Expr:
     """A d/m/y vaccination date whose shape (dmy_shape) has fewer than MIN_SHAPE_PROOFS proofs either
     way, in a file whose date values prove both orders: the file was joined from exports written in
     both orders, and nothing says which one this way of writing came from. (A shape proving both ways
-    is one system's writing with a slip, read in the file's order: synth medium, 22 of 24 right.)"""
-    shape_day_first, shape_month_first = shape_proofs(file_key)
-    file_day_first, file_month_first = file_order_proofs(("_birth", "_shot"), file_key)
+    is one system's writing with a slip, read in the file's order: synth medium, 22 of 24 right.)
+    The proofs: the row's shape_proofs and file_order_proofs."""
+    shape_day_first, shape_month_first = shape_proofs
+    file_day_first, file_month_first = file_proofs
     return (
         pl.col("_shot_shape").is_not_null()
         & (shape_day_first + shape_month_first < MIN_SHAPE_PROOFS)
@@ -334,6 +355,11 @@ def two_digit_named_month_read(
     return pl.when(pl.col(f"{prefix}_named_short_year") & ~is_read).then(None).otherwise(date)
 
 
+# with_dates' working columns of the proof counts (day-first, month-first): the file's, and its shape's
+FILE_PROOFS = ("_file_proves_day_first", "_file_proves_month_first")
+SHAPE_PROOFS = ("_shot_shape_proves_day_first", "_shot_shape_proves_month_first")
+
+
 def file_order_proofs(prefixes: tuple[str, ...], file_key: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """How many of a file's date values prove day-first, and how many month-first."""
     day_first = pl.sum_horizontal(f"{p}_proves_day_first" for p in prefixes).sum().over(file_key)
@@ -341,13 +367,14 @@ def file_order_proofs(prefixes: tuple[str, ...], file_key: pl.Expr) -> tuple[pl.
     return day_first, month_first
 
 
-def file_date_order(prefixes: tuple[str, ...], file_key: pl.Expr) -> pl.Expr:
+def file_date_order(file_proofs: tuple[pl.Expr, pl.Expr]) -> pl.Expr:
     """'month_first' or 'day_first' when a file's date values prove one order by a clear majority;
     null when the file proves neither, or both about equally (a mixed file).
 
     A majority, not unanimity: in a month-first file a row typed with day and month exchanged is a
-    lone day-first proof, and must not flip the whole file back to day-first."""
-    day_first, month_first = file_order_proofs(prefixes, file_key)
+    lone day-first proof, and must not flip the whole file back to day-first. file_proofs: the
+    row's file_order_proofs."""
+    day_first, month_first = file_proofs
     return (
         pl.when(month_first > FILE_ORDER_MAJORITY * day_first)
         .then(pl.lit(MONTH_FIRST))
@@ -356,10 +383,10 @@ def file_date_order(prefixes: tuple[str, ...], file_key: pl.Expr) -> pl.Expr:
     )
 
 
-def proven_file_order(prefixes: tuple[str, ...], file_key: pl.Expr) -> pl.Expr:
+def proven_file_order(file_proofs: tuple[pl.Expr, pl.Expr]) -> pl.Expr:
     """The order a file's date values prove with not one value proving the other; else null. Stricter
     than file_date_order: a lone value the other way may be a row typed in that order."""
-    return one_sided_order(*file_order_proofs(prefixes, file_key), at_least=1)
+    return one_sided_order(*file_proofs, at_least=1)
 
 
 def one_sided_order(day_first: pl.Expr, month_first: pl.Expr, *, at_least: int) -> pl.Expr:
@@ -454,7 +481,35 @@ def date_cell_kind(cell_kinds: pl.Expr, field: str) -> pl.Expr:
     return cell_kinds.str.extract(rf"(?:^|;){field}=(date[a-z_]*)", 1)
 
 
-def locale_swap_verdict(prefix: str, kind: pl.Expr, file_key: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+def _is_swappable_cell(kind: pl.Expr) -> pl.Expr:
+    """A workbook date cell. A cell shown year-first (yyyy-mm-dd) was typed as ISO: a swap never makes one."""
+    return kind.is_not_null() & (kind != "date_year_first")
+
+
+def _cell_date(prefix: str, kind: pl.Expr) -> pl.Expr:
+    return pl.when(_is_swappable_cell(kind)).then(pl.col(f"{prefix}_day_first_2000"))
+
+
+def locale_swap_evidence(prefix: str, kind: pl.Expr) -> dict[str, pl.Expr]:
+    """What a file shows in one date column, by name: aggregations over the file's rows, for
+    locale_swap_verdict."""
+    cell_date, is_text = _cell_date(prefix, kind), ~_is_swappable_cell(kind)
+    return {
+        "text_day_first": (is_text & pl.col(f"{prefix}_proves_day_first").fill_null(False)).sum(),
+        "text_month_first": (is_text & pl.col(f"{prefix}_proves_month_first").fill_null(False)).sum(),
+        "cells": cell_date.is_not_null().sum(),
+        "cells_past_12": (cell_date.dt.day() > 12).fill_null(False).sum(),
+        "shown_month_first": (kind == "date_month_first").fill_null(False).any(),
+        "shown_day_first": (kind == "date_day_first").fill_null(False).any(),
+        # "date_mixed": the workbook shows dates month-first and in another order (mm/dd/yy and
+        # yyyy-mm-dd) and which cell uses which is not known: any cell may be swapped, or typed ISO.
+        "formats_unsure": (kind == "date_mixed").fill_null(False).any(),
+    }
+
+
+def locale_swap_verdict(
+    prefix: str, kind: pl.Expr, evidence: dict[str, pl.Expr]
+) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
     """(cell date, its day/month swap, verdict) for one date field; verdict is LOCALE_SWAP_REPAIRED,
     LOCALE_SWAP_DOUBTFUL or null, per row, from what the row's file shows in that column.
 
@@ -468,24 +523,16 @@ def locale_swap_verdict(prefix: str, kind: pl.Expr, file_key: pl.Expr) -> tuple[
     whose day never passes 12 but no text: a file whose every date had a day <= 12 leaves no other
     trace) the cells are doubtful: both readings are kept. Cells that a swap
     cannot change (day over 12, or day = month) keep their date.
-    `prefix` names the date_readings columns of the field."""
-    # A cell shown year-first (yyyy-mm-dd) was typed as ISO: a swap never makes one.
-    is_cell = kind.is_not_null() & (kind != "date_year_first")
-    cell_date = pl.when(is_cell).then(pl.col(f"{prefix}_day_first_2000"))
+    `prefix` names the date_readings columns of the field; `evidence`: locale_swap_evidence's columns
+    for the field."""
+    cell_date = _cell_date(prefix, kind)
     swapped = day_month_swapped(cell_date)
-    text_day_first = (~is_cell & pl.col(f"{prefix}_proves_day_first").fill_null(False)).sum().over(file_key)
-    text_month_first = (
-        (~is_cell & pl.col(f"{prefix}_proves_month_first").fill_null(False)).sum().over(file_key)
-    )
-    cells = cell_date.is_not_null().sum().over(file_key)
-    cells_past_12 = (cell_date.dt.day() > 12).fill_null(False).sum().over(file_key)
-    shown_month_first = (kind == "date_month_first").fill_null(False).any().over(file_key)
-    shown_day_first = (kind == "date_day_first").fill_null(False).any().over(file_key)
+    text_day_first, text_month_first = evidence["text_day_first"], evidence["text_month_first"]
+    cells, cells_past_12 = evidence["cells"], evidence["cells_past_12"]
+    shown_month_first, shown_day_first = evidence["shown_month_first"], evidence["shown_day_first"]
+    formats_unsure = evidence["formats_unsure"]
     days_never_past_12 = cells_past_12 == 0
     could_be_swapped = ~shown_day_first & (text_month_first == 0)
-    # "date_mixed": the workbook shows dates month-first and in another order (mm/dd/yy and
-    # yyyy-mm-dd) and which cell uses which is not known: any cell may be swapped, or typed ISO.
-    formats_unsure = (kind == "date_mixed").fill_null(False).any().over(file_key)
     # A month-first reading of d/m text makes cells whose day is the sent month (<= 12): a cell with
     # a day over 12 was typed or imported as a real date (LibreOffice's D/M/Y column type shows it
     # mm/dd/yy), so with one the month-first format proves nothing.
@@ -513,11 +560,31 @@ def with_locale_swap_verdicts(frame: pl.LazyFrame, file_key: pl.Expr) -> pl.Lazy
     date_readings columns and, from workbooks, `cell_kinds`)."""
     has_kinds = "cell_kinds" in frame.collect_schema().names()
     cell_kinds = pl.col("cell_kinds") if has_kinds else pl.lit(None, dtype=pl.String)
-    columns = []
-    for field, prefix in DATE_FIELD_PREFIXES:
-        _, swapped, verdict = locale_swap_verdict(prefix, date_cell_kind(cell_kinds, field), file_key)
-        columns += [swapped.alias(f"{prefix}_cell_swapped"), verdict.alias(f"{prefix}_swap_verdict")]
-    return frame.with_columns(columns)
+    # Each field's cell kind in a column, and the files' evidence in one group-by joined back: the
+    # verdict reads them many times, and polars evaluates an expression (a window, a regex) again for
+    # each read (with_dates on the medium night, one thread: 0.67 -> 0.58 CPU s).
+    kind_columns = [
+        date_cell_kind(cell_kinds, field).alias(f"{prefix}_cell_kind")
+        for field, prefix in DATE_FIELD_PREFIXES
+    ]
+    frame = frame.with_columns(*kind_columns, file_key.alias("_evidence_file"))
+    evidence_columns, verdict_columns, temporary = [], [], ["_evidence_file"]
+    for _, prefix in DATE_FIELD_PREFIXES:
+        kind = pl.col(f"{prefix}_cell_kind")
+        evidence = locale_swap_evidence(prefix, kind)
+        names = {name: f"{prefix}_evidence_{name}" for name in evidence}
+        evidence_columns += [expression.alias(names[name]) for name, expression in evidence.items()]
+        _, swapped, verdict = locale_swap_verdict(
+            prefix, kind, {name: pl.col(column) for name, column in names.items()}
+        )
+        verdict_columns += [swapped.alias(f"{prefix}_cell_swapped"), verdict.alias(f"{prefix}_swap_verdict")]
+        temporary += [f"{prefix}_cell_kind", *names.values()]
+    by_file = frame.group_by("_evidence_file").agg(evidence_columns)
+    return (
+        frame.join(by_file, on="_evidence_file", how="left", nulls_equal=True, maintain_order="left")
+        .with_columns(verdict_columns)
+        .drop(temporary)
+    )
 
 
 def date_repair_marker() -> pl.Expr:
@@ -587,6 +654,12 @@ def with_dates(
     (default: the frame itself; pass the plain input to keep plans small). vaccination_date_order: see
     `vaccination_date_order`."""
     source = frame if lookup_source is None else lookup_source
+    # The file's windows below (about twenty) group by a small integer instead of hashing the file's key
+    # text (a 64-character hash) for each: ~0.1 CPU s of a 200k-row night.
+    frame = frame.with_columns(file_key.rank("dense").alias("_file_number"))
+    file_key = pl.col("_file_number")
+    file_proofs = (pl.col(FILE_PROOFS[0]), pl.col(FILE_PROOFS[1]))
+    shape_proof_counts = (pl.col(SHAPE_PROOFS[0]), pl.col(SHAPE_PROOFS[1]))
     has_kinds = "cell_kinds" in frame.collect_schema().names()
     cell_kinds = pl.col("cell_kinds") if has_kinds else pl.lit(None, dtype=pl.String)
     order = pl.col("_date_order")
@@ -607,11 +680,22 @@ def with_dates(
             nulls_equal=True,
             maintain_order="left",
         )
+        # each window once, in a column: the order rules read each proof count several times, and
+        # polars evaluates a window again for each read
         .with_columns(
-            file_date_order(("_birth", "_shot"), file_key).alias("_date_order"),
-            proven_file_order(("_birth", "_shot"), file_key).alias("_proven_date_order"),
-            shape_order(file_key).alias("_shot_shape_order"),
-            shape_unproven_in_mixed_file(file_key).alias("_shot_shape_unproven"),
+            *[
+                proofs.alias(name)
+                for proofs, name in zip(
+                    file_order_proofs(("_birth", "_shot"), file_key), FILE_PROOFS, strict=True
+                )
+            ],
+            *[proofs.alias(name) for proofs, name in zip(shape_proofs(file_key), SHAPE_PROOFS, strict=True)],
+        )
+        .with_columns(
+            file_date_order(file_proofs).alias("_date_order"),
+            proven_file_order(file_proofs).alias("_proven_date_order"),
+            shape_order(shape_proof_counts).alias("_shot_shape_order"),
+            shape_unproven_in_mixed_file(shape_proof_counts, file_proofs).alias("_shot_shape_unproven"),
         )
     )
     shot_order = pl.coalesce(pl.col("_shot_shape_order"), order)
@@ -664,7 +748,9 @@ def with_dates(
             ).alias(ORDER_UNPROVEN_MARKER),
         )
     )
-    return frame.drop(cs.starts_with("_birth_", "_shot_"), "_date_order", "_proven_date_order")
+    return frame.drop(
+        cs.starts_with("_birth_", "_shot_"), "_date_order", "_proven_date_order", "_file_number", *FILE_PROOFS
+    )
 
 
 def repaired_vaccination_date(as_read: pl.Expr, *, campaign_start: dt.date, as_of: dt.date) -> list[pl.Expr]:

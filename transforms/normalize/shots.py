@@ -20,17 +20,13 @@ from transforms.normalize.addresses import (
     resolve_admin_codes,
 )
 from transforms.normalize.dose import dose_number
+from transforms.normalize.lookups import aligned, lookup_on_distinct
 from transforms.normalize.reference import NormalizeReference, load_reference, province_2025_code
 from transforms.normalize.rejects import is_blank, reject_reason_and_detail
 from transforms.normalize.sex import sex_code
 from transforms.normalize.text import EAGER_ENGINE, blank_to_null
 from vaxsync.core.contracts import NORMALIZED_EXTRA_SCHEMA, STAGED_ROW_SCHEMA, raw_column
 from vaxsync.core.settings import CAMPAIGN_START
-
-
-def lookup_on_distinct(rows: pl.LazyFrame, column: str, derived: list[pl.Expr]) -> pl.LazyFrame:
-    """`column` -> `derived`, evaluated once per distinct value."""
-    return rows.select(column).unique().with_columns(derived)
 
 
 def read_once(staged: pl.LazyFrame) -> pl.LazyFrame:
@@ -109,18 +105,6 @@ def reject_columns(*, as_of: dt.date, campaign_start: dt.date) -> list[pl.Expr]:
         birth_year=pl.col("birth_year"),
         campaign_start=campaign_start,
         as_of=as_of,
-    )
-
-
-def aligned(rows: pl.LazyFrame, column: str, lookup: pl.LazyFrame) -> pl.LazyFrame:
-    """The lookup's columns for each row of `rows`, in row order, to be set beside them. Only the key
-    column is joined: a join gathers every column of its left side, and the normalized frame grew to
-    forty columns over ten joins. The lookup holds each key once (validate="m:1" checks it), so the
-    result has exactly one row per row of `rows`."""
-    return (
-        rows.select(column)
-        .join(lookup, on=column, how="left", nulls_equal=True, maintain_order="left", validate="m:1")
-        .drop(column)
     )
 
 
