@@ -221,6 +221,7 @@ def _check_inputs(settings: Settings) -> None:
     if problem:
         raise InputError(problem)
     _check_outputs_outside_landing(settings)
+    _check_decisions_folder(settings)
     problem = registry_snapshot_problem(settings.registry_path)
     if problem:
         raise InputError(problem)
@@ -259,6 +260,20 @@ def _check_outputs_outside_landing(settings: Settings) -> None:
     ]:
         if landing.is_relative_to(folder.resolve()):
             raise InputError(f"landing folder is inside the {what} {folder}: {settings.landing_dir}")
+
+
+def _check_decisions_folder(settings: Settings) -> None:
+    """A decisions folder that is a file stopped the night at match with `File exists`, after ingest; one
+    named (--decisions, VAXSYNC_DECISIONS_DIR) under a folder that does not exist is a typo whose
+    reviewers' decisions would be ignored night after night without a word. (The unnamed default is only
+    created, like any named folder, when its parent exists.)"""
+    folder = settings.decisions_dir
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"decisions folder is a file, expected a folder: {folder}")
+    if "decisions_dir" in settings.model_fields_set and not folder.parent.is_dir():
+        raise InputError(
+            f"decisions folder not found, nor the folder above it (the night creates only the last): {folder}"
+        )
 
 
 def _check_partition_store(url: str) -> None:
