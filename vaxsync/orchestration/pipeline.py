@@ -57,8 +57,10 @@ from vaxsync.marts.registry_cache import (
     make_cache_private,
     prepare_snapshot,
     prepared_registry,
+    reading_snapshot,
     registry_snapshot_problem,
     registry_surname_statistics,
+    snapshot_changed,
     start_preparing_snapshot,
 )
 from vaxsync.marts.resends import path_arrivals
@@ -592,8 +594,14 @@ def publish_batch(settings: Settings) -> StageResult:
     start_importing_validation()  # a DAG task's own process: GX loads while publish reads its inputs
     work = RunWorkDir(settings)
     started = time.perf_counter()
+    snapshot_hash = read_json(work.run_file)["registry_hash"]
     try:
-        summary = publish(settings, work)
+        # checked before the transaction (a change found after the commit would be too late to refuse)
+        changed = snapshot_changed(settings, snapshot_hash=snapshot_hash)
+        if changed is not None:
+            raise changed
+        with reading_snapshot(settings, snapshot_hash=snapshot_hash, check_after=False):
+            summary = publish(settings, work)
     except CriticalValidationError:
         write_run_report(settings, read_json(work.run_file)["run_id"])
         raise
