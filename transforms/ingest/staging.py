@@ -36,6 +36,7 @@ from transforms.ingest.workbook import (
     date_cell_marker,
     looks_like_workbook,
     markup_named_as_workbook,
+    plain_zip_members,
     read_sheet_grids,
 )
 from transforms.normalize.dates import count_locale_swap_repairs
@@ -189,6 +190,12 @@ def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
                 f"{markup} named {suffix}, not a workbook: open it in Excel and save it as .xlsx or CSV",
             )
     elif looks_like_workbook(head):
+        archived = plain_zip_members(path)
+        if archived is not None:  # calamine's refusal said only "CalamineError"
+            raise Quarantine(
+                "unsupported_format",
+                f"a zip archive of {archived} files, not a workbook: unpack it and land the files themselves",
+            )
         state.file_format = "xlsx"
         try:
             stacked = stack_data_sheets(read_sheet_grids(path))

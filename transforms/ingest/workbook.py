@@ -94,6 +94,21 @@ def looks_like_workbook(head: bytes) -> bool:
     return head.startswith((ZIP_MAGIC, OLE2_MAGIC))
 
 
+# Parts every Office Open XML (xlsx, xlsm, xlsb) or OpenDocument (ods) workbook holds at its root.
+_WORKBOOK_PACKAGE_PARTS = frozenset({"[Content_Types].xml", "mimetype", "META-INF/manifest.xml"})
+
+
+def plain_zip_members(path: Path) -> int | None:
+    """How many files a zip archive holds when it is not a workbook package (a facility zipping its
+    exports, `DS_tiem.zip`), else None (a workbook, damaged or not, or no readable zip at all)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return None
+    return None if _WORKBOOK_PACKAGE_PARTS.intersection(names) else len(names)
+
+
 def markup_named_as_workbook(head: bytes) -> str | None:
     """What a file named .xls (or .xlsx) holds when it is markup, not a workbook: web platforms'
     "Export to Excel" writes an HTML table or an Excel 2003 XML spreadsheet under that name (Excel

@@ -15,10 +15,12 @@ thread while ingest runs (start_preparing_snapshot) and the DAG in a task beside
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +31,12 @@ import polars as pl
 from matching.features import Vocabulary
 from matching.model import MatchModel, load_model
 from matching.probabilistic import EncodedRegistry, encode_registry
+from transforms.ingest.landing import file_content_hash
 from transforms.normalize.names import SurnameStatistics, surname_statistics
 from transforms.registry import prepare_registry, registry_name_repairs
 from validation.suites import CITIZEN_ID_PATTERN
 from vaxsync.core.contracts import REGISTRY_SCHEMA
+from vaxsync.core.errors import InputError
 from vaxsync.core.settings import Settings
 from vaxsync.core.workdir import owner_only_files, private_folder
 
@@ -192,6 +196,20 @@ def prepare_snapshot(settings: Settings, *, snapshot_hash: str) -> bool:
     ]
     if all(path.exists() for path in files):
         return False
+    missing = [path for path in files if not path.exists()]
+    try:
+        with reading_snapshot(settings, snapshot_hash=snapshot_hash, check_after=True):
+            _build_snapshot_caches(settings, snapshot_hash=snapshot_hash, files=files, model=model)
+    except InputError:  # what was built may hold the new content under the old hash: never kept
+        for path in missing:
+            path.unlink(missing_ok=True)
+        raise
+    return True
+
+
+def _build_snapshot_caches(
+    settings: Settings, *, snapshot_hash: str, files: list[Path], model: MatchModel
+) -> None:
     # Both the statistics and the prepared form start from every distinct name repaired: once for both.
     name_repairs = (
         registry_name_repairs(pl.scan_parquet(settings.registry_path))
@@ -202,7 +220,41 @@ def prepare_snapshot(settings: Settings, *, snapshot_hash: str) -> bool:
     prepared_registry(settings, snapshot_hash=snapshot_hash, name_repairs=name_repairs)
     del name_repairs  # not held while the registry is encoded
     encoded_registry(settings, snapshot_hash=snapshot_hash, model=model)
-    return True
+
+
+def snapshot_changed(settings: Settings, *, snapshot_hash: str) -> InputError | None:
+    """The error to stop on when the snapshot file no longer holds the content discovery hashed, else None."""
+    path = settings.registry_path
+    try:
+        unchanged = path.is_file() and file_content_hash(path) == snapshot_hash
+    except OSError:
+        unchanged = False
+    if unchanged:
+        return None
+    return InputError(
+        f"registry snapshot changed while the night read it (a new export written in place?), nothing"
+        f" published: run the night again once the snapshot is complete: {path}"
+    )
+
+
+@contextlib.contextmanager
+def reading_snapshot(settings: Settings, *, snapshot_hash: str, check_after: bool) -> Iterator[None]:
+    """Reads of settings.registry_path in the block are of the content hashed at discovery. A snapshot
+    rewritten in place mid-night (an export job) was read half-written (a polars traceback) or mixed
+    with the old one (matched against one, flagged and coverage against the other), and its caches kept
+    the new content under the old hash. An error raised in the block while the file has changed, and
+    with check_after a change found after it, is the one-line snapshot_changed error."""
+    try:
+        yield
+    except Exception:
+        changed = snapshot_changed(settings, snapshot_hash=snapshot_hash)
+        if changed is not None:
+            raise changed from None
+        raise
+    if check_after:
+        changed = snapshot_changed(settings, snapshot_hash=snapshot_hash)
+        if changed is not None:
+            raise changed
 
 
 def start_preparing_snapshot(settings: Settings, *, snapshot_hash: str) -> SnapshotPreparation:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import re
@@ -424,6 +425,57 @@ def open_when_free(
                 raise WarehouseLockedError(
                     f"warehouse is in use by another process{by}, still after {wait:.0f} s: {warehouse_path}"
                     " (close that session, or let analysts read a copy: see README)"
+                ) from None
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, 2.0)
+
+
+NIGHT_LOCK_SUFFIX = ".night.lock"
+
+
+def night_lock_path(warehouse_path: Path) -> Path:
+    """The file a night holds locked beside its warehouse (kept: removing it would let a waiting
+    night and a new one each lock a different file)."""
+    return warehouse_path.with_name(warehouse_path.name + NIGHT_LOCK_SUFFIX)
+
+
+@contextlib.contextmanager
+def night_lock(warehouse_path: Path, *, lock_wait_seconds: float) -> Iterator[None]:
+    """One night at a time on a warehouse. DuckDB's own lock covers one connection, not the night: a
+    second `vaxsync run` reset the first's work folder under it (a traceback mid-match) or read its
+    half-written files. Retried for lock_wait_seconds, then WarehouseLockedError naming the holder's
+    PID. An advisory lock (flock): the system releases it when the holder exits, killed or not."""
+
+    problem = warehouse_file_problem(warehouse_path)
+    if problem:
+        raise InputError(problem)
+    path = night_lock_path(warehouse_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        _lock_when_free(descriptor, path, warehouse_path, lock_wait_seconds)
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, str(os.getpid()).encode())
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _lock_when_free(descriptor: int, path: Path, warehouse_path: Path, wait: float) -> None:
+    deadline = time.monotonic() + wait
+    pause = 0.2
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                holder = path.read_text(encoding="ascii", errors="replace").strip()
+                by = f" (PID {holder})" if holder.isdigit() else ""
+                raise WarehouseLockedError(
+                    f"another night is running on this warehouse{by}, still after {wait:.0f} s:"
+                    f" {warehouse_path} (let it finish, then run again)"
                 ) from None
             time.sleep(min(pause, remaining))
             pause = min(pause * 2, 2.0)

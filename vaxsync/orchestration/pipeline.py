@@ -57,13 +57,21 @@ from vaxsync.marts.registry_cache import (
     make_cache_private,
     prepare_snapshot,
     prepared_registry,
+    reading_snapshot,
     registry_snapshot_problem,
     registry_surname_statistics,
+    snapshot_changed,
     start_preparing_snapshot,
 )
 from vaxsync.marts.resends import path_arrivals
 from vaxsync.marts.snapshot_changes import count_flagged_shots
-from vaxsync.marts.warehouse import connect, known_ledger_entries, open_when_free, warehouse_file_problem
+from vaxsync.marts.warehouse import (
+    connect,
+    known_ledger_entries,
+    night_lock,
+    open_when_free,
+    warehouse_file_problem,
+)
 from vaxsync.orchestration import storage
 from vaxsync.orchestration.ingest_worker import IngestWorker, ingest_exports
 from vaxsync.orchestration.match_partitions import combine_partitions, gather_partition, plan_partitions
@@ -78,15 +86,20 @@ StageResult = dict[str, Any]
 # --- discover -------------------------------------------------------------------------------------------
 
 
-def discover_new_exports(settings: Settings) -> list[str]:
+def discover_new_exports(settings: Settings, *, inputs_checked: bool = False) -> list[str]:
     """Start the night: reset the work folder and list the landed files whose content is new.
 
     A (path, content) pair already in the ledger is a no-op. New content seen under a second path, in
     this landing or an earlier one, is recorded in the ledger as duplicate_content and not read again.
+    inputs_checked: run_nightly checked them before waiting for the night lock; only the as-of is
+    checked again (the night it waited for may have published a later one).
     """
 
     started = time.perf_counter()
-    _check_inputs(settings)
+    if inputs_checked:
+        _check_as_of(settings)
+    else:
+        _check_inputs(settings)
     registry_hash = file_content_hash(settings.registry_path)
     _check_snapshot_not_older(settings, registry_hash)
     work = RunWorkDir(settings)
@@ -210,6 +223,7 @@ def _check_inputs(settings: Settings) -> None:
     if problem:
         raise InputError(problem)
     _check_outputs_outside_landing(settings)
+    _check_decisions_folder(settings)
     problem = registry_snapshot_problem(settings.registry_path)
     if problem:
         raise InputError(problem)
@@ -248,6 +262,20 @@ def _check_outputs_outside_landing(settings: Settings) -> None:
     ]:
         if landing.is_relative_to(folder.resolve()):
             raise InputError(f"landing folder is inside the {what} {folder}: {settings.landing_dir}")
+
+
+def _check_decisions_folder(settings: Settings) -> None:
+    """A decisions folder that is a file stopped the night at match with `File exists`, after ingest; one
+    named (--decisions, VAXSYNC_DECISIONS_DIR) under a folder that does not exist is a typo whose
+    reviewers' decisions would be ignored night after night without a word. (The unnamed default is only
+    created, like any named folder, when its parent exists.)"""
+    folder = settings.decisions_dir
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"decisions folder is a file, expected a folder: {folder}")
+    if "decisions_dir" in settings.model_fields_set and not folder.parent.is_dir():
+        raise InputError(
+            f"decisions folder not found, nor the folder above it (the night creates only the last): {folder}"
+        )
 
 
 def _check_partition_store(url: str) -> None:
@@ -566,8 +594,14 @@ def publish_batch(settings: Settings) -> StageResult:
     start_importing_validation()  # a DAG task's own process: GX loads while publish reads its inputs
     work = RunWorkDir(settings)
     started = time.perf_counter()
+    snapshot_hash = read_json(work.run_file)["registry_hash"]
     try:
-        summary = publish(settings, work)
+        # checked before the transaction (a change found after the commit would be too late to refuse)
+        changed = snapshot_changed(settings, snapshot_hash=snapshot_hash)
+        if changed is not None:
+            raise changed
+        with reading_snapshot(settings, snapshot_hash=snapshot_hash, check_after=False):
+            summary = publish(settings, work)
     except CriticalValidationError:
         write_run_report(settings, read_json(work.run_file)["run_id"])
         raise
@@ -608,11 +642,19 @@ def run_nightly(
     on_progress: ProgressCallback | None = None,
     on_stage_done: StageDoneCallback | None = None,
 ) -> StageResult:
-    """Run every stage in order, as the DAG does, in this process."""
+    """Run every stage in order, as the DAG does, in this process, holding the warehouse's night lock."""
+    _check_inputs(settings)  # a refused night creates nothing, not even the lock file beside the warehouse
+    with night_lock(settings.warehouse_path, lock_wait_seconds=settings.warehouse_lock_wait_seconds):
+        return _run_stages(settings, on_progress, on_stage_done)
+
+
+def _run_stages(
+    settings: Settings, on_progress: ProgressCallback | None, on_stage_done: StageDoneCallback | None
+) -> StageResult:
     started = time.perf_counter()
     progress = on_progress or (lambda stage, done, total: None)
     stage_done = on_stage_done or (lambda stage, seconds, counts: None)
-    new_files = discover_new_exports(settings)
+    new_files = discover_new_exports(settings, inputs_checked=True)
     # GX takes seconds of CPU to import (validation.gx_import), in a thread that holds the GIL for long spans (started before
     # discover it made discover's 0.2 s of Python take 5 s): it starts once discover is done, while ingest
     # runs in worker processes or in polars, which release the GIL.

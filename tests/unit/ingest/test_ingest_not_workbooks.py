@@ -6,6 +6,7 @@ be opened (CalamineError)"): the tab-separated rows were lost to quarantine."""
 from __future__ import annotations
 
 import shutil
+import zipfile
 from pathlib import Path
 
 import polars as pl
@@ -43,3 +44,30 @@ def test_markup_named_as_a_workbook_is_quarantined_saying_what_it_is(fixture: st
     assert staged.ledger["quarantine_reason"] == "unsupported_format"
     assert str(staged.ledger["quarantine_detail"]).startswith(what)
     assert "save it as .xlsx or CSV" in str(staged.ledger["quarantine_detail"])
+
+
+@pytest.mark.parametrize("name", ["DS_tiem_T8.zip", "DS_tiem_T8.xlsx"])
+def test_a_zip_of_exports_is_quarantined_saying_to_unpack_it(tmp_path: Path, name: str) -> None:
+    # A facility zipping its month's exports. On main: unreadable_file, "the workbook cannot be opened
+    # (CalamineError)", which says nothing the facility can act on.
+    with zipfile.ZipFile(tmp_path / name, "w") as archive:
+        archive.write(SOURCE, "DS_tiem_1.csv")
+        archive.write(SOURCE, "DS_tiem_2.csv")
+    staged = stage_export(tmp_path, name)
+
+    assert staged.rows is None
+    assert (staged.ledger["status"], staged.ledger["quarantine_reason"]) == (
+        "quarantined",
+        "unsupported_format",
+    )
+    assert staged.ledger["quarantine_detail"] == (
+        "a zip archive of 2 files, not a workbook: unpack it and land the files themselves"
+    )
+
+
+def test_a_damaged_workbook_is_still_unreadable_not_an_archive(tmp_path: Path) -> None:
+    with zipfile.ZipFile(tmp_path / "DS_tiem.xlsx", "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types>no workbook part</Types>")
+    staged = stage_export(tmp_path, "DS_tiem.xlsx")
+
+    assert staged.ledger["quarantine_reason"] == "unreadable_file"

@@ -97,3 +97,21 @@ def hold_lock(warehouse: Path, seconds: float) -> subprocess.Popen[str]:
     assert holder.stdout is not None
     assert holder.stdout.readline().strip() == "holding"
     return holder
+
+
+def hold_night_lock(warehouse: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another night holding the warehouse's night lock for `seconds`; returns once it holds it."""
+    code = textwrap.dedent(
+        f"""
+        import time
+        from pathlib import Path
+        from vaxsync.marts.warehouse import night_lock
+        with night_lock(Path({str(warehouse)!r}), lock_wait_seconds=0):
+            print("holding", flush=True)
+            time.sleep({seconds})
+        """
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "holding"
+    return holder

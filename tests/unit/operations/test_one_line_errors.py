@@ -167,6 +167,38 @@ def test_outputs_inside_the_landing_folder_are_refused(
     assert not inside.exists()
 
 
+def test_a_decisions_folder_that_is_a_file_is_refused_before_any_work(tmp_path: Path) -> None:
+    # On main: `error: File exists: …` at the match stage, after ingest and normalize had run.
+    decisions = tmp_path / "decisions.xlsx"
+    decisions.write_bytes(b"PK")
+    result = invoke(run_args(tmp_path, "--as-of", "2023-01-31", "--decisions", str(decisions)))
+    assert_one_line_error(result, "decisions folder is a file", str(decisions))
+    assert not (tmp_path / "wh").exists()
+
+
+@pytest.mark.parametrize("named_by", ["option", "variable"])
+def test_a_named_decisions_folder_under_a_missing_folder_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, named_by: str
+) -> None:
+    # On main the night ran (exit 0) and never read a decision: a typo hid the reviewers' work.
+    typo = tmp_path / "decisons" / "provinces"
+    args = run_args(tmp_path, "--as-of", "2023-01-31")
+    if named_by == "option":
+        args += ["--decisions", str(typo)]
+    else:
+        monkeypatch.setenv("VAXSYNC_DECISIONS_DIR", str(typo))
+    assert_one_line_error(invoke(args), "decisions folder not found", str(typo))
+    assert not (tmp_path / "wh").exists()
+    assert not typo.parent.exists()
+
+
+def test_a_named_decisions_folder_is_created_in_an_existing_folder(tmp_path: Path) -> None:
+    decisions = tmp_path / "decisions"  # its first night: the night creates it (province folders inside)
+    result = invoke(run_args(tmp_path, "--as-of", "2023-01-31", "--decisions", str(decisions)))
+    assert result.exit_code == 0, result.output
+    assert decisions.is_dir()
+
+
 def test_an_as_of_earlier_than_the_last_published_night_is_refused(tmp_path: Path) -> None:
     warehouse = tmp_path / "wh" / "warehouse.duckdb"
     with connect(warehouse) as connection:

@@ -26,7 +26,7 @@ class _Prepared:
 def test_normalize_and_match_report_their_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings(warehouse_path=tmp_path / "warehouse.duckdb", as_of=dt.date(2023, 1, 31))
 
-    def discover(settings: Settings) -> list[str]:
+    def discover(settings: Settings, **options: object) -> list[str]:
         work = RunWorkDir(settings)
         work.reset()
         counts = {"files_landed": 2, "files_already_in_ledger": 1, "files_new": 1}
@@ -40,6 +40,7 @@ def test_normalize_and_match_report_their_steps(tmp_path: Path, monkeypatch: pyt
             on_step(done, 4)
         return {"rows_normalized": 7}
 
+    monkeypatch.setattr(pipeline, "_check_inputs", lambda settings: None)
     monkeypatch.setattr(pipeline, "discover_new_exports", discover)
     monkeypatch.setattr(pipeline, "start_preparing_snapshot", lambda settings, snapshot_hash: _Prepared())
     monkeypatch.setattr(pipeline, "_ingest_all", lambda settings, files: iter([1]))

@@ -16,6 +16,7 @@ from polars.testing import assert_frame_equal
 
 import vaxsync.marts.registry_cache as registry_cache
 from matching.model import load_model
+from transforms.ingest.landing import file_content_hash
 from vaxsync.core.settings import Settings
 from vaxsync.core.workdir import RunWorkDir, write_json
 from vaxsync.marts.registry_cache import (
@@ -30,7 +31,12 @@ from vaxsync.marts.registry_cache import (
 )
 from vaxsync.orchestration import pipeline
 
-SNAPSHOT = "snapshot-hash"
+SNAPSHOT = "snapshot-hash"  # where no cache is built (a faked preparation)
+
+
+def _snapshot(settings: Settings) -> str:
+    """The registry's content hash, as discovery records it: a build checks the file still holds it."""
+    return file_content_hash(settings.registry_path)
 
 
 def _settings(folder: Path, citizens: int = 40) -> Settings:
@@ -45,16 +51,18 @@ def test_the_background_builds_the_files_the_stages_would_build(tmp_path: Path) 
     background = _settings(tmp_path / "background")
     foreground = _settings(tmp_path / "foreground")
 
-    start_preparing_snapshot(background, snapshot_hash=SNAPSHOT).wait()
+    start_preparing_snapshot(background, snapshot_hash=_snapshot(background)).wait()
 
-    records, words = encoded_registry_files(background, snapshot_hash=SNAPSHOT, model=load_model())
-    assert records.is_file() and words.is_file()
-    assert registry_surname_statistics(background, snapshot_hash=SNAPSHOT) == registry_surname_statistics(
-        foreground, snapshot_hash=SNAPSHOT
+    records, words = encoded_registry_files(
+        background, snapshot_hash=_snapshot(background), model=load_model()
     )
+    assert records.is_file() and words.is_file()
+    assert registry_surname_statistics(
+        background, snapshot_hash=_snapshot(background)
+    ) == registry_surname_statistics(foreground, snapshot_hash=_snapshot(foreground))
     assert_frame_equal(
-        prepared_registry(background, snapshot_hash=SNAPSHOT).collect(),
-        prepared_registry(foreground, snapshot_hash=SNAPSHOT).collect(),
+        prepared_registry(background, snapshot_hash=_snapshot(background)).collect(),
+        prepared_registry(foreground, snapshot_hash=_snapshot(foreground)).collect(),
     )
     assert not list(cache_dir(background).glob(".*.tmp"))  # every temporary file was renamed
 
@@ -75,10 +83,10 @@ def test_the_registry_names_are_repaired_once_for_the_statistics_and_the_prepare
     monkeypatch.setattr("transforms.registry.registry_name_repairs", counted)
     monkeypatch.setattr("transforms.normalize.names.repaired_names", _never_called)
 
-    assert prepare_snapshot(settings, snapshot_hash=SNAPSHOT) is True
+    assert prepare_snapshot(settings, snapshot_hash=_snapshot(settings)) is True
 
     assert len(repaired_texts) == 1
-    assert prepared_registry(settings, snapshot_hash=SNAPSHOT).collect().height == 40
+    assert prepared_registry(settings, snapshot_hash=_snapshot(settings)).collect().height == 40
 
 
 def _never_called(*arguments: object, **options: object) -> pl.LazyFrame:
@@ -94,24 +102,24 @@ def test_a_failed_build_is_raised_where_it_is_waited_for_and_leaves_no_cache_fil
         raise OSError("disk full")
 
     monkeypatch.setattr(registry_cache, "prepare_registry", broken)
-    preparation = start_preparing_snapshot(settings, snapshot_hash=SNAPSHOT)
+    preparation = start_preparing_snapshot(settings, snapshot_hash=_snapshot(settings))
 
     with pytest.raises(OSError, match="disk full"):
         preparation.wait()
-    assert not prepared_registry_file(settings, snapshot_hash=SNAPSHOT).exists()
+    assert not prepared_registry_file(settings, snapshot_hash=_snapshot(settings)).exists()
     assert not list(cache_dir(settings).glob(".*.tmp"))
     monkeypatch.undo()  # the night run again: the stage builds the file itself
-    assert prepared_registry(settings, snapshot_hash=SNAPSHOT).collect().height == 40
+    assert prepared_registry(settings, snapshot_hash=_snapshot(settings)).collect().height == 40
 
 
 def test_a_later_night_of_the_snapshot_builds_nothing(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
-    start_preparing_snapshot(settings, snapshot_hash=SNAPSHOT).wait()
+    start_preparing_snapshot(settings, snapshot_hash=_snapshot(settings)).wait()
     modified = {path: path.stat().st_mtime_ns for path in cache_dir(settings).iterdir()}
 
-    start_preparing_snapshot(settings, snapshot_hash=SNAPSHOT).wait()
+    start_preparing_snapshot(settings, snapshot_hash=_snapshot(settings)).wait()
 
-    assert prepare_snapshot(settings, snapshot_hash=SNAPSHOT) is False
+    assert prepare_snapshot(settings, snapshot_hash=_snapshot(settings)) is False
     assert {path: path.stat().st_mtime_ns for path in cache_dir(settings).iterdir()} == modified
 
 
@@ -119,23 +127,23 @@ def test_the_dag_task_builds_the_caches_of_the_night_s_snapshot(tmp_path: Path) 
     settings = _settings(tmp_path)
     work = RunWorkDir(settings)
     work.reset()
-    write_json(work.run_file, {"registry_hash": SNAPSHOT})
+    write_json(work.run_file, {"registry_hash": _snapshot(settings)})
 
     assert pipeline.prepare_registry_snapshot(settings) == {"registry_caches_built": True}
-    assert prepared_registry_file(settings, snapshot_hash=SNAPSHOT).is_file()
+    assert prepared_registry_file(settings, snapshot_hash=_snapshot(settings)).is_file()
     assert pipeline.prepare_registry_snapshot(settings) == {"registry_caches_built": False}
 
 
 def test_a_missing_file_of_the_encoding_is_built_again(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
-    start_preparing_snapshot(settings, snapshot_hash=SNAPSHOT).wait()
-    records, _ = encoded_registry_files(settings, snapshot_hash=SNAPSHOT, model=load_model())
+    start_preparing_snapshot(settings, snapshot_hash=_snapshot(settings)).wait()
+    records, _ = encoded_registry_files(settings, snapshot_hash=_snapshot(settings), model=load_model())
     records.unlink()
 
-    start_preparing_snapshot(settings, snapshot_hash=SNAPSHOT).wait()
+    start_preparing_snapshot(settings, snapshot_hash=_snapshot(settings)).wait()
 
     assert records.is_file()
-    assert surname_statistics_file(settings, snapshot_hash=SNAPSHOT).is_file()
+    assert surname_statistics_file(settings, snapshot_hash=_snapshot(settings)).is_file()
 
 
 def test_run_nightly_waits_for_the_caches_before_normalize(
@@ -155,7 +163,7 @@ def test_run_nightly_waits_for_the_caches_before_normalize(
         threading.Timer(0.1, built.set).start()
         return Preparation()
 
-    def discover(settings: Settings) -> list[str]:
+    def discover(settings: Settings, **options: object) -> list[str]:
         work = RunWorkDir(settings)
         work.reset()
         counts = {"files_landed": 0, "files_already_in_ledger": 0}
@@ -169,6 +177,7 @@ def test_run_nightly_waits_for_the_caches_before_normalize(
 
         return run
 
+    monkeypatch.setattr(pipeline, "_check_inputs", lambda settings: None)
     monkeypatch.setattr(pipeline, "start_preparing_snapshot", start)
     monkeypatch.setattr(pipeline, "discover_new_exports", discover)
     monkeypatch.setattr(pipeline, "_ingest_all", stage("ingest", iter([])))

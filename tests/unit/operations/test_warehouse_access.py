@@ -8,10 +8,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from operations_builders import hold_lock, invoke
+from operations_builders import assert_one_line_error, hold_lock, hold_night_lock, invoke, run_args
+from typer.testing import CliRunner
 
 from vaxsync.core.errors import WarehouseLockedError
-from vaxsync.marts.warehouse import connect
+from vaxsync.marts.warehouse import connect, night_lock
+from vaxsync.orchestration.cli import app
 
 
 def _warehouse_with_a_run(path: Path) -> Path:
@@ -52,6 +54,40 @@ def test_opening_gives_up_after_the_bounded_wait(tmp_path: Path) -> None:
         holder.kill()
         holder.wait()
     assert 0.8 <= time.monotonic() - started < 6
+
+
+def test_a_second_night_on_the_warehouse_stops_in_one_line_before_any_work(tmp_path: Path) -> None:
+    # Before the night lock, a second `vaxsync run` reset the first's work folder under it (a traceback
+    # mid-match in the first) and both published.
+    warehouse = tmp_path / "wh" / "warehouse.duckdb"
+    holder = hold_night_lock(warehouse, 30)
+    try:
+        result = CliRunner().invoke(
+            app,
+            run_args(tmp_path, "--as-of", "2023-01-31", warehouse=warehouse),
+            env={"VAXSYNC_WAREHOUSE_LOCK_WAIT_SECONDS": "1"},
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    assert_one_line_error(result, "another night is running on this warehouse", f"PID {holder.pid}")
+    assert not warehouse.exists()
+    assert not (tmp_path / "wh" / "work").exists()
+
+
+def test_the_night_lock_is_free_once_its_holder_is_gone(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    holder = hold_night_lock(warehouse, 30)
+    holder.kill()  # killed, never released by its code: the system lets go of it
+    holder.wait()
+    started = time.monotonic()
+    with night_lock(warehouse, lock_wait_seconds=5):
+        assert time.monotonic() - started < 1
+        with (
+            pytest.raises(WarehouseLockedError, match="another night"),
+            night_lock(warehouse, lock_wait_seconds=0),
+        ):
+            pass  # one process, two nights: flock locks per open file, so the second is refused too
 
 
 def test_analysts_read_a_snapshot_while_the_night_writes(tmp_path: Path) -> None:
