@@ -15,9 +15,11 @@ import select
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import polars as pl
 
 from matching.probabilistic import MODEL_FILE_NAME
@@ -63,16 +65,24 @@ from vaxsync.marts.registry_cache import (
 )
 from vaxsync.marts.resends import path_arrivals
 from vaxsync.marts.snapshot_changes import count_flagged_shots
-from vaxsync.marts.warehouse import connect, known_ledger_entries, open_when_free, warehouse_file_problem
+from vaxsync.marts.warehouse import (
+    connect,
+    known_ledger_entries,
+    open_when_free,
+    sibling_connection,
+    warehouse_file_problem,
+)
 from vaxsync.orchestration import storage
 from vaxsync.orchestration.ingest_worker import IngestWorker, ingest_exports
 from vaxsync.orchestration.match_partitions import combine_partitions, gather_partition, plan_partitions
-from vaxsync.reports.province_report_files import write_province_reports
+from vaxsync.reports.province_report_files import ProvinceReportsRendering, start_province_reports
 from vaxsync.reports.run_report import write_reports, write_run_report
 
 log = logging.getLogger(__name__)
 
 StageResult = dict[str, Any]
+# Called with publish's connection inside its transaction, the night written and validated, not committed.
+BeforeCommit = Callable[[duckdb.DuckDBPyConnection], None]
 
 
 # --- discover -------------------------------------------------------------------------------------------
@@ -557,17 +567,18 @@ def combine_matches(settings: Settings) -> StageResult:
 # --- publish --------------------------------------------------------------------------------------------
 
 
-def publish_batch(settings: Settings) -> StageResult:
+def publish_batch(settings: Settings, before_commit: BeforeCommit | None = None) -> StageResult:
     """Validate the night's new synced shots, then merge everything into the warehouse in one transaction.
 
     When a critical expectation stops the publish, the run report (outcome 'not published', with the
-    validation page) is still written, then the error is raised to fail the task."""
+    validation page) is still written, then the error is raised to fail the task. `before_commit` is
+    called with the connection once the night is written and validated, before the commit."""
 
     start_importing_validation()  # a DAG task's own process: GX loads while publish reads its inputs
     work = RunWorkDir(settings)
     started = time.perf_counter()
     try:
-        summary = publish(settings, work)
+        summary = publish(settings, work, before_commit=before_commit)
     except CriticalValidationError:
         write_run_report(settings, read_json(work.run_file)["run_id"])
         raise
@@ -579,16 +590,33 @@ def publish_batch(settings: Settings) -> StageResult:
 # --- report ---------------------------------------------------------------------------------------------
 
 
-def report_batch(settings: Settings) -> StageResult:
-    """Write the night's backlog summary reports."""
+def report_batch(settings: Settings, provinces: ProvinceReportsRendering | None = None) -> StageResult:
+    """Write the night's reports: backlog summary, run report, province reports; rebuild coverage.
+
+    `provinces`: the province reports already started (by run_nightly, inside publish's transaction)."""
 
     work = RunWorkDir(settings)
     run = read_json(work.run_file)
-    # One warehouse connection for the stage's readers and the coverage build (each opening costs ~70 ms).
-    with connect(settings.warehouse_path, settings=settings) as connection:
-        paths = write_reports(settings, run_id=run["run_id"], connection=connection)
-        province_paths = write_province_reports(settings, run_id=run["run_id"], connection=connection)
-        coverage = build_coverage(settings, connection)
+    # One warehouse opening for the stage (each costs ~70 ms). The coverage build (DuckDB, which releases
+    # the GIL) runs in a thread on a sibling connection, the province reports render in a thread (and the
+    # helper process), while this thread writes the run report: coverage writes only its own tables, which
+    # no report reads, and the reports write none.
+    with (
+        connect(settings.warehouse_path, settings=settings) as connection,
+        sibling_connection(connection, settings.warehouse_path, settings=settings) as coverage_connection,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="coverage") as background,
+    ):
+        building = background.submit(build_coverage, settings, coverage_connection)
+        if provinces is None:
+            provinces = start_province_reports(settings, run_id=run["run_id"], connection=connection)
+        provinces.allow_helper()  # publish's memory is freed
+        try:
+            paths = write_reports(settings, run_id=run["run_id"], connection=connection)
+        except BaseException:
+            provinces.discard()
+            raise
+        province_paths = provinces.finish()
+        coverage = building.result()
     # Two files per province: XCom gets the count, the folder holds the files.
     return {
         "reports": [str(path) for path in paths],
@@ -608,7 +636,8 @@ def run_nightly(
     on_progress: ProgressCallback | None = None,
     on_stage_done: StageDoneCallback | None = None,
 ) -> StageResult:
-    """Run every stage in order, as the DAG does, in this process."""
+    """Run every stage in order, as the DAG does, in this process (the province reports start rendering
+    inside publish's transaction: publish_rendering_reports)."""
     started = time.perf_counter()
     progress = on_progress or (lambda stage, done, total: None)
     stage_done = on_stage_done or (lambda stage, seconds, counts: None)
@@ -647,12 +676,12 @@ def run_nightly(
     stage_done("match", time.perf_counter() - stage_started, counts)
     stage_started = time.perf_counter()
     progress("publish", 0, 1)
-    summary = publish_batch(settings)
+    summary, provinces = publish_rendering_reports(settings)
     progress("publish", 1, 1)
     stage_done("publish", time.perf_counter() - stage_started, summary)
     stage_started = time.perf_counter()
     progress("report", 0, 1)
-    reported = report_batch(settings)
+    reported = report_batch(settings, provinces)
     progress("report", 1, 1)
     stage_done("report", time.perf_counter() - stage_started, reported)
     summary["wall_seconds"] = round(time.perf_counter() - started, 2)
@@ -663,6 +692,32 @@ def run_nightly(
     summary["files_deferred"] = read_json(work.run_file)["stage_counts"]["discover"].get("files_deferred", 0)
     summary["shots_citizen_not_in_snapshot"] = _shots_citizen_not_in_snapshot(settings)
     return summary
+
+
+def publish_rendering_reports(settings: Settings) -> tuple[StageResult, ProvinceReportsRendering | None]:
+    """publish_batch, with the province reports started inside its transaction, once the night is written:
+    they read it there and render (into staging) while the commit writes it, and reach their folders only
+    when the report stage finishes them, after the commit. A publish that fails discards them."""
+    started: list[ProvinceReportsRendering] = []
+
+    def start_rendering(connection: duckdb.DuckDBPyConnection) -> None:
+        # A report's error must not stop the publish: the report stage reads them again, and fails there.
+        try:
+            run_id = read_json(RunWorkDir(settings).run_file)["run_id"]
+            # No helper process until the report stage: it would add to publish's memory peak.
+            started.append(
+                start_province_reports(settings, run_id=run_id, connection=connection, helper_may_start=False)
+            )
+        except Exception as error:
+            log.warning("province reports not started before the commit: %s", type(error).__name__)
+
+    try:
+        summary = publish_batch(settings, before_commit=start_rendering)
+    except BaseException:
+        for rendering in started:
+            rendering.discard()
+        raise
+    return summary, started[0] if started else None
 
 
 def _shots_citizen_not_in_snapshot(settings: Settings) -> int:
