@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
@@ -52,6 +53,9 @@ from vaxsync.marts.snapshot_changes import (
     withdraw_relinked_postings,
 )
 from vaxsync.marts.warehouse import connect
+
+if TYPE_CHECKING:
+    from great_expectations.core import ExpectationSuite
 
 _OUTCOME_COLUMNS = [
     "file_hash",
@@ -100,6 +104,7 @@ def row_outcomes(work: RunWorkDir) -> pl.DataFrame:
 
 
 def publish(settings: Settings, work: RunWorkDir) -> dict[str, Any]:
+    """Publish the night in one transaction. A night already published is only read."""
     run = read_json(work.run_file)
     outcomes = row_outcomes(work)
     ledgers = _ledger_entries(work)
@@ -127,14 +132,21 @@ def publish(settings: Settings, work: RunWorkDir) -> dict[str, Any]:
         register_frame(connection, "night_ledger", ledgers)
         stage_postings(connection)
         outcomes = keep_unposted_outcomes(connection, outcomes)
-        _validate_new_shots(settings, work, connection)
-        connection.execute("begin transaction")
-        try:
-            _write_night(connection, settings, run)
-            connection.execute("commit")
-        except Exception:
-            connection.execute("rollback")
-            raise
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        # The synced-layer suite (single-threaded Python) runs in a thread while DuckDB writes the night
+        # (which releases the GIL); its verdict is awaited before the commit, so a critical failure still
+        # leaves the warehouse as it was.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate-synced") as validating:
+            verdict = _start_validating_new_shots(settings, work, connection, validating)
+            connection.execute("begin transaction")
+            try:
+                _write_night(connection, settings, run, now)
+                _await_validation(verdict)
+                _write_validation_results(connection, settings, run["run_id"], now)
+                connection.execute("commit")
+            except Exception:
+                connection.execute("rollback")
+                raise
         return _summary_from_warehouse(connection, run["run_id"])
 
 
@@ -174,11 +186,14 @@ def _ledger_entries(work: RunWorkDir) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-def _validate_new_shots(settings: Settings, work: RunWorkDir, connection: duckdb.DuckDBPyConnection) -> None:
-    """The synced-layer suite on tonight's new shots (`new_shots`). Only the columns the suite reads leave
-    DuckDB: the frame and its pandas copy are publish's memory peak."""
+def _start_validating_new_shots(
+    settings: Settings, work: RunWorkDir, connection: duckdb.DuckDBPyConnection, executor: Executor
+) -> Future[None] | None:
+    """The synced-layer suite on tonight's new shots (`new_shots`), run by the executor: the candidate rows
+    are read here (the connection is not shared across threads), the suite runs there and stores its
+    outcome. None when there is no new shot."""
     if not connection.execute("select exists (select 1 from new_shots)").fetchall()[0][0]:
-        return
+        return None
     suite = build_synced_shots_suite(
         settings.as_of, settings.campaign_start, load_reference().vaccines["vaccine_code"].to_list()
     )
@@ -192,14 +207,26 @@ def _validate_new_shots(settings: Settings, work: RunWorkDir, connection: duckdb
     candidates = (
         connection.sql(f"select {fetched} from new_shots").pl().with_columns(**provisional).select(columns)
     )
+    return executor.submit(_validate_candidates, candidates, suite, work)
+
+
+def _validate_candidates(candidates: pl.DataFrame, suite: ExpectationSuite, work: RunWorkDir) -> None:
     outcome = run_suite(candidates, suite, id_columns=["shot_id"])
     store_outcome(work, outcome)
     if outcome.critical_failures:
         raise CriticalValidationError(outcome)
 
 
-def _write_night(connection: duckdb.DuckDBPyConnection, settings: Settings, run: dict[str, Any]) -> None:
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+def _await_validation(verdict: Future[None] | None) -> None:
+    """Wait for the synced-layer suite; raises its CriticalValidationError."""
+    if verdict is not None:
+        verdict.result()
+
+
+def _write_night(
+    connection: duckdb.DuckDBPyConnection, settings: Settings, run: dict[str, Any], now: dt.datetime
+) -> None:
+    """Every table of the night but validation_results (written once the synced-layer suite is done)."""
     parameters = {"run_id": run["run_id"], "now": now, "as_of": settings.as_of}
     work = RunWorkDir(settings)
     take_back_replaced_postings(connection, run_id=run["run_id"])  # before the rows post again
@@ -240,7 +267,6 @@ def _write_night(connection: duckdb.DuckDBPyConnection, settings: Settings, run:
     record_carried_postings(connection, work, run["run_id"])  # after the ledger's counts: posted tonight
     store_backlog_records(connection, work.match_input_file)  # and the probabilistic postings' rows
     write_decision_audit(connection, work, run["run_id"])
-    _write_validation_results(connection, settings, run["run_id"], now)
     # a snapshot that dropped citizens with posted shots: flag those shots (vaxsync.marts.snapshot_changes)
     flag_shots_of_missing_citizens(connection, settings.registry_path, run["run_id"], run["registry_hash"])
     _write_run_row(connection, run, now)

@@ -385,6 +385,21 @@ def connected(
         yield opened
 
 
+@contextlib.contextmanager
+def sibling_connection(
+    connection: duckdb.DuckDBPyConnection, warehouse_path: Path, *, settings: Settings
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A second connection to an open warehouse, for another thread (a connection is not shared across
+    threads; opening the file again costs ~70 ms and a lock of its own). Its own transactions and temp
+    tables; configured as `connect` configures (the SQL debug switch is a connection's)."""
+    sibling = connection.cursor()
+    try:
+        configure(sibling, _warehouse_config(warehouse_path, DuckDBConfig.of(settings), None, None))
+        yield sibling
+    finally:
+        sibling.close()
+
+
 def _warehouse_config(
     warehouse_path: Path, config: DuckDBConfig, memory_limit: str | None, threads: int | None
 ) -> DuckDBConfig:

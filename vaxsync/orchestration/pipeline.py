@@ -15,6 +15,7 @@ import select
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +71,13 @@ from vaxsync.marts.warehouse import (
     known_ledger_entries,
     night_lock,
     open_when_free,
+    sibling_connection,
     warehouse_file_problem,
 )
 from vaxsync.orchestration import storage
 from vaxsync.orchestration.ingest_worker import IngestWorker, ingest_exports
 from vaxsync.orchestration.match_partitions import combine_partitions, gather_partition, plan_partitions
-from vaxsync.reports.province_report_files import write_province_reports
+from vaxsync.reports.province_report_files import start_province_reports
 from vaxsync.reports.run_report import write_reports, write_run_report
 
 log = logging.getLogger(__name__)
@@ -268,11 +270,20 @@ def _check_decisions_folder(settings: Settings) -> None:
     """A decisions folder that is a file stopped the night at match with `File exists`, after ingest; one
     named (--decisions, VAXSYNC_DECISIONS_DIR) under a folder that does not exist is a typo whose
     reviewers' decisions would be ignored night after night without a word. (The unnamed default is only
-    created, like any named folder, when its parent exists.)"""
+    created, like any named folder, when its parent exists.) A parent the night itself creates (a new
+    deployment's folder that will hold the warehouse or the reports) is no typo."""
     folder = settings.decisions_dir
     if folder.exists() and not folder.is_dir():
         raise InputError(f"decisions folder is a file, expected a folder: {folder}")
-    if "decisions_dir" in settings.model_fields_set and not folder.parent.is_dir():
+    created_tonight = (settings.warehouse_path.parent, settings.reports_dir)
+    parent_created_tonight = any(
+        folder.parent == created or folder.parent in created.parents for created in created_tonight
+    )
+    if (
+        "decisions_dir" in settings.model_fields_set
+        and not folder.parent.is_dir()
+        and not parent_created_tonight
+    ):
         raise InputError(
             f"decisions folder not found, nor the folder above it (the night creates only the last): {folder}"
         )
@@ -614,15 +625,28 @@ def publish_batch(settings: Settings) -> StageResult:
 
 
 def report_batch(settings: Settings) -> StageResult:
-    """Write the night's backlog summary reports."""
+    """Write the night's reports: backlog summary, run report, province reports; rebuild coverage."""
 
     work = RunWorkDir(settings)
     run = read_json(work.run_file)
-    # One warehouse connection for the stage's readers and the coverage build (each opening costs ~70 ms).
-    with connect(settings.warehouse_path, settings=settings) as connection:
-        paths = write_reports(settings, run_id=run["run_id"], connection=connection)
-        province_paths = write_province_reports(settings, run_id=run["run_id"], connection=connection)
-        coverage = build_coverage(settings, connection)
+    # One warehouse opening for the stage (each costs ~70 ms). The coverage build (DuckDB, which releases
+    # the GIL) runs in a thread on a sibling connection, the province reports render in a thread (and the
+    # helper process), while this thread writes the run report: coverage writes only its own tables, which
+    # no report reads, and the reports write none.
+    with (
+        connect(settings.warehouse_path, settings=settings) as connection,
+        sibling_connection(connection, settings.warehouse_path, settings=settings) as coverage_connection,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="coverage") as background,
+    ):
+        building = background.submit(build_coverage, settings, coverage_connection)
+        provinces = start_province_reports(settings, run_id=run["run_id"], connection=connection)
+        try:
+            paths = write_reports(settings, run_id=run["run_id"], connection=connection)
+        except BaseException:
+            provinces.discard()
+            raise
+        province_paths = provinces.finish()
+        coverage = building.result()
     # Two files per province: XCom gets the count, the folder holds the files.
     return {
         "reports": [str(path) for path in paths],

@@ -11,7 +11,9 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -42,6 +44,8 @@ HELPER_QUEUE = 2  # provinces handed to the helper and not yet done
 # Where the last rendering of each province is recorded (province -> fingerprint, as-of, files), in the
 # reports folder. Codes, dates, paths and hashes only: no personal data.
 RENDERED_INDEX_NAME = "province_reports_rendered.json"
+# Where a night's reports are rendered before they are put in place (under `<reports>/<as-of>/`).
+STAGING_FOLDER_NAME = ".rendering"
 # Part of every fingerprint: raise it when the rendering changes, so that every province renders again.
 RENDERING_VERSION = 1
 # What changes from night to night without the province's backlog or decisions changing: the nights a row
@@ -94,6 +98,18 @@ def write_province_reports(
     province's whole backlog), copied into tonight's folder under their own names (which carry the night
     they show). Files of an earlier run of the same night for a province that has nothing left are
     removed, so a re-run leaves exactly tonight's reports."""
+    return start_province_reports(settings, run_id=run_id, connection=connection).finish()
+
+
+def start_province_reports(
+    settings: Settings,
+    *,
+    run_id: str,
+    connection: duckdb.DuckDBPyConnection | None = None,
+) -> ProvinceReportsRendering:
+    """Read tonight's province reports from the warehouse and start rendering the changed ones in a thread,
+    into a staging folder, while the caller does other work; `finish()` puts them in place, `discard()`
+    drops them (the report stage failed)."""
 
     admin_units = pl.scan_parquet(ADMIN_UNITS_PATH)
     registry = pl.scan_parquet(settings.registry_path)
@@ -106,46 +122,91 @@ def write_province_reports(
             run_id=run_id,
             secret=decision_secret(settings),
         )
-    provinces_dir = settings.reports_dir / settings.as_of.isoformat() / "provinces"
-    # Where staff drop each province's filled report: one owner-only folder per province, ready tonight.
-    prepare_province_folders(settings.decisions_dir, [report.province_code for report in reports])
-    rendered_before = _rendered_index(settings.reports_dir)
-    rendered: dict[str, dict[str, object]] = {}
-    written: list[Path] = []
-    kept: dict[str, tuple[list[Path], str]] = {}  # province -> its files copied, the night they show
-    to_render: list[tuple[ProvinceReport, Path]] = []
-    fingerprints = {report.province_code: report_fingerprint(report) for report in reports}
-    for report in reports:
-        folder = provinces_dir / province_folder(report.province_code)
-        before = rendered_before.get(report.province_code)
-        files = _kept_files(before, fingerprints[report.province_code], settings)
-        if before is None or files is None:
-            to_render.append((report, folder))
-        else:  # staff find every province in tonight's folder
-            kept[report.province_code] = _copied_into(files, folder), str(before["as_of"])
-    rendered_files = _render_all(to_render)
-    for report in reports:
-        files, shows_night = kept.get(report.province_code) or (
-            rendered_files[report.province_code],
-            settings.as_of.isoformat(),
+    return ProvinceReportsRendering(settings, reports)
+
+
+class ProvinceReportsRendering:
+    """Tonight's province reports, the changed ones being rendered in a thread into a staging folder
+    (`<reports>/<as-of>/.rendering/`, emptied first: a crashed night's leftovers), so that a report stage
+    that fails leaves the provinces' folders as they were. Rendering is Python (the GIL) plus the helper
+    process; the thread lets the report stage's other work (the run report, coverage) run beside it."""
+
+    def __init__(self, settings: Settings, reports: list[ProvinceReport]) -> None:
+        self.settings = settings
+        self.reports = reports
+        self.fingerprints = {report.province_code: report_fingerprint(report) for report in reports}
+        rendered_before = _rendered_index(settings.reports_dir)
+        self.kept: dict[str, tuple[list[Path], str]] = {}  # province -> its last files, the night they show
+        to_render: list[tuple[ProvinceReport, Path]] = []
+        self.staging = settings.reports_dir / settings.as_of.isoformat() / STAGING_FOLDER_NAME
+        shutil.rmtree(self.staging, ignore_errors=True)
+        self.staging.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True)
+        for report in reports:
+            before = rendered_before.get(report.province_code)
+            files = _kept_files(before, self.fingerprints[report.province_code], settings)
+            if before is None or files is None:
+                to_render.append((report, self.staging / province_folder(report.province_code)))
+            else:  # staff find every province in tonight's folder
+                self.kept[report.province_code] = files, str(before["as_of"])
+        self._rendering = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render-provinces")
+        self._rendered = self._rendering.submit(_render_all, to_render)
+        self._rendering.shutdown(wait=False)  # the thread ends with its one task
+
+    def finish(self) -> list[Path]:
+        """Wait for the rendering, then put tonight's reports in place: the rendered files moved out of
+        staging, the unchanged provinces' files copied, stale files removed, the index written."""
+        settings, reports = self.settings, self.reports
+        staged = self._rendered.result()
+        provinces_dir = settings.reports_dir / settings.as_of.isoformat() / "provinces"
+        # Where staff drop each province's filled report: one owner-only folder per province, ready tonight.
+        prepare_province_folders(settings.decisions_dir, [report.province_code for report in reports])
+        written: list[Path] = []
+        rendered: dict[str, dict[str, object]] = {}
+        for report in reports:
+            folder = provinces_dir / province_folder(report.province_code)
+            if report.province_code in self.kept:
+                kept_files, shows_night = self.kept[report.province_code]
+                files = _copied_into(kept_files, folder)
+            else:
+                files, shows_night = (
+                    _moved_into(staged[report.province_code], folder),
+                    settings.as_of.isoformat(),
+                )
+            written.extend(files)
+            rendered[report.province_code] = {
+                "fingerprint": self.fingerprints[report.province_code],
+                "as_of": shows_night,  # the night the files show
+                "files": [str(path.relative_to(settings.reports_dir)) for path in files],
+            }
+        shutil.rmtree(self.staging, ignore_errors=True)
+        _remove_stale_reports(provinces_dir, keep=set(written))
+        index = json.dumps(rendered, indent=1, sort_keys=True).encode("utf-8")
+        write_private(settings.reports_dir / RENDERED_INDEX_NAME, index)
+        log.info(
+            "mismatch reports for %d provinces (%d open rows): %d rendered, %d unchanged kept",
+            len(reports),
+            sum(report.rows.height for report in reports),
+            len(reports) - len(self.kept),
+            len(self.kept),
         )
-        written.extend(files)
-        rendered[report.province_code] = {
-            "fingerprint": fingerprints[report.province_code],
-            "as_of": shows_night,  # the night the files show
-            "files": [str(path.relative_to(settings.reports_dir)) for path in files],
-        }
-    _remove_stale_reports(provinces_dir, keep=set(written))
-    index = json.dumps(rendered, indent=1, sort_keys=True).encode("utf-8")
-    write_private(settings.reports_dir / RENDERED_INDEX_NAME, index)
-    log.info(
-        "mismatch reports for %d provinces (%d open rows): %d rendered, %d unchanged kept",
-        len(reports),
-        sum(report.rows.height for report in reports),
-        len(reports) - len(kept),
-        len(kept),
-    )
-    return written
+        return written
+
+    def discard(self) -> None:
+        """Drop what was rendered (the report stage failed): wait for the thread, remove the staging."""
+        try:
+            self._rendered.result()
+        except Exception as error:  # the night's own error is what the caller raises
+            log.debug("discarded province rendering failed: %s", type(error).__name__)
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _moved_into(files: list[Path], folder: Path) -> list[Path]:
+    """Rendered files moved from staging into the province's folder (the same file system: a rename)."""
+    folder.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
+    moved = [folder / path.name for path in files]
+    for source, target in zip(files, moved, strict=True):
+        os.replace(source, target)
+    return moved
 
 
 def _copied_into(files: list[Path], folder: Path) -> list[Path]:

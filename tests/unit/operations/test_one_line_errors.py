@@ -312,3 +312,15 @@ def test_runs_while_the_warehouse_is_locked_is_one_line(
         holder.wait()
     assert_one_line_error(runs, "in use by another process", f"PID {holder.pid}")
     assert_one_line_error(night, "in use by another process")
+
+
+def test_a_named_decisions_folder_in_the_folder_the_night_creates_for_its_warehouse_is_accepted(
+    tmp_path: Path,
+) -> None:
+    # A new deployment: one folder, created by its first night, holds the warehouse and the decisions.
+    deployment = tmp_path / "vaxsync"
+    decisions = deployment / "decisions"
+    args = run_args(tmp_path, "--as-of", "2023-01-31", warehouse=deployment / "warehouse.duckdb")
+    result = invoke([*args, "--decisions", str(decisions)])
+    assert result.exit_code == 0, result.output
+    assert decisions.is_dir()
