@@ -27,11 +27,14 @@ from transforms.ingest.landing import landed_path, outside_landing
 from transforms.ingest.staging import (
     LOCK_FILE_PREFIX,
     TEXT_SUFFIXES,
+    Quarantine,
     ReadState,
     StagedExport,
     has_date_cells,
     ledger_row,
     raw_layer_metrics,
+    read_text_bytes,
+    refuse_oversized_file,
     stage_export,
     staged_row_columns,
     text_file_format,
@@ -51,6 +54,7 @@ from transforms.ingest.text_decoding import DecodedText, decode_export_bytes_man
 from transforms.ingest.workbook import WORKBOOK_SUFFIXES, looks_like_workbook
 from transforms.normalize.dates import count_locale_swap_repairs_by_file
 from vaxsync.core.contracts import STAGED_ROW_SCHEMA
+from vaxsync.core.settings import LANDING_FILE_MAX_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -77,16 +81,21 @@ class _Layout:
     mapping: HeaderMapping
 
 
-def stage_exports(landing_dir: Path, files: Sequence[tuple[str, str]]) -> list[StagedExport]:
+def stage_exports(
+    landing_dir: Path, files: Sequence[tuple[str, str]], *, max_file_bytes: int = LANDING_FILE_MAX_BYTES
+) -> list[StagedExport]:
     """stage_export for each (source_file, file_hash), in order, reading the usual files as one batch."""
     staged: dict[int, StagedExport] = {}
     try:
-        staged = _stage_text_batch(_plain_text_files(landing_dir, files))
+        staged = _stage_text_batch(_plain_text_files(landing_dir, files, max_file_bytes))
     except Exception as error:  # the batch path is only a shortcut: each file is staged alone instead
         logger.warning("staging a batch file by file after %s", type(error).__name__)
         staged = {}
     exports = [
-        staged.get(position) or stage_export(landing_dir, source_file, file_hash, count_date_repairs=False)
+        staged.get(position)
+        or stage_export(
+            landing_dir, source_file, file_hash, count_date_repairs=False, max_file_bytes=max_file_bytes
+        )
         for position, (source_file, file_hash) in enumerate(files)
     ]
     _count_date_repairs(exports)
@@ -114,8 +123,10 @@ def _count_date_repairs(exports: list[StagedExport]) -> None:
         exports[position].ledger["dates_repaired"] = repaired.get(position, 0)
 
 
-def _plain_text_files(landing_dir: Path, files: Sequence[tuple[str, str]]) -> list[_TextFile]:
-    """The text files of the batch whose decoding does not quarantine them, decoded."""
+def _plain_text_files(
+    landing_dir: Path, files: Sequence[tuple[str, str]], max_file_bytes: int = LANDING_FILE_MAX_BYTES
+) -> list[_TextFile]:
+    """The text files of the batch whose reading and decoding does not quarantine them, decoded."""
     candidates: list[tuple[int, str, str, bytes]] = []
     for position, (source_file, file_hash) in enumerate(files):
         path = landed_path(landing_dir, source_file)
@@ -128,8 +139,9 @@ def _plain_text_files(landing_dir: Path, files: Sequence[tuple[str, str]]) -> li
         ):
             continue
         try:
-            raw = path.read_bytes()
-        except OSError:
+            refuse_oversized_file(path.stat().st_size, max_file_bytes)
+            raw = read_text_bytes(path)
+        except (OSError, Quarantine):  # stage_export says why
             continue
         if raw and not looks_like_workbook(raw[:8]):
             candidates.append((position, source_file, file_hash, raw))

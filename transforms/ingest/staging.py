@@ -42,11 +42,19 @@ from transforms.ingest.workbook import (
 from transforms.normalize.dates import count_locale_swap_repairs
 from vaxsync.core.contracts import DATE_FIELDS, EXPORT_FIELDS, LEDGER_SCHEMA, STAGED_ROW_SCHEMA, raw_column
 from vaxsync.core.reasons import QUARANTINE_REASONS
+from vaxsync.core.settings import LANDING_FILE_MAX_BYTES
 
 logger = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv", ".tab")
 MIN_NUL_TAIL = 16  # NUL bytes ending an otherwise readable text that name an interrupted copy
+# A text file whose last 64 KiB are NUL bytes is a copy never filled (preallocated, or sparse: a 2 GB hole
+# reads as 2 GB of NULs): quarantined from its tail, not read whole.
+NUL_TAIL_PROBE_BYTES = 64 * 1024
+# No export row comes near 64 KiB (the longest line of the shared samples is 2 KB): a longer run of bytes
+# without a line end is not rows of text. The separator sniffer and the header search work on the head's
+# whole lines, ~1 us per cell and candidate: at 1 MiB a line of 'a,a,...' cost ~1.5 CPU s, at 64 KiB ~0.1 s.
+MAX_LINE_BYTES = 64 * 1024
 LOCK_FILE_PREFIX = "~$"
 MIN_HEADER_SCORE_TO_SHOW = 2  # below this the "header" may be a data row: never echo its cells
 MAX_HEADER_CHARS_SHOWN = 40
@@ -91,10 +99,16 @@ class ReadState:
 
 
 def stage_export(
-    landing_dir: Path, source_file: str, file_hash: str | None = None, *, count_date_repairs: bool = True
+    landing_dir: Path,
+    source_file: str,
+    file_hash: str | None = None,
+    *,
+    count_date_repairs: bool = True,
+    max_file_bytes: int = LANDING_FILE_MAX_BYTES,
 ) -> StagedExport:
     """Stage `landing_dir / source_file`, or quarantine it with a reason. Without count_date_repairs the
-    ledger's dates_repaired is left at 0 for the caller to count (batch_staging, many files at once)."""
+    ledger's dates_repaired is left at 0 for the caller to count (batch_staging, many files at once). A
+    file over max_file_bytes (the landing_file_max_bytes setting) is quarantined unread."""
     path = landed_path(landing_dir, source_file)
     state = ReadState()
     size: int | None = None
@@ -106,6 +120,7 @@ def stage_export(
             raise Quarantine(
                 "unsupported_format", f"a link to a {what} outside the landing folder (not read)"
             )
+        refuse_oversized_file(size, max_file_bytes)
         rows, metrics = _read_export(path, file_hash, source_file, state)
     except Quarantine as verdict:
         return _quarantined(path, source_file, file_hash, size, state, verdict.reason, verdict.detail)
@@ -212,7 +227,7 @@ def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
         raise Quarantine(
             "unsupported_format", f"the file type {suffix or '(none)'!r} is not CSV, TXT or XLSX"
         )
-    raw = path.read_bytes()
+    raw = read_text_bytes(path)
     decoded = decode_export_bytes(raw)
     if decoded is None:
         raise Quarantine("unreadable_file", _undecodable_detail(raw))
@@ -226,6 +241,55 @@ def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
     records = split_records(decoded.text)
     state.delimiter = sniff_separator(records)
     return split_fields(records, state.delimiter)
+
+
+def refuse_oversized_file(size: int, max_file_bytes: int) -> None:
+    """Quarantine a landed file over the landing limit before anything of it is read."""
+    if size > max_file_bytes:
+        raise Quarantine(
+            "file_too_large",
+            f"the file is {size} bytes, over the landing limit of {max_file_bytes} bytes "
+            "(landing_file_max_bytes): not read; send the export split into smaller files",
+        )
+
+
+def read_text_bytes(path: Path) -> bytes:
+    """The bytes of a file to be read as text, or a Quarantine when they cannot be rows of text: a tail of
+    NUL bytes (checked before the file is read whole) or a line of over MAX_LINE_BYTES."""
+    with path.open("rb") as handle:
+        size = handle.seek(0, 2)
+        if size > NUL_TAIL_PROBE_BYTES:
+            handle.seek(size - NUL_TAIL_PROBE_BYTES)
+            if not handle.read(NUL_TAIL_PROBE_BYTES).strip(b"\x00"):
+                raise Quarantine(
+                    "unreadable_file",
+                    f"the file's last {NUL_TAIL_PROBE_BYTES} bytes (of {size}) are NUL bytes, not text (a copy "
+                    "cut short, preallocated or never filled): send it again",
+                )
+        handle.seek(0)
+        raw = handle.read()
+    longest = _longest_line(raw)
+    if longest is not None:
+        line_number, length = longest
+        raise Quarantine(
+            "unreadable_file",
+            f"line {line_number} runs {length} bytes without a line end (a line may be at most "
+            f"{MAX_LINE_BYTES} bytes): not rows of an export",
+        )
+    return raw
+
+
+def _longest_line(raw: bytes) -> tuple[int, int] | None:
+    """(line number, length in bytes) of the first line over MAX_LINE_BYTES, else None. CR, LF and CR LF
+    end lines (old Mac files end lines in CR alone; a UTF-16 line end holds the same bytes). The whole file
+    is checked: a huge row below the header costs the column mapping as much as one in the head."""
+    if len(raw) <= MAX_LINE_BYTES:
+        return None
+    lengths = list(map(len, raw.splitlines()))
+    longest = max(lengths)
+    if longest <= MAX_LINE_BYTES:
+        return None
+    return lengths.index(longest) + 1, longest
 
 
 def _undecodable_detail(raw: bytes) -> str:

@@ -217,10 +217,11 @@ def marked_words_samples(texts: list[str]) -> list[str]:
 
 
 def _head(text: str) -> str:
-    """The text's first SAMPLE_SEARCH_CHARS, cut after its last line end there (the whole text when none)."""
+    """The text's first SAMPLE_SEARCH_CHARS, cut after its last line end there (the whole text when none).
+    A CR alone ends a line too (old Mac files): their head is sampled, not the whole text."""
     if len(text) <= SAMPLE_SEARCH_CHARS:
         return text
-    cut = text.rfind("\n", 0, SAMPLE_SEARCH_CHARS)
+    cut = max(text.rfind("\n", 0, SAMPLE_SEARCH_CHARS), text.rfind("\r", 0, SAMPLE_SEARCH_CHARS))
     return text[: cut + 1] if cut >= 0 else text
 
 

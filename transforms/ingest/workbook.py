@@ -104,7 +104,7 @@ def plain_zip_members(path: Path) -> int | None:
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
         return None
     return None if _WORKBOOK_PACKAGE_PARTS.intersection(names) else len(names)
 

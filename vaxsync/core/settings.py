@@ -14,6 +14,10 @@ CAMPAIGN_START = dt.date(2021, 3, 8)  # the first COVID-19 shot given in Vietnam
 DECISION_SECRET_MIN_BYTES = 16
 # Settings whose value is never shown, in an error or anywhere else.
 SECRET_SETTINGS = frozenset({"decision_secret"})
+# A landed export above this size is quarantined unread (file_too_large): the largest real exports (a
+# province's year in one workbook) are tens of MB; a bigger file is a dump or junk that would cost a night
+# gigabytes of memory (docs/ingestion.md, "Quarantine reasons").
+LANDING_FILE_MAX_BYTES = 512 * 1024 * 1024
 
 
 def blank_path_problem(value: str) -> str | None:
@@ -79,6 +83,8 @@ class Settings(BaseSettings):
     # just before `vaxsync run` are read; a deployment whose uploads can stall sets it (300). A file that
     # changes while discovery hashes the landing is left for the next night whatever the setting.
     landing_settle_seconds: float = Field(default=0.0, ge=0)
+    # A landed file larger than this is quarantined file_too_large without being read.
+    landing_file_max_bytes: int = Field(default=LANDING_FILE_MAX_BYTES, ge=1)
     # Work folders of published nights are deleted after this many days (they hold personal data).
     work_retention_days: int = Field(default=7, ge=0)
 

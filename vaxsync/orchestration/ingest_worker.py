@@ -36,7 +36,11 @@ def ingest_exports(settings: Settings, source_files: list[str]) -> list[StageRes
     work = RunWorkDir(settings)
     hashes = discovered_hashes(work)  # hashed once, at discovery
     started = time.perf_counter()
-    staged_files = stage_exports(settings.landing_dir, [(name, hashes[name]) for name in source_files])
+    staged_files = stage_exports(
+        settings.landing_dir,
+        [(name, hashes[name]) for name in source_files],
+        max_file_bytes=settings.landing_file_max_bytes,
+    )
     # files are staged together: each gets an equal share of the batch's time (run.json has one writer
     # per stage, and ingest runs in parallel tasks)
     ingest_seconds = round((time.perf_counter() - started) / max(len(source_files), 1), 3)
