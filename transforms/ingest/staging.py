@@ -280,9 +280,10 @@ def read_text_bytes(path: Path) -> bytes:
 
 
 def _longest_line(raw: bytes) -> tuple[int, int] | None:
-    """(line number, length in bytes) of the first line over MAX_LINE_BYTES, else None. CR, LF and CR LF
-    end lines (old Mac files end lines in CR alone; a UTF-16 line end holds the same bytes). The whole file
-    is checked: a huge row below the header costs the column mapping as much as one in the head."""
+    """(line number, length in bytes) of the longest line when it is over MAX_LINE_BYTES, else None. CR,
+    LF and CR LF end lines (old Mac files end lines in CR alone; a UTF-16 line end holds the same bytes).
+    The whole file is checked: a huge row below the header costs the column mapping as much as one in the
+    head."""
     if len(raw) <= MAX_LINE_BYTES:
         return None
     lengths = list(map(len, raw.splitlines()))

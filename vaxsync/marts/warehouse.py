@@ -433,16 +433,25 @@ def open_when_free(
         except duckdb.IOException as error:
             if "lock" not in str(error).lower():
                 raise
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            next_pause = _paused_before_retry(deadline, pause)
+            if next_pause is None:
                 holder = _LOCK_HOLDER.search(str(error))
                 by = f" (PID {holder.group(1)})" if holder else ""
                 raise WarehouseLockedError(
                     f"warehouse is in use by another process{by}, still after {wait:.0f} s: {warehouse_path}"
                     " (close that session, or let analysts read a copy: see README)"
                 ) from None
-            time.sleep(min(pause, remaining))
-            pause = min(pause * 2, 2.0)
+            pause = next_pause
+
+
+def _paused_before_retry(deadline: float, pause: float) -> float | None:
+    """Sleep before the next try at a held lock and return the pause after that (doubling, at most 2 s);
+    None, without sleeping, once `deadline` (time.monotonic) has passed."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        return None
+    time.sleep(min(pause, remaining))
+    return min(pause * 2, 2.0)
 
 
 NIGHT_LOCK_SUFFIX = ".night.lock"
@@ -484,16 +493,15 @@ def _lock_when_free(descriptor: int, path: Path, warehouse_path: Path, wait: flo
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
         except BlockingIOError:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            next_pause = _paused_before_retry(deadline, pause)
+            if next_pause is None:
                 holder = path.read_text(encoding="ascii", errors="replace").strip()
                 by = f" (PID {holder})" if holder.isdigit() else ""
                 raise WarehouseLockedError(
                     f"another night is running on this warehouse{by}, still after {wait:.0f} s:"
                     f" {warehouse_path} (let it finish, then run again)"
                 ) from None
-            time.sleep(min(pause, remaining))
-            pause = min(pause * 2, 2.0)
+            pause = next_pause
 
 
 def warehouse_file_problem(warehouse_path: Path) -> str | None:
