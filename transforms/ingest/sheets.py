@@ -58,6 +58,8 @@ class SkippedSheet:
 class StackedSheets:
     grid: pl.DataFrame  # the lead's rows, then the rows of every sheet stacked after it
     skipped: tuple[SkippedSheet, ...]
+    # find_header_row(grid) when the grid is one sheet, whose header was found here (else None: not known)
+    header: HeaderRow | None = None
 
     def skipped_json(self) -> str | None:
         """The ledger's skipped_sheets: [{"sheet": name, "rows": non-blank rows}], null when none."""
@@ -75,7 +77,7 @@ def stack_data_sheets(sheets: dict[str, pl.DataFrame]) -> StackedSheets:
     mappings = [map_header_row(header.cells) if header else None for header in headers]
     lead = next((index for index, mapping in enumerate(mappings) if _names_required(mapping)), None)
     if lead is None:  # no sheet names the required columns: the first is read (and quarantined)
-        return StackedSheets(sheets[names[0]], ())
+        return StackedSheets(sheets[names[0]], (), headers[0])
     lead_mapping, lead_header = mappings[lead], headers[lead]
     assert lead_mapping is not None and lead_header is not None
     stacked, skipped = [sheets[names[lead]]], []
@@ -98,6 +100,8 @@ def stack_data_sheets(sheets: dict[str, pl.DataFrame]) -> StackedSheets:
         lines = pl.int_range(next_line, next_line + rows.height, dtype=pl.Int32)
         stacked.append(rows.with_columns(lines.alias("line_number")))
         next_line += rows.height
+    if len(stacked) == 1:  # the lead alone: its header is the grid's
+        return StackedSheets(stacked[0], tuple(skipped), lead_header)
     return StackedSheets(pl.concat(stacked, how="vertical_relaxed"), tuple(skipped))
 
 

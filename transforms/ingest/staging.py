@@ -148,9 +148,9 @@ def _read_export(
         )
     if path.stat().st_size == 0:
         raise Quarantine("empty_file", "the file is 0 bytes")
-    grid = _read_grid(path, state)
+    grid, known_header = _read_grid(path, state)
     state.rows_estimated = count_filled_rows(grid)  # no header recognised yet: every non-blank row
-    header = find_header_row(grid)
+    header = known_header or find_header_row(grid)
     if header is None:
         raise Quarantine("empty_file", "the file holds only blank lines or empty cells")
     state.header_line = header.line_number
@@ -191,7 +191,9 @@ def text_file_format(decoded: DecodedText) -> str:
     return "utf16_text" if decoded.encoding.startswith("utf-16") else "csv"
 
 
-def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
+def _read_grid(path: Path, state: ReadState) -> tuple[pl.DataFrame, HeaderRow | None]:
+    """The file's grid, and its header row when reading found it already (a workbook's only data sheet,
+    unrepaired: find_header_row's answer on the same grid), else None."""
     with path.open("rb") as handle:
         head = handle.read(1024)
     suffix = path.suffix.lower()
@@ -222,7 +224,8 @@ def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
         except WorkbookTooLargeError as error:
             raise Quarantine("workbook_too_large", str(error)) from error
         state.skipped_sheets = stacked.skipped_json()
-        return _repair_workbook_text(stacked.grid, state)
+        repaired = _repair_workbook_text(stacked.grid, state)
+        return repaired, stacked.header if repaired is stacked.grid else None
     if suffix not in TEXT_SUFFIXES + WORKBOOK_SUFFIXES:
         raise Quarantine(
             "unsupported_format", f"the file type {suffix or '(none)'!r} is not CSV, TXT or XLSX"
@@ -240,7 +243,7 @@ def _read_grid(path: Path, state: ReadState) -> pl.DataFrame:
         raise Quarantine("empty_file", "the file holds only blank lines")
     records = split_records(decoded.text)
     state.delimiter = sniff_separator(records)
-    return split_fields(records, state.delimiter)
+    return split_fields(records, state.delimiter), None
 
 
 def refuse_oversized_file(size: int, max_file_bytes: int) -> None:

@@ -99,6 +99,9 @@ MAX_JUNK_CONTROL_SHARE = 0.01
 MAX_STRAY_CONTROLS = 2  # a small file is not binary for one or two of them
 BINARY_CHECK_BYTES = 1_000_000
 UTF16_NUL_SHARE = 0.3  # ASCII text in UTF-16 has a NUL in every other byte
+# Below this length compose_nfc runs unicodedata's NFC alone (measured on the medium night's files: NFC
+# 0.2 ms on a 12,000-character sample against compose_nfc's 1.8 ms; the two even at ~300,000 characters).
+DIRECT_NFC_CHARS = 200_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,7 +184,12 @@ def _tone_compositions() -> dict[str, str]:
 def compose_nfc(text: str) -> str:
     """NFC for a whole text. Windows-1258 writes every tone as a combining mark, and NFC over
     millions of them is slow: the tones are composed with one polars replace_many over the text's
-    lines (in parallel) first, and full NFC only runs when something is left to normalise."""
+    lines (in parallel) first, and full NFC only runs when something is left to normalise. A text
+    under DIRECT_NFC_CHARS (a sample, most files) is normalised directly: replace_many builds its
+    automaton each call (~2 ms), longer than NFC takes on such a text. The result is the same: each
+    replacement is its letter's canonical composition, so both are the NFC of the same text."""
+    if len(text) < DIRECT_NFC_CHARS:
+        return unicodedata.normalize("NFC", text)
     compositions = _tone_compositions()
     lines = pl.Series([text], dtype=pl.String).str.split("\n").explode()
     composed = lines.str.replace_many(list(compositions), list(compositions.values())).str.join("\n").item()

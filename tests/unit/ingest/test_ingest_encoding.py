@@ -260,10 +260,13 @@ def test_a_few_misread_cells_do_not_make_a_file_legacy() -> None:
         "Thuỷ Hoà Khoá",
     ],
 )
-def test_whole_text_nfc_matches_unicodedata(text: str) -> None:
-    decomposed = unicodedata.normalize("NFD", text)
+@pytest.mark.parametrize("long_text", [False, True])  # unicodedata's NFC alone; replace_many first
+def test_whole_text_nfc_matches_unicodedata(text: str, long_text: bool) -> None:
+    lines = "\n".join([text] * (text_decoding.DIRECT_NFC_CHARS // len(text) + 1 if long_text else 1))
+    decomposed = unicodedata.normalize("NFD", lines)
 
-    assert text_decoding.compose_nfc(decomposed) == unicodedata.normalize("NFC", text)
+    assert text_decoding.compose_nfc(decomposed) == unicodedata.normalize("NFC", lines)
+    assert (len(decomposed) >= text_decoding.DIRECT_NFC_CHARS) == long_text
 
 
 @pytest.mark.parametrize("unicode_codec", ["utf-8", "utf-16"])

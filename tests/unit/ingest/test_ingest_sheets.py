@@ -10,6 +10,9 @@ import xlsxwriter
 from ingest_export_files import VN_HEADER, export_rows
 
 from transforms.ingest import StagedExport, stage_export
+from transforms.ingest.sheets import stack_data_sheets
+from transforms.ingest.structure import find_header_row
+from transforms.ingest.workbook import read_sheet_grids
 
 ROWS = export_rows(20)
 NAMES = [row[1] for row in ROWS]
@@ -96,3 +99,25 @@ def test_doses_in_another_layout_on_a_later_sheet_quarantine_the_file(
         "sheet 2 holds rows that look like doses in another layout than sheet 1"
     )
     assert staged.ledger["rows_estimated"] == len(ROWS)  # both sheets' rows, counted as in quarantine
+
+
+@pytest.mark.parametrize(
+    ("sheets", "header_known"),
+    [
+        ({"DS tiêm": [["Danh sách tiêm chủng"], VN_HEADER, *ROWS]}, True),  # one sheet: its header
+        ({"Hướng dẫn": NOTES, "DS tiêm": [VN_HEADER, *ROWS]}, True),  # the lead alone is stacked
+        ({"DS tiêm": [VN_HEADER, *ROWS[:12]], "Trang 2": ROWS[12:]}, False),  # two sheets stacked
+    ],
+)
+def test_the_stacked_grid_carries_its_header_only_when_it_is_the_lead_sheet_alone(
+    tmp_path: Path, sheets: dict[str, list[list[str]]], header_known: bool
+) -> None:
+    """staging reuses StackedSheets.header instead of finding the header again: it must be the same."""
+    _write_sheets(tmp_path / "export.xlsx", sheets)
+
+    stacked = stack_data_sheets(read_sheet_grids(tmp_path / "export.xlsx"))
+
+    assert (stacked.header is not None) == header_known
+    if stacked.header is not None:
+        assert stacked.header == find_header_row(stacked.grid)
+        assert stacked.header.cells[: len(VN_HEADER)] == VN_HEADER
