@@ -77,7 +77,7 @@ from vaxsync.marts.warehouse import (
 from vaxsync.orchestration import storage
 from vaxsync.orchestration.ingest_worker import IngestWorker, ingest_exports
 from vaxsync.orchestration.match_partitions import combine_partitions, gather_partition, plan_partitions
-from vaxsync.reports.province_report_files import start_province_reports
+from vaxsync.reports.province_report_files import RenderHelperAhead, start_province_reports
 from vaxsync.reports.run_report import write_reports, write_run_report
 
 log = logging.getLogger(__name__)
@@ -624,8 +624,9 @@ def publish_batch(settings: Settings) -> StageResult:
 # --- report ---------------------------------------------------------------------------------------------
 
 
-def report_batch(settings: Settings) -> StageResult:
-    """Write the night's reports: backlog summary, run report, province reports; rebuild coverage."""
+def report_batch(settings: Settings, render_helper: RenderHelperAhead | None = None) -> StageResult:
+    """Write the night's reports: backlog summary, run report, province reports; rebuild coverage.
+    `render_helper`: the province reports' helper process, started ahead by `vaxsync run`."""
 
     work = RunWorkDir(settings)
     run = read_json(work.run_file)
@@ -639,7 +640,9 @@ def report_batch(settings: Settings) -> StageResult:
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="coverage") as background,
     ):
         building = background.submit(build_coverage, settings, coverage_connection)
-        provinces = start_province_reports(settings, run_id=run["run_id"], connection=connection)
+        provinces = start_province_reports(
+            settings, run_id=run["run_id"], connection=connection, helper_ahead=render_helper
+        )
         try:
             paths = write_reports(settings, run_id=run["run_id"], connection=connection)
         except BaseException:
@@ -668,12 +671,18 @@ def run_nightly(
 ) -> StageResult:
     """Run every stage in order, as the DAG does, in this process, holding the warehouse's night lock."""
     _check_inputs(settings)  # a refused night creates nothing, not even the lock file beside the warehouse
-    with night_lock(settings.warehouse_path, lock_wait_seconds=settings.warehouse_lock_wait_seconds):
-        return _run_stages(settings, on_progress, on_stage_done)
+    with (
+        night_lock(settings.warehouse_path, lock_wait_seconds=settings.warehouse_lock_wait_seconds),
+        RenderHelperAhead() as render_helper,
+    ):
+        return _run_stages(settings, on_progress, on_stage_done, render_helper)
 
 
 def _run_stages(
-    settings: Settings, on_progress: ProgressCallback | None, on_stage_done: StageDoneCallback | None
+    settings: Settings,
+    on_progress: ProgressCallback | None,
+    on_stage_done: StageDoneCallback | None,
+    render_helper: RenderHelperAhead,
 ) -> StageResult:
     started = time.perf_counter()
     progress = on_progress or (lambda stage, done, total: None)
@@ -702,6 +711,8 @@ def _run_stages(
     stage_done("normalize", time.perf_counter() - stage_started, counts)
     stage_started = time.perf_counter()
     progress("match", 0, 1)
+    # The province reports' render helper imports on a core the match stage leaves idle.
+    render_helper.start(rows_tonight=counts.get("rows_normalized", 0))
     partitions = plan_match_partitions(settings)
     steps = len(partitions) + 2  # the plan, each partition, the decision
     progress("match", 1, steps)
@@ -718,7 +729,7 @@ def _run_stages(
     stage_done("publish", time.perf_counter() - stage_started, summary)
     stage_started = time.perf_counter()
     progress("report", 0, 1)
-    reported = report_batch(settings)
+    reported = report_batch(settings, render_helper)
     progress("report", 1, 1)
     stage_done("report", time.perf_counter() - stage_started, reported)
     summary["wall_seconds"] = round(time.perf_counter() - started, 2)

@@ -18,9 +18,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from xlsxwriter.format import Format
+from xlsxwriter.packager import Packager
+from xlsxwriter.sharedstrings import SharedStrings
 from xlsxwriter.utility import xl_rowcol_to_cell_fast
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import CellBlankTuple, CellNumberTuple, CellStringTuple, Worksheet
+from xlsxwriter.xmlwriter import XMLwriter
+
+# Joins the shared strings so that xlsxwriter's escapes run once over all of them (a private-use character:
+# no escape matches or makes it; a string holding it takes xlsxwriter's path).
+STRING_SEPARATOR = "\ue000"
 
 
 class ColumnWorksheet(Worksheet):
@@ -137,7 +144,47 @@ class ColumnWorksheet(Worksheet):
             self._xml_end_tag("row")
 
 
+class JoinedSharedStrings(SharedStrings):
+    """xlsxwriter's `sharedStrings.xml`, each escape (control characters, then `& < >`) applied once to all
+    the strings joined instead of string by string; the `<si>` elements are those `_write_si` writes."""
+
+    def _write_sst_strings(self) -> None:
+        strings = self.string_table.string_array
+        joined = STRING_SEPARATOR.join(strings)
+        # A rich string (`<r>...</r>`, never escaped) or one holding the separator: xlsxwriter's own path.
+        if "<r>" in joined or joined.count(STRING_SEPARATOR) != len(strings) - 1:
+            super()._write_sst_strings()
+            return
+        escaped = XMLwriter._escape_control_characters(joined)
+        # Whether a string keeps its edge whitespace is read before the XML escapes, as `_write_si` does
+        # (`\s` is str.isspace; `&`, `<` and `>` are not whitespace, so reading after them is the same).
+        data = escaped.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        self.fh.write(
+            "".join(
+                f'<si><t xml:space="preserve">{string}</t></si>'
+                if string[:1].isspace() or string[-1:].isspace()
+                else f"<si><t>{string}</t></si>"
+                for string in data.split(STRING_SEPARATOR)
+            )
+        )
+
+
+class ColumnPackager(Packager):
+    """xlsxwriter's packager writing the shared strings with JoinedSharedStrings."""
+
+    def _write_shared_strings_file(self) -> None:
+        if not self.workbook.str_table.count:
+            return
+        strings = JoinedSharedStrings()
+        strings.string_table = self.workbook.str_table
+        strings._set_xml_writer(self._filename("xl/sharedStrings.xml"))
+        strings._assemble_xml_file()
+
+
 class ColumnWorkbook(Workbook):
-    """A workbook whose sheets are ColumnWorksheets."""
+    """A workbook whose sheets are ColumnWorksheets, packaged by ColumnPackager."""
 
     worksheet_class = ColumnWorksheet
+
+    def _get_packager(self) -> Packager:
+        return ColumnPackager()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 import xlsxwriter
+from xlsxwriter.sharedstrings import SharedStrings
 from xlsxwriter.workbook import Workbook
 
 from vaxsync.reports.xlsx_columns import ColumnWorkbook, ColumnWorksheet
@@ -70,9 +71,56 @@ def _summary_sheet(workbook: Workbook) -> None:
     sheet.add_table(2, 0, 4, 1, {"data": [["a", 1], ["b", 2]], "columns": [{"header": "x"}, {"header": "n"}]})
 
 
-@pytest.mark.parametrize("fill", [_columns_sheet, _cut_string_sheet, _summary_sheet])
+# Shared strings each of xlsxwriter's escapes changes: control characters, an escape's look-alike, XML's
+# characters, edge whitespace (before and after the escapes), Unicode non-characters and spaces.
+ESCAPED_STRINGS = [
+    "\x00nul", "tab\tin", "\x0bvertical", "_x0041_ literal", "_x00zz_ not hex", "a & b < c > d", "\"quoted\"",
+    " leading", "trailing\n", "\x1fend", "&", "\u00a0no-break", "\u2003em space\u2003", "\ufffe\uffff", "r>",
+    "not rich</r>", "Nguyễn Thị Ánh", "line\r\nbreak", "\u3000",
+]  # fmt: skip
+
+
+def _escaped_strings_sheet(workbook: Workbook) -> None:
+    workbook.add_worksheet("escapes").write_column(0, 0, ESCAPED_STRINGS, workbook.add_format())
+
+
+def _rich_string_sheet(workbook: Workbook) -> None:
+    """A rich string (never escaped) beside plain ones: xlsxwriter's own shared strings."""
+    sheet = workbook.add_worksheet("rich")
+    sheet.write_column(0, 0, [*ESCAPED_STRINGS, "<r>not rich"], workbook.add_format())
+    sheet.write_rich_string(30, 0, "plain ", workbook.add_format({"bold": True}), "bold & <b>")
+
+
+def _separator_sheet(workbook: Workbook) -> None:
+    """A string holding the separator the shared strings are joined with: xlsxwriter's own shared strings."""
+    workbook.add_worksheet("separator").write_column(0, 0, ["a\ue000b", "c & d"], workbook.add_format())
+
+
+@pytest.mark.parametrize(
+    "fill",
+    [
+        _columns_sheet,
+        _cut_string_sheet,
+        _summary_sheet,
+        _escaped_strings_sheet,
+        _rich_string_sheet,
+        _separator_sheet,
+    ],
+)
 def test_the_fast_worksheet_writes_the_bytes_of_xlsxwriters_own(fill: Callable[[Workbook], None]) -> None:
     assert _workbook_bytes(ColumnWorkbook, fill) == _workbook_bytes(xlsxwriter.Workbook, fill)
+
+
+def test_the_shared_strings_are_escaped_joined_not_by_xlsxwriters_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    expected = _workbook_bytes(xlsxwriter.Workbook, _escaped_strings_sheet)
+    monkeypatch.setattr(SharedStrings, "_write_si", _refused)
+    assert _workbook_bytes(ColumnWorkbook, _escaped_strings_sheet) == expected
+
+
+def _refused(*args: object) -> None:
+    raise AssertionError("xlsxwriter's own path was taken")
 
 
 def test_the_fast_workbook_makes_fast_worksheets() -> None:
