@@ -564,13 +564,17 @@ def take_corrected_values(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(
         """
         create or replace temp table refreshed_tonight as
+        with replacing as materialized (  -- the rows of tonight's new versions: their shots' sources only
+            select shot_id, raw_facility_name, lot_number, dose_number_reported, source_file, source_row
+            from night_postings
+            where file_hash in (select file_hash from tonight_versions where replaces_file_hash is not null)
+        )
         select p.shot_id, p.raw_facility_name as facility, p.lot_number as lot,
                cast(p.dose_number_reported as smallint) as dose_number_reported
-        from night_postings p
-        where p.file_hash in (select file_hash from tonight_versions where replaces_file_hash is not null)
-          and p.shot_id in (
+        from replacing p
+        where p.shot_id in (
               select shot_id from shot_sources
-              where shot_id in (select shot_id from night_postings)
+              where shot_id in (select shot_id from replacing)
               group by shot_id
               having bool_or(not is_duplicate and inactive_reason is not null)
                  and not bool_or(not is_duplicate and inactive_reason is null))
