@@ -564,13 +564,17 @@ def take_corrected_values(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(
         """
         create or replace temp table refreshed_tonight as
+        with replacing as materialized (  -- the rows of tonight's new versions: their shots' sources only
+            select shot_id, raw_facility_name, lot_number, dose_number_reported, source_file, source_row
+            from night_postings
+            where file_hash in (select file_hash from tonight_versions where replaces_file_hash is not null)
+        )
         select p.shot_id, p.raw_facility_name as facility, p.lot_number as lot,
                cast(p.dose_number_reported as smallint) as dose_number_reported
-        from night_postings p
-        where p.file_hash in (select file_hash from tonight_versions where replaces_file_hash is not null)
-          and p.shot_id in (
+        from replacing p
+        where p.shot_id in (
               select shot_id from shot_sources
-              where shot_id in (select shot_id from night_postings)
+              where shot_id in (select shot_id from replacing)
               group by shot_id
               having bool_or(not is_duplicate and inactive_reason is not null)
                  and not bool_or(not is_duplicate and inactive_reason is null))
@@ -675,16 +679,26 @@ def retract_postings(
 
 
 def resequence_doses(connection: duckdb.DuckDBPyConnection) -> None:
-    """Dose numbers follow each touched citizen's posted history by date, so a late earlier dose re-sequences."""
+    """Dose numbers follow each touched citizen's posted history by date, so a late earlier dose re-sequences.
+    Leaves `event_sequence`: that history, each shot with its dose number and the dose before it (what
+    refresh_sequence_flags reads; one sort of the history for both)."""
+    connection.execute(
+        """
+        create or replace temp table event_sequence as
+        select shot_id, citizen_id, vaccine_code, vaccinated_on,
+               cast(row_number() over history as smallint) as dose_number, dose_number_reported,
+               lag(shot_id) over history as previous_shot_id,
+               lag(vaccine_code) over history as previous_vaccine_code,
+               lag(vaccinated_on) over history as previous_on
+        from synced_shots
+        where citizen_id in (select citizen_id from touched_citizens)
+        window history as (partition by citizen_id order by vaccinated_on, shot_id)
+        """
+    )
     connection.execute(
         """
         update synced_shots set dose_number = sequenced.dose_number
-        from (
-            select shot_id, cast(row_number() over (
-                partition by citizen_id order by vaccinated_on, shot_id) as smallint) as dose_number
-            from synced_shots
-            where citizen_id in (select citizen_id from touched_citizens)
-        ) as sequenced
+        from event_sequence as sequenced
         where synced_shots.shot_id = sequenced.shot_id
           and synced_shots.dose_number <> sequenced.dose_number
         """
@@ -745,20 +759,9 @@ def write_conflicts(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
 
 
 def refresh_sequence_flags(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """The touched citizens' sequence flags, deleted and recomputed from their current posted history; each
-    flag is keyed by the shot's winning source row (an active one first)."""
-    connection.execute(
-        """
-        create or replace temp table event_sequence as
-        select shot_id, citizen_id, vaccine_code, vaccinated_on, dose_number, dose_number_reported,
-               lag(shot_id) over history as previous_shot_id,
-               lag(vaccine_code) over history as previous_vaccine_code,
-               lag(vaccinated_on) over history as previous_on
-        from synced_shots
-        where citizen_id in (select citizen_id from touched_citizens)
-        window history as (partition by citizen_id order by vaccinated_on, shot_id)
-        """
-    )
+    """The touched citizens' sequence flags, deleted and recomputed from their current posted history
+    (`event_sequence`, left by resequence_doses, which runs first); each flag is keyed by the shot's winning
+    source row (an active one first)."""
     connection.execute(
         """
         delete from shot_conflicts
@@ -768,16 +771,18 @@ def refresh_sequence_flags(connection: duckdb.DuckDBPyConnection, run_id: str) -
         {"codes": list(SEQUENCE_FLAGS)},
     )
     flags = union_all(SEQUENCE_RULES)
+    # The winning source row is ranked for the flagged shots only (a few thousand of a night's 200k rows).
     connection.execute(
         f"""
         insert into shot_conflicts
             (file_hash, source_row, conflict_code, action, shot_id, citizen_id, related_shot_id, detail, run_id)
+        with f as materialized ({flags})
         select src.file_hash, src.source_row, f.conflict_code, $flagged, f.shot_id, f.citizen_id,
                f.related_shot_id, f.detail, $run_id
-        from ({flags}) f
+        from f
         join (
             select shot_id, file_hash, source_row from shot_sources
-            where shot_id in (select shot_id from event_sequence)
+            where shot_id in (select shot_id from f)
             qualify row_number() over (
                 partition by shot_id order by inactive_reason is not null, is_duplicate, file_hash, source_row) = 1
         ) src on src.shot_id = f.shot_id
