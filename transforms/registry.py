@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from transforms.normalize.lookups import aligned
+from transforms.normalize.lookups import aligned_by_hash
 from transforms.normalize.names import marked_name_key, repaired_names, title_case, with_name_keys
 from transforms.normalize.phones import with_phones
 from transforms.normalize.reference import NormalizeReference, load_reference
@@ -41,13 +41,15 @@ def prepare_registry(
     reference = reference or load_reference()
     citizens = registry.select(list(REGISTRY_SCHEMA))
     repairs = registry_name_repairs(citizens) if name_repairs is None else name_repairs
-    cleaned = repairs.lazy().select("full_name", title_case(pl.col("name_clean")).alias("_name_clean"))
+    titled = repairs.lazy().select("full_name", title_case(pl.col("name_clean")).alias("_name_clean"))
     cleaned = (
-        with_name_keys(cleaned, "_name_clean")
+        with_name_keys(titled, "_name_clean")
         .with_columns(marked_name_key(pl.col("_name_clean")).alias(MARKED_NAME_KEY))
         .drop("_name_clean")
+        .collect(engine=EAGER_ENGINE)
     )
-    prepared = pl.concat([citizens, aligned(citizens, "full_name", cleaned)], how="horizontal")
+    # The repairs hold every distinct name of the registry (registry_name_repairs): joined by hash.
+    prepared = pl.concat([citizens, aligned_by_hash(citizens, "full_name", cleaned)], how="horizontal")
     prepared = with_phones(prepared, reference.phone_prefixes, source="phone")
     prepared = prepared.with_columns(pl.col("phone_number").alias("phone"), _sex_codes(citizens))
     return prepared.select(

@@ -528,12 +528,22 @@ def with_name_keys(frame: pl.LazyFrame, clean_name: str) -> pl.LazyFrame:
     )
 
 
+def name_uses(registry_names: pl.LazyFrame) -> pl.LazyFrame:
+    """(full_name, uses) per distinct full_name (null included): how many rows carry it."""
+    return registry_names.group_by("full_name").agg(pl.len().alias("uses"))
+
+
 def surname_statistics(
-    registry_names: pl.LazyFrame, *, min_uses: int = 3, repaired: pl.DataFrame | None = None
+    registry_names: pl.LazyFrame,
+    *,
+    min_uses: int = 3,
+    repaired: pl.DataFrame | None = None,
+    name_counts: pl.DataFrame | None = None,
 ) -> SurnameStatistics:
     """Surname shares of the registry's words used at least `min_uses` times as a surname or given
     name. Input: a frame with a `full_name` column; repaired: its (full_name, name_clean) per distinct
-    name (repaired_names), when already built.
+    name (repaired_names), when already built; name_counts: its (full_name, uses) per distinct name
+    (how many citizens are so named), when already counted (then registry_names is not read again).
 
     Counted per distinct name and then per distinct word, each weighted by how often it occurs: the
     same sums as counting every citizen's words (integer sums, so the shares are the same floats)."""
@@ -541,8 +551,10 @@ def surname_statistics(
         repaired = repaired_names(registry_names.select("full_name"), "full_name", "name_clean").collect(
             engine=EAGER_ENGINE
         )
-    name_counts = registry_names.group_by("full_name").agg(pl.len().alias("uses"))
-    words = name_counts.join(repaired.lazy(), on="full_name", how="left", nulls_equal=True)
+    counts = (
+        name_uses(registry_names) if name_counts is None else name_counts.lazy().select("full_name", "uses")
+    )
+    words = counts.join(repaired.lazy(), on="full_name", how="left", nulls_equal=True)
     words = words.select(pl.col("name_clean").str.split(" ").alias("words"), "uses").filter(
         pl.col("words").list.len() >= 2
     )

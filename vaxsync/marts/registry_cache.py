@@ -20,9 +20,9 @@ import hashlib
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -32,7 +32,7 @@ from matching.features import Vocabulary
 from matching.model import MatchModel, load_model
 from matching.probabilistic import EncodedRegistry, encode_registry
 from transforms.ingest.landing import file_content_hash
-from transforms.normalize.names import SurnameStatistics, surname_statistics
+from transforms.normalize.names import SurnameStatistics, name_uses, surname_statistics
 from transforms.registry import prepare_registry, registry_name_repairs
 from validation.suites import CITIZEN_ID_PATTERN
 from vaxsync.core.contracts import REGISTRY_SCHEMA
@@ -59,19 +59,29 @@ def prepared_registry_file(settings: Settings, *, snapshot_hash: str) -> Path:
 
 
 def prepared_registry(
-    settings: Settings, *, snapshot_hash: str, name_repairs: pl.DataFrame | None = None
+    settings: Settings,
+    *,
+    snapshot_hash: str,
+    name_repairs: pl.DataFrame | None = None,
+    keep_built: bool = False,
 ) -> pl.LazyFrame:
     """The prepared registry for the snapshot with this content hash (computed once, at discovery).
-    name_repairs: transforms.registry.registry_name_repairs of the snapshot, when already built."""
+    name_repairs: transforms.registry.registry_name_repairs of the snapshot, when already built.
+    keep_built: when the cache is built by this call, return the frame just written (held in memory)
+    instead of a scan that reads it back, for a caller that reads it whole at once (the encoding)."""
 
     cached = prepared_registry_file(settings, snapshot_hash=snapshot_hash)
     if not cached.exists():
         private_folder(cached.parent)
+        prepared = prepare_registry(pl.scan_parquet(settings.registry_path), name_repairs=name_repairs)
+        if keep_built:
+            built = prepared.collect()
+            with owner_only_files():
+                _write_replacing(built, cached)
+            return built.lazy()
         temporary = _temporary_name(cached)
         with owner_only_files():
-            prepare_registry(pl.scan_parquet(settings.registry_path), name_repairs=name_repairs).sink_parquet(
-                temporary, compression=CACHE_COMPRESSION
-            )
+            prepared.sink_parquet(temporary, compression=CACHE_COMPRESSION)
         os.replace(temporary, cached)
     return pl.scan_parquet(cached)
 
@@ -81,15 +91,20 @@ def prepared_registry(
 REGISTRY_ENCODING_VERSION = 1
 
 
-def encoded_registry(settings: Settings, *, snapshot_hash: str, model: MatchModel) -> EncodedRegistry:
+def encoded_registry(
+    settings: Settings, *, snapshot_hash: str, model: MatchModel, prepared: pl.LazyFrame | None = None
+) -> EncodedRegistry:
     """matching.probabilistic.encode_registry of the snapshot with this content hash, from the cache or
     built once (from the prepared registry) and cached: a later night of the same snapshot reads it
     instead of encoding every citizen again. Keyed also by the model's term-frequency columns (the only
-    part of the model the encoding reads) and REGISTRY_ENCODING_VERSION."""
+    part of the model the encoding reads) and REGISTRY_ENCODING_VERSION. prepared: the prepared
+    registry of this snapshot, when the caller holds it (else it is read from its cache)."""
 
     records_file, words_file = encoded_registry_files(settings, snapshot_hash=snapshot_hash, model=model)
     if not (records_file.exists() and words_file.exists()):
-        encoded = encode_registry(prepared_registry(settings, snapshot_hash=snapshot_hash), model)
+        if prepared is None:
+            prepared = prepared_registry(settings, snapshot_hash=snapshot_hash)
+        encoded = encode_registry(prepared, model)
         private_folder(records_file.parent)
         with owner_only_files():
             # the vocabulary first: records present without their words would be read as complete
@@ -130,16 +145,23 @@ def _temporary_name(path: Path) -> Path:
 
 
 def registry_surname_statistics(
-    settings: Settings, *, snapshot_hash: str, name_repairs: pl.DataFrame | None = None
+    settings: Settings,
+    *,
+    snapshot_hash: str,
+    name_repairs: pl.DataFrame | None = None,
+    name_counts: pl.DataFrame | None = None,
 ) -> SurnameStatistics:
     """transforms.normalize.names.surname_statistics of the snapshot with this content hash, from the
     cache (one row per table and word) or computed once and cached. name_repairs:
-    transforms.registry.registry_name_repairs of the snapshot, when already built."""
+    transforms.registry.registry_name_repairs of the snapshot, name_counts: its names' uses
+    (transforms.normalize.names.name_uses), when already built."""
 
     cached = surname_statistics_file(settings, snapshot_hash=snapshot_hash)
     if not cached.exists():
         statistics = surname_statistics(
-            pl.scan_parquet(settings.registry_path).select("full_name"), repaired=name_repairs
+            pl.scan_parquet(settings.registry_path).select("full_name"),
+            repaired=name_repairs,
+            name_counts=name_counts,
         )
         tables = [
             pl.DataFrame(
@@ -175,19 +197,47 @@ def cache_dir(settings: Settings) -> Path:
 
 @dataclass(frozen=True)
 class SnapshotPreparation:
-    """The background build of a snapshot's caches: done (or holding the build's error) when every file
-    is in place."""
+    """The background build of a snapshot's caches: `statistics` done when the surname statistics (all
+    that normalize reads) are in place, `built` when every file is (or each holding the build's error)."""
 
     built: Future[None]
+    statistics: Future[None] = field(default_factory=Future)
+    overlaps_normalize: bool = False  # match's part may go on building while normalize runs
 
     def wait(self) -> None:
         self.built.result()  # re-raises the build's error in the waiting thread
 
+    def wait_before_normalize(self) -> None:
+        """Wait for what normalize reads, the surname statistics, when the rest (match's prepared form
+        and encoding) may go on building beside normalize; else for every file."""
+        (self.statistics if self.overlaps_normalize else self.built).result()
 
-def prepare_snapshot(settings: Settings, *, snapshot_hash: str) -> bool:
+
+# The largest snapshot whose prepared form and encoding may go on building beside normalize (on its idle
+# cores) rather than before it. 0, off: on a machine shared by other jobs (load 20-27 on 2 cores) three
+# nights each way showed no gain (night CPU 57.9/54.6/57.3 s with 2M against main's 55.5/53.9/52.4 s,
+# within the noise); to be tried on a quiet machine, where ingest (7 s) may end before the build (~5 s of
+# CPU beside it) does. Bounded in any case: at 10M citizens the build holds ~3 GiB, which on top of
+# normalize's ~4 would near the large night's limit; at 1M the medium night's peak stayed 0.91 GiB.
+OVERLAP_NORMALIZE_MAX_CITIZENS: int = 0
+
+
+def _citizens(settings: Settings) -> int | None:
+    """The snapshot's row count, from its Parquet footer; None when unreadable (the build says why)."""
+    try:
+        return int(pl.scan_parquet(settings.registry_path).select(pl.len()).collect().item())
+    except Exception:  # polars raises several types for an unreadable file; the build raises the real one
+        return None
+
+
+def prepare_snapshot(
+    settings: Settings, *, snapshot_hash: str, on_statistics: Callable[[], None] | None = None
+) -> bool:
     """Build the snapshot's missing cache files: its surname statistics, its prepared form and its
     encoding for the reference model (the encoding's key reads only the model's term-frequency columns,
-    which fitting does not change). True when something was built, False when all were there."""
+    which fitting does not change). True when something was built, False when all were there.
+    on_statistics: called once the surname statistics file is in place (and read back without error),
+    before the rest is built."""
     model = load_model()
     files = [
         surname_statistics_file(settings, snapshot_hash=snapshot_hash),
@@ -199,7 +249,9 @@ def prepare_snapshot(settings: Settings, *, snapshot_hash: str) -> bool:
     missing = [path for path in files if not path.exists()]
     try:
         with reading_snapshot(settings, snapshot_hash=snapshot_hash, check_after=True):
-            _build_snapshot_caches(settings, snapshot_hash=snapshot_hash, files=files, model=model)
+            _build_snapshot_caches(
+                settings, snapshot_hash=snapshot_hash, files=files, model=model, on_statistics=on_statistics
+            )
     except InputError:  # what was built may hold the new content under the old hash: never kept
         for path in missing:
             path.unlink(missing_ok=True)
@@ -208,18 +260,33 @@ def prepare_snapshot(settings: Settings, *, snapshot_hash: str) -> bool:
 
 
 def _build_snapshot_caches(
-    settings: Settings, *, snapshot_hash: str, files: list[Path], model: MatchModel
+    settings: Settings,
+    *,
+    snapshot_hash: str,
+    files: list[Path],
+    model: MatchModel,
+    on_statistics: Callable[[], None] | None,
 ) -> None:
     # Both the statistics and the prepared form start from every distinct name repaired: once for both.
-    name_repairs = (
-        registry_name_repairs(pl.scan_parquet(settings.registry_path))
-        if not all(path.exists() for path in files[:2])
-        else None
+    # The distinct names come with their uses, which the statistics weigh: the registry's names are
+    # hashed once for both instead of twice.
+    name_counts, name_repairs = None, None
+    if not all(path.exists() for path in files[:2]):
+        name_counts = name_uses(pl.scan_parquet(settings.registry_path).select("full_name")).collect()
+        name_repairs = registry_name_repairs(name_counts.lazy())
+    registry_surname_statistics(
+        settings, snapshot_hash=snapshot_hash, name_repairs=name_repairs, name_counts=name_counts
     )
-    registry_surname_statistics(settings, snapshot_hash=snapshot_hash, name_repairs=name_repairs)
-    prepared_registry(settings, snapshot_hash=snapshot_hash, name_repairs=name_repairs)
+    del name_counts
+    if on_statistics is not None:
+        on_statistics()
+    # The prepared form just built is encoded from memory, not read back from its file (it is held while
+    # the registry is encoded: ~0.1 GiB at 1M citizens; the medium night's peak 0.93 -> 0.91 GiB).
+    prepared = prepared_registry(
+        settings, snapshot_hash=snapshot_hash, name_repairs=name_repairs, keep_built=True
+    )
     del name_repairs  # not held while the registry is encoded
-    encoded_registry(settings, snapshot_hash=snapshot_hash, model=model)
+    encoded_registry(settings, snapshot_hash=snapshot_hash, model=model, prepared=prepared)
 
 
 def snapshot_changed(settings: Settings, *, snapshot_hash: str) -> InputError | None:
@@ -261,18 +328,33 @@ def start_preparing_snapshot(settings: Settings, *, snapshot_hash: str) -> Snaps
     """prepare_snapshot in a background thread; returns at once.
 
     A thread, not a process: the build is polars work, which releases the GIL, while a spawned process
-    would pay its imports (~1.5 CPU s) and memory of its own. Wait for it before normalize, so that it
-    overlaps ingest only: at 10M citizens it holds ~3 GiB while preparing, on top of ingest's ~1 GiB but
-    not of normalize's ~4. The stage functions build whatever is still missing themselves, so waiting is
-    needed to use the thread's work, never for correctness; a failed build raises where it is waited for."""
-    preparation = SnapshotPreparation(built=Future())
+    would pay its imports (~1.5 CPU s) and memory of its own. The surname statistics are built first:
+    normalize reads nothing else (wait_before_normalize). Up to OVERLAP_NORMALIZE_MAX_CITIZENS (0 for
+    now) the rest goes on beside normalize, whose cores are idle part of the time; above it the whole
+    build is awaited before normalize, so that it overlaps ingest only: at 10M citizens it holds ~3 GiB
+    while preparing, on top of ingest's ~1 GiB but not of normalize's ~4. Wait for it all (wait) before
+    match. The stage functions build whatever is still missing themselves, so waiting is needed to use the
+    thread's work (and not to build a file twice), never for correctness; a failed build raises where it
+    is waited for."""
+    citizens = _citizens(settings) if OVERLAP_NORMALIZE_MAX_CITIZENS > 0 else None
+    preparation = SnapshotPreparation(
+        built=Future(),
+        overlaps_normalize=citizens is not None and citizens <= OVERLAP_NORMALIZE_MAX_CITIZENS,
+    )
+
+    def statistics_ready() -> None:
+        preparation.statistics.set_result(None)
 
     def build() -> None:
         try:
-            prepare_snapshot(settings, snapshot_hash=snapshot_hash)
+            prepare_snapshot(settings, snapshot_hash=snapshot_hash, on_statistics=statistics_ready)
         except BaseException as error:  # handed to the thread that waits, which raises it
+            if not preparation.statistics.done():
+                preparation.statistics.set_exception(error)
             preparation.built.set_exception(error)
         else:
+            if not preparation.statistics.done():  # every file was there already
+                preparation.statistics.set_result(None)
             preparation.built.set_result(None)
 
     threading.Thread(target=build, name="prepare-snapshot", daemon=True).start()

@@ -706,13 +706,14 @@ def _run_stages(
     stage_done("ingest", time.perf_counter() - ingest_started, {"files": len(new_files)})
     stage_started = time.perf_counter()
     progress("normalize", 0, 4)
-    snapshot.wait()
+    snapshot.wait_before_normalize()  # the surname statistics; match's part may go on beside normalize
     counts = normalize_batch(settings, on_step=lambda done, total: progress("normalize", done, total))
     stage_done("normalize", time.perf_counter() - stage_started, counts)
     stage_started = time.perf_counter()
     progress("match", 0, 1)
     # The province reports' render helper imports on a core the match stage leaves idle.
     render_helper.start(rows_tonight=counts.get("rows_normalized", 0))
+    snapshot.wait()
     partitions = plan_match_partitions(settings)
     steps = len(partitions) + 2  # the plan, each partition, the decision
     progress("match", 1, steps)

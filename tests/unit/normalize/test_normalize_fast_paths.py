@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from normalize_builders import staged_frame
@@ -22,6 +23,7 @@ from test_normalize_samples import stage_plain_csv
 from transforms.normalize import dates, ids, names, phones
 from transforms.normalize.addresses import ADDRESS_COLUMNS, facility_province_code, resolve_admin_codes
 from transforms.normalize.dose import dose_number
+from transforms.normalize.lookups import aligned, aligned_by_hash
 from transforms.normalize.reference import NormalizeReference, province_2025_code
 from transforms.normalize.sex import sex_code
 from transforms.normalize.shots import (
@@ -458,3 +460,47 @@ def test_an_english_month_is_read_by_its_first_three_letters() -> None:
         == frame.select(plain).to_series().to_list()
     )
     assert frame.select(dates.month_number(bare)).to_series().to_list()[:4] == ["1", "1", "2", "3"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(full_names=registry_names)
+def test_surname_statistics_from_counted_names_equal_those_counting_them(
+    full_names: list[str | None],
+) -> None:
+    registry = pl.DataFrame({"full_name": full_names}, schema={"full_name": pl.String}).lazy()
+    counted = names.name_uses(registry).collect()
+    repaired = names.repaired_names(counted.lazy(), "full_name", "name_clean").collect()
+    assert names.surname_statistics(registry) == names.surname_statistics(
+        registry, repaired=repaired, name_counts=counted
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.one_of(st.sampled_from(["a", "b", "Nguyễn", "", "c d"]), st.none()), max_size=60))
+def test_aligned_by_hash_equals_the_join_on_the_text(values: list[str | None]) -> None:
+    rows = pl.DataFrame({"key": values}, schema={"key": pl.String}).lazy()
+    lookup = (
+        rows.unique()
+        .with_columns(
+            pl.col("key").str.to_uppercase().alias("upper"), pl.col("key").str.len_chars().alias("n")
+        )
+        .collect()
+    )
+    expected = aligned(rows, "key", lookup.lazy()).collect()
+    assert aligned_by_hash(rows, "key", lookup).collect().equals(expected)
+    # a value the lookup lacks is null, as in the join on the text
+    without_a = lookup.filter(pl.col("key").ne_missing("a"))
+    assert (
+        aligned_by_hash(rows, "key", without_a)
+        .collect()
+        .equals(aligned(rows, "key", without_a.lazy()).collect())
+    )
+
+
+def test_aligned_by_hash_joins_on_the_text_when_two_values_share_a_hash() -> None:
+    rows = pl.DataFrame({"key": ["a", "b", None]}).lazy()
+    lookup = pl.DataFrame({"key": ["a", "b", None], "value": [1, 2, 3]})
+    # the same value twice shares its hash: the join on the text is used, and it refuses the lookup
+    with pytest.raises(pl.exceptions.ComputeError):
+        aligned_by_hash(rows, "key", pl.concat([lookup, lookup.head(1)])).collect()
+    assert aligned_by_hash(rows, "key", lookup).collect()["value"].to_list() == [1, 2, 3]

@@ -1,6 +1,7 @@
 """A snapshot's caches built in the background (vaxsync run, beside ingest): the same files the stages
 would build, a failed build raised where it is waited for (no cache file left), nothing rebuilt on a
-later night, and run_nightly waiting for them before normalize."""
+later night, and run_nightly waiting for the surname statistics before normalize and for the rest
+before match (a small snapshot's rest built beside normalize)."""
 
 from __future__ import annotations
 
@@ -146,7 +147,7 @@ def test_a_missing_file_of_the_encoding_is_built_again(tmp_path: Path) -> None:
     assert surname_statistics_file(settings, snapshot_hash=_snapshot(settings)).is_file()
 
 
-def test_run_nightly_waits_for_the_caches_before_normalize(
+def test_run_nightly_waits_for_the_statistics_before_normalize_and_the_rest_before_match(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = _settings(tmp_path)
@@ -154,8 +155,11 @@ def test_run_nightly_waits_for_the_caches_before_normalize(
     built = threading.Event()
 
     class Preparation:
-        def wait(self) -> None:
+        def wait_before_normalize(self) -> None:
             assert built.wait(5)
+            events.append("statistics ready")
+
+        def wait(self) -> None:
             events.append("caches ready")
 
     def start(settings: Settings, *, snapshot_hash: str) -> Preparation:
@@ -192,5 +196,75 @@ def test_run_nightly_waits_for_the_caches_before_normalize(
     pipeline.run_nightly(settings)
 
     assert events == [
-        f"preparing {SNAPSHOT}", "ingest", "caches ready", "normalize", "match", "combine", "publish", "report"
+        f"preparing {SNAPSHOT}", "ingest", "statistics ready", "normalize", "caches ready", "match", "combine",
+        "publish", "report",
     ]  # fmt: skip
+
+
+def test_a_small_snapshot_s_statistics_are_ready_before_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(tmp_path)
+    statistics_file = surname_statistics_file(settings, snapshot_hash=_snapshot(settings))
+    release = threading.Event()
+    encode = registry_cache.encode_registry
+
+    def held(*arguments: Any, **options: Any) -> Any:
+        assert release.wait(5)
+        return encode(*arguments, **options)
+
+    monkeypatch.setattr(registry_cache, "encode_registry", held)
+    monkeypatch.setattr(registry_cache, "OVERLAP_NORMALIZE_MAX_CITIZENS", 40)
+    preparation = start_preparing_snapshot(settings, snapshot_hash=_snapshot(settings))
+    assert preparation.overlaps_normalize
+
+    preparation.wait_before_normalize()  # returns while the encoding is still held
+
+    assert statistics_file.is_file() and not preparation.built.done()
+    release.set()
+    preparation.wait()
+    records, words = encoded_registry_files(settings, snapshot_hash=_snapshot(settings), model=load_model())
+    assert records.is_file() and words.is_file()
+
+
+def test_a_large_snapshot_is_built_whole_before_normalize(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(tmp_path)
+    monkeypatch.setattr(registry_cache, "OVERLAP_NORMALIZE_MAX_CITIZENS", 39)
+
+    preparation = start_preparing_snapshot(settings, snapshot_hash=_snapshot(settings))
+    preparation.wait_before_normalize()
+
+    assert not preparation.overlaps_normalize
+    assert preparation.built.done() and preparation.built.exception() is None
+
+
+def test_a_build_failing_before_the_statistics_is_raised_before_normalize(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(tmp_path)
+
+    def broken(registry: pl.LazyFrame) -> pl.DataFrame:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(registry_cache, "registry_name_repairs", broken)
+    preparation = start_preparing_snapshot(settings, snapshot_hash=_snapshot(settings))
+
+    with pytest.raises(OSError, match="disk full"):
+        preparation.wait_before_normalize()
+    with pytest.raises(OSError, match="disk full"):
+        preparation.wait()
+
+
+def test_the_prepared_form_kept_in_memory_is_the_one_written(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+
+    kept = prepared_registry(settings, snapshot_hash=_snapshot(settings), keep_built=True).collect()
+    read = prepared_registry(settings, snapshot_hash=_snapshot(settings), keep_built=True).collect()
+
+    assert_frame_equal(kept, read)
+    assert_frame_equal(
+        kept, pl.read_parquet(prepared_registry_file(settings, snapshot_hash=_snapshot(settings)))
+    )
+    assert kept.height == 40
