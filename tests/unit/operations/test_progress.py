@@ -19,6 +19,9 @@ from vaxsync.orchestration.cli import print_stage_line
 class _Prepared:
     """The snapshot's caches, already built."""
 
+    def wait_before_normalize(self) -> None:
+        pass
+
     def wait(self) -> None:
         pass
 
