@@ -14,6 +14,7 @@ similarities are computed once per distinct pair of vocabulary codes, in Python 
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from functools import reduce
 from itertools import count
 from types import TracebackType
@@ -218,20 +219,29 @@ class LinkageDatabase:
         candidate_rank.
 
         The pairs are scored in groups of whole shots of about PAIRS_PER_SCORING_GROUP pairs: a group's
-        scored pairs are held at once (in DuckDB and as numpy arrays), so memory follows the group, not
-        the partition. A shot's candidates are all in its group, so the result is the same.
+        scored pairs are held at once (in DuckDB and as numpy arrays), so memory follows the group (two
+        groups at most: the next one's levels are computed while this one is ranked), not the partition.
+        A shot's candidates are all in its group, so the result is the same.
         """
         groups = math.ceil(index_pairs.height / PAIRS_PER_SCORING_GROUP)
         if groups <= 1:
-            return self._group_top_candidates(index_pairs, model)
+            return self._ranked_top(self._group_levels(index_pairs, model), model)
         group = pl.col("shot_index") % groups
-        tops = [
-            self._group_top_candidates(index_pairs.filter(group == number), model) for number in range(groups)
-        ]
+        # Two groups in flight: a helper thread scores group k+1 in DuckDB (the only thread using the
+        # connection) while this one weighs and ranks group k in numpy, which leaves a core idle alone.
+        tops = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring") as pool:
+            pending = pool.submit(self._group_levels, index_pairs.filter(group == 0), model)
+            for number in range(groups):
+                levels = pending.result()
+                if number + 1 < groups:
+                    pending = pool.submit(self._group_levels, index_pairs.filter(group == number + 1), model)
+                tops.append(self._ranked_top(levels, model))
         return pl.concat(tops).sort("shot_index", "candidate_rank")
 
-    def _group_top_candidates(self, index_pairs: pl.DataFrame, model: MatchModel) -> pl.DataFrame:
-        """Levels from SQL, read once; weights, ranks and masses in numpy; the top CANDIDATES_KEPT kept."""
+    def _group_levels(self, index_pairs: pl.DataFrame, model: MatchModel) -> pl.DataFrame:
+        """Each pair's levels, from SQL, read once: shot_index, citizen_index, registry_ward,
+        level_<comparison>, impossible_code."""
         table = self._register_pairs(index_pairs)
         self._add_name_similarities(table)
         run_steps(self.con, self._pair_steps(table, model))
@@ -241,6 +251,10 @@ class LinkageDatabase:
             "FROM engine__pair_levels"
         ).pl()
         self.con.unregister(table)
+        return pairs
+
+    def _ranked_top(self, pairs: pl.DataFrame, model: MatchModel) -> pl.DataFrame:
+        """Weights, ranks and masses of one group's pairs (_group_levels) in numpy; the top CANDIDATES_KEPT kept."""
         citizen_rows = _rows_of(self._citizen_rows, pairs["citizen_index"])
         weights = {
             c.name: field_weights(c, pairs[f"level_{c.name}"], self._term_frequencies, citizen_rows)
