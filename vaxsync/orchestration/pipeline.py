@@ -505,11 +505,9 @@ def normalize_batch(settings: Settings, on_step: Callable[[int, int], None] | No
     else:
         normalized = _empty_normalized()
     step(2, 4)
-    held_back = quality.validate_normalized_layer(settings, work, normalized, reference)
+    # normalized.parquet is written while GX validates (on the core GX leaves idle)
+    held_back, normalized = quality.validate_and_write_normalized_layer(settings, work, normalized, reference)
     step(3, 4)
-    if held_back:
-        normalized = normalized.filter(~pl.col("file_hash").is_in(list(held_back)))
-    normalized.write_parquet(work.normalized_file)
     step(4, 4)
     _record_stage_time(work, "normalize", started)
     rejected_by_reason = normalized.group_by("reject_reason").len().drop_nulls("reject_reason")

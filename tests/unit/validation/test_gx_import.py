@@ -130,3 +130,54 @@ def test_a_deferred_module_that_is_not_installed_is_left_to_the_importer():
         assert "not_an_installed_package.stats" not in sys.modules
         with pytest.raises(ModuleNotFoundError):
             __import__("not_an_installed_package.stats")
+
+
+# Counts, in a fresh interpreter, what GX's pandas engine does for one run of the normalized suite, whose
+# conditional expectations all share one row condition.
+COUNT_ENGINE_WORK = """
+import sys
+import pandas as pd
+import polars as pl
+if sys.argv[1] == "plain":
+    import great_expectations
+counts = {"query": 0, "hash": 0}
+query, hash_pandas_object = pd.DataFrame.query, pd.util.hash_pandas_object
+def counted_query(*args, **kwargs):
+    counts["query"] += 1
+    return query(*args, **kwargs)
+def counted_hash(*args, **kwargs):
+    counts["hash"] += 1
+    return hash_pandas_object(*args, **kwargs)
+pd.DataFrame.query, pd.util.hash_pandas_object = counted_query, counted_hash
+from validation import build_normalized_shots_suite, run_suite
+from vaxsync.core.settings import CAMPAIGN_START
+import datetime as dt, json
+codes = ["ASTRAZENECA", "PFIZER", "MODERNA", "VERO_CELL"]
+suite = build_normalized_shots_suite(dt.date(2023, 1, 31), CAMPAIGN_START, codes)
+outcome = run_suite(pl.read_parquet(sys.argv[2]), suite, id_columns=["file_hash", "source_row"])
+print(json.dumps({**counts, "failing": [list(key) for key in outcome.failing_keys()]}))
+"""
+
+
+def test_the_engine_filters_by_a_row_condition_once_per_run_and_computes_no_fingerprint(
+    tmp_path, good_normalized_shots, with_value
+):
+    frame = with_value(good_normalized_shots, 1, "birth_year", 1800)  # fails a conditional expectation
+    frame.write_parquet(tmp_path / "normalized.parquet")
+
+    def count(mode: str) -> dict[str, object]:
+        completed = subprocess.run(
+            [sys.executable, "-c", COUNT_ENGINE_WORK, mode, str(tmp_path / "normalized.parquet")],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            env={"PYTHONPATH": str(ROOT), "GX_ANALYTICS_ENABLED": "False", "PATH": ""},
+        )
+        return json.loads(completed.stdout.splitlines()[-1])
+
+    narrow, plain = count("narrow"), count("plain")
+
+    assert narrow["failing"] == plain["failing"] == [[frame[1, "file_hash"], 2]]
+    assert (narrow["query"], narrow["hash"]) == (1, 0)
+    assert plain["query"] > 10 and plain["hash"] >= 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import json
 import subprocess
@@ -9,9 +10,10 @@ import sys
 import weakref
 from pathlib import Path
 
+import polars as pl
 import pytest
 
-from validation import CriticalValidationError, mask_key_value, run_suite
+from validation import CriticalValidationError, mask_key_value, run_suite, runner
 
 NORMALIZED_KEYS = ["file_hash", "source_row"]
 
@@ -190,3 +192,88 @@ def test_run_suite_gives_back_the_pages_arrow_kept_from_the_pandas_copy(
     run_suite(good_normalized_shots, normalized_shots_suite, id_columns=NORMALIZED_KEYS)
 
     assert len(released) == 1
+
+
+def _comparable(outcome):
+    """Everything of an outcome a caller reads, but the time GX stamped on its result."""
+    results = json.loads(outcome.results_json)
+    del results["validation_time"]
+    failures = [
+        (
+            f.expectation_type,
+            f.column,
+            f.severity,
+            f.unexpected_count,
+            f.sample_keys,
+            f.detail,
+            f.row_keys.rows(),
+        )
+        for f in [*outcome.critical_failures, *outcome.warnings]
+    ]
+    return results, outcome.success, failures, outcome.critical_row_keys.rows()
+
+
+@pytest.mark.parametrize(
+    ("layer", "changes"),
+    [
+        ("normalized", []),
+        ("normalized", [(0, "vaccine_code", "COVAXIN"), (2, "birth_year", 2021), (1, "sex_code", None)]),
+        ("normalized", [(1, "source_row", 1), (0, "vaccinated_date", dt.date(2030, 1, 1))]),
+        ("synced", [(2, "citizen_id", "46088004512"), (3, "dose_number", 7), (1, "shot_id", None)]),
+    ],
+)
+def test_screening_at_basic_first_gives_the_outcome_of_a_complete_run(
+    request, monkeypatch, with_value, layer, changes
+):
+    suite = request.getfixturevalue(f"{layer}_shots_suite")
+    frame = request.getfixturevalue(f"good_{layer}_shots")
+    for row, column, value in changes:
+        frame = with_value(frame, row, column, value)
+    keys = NORMALIZED_KEYS if layer == "normalized" else ["shot_id"]
+    runs: list[tuple[str, int]] = []
+    validate = runner._validate
+
+    def counted(pandas_frame, run_suite_of, result_format):
+        runs.append((result_format, len(run_suite_of.expectations)))
+        return validate(pandas_frame, run_suite_of, result_format)
+
+    monkeypatch.setattr(runner, "_validate", counted)
+    monkeypatch.setattr(runner, "SCREEN_FROM_ROWS", 10**9)
+    complete = run_suite(frame, suite, id_columns=keys)
+    monkeypatch.setattr(runner, "SCREEN_FROM_ROWS", 0)
+    screened = run_suite(frame, suite, id_columns=keys)
+
+    assert _comparable(screened) == _comparable(complete)
+    failed = json.loads(complete.results_json)["statistics"]["unsuccessful_expectations"]
+    rerun = [("COMPLETE", failed)] if failed else []
+    assert runs == [("COMPLETE", len(suite.expectations)), ("BASIC", len(suite.expectations)), *rerun]
+
+
+def test_screening_keeps_a_missing_column_failing_on_every_row(
+    synced_shots_suite, good_synced_shots, monkeypatch
+):
+    monkeypatch.setattr(runner, "SCREEN_FROM_ROWS", 0)
+    frame = good_synced_shots.drop("match_score")
+
+    outcome = run_suite(frame, synced_shots_suite, id_columns=["shot_id"])
+
+    assert {failure.column for failure in outcome.critical_failures} == {"match_score"}
+    assert all(failure.detail for failure in outcome.critical_failures)
+    assert outcome.failing_keys() == good_synced_shots.select("shot_id").rows()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [f"id{index}" for index in range(50)],  # near-unique: settled on its first rows
+        [f"id{index % 9}" for index in range(50)],  # repetitive
+        [f"id{index}" for index in range(10)] + ["same"] * 40,  # unique at first, repetitive in all
+        [None] * 50,
+        [],
+    ],
+)
+@pytest.mark.parametrize("most", [1, 5, 10, 11, 24, 25, 60])
+def test_distinct_at_most_agrees_with_counting_every_value(values, most):
+    column = pl.Series("code", values, dtype=pl.String)
+
+    assert runner._distinct_at_most(column, most) == (column.n_unique() <= most)
