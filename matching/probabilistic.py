@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from matching import estimation
-from matching.blocking import BlockingOutput, run_blocking
+from matching.blocking import run_blocking
 from matching.decision import (
     ABSENT_NAMESAKE_COLUMN,
     SIBLING_HERE_COLUMN,
@@ -178,18 +178,27 @@ def gather_evidence(
     truth: pl.DataFrame | None = None,
     database: LinkageDatabase | None = None,
     duckdb_config: DuckDBConfig | None = None,
-    blocking: BlockingOutput | None = None,
 ) -> Evidence:
     """Blocking and comparisons for these to-link shots against the whole registry, with the fitted model.
 
     `registry` may be lazy: only the blocking keys are read whole, and the full records only of the
-    citizens some pair names, so memory follows these shots' candidates, not the registry. blocking:
-    block_candidates of the same shots, computed earlier (e.g. while the model was fitted), else run here.
+    citizens some pair names, so memory follows these shots' candidates, not the registry.
     """
     timer = _Timer()
     registry_lazy = registry.lazy()
-    if blocking is None:
-        blocking = block_candidates(to_link, registry_lazy, model, truth=truth, duckdb_config=duckdb_config)
+    key_columns = _registry_key_columns(model, registry_lazy.collect_schema().names())
+    true_pairs = None
+    if truth is not None:
+        true_pairs = _true_pairs(
+            truth, to_link, registry_lazy.select("citizen_id", "citizen_index").collect()
+        )
+    blocking = run_blocking(
+        shot_blocking_keys(to_link),
+        registry_blocking_keys(registry_lazy.select(key_columns).collect()),
+        model.blocking_rules,
+        true_pairs=true_pairs,
+        duckdb_config=duckdb_config,
+    )
     timer.lap("blocking")
     pairs = _with_id_edit_flag(blocking.pairs, model)
     if database is not None:
@@ -202,33 +211,6 @@ def gather_evidence(
             top = partition_database.top_candidates(pairs, model)
     timer.lap("compare")
     return Evidence(pairs=pairs, top=top, blocking_report=blocking.report, timings=timer.laps)
-
-
-def block_candidates(
-    to_link: pl.DataFrame,
-    registry: pl.DataFrame | pl.LazyFrame,
-    model: MatchModel,
-    *,
-    truth: pl.DataFrame | None = None,
-    duckdb_config: DuckDBConfig | None = None,
-) -> BlockingOutput:
-    """The candidate pairs of these to-link shots against the whole registry (its blocking keys only).
-    It reads only the model's blocking rules, which fitting leaves as declared: it may run before or
-    while the model is fitted."""
-    registry_lazy = registry.lazy()
-    key_columns = _registry_key_columns(model, registry_lazy.collect_schema().names())
-    true_pairs = None
-    if truth is not None:
-        true_pairs = _true_pairs(
-            truth, to_link, registry_lazy.select("citizen_id", "citizen_index").collect()
-        )
-    return run_blocking(
-        shot_blocking_keys(to_link),
-        registry_blocking_keys(registry_lazy.select(key_columns).collect()),
-        model.blocking_rules,
-        true_pairs=true_pairs,
-        duckdb_config=duckdb_config,
-    )
 
 
 def decide_links(

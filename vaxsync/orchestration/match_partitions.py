@@ -23,26 +23,17 @@ from __future__ import annotations
 import logging
 import math
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 from upath import UPath
 
-from matching.blocking import BlockingOutput
 from matching.deterministic import match_by_id
 from matching.estimation import accumulated_m_counts
 from matching.features import Vocabulary
 from matching.model import MatchModel, load_model
-from matching.probabilistic import (
-    Evidence,
-    block_candidates,
-    decide_links,
-    encode_inputs,
-    fit_model,
-    gather_evidence,
-)
+from matching.probabilistic import Evidence, decide_links, encode_inputs, fit_model, gather_evidence
 from vaxsync.core.settings import Settings
 from vaxsync.core.sql_steps import DuckDBConfig
 from vaxsync.marts.registry_cache import encoded_registry
@@ -106,7 +97,6 @@ def plan_partitions(
     input_counts: dict[str, int],
     accepted_pairs: pl.DataFrame | None = None,
     snapshot_hash: str | None = None,
-    early_blocking: dict[str, Future[BlockingOutput]] | None = None,
 ) -> dict[str, Any]:
     """Run the ID pass, encode both sides, fit the model once, and write the partitions' inputs.
 
@@ -115,8 +105,6 @@ def plan_partitions(
     data for the fit (matching.probabilistic.fit_model). snapshot_hash: the registry snapshot's content
     hash, whose encoding is then read from the registry cache (built on the snapshot's first night)
     instead of encoding the whole registry again; without it the registry is encoded here.
-    early_blocking: an empty dict to receive the first partition's blocking, started in a thread while
-    the model is fitted (one process running the whole stage, `vaxsync run`); hand it to gather_partition.
     """
 
     store = PartitionStore(settings)
@@ -125,6 +113,9 @@ def plan_partitions(
     model = load_model().copy()
     cached = encoded_registry(settings, snapshot_hash=snapshot_hash, model=model) if snapshot_hash else None
     inputs = encode_inputs(shots, registry, deterministic, model, encoded_registry=cached)
+    # m rests on every published night's ID-confirmed pairs plus tonight's: stable whatever else lands.
+    m_history = accumulated_m_counts(model, stored_match_models(settings))
+    fit_model(model, inputs, accepted_pairs, m_history, DuckDBConfig.of_matching(settings))
     encoded = inputs.shots.with_columns(partition=partition_of(inputs.shots, settings.match_partition_rows))
     storage.write_parquet(deterministic, store.deterministic_file)
     storage.write_parquet(encoded, store.shots_file)
@@ -133,20 +124,14 @@ def plan_partitions(
     else:
         storage.write_parquet(inputs.registry, store.registry_file)
     storage.write_parquet(inputs.vocabulary.words.to_frame("word"), store.vocabulary_file)
+    storage.write_json(store.model_file, model.to_dict())
     to_link = encoded.filter(pl.col("is_to_link"))
     partitions = sorted(encoded["partition"].unique().to_list()) or [partition_name(0)]
     for partition in partitions:
-        partition_shots = to_link.filter(pl.col("partition") == partition).drop("partition")
-        storage.write_parquet(partition_shots, store.partition_file(partition, "shots"))
-        if early_blocking is not None and not early_blocking:
-            # Blocking reads only the declared rules, not the fit: the first partition's runs beside it.
-            early_blocking[partition] = _blocking_beside(
-                partition_shots, inputs.registry, model.copy(), DuckDBConfig.of_matching(settings)
-            )
-    # m rests on every published night's ID-confirmed pairs plus tonight's: stable whatever else lands.
-    m_history = accumulated_m_counts(model, stored_match_models(settings))
-    fit_model(model, inputs, accepted_pairs, m_history, DuckDBConfig.of_matching(settings))
-    storage.write_json(store.model_file, model.to_dict())
+        storage.write_parquet(
+            to_link.filter(pl.col("partition") == partition).drop("partition"),
+            store.partition_file(partition, "shots"),
+        )
     rows = dict(to_link.group_by("partition").len().iter_rows())
     plan = {
         "partitions": partitions,
@@ -157,17 +142,6 @@ def plan_partitions(
     storage.write_json(store.plan_file, plan)
     log.info("match plan: %d rows to link in %d partitions", to_link.height, len(partitions))
     return plan
-
-
-def _blocking_beside(
-    to_link: pl.DataFrame, registry: pl.DataFrame, model: MatchModel, duckdb_config: DuckDBConfig
-) -> Future[BlockingOutput]:
-    """block_candidates of these shots in a thread of its own (ended once it is done)."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blocking")
-    try:
-        return pool.submit(block_candidates, to_link, registry, model, duckdb_config=duckdb_config)
-    finally:
-        pool.shutdown(wait=False)
 
 
 def partition_name(number: int) -> str:
@@ -219,11 +193,8 @@ def _areas(shots: pl.DataFrame, rows_per_partition: int) -> pl.DataFrame:
 # --- one partition --------------------------------------------------------------------------------------
 
 
-def gather_partition(
-    settings: Settings, partition: str, blocking: Future[BlockingOutput] | None = None
-) -> dict[str, Any]:
-    """Blocking and comparisons for one partition's rows; writes its pairs, top candidates and report.
-    blocking: the partition's blocking started by plan_partitions (early_blocking), else run here."""
+def gather_partition(settings: Settings, partition: str) -> dict[str, Any]:
+    """Blocking and comparisons for one partition's rows; writes its pairs, top candidates and report."""
 
     store = PartitionStore(settings)
     started = time.perf_counter()
@@ -235,7 +206,6 @@ def gather_partition(
         _vocabulary(store),
         model,
         duckdb_config=DuckDBConfig.of_matching(settings),
-        blocking=None if blocking is None else blocking.result(),
     )
     pairs = evidence.pairs.lazy().collect()  # a frame here; only combine reads them back as a scan
     storage.write_parquet(pairs, store.partition_file(partition, "pairs"))

@@ -15,13 +15,12 @@ import select
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from matching.blocking import BlockingOutput
 from matching.probabilistic import MODEL_FILE_NAME
 from transforms.ingest import (
     changed_reason,
@@ -532,19 +531,14 @@ def _empty_normalized() -> pl.DataFrame:
 def match_batch(settings: Settings) -> StageResult:
     """Match the night's rows to registry citizens, every partition in this process: the ID pass, then
     probabilistic linkage of the rows it left unmatched (the DAG maps the partitions over workers)."""
-    early_blocking: dict[str, Future[BlockingOutput]] = {}
-    for partition in plan_match_partitions(settings, early_blocking):
-        match_partition(settings, partition, early_blocking.pop(partition, None))
+    for partition in plan_match_partitions(settings):
+        match_partition(settings, partition)
     return combine_matches(settings)
 
 
-def plan_match_partitions(
-    settings: Settings, early_blocking: dict[str, Future[BlockingOutput]] | None = None
-) -> list[str]:
+def plan_match_partitions(settings: Settings) -> list[str]:
     """First step of the match stage: tonight's match input, the ID pass, the model fitted once on the
-    whole night, and the rows to link split into partitions by province. Returns the partition names.
-    early_blocking: an empty dict that receives the first partition's blocking, run while the model is
-    fitted (match_partition takes it); for a process running the whole stage."""
+    whole night, and the rows to link split into partitions by province. Returns the partition names."""
 
     work = RunWorkDir(settings)
     snapshot_hash = read_json(work.run_file)["registry_hash"]
@@ -560,19 +554,15 @@ def plan_match_partitions(
         input_counts=input_counts,
         accepted_pairs=accepted_pairs,
         snapshot_hash=snapshot_hash,  # the registry's encoding is cached per snapshot
-        early_blocking=early_blocking,
     )
     return list(plan["partitions"])
 
 
-def match_partition(
-    settings: Settings, partition: str, blocking: Future[BlockingOutput] | None = None
-) -> StageResult:
+def match_partition(settings: Settings, partition: str) -> StageResult:
     """Candidates of one partition's rows (blocking against the whole registry, comparisons), written to
-    the partition store. Partitions are independent: run them in any order, on any worker. blocking: the
-    partition's blocking started by plan_match_partitions (early_blocking), else run here."""
+    the partition store. Partitions are independent: run them in any order, on any worker."""
 
-    return gather_partition(settings, partition, blocking)
+    return gather_partition(settings, partition)
 
 
 def combine_matches(settings: Settings) -> StageResult:
@@ -722,12 +712,11 @@ def _run_stages(
     # The province reports' render helper imports on a core the match stage leaves idle.
     render_helper.start(rows_tonight=counts.get("rows_normalized", 0))
     snapshot.wait()
-    early_blocking: dict[str, Future[BlockingOutput]] = {}  # the first partition's, beside the fit
-    partitions = plan_match_partitions(settings, early_blocking)
+    partitions = plan_match_partitions(settings)
     steps = len(partitions) + 2  # the plan, each partition, the decision
     progress("match", 1, steps)
     for done, partition in enumerate(partitions, start=2):
-        match_partition(settings, partition, early_blocking.pop(partition, None))
+        match_partition(settings, partition)
         progress("match", done, steps)
     counts = combine_matches(settings)
     progress("match", steps, steps)

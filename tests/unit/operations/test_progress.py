@@ -48,10 +48,8 @@ def test_normalize_and_match_report_their_steps(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(pipeline, "start_preparing_snapshot", lambda settings, snapshot_hash: _Prepared())
     monkeypatch.setattr(pipeline, "_ingest_all", lambda settings, files: iter([1]))
     monkeypatch.setattr(pipeline, "normalize_batch", normalize)
-    monkeypatch.setattr(
-        pipeline, "plan_match_partitions", lambda settings, early_blocking=None: ["north", "south"]
-    )
-    monkeypatch.setattr(pipeline, "match_partition", lambda settings, partition, blocking=None: {})
+    monkeypatch.setattr(pipeline, "plan_match_partitions", lambda settings: ["north", "south"])
+    monkeypatch.setattr(pipeline, "match_partition", lambda settings, partition: {})
     monkeypatch.setattr(pipeline, "combine_matches", lambda settings: {"rows_matched_by_id": 5})
     monkeypatch.setattr(pipeline, "publish_batch", lambda settings: {"rows_posted": 5})
     monkeypatch.setattr(

@@ -255,16 +255,3 @@ def test_a_build_failing_before_the_statistics_is_raised_before_normalize(
         preparation.wait_before_normalize()
     with pytest.raises(OSError, match="disk full"):
         preparation.wait()
-
-
-def test_the_prepared_form_kept_in_memory_is_the_one_written(tmp_path: Path) -> None:
-    settings = _settings(tmp_path)
-
-    kept = prepared_registry(settings, snapshot_hash=_snapshot(settings), keep_built=True).collect()
-    read = prepared_registry(settings, snapshot_hash=_snapshot(settings), keep_built=True).collect()
-
-    assert_frame_equal(kept, read)
-    assert_frame_equal(
-        kept, pl.read_parquet(prepared_registry_file(settings, snapshot_hash=_snapshot(settings)))
-    )
-    assert kept.height == 40

@@ -235,31 +235,3 @@ def test_the_same_night_matched_again_gives_the_same_bits(
     assert_frame_equal(again.matches.sort(KEYS), first.matches.sort(KEYS), check_exact=True)
     assert_frame_equal(again.review_candidates, first.review_candidates, check_exact=True)
     assert again.model_used == first.model_used
-
-
-def test_the_first_partition_blocked_beside_the_fit_gives_the_same_bits(
-    night: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """`vaxsync run` blocks the first partition in a thread while the model is fitted (blocking reads only
-    the declared rules): the same candidates, decisions and scores as blocking inside the partition."""
-    settings = night["settings"].model_copy(
-        update={"partition_store": f"memory://vaxsync-partitions-{uuid.uuid4().hex}"}
-    )
-    shots, registry = pl.scan_parquet(night["normalized"]), pl.scan_parquet(night["registry"])
-    early: dict[str, Any] = {}
-    plan = plan_partitions(settings, shots, registry, input_counts={}, early_blocking=early)
-
-    assert list(early) == plan["partitions"][:1]
-    gathered = [
-        gather_partition(settings, partition, early.pop(partition, None)) for partition in plan["partitions"]
-    ]
-    _, again, _ = combine_partitions(settings, tmp_path_factory.mktemp("early") / "matching_model.json")
-
-    assert [result["candidate_pairs"] for result in gathered] == [
-        result["candidate_pairs"] for result in night["gathered"]
-    ]
-    first = night["linked"]
-    assert_frame_equal(again.matches.sort(KEYS), first.matches.sort(KEYS), check_exact=True)
-    assert_frame_equal(again.review_candidates, first.review_candidates, check_exact=True)
-    assert_frame_equal(again.blocking_report, first.blocking_report, check_exact=True)
-    assert again.model_used == first.model_used
