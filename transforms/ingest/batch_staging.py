@@ -54,7 +54,7 @@ from transforms.ingest.text_decoding import DecodedText, decode_export_bytes_man
 from transforms.ingest.workbook import WORKBOOK_SUFFIXES, looks_like_workbook
 from transforms.normalize.dates import count_locale_swap_repairs_by_file
 from vaxsync.core.contracts import STAGED_ROW_SCHEMA
-from vaxsync.core.settings import LANDING_FILE_MAX_BYTES
+from vaxsync.core.setting_defaults import LANDING_FILE_MAX_BYTES
 
 logger = logging.getLogger(__name__)
 

@@ -42,7 +42,7 @@ from transforms.ingest.workbook import (
 from transforms.normalize.dates import count_locale_swap_repairs
 from vaxsync.core.contracts import DATE_FIELDS, EXPORT_FIELDS, LEDGER_SCHEMA, STAGED_ROW_SCHEMA, raw_column
 from vaxsync.core.reasons import QUARANTINE_REASONS
-from vaxsync.core.settings import LANDING_FILE_MAX_BYTES
+from vaxsync.core.setting_defaults import LANDING_FILE_MAX_BYTES
 
 logger = logging.getLogger(__name__)
 

@@ -35,9 +35,7 @@ import unicodedata
 from collections.abc import Callable
 from functools import cache
 
-import ftfy
 import polars as pl
-from ftfy.chardata import CHARMAP_ENCODINGS, ENCODING_REGEXES
 
 from transforms.ingest.charmaps import (
     all_bytes_but,
@@ -130,9 +128,15 @@ class DecodedText:
         )
 
 
+# ftfy (~0.08 CPU s to import) is imported where it is used: only a text that is not sound Vietnamese as
+# it is (the few misread files) is offered its repair, so an ingest worker rarely needs it.
+
+
 @cache
 def _in_some_single_byte_charset(char: str) -> bool:
     """Whether ftfy could read this character as a byte of one of the single-byte encodings it tries."""
+    from ftfy.chardata import CHARMAP_ENCODINGS, ENCODING_REGEXES
+
     return any(ENCODING_REGEXES[encoding].match(char) for encoding in CHARMAP_ENCODINGS)
 
 
@@ -147,6 +151,8 @@ def _cp1252_plan(sample: str) -> list[tuple[str, str]] | None:
     """ftfy's plan for undoing UTF-8 read as Windows-1252 in `sample`, or None."""
     if _cannot_be_mojibake(sample):
         return None
+    import ftfy
+
     plan = [(step, argument) for step, argument in ftfy.fix_encoding_and_explain(sample).explanation or []]
     encodes = [argument for step, argument in plan if step == "encode"]
     if not encodes or any(codec not in CP1252_FAMILY for codec in encodes):
@@ -155,6 +161,8 @@ def _cp1252_plan(sample: str) -> list[tuple[str, str]] | None:
 
 
 def _apply_cp1252_plan(text: str, plan: list[tuple[str, str]]) -> str | None:
+    import ftfy
+
     try:
         return ftfy.apply_plan(text, plan)
     except (UnicodeError, ValueError):

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import polars as pl
 
 from vaxsync.core.reference import reference_path
-from vaxsync.core.settings import CAMPAIGN_START
+from vaxsync.core.setting_defaults import CAMPAIGN_START
 
 CATALOGUE_PATH = reference_path("reasons.csv")
 # The closed list -> the column its codes are written to.

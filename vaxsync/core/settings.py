@@ -8,16 +8,15 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-CAMPAIGN_START = dt.date(2021, 3, 8)  # the first COVID-19 shot given in Vietnam
+# Plain constants have their home in vaxsync.core.setting_defaults (no pydantic there); re-exported here.
+from vaxsync.core.setting_defaults import CAMPAIGN_START as CAMPAIGN_START
+from vaxsync.core.setting_defaults import LANDING_FILE_MAX_BYTES as LANDING_FILE_MAX_BYTES
+
 # A decision secret shorter than this is refused: a short key can be guessed offline from one signed
 # report, and with it anyone could forge a reviewer's decision token (vaxsync.marts.decision_tokens).
 DECISION_SECRET_MIN_BYTES = 16
 # Settings whose value is never shown, in an error or anywhere else.
 SECRET_SETTINGS = frozenset({"decision_secret"})
-# A landed export above this size is quarantined unread (file_too_large): the largest real exports (a
-# province's year in one workbook) are tens of MB; a bigger file is a dump or junk that would cost a night
-# gigabytes of memory (docs/ingestion.md, "Quarantine reasons").
-LANDING_FILE_MAX_BYTES = 512 * 1024 * 1024
 
 
 def blank_path_problem(value: str) -> str | None:

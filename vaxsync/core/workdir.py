@@ -15,9 +15,7 @@ import shutil
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
-
-from vaxsync.core.settings import Settings
+from typing import Any, Protocol
 
 OWNER_ONLY_UMASK = 0o077
 # A staged batch file is written once and read whole once (by normalize): snappy and no column statistics
@@ -25,10 +23,18 @@ OWNER_ONLY_UMASK = 0o077
 STAGED_PARQUET_OPTIONS: dict[str, Any] = {"compression": "snappy", "statistics": False}
 
 
+class WorkDirSettings(Protocol):
+    """What the work folder needs of the settings: vaxsync.core.settings.Settings, or a plain object
+    carrying its value (an ingest worker's, which then need not import pydantic)."""
+
+    @property
+    def run_work_dir(self) -> Path: ...
+
+
 class RunWorkDir:
     """Named paths inside settings.run_work_dir; each stage overwrites its own outputs, so re-runs are safe."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: WorkDirSettings) -> None:
         self.root = settings.run_work_dir
         # Every stage builds one of these before writing: what it creates from here on is owner-only
         # (Parquet writers, DuckDB spill and files, JSON). Stages run in their own processes.

@@ -15,7 +15,7 @@ from ingest_export_files import VN_HEADER, export_rows, render_delimited, write
 from vaxsync.core.contracts import REGISTRY_SCHEMA
 from vaxsync.core.settings import Settings
 from vaxsync.orchestration import pipeline
-from vaxsync.orchestration.ingest_worker import IngestWorker
+from vaxsync.orchestration.ingest_worker import IngestWorker, StagingSettings
 
 # What staging never needs: a worker importing any of these pays for the whole application.
 HEAVY_MODULES = (
@@ -31,6 +31,12 @@ HEAVY_MODULES = (
     "transforms.normalize.shots",
     "transforms.normalize.reference",
     "numpy",
+    # the settings' model (the worker is sent a plain StagingSettings), and ftfy (only the few misread
+    # files need it: imported where it is used)
+    "pydantic",
+    "pydantic_settings",
+    "vaxsync.core.settings",
+    "ftfy",
 )
 
 
@@ -93,3 +99,15 @@ def test_a_workers_error_is_raised_here_and_stops_the_workers(tmp_path: Path) ->
 
     assert len(started) == 1
     assert started[0].process.poll() is not None  # not left running
+
+
+def test_a_worker_is_sent_the_three_values_staging_reads(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+
+    sent = StagingSettings.of(settings)
+
+    assert sent == StagingSettings(
+        landing_dir=tmp_path / "landing",
+        run_work_dir=tmp_path / "night" / "work" / "2023-01-31",
+        landing_file_max_bytes=settings.landing_file_max_bytes,
+    )
