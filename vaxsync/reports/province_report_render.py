@@ -367,14 +367,10 @@ def wrapped_lines(frame: pl.DataFrame, widths: list[int]) -> pl.Series:
     ]
     if not wrapped:
         return pl.Series("lines", [1] * frame.height, dtype=pl.Int64)
+    # A line of n characters in a column fitting w takes ceil(n / w) lines, an empty line one: the count of
+    # runs of at most w characters other than a line break, plus the empty lines (`^$` in multi-line mode).
     per_column = [
-        (
-            pl.col(name)
-            .cast(pl.String)
-            .str.split("\n")
-            .list.eval((pl.element().str.len_chars() / max(width - 2, 1)).ceil().clip(lower_bound=1))
-            .list.sum()
-        ).fill_null(1)
+        pl.col(name).cast(pl.String).str.count_matches(f"(?m)[^\\n]{{1,{max(width - 2, 1)}}}|^$").fill_null(1)
         for name, width in wrapped
     ]
     return frame.select(pl.max_horizontal(per_column).cast(pl.Int64).alias("lines")).to_series()
@@ -382,8 +378,9 @@ def wrapped_lines(frame: pl.DataFrame, widths: list[int]) -> pl.Series:
 
 def _set_row_heights(worksheet: Worksheet, frame: pl.DataFrame, *, first_row: int, widths: list[int]) -> None:
     lines = wrapped_lines(frame, widths)
-    for offset in (lines > 1).arg_true().to_list():
-        worksheet.set_row(first_row + offset, LINE_HEIGHT * lines[offset])
+    taller = (lines > 1).arg_true()
+    for offset, count in zip(taller.to_list(), lines.gather(taller).to_list(), strict=True):
+        worksheet.set_row(first_row + offset, LINE_HEIGHT * count)
 
 
 def _set_widths(worksheet: Worksheet, tables: list[list[int]]) -> None:

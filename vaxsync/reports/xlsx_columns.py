@@ -13,14 +13,17 @@ that test fails first if a new version changes them.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 from typing import Any
 
+from xlsxwriter.comments import Comments, CommentType
 from xlsxwriter.format import Format
 from xlsxwriter.packager import Packager
 from xlsxwriter.sharedstrings import SharedStrings
 from xlsxwriter.utility import xl_rowcol_to_cell_fast
+from xlsxwriter.vml import Vml
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import CellBlankTuple, CellNumberTuple, CellStringTuple, Worksheet
 from xlsxwriter.xmlwriter import XMLwriter
@@ -28,6 +31,30 @@ from xlsxwriter.xmlwriter import XMLwriter
 # Joins the shared strings so that xlsxwriter's escapes run once over all of them (a private-use character:
 # no escape matches or makes it; a string holding it takes xlsxwriter's path).
 STRING_SEPARATOR = "\ue000"
+
+# Formulas as xlsxwriter prepares them, by (formula, future functions expanded); bounded.
+PREPARED_FORMULAS_KEPT = 4096
+_PREPARED_FORMULAS: dict[tuple[str, bool], str] = {}
+# A header comment's XML (its `<v:shape>` in the VML drawing, its `<comment>` in the comments file) by
+# everything xlsxwriter writes it from; every province's workbook repeats the same sheets' header comments.
+COMMENT_XML_KEPT = 4096
+_COMMENT_SHAPES: dict[tuple[int, int, str], str] = {}
+_COMMENTS: dict[tuple[int, str], str] = {}
+
+
+def _written_once(cache: dict[Any, str], key: Any, writer: Any, write: Any) -> None:
+    """What `write()` writes into `writer`'s file, taken from `cache` by `key` (and kept there)."""
+    xml = cache.get(key)
+    if xml is None:
+        file, writer.fh = writer.fh, io.StringIO()
+        try:
+            write()
+            xml = writer.fh.getvalue()
+        finally:
+            writer.fh = file
+        if len(cache) < COMMENT_XML_KEPT:
+            cache[key] = xml
+    writer.fh.write(xml)
 
 
 class ColumnWorksheet(Worksheet):
@@ -46,14 +73,16 @@ class ColumnWorksheet(Worksheet):
     def _write_plain_column(self, row: int, col: int, data: Sequence[Any], cell_format: Format) -> int:
         table, shared_string_index = self.table, self.str_table._get_shared_string_index
         half_limit = self.xls_strmax // 2  # longer strings take xlsxwriter's path (its UTF-16 limit)
+        # The cell tuples made as their namedtuple constructors make them, without its Python-level __new__.
+        make = tuple.__new__
         for current, token in enumerate(data, start=row):
             token_type = token.__class__
             if token_type is str and token and len(token) <= half_limit:
-                table[current][col] = CellStringTuple(shared_string_index(token), cell_format)
+                table[current][col] = make(CellStringTuple, (shared_string_index(token), cell_format))
             elif token is None or (token_type is str and not token):
-                table[current][col] = CellBlankTuple(cell_format)
+                table[current][col] = make(CellBlankTuple, (cell_format,))
             elif token_type is int or (token_type is float and math.isfinite(token)):
-                table[current][col] = CellNumberTuple(token, cell_format)
+                table[current][col] = make(CellNumberTuple, (token, cell_format))
             else:
                 error = self._write(current, col, token, cell_format)
                 if error:  # xlsxwriter stops the column there too (a string cut to its limit: -2)
@@ -79,6 +108,19 @@ class ColumnWorksheet(Worksheet):
             and row + rows <= self.xls_rowmax
             and 0 <= col < self.xls_colmax
         )
+
+    def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
+        """xlsxwriter's formula preparation (~90 regular-expression substitutions per formula), once per
+        distinct formula: the reason sheets' conditional formats repeat the same few formulas in every
+        workbook. Its result depends on the formula and whether future functions are expanded only."""
+        expanded = bool(expand_future_functions or self.use_future_functions)
+        key = (formula, expanded)
+        prepared = _PREPARED_FORMULAS.get(key)
+        if prepared is None:
+            prepared = str(super()._prepare_formula(formula, expanded))
+            if len(_PREPARED_FORMULAS) < PREPARED_FORMULAS_KEPT:
+                _PREPARED_FORMULAS[key] = prepared
+        return prepared
 
     def _calculate_spans(self) -> None:
         """xlsxwriter's `<row spans>`: per block of 16 rows, the first and last column holding a cell or a
@@ -169,8 +211,59 @@ class JoinedSharedStrings(SharedStrings):
         )
 
 
+class ReusedShapesVml(Vml):
+    """xlsxwriter's VML drawing, each comment's `<v:shape>` written once per shape id, z-index and comment
+    (all its attributes: the text, author, colour, size, position, font and anchor vertices)."""
+
+    def _write_comment_shape(self, shape_id: int, z_index: int, comment: CommentType) -> None:
+        key = (shape_id, z_index, repr(vars(comment)))
+        _written_once(
+            _COMMENT_SHAPES,
+            key,
+            self,
+            lambda: super(ReusedShapesVml, self)._write_comment_shape(shape_id, z_index, comment),
+        )
+
+
+class ReusedComments(Comments):
+    """xlsxwriter's comments file, each `<comment>` written once per author id and comment."""
+
+    def _write_comment(self, comment: CommentType, author_id: int) -> None:
+        key = (author_id, repr(vars(comment)))
+        _written_once(
+            _COMMENTS, key, self, lambda: super(ReusedComments, self)._write_comment(comment, author_id)
+        )
+
+
 class ColumnPackager(Packager):
-    """xlsxwriter's packager writing the shared strings with JoinedSharedStrings."""
+    """xlsxwriter's packager writing the shared strings with JoinedSharedStrings, and the header comments'
+    VML drawings and comments files with ReusedShapesVml and ReusedComments."""
+
+    def _write_vml_files(self) -> None:
+        worksheets = self.workbook.worksheets()
+        if any(sheet.has_header_vml or sheet.buttons_list for sheet in worksheets):
+            super()._write_vml_files()  # header images or buttons: xlsxwriter's own
+            return
+        index = 1
+        for worksheet in worksheets:
+            if not worksheet.has_vml:
+                continue
+            vml = ReusedShapesVml()
+            vml._set_xml_writer(self._filename("xl/drawings/vmlDrawing" + str(index) + ".vml"))
+            vml._assemble_xml_file(
+                worksheet.vml_data_id, worksheet.vml_shape_id, worksheet.comments_list, worksheet.buttons_list
+            )
+            index += 1
+
+    def _write_comment_files(self) -> None:
+        index = 1
+        for worksheet in self.workbook.worksheets():
+            if not worksheet.has_comments:
+                continue
+            comment = ReusedComments()
+            comment._set_xml_writer(self._filename("xl/comments" + str(index) + ".xml"))
+            comment._assemble_xml_file(worksheet.comments_list)
+            index += 1
 
     def _write_shared_strings_file(self) -> None:
         if not self.workbook.str_table.count:

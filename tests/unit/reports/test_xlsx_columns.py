@@ -11,6 +11,7 @@ import xlsxwriter
 from xlsxwriter.sharedstrings import SharedStrings
 from xlsxwriter.workbook import Workbook
 
+from vaxsync.reports import xlsx_columns
 from vaxsync.reports.xlsx_columns import ColumnWorkbook, ColumnWorksheet
 
 OPTIONS = {
@@ -96,9 +97,39 @@ def _separator_sheet(workbook: Workbook) -> None:
     workbook.add_worksheet("separator").write_column(0, 0, ["a\ue000b", "c & d"], workbook.add_format())
 
 
+def _comments_and_formats_sheets(workbook: Workbook) -> None:
+    """Header comments and formula conditional formats repeated on several sheets (their XML is reused
+    by comment and by formula), comments differing in author, visibility, size and position, and a
+    formula with a future function."""
+    differs = workbook.add_format({"bg_color": "#FFEB9C"})
+    for name in ("first", "second", "third"):
+        sheet = workbook.add_worksheet(name)
+        for column in range(4):
+            sheet.write_string(0, column, f"h{column}")
+            sheet.write_comment(0, column, f"label {column} / nhãn & <{column}>", {"author": "vaxsync"})
+        sheet.write_comment(5, 1, "another author", {"author": "staff", "visible": True, "x_scale": 2})
+        sheet.write_comment(6, 2, "no author", {"font_size": 10, "width": 300})
+        sheet.write_column(1, 0, ["a", "b, c", None], workbook.add_format())
+        for column in range(1, 3):
+            sheet.conditional_format(
+                1, column, 3, column,
+                {"type": "formula", "criteria": '=ISNUMBER(SEARCH(", x,", ", "&$A2&","))', "format": differs},
+            )  # fmt: skip
+        sheet.conditional_format(1, 3, 3, 3, {"type": "formula", "criteria": "=XLOOKUP(1,A:A,B:B)=1"})
+
+
+def _button_sheet(workbook: Workbook) -> None:
+    """A button beside a comment: xlsxwriter's own VML drawing."""
+    sheet = workbook.add_worksheet("button")
+    sheet.write_comment(0, 0, "a comment")
+    sheet.insert_button(2, 2, {"caption": "press"})
+
+
 @pytest.mark.parametrize(
     "fill",
     [
+        _comments_and_formats_sheets,
+        _button_sheet,
         _columns_sheet,
         _cut_string_sheet,
         _summary_sheet,
@@ -109,6 +140,14 @@ def _separator_sheet(workbook: Workbook) -> None:
 )
 def test_the_fast_worksheet_writes_the_bytes_of_xlsxwriters_own(fill: Callable[[Workbook], None]) -> None:
     assert _workbook_bytes(ColumnWorkbook, fill) == _workbook_bytes(xlsxwriter.Workbook, fill)
+
+
+def test_a_workbook_written_again_reuses_the_comments_and_formulas_xml_and_keeps_the_bytes() -> None:
+    expected = _workbook_bytes(xlsxwriter.Workbook, _comments_and_formats_sheets)
+    first = _workbook_bytes(ColumnWorkbook, _comments_and_formats_sheets)
+    assert xlsx_columns._COMMENT_SHAPES and xlsx_columns._COMMENTS and xlsx_columns._PREPARED_FORMULAS
+    assert first == expected
+    assert _workbook_bytes(ColumnWorkbook, _comments_and_formats_sheets) == expected
 
 
 def test_the_shared_strings_are_escaped_joined_not_by_xlsxwriters_loop(
