@@ -20,11 +20,7 @@ from vaxsync.marts.decision_tokens import decision_secret
 from vaxsync.marts.warehouse import connect
 from vaxsync.orchestration.pipeline import run_nightly
 from vaxsync.reports import province_report_files
-from vaxsync.reports.province_report_files import (
-    RenderHelperAhead,
-    start_province_reports,
-    write_province_reports,
-)
+from vaxsync.reports.province_report_files import write_province_reports
 from vaxsync.reports.province_report_model import ProvinceReport, province_folder
 from vaxsync.reports.province_report_render import render_html
 from vaxsync.reports.province_reports import ADMIN_UNITS_PATH, build_province_reports
@@ -141,37 +137,3 @@ def test_pages_equal_the_per_cell_templates_and_a_helper_process_writes_the_same
     ]
     for first, second in zip(written, written_again, strict=True):
         assert first.read_bytes() == second.read_bytes()
-
-
-def test_a_helper_started_ahead_of_the_stage_writes_the_same_files_and_is_stopped(
-    night: tuple[Settings, list[Path]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    settings, written = night
-    with connect(settings.warehouse_path) as connection:
-        run_id = connection.sql("select max(run_id) from pipeline_runs").fetchall()[0][0]
-    monkeypatch.setattr(province_report_files, "RENDER_HELPER_MIN_ROWS", 0)
-    again = settings.model_copy(update={"reports_dir": settings.reports_dir.parent / "reports_ahead"})
-    with RenderHelperAhead() as ahead:
-        ahead.start(rows_tonight=1)
-        helper = ahead._helper
-        assert helper is not None
-        written_again = start_province_reports(again, run_id=run_id, helper_ahead=ahead).finish()
-        assert ahead.take() is None  # the rendering took it over
-    assert helper.process.poll() == 0  # and stopped it
-    assert [path.relative_to(again.reports_dir) for path in written_again] == [
-        path.relative_to(settings.reports_dir) for path in written
-    ]
-    for first, second in zip(written, written_again, strict=True):
-        assert first.read_bytes() == second.read_bytes()
-
-
-def test_a_helper_started_ahead_is_stopped_when_the_night_ends_before_its_reports() -> None:
-    with pytest.raises(RuntimeError), RenderHelperAhead() as ahead:
-        ahead.start(rows_tonight=province_report_files.RENDER_HELPER_MIN_ROWS)
-        helper = ahead._helper
-        assert helper is not None
-        raise RuntimeError("the match stage failed")
-    assert helper.process.poll() is not None
-    with RenderHelperAhead() as idle:
-        idle.start(rows_tonight=province_report_files.RENDER_HELPER_MIN_ROWS - 1)  # a small night: none
-        assert idle.take() is None

@@ -77,7 +77,7 @@ from vaxsync.marts.warehouse import (
 from vaxsync.orchestration import storage
 from vaxsync.orchestration.ingest_worker import IngestWorker, ingest_exports
 from vaxsync.orchestration.match_partitions import combine_partitions, gather_partition, plan_partitions
-from vaxsync.reports.province_report_files import RenderHelperAhead, start_province_reports
+from vaxsync.reports.province_report_files import start_province_reports
 from vaxsync.reports.run_report import write_reports, write_run_report
 
 log = logging.getLogger(__name__)
@@ -622,9 +622,8 @@ def publish_batch(settings: Settings) -> StageResult:
 # --- report ---------------------------------------------------------------------------------------------
 
 
-def report_batch(settings: Settings, render_helper: RenderHelperAhead | None = None) -> StageResult:
-    """Write the night's reports: backlog summary, run report, province reports; rebuild coverage.
-    `render_helper`: the province reports' helper process, started ahead by `vaxsync run`."""
+def report_batch(settings: Settings) -> StageResult:
+    """Write the night's reports: backlog summary, run report, province reports; rebuild coverage."""
 
     work = RunWorkDir(settings)
     run = read_json(work.run_file)
@@ -638,9 +637,7 @@ def report_batch(settings: Settings, render_helper: RenderHelperAhead | None = N
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="coverage") as background,
     ):
         building = background.submit(build_coverage, settings, coverage_connection)
-        provinces = start_province_reports(
-            settings, run_id=run["run_id"], connection=connection, helper_ahead=render_helper
-        )
+        provinces = start_province_reports(settings, run_id=run["run_id"], connection=connection)
         try:
             paths = write_reports(settings, run_id=run["run_id"], connection=connection)
         except BaseException:
@@ -669,18 +666,14 @@ def run_nightly(
 ) -> StageResult:
     """Run every stage in order, as the DAG does, in this process, holding the warehouse's night lock."""
     _check_inputs(settings)  # a refused night creates nothing, not even the lock file beside the warehouse
-    with (
-        night_lock(settings.warehouse_path, lock_wait_seconds=settings.warehouse_lock_wait_seconds),
-        RenderHelperAhead() as render_helper,
-    ):
-        return _run_stages(settings, on_progress, on_stage_done, render_helper)
+    with night_lock(settings.warehouse_path, lock_wait_seconds=settings.warehouse_lock_wait_seconds):
+        return _run_stages(settings, on_progress, on_stage_done)
 
 
 def _run_stages(
     settings: Settings,
     on_progress: ProgressCallback | None,
     on_stage_done: StageDoneCallback | None,
-    render_helper: RenderHelperAhead,
 ) -> StageResult:
     started = time.perf_counter()
     progress = on_progress or (lambda stage, done, total: None)
@@ -704,13 +697,11 @@ def _run_stages(
     stage_done("ingest", time.perf_counter() - ingest_started, {"files": len(new_files)})
     stage_started = time.perf_counter()
     progress("normalize", 0, 4)
-    snapshot.wait_before_normalize()  # the surname statistics; match's part may go on beside normalize
+    snapshot.wait_before_normalize()  # normalize reads only the surname statistics; match waits for the rest
     counts = normalize_batch(settings, on_step=lambda done, total: progress("normalize", done, total))
     stage_done("normalize", time.perf_counter() - stage_started, counts)
     stage_started = time.perf_counter()
     progress("match", 0, 1)
-    # The province reports' render helper imports on a core the match stage leaves idle.
-    render_helper.start(rows_tonight=counts.get("rows_normalized", 0))
     snapshot.wait()
     partitions = plan_match_partitions(settings)
     steps = len(partitions) + 2  # the plan, each partition, the decision
@@ -728,7 +719,7 @@ def _run_stages(
     stage_done("publish", time.perf_counter() - stage_started, summary)
     stage_started = time.perf_counter()
     progress("report", 0, 1)
-    reported = report_batch(settings, render_helper)
+    reported = report_batch(settings)
     progress("report", 1, 1)
     stage_done("report", time.perf_counter() - stage_started, reported)
     summary["wall_seconds"] = round(time.perf_counter() - started, 2)

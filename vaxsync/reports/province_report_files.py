@@ -27,7 +27,7 @@ from vaxsync.marts.decision_files import prepare_province_folders
 from vaxsync.marts.decision_tokens import decision_secret
 from vaxsync.marts.warehouse import connected
 from vaxsync.reports.province_report_model import PRIVATE_FOLDER_MODE, ProvinceReport, province_folder
-from vaxsync.reports.province_report_render import prepare_rendering, render_files
+from vaxsync.reports.province_report_render import render_files
 from vaxsync.reports.province_reports import ADMIN_UNITS_PATH, build_province_reports
 
 log = logging.getLogger(__name__)
@@ -101,45 +101,15 @@ def write_province_reports(
     return start_province_reports(settings, run_id=run_id, connection=connection).finish()
 
 
-class RenderHelperAhead:
-    """The render helper process, started ahead of the report stage by `vaxsync run` (`start`, once the
-    night's row count is known): its imports and template compilation use a core the match stage leaves
-    idle, so the report stage only renders. The rendering takes it over (`take`); leaving the `with` block
-    stops one nobody took (a night that failed before its reports)."""
-
-    def __init__(self) -> None:
-        self._helper: LightProcess | None = None
-
-    def start(self, rows_tonight: int) -> None:
-        """Start the helper when tonight's rows may leave enough open rows to render for it to pay
-        (RENDER_HELPER_MIN_ROWS; `_render_all` decides, and stops an unused one)."""
-        if self._helper is None and rows_tonight >= RENDER_HELPER_MIN_ROWS and (os.cpu_count() or 1) >= 2:
-            self._helper = LightProcess()
-            self._helper.submit(prepare_rendering)
-
-    def take(self) -> LightProcess | None:
-        """The started helper (its first answer is prepare_rendering's), now the caller's to close."""
-        helper, self._helper = self._helper, None
-        return helper
-
-    def __enter__(self) -> RenderHelperAhead:
-        return self
-
-    def __exit__(self, error_type: type[BaseException] | None, *exc_info: object) -> None:
-        if (helper := self.take()) is not None:
-            helper.__exit__(error_type, *exc_info)
-
-
 def start_province_reports(
     settings: Settings,
     *,
     run_id: str,
     connection: duckdb.DuckDBPyConnection | None = None,
-    helper_ahead: RenderHelperAhead | None = None,
 ) -> ProvinceReportsRendering:
     """Read tonight's province reports from the warehouse and start rendering the changed ones in a thread,
     into a staging folder, while the caller does other work; `finish()` puts them in place, `discard()`
-    drops them (the report stage failed). A helper started ahead (`helper_ahead`) renders beside it."""
+    drops them (the report stage failed)."""
 
     admin_units = pl.scan_parquet(ADMIN_UNITS_PATH)
     registry = pl.scan_parquet(settings.registry_path)
@@ -152,7 +122,7 @@ def start_province_reports(
             run_id=run_id,
             secret=decision_secret(settings),
         )
-    return ProvinceReportsRendering(settings, reports, helper_ahead)
+    return ProvinceReportsRendering(settings, reports)
 
 
 class ProvinceReportsRendering:
@@ -161,9 +131,7 @@ class ProvinceReportsRendering:
     that fails leaves the provinces' folders as they were. Rendering is Python (the GIL) plus the helper
     process; the thread lets the report stage's other work (the run report, coverage) run beside it."""
 
-    def __init__(
-        self, settings: Settings, reports: list[ProvinceReport], helper_ahead: RenderHelperAhead | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, reports: list[ProvinceReport]) -> None:
         self.settings = settings
         self.reports = reports
         self.fingerprints = {report.province_code: report_fingerprint(report) for report in reports}
@@ -181,8 +149,7 @@ class ProvinceReportsRendering:
             else:  # staff find every province in tonight's folder
                 self.kept[report.province_code] = files, str(before["as_of"])
         self._rendering = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render-provinces")
-        helper = helper_ahead.take() if helper_ahead is not None else None
-        self._rendered = self._rendering.submit(_render_all, to_render, helper)
+        self._rendered = self._rendering.submit(_render_all, to_render)
         self._rendering.shutdown(wait=False)  # the thread ends with its one task
 
     def finish(self) -> list[Path]:
@@ -252,39 +219,27 @@ def _copied_into(files: list[Path], folder: Path) -> list[Path]:
     ]
 
 
-def _render_all(
-    jobs: list[tuple[ProvinceReport, Path]], started_helper: LightProcess | None = None
-) -> dict[str, list[Path]]:
+def _render_all(jobs: list[tuple[ProvinceReport, Path]]) -> dict[str, list[Path]]:
     """Render each province's files; returns each province's paths.
 
     Rendering is single-threaded Python (xlsxwriter writes cell by cell), so on a large night a second
     process renders beside this one: this process takes the largest provinces first while the helper
     starts up, the helper the smallest, until none is left. The helper is a light process (it imports the
-    rendering modules only, not the CLI a multiprocessing child would re-import), started here or ahead of
-    the stage (`started_helper`, whose first answer is prepare_rendering's; this function closes it). A
-    small night is rendered here alone: starting the helper (its imports) costs more than it saves."""
+    rendering modules only, not the CLI a multiprocessing child would re-import). A small night is
+    rendered here alone: starting the helper (its imports) costs more than it saves."""
     if (
         len(jobs) < 2
         or (os.cpu_count() or 1) < 2
         or sum(report.rows.height for report, _ in jobs) < (RENDER_HELPER_MIN_ROWS)
     ):
-        if started_helper is not None:
-            started_helper.close()
         return {report.province_code: render_files(report, folder) for report, folder in jobs}
     pending = deque(sorted(jobs, key=lambda job: job[0].rows.height, reverse=True))
     files: dict[str, list[Path]] = {}
-    # The provinces handed to the helper and not yet answered, in order (None: its preparation).
-    asked: deque[str | None] = deque([None] if started_helper is not None else [])
-
-    def take_answer() -> None:
-        province, answer = asked.popleft(), helper.result()
-        if province is not None:
-            files[province] = answer
-
-    with started_helper or LightProcess() as helper:
+    asked: deque[str] = deque()  # the provinces handed to the helper and not yet answered, in order
+    with LightProcess() as helper:
         while pending:
             while helper.answer_waiting():
-                take_answer()
+                files[asked.popleft()] = helper.result()
             # The helper keeps one province queued beyond the one it renders, so it never waits for us.
             while pending and helper.pending < HELPER_QUEUE:
                 report, folder = pending.pop()
@@ -294,7 +249,7 @@ def _render_all(
                 report, folder = pending.popleft()
                 files[report.province_code] = render_files(report, folder)
         while asked:
-            take_answer()
+            files[asked.popleft()] = helper.result()
     return files
 
 

@@ -643,12 +643,6 @@ def html_print_class(column: str) -> str:
     return "" if column in KEY_COLUMNS or column in WHY_COLUMNS else "wide"
 
 
-def prepare_rendering() -> None:
-    """A render helper's first request, sent before there is a report to render: importing this module (its
-    unpickling) and compiling the page's template, the costs of its first province."""
-    report_environment().get_template("province_report.html.jinja")
-
-
 def render_files(report: ProvinceReport, folder: Path) -> list[Path]:
     folder.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
     with collector_paused():

@@ -52,9 +52,7 @@ def test_normalize_and_match_report_their_steps(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(pipeline, "match_partition", lambda settings, partition: {})
     monkeypatch.setattr(pipeline, "combine_matches", lambda settings: {"rows_matched_by_id": 5})
     monkeypatch.setattr(pipeline, "publish_batch", lambda settings: {"rows_posted": 5})
-    monkeypatch.setattr(
-        pipeline, "report_batch", lambda settings, render_helper=None: {"province_report_files": 2}
-    )
+    monkeypatch.setattr(pipeline, "report_batch", lambda settings: {"province_report_files": 2})
     monkeypatch.setattr(pipeline, "_shots_citizen_not_in_snapshot", lambda settings: 0)
     events: list[tuple[str, int, int]] = []
     finished: list[str] = []
