@@ -33,6 +33,7 @@ from synth.text import misspell
 from synth.writers import file_digest, junk_file, write_export_file
 from vaxsync.core.reasons import QUARANTINE_REASONS
 from vaxsync.core.settings import CAMPAIGN_START
+from vaxsync.core.workdir import owner_only_files, private_folder
 
 log = logging.getLogger(__name__)
 
@@ -395,7 +396,16 @@ def _finish_uploads(landing: Path, snapshot_date: dt.date) -> None:
 
 
 def generate(out_dir: Path, config: SynthConfig) -> dict[str, object]:
-    """Generate everything into out_dir (its landing/ folder is replaced); returns the summary."""
+    """Generate everything into out_dir (its landing/ folder is replaced); returns the summary.
+
+    The files hold realistic personal data (names, IDs, phones), so, like the warehouse and the reports,
+    they are owner-only: 0600 files in 0700 folders."""
+    with owner_only_files():
+        private_folder(out_dir)
+        return _generate(out_dir, config)
+
+
+def _generate(out_dir: Path, config: SynthConfig) -> dict[str, object]:
     streams = [np.random.default_rng(seed) for seed in np.random.SeedSequence(config.seed).spawn(6)]
     out_dir.mkdir(parents=True, exist_ok=True)
     landing = out_dir / "landing"

@@ -51,3 +51,12 @@ def test_regenerating_replaces_the_landing_folder(tmp_path: Path) -> None:
     stale.write_text("old")
     generate(tmp_path, SynthConfig(seed=23, **SMALL))
     assert not stale.exists()
+
+
+def test_generated_files_are_owner_only(twice: tuple[Path, Path]) -> None:
+    """Synthetic people are shaped like real ones: nobody but the owner reads them."""
+    first, _ = twice
+    written = [first, *first.rglob("*")]
+    assert any(path.is_file() for path in written)
+    wider = [path for path in written if path.stat().st_mode & 0o077]
+    assert not wider, f"group or others may read {[str(path.relative_to(first)) for path in wider][:5]}"
