@@ -33,7 +33,7 @@ from matching.model import MatchModel, load_model
 from matching.probabilistic import EncodedRegistry, encode_registry
 from transforms.ingest.landing import file_content_hash
 from transforms.normalize.names import SurnameStatistics, name_uses, surname_statistics
-from transforms.registry import prepare_registry, registry_name_repairs
+from transforms.registry import prepare_registry, registry_name_keys, registry_name_repairs
 from validation.suites import CITIZEN_ID_PATTERN
 from vaxsync.core.contracts import REGISTRY_SCHEMA
 from vaxsync.core.errors import InputError
@@ -63,14 +63,18 @@ def prepared_registry(
     *,
     snapshot_hash: str,
     name_repairs: pl.DataFrame | None = None,
+    name_keys: pl.DataFrame | None = None,
 ) -> pl.LazyFrame:
     """The prepared registry for the snapshot with this content hash (computed once, at discovery).
-    name_repairs: transforms.registry.registry_name_repairs of the snapshot, when already built."""
+    name_repairs: transforms.registry.registry_name_repairs of the snapshot, name_keys:
+    transforms.registry.registry_name_keys of them, when already built."""
 
     cached = prepared_registry_file(settings, snapshot_hash=snapshot_hash)
     if not cached.exists():
         private_folder(cached.parent)
-        prepared = prepare_registry(pl.scan_parquet(settings.registry_path), name_repairs=name_repairs)
+        prepared = prepare_registry(
+            pl.scan_parquet(settings.registry_path), name_repairs=name_repairs, name_keys=name_keys
+        )
         temporary = _temporary_name(cached)
         with owner_only_files():
             prepared.sink_parquet(temporary, compression=CACHE_COMPRESSION)
@@ -84,19 +88,26 @@ REGISTRY_ENCODING_VERSION = 1
 
 
 def encoded_registry(
-    settings: Settings, *, snapshot_hash: str, model: MatchModel, prepared: pl.LazyFrame | None = None
+    settings: Settings,
+    *,
+    snapshot_hash: str,
+    model: MatchModel,
+    prepared: pl.LazyFrame | None = None,
+    name_keys: pl.DataFrame | None = None,
 ) -> EncodedRegistry:
     """matching.probabilistic.encode_registry of the snapshot with this content hash, from the cache or
     built once (from the prepared registry) and cached: a later night of the same snapshot reads it
     instead of encoding every citizen again. Keyed also by the model's term-frequency columns (the only
     part of the model the encoding reads) and REGISTRY_ENCODING_VERSION. prepared: the prepared
-    registry of this snapshot, when the caller holds it (else it is read from its cache)."""
+    registry of this snapshot, when the caller holds it (else it is read from its cache); name_keys:
+    transforms.registry.registry_name_keys of this snapshot, when the caller holds it (the names are then
+    encoded once per distinct name)."""
 
     records_file, words_file = encoded_registry_files(settings, snapshot_hash=snapshot_hash, model=model)
     if not (records_file.exists() and words_file.exists()):
         if prepared is None:
             prepared = prepared_registry(settings, snapshot_hash=snapshot_hash)
-        encoded = encode_registry(prepared, model)
+        encoded = encode_registry(prepared, model, name_keys=name_keys)
         private_folder(records_file.parent)
         with owner_only_files():
             # the vocabulary first: records present without their words would be read as complete
@@ -274,10 +285,14 @@ def _build_snapshot_caches(
         on_statistics()
     # The prepared form is encoded from its file, not held in memory: the encoding reads its columns in
     # two scans, and the whole frame held beside ingest raised the medium night's ingest peak 1.01 ->
-    # 1.23 GiB for ~0.2 CPU s saved.
-    prepared = prepared_registry(settings, snapshot_hash=snapshot_hash, name_repairs=name_repairs)
+    # 1.23 GiB for ~0.2 CPU s saved. Its name columns per distinct name are small (1M citizens: 139k
+    # names) and kept for the encoding, which then encodes each name once, not each citizen's.
+    name_keys = None if name_repairs is None else registry_name_keys(name_repairs)
     del name_repairs  # not held while the registry is encoded
-    encoded_registry(settings, snapshot_hash=snapshot_hash, model=model, prepared=prepared)
+    prepared = prepared_registry(settings, snapshot_hash=snapshot_hash, name_keys=name_keys)
+    encoded_registry(
+        settings, snapshot_hash=snapshot_hash, model=model, prepared=prepared, name_keys=name_keys
+    )
 
 
 def snapshot_changed(settings: Settings, *, snapshot_hash: str) -> InputError | None:

@@ -16,9 +16,10 @@ import vaxsync.marts.registry_cache as registry_cache
 from matching.deterministic import match_by_id
 from matching.features import Vocabulary
 from matching.model import load_model
-from matching.probabilistic import LinkResult, link_probabilistically
+from matching.probabilistic import LinkResult, encode_registry, link_probabilistically
 from synth import SynthConfig, generate
 from synth.evaluation import prepare_generated
+from transforms.registry import prepare_registry, registry_name_keys, registry_name_repairs
 from vaxsync.core.settings import Settings
 from vaxsync.marts.registry_cache import encoded_registry
 from vaxsync.orchestration.match_partitions import combine_partitions, gather_partition, plan_partitions
@@ -104,3 +105,18 @@ def test_the_cached_encoding_reads_back_as_built(generated: dict[str, Any], tmp_
     assert_frame_equal(pl.read_parquet(built.records_file), built.records)
     assert read.vocabulary.words.to_list() == built.vocabulary.words.to_list()
     assert all(path.stat().st_mode & 0o077 == 0 for path in registry_cache.cache_dir(settings).iterdir())
+
+
+def test_names_encoded_once_per_distinct_name_give_the_same_encoding(generated: dict[str, Any]) -> None:
+    raw = pl.scan_parquet(generated["data_dir"] / "registry.parquet")
+    repeated = pl.concat([raw, raw.head(50), raw.head(3).with_columns(full_name=pl.lit(None, pl.String))])
+    prepared = prepare_registry(repeated).collect().lazy()
+    name_keys = registry_name_keys(registry_name_repairs(repeated))
+    assert name_keys.height < prepared.collect().height  # citizens share names: encoded once each
+    model = load_model()
+
+    per_citizen = encode_registry(prepared, model)
+    per_name = encode_registry(prepared, model, name_keys=name_keys)
+
+    assert_frame_equal(per_name.records, per_citizen.records)
+    assert per_name.vocabulary.words.equals(per_citizen.vocabulary.words)
