@@ -33,8 +33,9 @@ from vaxsync.reports.province_reports import ADMIN_UNITS_PATH, build_province_re
 log = logging.getLogger(__name__)
 
 # A second rendering process pays off from about this many open rows in the provinces to render (its
-# start-up cost ~1.6 CPU s as a spawn child, ~0.5 as a light process; rendering cost ~0.5 CPU s per 1,000
-# rows before xlsx_columns, about a quarter less since). Medium night, 9.2k rows, quiet 2-CPU machine: report stage 6.6 / 7.0 s wall alone,
+# start-up cost ~1.6 CPU s as a spawn child, ~0.5 as a light process, ~0.25 since it imports no settings,
+# DuckDB or pyarrow; rendering cost ~0.5 CPU s per 1,000 rows before xlsx_columns, about a quarter less
+# since). Medium night, 9.2k rows, quiet 2-CPU machine: report stage 6.6 / 7.0 s wall alone,
 # 5.4 / 5.1 s with the helper (+0.5-1 CPU s); not measured again since xlsx_columns (a loaded machine).
 RENDER_HELPER_MIN_ROWS = 5_000
 HELPER_QUEUE = 2  # provinces handed to the helper and not yet done

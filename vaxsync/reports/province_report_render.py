@@ -48,8 +48,8 @@ from vaxsync.core.decision_sheet import (
 from vaxsync.core.masking import neutralised_text
 from vaxsync.core.reasons import BACKLOG_REASON_LABELS, BACKLOG_REASONS
 from vaxsync.core.workdir import write_private
-from vaxsync.reports.backlog_summary import PRE_2025_SYSTEM, province_label
 from vaxsync.reports.html_tables import candidate_cards, frame_rows, reason_table_rows
+from vaxsync.reports.province_codes import PRE_2025_SYSTEM, province_label
 from vaxsync.reports.province_report_model import (
     CANDIDATE_FIELDS,
     COLUMN_LABELS,

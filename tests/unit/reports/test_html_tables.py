@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -19,7 +22,7 @@ from report_builders import RUN_ID, build_warehouse
 from vaxsync.marts.decision_tokens import decision_secret
 from vaxsync.marts.warehouse import connect
 from vaxsync.reports import province_report_files
-from vaxsync.reports.html_tables import frame_rows
+from vaxsync.reports.html_tables import frame_rows, percent_texts
 from vaxsync.reports.province_report_files import write_province_reports
 from vaxsync.reports.province_report_model import CANDIDATE_FIELDS, ProvinceReport
 from vaxsync.reports.province_report_render import render_html
@@ -160,3 +163,48 @@ def test_a_helper_process_renders_the_same_files_as_this_one(
     for one, other in zip(written_alone, written_with_helper, strict=True):
         assert one.read_bytes() == other.read_bytes()
         assert other.stat().st_mode & 0o077 == 0
+
+
+def python_percent(probability: float | None) -> str:
+    return "" if probability is None else "%.1f %%" % (probability * 100)  # what the per-cell template wrote
+
+
+def tenth_ties_and_neighbours() -> list[float]:
+    """Probabilities whose percent is a tie between two tenths or one bit either side of it, and exact
+    binary fractions (whose ties are exact)."""
+    ties = [(2 * k + 1) / 2000 for k in range(1000)]
+    return [
+        *[near for tie in ties for near in (math.nextafter(tie, 0), tie, math.nextafter(tie, 1))],
+        *[k / 2**bits for bits in range(1, 12) for k in range(2**bits + 1)],
+        *[k / 10_000 for k in range(10_001)],
+        5e-324,
+    ]
+
+
+def test_percent_texts_round_as_python_does_at_every_tie() -> None:
+    values = tenth_ties_and_neighbours()
+    shown = percent_texts(pl.Series(values, dtype=pl.Float64)).to_list()
+    assert shown == [python_percent(value) for value in values]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.floats(0, 1)), min_size=1, max_size=50))
+def test_percent_texts_round_as_python_does(values: list[float | None]) -> None:
+    shown = percent_texts(pl.Series(values, dtype=pl.Float64)).to_list()
+    assert shown == [python_percent(value) for value in values]
+
+
+def test_the_rendering_helper_imports_no_settings_warehouse_or_arrow() -> None:
+    """What the helper process imports is its start-up time (vaxsync.core.light_process)."""
+    imported = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, vaxsync.reports.province_report_render; print(' '.join(sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    heavy = {"pydantic", "pydantic_settings", "duckdb", "pyarrow", "vaxsync.core.settings"}
+    assert heavy.isdisjoint(imported)

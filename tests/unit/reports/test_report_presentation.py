@@ -23,7 +23,8 @@ from vaxsync.core.decision_sheet import (
 )
 from vaxsync.core.reasons import BACKLOG_REASON_LABELS, BACKLOG_REASONS, RESOLUTIONS
 from vaxsync.core.settings import Settings
-from vaxsync.reports.backlog_summary import DETAIL_SEPARATOR, bilingual_detail, province_label
+from vaxsync.reports.backlog_summary import DETAIL_SEPARATOR, bilingual_detail
+from vaxsync.reports.province_codes import province_label
 from vaxsync.reports.province_report_files import write_province_reports
 from vaxsync.reports.province_report_model import COLUMN_LABELS, KEY_COLUMNS, header_text
 from vaxsync.reports.province_report_render import PRINTED_UP_TO, province_title
