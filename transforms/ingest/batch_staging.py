@@ -185,17 +185,18 @@ def _single_line_records(files: list[_TextFile]) -> pl.DataFrame:
         },
         schema={FILE: pl.UInt32, "text": pl.String},
     )
-    lines = texts.lazy().select(FILE, record=pl.col("text").str.split("\n")).explode("record")
-    # A line that leaves a quote open is the only way a record spans lines (delimited._group_quoted_lines)
-    opens_quote = pl.col("record").str.contains('"', literal=True) & pl.col("record").str.contains(
-        OPENS_QUOTE
-    )
-    return (
-        lines.with_columns(line_number=(pl.int_range(pl.len()).over(FILE) + 1).cast(pl.Int32))
-        .filter(~opens_quote.any().over(FILE))
-        .select(FILE, "line_number", "record")
+    lines = (
+        texts.lazy()
+        .select(FILE, record=pl.col("text").str.split("\n"))
+        .explode("record")
+        .with_columns(line_number=(pl.int_range(pl.len()).over(FILE) + 1).cast(pl.Int32))
         .collect()
     )
+    # A line that leaves a quote open is the only way a record spans lines (delimited._group_quoted_lines).
+    # The costly regex runs on the lines holding a quote only (`&` would run it on every line).
+    with_quote = lines.filter(pl.col("record").str.contains('"', literal=True))
+    opening = with_quote.filter(pl.col("record").str.contains(OPENS_QUOTE))[FILE].unique()
+    return lines.filter(~pl.col(FILE).is_in(opening.implode())).select(FILE, "line_number", "record")
 
 
 def _grid(records: pl.DataFrame, separators: dict[int, str]) -> pl.DataFrame:
@@ -203,8 +204,10 @@ def _grid(records: pl.DataFrame, separators: dict[int, str]) -> pl.DataFrame:
     `last_filled` (the position of a row's last non-blank cell)."""
     file_separator = pl.col(FILE).replace_strict(separators, return_dtype=pl.String)
     by_separator = records.lazy().with_columns(separator=file_separator)
-    grids = [
-        _split_fields(by_separator.filter(pl.col("separator") == separator), separator, (FILE,))
+    grids = [  # each in its own order: sorted once, all together
+        _split_fields(
+            by_separator.filter(pl.col("separator") == separator), separator, (FILE,), in_line_order=False
+        )
         for separator in sorted(set(separators.values()))
     ]
     return pl.concat(grids).sort(FILE, "line_number").with_columns(last_filled=_last_filled()).collect()

@@ -124,9 +124,12 @@ def split_fields(records: pl.DataFrame, separator: str) -> pl.DataFrame:
     return _split_fields(records.lazy(), separator).collect()
 
 
-def _split_fields(records: pl.LazyFrame, separator: str, keys: tuple[str, ...] = ()) -> pl.LazyFrame:
+def _split_fields(
+    records: pl.LazyFrame, separator: str, keys: tuple[str, ...] = (), *, in_line_order: bool = True
+) -> pl.LazyFrame:
     """split_fields, lazily; `keys` (e.g. the file of a batch) are kept, and the records sorted by them
-    and their line numbers."""
+    and their line numbers, unless not `in_line_order` (for a caller that sorts or groups them itself:
+    records with and without quotes are split apart, so they come in another order)."""
     sep = re.escape(separator)
     field = f'{sep}("(?:[^"]|"")*"[^{sep}]*|[^{sep}]*)'
     match = pl.element()  # a match without the separator we prepended (sliced off first, once)
@@ -151,11 +154,11 @@ def _split_fields(records: pl.LazyFrame, separator: str, keys: tuple[str, ...] =
     blank_to_null = pl.col("cells").list.eval(
         pl.when(pl.element().str.strip_chars() != "").then(pl.element())
     )
-    return (
-        pl.concat([plain, with_quotes])
-        .sort(*keys, "line_number")
-        .select(*keys, "line_number", cells=blank_to_null)
-        .with_columns(field_count=pl.col("cells").list.len().cast(pl.Int32))
+    split = pl.concat([plain, with_quotes])
+    if in_line_order:
+        split = split.sort(*keys, "line_number")
+    return split.select(*keys, "line_number", cells=blank_to_null).with_columns(
+        field_count=pl.col("cells").list.len().cast(pl.Int32)
     )
 
 
@@ -192,9 +195,10 @@ def sniff_separators(records: pl.LazyFrame, file_key: str) -> pl.DataFrame:
     head = records.filter(pl.col("record").str.strip_chars() != "").filter(
         pl.int_range(pl.len()).over(file_key) < SNIFF_RECORDS
     )
+    # grouped and joined by file and line below, never read in line order: no sort needed
     split = pl.concat(
         [
-            _split_fields(head, separator, (file_key,)).select(
+            _split_fields(head, separator, (file_key,), in_line_order=False).select(
                 file_key, "line_number", "cells", "field_count", candidate=pl.lit(order)
             )
             for order, separator in enumerate(SEPARATOR_CANDIDATES)
