@@ -353,16 +353,35 @@ def encode_inputs(
 
     encoded_registry: encode_registry(registry, model) built earlier (once per snapshot); the shots'
     words the registry lacks get codes after the registry's, so the registry's codes stay as they were."""
+    encoded = encode_shots(shots, registry, model, encoded_registry=encoded_registry)
+    return with_shot_context(encoded, deterministic)
+
+
+def encode_shots(
+    shots: pl.LazyFrame,
+    registry: pl.LazyFrame,
+    model: MatchModel,
+    *,
+    encoded_registry: EncodedRegistry | None = None,
+) -> LinkInputs:
+    """encode_inputs' first part, which needs no ID-pass outcome (so it can run beside the ID pass): the
+    matchable shots encoded, without their context (with_shot_context adds it)."""
     matchable = shots.filter(pl.col("reject_reason").is_null())
     encoded = encoded_registry or encode_registry(registry, model)
     shot_names = shot_name_text(matchable)
     vocabulary = encoded.vocabulary.extended_with(*shot_names.drop("name_hash"))
     shot_frame = shot_records(matchable, encode_names(shot_names, vocabulary))
     shot_frame = _with_posted_citizen(shot_frame, matchable, encoded.records)
+    return LinkInputs(shots=shot_frame, registry=encoded.records, vocabulary=vocabulary)
+
+
+def with_shot_context(encoded: LinkInputs, deterministic: pl.DataFrame) -> LinkInputs:
+    """encode_inputs' second part: each encoded shot's ID-pass outcome and context (`deterministic`:
+    match_by_id's MATCH_SCHEMA frame)."""
     return LinkInputs(
-        shots=_shot_context(shot_frame, encoded.records, deterministic),
-        registry=encoded.records,
-        vocabulary=vocabulary,
+        shots=_shot_context(encoded.shots, encoded.registry, deterministic),
+        registry=encoded.registry,
+        vocabulary=encoded.vocabulary,
     )
 
 

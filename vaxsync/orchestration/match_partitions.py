@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,16 @@ from matching.deterministic import match_by_id
 from matching.estimation import accumulated_m_counts
 from matching.features import Vocabulary
 from matching.model import MatchModel, load_model
-from matching.probabilistic import Evidence, decide_links, encode_inputs, fit_model, gather_evidence
+from matching.probabilistic import (
+    EncodedRegistry,
+    Evidence,
+    LinkInputs,
+    decide_links,
+    encode_shots,
+    fit_model,
+    gather_evidence,
+    with_shot_context,
+)
 from vaxsync.core.settings import Settings
 from vaxsync.core.sql_steps import DuckDBConfig
 from vaxsync.marts.registry_cache import encoded_registry
@@ -109,14 +119,60 @@ def plan_partitions(
 
     store = PartitionStore(settings)
     storage.remove_tree(store.root)  # a re-run starts from nothing: no partition of an older plan
-    deterministic = match_by_id(shots, registry).collect()
     model = load_model().copy()
-    cached = encoded_registry(settings, snapshot_hash=snapshot_hash, model=model) if snapshot_hash else None
-    inputs = encode_inputs(shots, registry, deterministic, model, encoded_registry=cached)
+    deterministic, inputs, cached = _id_pass_and_encoding(settings, shots, registry, model, snapshot_hash)
     # m rests on every published night's ID-confirmed pairs plus tonight's: stable whatever else lands.
     m_history = accumulated_m_counts(model, stored_match_models(settings))
-    fit_model(model, inputs, accepted_pairs, m_history, DuckDBConfig.of_matching(settings))
     encoded = inputs.shots.with_columns(partition=partition_of(inputs.shots, settings.match_partition_rows))
+    # The partitions' inputs do not depend on the fit: written in a thread while it runs (polars' Parquet
+    # writer releases the GIL, the fit leaves the second core mostly idle). Only frames held anyway.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan-files") as background:
+        writing = background.submit(_write_partition_inputs, store, deterministic, encoded, inputs, cached)
+        fit_model(model, inputs, accepted_pairs, m_history, DuckDBConfig.of_matching(settings))
+        rows = writing.result()
+    storage.write_json(store.model_file, model.to_dict())
+    partitions = list(rows)
+    plan = {
+        "partitions": partitions,
+        "rows_to_link_by_partition": rows,
+        "input_counts": input_counts,
+        "started_at_epoch": time.time(),
+    }
+    storage.write_json(store.plan_file, plan)
+    log.info("match plan: %d rows to link in %d partitions", sum(rows.values()), len(partitions))
+    return plan
+
+
+def _id_pass_and_encoding(
+    settings: Settings,
+    shots: pl.LazyFrame,
+    registry: pl.LazyFrame,
+    model: MatchModel,
+    snapshot_hash: str | None,
+) -> tuple[pl.DataFrame, LinkInputs, EncodedRegistry | None]:
+    """The ID pass's matches, both sides encoded with each row's context, and the snapshot's cached
+    encoding (None without a snapshot hash). The ID pass (polars, off the GIL) runs in a thread while
+    this one encodes the rows' names (Python per distinct name): only the rows' context needs it."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="id-pass") as background:
+        id_pass = background.submit(lambda: match_by_id(shots, registry).collect())
+        cached = (
+            encoded_registry(settings, snapshot_hash=snapshot_hash, model=model) if snapshot_hash else None
+        )
+        encoded_shots = encode_shots(shots, registry, model, encoded_registry=cached)
+        deterministic = id_pass.result()
+    return deterministic, with_shot_context(encoded_shots, deterministic), cached
+
+
+def _write_partition_inputs(
+    store: PartitionStore,
+    deterministic: pl.DataFrame,
+    encoded: pl.DataFrame,
+    inputs: LinkInputs,
+    cached: EncodedRegistry | None,
+) -> dict[str, int]:
+    """Write what every partition and the combine read besides the model: the ID pass's matches, the
+    encoded rows, the encoded registry, the vocabulary and each partition's rows to link. Returns the
+    rows to link per partition, in partition order."""
     storage.write_parquet(deterministic, store.deterministic_file)
     storage.write_parquet(encoded, store.shots_file)
     if cached is not None and cached.records_file is not None:  # the same rows: copied, not written again
@@ -124,7 +180,6 @@ def plan_partitions(
     else:
         storage.write_parquet(inputs.registry, store.registry_file)
     storage.write_parquet(inputs.vocabulary.words.to_frame("word"), store.vocabulary_file)
-    storage.write_json(store.model_file, model.to_dict())
     to_link = encoded.filter(pl.col("is_to_link"))
     partitions = sorted(encoded["partition"].unique().to_list()) or [partition_name(0)]
     for partition in partitions:
@@ -133,15 +188,7 @@ def plan_partitions(
             store.partition_file(partition, "shots"),
         )
     rows = dict(to_link.group_by("partition").len().iter_rows())
-    plan = {
-        "partitions": partitions,
-        "rows_to_link_by_partition": {partition: rows.get(partition, 0) for partition in partitions},
-        "input_counts": input_counts,
-        "started_at_epoch": time.time(),
-    }
-    storage.write_json(store.plan_file, plan)
-    log.info("match plan: %d rows to link in %d partitions", to_link.height, len(partitions))
-    return plan
+    return {partition: rows.get(partition, 0) for partition in partitions}
 
 
 def partition_name(number: int) -> str:

@@ -23,6 +23,7 @@ from matching.probabilistic import link_probabilistically
 from synth import SynthConfig, generate
 from synth.evaluation import prepare_generated
 from vaxsync.core.settings import Settings
+from vaxsync.orchestration import match_partitions, storage
 from vaxsync.orchestration.match_partitions import (
     PartitionStore,
     combine_partitions,
@@ -235,3 +236,47 @@ def test_the_same_night_matched_again_gives_the_same_bits(
     assert_frame_equal(again.matches.sort(KEYS), first.matches.sort(KEYS), check_exact=True)
     assert_frame_equal(again.review_candidates, first.review_candidates, check_exact=True)
     assert again.model_used == first.model_used
+
+
+def test_a_partition_file_failing_to_write_beside_the_fit_fails_the_plan(
+    night: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The partitions' inputs are written in a thread while the model is fitted: its error still stops
+    the plan, and no plan names partitions whose files are missing."""
+    settings = night["settings"].model_copy(
+        update={"partition_store": f"memory://vaxsync-partitions-{uuid.uuid4().hex}"}
+    )
+    store = PartitionStore(settings)
+    shots, registry = pl.scan_parquet(night["normalized"]), pl.scan_parquet(night["registry"])
+    write_parquet = storage.write_parquet
+
+    def failing_on_shots(frame: pl.DataFrame, path: Any) -> Any:
+        if path == store.shots_file:
+            raise OSError("disk full")
+        return write_parquet(frame, path)
+
+    monkeypatch.setattr(storage, "write_parquet", failing_on_shots)
+
+    with pytest.raises(OSError, match="disk full"):
+        plan_partitions(settings, shots, registry, input_counts={})
+    assert not store.plan_file.exists()
+    assert not store.model_file.exists()
+
+
+def test_an_id_pass_failing_beside_the_encoding_fails_the_plan(
+    night: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ID pass runs in a thread while the rows are encoded: its error still stops the plan."""
+    settings = night["settings"].model_copy(
+        update={"partition_store": f"memory://vaxsync-partitions-{uuid.uuid4().hex}"}
+    )
+    shots, registry = pl.scan_parquet(night["normalized"]), pl.scan_parquet(night["registry"])
+
+    def failing_id_pass(*args: Any) -> Any:
+        raise RuntimeError("ID pass failed")
+
+    monkeypatch.setattr(match_partitions, "match_by_id", failing_id_pass)
+
+    with pytest.raises(RuntimeError, match="ID pass failed"):
+        plan_partitions(settings, shots, registry, input_counts={})
+    assert not PartitionStore(settings).plan_file.exists()
