@@ -443,6 +443,24 @@ def ensure_data(cache: Path, size: str, seed: int) -> Path:
     return folder
 
 
+def _data_note(data: Path, seed: int) -> str:
+    """Where the night's data came from: the synth's own record of it, or the folder given with --data."""
+    generated = data / "bench_synth.json"
+    if not generated.exists():
+        return f"Data: `{data}`, not made by `vaxsync synth` (registry, landing and truth given with --data)."
+    synth = json.loads(generated.read_text())
+    return (
+        f"Data: `vaxsync synth` {synth['citizens']:,} citizens x {synth['shots']:,} shots, seed {seed}: "
+        f"generated in {synth['wall_s']:.0f} s, {synth.get('max_rss_gib', 0):.2f} GiB peak RSS."
+    )
+
+
+def _registry_rows(data: Path) -> int:
+    import polars as pl
+
+    return pl.scan_parquet(data / "registry.parquet").select(pl.len()).collect().item()
+
+
 def run_night(
     data: Path,
     run_dir: Path,
@@ -850,13 +868,30 @@ def plain_pipeline_lines(reader: dict[str, Any], comparison: dict[str, Any]) -> 
     ]
 
 
+def _linkage_truth(truth: str, folder: Path) -> str:
+    """The truth as synth.evaluation.linkage_metrics reads it. An independent landing's truth
+    (benchmarks/independent/generate.py) names its row defects `defects` and has no expected outcome
+    (every row counts as one that should post to its true citizen)."""
+    import polars as pl
+
+    columns = pl.read_parquet_schema(truth)
+    if "corruptions" in columns:
+        return truth
+    adapted = folder / "bench_splink_truth.parquet"
+    pl.read_parquet(truth).with_columns(
+        corruptions=pl.col("defects") if "defects" in columns else pl.lit([], pl.List(pl.String)),
+        expected=pl.lit(None, pl.String),
+    ).write_parquet(adapted)
+    return str(adapted)
+
+
 def child_splink(normalized: str, registry: str, truth: str, out_json: str) -> None:
     sys.path.insert(0, str(REPO / "benchmarks" / "matching"))
     from evaluate import _splink
 
     # Splink scored at p >= 0.99 and at its operating point (wrong postings within 1 per 10k, chosen
     # with the truth: Splink at its best), after our ID pass, as benchmarks/matching/evaluate.py does.
-    outcome = _splink(normalized, registry, truth, [0.99], True, 1.0)
+    outcome = _splink(normalized, registry, _linkage_truth(truth, Path(out_json).parent), [0.99], True, 1.0)
     results = outcome["results"] if isinstance(outcome, dict) and "results" in outcome else [outcome]
     Path(out_json).write_text(json.dumps({"results": results}, indent=1, default=str))
 
@@ -890,24 +925,33 @@ def main() -> None:
     )
     parser.add_argument("--splink", action="store_true", help="also link the normalized rows with Splink")
     parser.add_argument(
+        "--data",
+        type=Path,
+        help="a landing not made by `vaxsync synth` (a folder holding registry.parquet, landing/ and "
+        "truth.parquet, as benchmarks/independent/generate.py writes) instead of --size's synth data",
+    )
+    parser.add_argument(
         "--warm-registry",
         action="store_true",
         help="keep the registry's prepared form and surname statistics from the last run (a later night "
         "of the same snapshot) instead of building them in the night",
     )
     args = parser.parse_args()
+    if args.data and args.incremental:
+        parser.error("--incremental builds its nights from --size's synth data; it takes no --data")
+    if args.data and not all((args.data / name).exists() for name in ("registry.parquet", "landing")):
+        parser.error(f"--data {args.data}: expected registry.parquet and landing/ in it")
     args.results.mkdir(parents=True, exist_ok=True)
     if args.incremental:
         night, text = run_incremental(args.cache, args.seed, args.size)
         stem = f"{args.size}-incremental"
     else:
-        data = ensure_data(args.cache, args.size, args.seed)
-        run_dir = args.cache / "runs" / f"{args.size}-seed{args.seed}"
+        data = args.data or ensure_data(args.cache, args.size, args.seed)
+        name = data.name if args.data else f"{args.size}-seed{args.seed}"
+        run_dir = args.cache / "runs" / name
         night = run_night(data, run_dir, warm_registry=args.warm_registry)
-        synth = json.loads((data / "bench_synth.json").read_text())
         extra = [
-            f"Data: `vaxsync synth` {synth['citizens']:,} citizens x {synth['shots']:,} shots, seed {args.seed}: "
-            f"generated in {synth['wall_s']:.0f} s, {synth.get('max_rss_gib', 0):.2f} GiB peak RSS.",
+            _data_note(data, args.seed),
             "The registry's prepared form and surname statistics were built by an earlier run (a later night "
             "of the same snapshot)."
             if args.warm_registry
@@ -931,10 +975,13 @@ def main() -> None:
                         f"(process: {splink['whole_process']['wall_s']:.1f} s); recall {summary['recall']:.4f}, "
                         f"precision {summary['precision']:.6f}, wrong postings {summary['count_wrong']}."
                     )
-        text = markdown(
-            f"{args.size}: {SIZES[args.size][0]:,} citizens x {SIZES[args.size][1]:,} shots", night, extra
+        title = (
+            f"{data.name}: {_registry_rows(data):,} citizens, an independent landing"
+            if args.data
+            else f"{args.size}: {SIZES[args.size][0]:,} citizens x {SIZES[args.size][1]:,} shots"
         )
-        stem = args.size + ("-warm" if args.warm_registry else "")
+        text = markdown(title, night, extra)
+        stem = (data.name if args.data else args.size) + ("-warm" if args.warm_registry else "")
     night["machine"] = _machine()
     (args.results / f"{stem}.json").write_text(json.dumps(night, indent=1, default=str))
     (args.results / f"{stem}.md").write_text(text)
