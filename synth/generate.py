@@ -33,7 +33,7 @@ from synth.text import misspell
 from synth.writers import file_digest, junk_file, write_export_file
 from vaxsync.core.reasons import QUARANTINE_REASONS
 from vaxsync.core.settings import CAMPAIGN_START
-from vaxsync.core.workdir import owner_only_files, private_folder
+from vaxsync.core.workdir import create_private_folder, owner_only_files
 
 log = logging.getLogger(__name__)
 
@@ -401,7 +401,7 @@ def generate(out_dir: Path, config: SynthConfig) -> dict[str, object]:
     The files hold realistic personal data (names, IDs, phones), so, like the warehouse and the reports,
     they are owner-only: 0600 files in 0700 folders."""
     with owner_only_files():
-        private_folder(out_dir)
+        create_private_folder(out_dir)
         return _generate(out_dir, config)
 
 

@@ -43,7 +43,7 @@ class RunWorkDir:
     def reset(self) -> None:
         if self.root.exists():
             shutil.rmtree(self.root)
-        private_folder(self.root.parent)
+        create_private_folder(self.root.parent)  # the work base may be the operator's --work-dir
         for folder in (self.root, self.staged_dir, self.ledger_dir, self.validation_dir):
             private_folder(folder)
 
@@ -128,8 +128,19 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def create_private_folder(folder: Path) -> Path:
+    """Create the folder (and missing parents) owner-only; an existing one is left as it is.
+
+    For folders the operator names (the warehouse's, --work-dir, --decisions, synth's --out): an existing
+    one may be /tmp, /, a home or a shared upload folder, which tightening would break for everyone
+    else (`--warehouse /tmp/wh.duckdb` made /tmp 0700). What vaxsync writes in it is owner-only anyway."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
 def private_folder(folder: Path) -> Path:
-    """Create the folder (and missing parents) owner-only, and tighten it if it existed wider."""
+    """Create the folder (and missing parents) owner-only, and tighten it if it existed wider: for the
+    folders vaxsync names itself (a night's work folders, the registry cache, a province's decisions)."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     with contextlib.suppress(OSError):  # not ours to change: the files inside are still owner-only
         if folder.stat().st_mode & 0o077:

@@ -21,7 +21,6 @@ Every sheet becomes a grid: `line_number` (1-based), `cells` (List[String]) and 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -41,6 +40,7 @@ from transforms.ingest.text_decoding import decode_export_bytes
 from transforms.ingest.workbook import WorkbookTooLargeError, looks_like_workbook
 from transforms.ingest.workbook import check_workbook_bounds as landing_workbook_bounds
 from vaxsync.core.settings import Settings
+from vaxsync.core.workdir import create_private_folder, private_folder
 from vaxsync.marts.decision_workbook_reader import TOO_MANY_LINES_EXIT
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
@@ -81,22 +81,13 @@ class DecisionFileRefusedError(Exception):
 # --- which files --------------------------------------------------------------------------------------------
 
 
-def private_folder(folder: Path) -> Path:
-    """Create the folder (and missing parents) owner-only, and tighten it if it existed wider."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if folder.stat().st_mode & 0o077:
-        with contextlib.suppress(OSError):  # not ours to change: its files are still checked one by one
-            folder.chmod(0o700)
-    return folder
-
-
 def prepare_province_folders(decisions_dir: Path, province_codes: list[str]) -> None:
     """The decisions folder and one owner-only folder per province (unknown province: `unknown`).
 
     Only below an existing parent folder: a misconfigured path does not grow a tree of folders."""
     if not decisions_dir.parent.is_dir():
         return
-    private_folder(decisions_dir)
+    create_private_folder(decisions_dir)  # the operator's (an upload folder others write into): not tightened
     for code in province_codes:
         private_folder(decisions_dir / (UNKNOWN_PROVINCE_FOLDER if code == UNKNOWN_PROVINCE else code))
 

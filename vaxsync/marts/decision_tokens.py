@@ -22,7 +22,7 @@ import polars as pl
 
 from vaxsync.core.settings import Settings
 from vaxsync.core.sql_steps import DuckDBConfig, in_memory, register_frame
-from vaxsync.marts.decision_files import private_folder
+from vaxsync.core.workdir import create_private_folder
 
 SECRET_FILE_NAME = "decision_secret"  # beside the warehouse, 0600, made on first use
 MAC_HEX_CHARS = 24  # 96 bits: far beyond guessing, short enough for a spreadsheet cell
@@ -35,7 +35,7 @@ def decision_secret(settings: Settings) -> bytes:
     """VAXSYNC_DECISION_SECRET, or the secret generated once into an owner-only file beside the warehouse."""
     if settings.decision_secret:
         return settings.decision_secret.encode("utf-8")
-    path = private_folder(settings.warehouse_path.parent) / SECRET_FILE_NAME
+    path = create_private_folder(settings.warehouse_path.parent) / SECRET_FILE_NAME
     if not path.exists():
         _create_secret_file(path)
     return path.read_text(encoding="ascii").strip().encode("ascii")

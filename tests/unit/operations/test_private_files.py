@@ -101,3 +101,40 @@ def test_match_partition_files_are_owner_only(tmp_path: Path, wide_umask: object
     write_json(location(folder / "plan.json"), {"partitions": ["p1"]})
     assert (mode(folder), mode(folder / "rows.parquet"), mode(folder / "plan.json")) == (0o700, 0o600, 0o600)
     assert mode(tmp_path / "match") == 0o700
+
+
+@pytest.fixture
+def shared_folder(tmp_path: Path) -> Path:
+    """A folder others use too, as /tmp is (sticky, world-writable)."""
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    folder.chmod(0o1777)
+    return folder
+
+
+def test_folders_the_operator_names_are_never_tightened(
+    tmp_path: Path, shared_folder: Path, wide_umask: object
+) -> None:
+    """`--warehouse /tmp/wh.duckdb` made /tmp 0700 (and `--decisions` a shared upload folder): only what
+    vaxsync creates is made owner-only."""
+    from vaxsync.marts.decision_files import prepare_province_folders
+    from vaxsync.marts.decision_tokens import decision_secret
+
+    settings = Settings(warehouse_path=shared_folder / "warehouse.duckdb", as_of=dt.date(2023, 1, 31))
+    decision_secret(settings)
+    RunWorkDir(settings).reset()
+    RunWorkDir(settings.model_copy(update={"work_dir": shared_folder})).reset()
+    prepare_province_folders(shared_folder, ["01"])
+    assert mode(shared_folder) == 0o1777
+    assert mode(shared_folder / "decision_secret") == 0o600
+    created = [shared_folder / "work", settings.run_work_dir, shared_folder / "2023-01-31", shared_folder / "01"]
+    assert [mode(folder) for folder in created] == [0o700] * len(created)
+
+
+def test_folders_vaxsync_names_are_tightened(tmp_path: Path, wide_umask: object) -> None:
+    settings = Settings(warehouse_path=tmp_path / "warehouse.duckdb", as_of=dt.date(2023, 1, 31))
+    work = RunWorkDir(settings)
+    work.reset()
+    work.staged_dir.chmod(0o755)  # left wider by an older version
+    work.reset()
+    assert mode(work.staged_dir) == 0o700
