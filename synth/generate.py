@@ -31,6 +31,7 @@ from synth.render import render_all
 from synth.spoil import Spoiler
 from synth.text import misspell
 from synth.writers import file_digest, junk_file, write_export_file
+from vaxsync.core.errors import InputError
 from vaxsync.core.reasons import QUARANTINE_REASONS
 from vaxsync.core.settings import CAMPAIGN_START
 from vaxsync.core.workdir import create_private_folder, owner_only_files
@@ -400,9 +401,26 @@ def generate(out_dir: Path, config: SynthConfig) -> dict[str, object]:
 
     The files hold realistic personal data (names, IDs, phones), so, like the warehouse and the reports,
     they are owner-only: 0600 files in 0700 folders."""
+    _refuse_foreign_folder(out_dir)
     with owner_only_files():
         create_private_folder(out_dir)
         return _generate(out_dir, config)
+
+
+SYNTH_OUTPUTS = ("landing", "registry.parquet", "truth.parquet", "files.parquet")
+
+
+def _refuse_foreign_folder(out_dir: Path) -> None:
+    """The landing folder and the registry are replaced: only in a folder the synth wrote (its summary.json
+    is written last), never over a real landing or registry snapshot given as --out by mistake."""
+    if (out_dir / "summary.json").is_file():
+        return
+    found = [name for name in SYNTH_OUTPUTS if (out_dir / name).exists()]
+    if found:
+        raise InputError(
+            f"--out {out_dir} already holds {', '.join(found)} that vaxsync synth did not write "
+            "(no summary.json): give an empty or new folder"
+        )
 
 
 def _generate(out_dir: Path, config: SynthConfig) -> dict[str, object]:

@@ -49,6 +49,7 @@ def test_regenerating_replaces_the_landing_folder(tmp_path: Path) -> None:
     stale = tmp_path / "landing" / "99_Old" / "stale.csv"
     stale.parent.mkdir(parents=True)
     stale.write_text("old")
+    (tmp_path / "summary.json").write_text("{}")  # an earlier synth run's
     generate(tmp_path, SynthConfig(seed=23, **SMALL))
     assert not stale.exists()
 
@@ -60,3 +61,15 @@ def test_generated_files_are_owner_only(twice: tuple[Path, Path]) -> None:
     assert any(path.is_file() for path in written)
     wider = [path for path in written if path.stat().st_mode & 0o077]
     assert not wider, f"group or others may read {[str(path.relative_to(first)) for path in wider][:5]}"
+
+
+def test_a_folder_the_synth_did_not_write_is_never_replaced(tmp_path: Path) -> None:
+    """A tired `vaxsync synth --out /srv/vaxsync` must not delete the real landing or registry."""
+    from vaxsync.core.errors import InputError
+
+    (tmp_path / "landing" / "01").mkdir(parents=True)
+    real_export = tmp_path / "landing" / "01" / "export.csv"
+    real_export.write_text("ho_ten\n", encoding="utf-8")
+    with pytest.raises(InputError, match="did not write"):
+        generate(tmp_path, SynthConfig(seed=21, **SMALL))
+    assert real_export.read_text(encoding="utf-8") == "ho_ten\n"
