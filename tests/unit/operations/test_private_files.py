@@ -127,7 +127,12 @@ def test_folders_the_operator_names_are_never_tightened(
     prepare_province_folders(shared_folder, ["01"])
     assert mode(shared_folder) == 0o1777
     assert mode(shared_folder / "decision_secret") == 0o600
-    created = [shared_folder / "work", settings.run_work_dir, shared_folder / "2023-01-31", shared_folder / "01"]
+    created = [
+        shared_folder / "work",
+        settings.run_work_dir,
+        shared_folder / "2023-01-31",
+        shared_folder / "01",
+    ]
     assert [mode(folder) for folder in created] == [0o700] * len(created)
 
 
