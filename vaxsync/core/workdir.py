@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from vaxsync.core.errors import InputError
+
 OWNER_ONLY_UMASK = 0o077
 # A staged batch file is written once and read whole once (by normalize): snappy and no column statistics
 # write it in ~3/4 of the default's time.
@@ -42,10 +44,22 @@ class RunWorkDir:
 
     def reset(self) -> None:
         if self.root.exists():
+            self._refuse_foreign_folder()
             shutil.rmtree(self.root)
         create_private_folder(self.root.parent)  # the work base may be the operator's --work-dir
         for folder in (self.root, self.staged_dir, self.ledger_dir, self.validation_dir):
             private_folder(folder)
+
+    def _refuse_foreign_folder(self) -> None:
+        """A night's folder is replaced only when a night made it (its run.json, or the empty skeleton a
+        night crashed in): `--work-dir ~` must not delete someone's own `~/2023-01-31`."""
+        skeleton = {self.staged_dir.name, self.ledger_dir.name, self.validation_dir.name}
+        if self.run_file.is_file() or {entry.name for entry in self.root.iterdir()} <= skeleton:
+            return
+        raise InputError(
+            f"work folder {self.root} exists and holds files no vaxsync night wrote (no run.json): "
+            "give another --work-dir"
+        )
 
     @property
     def run_file(self) -> Path:
@@ -170,7 +184,10 @@ def expired_work_dirs(
     return sorted(
         folder
         for folder in base.iterdir()
-        if folder.is_dir() and folder.name in published and _last_modified(folder) < cutoff
+        if folder.is_dir()
+        and folder.name in published
+        and (folder / "run.json").is_file()  # a night's, not a folder of the operator's named by a date
+        and _last_modified(folder) < cutoff
     )
 
 

@@ -143,3 +143,30 @@ def test_folders_vaxsync_names_are_tightened(tmp_path: Path, wide_umask: object)
     work.staged_dir.chmod(0o755)  # left wider by an older version
     work.reset()
     assert mode(work.staged_dir) == 0o700
+
+
+def test_a_dated_folder_no_night_made_is_never_deleted(tmp_path: Path) -> None:
+    """`--work-dir ~` beside the operator's own `~/2023-01-31`: the night refuses, and retention skips it."""
+    from vaxsync.core.errors import InputError
+
+    settings = Settings(warehouse_path=tmp_path / "wh.duckdb", work_dir=tmp_path, as_of=dt.date(2023, 1, 31))
+    own = tmp_path / "2023-01-31" / "photos.txt"
+    own.parent.mkdir()
+    own.write_text("mine")
+    with pytest.raises(InputError, match="no vaxsync night wrote"):
+        RunWorkDir(settings).reset()
+    old = time.time() - 90 * 86_400
+    os.utime(own.parent, (old, old))
+    assert expired_work_dirs(tmp_path, [dt.date(2023, 1, 31)], keep_days=7) == []
+    assert own.read_text() == "mine"
+
+
+def test_a_nights_own_folder_is_replaced_even_after_a_crash(tmp_path: Path) -> None:
+    settings = Settings(warehouse_path=tmp_path / "wh.duckdb", as_of=dt.date(2023, 1, 31))
+    work = RunWorkDir(settings)
+    work.reset()  # a night that crashed before writing run.json left this skeleton
+    work.reset()
+    write_json(work.run_file, {"run_id": "r"})
+    (work.staged_dir / "x.parquet").write_bytes(b"PAR1")
+    work.reset()
+    assert not (work.staged_dir / "x.parquet").exists()
