@@ -51,13 +51,19 @@ class RunWorkDir:
             private_folder(folder)
 
     def _refuse_foreign_folder(self) -> None:
-        """A night's folder is replaced only when a night made it (its run.json, or the empty skeleton a
-        night crashed in): `--work-dir ~` must not delete someone's own `~/2023-01-31`."""
-        skeleton = {self.staged_dir.name, self.ledger_dir.name, self.validation_dir.name}
-        if self.run_file.is_file() or {entry.name for entry in self.root.iterdir()} <= skeleton:
+        """A night's folder is replaced only when it holds something a night writes (run.json, its staged,
+        ledger or validation folder, normalized rows), or nothing: `--work-dir ~` must not delete
+        someone's own `~/2023-01-31`."""
+        written_by_a_night = {
+            path.name
+            for path in (self.run_file, self.discovered_file, self.staged_dir, self.ledger_dir,
+                         self.validation_dir, self.normalized_file)
+        }  # fmt: skip
+        entries = {entry.name for entry in self.root.iterdir()}
+        if not entries or entries & written_by_a_night:
             return
         raise InputError(
-            f"work folder {self.root} exists and holds files no vaxsync night wrote (no run.json): "
+            f"work folder {self.root} exists and holds nothing a vaxsync night wrote (no run.json): "
             "give another --work-dir"
         )
 

@@ -153,7 +153,7 @@ def test_a_dated_folder_no_night_made_is_never_deleted(tmp_path: Path) -> None:
     own = tmp_path / "2023-01-31" / "photos.txt"
     own.parent.mkdir()
     own.write_text("mine")
-    with pytest.raises(InputError, match="no vaxsync night wrote"):
+    with pytest.raises(InputError, match="nothing a vaxsync night wrote"):
         RunWorkDir(settings).reset()
     old = time.time() - 90 * 86_400
     os.utime(own.parent, (old, old))
