@@ -425,7 +425,6 @@ def _refuse_foreign_folder(out_dir: Path) -> None:
 
 def _generate(out_dir: Path, config: SynthConfig) -> dict[str, object]:
     streams = [np.random.default_rng(seed) for seed in np.random.SeedSequence(config.seed).spawn(6)]
-    out_dir.mkdir(parents=True, exist_ok=True)
     landing = out_dir / "landing"
     if landing.exists():
         shutil.rmtree(landing)

@@ -43,21 +43,18 @@ def prepare_registry(
     registry: pl.LazyFrame,
     *,
     reference: NormalizeReference | None = None,
-    name_repairs: pl.DataFrame | None = None,
     name_keys: pl.DataFrame | None = None,
 ) -> pl.LazyFrame:
     """REGISTRY_SCHEMA + name_key, family_name_key, middle_name_key, given_name_key (the same name
     rules as the shots, so keys compare) + name_key_marked (the repaired name with its diacritics, in
     lowercase), with `phone` normalised (null when not a valid number) and `sex` read by the shots' rule.
-    name_repairs: registry_name_repairs(registry), name_keys: registry_name_keys of them, when already
-    built (name_keys first).
+    name_keys: registry_name_keys(registry_name_repairs(registry)), when already built.
 
     Registry names are authoritative: no title stripping and no reordering, only the text repairs."""
     reference = reference or load_reference()
     citizens = registry.select(list(REGISTRY_SCHEMA))
     if name_keys is None:
-        repairs = registry_name_repairs(citizens) if name_repairs is None else name_repairs
-        name_keys = registry_name_keys(repairs)
+        name_keys = registry_name_keys(registry_name_repairs(citizens))
     # The keys hold every distinct name of the registry (registry_name_repairs): joined by hash.
     prepared = pl.concat([citizens, aligned_by_hash(citizens, "full_name", name_keys)], how="horizontal")
     prepared = with_phones(prepared, reference.phone_prefixes, source="phone")

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from vaxsync.core.errors import InputError
 
 OWNER_ONLY_UMASK = 0o077
+RUN_FILE_NAME = "run.json"  # every night writes it first: a folder without it is no night's
 # A staged batch file is written once and read whole once (by normalize): snappy and no column statistics
 # write it in ~3/4 of the default's time.
 STAGED_PARQUET_OPTIONS: dict[str, Any] = {"compression": "snappy", "statistics": False}
@@ -69,7 +70,7 @@ class RunWorkDir:
 
     @property
     def run_file(self) -> Path:
-        return self.root / "run.json"
+        return self.root / RUN_FILE_NAME
 
     @property
     def discovered_file(self) -> Path:
@@ -161,7 +162,7 @@ def create_private_folder(folder: Path) -> Path:
 def private_folder(folder: Path) -> Path:
     """Create the folder (and missing parents) owner-only, and tighten it if it existed wider: for the
     folders vaxsync names itself (a night's work folders, the registry cache, a province's decisions)."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    create_private_folder(folder)
     with contextlib.suppress(OSError):  # not ours to change: the files inside are still owner-only
         if folder.stat().st_mode & 0o077:
             folder.chmod(0o700)
@@ -192,14 +193,9 @@ def expired_work_dirs(
         for folder in base.iterdir()
         if folder.is_dir()
         and folder.name in published
-        and (folder / "run.json").is_file()  # a night's, not a folder of the operator's named by a date
-        and _last_modified(folder) < cutoff
+        and (folder / RUN_FILE_NAME).is_file()  # a night's, not a folder of the operator's named by a date
+        and (folder / RUN_FILE_NAME).stat().st_mtime < cutoff
     )
-
-
-def _last_modified(folder: Path) -> float:
-    run_file = folder / "run.json"
-    return (run_file if run_file.exists() else folder).stat().st_mtime
 
 
 def remove_work_dirs(folders: Iterable[Path]) -> int:

@@ -62,19 +62,15 @@ def prepared_registry(
     settings: Settings,
     *,
     snapshot_hash: str,
-    name_repairs: pl.DataFrame | None = None,
     name_keys: pl.DataFrame | None = None,
 ) -> pl.LazyFrame:
     """The prepared registry for the snapshot with this content hash (computed once, at discovery).
-    name_repairs: transforms.registry.registry_name_repairs of the snapshot, name_keys:
-    transforms.registry.registry_name_keys of them, when already built."""
+    name_keys: transforms.registry.registry_name_keys of the snapshot's names, when already built."""
 
     cached = prepared_registry_file(settings, snapshot_hash=snapshot_hash)
     if not cached.exists():
         private_folder(cached.parent)
-        prepared = prepare_registry(
-            pl.scan_parquet(settings.registry_path), name_repairs=name_repairs, name_keys=name_keys
-        )
+        prepared = prepare_registry(pl.scan_parquet(settings.registry_path), name_keys=name_keys)
         temporary = _temporary_name(cached)
         with owner_only_files():
             prepared.sink_parquet(temporary, compression=CACHE_COMPRESSION)
